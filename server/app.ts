@@ -1,0 +1,121 @@
+// Wires one node together: storage, auth keys, rooms domain, signaling hub
+// and REST API on one HTTP server. Tests start it in-process; main.ts adds
+// process signals around it.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { TokenVerifier } from '../signaling/auth.js';
+import { SignalingHub } from '../signaling/hub.js';
+import { LocalRoomDirectory } from './cluster/roomDirectory.js';
+import type { Config } from './config.js';
+import { ensureDevApiCredentials, ensureDevKeys } from './devKeys.js';
+import { createApi } from './http/api.js';
+import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { RoomService } from './rooms/roomService.js';
+import { CallStore } from './storage/callStore.js';
+import type { Database } from './storage/database.js';
+import { openPglite } from './storage/pgliteDatabase.js';
+import { openPostgres } from './storage/postgresDatabase.js';
+import { applySchema } from './storage/schema.js';
+import { TokenIssuer } from './tokens.js';
+
+export interface App {
+  config: Config;
+  server: Server;
+  /** http://host:port the server listens on (port resolved when PORT=0). */
+  url: string;
+  db: Database;
+  rooms: RoomService;
+  hub: SignalingHub;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(config: Config): Promise<Database> {
+  return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(path.join(config.dataDir, 'pglite'));
+}
+
+async function loadKeys(config: Config, log: Logger): Promise<{ verifier: TokenVerifier; issuer: TokenIssuer | null }> {
+  const opts = { audience: config.jwt.audience, issuer: config.jwt.issuer };
+  let publicKeyFile = config.jwt.publicKeyFile;
+  let privateKeyFile = config.jwt.privateKeyFile;
+  if (!publicKeyFile && !config.jwt.jwksUrl) {
+    const dev = ensureDevKeys(config.dataDir);
+    publicKeyFile = dev.publicKeyFile;
+    privateKeyFile ??= dev.privateKeyFile;
+    log.warn(
+      { public_key: dev.publicKeyFile, generated: dev.generated },
+      'no JWT key configured: using a development key pair from DATA_DIR; mint a token with: npm run token -- --room r1 --user alice',
+    );
+  }
+  const verifier = publicKeyFile
+    ? await TokenVerifier.fromPublicKeyFile(publicKeyFile, opts)
+    : TokenVerifier.fromJwksUrl(config.jwt.jwksUrl!, opts);
+  const issuer = privateKeyFile ? await TokenIssuer.fromPrivateKeyFile(privateKeyFile, opts) : null;
+  return { verifier, issuer };
+}
+
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  if (config.redisUrl) log.warn('REDIS_URL is set but cluster mode is not available yet: running as a single node');
+
+  const db = await openDatabase(config);
+  try {
+    await applySchema(db);
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+  const store = new CallStore(db);
+  // PGlite is this node's alone; a shared PostgreSQL may hold other nodes' calls.
+  const closed = await store.closeAbandonedCalls(new Date(), db.kind === 'pglite' ? null : config.nodeId);
+  if (closed > 0) log.warn({ calls: closed }, 'closed calls left open by a previous run');
+
+  const { verifier, issuer } = await loadKeys(config, log);
+  let credentials = { apiKey: config.apiKey ?? '', apiSecret: config.apiSecret ?? '' };
+  if (!config.apiKey) {
+    const dev = ensureDevApiCredentials(config.dataDir);
+    credentials = { apiKey: dev.apiKey, apiSecret: dev.apiSecret };
+    log.warn({ api_key: dev.apiKey, credentials_file: dev.file }, 'API_KEY/API_SECRET not set: using development REST credentials from DATA_DIR');
+  }
+
+  const directory = new LocalRoomDirectory(config.nodeId);
+  const rooms = new RoomService(store, directory, config.nodeId, log);
+  const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
+  const hub = new SignalingHub({ config, verifier, rooms, metrics, log });
+  const api = createApi({
+    db, rooms, metrics, issuer, credentials, log,
+    nodeId: config.nodeId,
+    tokenTtl: { defaultSeconds: config.jwt.defaultTtlSeconds, maxSeconds: config.jwt.maxTtlSeconds },
+    connections: () => hub.connectionCount,
+  });
+
+  const server = createServer(api.listener);
+  server.keepAliveTimeout = 5000;
+  hub.attach(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+  log.info({ url, node_id: config.nodeId, database: db.kind }, 'switchboard listening');
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await rooms.shutdown();
+      await hub.close();
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await serverClosed;
+      await directory.close();
+      await db.close();
+    })());
+
+  return { config, server, url, db, rooms, hub, close };
+}

@@ -1,0 +1,153 @@
+// Configuration comes from environment variables only (README lists them).
+// Every problem is collected and reported at once, and the process refuses to start.
+
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  redisUrl: string | null;
+  nodeId: string;
+  jwt: {
+    publicKeyFile: string | null;
+    jwksUrl: string | null;
+    privateKeyFile: string | null;
+    issuer: string | null;
+    audience: string;
+    defaultTtlSeconds: number;
+    maxTtlSeconds: number;
+  };
+  apiKey: string | null;
+  apiSecret: string | null;
+  logLevel: string;
+  limits: {
+    maxConnections: number;
+    authTimeoutMs: number;
+    maxMessageBytes: number;
+    rateLimitPerSecond: number;
+    rateLimitBurst: number;
+    pingIntervalMs: number;
+    maxSendBufferBytes: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Open-files soft limit of this process (Linux), so the default connection cap fits under it. */
+function openFilesLimit(): number | null {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const match = /^Max open files\s+(\d+)/m.exec(limits);
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function defaultMaxConnections(): number {
+  const files = openFilesLimit();
+  // Keep headroom for the database, logs, mediasoup pipes and listening sockets.
+  return files ? Math.max(100, files - 500) : 10_000;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  };
+  const str = (name: string): string | null => {
+    const raw = env[name]?.trim();
+    return raw ? raw : null;
+  };
+  const url = (name: string, protocols: string[]): string | null => {
+    const raw = str(name);
+    if (!raw) return null;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        problems.push(`${name} must use ${protocols.join(' or ')} (got "${parsed.protocol}")`);
+      }
+    } catch {
+      problems.push(`${name} is not a valid URL`);
+    }
+    return raw;
+  };
+  const file = (name: string): string | null => {
+    const raw = str(name);
+    if (!raw) return null;
+    try {
+      readFileSync(raw);
+    } catch (err) {
+      problems.push(`${name}: cannot read ${raw} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    return path.resolve(raw);
+  };
+
+  const logLevel = str('LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const publicKeyFile = file('JWT_PUBLIC_KEY_FILE');
+  const jwksUrl = url('JWT_JWKS_URL', ['http:', 'https:']);
+  if (publicKeyFile && jwksUrl) problems.push('set only one of JWT_PUBLIC_KEY_FILE and JWT_JWKS_URL');
+
+  const apiKey = str('API_KEY');
+  const apiSecret = str('API_SECRET');
+  if (Boolean(apiKey) !== Boolean(apiSecret)) problems.push('API_KEY and API_SECRET must be set together');
+  if (apiSecret && apiSecret.length < 16) problems.push('API_SECRET must have at least 16 characters');
+
+  const nodeId = str('NODE_ID') ?? `${hostname()}-${int('PORT', 8080, 0, 65535)}`;
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(nodeId)) problems.push('NODE_ID may contain only letters, digits and _ . : - (max 64)');
+
+  const config: Config = {
+    port: int('PORT', 8080, 0, 65535),
+    host: str('HOST') ?? '0.0.0.0',
+    dataDir: path.resolve(str('DATA_DIR') ?? './data'),
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    nodeId,
+    jwt: {
+      publicKeyFile,
+      jwksUrl,
+      privateKeyFile: file('JWT_PRIVATE_KEY_FILE'),
+      issuer: str('JWT_ISSUER'),
+      audience: str('JWT_AUDIENCE') ?? 'switchboard',
+      defaultTtlSeconds: int('TOKEN_TTL_SECONDS', 6 * 3600, 60, 30 * 86400),
+      maxTtlSeconds: int('TOKEN_MAX_TTL_SECONDS', 24 * 3600, 60, 365 * 86400),
+    },
+    apiKey,
+    apiSecret,
+    logLevel,
+    limits: {
+      maxConnections: int('MAX_CONNECTIONS', defaultMaxConnections(), 1, 10_000_000),
+      authTimeoutMs: int('AUTH_TIMEOUT_MS', 10_000, 100, 600_000),
+      maxMessageBytes: int('MAX_MESSAGE_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+      rateLimitPerSecond: int('RATE_LIMIT_PER_SECOND', 50, 1, 100_000),
+      rateLimitBurst: int('RATE_LIMIT_BURST', 200, 1, 1_000_000),
+      pingIntervalMs: int('PING_INTERVAL_MS', 15_000, 100, 600_000),
+      maxSendBufferBytes: int('MAX_SEND_BUFFER_BYTES', 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+    },
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,160 @@
+// Rooms, calls and participants as rows: the only SQL the rooms domain needs.
+
+import { randomUUID } from 'node:crypto';
+import type { CallState, Role } from '../../signaling/protocol.js';
+import type { Database } from './database.js';
+
+export interface CallRecord {
+  id: string;
+  room: string;
+  node_id: string | null;
+  status: CallState;
+  created_at: Date;
+  started_at: Date | null;
+  ended_at: Date | null;
+  end_reason: string | null;
+  recording: boolean;
+  metadata: Record<string, unknown>;
+}
+
+export interface ParticipantRecord {
+  id: string;
+  call_id: string;
+  user_id: string;
+  display_name: string;
+  role: Role;
+  joined_at: Date;
+  left_at: Date | null;
+  leave_reason: string | null;
+  client_ip: string | null;
+  metadata: Record<string, unknown>;
+}
+
+export interface NewParticipant {
+  id: string;
+  callId: string;
+  userId: string;
+  displayName: string;
+  role: Role;
+  joinedAt: Date;
+  clientIp: string | null;
+  metadata: Record<string, unknown>;
+}
+
+const CALL_COLUMNS = 'id, room, node_id, status, created_at, started_at, ended_at, end_reason, recording, metadata';
+
+export class CallStore {
+  constructor(private readonly db: Database) {}
+
+  async ensureRoom(name: string): Promise<void> {
+    await this.db.query('INSERT INTO rooms (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [name]);
+  }
+
+  /** The room's call that has not ended, if any. */
+  async findOpenCall(room: string): Promise<CallRecord | null> {
+    const rows = await this.db.query<CallRecord>(
+      `SELECT ${CALL_COLUMNS} FROM calls WHERE room = $1 AND status <> 'ended'`,
+      [room],
+    );
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Opens a pending call in the room, creating the room row if needed.
+   * Returns null when the room already has an open call (the unique index decides races).
+   */
+  async createCall(room: string, nodeId: string | null, metadata: Record<string, unknown> = {}): Promise<CallRecord | null> {
+    await this.ensureRoom(room);
+    const rows = await this.db.query<CallRecord>(
+      `INSERT INTO calls (id, room, node_id, status, metadata) VALUES ($1, $2, $3, 'pending', $4)
+       ON CONFLICT (room) WHERE status <> 'ended' DO NOTHING
+       RETURNING ${CALL_COLUMNS}`,
+      [randomUUID(), room, nodeId, JSON.stringify(metadata)],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** The open call of the room, opening one if there is none. */
+  async openCall(room: string, nodeId: string | null): Promise<CallRecord> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const existing = await this.findOpenCall(room);
+      if (existing) return existing;
+      const created = await this.createCall(room, nodeId);
+      if (created) return created;
+    }
+    throw new Error(`could not open a call in room ${room}`);
+  }
+
+  async markCallActive(callId: string, at: Date): Promise<void> {
+    await this.db.query(
+      `UPDATE calls SET status = 'active', started_at = COALESCE(started_at, $2) WHERE id = $1 AND status = 'pending'`,
+      [callId, at],
+    );
+  }
+
+  async endCall(callId: string, at: Date, reason: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE calls SET status = 'ended', ended_at = $2, end_reason = $3 WHERE id = $1 AND status <> 'ended'`,
+        [callId, at, reason],
+      );
+      await tx.query(
+        `UPDATE participants SET left_at = $2, leave_reason = $3 WHERE call_id = $1 AND left_at IS NULL`,
+        [callId, at, reason],
+      );
+    });
+  }
+
+  async addParticipant(p: NewParticipant): Promise<void> {
+    await this.db.query(
+      `INSERT INTO participants (id, call_id, user_id, display_name, role, joined_at, client_ip, metadata)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [p.id, p.callId, p.userId, p.displayName, p.role, p.joinedAt, p.clientIp, JSON.stringify(p.metadata)],
+    );
+  }
+
+  async participantLeft(participantId: string, at: Date, reason: string): Promise<void> {
+    await this.db.query(
+      'UPDATE participants SET left_at = $2, leave_reason = $3 WHERE id = $1 AND left_at IS NULL',
+      [participantId, at, reason],
+    );
+  }
+
+  async getCall(callId: string): Promise<CallRecord | null> {
+    const rows = await this.db.query<CallRecord>(`SELECT ${CALL_COLUMNS} FROM calls WHERE id = $1`, [callId]);
+    return rows[0] ?? null;
+  }
+
+  async listParticipants(callId: string): Promise<ParticipantRecord[]> {
+    return this.db.query<ParticipantRecord>(
+      `SELECT id, call_id, user_id, display_name, role, joined_at, left_at, leave_reason, client_ip, metadata
+       FROM participants WHERE call_id = $1 ORDER BY joined_at, id`,
+      [callId],
+    );
+  }
+
+  /**
+   * Closes calls a crash left with people in them. Calls created ahead of time
+   * (POST /calls) that nobody joined yet stay pending. With a node id, only
+   * that node's calls (a cluster shares the database); without, all of them.
+   */
+  async closeAbandonedCalls(at: Date, nodeId: string | null): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const calls = await tx.query<{ id: string }>(
+        `UPDATE calls SET status = 'ended', ended_at = $1, end_reason = 'server-restart'
+         WHERE status <> 'ended' AND ($2::text IS NULL OR node_id = $2)
+           AND (status = 'active' OR EXISTS (SELECT 1 FROM participants p WHERE p.call_id = calls.id AND p.left_at IS NULL))
+         RETURNING id`,
+        [at, nodeId],
+      );
+      if (calls.length > 0) {
+        await tx.query(
+          `UPDATE participants SET left_at = $1, leave_reason = 'server-restart'
+           WHERE left_at IS NULL AND call_id = ANY($2::uuid[])`,
+          [at, calls.map((c) => c.id)],
+        );
+      }
+      return calls.length;
+    });
+  }
+}

@@ -1,0 +1,113 @@
+// One small function per client message type. A handler returns the `ack`
+// result (or a promise of it); returning undefined means it replied itself.
+
+import { AppError } from '../server/errors.js';
+import type { Participant } from '../server/rooms/participant.js';
+import type { AckResults, ClientPayloads, ClientType } from './protocol.js';
+import type { HubContext } from './hubContext.js';
+import type { Session } from './session.js';
+
+type Handler<K extends ClientType> = (
+  session: Session,
+  ctx: HubContext,
+  payload: ClientPayloads[K],
+  id: string | undefined,
+) => (K extends keyof AckResults ? AckResults[K] | Promise<AckResults[K]> : void | Promise<void>);
+
+const EMPTY = Object.freeze({}) as Record<string, never>;
+
+function inRoom(session: Session): Participant {
+  if (!session.participant) throw new AppError('not_in_room', 'join a room first');
+  return session.participant;
+}
+
+export const handlers: { [K in ClientType]: Handler<K> } = {
+  async auth(session, _ctx, { token }) {
+    if (session.identity) throw new AppError('already_authenticated', 'this connection is already authenticated');
+    return session.authenticate(token);
+  },
+
+  async join(session, ctx, payload, id) {
+    if (session.participant || session.joining) throw new AppError('already_in_room', 'leave the current room first');
+    session.joining = true;
+    const started = performance.now();
+    try {
+      const { participant } = await ctx.rooms.join({
+        identity: session.identity!,
+        room: payload.room,
+        ...(payload.display_name !== undefined ? { displayName: payload.display_name } : {}),
+        ...(payload.capabilities !== undefined ? { capabilities: payload.capabilities } : {}),
+        clientIp: session.clientIp,
+        sink: session,
+        onJoined(p, roomState) {
+          session.participant = p;
+          session.reply({ type: 'joined', ...(id !== undefined ? { id } : {}), payload: { participant_id: p.id, room_state: roomState } });
+        },
+      });
+      ctx.metrics.joinSeconds.observe((performance.now() - started) / 1000);
+      // The socket closed while the join was being recorded.
+      if (session.closed && session.participant === participant) {
+        session.participant = null;
+        await ctx.rooms.leave(participant, 'disconnected');
+      }
+    } finally {
+      session.joining = false;
+    }
+  },
+
+  async leave(session, ctx) {
+    const participant = inRoom(session);
+    session.participant = null;
+    await ctx.rooms.leave(participant, 'left');
+    return EMPTY;
+  },
+
+  offer(session, ctx, payload) {
+    ctx.rooms.relay(inRoom(session), 'offer', payload);
+    return EMPTY;
+  },
+
+  answer(session, ctx, payload) {
+    ctx.rooms.relay(inRoom(session), 'answer', payload);
+    return EMPTY;
+  },
+
+  'ice-candidate'(session, ctx, payload) {
+    ctx.rooms.relay(inRoom(session), 'ice-candidate', payload);
+    return EMPTY;
+  },
+
+  mute(session, ctx, { track }) {
+    ctx.rooms.setMuted(inRoom(session), track, true);
+    return EMPTY;
+  },
+
+  unmute(session, ctx, { track }) {
+    ctx.rooms.setMuted(inRoom(session), track, false);
+    return EMPTY;
+  },
+
+  hold(session, ctx) {
+    ctx.rooms.setHold(inRoom(session), true);
+    return EMPTY;
+  },
+
+  unhold(session, ctx) {
+    ctx.rooms.setHold(inRoom(session), false);
+    return EMPTY;
+  },
+
+  dtmf(session, ctx, payload) {
+    ctx.rooms.dtmf(inRoom(session), payload);
+    return EMPTY;
+  },
+
+  async 'end-call'(session, ctx) {
+    await ctx.rooms.endCall(inRoom(session));
+    return EMPTY;
+  },
+
+  ping(_session, _ctx, { t }) {
+    return { ...(t !== undefined ? { t } : {}), server_time: Date.now() };
+  },
+};

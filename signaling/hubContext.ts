@@ -1,0 +1,14 @@
+import type { Config } from '../server/config.js';
+import type { Logger } from '../server/logger.js';
+import type { Metrics } from '../server/metrics.js';
+import type { RoomService } from '../server/rooms/roomService.js';
+import type { TokenVerifier } from './auth.js';
+
+/** What message handlers may use: the layers below signaling, nothing of the socket. */
+export interface HubContext {
+  config: Pick<Config, 'limits'>;
+  verifier: TokenVerifier;
+  rooms: RoomService;
+  metrics: Metrics;
+  log: Logger;
+}

@@ -1,0 +1,166 @@
+// The wire protocol in one place: every client request and every server
+// message, as schemas (validation) and as a discriminated union (types).
+// docs/protocol.md is written for client authors from this file.
+
+import {
+  integer, jsonObject, nullable, object, oneOf, optional, string,
+  type Infer, type Schema,
+} from './schema.js';
+
+export const ROLES = ['host', 'moderator', 'speaker', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const TRACKS = ['audio', 'video'] as const;
+export type Track = (typeof TRACKS)[number];
+
+export type CallState = 'pending' | 'active' | 'ended';
+
+export type LeaveReason = 'left' | 'disconnected' | 'replaced' | 'call-ended' | 'server-shutdown';
+
+/** Every error code a client can receive, over the WebSocket or REST. */
+export const ERROR_CODES = [
+  'bad_json', 'unknown_type', 'invalid_payload',
+  'unauthenticated', 'unauthorized', 'already_authenticated', 'forbidden',
+  'peer_not_found', 'not_in_room', 'already_in_room',
+  'rate_limited', 'not_found', 'conflict', 'not_configured',
+  'unavailable', 'internal_error',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** WebSocket close codes the server uses (4000-4999 are application codes). */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001, // server shutting down
+  messageTooBig: 1009, // ws enforces the size limit itself
+  tryAgainLater: 1013, // MAX_CONNECTIONS reached
+  unauthorized: 4001, // bad token, token for another room, or no auth in time
+  rateLimited: 4008, // sustained flooding after rate_limited errors
+  replaced: 4009, // same user joined the same room from another connection
+} as const;
+
+const ID = string({ min: 1, max: 64 });
+export const ROOM_NAME = string({
+  min: 1, max: 128, pattern: /^[A-Za-z0-9_.:@-]+$/, hint: 'may contain only letters, digits and _ . : @ -',
+});
+const SDP = string({ min: 1, max: 32_768 });
+// DTMF as in RTCDTMFSender.insertDTMF: tones 0-9 A-D * #, ',' is a 2 s pause.
+const DTMF_TONES = string({
+  min: 1, max: 64, pattern: /^[0-9A-Da-d*#,]+$/, hint: 'may contain only 0-9, A-D, *, # and , (pause)',
+});
+
+export const clientSchemas = {
+  auth: object({ token: string({ min: 1, max: 8192 }) }),
+  join: object({
+    room: ROOM_NAME,
+    display_name: optional(string({ max: 128 })),
+    capabilities: optional(jsonObject({ maxBytes: 4096 })),
+  }),
+  leave: object({}),
+  offer: object({ to: ID, sdp: SDP }),
+  answer: object({ to: ID, sdp: SDP }),
+  'ice-candidate': object({
+    to: ID,
+    candidate: string({ max: 1024 }), // '' is the end-of-candidates marker
+    sdpMid: optional(nullable(string({ max: 64 }))),
+    sdpMLineIndex: optional(nullable(integer({ min: 0, max: 1024 }))),
+  }),
+  mute: object({ track: oneOf(TRACKS) }),
+  unmute: object({ track: oneOf(TRACKS) }),
+  hold: object({}),
+  unhold: object({}),
+  dtmf: object({
+    tones: DTMF_TONES,
+    to: optional(ID),
+    duration: optional(integer({ min: 40, max: 6000 })),
+    gap: optional(integer({ min: 30, max: 6000 })),
+  }),
+  'end-call': object({}),
+  ping: object({ t: optional(integer({ min: 0, max: Number.MAX_SAFE_INTEGER })) }),
+} satisfies Record<string, Schema<unknown>>;
+
+export type ClientPayloads = { [K in keyof typeof clientSchemas]: Infer<(typeof clientSchemas)[K]> };
+export type ClientType = keyof ClientPayloads;
+export type ClientMessage = {
+  [K in ClientType]: { type: K; id?: string; payload: ClientPayloads[K] };
+}[ClientType];
+
+export interface Identity {
+  user_id: string;
+  name: string;
+  role: Role;
+  /** The only room this token may join, when the token restricts it. */
+  room: string | null;
+  expires_at: number; // unix seconds
+}
+
+export interface ParticipantInfo {
+  participant_id: string;
+  user_id: string;
+  display_name: string;
+  role: Role;
+  audio_muted: boolean;
+  video_muted: boolean;
+  on_hold: boolean;
+  joined_at: string; // ISO 8601
+}
+
+export interface CallInfo {
+  call_id: string;
+  state: CallState;
+}
+
+export interface RoomState {
+  room: string;
+  call: CallInfo;
+  participants: ParticipantInfo[];
+}
+
+/** What `ack` carries for each request that succeeds (join answers with `joined` instead). */
+export interface AckResults {
+  auth: Identity;
+  leave: Record<string, never>;
+  offer: Record<string, never>;
+  answer: Record<string, never>;
+  'ice-candidate': Record<string, never>;
+  mute: Record<string, never>;
+  unmute: Record<string, never>;
+  hold: Record<string, never>;
+  unhold: Record<string, never>;
+  dtmf: Record<string, never>;
+  'end-call': Record<string, never>;
+  ping: { t?: number; server_time: number };
+}
+
+export interface ServerPayloads {
+  authenticated: Identity;
+  ack: AckResults[keyof AckResults];
+  error: { code: ErrorCode; message: string; field?: string };
+  joined: { participant_id: string; room_state: RoomState };
+  'peer-joined': { participant: ParticipantInfo };
+  'peer-left': { participant_id: string; reason: LeaveReason };
+  offer: ClientPayloads['offer'] & { from: string };
+  answer: ClientPayloads['answer'] & { from: string };
+  'ice-candidate': ClientPayloads['ice-candidate'] & { from: string };
+  mute: { from: string; track: Track };
+  unmute: { from: string; track: Track };
+  hold: { from: string };
+  unhold: { from: string };
+  dtmf: { from: string; tones: string; duration: number; gap: number };
+  'call-state-changed': CallInfo & { reason?: string };
+}
+export type ServerType = keyof ServerPayloads;
+export type ServerMessage = {
+  [K in ServerType]: { type: K; id?: string; payload: ServerPayloads[K] };
+}[ServerType];
+
+export const DTMF_DEFAULT_DURATION_MS = 100;
+export const DTMF_DEFAULT_GAP_MS = 70;
+
+export function isClientType(type: string): type is ClientType {
+  return Object.hasOwn(clientSchemas, type);
+}
+
+/** Serializes a server message; the one place outgoing JSON is made. */
+export function encode(message: ServerMessage): string {
+  return JSON.stringify(message);
+}

@@ -1,0 +1,139 @@
+// A tiny typed validator: each schema both checks an untrusted value and
+// declares its TypeScript type, so the message catalog is written once.
+// (Small enough that a dependency like zod is not worth it.)
+
+export class ValidationError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+export interface Schema<T> {
+  parse(value: unknown, path: string): T;
+}
+
+export type Infer<S> = S extends Schema<infer T> ? T : never;
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+export function string(opts: { min?: number; max: number; pattern?: RegExp; hint?: string }): Schema<string> {
+  const min = opts.min ?? 0;
+  return {
+    parse(value, path) {
+      if (typeof value !== 'string') throw new ValidationError(path, `${path} must be a string, got ${describe(value)}`);
+      if (value.length < min) throw new ValidationError(path, `${path} must have at least ${min} characters`);
+      if (value.length > opts.max) throw new ValidationError(path, `${path} must have at most ${opts.max} characters`);
+      if (opts.pattern && !opts.pattern.test(value)) {
+        throw new ValidationError(path, `${path} ${opts.hint ?? `must match ${opts.pattern}`}`);
+      }
+      return value;
+    },
+  };
+}
+
+export function integer(opts: { min: number; max: number }): Schema<number> {
+  return {
+    parse(value, path) {
+      if (typeof value !== 'number' || !Number.isInteger(value)) {
+        throw new ValidationError(path, `${path} must be an integer, got ${describe(value)}`);
+      }
+      if (value < opts.min || value > opts.max) {
+        throw new ValidationError(path, `${path} must be between ${opts.min} and ${opts.max}`);
+      }
+      return value;
+    },
+  };
+}
+
+export function boolean(): Schema<boolean> {
+  return {
+    parse(value, path) {
+      if (typeof value !== 'boolean') throw new ValidationError(path, `${path} must be a boolean, got ${describe(value)}`);
+      return value;
+    },
+  };
+}
+
+export function oneOf<const T extends readonly string[]>(values: T): Schema<T[number]> {
+  return {
+    parse(value, path) {
+      if (typeof value !== 'string' || !values.includes(value)) {
+        throw new ValidationError(path, `${path} must be one of ${values.join(', ')}`);
+      }
+      return value as T[number];
+    },
+  };
+}
+
+/** Accepts null as well as the inner type (WebRTC uses null for "absent" in ICE candidates). */
+export function nullable<T>(inner: Schema<T>): Schema<T | null> {
+  return {
+    parse(value, path) {
+      return value === null ? null : inner.parse(value, path);
+    },
+  };
+}
+
+const OPTIONAL = Symbol('optional');
+export interface OptionalSchema<T> extends Schema<T | undefined> {
+  readonly [OPTIONAL]: true;
+}
+
+export function optional<T>(inner: Schema<T>): OptionalSchema<T> {
+  return {
+    [OPTIONAL]: true,
+    parse(value, path) {
+      return value === undefined ? undefined : inner.parse(value, path);
+    },
+  };
+}
+
+/** A JSON object of bounded serialized size, passed through as-is (client capabilities, metadata). */
+export function jsonObject(opts: { maxBytes: number }): Schema<Record<string, unknown>> {
+  return {
+    parse(value, path) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new ValidationError(path, `${path} must be an object, got ${describe(value)}`);
+      }
+      if (JSON.stringify(value).length > opts.maxBytes) {
+        throw new ValidationError(path, `${path} must serialize to at most ${opts.maxBytes} bytes`);
+      }
+      return value as Record<string, unknown>;
+    },
+  };
+}
+
+type Shape = Record<string, Schema<unknown>>;
+type RequiredKeys<S extends Shape> = { [K in keyof S]: S[K] extends OptionalSchema<unknown> ? never : K }[keyof S];
+type OptionalKeys<S extends Shape> = Exclude<keyof S, RequiredKeys<S>>;
+export type ObjectOf<S extends Shape> = { [K in RequiredKeys<S>]: Infer<S[K]> } & {
+  [K in OptionalKeys<S>]?: Exclude<Infer<S[K]>, undefined>;
+};
+
+/**
+ * Validates the listed fields and returns a new object holding only them:
+ * unknown fields are dropped, so nothing unvalidated is ever relayed.
+ */
+export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
+  const keys = Object.keys(shape);
+  return {
+    parse(value, path) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new ValidationError(path, `${path} must be an object, got ${describe(value)}`);
+      }
+      const input = value as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const key of keys) {
+        const parsed = shape[key]!.parse(input[key], path ? `${path}.${key}` : key);
+        if (parsed !== undefined) out[key] = parsed;
+      }
+      return out as ObjectOf<S>;
+    },
+  };
+}

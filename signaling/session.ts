@@ -1,0 +1,193 @@
+// One WebSocket connection: parsing, validation, auth gate, rate limit,
+// in-order processing, and the way back to the client (with backpressure).
+
+import type { WebSocket, RawData } from 'ws';
+import type { Participant, ParticipantSink } from '../server/rooms/participant.js';
+import { AppError, toAppError } from '../server/errors.js';
+import { CloseCode, clientSchemas, encode, isClientType, type Identity, type LeaveReason, type ServerMessage } from './protocol.js';
+import { RateLimiter } from './rateLimiter.js';
+import { ValidationError } from './schema.js';
+import type { HubContext } from './hubContext.js';
+import { handlers } from './handlers.js';
+
+// Messages waiting while an async request (auth, join, leave) of this client is in progress.
+const MAX_BACKLOG = 256;
+
+export class Session implements ParticipantSink {
+  identity: Identity | null = null;
+  participant: Participant | null = null;
+  joining = false;
+  alive = true;
+  closed = false;
+
+  private readonly limiter: RateLimiter;
+  private authTimer: NodeJS.Timeout | null;
+  private pending: Promise<void> | null = null;
+  private backlog: Array<{ data: RawData; isBinary: boolean }> | null = null;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly clientIp: string | null,
+    private readonly ctx: HubContext,
+  ) {
+    const { limits } = ctx.config;
+    this.limiter = new RateLimiter(limits.rateLimitPerSecond, limits.rateLimitBurst);
+    this.authTimer = setTimeout(() => {
+      if (!this.identity) this.close(CloseCode.unauthorized, 'authentication timeout', 'auth_timeout');
+    }, limits.authTimeoutMs);
+  }
+
+  /** Token given on the URL (`/ws?token=`): authenticate before the first message. */
+  authenticateFromUrl(token: string): void {
+    this.track(
+      this.authenticate(token).then(
+        (identity) => this.send(encode({ type: 'authenticated', payload: identity })),
+        (err) => this.fail(undefined, err),
+      ),
+    );
+  }
+
+  async authenticate(token: string): Promise<Identity> {
+    const identity = await this.ctx.verifier.verify(token);
+    if (this.closed) return identity;
+    this.identity = identity;
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = null;
+    return identity;
+  }
+
+  onMessage(data: RawData, isBinary: boolean): void {
+    this.alive = true;
+    if (this.closed) return;
+    if (this.pending) {
+      (this.backlog ??= []).push({ data, isBinary });
+      if (this.backlog.length > MAX_BACKLOG) this.close(CloseCode.rateLimited, 'too many queued messages', 'backlog');
+      return;
+    }
+    this.process(data, isBinary);
+  }
+
+  private process(data: RawData, isBinary: boolean): void {
+    let id: string | undefined;
+    try {
+      if (isBinary) throw new AppError('bad_json', 'binary frames are not supported; send JSON text');
+      let envelope: unknown;
+      try {
+        envelope = JSON.parse(data.toString());
+      } catch {
+        throw new AppError('bad_json', 'message is not valid JSON');
+      }
+      if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope)) {
+        throw new AppError('invalid_payload', 'message must be a JSON object', 'type');
+      }
+      const { type, id: rawId, payload = {} } = envelope as Record<string, unknown>;
+      if (rawId !== undefined) {
+        if (typeof rawId !== 'string' || rawId.length === 0 || rawId.length > 64) {
+          throw new AppError('invalid_payload', 'id must be a string of 1 to 64 characters', 'id');
+        }
+        id = rawId;
+      }
+      if (!this.limiter.take()) {
+        if (this.limiter.abusive) {
+          this.close(CloseCode.rateLimited, 'rate limit exceeded repeatedly', 'rate_limited');
+          return;
+        }
+        throw new AppError('rate_limited', 'too many messages; slow down');
+      }
+      if (typeof type !== 'string') throw new AppError('invalid_payload', 'type must be a string', 'type');
+      if (!isClientType(type)) throw new AppError('unknown_type', `unknown message type "${type.slice(0, 64)}"`, 'type');
+      this.ctx.metrics.messagesIn.inc({ type });
+      if (type !== 'auth' && !this.identity) throw new AppError('unauthenticated', 'send auth first');
+
+      let parsed: unknown;
+      try {
+        parsed = clientSchemas[type].parse(payload, 'payload');
+      } catch (err) {
+        if (err instanceof ValidationError) throw new AppError('invalid_payload', err.message, err.field);
+        throw err;
+      }
+      const handler = handlers[type] as (s: Session, ctx: HubContext, p: unknown, id: string | undefined) => unknown;
+      const result = handler(this, this.ctx, parsed, id);
+      if (result instanceof Promise) {
+        this.track(result.then((value) => this.ack(id, value), (err) => this.fail(id, err)));
+      } else {
+        this.ack(id, result);
+      }
+    } catch (err) {
+      this.fail(id, err);
+    }
+  }
+
+  /** Holds back this client's next messages until `work` settles, so requests are handled in order. */
+  private track(work: Promise<void>): void {
+    this.pending = work.then(() => {
+      this.pending = null;
+      while (!this.pending && !this.closed && this.backlog && this.backlog.length > 0) {
+        const next = this.backlog.shift()!;
+        this.process(next.data, next.isBinary);
+      }
+    });
+  }
+
+  private ack(id: string | undefined, result: unknown): void {
+    // `undefined` means the handler already replied (join answers with `joined`).
+    if (id !== undefined && result !== undefined) this.send(`{"type":"ack","id":${JSON.stringify(id)},"payload":${JSON.stringify(result)}}`);
+  }
+
+  fail(id: string | undefined, err: unknown): void {
+    const error = toAppError(err);
+    if (error.code === 'internal_error') this.ctx.log.error({ err, user_id: this.identity?.user_id }, 'request failed');
+    this.ctx.metrics.errorsSent.inc({ code: error.code });
+    const payload: ServerMessage = {
+      type: 'error',
+      ...(id !== undefined ? { id } : {}),
+      payload: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) },
+    };
+    this.send(encode(payload));
+    if (error.code === 'unauthorized') this.close(CloseCode.unauthorized, error.message.slice(0, 120), 'unauthorized');
+  }
+
+  reply(message: ServerMessage): void {
+    this.send(encode(message));
+  }
+
+  send(encoded: string): void {
+    const { ws } = this;
+    if (this.closed || ws.readyState !== ws.OPEN) return;
+    // A client that does not read must not make the server buffer without bound.
+    if (ws.bufferedAmount > this.ctx.config.limits.maxSendBufferBytes) {
+      this.ctx.log.warn({ user_id: this.identity?.user_id, buffered: ws.bufferedAmount }, 'slow reader disconnected');
+      this.ctx.metrics.disconnects.inc({ reason: 'slow_reader' });
+      this.closed = true;
+      ws.terminate();
+      return;
+    }
+    ws.send(encoded);
+  }
+
+  // ParticipantSink: the rooms domain removed this participant.
+  removed(reason: LeaveReason): void {
+    this.participant = null;
+    if (reason === 'replaced') this.close(CloseCode.replaced, 'joined from another connection', 'replaced');
+  }
+
+  close(code: number, reason: string, metric: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ctx.metrics.disconnects.inc({ reason: metric });
+    this.ws.close(code, reason);
+  }
+
+  /** The socket is gone: stop timers and leave the room. */
+  onClosed(): void {
+    this.closed = true;
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = null;
+    this.backlog = null;
+    const participant = this.participant;
+    this.participant = null;
+    if (participant) {
+      this.ctx.rooms.leave(participant, 'disconnected').catch((err) => this.ctx.log.error({ err }, 'leave on disconnect failed'));
+    }
+  }
+}
