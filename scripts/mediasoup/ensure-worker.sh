@@ -97,7 +97,7 @@ APT_UPDATED=0
 apt_update() {
   if [[ "$APT_UPDATED" == 0 ]]; then
     log "apt-get update"
-    "${SUDO[@]}" apt-get update -q >&2 || die "apt-get update failed"
+    "${SUDO[@]}" apt-get update -q >&2 || return 1
     APT_UPDATED=1
   fi
 }
@@ -116,7 +116,7 @@ apt_install() {
   log "apt-get install ${missing[*]}"
   if ! DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; then
     # Package lists may be missing or stale: refresh once and retry.
-    apt_update
+    apt_update || die "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
       die "apt-get install ${missing[*]} failed"
   fi
@@ -209,7 +209,8 @@ command -v npm >/dev/null 2>&1 || die "npm not found"
 
 # --- mediasoup sources from the npm registry --------------------------------
 log "npm pack mediasoup@$MS_VERSION"
-(cd "$WORK_DIR" && npm pack "mediasoup@$MS_VERSION" --silent >&2) ||
+# Run from the project dir so that its .npmrc (e.g. a registry mirror) applies.
+(cd "$SCRIPT_DIR" && npm pack "mediasoup@$MS_VERSION" --pack-destination "$WORK_DIR" --silent >&2) ||
   die "npm pack mediasoup@$MS_VERSION failed (is the npm registry reachable?)"
 TARBALL="$WORK_DIR/mediasoup-$MS_VERSION.tgz"
 [[ -f "$TARBALL" ]] || die "npm pack did not produce $TARBALL"
@@ -237,26 +238,39 @@ has_deb_src() {
 
 # Adds deb-src entries mirroring the existing Debian "deb" entries.
 add_deb_src() {
-  local out="/etc/apt/sources.list.d/switchboard-deb-src"
-  local f
+  local out="/etc/apt/sources.list.d/switchboard-deb-src" tmp="$WORK_DIR/deb-src" f
+  : >"$tmp.sources"
+  : >"$tmp.list"
   for f in /etc/apt/sources.list.d/*.sources; do
     [[ -f "$f" ]] || continue
-    # deb822: copy each stanza of Types "deb" whose URIs look like Debian.
-    if awk 'BEGIN{RS="";FS="\n"} /Types:[^\n]*deb/ && /URIs:[^\n]*debian/ {found=1} END{exit !found}' "$f"; then
-      awk 'BEGIN{RS="";FS="\n";ORS="\n\n"}
-        /Types:[^\n]*deb/ && /URIs:[^\n]*debian/ {
-          out=""; for(i=1;i<=NF;i++){ l=$i; if (l ~ /^Types:/) l="Types: deb-src"; if (l !~ /^#/) out=out l "\n" }
-          printf "%s\n", out
-        }' "$f" | "${SUDO[@]}" tee -a "$out.sources" >/dev/null
-    fi
+    # deb822 stanzas of type "deb" served from a Debian archive -> deb-src.
+    awk 'BEGIN { RS = ""; FS = "\n" }
+      {
+        isdeb = 0; isdebian = 0
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^Types:/ && $i ~ /[ \t]deb([ \t]|$)/) isdeb = 1
+          if ($i ~ /^URIs:/ && $i ~ /debian/) isdebian = 1
+        }
+        if (isdeb && isdebian) {
+          for (i = 1; i <= NF; i++) {
+            l = $i
+            if (l ~ /^#/) continue
+            if (l ~ /^Types:/) l = "Types: deb-src"
+            print l
+          }
+          print ""
+        }
+      }' "$f" >>"$tmp.sources"
   done
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [[ -f "$f" ]] || continue
-    grep -E '^[[:space:]]*deb[[:space:]].*debian' "$f" | sed -E 's/^([[:space:]]*)deb([[:space:]])/\1deb-src\2/' |
-      "${SUDO[@]}" tee -a "$out.list" >/dev/null || true
+    grep -E '^[[:space:]]*deb[[:space:]].*debian' "$f" |
+      sed -E 's/^([[:space:]]*)deb([[:space:]])/\1deb-src\2/' >>"$tmp.list" || true
   done
-  [[ -s "$out.sources" || -s "$out.list" ]] || return 1
-  log "added deb-src entries: $(ls "$out".* 2>/dev/null | tr '\n' ' ')"
+  [[ -s "$tmp.sources" || -s "$tmp.list" ]] || return 1
+  if [[ -s "$tmp.sources" ]]; then "${SUDO[@]}" cp "$tmp.sources" "$out.sources" || return 1; fi
+  if [[ -s "$tmp.list" ]]; then "${SUDO[@]}" cp "$tmp.list" "$out.list" || return 1; fi
+  log "added deb-src entries in $out.*"
   APT_UPDATED=0
   apt_update
 }
@@ -264,7 +278,7 @@ add_deb_src() {
 build_srtp_openssl() {
   local d="$WORK_DIR/srtp-src" srcdir
   mkdir -p "$d"
-  apt_install "${SRTP_SOURCE_PKGS[@]}" || return 1
+  apt_install "${SRTP_SOURCE_PKGS[@]}"
   if ! has_deb_src; then
     add_deb_src || {
       warn "could not add a deb-src entry"
@@ -274,7 +288,7 @@ build_srtp_openssl() {
   log "apt-get source libsrtp2"
   if ! (cd "$d" && apt-get source -q libsrtp2 >&2); then
     # The source index may be stale or missing: refresh once and retry.
-    apt_update
+    apt_update || true
     (cd "$d" && apt-get source -q libsrtp2 >&2) || {
       warn "apt-get source libsrtp2 failed"
       return 1
@@ -286,13 +300,14 @@ build_srtp_openssl() {
     return 1
   }
   log "building libsrtp2 ($(basename "$srcdir"), Debian patches applied) with OpenSSL crypto, static"
+  # (Explicit && chains: set -e does not apply inside a "|| {...}" context.)
   (
-    cd "$srcdir"
-    ./configure --enable-openssl --disable-pcap --prefix="$SRTP_PREFIX" \
-      CFLAGS="-O3 -fPIC -D_REENTRANT" >"$WORK_DIR/srtp-configure.log" 2>&1
-    grep -q '^#define OPENSSL 1' crypto/include/config.h 2>/dev/null || grep -q '^#define OPENSSL 1' config.h
-    make -j"$JOBS" libsrtp2.a >"$WORK_DIR/srtp-make.log" 2>&1
-    make install >"$WORK_DIR/srtp-install.log" 2>&1
+    cd "$srcdir" &&
+      ./configure --enable-openssl --disable-pcap --prefix="$SRTP_PREFIX" \
+        CFLAGS="-O3 -fPIC -D_REENTRANT" >"$WORK_DIR/srtp-configure.log" 2>&1 &&
+      grep -qs '^#define OPENSSL 1' crypto/include/config.h config.h &&
+      make -j"$JOBS" libsrtp2.a >"$WORK_DIR/srtp-make.log" 2>&1 &&
+      make install >"$WORK_DIR/srtp-install.log" 2>&1
   ) || {
     warn "libsrtp2 OpenSSL build failed (logs: $WORK_DIR/srtp-*.log)"
     return 1
@@ -323,16 +338,16 @@ fi
 # --- mediasoup-worker (like upstream's release build) -------------------------
 log "meson setup (release)"
 (
-  cd "$SRC_DIR/worker"
-  meson setup build --buildtype release -Db_ndebug=true >"$WORK_DIR/meson-setup.log" 2>&1
+  cd "$SRC_DIR/worker" &&
+    meson setup build --buildtype release -Db_ndebug=true >"$WORK_DIR/meson-setup.log" 2>&1
 ) || {
   tail -n 30 "$WORK_DIR/meson-setup.log" >&2
   die "meson setup failed (log: $WORK_DIR/meson-setup.log)"
 }
 log "ninja -j$JOBS mediasoup-worker (takes a few minutes)"
 (
-  cd "$SRC_DIR/worker"
-  ninja -j"$JOBS" -C build mediasoup-worker >"$WORK_DIR/ninja.log" 2>&1
+  cd "$SRC_DIR/worker" &&
+    ninja -j"$JOBS" -C build mediasoup-worker >"$WORK_DIR/ninja.log" 2>&1
 ) || {
   tail -n 40 "$WORK_DIR/ninja.log" >&2
   die "ninja failed (log: $WORK_DIR/ninja.log)"

@@ -1,0 +1,180 @@
+// A Node client for the Switchboard protocol, typed from the server's catalog.
+// Used by tests, bots and the benchmarks. Every server message that is not a
+// reply lands in an inbox, so `next(type)` never misses one that came early.
+
+import { WebSocket } from 'ws';
+import type {
+  AckResults, ClientPayloads, ClientType, ErrorCode, ServerMessage, ServerPayloads, ServerType,
+} from '../../signaling/protocol.js';
+
+export class SignalingError extends Error {
+  constructor(readonly code: ErrorCode, message: string, readonly field?: string) {
+    super(`${code}: ${message}`);
+    this.name = 'SignalingError';
+  }
+}
+
+export interface ConnectOptions {
+  /** Sent as `?token=` on the URL instead of an `auth` message. */
+  urlToken?: string;
+  /** Source address (the bench spreads connections over 127.0.0.x). */
+  localAddress?: string;
+  handshakeTimeout?: number;
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+type Reply<K extends ClientType> = K extends 'join' ? ServerPayloads['joined'] : K extends keyof AckResults ? AckResults[K] : never;
+
+interface Waiter {
+  type: ServerType;
+  match: (payload: never) => boolean;
+  resolve: (payload: never) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class SignalingClient {
+  readonly closed: Promise<CloseInfo>;
+  private readonly pending = new Map<string, { resolve: (p: unknown) => void; reject: (e: Error) => void }>();
+  private readonly inbox: ServerMessage[] = [];
+  private waiters: Waiter[] = [];
+  private nextId = 1;
+  closeInfo: CloseInfo | null = null;
+
+  private constructor(readonly ws: WebSocket) {
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        const err = new Error(`connection closed (${code} ${reason.toString()})`);
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+        for (const w of this.waiters) {
+          clearTimeout(w.timer);
+          w.reject(err);
+        }
+        this.waiters = [];
+        resolve(this.closeInfo);
+      });
+    });
+    ws.on('message', (data) => this.onMessage(data.toString()));
+    ws.on('error', () => {}); // surfaced through `closed`
+  }
+
+  static connect(url: string, opts: ConnectOptions = {}): Promise<SignalingClient> {
+    const target = new URL(url);
+    if (target.protocol === 'http:') target.protocol = 'ws:';
+    if (target.protocol === 'https:') target.protocol = 'wss:';
+    if (!target.pathname || target.pathname === '/') target.pathname = '/ws';
+    if (opts.urlToken) target.searchParams.set('token', opts.urlToken);
+    const ws = new WebSocket(target, {
+      perMessageDeflate: false,
+      handshakeTimeout: opts.handshakeTimeout ?? 10_000,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    });
+    const client = new SignalingClient(ws);
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(client));
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode} on upgrade`)));
+    });
+  }
+
+  /** Sends a request with an id and resolves with its reply (rejects with SignalingError). */
+  request<K extends ClientType>(type: K, payload: ClientPayloads[K], timeoutMs = 10_000): Promise<Reply<K>> {
+    const id = String(this.nextId++);
+    return new Promise<Reply<K>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`no reply to ${type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (p) => {
+          clearTimeout(timer);
+          resolve(p as Reply<K>);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.sendRaw(JSON.stringify({ type, id, payload }));
+    });
+  }
+
+  /** Sends without an id: no reply unless it fails. */
+  send<K extends ClientType>(type: K, payload: ClientPayloads[K]): void {
+    this.sendRaw(JSON.stringify({ type, payload }));
+  }
+
+  sendRaw(data: string | Buffer): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+  }
+
+  /** Resolves with the next (unconsumed) server message of this type that matches. */
+  next<T extends ServerType>(
+    type: T,
+    match: (payload: ServerPayloads[T]) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<ServerPayloads[T]> {
+    const index = this.inbox.findIndex((m) => m.type === type && match(m.payload as ServerPayloads[T]));
+    if (index >= 0) return Promise.resolve(this.inbox.splice(index, 1)[0]!.payload as ServerPayloads[T]);
+    if (this.closeInfo) return Promise.reject(new Error(`connection closed (${this.closeInfo.code})`));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        type,
+        match: match as (p: never) => boolean,
+        resolve: resolve as (p: never) => void,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          reject(new Error(`no ${type} within ${timeoutMs} ms`));
+        }, timeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Server messages received and not consumed by `next` (for asserting that nothing else came). */
+  unread(type?: ServerType): ServerMessage[] {
+    return type ? this.inbox.filter((m) => m.type === type) : [...this.inbox];
+  }
+
+  close(code = 1000): Promise<CloseInfo> {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code);
+    return this.closed;
+  }
+
+  private onMessage(text: string): void {
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(text) as ServerMessage;
+    } catch {
+      return;
+    }
+    if (message.id !== undefined && (message.type === 'ack' || message.type === 'joined' || message.type === 'error')) {
+      const pending = this.pending.get(message.id);
+      if (pending) {
+        this.pending.delete(message.id);
+        if (message.type === 'error') {
+          const { code, message: text, field } = message.payload;
+          pending.reject(new SignalingError(code, text, field));
+        } else {
+          pending.resolve(message.payload);
+        }
+        return;
+      }
+    }
+    const waiter = this.waiters.find((w) => w.type === message.type && w.match(message.payload as never));
+    if (waiter) {
+      this.waiters = this.waiters.filter((w) => w !== waiter);
+      clearTimeout(waiter.timer);
+      waiter.resolve(message.payload as never);
+      return;
+    }
+    this.inbox.push(message);
+  }
+}

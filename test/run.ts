@@ -1,0 +1,89 @@
+// Runs every compiled test file (dist/test/**/*.test.js) in its own Node
+// process, a few at a time, and ends with the line CI reads:
+// "N passed, N failed". Usage: node dist/test/run.js [filter...]
+
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
+const FILE_TIMEOUT_MS = Number(process.env['TEST_FILE_TIMEOUT_MS'] ?? 300_000);
+const CONCURRENCY = Number(process.env['TEST_CONCURRENCY'] ?? 2);
+
+interface Outcome {
+  file: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  seconds: number;
+  output: string;
+}
+
+function findTests(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...findTests(full));
+    else if (name.endsWith('.test.js')) out.push(full);
+  }
+  return out.sort();
+}
+
+function runFile(file: string): Promise<Outcome> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--enable-source-maps', file], {
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => {
+      output += `\n[runner] killed after ${FILE_TIMEOUT_MS} ms\n`;
+      child.kill('SIGKILL');
+    }, FILE_TIMEOUT_MS);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const clean = output.replace(/\x1b\[[0-9;]*m/g, '');
+      const total = sum(clean, /Total:\s+(\d+)/g);
+      const passed = sum(clean, /Passed:\s+(\d+)/g);
+      const skipped = sum(clean, /Skipped:\s+(\d+)/g);
+      let failed = total - passed - skipped;
+      // A file that crashed or exited non-zero without a failing test still fails once.
+      if (code !== 0 && failed === 0) failed = 1;
+      resolve({ file: path.relative(ROOT, file), passed, failed, skipped, seconds: (Date.now() - started) / 1000, output: clean });
+    });
+  });
+}
+
+function sum(text: string, re: RegExp): number {
+  let total = 0;
+  for (const m of text.matchAll(re)) total += Number(m[1]);
+  return total;
+}
+
+async function main(): Promise<void> {
+  const filters = process.argv.slice(2);
+  const files = findTests(ROOT).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+  const queue = [...files];
+  const outcomes: Outcome[] = [];
+  const worker = async () => {
+    for (let file = queue.shift(); file; file = queue.shift()) {
+      const outcome = await runFile(file);
+      outcomes.push(outcome);
+      const status = outcome.failed > 0 ? 'FAIL' : 'ok  ';
+      process.stdout.write(`${status} ${outcome.file}  ${outcome.passed} passed, ${outcome.failed} failed (${outcome.seconds.toFixed(1)} s)\n`);
+      if (outcome.failed > 0 || process.env['TEST_VERBOSE']) process.stdout.write(outcome.output.replace(/^/gm, '    | ') + '\n');
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, CONCURRENCY) }, worker));
+  const passed = outcomes.reduce((n, o) => n + o.passed, 0);
+  const failed = outcomes.reduce((n, o) => n + o.failed, 0);
+  const skipped = outcomes.reduce((n, o) => n + o.skipped, 0);
+  process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+  process.exit(failed > 0 || files.length === 0 ? 1 : 0);
+}
+
+void main();
