@@ -83,19 +83,25 @@ export class RoomService {
         new Date(),
         req.sink,
       );
-      await this.store.addParticipant({
-        id: participant.id,
-        callId: room.callId,
-        userId: identity.user_id,
-        displayName: participant.identity.displayName,
-        role: identity.role,
-        joinedAt: participant.joinedAt,
-        clientIp: req.clientIp,
-        metadata: req.capabilities ? { capabilities: req.capabilities } : {},
-      });
-
       const activates = room.callState === 'pending' && room.participants.size >= 1;
-      if (activates) await this.store.markCallActive(room.callId, new Date());
+      try {
+        await this.store.addParticipant({
+          id: participant.id,
+          callId: room.callId,
+          userId: identity.user_id,
+          displayName: participant.identity.displayName,
+          role: identity.role,
+          joinedAt: participant.joinedAt,
+          clientIp: req.clientIp,
+          metadata: req.capabilities ? { capabilities: req.capabilities } : {},
+        });
+        if (activates) await this.store.markCallActive(room.callId, new Date());
+      } catch (err) {
+        // Nothing is acknowledged: undo what may have been written and what is in memory.
+        await this.store.participantLeft(participant.id, new Date(), 'join-failed').catch(() => {});
+        if (room.participants.size === 0) await this.forgetRoom(room);
+        throw this.storageError(err);
+      }
 
       room.broadcast({ type: 'peer-joined', payload: { participant: participant.info() } });
       room.participants.set(participant.id, participant);
@@ -165,16 +171,22 @@ export class RoomService {
   /** Pre-creates a call (REST), so the app has a call id before anyone joins. */
   async createCall(room: string, metadata: Record<string, unknown>): Promise<CallRecord> {
     return this.roomLocks.run(room, async () => {
-      const call = await this.store.createCall(room, this.nodeId, metadata);
+      const call = await this.store.createCall(room, this.nodeId, metadata).catch((err) => {
+        throw this.storageError(err);
+      });
       if (!call) throw new AppError('conflict', `room ${room} already has a call in progress`);
       return call;
     });
   }
 
   async getCall(callId: string): Promise<{ call: CallRecord; participants: ParticipantRecord[] }> {
-    const call = await this.store.getCall(callId);
-    if (!call) throw new AppError('not_found', `no call ${callId}`);
-    return { call, participants: await this.store.listParticipants(callId) };
+    try {
+      const call = await this.store.getCall(callId);
+      if (!call) throw new AppError('not_found', `no call ${callId}`);
+      return { call, participants: await this.store.listParticipants(callId) };
+    } catch (err) {
+      throw this.storageError(err);
+    }
   }
 
   /** Everyone leaves (server shutting down); their rows and calls are closed. */
@@ -214,8 +226,21 @@ export class RoomService {
       return room;
     } catch (err) {
       await this.directory.release(name).catch(() => {});
-      throw err;
+      throw this.storageError(err);
     }
+  }
+
+  /** Drops an empty room from memory without ending its call (a failed first join). */
+  private async forgetRoom(room: Room): Promise<void> {
+    this.rooms.delete(room.name);
+    await this.directory.release(room.name).catch(() => {});
+  }
+
+  /** Database trouble becomes `unavailable` for the client; the cause goes to the log only. */
+  private storageError(err: unknown): AppError {
+    if (err instanceof AppError) return err;
+    this.log.error({ err }, 'storage error');
+    return new AppError('unavailable', 'storage is unavailable; try again');
   }
 
   private async removeLocked(room: Room, p: Participant, reason: LeaveReason): Promise<void> {
