@@ -38,6 +38,16 @@ if [ "$mode" != "--runtime" ]; then
   apt_install postgresql iproute2
 fi
 
+# mediasoup worker: MEDIASOUP_WORKER_BIN if given, else the project's offline
+# build from the npm tarball against Debian's libraries (cached; minutes the first time).
+if [ -n "${MEDIASOUP_WORKER_BIN:-}" ]; then
+  worker_bin=$MEDIASOUP_WORKER_BIN
+else
+  worker_bin=$(bash scripts/mediasoup/ensure-worker.sh | tail -n1)
+fi
+# With the variable set, mediasoup's own postinstall (when npm runs it) skips its download.
+export MEDIASOUP_WORKER_BIN=$worker_bin
+
 # npm dependencies: reinstall when package-lock.json changed since the last install.
 stamp=node_modules/.switchboard-lock-hash
 want=$(sha256sum package-lock.json package.json | sha256sum | cut -c1-16)
@@ -46,3 +56,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$want" > "$stamp"
 fi
+
+# Where the app finds the worker at run time (sfu/workerBinary.ts reads this).
+echo "$worker_bin" > node_modules/.switchboard-mediasoup-worker

@@ -144,9 +144,12 @@ export class RoomService {
     target.sink.send(encode({ type, payload: { ...payload, from: from.id } } as never));
   }
 
-  setMuted(p: Participant, track: Track, muted: boolean): void {
+  /** Mute state is signaled to the others and, for SFU calls, enforced by pausing the producer. */
+  async setMuted(p: Participant, track: Track, muted: boolean): Promise<void> {
+    const room = this.roomOf(p);
     p.setMuted(track, muted);
-    this.roomOf(p).broadcast({ type: muted ? 'mute' : 'unmute', payload: { from: p.id, track } }, p);
+    room.broadcast({ type: muted ? 'mute' : 'unmute', payload: { from: p.id, track } }, p);
+    await room.media?.setSourcesPaused(p.id, track === 'audio' ? ['mic'] : ['camera'], muted);
   }
 
   setHold(p: Participant, onHold: boolean): void {
@@ -207,7 +210,7 @@ export class RoomService {
     return target;
   }
 
-  private roomOf(p: Participant): Room {
+  roomOf(p: Participant): Room {
     const room = this.rooms.get(p.roomName);
     if (!room || p.gone) throw new AppError('not_in_room', 'you are not in a room');
     return room;
@@ -246,6 +249,7 @@ export class RoomService {
   private async removeLocked(room: Room, p: Participant, reason: LeaveReason): Promise<void> {
     p.gone = true;
     room.participants.delete(p.id);
+    room.media?.removePeer(p.id);
     this.participantCount--;
     if (reason === 'replaced') p.sink.removed(reason);
     try {
@@ -264,6 +268,8 @@ export class RoomService {
     for (const p of remaining) p.gone = true;
     this.participantCount -= remaining.length;
     room.participants.clear();
+    room.media?.close();
+    room.media = null;
     this.rooms.delete(room.name);
     room.callState = 'ended';
     try {

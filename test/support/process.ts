@@ -28,6 +28,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
       API_KEY,
       API_SECRET,
       LOG_LEVEL: 'info',
+      RTC_WORKERS: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
