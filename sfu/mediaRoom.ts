@@ -4,8 +4,8 @@
 // about media through a listener and never touches sockets.
 
 import type {
-  ActiveSpeakerObserver, AudioLevelObserver, DtlsParameters, MediaKind as MsKind, RtpCapabilities,
-  RtpParameters, SctpStreamParameters, WebRtcTransport,
+  ActiveSpeakerObserver, AudioLevelObserver, Consumer, DtlsParameters, MediaKind as MsKind, PlainTransport,
+  RtpCapabilities, RtpParameters, SctpStreamParameters, SrtpParameters, WebRtcTransport,
 } from 'mediasoup/types';
 import { AppError } from '../server/errors.js';
 import type { Logger } from '../server/logger.js';
@@ -25,6 +25,8 @@ export interface MediaRoomListener {
 
 export interface MediaRoomOptions {
   name: string;
+  /** Address plain (RTP) transports listen on, for recorders and sinks on this host. */
+  plainListenIp: string;
   pool: WorkerPool;
   routerConsumerBudget: number;
   listener: MediaRoomListener;
@@ -313,6 +315,38 @@ export class MediaRoom {
     if (ids.producerId) return this.ownProducer(peerId, ids.producerId).producer.getStats();
     if (ids.consumerId) return this.ownConsumer(peerId, ids.consumerId).consumer.getStats();
     throw new AppError('invalid_payload', 'name one of transport_id, producer_id, consumer_id', 'payload');
+  }
+
+  /**
+   * Sends one producer as plain RTP (optionally SRTP) to ip:port: for
+   * recorders (ffmpeg) and benchmark sinks. Placed like a subscriber, so it
+   * counts against router budgets and lands on piped routers when needed.
+   */
+  async createPlainConsumer(
+    producerId: string,
+    opts: { ip: string; port: number; rtpCapabilities: RtpCapabilities; srtp?: SrtpParameters; paused?: boolean },
+  ): Promise<{ transport: PlainTransport; consumer: Consumer }> {
+    if (!this.producers.has(producerId)) throw new AppError('not_found', `no producer ${producerId} in this room`);
+    const slot = await this.recvSlot();
+    const localId = await this.pipedProducerId(slot, producerId);
+    const transport = await slot.router.createPlainTransport({
+      listenInfo: { protocol: 'udp', ip: this.opts.plainListenIp },
+      rtcpMux: true,
+      comedia: false,
+      enableSrtp: Boolean(opts.srtp),
+      ...(opts.srtp ? { srtpCryptoSuite: opts.srtp.cryptoSuite } : {}),
+    });
+    try {
+      await transport.connect({ ip: opts.ip, port: opts.port, ...(opts.srtp ? { srtpParameters: opts.srtp } : {}) });
+      const consumer = await transport.consume({ producerId: localId, rtpCapabilities: opts.rtpCapabilities, paused: opts.paused ?? false });
+      slot.addConsumer();
+      consumer.observer.once('close', () => slot.removeConsumer());
+      consumer.on('producerclose', () => transport.close());
+      return { transport, consumer };
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
   }
 
   /** A participant joined the room (media state is made lazily). */

@@ -42,7 +42,14 @@ export class Sfu {
   }
 
   createRoom(name: string, listener: MediaRoomListener): MediaRoom {
-    return new MediaRoom({ name, pool: this.pool, routerConsumerBudget: this.config.routerConsumerBudget, listener, log: this.log });
+    return new MediaRoom({
+      name,
+      pool: this.pool,
+      routerConsumerBudget: this.config.routerConsumerBudget,
+      plainListenIp: this.config.listenIp === '0.0.0.0' ? '127.0.0.1' : this.config.listenIp,
+      listener,
+      log: this.log,
+    });
   }
 
   close(): void {
