@@ -13,7 +13,9 @@ import { ensureDevApiCredentials, ensureDevKeys } from './devKeys.js';
 import { createApi } from './http/api.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { MediaService } from './rooms/mediaService.js';
 import { RoomService } from './rooms/roomService.js';
+import { Sfu } from '../sfu/sfu.js';
 import { CallStore } from './storage/callStore.js';
 import type { Database } from './storage/database.js';
 import { openPglite } from './storage/pgliteDatabase.js';
@@ -28,6 +30,7 @@ export interface App {
   url: string;
   db: Database;
   rooms: RoomService;
+  sfu: Sfu | null;
   hub: SignalingHub;
   close(): Promise<void>;
 }
@@ -79,10 +82,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     log.warn({ api_key: dev.apiKey, credentials_file: dev.file }, 'API_KEY/API_SECRET not set: using development REST credentials from DATA_DIR');
   }
 
+  const sfu = await Sfu.start(config.sfu, log).catch(async (err) => {
+    await db.close().catch(() => {});
+    throw err;
+  });
   const directory = new LocalRoomDirectory(config.nodeId);
   const rooms = new RoomService(store, directory, config.nodeId, log);
+  const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
-  const hub = new SignalingHub({ config, verifier, rooms, metrics, log });
+  const hub = new SignalingHub({ config, verifier, rooms, media, metrics, log });
   const api = createApi({
     db, rooms, metrics, issuer, credentials, log,
     nodeId: config.nodeId,
@@ -114,8 +122,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       server.closeAllConnections();
       await serverClosed;
       await directory.close();
+      sfu?.close();
       await db.close();
     })());
 
-  return { config, server, url, db, rooms, hub, close };
+  return { config, server, url, db, rooms, sfu, hub, close };
 }

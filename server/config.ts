@@ -2,7 +2,7 @@
 // Every problem is collected and reported at once, and the process refuses to start.
 
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 
 export interface Config {
@@ -24,6 +24,17 @@ export interface Config {
   apiKey: string | null;
   apiSecret: string | null;
   logLevel: string;
+  sfu: {
+    /** 0 disables the SFU (signaling and P2P relay only). */
+    workers: number;
+    listenIp: string;
+    announcedAddress: string | null;
+    /** Worker i listens on port + i (UDP and TCP); 0 = any free port. */
+    port: number;
+    routerConsumerBudget: number;
+    workerBin: string | null;
+    logLevel: 'debug' | 'warn' | 'error' | 'none';
+  };
   limits: {
     maxConnections: number;
     authTimeoutMs: number;
@@ -119,6 +130,12 @@ export function loadConfig(env: Env = process.env): Config {
   const nodeId = str('NODE_ID') ?? `${hostname()}-${int('PORT', 8080, 0, 65535)}`;
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(nodeId)) problems.push('NODE_ID may contain only letters, digits and _ . : - (max 64)');
 
+  const sfuLogLevel = str('MEDIASOUP_LOG_LEVEL') ?? 'warn';
+  if (!['debug', 'warn', 'error', 'none'].includes(sfuLogLevel)) problems.push('MEDIASOUP_LOG_LEVEL must be one of debug, warn, error, none');
+  const rtcWorkers = int('RTC_WORKERS', availableParallelism(), 0, 256);
+  const rtcPort = int('RTC_PORT', 40000, 0, 65535);
+  if (rtcPort > 0 && rtcPort + rtcWorkers - 1 > 65535) problems.push('RTC_PORT + RTC_WORKERS - 1 must be at most 65535');
+
   const config: Config = {
     port: int('PORT', 8080, 0, 65535),
     host: str('HOST') ?? '0.0.0.0',
@@ -138,6 +155,15 @@ export function loadConfig(env: Env = process.env): Config {
     apiKey,
     apiSecret,
     logLevel,
+    sfu: {
+      workers: rtcWorkers,
+      listenIp: str('RTC_LISTEN_IP') ?? '0.0.0.0',
+      announcedAddress: str('RTC_ANNOUNCED_IP'),
+      port: rtcPort,
+      routerConsumerBudget: int('SFU_ROUTER_CONSUMER_BUDGET', 400, 1, 100_000),
+      workerBin: str('MEDIASOUP_WORKER_BIN'),
+      logLevel: sfuLogLevel as Config['sfu']['logLevel'],
+    },
     limits: {
       maxConnections: int('MAX_CONNECTIONS', defaultMaxConnections(), 1, 10_000_000),
       authTimeoutMs: int('AUTH_TIMEOUT_MS', 10_000, 100, 600_000),

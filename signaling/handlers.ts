@@ -6,6 +6,7 @@ import type { Participant } from '../server/rooms/participant.js';
 import type { AckResults, ClientPayloads, ClientType } from './protocol.js';
 import type { HubContext } from './hubContext.js';
 import type { Session } from './session.js';
+import { sfuHandlers } from './sfuHandlers.js';
 
 type Handler<K extends ClientType> = (
   session: Session,
@@ -77,13 +78,13 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
     return EMPTY;
   },
 
-  mute(session, ctx, { track }) {
-    ctx.rooms.setMuted(inRoom(session), track, true);
+  async mute(session, ctx, { track }) {
+    await ctx.rooms.setMuted(inRoom(session), track, true);
     return EMPTY;
   },
 
-  unmute(session, ctx, { track }) {
-    ctx.rooms.setMuted(inRoom(session), track, false);
+  async unmute(session, ctx, { track }) {
+    await ctx.rooms.setMuted(inRoom(session), track, false);
     return EMPTY;
   },
 
@@ -110,4 +111,6 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
   ping(_session, _ctx, { t }) {
     return { ...(t !== undefined ? { t } : {}), server_time: Date.now() };
   },
+
+  ...sfuHandlers,
 };

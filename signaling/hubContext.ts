@@ -1,6 +1,7 @@
 import type { Config } from '../server/config.js';
 import type { Logger } from '../server/logger.js';
 import type { Metrics } from '../server/metrics.js';
+import type { MediaService } from '../server/rooms/mediaService.js';
 import type { RoomService } from '../server/rooms/roomService.js';
 import type { TokenVerifier } from './auth.js';
 
@@ -9,6 +10,7 @@ export interface HubContext {
   config: Pick<Config, 'limits'>;
   verifier: TokenVerifier;
   rooms: RoomService;
+  media: MediaService;
   metrics: Metrics;
   log: Logger;
 }

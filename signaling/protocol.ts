@@ -3,7 +3,7 @@
 // docs/protocol.md is written for client authors from this file.
 
 import {
-  integer, jsonObject, nullable, object, oneOf, optional, string,
+  boolean, integer, jsonObject, nullable, object, oneOf, optional, string,
   type Infer, type Schema,
 } from './schema.js';
 
@@ -39,6 +39,15 @@ export const CloseCode = {
 } as const;
 
 const ID = string({ min: 1, max: 64 });
+const MEDIASOUP_OBJECT = jsonObject({ maxBytes: 16 * 1024 });
+
+export const DIRECTIONS = ['send', 'recv'] as const;
+export const KINDS = ['audio', 'video'] as const;
+export type MediaKind = (typeof KINDS)[number];
+/** What a producer carries; decides which kind it must be and what `mute` pauses. */
+export const SOURCES = ['mic', 'camera', 'screen', 'screen-audio'] as const;
+export type Source = (typeof SOURCES)[number];
+export const SOURCE_KIND: Record<Source, MediaKind> = { mic: 'audio', camera: 'video', screen: 'video', 'screen-audio': 'audio' };
 export const ROOM_NAME = string({
   min: 1, max: 128, pattern: /^[A-Za-z0-9_.:@-]+$/, hint: 'may contain only letters, digits and _ . : @ -',
 });
@@ -76,6 +85,40 @@ export const clientSchemas = {
   }),
   'end-call': object({}),
   ping: object({ t: optional(integer({ min: 0, max: Number.MAX_SAFE_INTEGER })) }),
+
+  // SFU (group calls). mediasoup objects (rtp_parameters, dtls_parameters, ...)
+  // travel as mediasoup defines them (camelCase inside); mediasoup checks them.
+  'sfu-capabilities': object({}),
+  'create-transport': object({ direction: oneOf(DIRECTIONS), sctp: optional(boolean()) }),
+  'connect-transport': object({ transport_id: ID, dtls_parameters: MEDIASOUP_OBJECT }),
+  'restart-ice': object({ transport_id: ID }),
+  produce: object({
+    transport_id: ID,
+    kind: oneOf(KINDS),
+    rtp_parameters: MEDIASOUP_OBJECT,
+    source: oneOf(SOURCES),
+    paused: optional(boolean()),
+  }),
+  'pause-producer': object({ producer_id: ID }),
+  'resume-producer': object({ producer_id: ID }),
+  'close-producer': object({ producer_id: ID }),
+  consume: object({ transport_id: ID, producer_id: ID, rtp_capabilities: MEDIASOUP_OBJECT }),
+  'pause-consumer': object({ consumer_id: ID }),
+  'resume-consumer': object({ consumer_id: ID }),
+  'set-consumer-layers': object({
+    consumer_id: ID,
+    spatial_layer: integer({ min: 0, max: 3 }),
+    temporal_layer: optional(integer({ min: 0, max: 3 })),
+  }),
+  'produce-data': object({
+    transport_id: ID,
+    sctp_stream_parameters: MEDIASOUP_OBJECT,
+    label: optional(string({ max: 128 })),
+    protocol: optional(string({ max: 128 })),
+  }),
+  'consume-data': object({ transport_id: ID, data_producer_id: ID }),
+  'close-data-producer': object({ data_producer_id: ID }),
+  'get-stats': object({ transport_id: optional(ID), producer_id: optional(ID), consumer_id: optional(ID) }),
 } satisfies Record<string, Schema<unknown>>;
 
 export type ClientPayloads = { [K in keyof typeof clientSchemas]: Infer<(typeof clientSchemas)[K]> };
@@ -109,11 +152,40 @@ export interface CallInfo {
   state: CallState;
 }
 
+export interface ProducerInfo {
+  producer_id: string;
+  participant_id: string;
+  kind: MediaKind;
+  source: Source;
+  paused: boolean;
+}
+
+export interface DataProducerInfo {
+  data_producer_id: string;
+  participant_id: string;
+  label: string;
+  protocol: string;
+}
+
 export interface RoomState {
   room: string;
   call: CallInfo;
   participants: ParticipantInfo[];
+  /** Media published through the SFU that the joiner may consume. */
+  producers: ProducerInfo[];
+  data_producers: DataProducerInfo[];
 }
+
+/** A transport as mediasoup-client's createSendTransport/createRecvTransport take it. */
+export interface TransportOptions {
+  id: string;
+  iceParameters: unknown;
+  iceCandidates: unknown[];
+  dtlsParameters: unknown;
+  sctpParameters?: unknown;
+}
+
+export type Quality = 'excellent' | 'good' | 'poor' | 'lost';
 
 /** What `ack` carries for each request that succeeds (join answers with `joined` instead). */
 export interface AckResults {
@@ -129,6 +201,23 @@ export interface AckResults {
   dtmf: Record<string, never>;
   'end-call': Record<string, never>;
   ping: { t?: number; server_time: number };
+  'sfu-capabilities': { router_rtp_capabilities: unknown };
+  'create-transport': { transport: TransportOptions };
+  'connect-transport': Record<string, never>;
+  'restart-ice': { ice_parameters: unknown };
+  produce: { producer_id: string };
+  'pause-producer': Record<string, never>;
+  'resume-producer': Record<string, never>;
+  'close-producer': Record<string, never>;
+  /** As mediasoup-client's recvTransport.consume takes it; the consumer starts paused. */
+  consume: { consumer: { id: string; producerId: string; kind: MediaKind; rtpParameters: unknown; type: string; producerPaused: boolean } };
+  'pause-consumer': Record<string, never>;
+  'resume-consumer': Record<string, never>;
+  'set-consumer-layers': Record<string, never>;
+  'produce-data': { data_producer_id: string };
+  'consume-data': { data_consumer: { id: string; dataProducerId: string; sctpStreamParameters: unknown; label: string; protocol: string } };
+  'close-data-producer': Record<string, never>;
+  'get-stats': { stats: unknown[] };
 }
 
 export interface ServerPayloads {
@@ -147,6 +236,21 @@ export interface ServerPayloads {
   unhold: { from: string };
   dtmf: { from: string; tones: string; duration: number; gap: number };
   'call-state-changed': CallInfo & { reason?: string };
+  'producer-added': ProducerInfo;
+  'producer-removed': { producer_id: string; participant_id: string };
+  'producer-paused': { producer_id: string; participant_id: string };
+  'producer-resumed': { producer_id: string; participant_id: string };
+  'consumer-closed': { consumer_id: string; producer_id: string };
+  'consumer-paused': { consumer_id: string };
+  'consumer-resumed': { consumer_id: string };
+  'consumer-layers-changed': { consumer_id: string; spatial_layer: number | null; temporal_layer: number | null };
+  'data-producer-added': DataProducerInfo;
+  'data-producer-removed': { data_producer_id: string; participant_id: string };
+  'data-consumer-closed': { data_consumer_id: string };
+  'active-speaker': { participant_id: string | null };
+  'audio-levels': { levels: Array<{ participant_id: string; volume: number }> };
+  'connection-quality': { participant_id: string; quality: Quality; score: number };
+  'sfu-reset': { reason: string };
 }
 export type ServerType = keyof ServerPayloads;
 export type ServerMessage = {

@@ -45,6 +45,8 @@ result() {
   exit 0
 }
 
+trap 'die "command failed (line $LINENO): $BASH_COMMAND"' ERR
+
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SCRIPT_PATH="$SCRIPT_DIR/$(basename "${BASH_SOURCE[0]}")"
 PATCH_FILE="$SCRIPT_DIR/offline-build.patch"
@@ -200,7 +202,6 @@ cleanup() {
   rm -rf "${STAGE_DIR:-}" 2>/dev/null || true
 }
 trap cleanup EXIT
-trap 'die "command failed (line $LINENO): $BASH_COMMAND"' ERR
 
 log "building mediasoup-worker $MS_VERSION (key $MS_VERSION-$BUILD_HASH, jobs $JOBS) in $WORK_DIR"
 
@@ -285,11 +286,15 @@ build_srtp_openssl() {
       return 1
     }
   fi
+  # As root, download without the _apt sandbox user (it cannot enter the
+  # private temp dir, and apt would only warn and do the same).
+  local apt_src=(apt-get source -q)
+  [[ "$(id -u)" == 0 ]] && apt_src+=(-o APT::Sandbox::User=root)
   log "apt-get source libsrtp2"
-  if ! (cd "$d" && apt-get source -q libsrtp2 >&2); then
+  if ! (cd "$d" && "${apt_src[@]}" libsrtp2 >&2); then
     # The source index may be stale or missing: refresh once and retry.
     apt_update || true
-    (cd "$d" && apt-get source -q libsrtp2 >&2) || {
+    (cd "$d" && "${apt_src[@]}" libsrtp2 >&2) || {
       warn "apt-get source libsrtp2 failed"
       return 1
     }

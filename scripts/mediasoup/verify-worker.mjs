@@ -295,7 +295,7 @@ try {
 		enableSrtp: true,
 	});
 
-	// Let media flow; ask for a keyframe on the far side like a consumer would.
+	// Let media flow.
 	await sleep(4000);
 
 	const sum = (stats, field) => stats.filter((s) => s.type === 'inbound-rtp').reduce((a, s) => a + (s[field] || 0), 0);
@@ -345,7 +345,7 @@ try {
 
 	exitCode = results.every((r) => r.ok) ? 0 : 1;
 } catch (error) {
-	console.error('FAIL', error?.stack || error);
+	check('no exception', false, error?.stack || String(error));
 	exitCode = 1;
 } finally {
 	for (const fn of cleanups.reverse()) {

@@ -1,9 +1,12 @@
 import { encode, type CallState, type RoomState, type ServerMessage } from '../../signaling/protocol.js';
+import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import type { Participant } from './participant.js';
 
 /** A room in memory on its owner node: the participants connected now and the open call. */
 export class Room {
   readonly participants = new Map<string, Participant>();
+  /** The room's SFU side, made on the first media request (P2P-only rooms never have one). */
+  media: MediaRoom | null = null;
 
   constructor(
     readonly name: string,
@@ -28,6 +31,8 @@ export class Room {
       room: this.name,
       call: { call_id: this.callId, state: this.callState },
       participants: [...this.participants.values()].map((p) => p.info()),
+      producers: this.media?.producerList() ?? [],
+      data_producers: this.media?.dataProducerList() ?? [],
     };
   }
 }

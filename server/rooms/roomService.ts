@@ -83,19 +83,25 @@ export class RoomService {
         new Date(),
         req.sink,
       );
-      await this.store.addParticipant({
-        id: participant.id,
-        callId: room.callId,
-        userId: identity.user_id,
-        displayName: participant.identity.displayName,
-        role: identity.role,
-        joinedAt: participant.joinedAt,
-        clientIp: req.clientIp,
-        metadata: req.capabilities ? { capabilities: req.capabilities } : {},
-      });
-
       const activates = room.callState === 'pending' && room.participants.size >= 1;
-      if (activates) await this.store.markCallActive(room.callId, new Date());
+      try {
+        await this.store.addParticipant({
+          id: participant.id,
+          callId: room.callId,
+          userId: identity.user_id,
+          displayName: participant.identity.displayName,
+          role: identity.role,
+          joinedAt: participant.joinedAt,
+          clientIp: req.clientIp,
+          metadata: req.capabilities ? { capabilities: req.capabilities } : {},
+        });
+        if (activates) await this.store.markCallActive(room.callId, new Date());
+      } catch (err) {
+        // Nothing is acknowledged: undo what may have been written and what is in memory.
+        await this.store.participantLeft(participant.id, new Date(), 'join-failed').catch(() => {});
+        if (room.participants.size === 0) await this.forgetRoom(room);
+        throw this.storageError(err);
+      }
 
       room.broadcast({ type: 'peer-joined', payload: { participant: participant.info() } });
       room.participants.set(participant.id, participant);
@@ -138,9 +144,12 @@ export class RoomService {
     target.sink.send(encode({ type, payload: { ...payload, from: from.id } } as never));
   }
 
-  setMuted(p: Participant, track: Track, muted: boolean): void {
+  /** Mute state is signaled to the others and, for SFU calls, enforced by pausing the producer. */
+  async setMuted(p: Participant, track: Track, muted: boolean): Promise<void> {
+    const room = this.roomOf(p);
     p.setMuted(track, muted);
-    this.roomOf(p).broadcast({ type: muted ? 'mute' : 'unmute', payload: { from: p.id, track } }, p);
+    room.broadcast({ type: muted ? 'mute' : 'unmute', payload: { from: p.id, track } }, p);
+    await room.media?.setSourcesPaused(p.id, track === 'audio' ? ['mic'] : ['camera'], muted);
   }
 
   setHold(p: Participant, onHold: boolean): void {
@@ -165,16 +174,22 @@ export class RoomService {
   /** Pre-creates a call (REST), so the app has a call id before anyone joins. */
   async createCall(room: string, metadata: Record<string, unknown>): Promise<CallRecord> {
     return this.roomLocks.run(room, async () => {
-      const call = await this.store.createCall(room, this.nodeId, metadata);
+      const call = await this.store.createCall(room, this.nodeId, metadata).catch((err) => {
+        throw this.storageError(err);
+      });
       if (!call) throw new AppError('conflict', `room ${room} already has a call in progress`);
       return call;
     });
   }
 
   async getCall(callId: string): Promise<{ call: CallRecord; participants: ParticipantRecord[] }> {
-    const call = await this.store.getCall(callId);
-    if (!call) throw new AppError('not_found', `no call ${callId}`);
-    return { call, participants: await this.store.listParticipants(callId) };
+    try {
+      const call = await this.store.getCall(callId);
+      if (!call) throw new AppError('not_found', `no call ${callId}`);
+      return { call, participants: await this.store.listParticipants(callId) };
+    } catch (err) {
+      throw this.storageError(err);
+    }
   }
 
   /** Everyone leaves (server shutting down); their rows and calls are closed. */
@@ -195,7 +210,7 @@ export class RoomService {
     return target;
   }
 
-  private roomOf(p: Participant): Room {
+  roomOf(p: Participant): Room {
     const room = this.rooms.get(p.roomName);
     if (!room || p.gone) throw new AppError('not_in_room', 'you are not in a room');
     return room;
@@ -214,13 +229,27 @@ export class RoomService {
       return room;
     } catch (err) {
       await this.directory.release(name).catch(() => {});
-      throw err;
+      throw this.storageError(err);
     }
+  }
+
+  /** Drops an empty room from memory without ending its call (a failed first join). */
+  private async forgetRoom(room: Room): Promise<void> {
+    this.rooms.delete(room.name);
+    await this.directory.release(room.name).catch(() => {});
+  }
+
+  /** Database trouble becomes `unavailable` for the client; the cause goes to the log only. */
+  private storageError(err: unknown): AppError {
+    if (err instanceof AppError) return err;
+    this.log.error({ err }, 'storage error');
+    return new AppError('unavailable', 'storage is unavailable; try again');
   }
 
   private async removeLocked(room: Room, p: Participant, reason: LeaveReason): Promise<void> {
     p.gone = true;
     room.participants.delete(p.id);
+    room.media?.removePeer(p.id);
     this.participantCount--;
     if (reason === 'replaced') p.sink.removed(reason);
     try {
@@ -239,6 +268,8 @@ export class RoomService {
     for (const p of remaining) p.gone = true;
     this.participantCount -= remaining.length;
     room.participants.clear();
+    room.media?.close();
+    room.media = null;
     this.rooms.delete(room.name);
     room.callState = 'ended';
     try {

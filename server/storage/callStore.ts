@@ -2,6 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { CallState, Role } from '../../signaling/protocol.js';
+import { Batcher } from './batcher.js';
 import type { Database } from './database.js';
 
 export interface CallRecord {
@@ -43,7 +44,28 @@ export interface NewParticipant {
 
 const CALL_COLUMNS = 'id, room, node_id, status, created_at, started_at, ended_at, end_reason, recording, metadata';
 
+interface Leave {
+  id: string;
+  at: Date;
+  reason: string;
+}
+
+/** `($1, $2, ...), ($n+1, ...)` placeholders for a multi-row statement. */
+function rowsPlaceholder(rows: number, columns: number, casts: string[] = []): string {
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const cells: string[] = [];
+    for (let c = 0; c < columns; c++) cells.push(`$${r * columns + c + 1}${casts[c] ?? ''}`);
+    out.push(`(${cells.join(', ')})`);
+  }
+  return out.join(', ');
+}
+
 export class CallStore {
+  // Joins and leaves are the hot writes: each is grouped with its neighbours.
+  private readonly joins = new Batcher<NewParticipant>((rows) => this.insertParticipants(rows));
+  private readonly leaves = new Batcher<Leave>((rows) => this.recordLeaves(rows));
+
   constructor(private readonly db: Database) {}
 
   async ensureRoom(name: string): Promise<void> {
@@ -105,18 +127,34 @@ export class CallStore {
     });
   }
 
-  async addParticipant(p: NewParticipant): Promise<void> {
+  addParticipant(p: NewParticipant): Promise<void> {
+    return this.joins.add(p);
+  }
+
+  participantLeft(participantId: string, at: Date, reason: string): Promise<void> {
+    return this.leaves.add({ id: participantId, at, reason });
+  }
+
+  private async insertParticipants(rows: NewParticipant[]): Promise<void> {
+    const params: unknown[] = [];
+    for (const p of rows) {
+      params.push(p.id, p.callId, p.userId, p.displayName, p.role, p.joinedAt, p.clientIp, JSON.stringify(p.metadata));
+    }
     await this.db.query(
       `INSERT INTO participants (id, call_id, user_id, display_name, role, joined_at, client_ip, metadata)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [p.id, p.callId, p.userId, p.displayName, p.role, p.joinedAt, p.clientIp, JSON.stringify(p.metadata)],
+       VALUES ${rowsPlaceholder(rows.length, 8)}`,
+      params,
     );
   }
 
-  async participantLeft(participantId: string, at: Date, reason: string): Promise<void> {
+  private async recordLeaves(rows: Leave[]): Promise<void> {
+    const params: unknown[] = [];
+    for (const l of rows) params.push(l.id, l.at, l.reason);
     await this.db.query(
-      'UPDATE participants SET left_at = $2, leave_reason = $3 WHERE id = $1 AND left_at IS NULL',
-      [participantId, at, reason],
+      `UPDATE participants AS p SET left_at = v.at, leave_reason = v.reason
+       FROM (VALUES ${rowsPlaceholder(rows.length, 3, ['::text', '::timestamptz', '::text'])}) AS v(id, at, reason)
+       WHERE p.id = v.id AND p.left_at IS NULL`,
+      params,
     );
   }
 

@@ -2,7 +2,7 @@
 // free loopback port as the postgres user (initdb refuses to run as root).
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -65,7 +65,13 @@ export async function startPostgres(): Promise<PostgresServer> {
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGINT'); // fast shutdown
+        // Signal the postmaster itself (runuser does not pass SIGINT on); SIGINT = fast shutdown.
+        try {
+          const pid = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+          process.kill(pid, 'SIGINT');
+        } catch {
+          child.kill('SIGKILL');
+        }
         await exited;
       }
       rmSync(dir, { recursive: true, force: true });

@@ -25,6 +25,8 @@ export interface TestServerOptions {
   databaseUrl?: string;
   /** Reuse a data dir (restart tests). */
   dataDir?: string;
+  /** Start mediasoup workers (RTC_WORKERS); servers without are signaling-only. */
+  sfuWorkers?: number;
 }
 
 export interface TestServer {
@@ -79,6 +81,9 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     API_KEY,
     API_SECRET,
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+    RTC_WORKERS: String(opts.sfuWorkers ?? 0),
+    RTC_PORT: '0',
+    RTC_LISTEN_IP: '127.0.0.1',
     ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
     ...opts.env,
   });

@@ -1,0 +1,11 @@
+# Switchboard server image (Debian 12 + Node 20, like the development machines).
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npx tsc -p tsconfig.json
+ENV PORT=8080 DATA_DIR=/data
+VOLUME /data
+EXPOSE 8080
+CMD ["node", "dist/server/main.js"]

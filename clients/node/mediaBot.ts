@@ -1,0 +1,206 @@
+// A real WebRTC participant in Node: mediasoup-client (the same library the
+// browser SDK uses) on top of libwebrtc from @roamhq/wrtc, with synthetic
+// audio and video. Tests and benchmarks publish and subscribe through it.
+
+import wrtc from '@roamhq/wrtc';
+import { Device } from 'mediasoup-client';
+import type { Consumer, Producer, Transport } from 'mediasoup-client/types';
+import type { ProducerInfo, Source } from '../../signaling/protocol.js';
+import { SignalingClient } from './signalingClient.js';
+
+// mediasoup-client looks for the WebRTC API on the global object, as in a browser.
+const g = globalThis as Record<string, unknown>;
+for (const name of ['RTCPeerConnection', 'RTCSessionDescription', 'RTCIceCandidate', 'MediaStream', 'MediaStreamTrack'] as const) {
+  g[name] ??= (wrtc as unknown as Record<string, unknown>)[name];
+}
+
+export interface VideoOptions {
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** Three simulcast layers (quarter, half, full resolution). */
+  simulcast?: boolean;
+  source?: Source;
+}
+
+export interface ReceivedTrack {
+  consumer: Consumer;
+  /** Frames (video) or 10 ms audio chunks decoded so far. */
+  frames: number;
+  lastWidth: number;
+  lastHeight: number;
+  stop(): void;
+}
+
+export class MediaBot {
+  readonly device: Device;
+  sendTransport: Transport | null = null;
+  recvTransport: Transport | null = null;
+  readonly producers = new Map<string, Producer>();
+  readonly received = new Map<string, ReceivedTrack>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private recvTransportPromise: Promise<Transport> | null = null;
+
+  private constructor(
+    readonly signaling: SignalingClient,
+    readonly participantId: string,
+    readonly roomProducers: ProducerInfo[],
+  ) {
+    this.device = new Device({ handlerName: 'Chrome111' });
+  }
+
+  /** Connects, authenticates, joins and loads the router's capabilities. */
+  static async join(url: string, token: string, room: string): Promise<MediaBot> {
+    const signaling = await SignalingClient.connect(url);
+    await signaling.request('auth', { token });
+    const joined = await signaling.request('join', { room });
+    const bot = new MediaBot(signaling, joined.participant_id, joined.room_state.producers);
+    const { router_rtp_capabilities } = await signaling.request('sfu-capabilities', {});
+    await bot.device.load({ routerRtpCapabilities: router_rtp_capabilities as never });
+    return bot;
+  }
+
+  private async createTransport(direction: 'send' | 'recv'): Promise<Transport> {
+    const { transport: options } = await this.signaling.request('create-transport', { direction, sctp: true });
+    const transport = direction === 'send'
+      ? this.device.createSendTransport(options as never)
+      : this.device.createRecvTransport(options as never);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      this.signaling.request('connect-transport', { transport_id: transport.id, dtls_parameters: dtlsParameters as never })
+        .then(() => callback(), errback);
+    });
+    if (direction === 'send') {
+      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+        this.signaling.request('produce', {
+          transport_id: transport.id,
+          kind,
+          rtp_parameters: rtpParameters as never,
+          source: (appData['source'] as Source) ?? (kind === 'audio' ? 'mic' : 'camera'),
+        }).then(({ producer_id }) => callback({ id: producer_id }), errback);
+      });
+      transport.on('producedata', ({ sctpStreamParameters, label, protocol }, callback, errback) => {
+        this.signaling.request('produce-data', {
+          transport_id: transport.id,
+          sctp_stream_parameters: sctpStreamParameters as never,
+          ...(label ? { label } : {}),
+          ...(protocol ? { protocol } : {}),
+        }).then(({ data_producer_id }) => callback({ id: data_producer_id }), errback);
+      });
+    }
+    return transport;
+  }
+
+  private async send(): Promise<Transport> {
+    this.sendTransport ??= await this.createTransport('send');
+    return this.sendTransport;
+  }
+
+  private async recv(): Promise<Transport> {
+    this.recvTransportPromise ??= this.createTransport('recv').then((t) => (this.recvTransport = t));
+    return this.recvTransportPromise;
+  }
+
+  /** Publishes synthetic video: a moving gradient, so the encoder has real work. */
+  async publishVideo(opts: VideoOptions = {}): Promise<Producer> {
+    const width = opts.width ?? 640;
+    const height = opts.height ?? 360;
+    const fps = opts.fps ?? 15;
+    const source = new wrtc.nonstandard.RTCVideoSource();
+    const track = source.createTrack();
+    const data = new Uint8Array(width * height * 1.5);
+    let n = 0;
+    const timer = setInterval(() => {
+      n++;
+      for (let y = 0; y < height; y += 4) data.fill((y + n * 3) & 0xff, y * width, y * width + width);
+      source.onFrame({ width, height, data });
+    }, 1000 / fps);
+    this.timers.add(timer);
+    const transport = await this.send();
+    const producer = await transport.produce({
+      track,
+      appData: { source: opts.source ?? 'camera' },
+      ...(opts.simulcast
+        ? {
+            encodings: [
+              { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+              { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+              { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+            ],
+          }
+        : {}),
+    });
+    producer.observer.on('close', () => {
+      clearInterval(timer);
+      track.stop();
+    });
+    this.producers.set(producer.id, producer);
+    return producer;
+  }
+
+  /** Publishes a synthetic 440 Hz tone as the microphone. */
+  async publishAudio(): Promise<Producer> {
+    const source = new wrtc.nonstandard.RTCAudioSource();
+    const track = source.createTrack();
+    const sampleRate = 48000;
+    const samples = new Int16Array(sampleRate / 100);
+    let t = 0;
+    const timer = setInterval(() => {
+      for (let i = 0; i < samples.length; i++, t++) samples[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * t) / sampleRate));
+      source.onData({ samples, sampleRate });
+    }, 10);
+    this.timers.add(timer);
+    const transport = await this.send();
+    const producer = await transport.produce({ track, appData: { source: 'mic' } });
+    producer.observer.on('close', () => {
+      clearInterval(timer);
+      track.stop();
+    });
+    this.producers.set(producer.id, producer);
+    return producer;
+  }
+
+  /** Consumes a producer, resumes it, and counts what is decoded. */
+  async consume(producerId: string): Promise<ReceivedTrack> {
+    const transport = await this.recv();
+    const { consumer: params } = await this.signaling.request('consume', {
+      transport_id: transport.id,
+      producer_id: producerId,
+      rtp_capabilities: this.device.recvRtpCapabilities as never,
+    });
+    const consumer = await transport.consume({
+      id: params.id,
+      producerId: params.producerId,
+      kind: params.kind,
+      rtpParameters: params.rtpParameters as never,
+    });
+    const received: ReceivedTrack = { consumer, frames: 0, lastWidth: 0, lastHeight: 0, stop: () => {} };
+    if (consumer.kind === 'video') {
+      const sink = new wrtc.nonstandard.RTCVideoSink(consumer.track);
+      sink.onframe = ({ frame }: { frame: { width: number; height: number } }) => {
+        received.frames++;
+        received.lastWidth = frame.width;
+        received.lastHeight = frame.height;
+      };
+      received.stop = () => sink.stop();
+    } else {
+      const sink = new wrtc.nonstandard.RTCAudioSink(consumer.track);
+      sink.ondata = () => {
+        received.frames++;
+      };
+      received.stop = () => sink.stop();
+    }
+    consumer.observer.on('close', () => received.stop());
+    this.received.set(consumer.id, received);
+    await this.signaling.request('resume-consumer', { consumer_id: consumer.id });
+    return received;
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    for (const r of this.received.values()) r.stop();
+    for (const p of this.producers.values()) p.close();
+    this.sendTransport?.close();
+    this.recvTransport?.close();
+    await this.signaling.close();
+  }
+}

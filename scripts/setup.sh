@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Idempotent setup for Switchboard on Debian 12 / Node 20: installs what is
+# missing and nothing else. Called by `npm start` (--runtime) and `npm test`.
+#   --runtime  only what the server needs to run (no test services)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-full}
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root to run: $*"; return 1; fi
+}
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    log "missing packages ${missing[*]} and no apt-get: install them by hand"; return 1
+  fi
+  if [ $apt_updated = 0 ]; then
+    log "apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  log "installing ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Test services: a throwaway PostgreSQL server per test run (PGlite needs nothing),
+# iproute2 for the private network namespace the tests run in.
+if [ "$mode" != "--runtime" ]; then
+  apt_install postgresql iproute2
+fi
+
+# mediasoup worker: MEDIASOUP_WORKER_BIN if given, else the project's offline
+# build from the npm tarball against Debian's libraries (cached; minutes the first time).
+if [ -n "${MEDIASOUP_WORKER_BIN:-}" ]; then
+  worker_bin=$MEDIASOUP_WORKER_BIN
+else
+  worker_bin=$(bash scripts/mediasoup/ensure-worker.sh | tail -n1)
+fi
+# With the variable set, mediasoup's own postinstall (when npm runs it) skips its download.
+export MEDIASOUP_WORKER_BIN=$worker_bin
+
+# npm dependencies: reinstall when package-lock.json changed since the last install.
+stamp=node_modules/.switchboard-lock-hash
+want=$(sha256sum package-lock.json package.json | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$want" > "$stamp"
+fi
+
+# Where the app finds the worker at run time (sfu/workerBinary.ts reads this).
+echo "$worker_bin" > node_modules/.switchboard-mediasoup-worker

@@ -1,0 +1,120 @@
+// SFU requests of participants: the permission checks of the rooms domain,
+// then the room's MediaRoom does the work.
+
+import { encode, type AckResults, type ClientPayloads } from '../../signaling/protocol.js';
+import type { MediaRoom } from '../../sfu/mediaRoom.js';
+import type { Sfu } from '../../sfu/sfu.js';
+import { AppError } from '../errors.js';
+import type { Participant } from './participant.js';
+import type { RoomService } from './roomService.js';
+
+const EMPTY = Object.freeze({}) as Record<string, never>;
+
+export class MediaService {
+  constructor(
+    private readonly rooms: RoomService,
+    private readonly sfu: Sfu | null,
+  ) {}
+
+  /** The room's MediaRoom, made on first use, with this participant in it. */
+  private media(p: Participant): MediaRoom {
+    if (!this.sfu) throw new AppError('unavailable', 'this server runs without an SFU (RTC_WORKERS=0)');
+    const room = this.rooms.roomOf(p);
+    room.media ??= this.sfu.createRoom(room.name, {
+      sendTo: (id, message) => room.participants.get(id)?.sink.send(encode(message)),
+      broadcast: (message, except) => {
+        const encoded = encode(message);
+        for (const q of room.participants.values()) if (q.id !== except) q.sink.send(encoded);
+      },
+    });
+    room.media.addPeer(p.id);
+    return room.media;
+  }
+
+  private mayPublish(p: Participant): void {
+    if (p.identity.role === 'viewer') throw new AppError('forbidden', 'viewers cannot publish media');
+  }
+
+  async capabilities(p: Participant): Promise<AckResults['sfu-capabilities']> {
+    return { router_rtp_capabilities: await this.media(p).rtpCapabilities() };
+  }
+
+  createTransport(p: Participant, req: ClientPayloads['create-transport']): Promise<AckResults['create-transport']> {
+    return this.media(p).createTransport(p.id, req.direction, req.sctp ?? false);
+  }
+
+  async connectTransport(p: Participant, req: ClientPayloads['connect-transport']): Promise<typeof EMPTY> {
+    await this.media(p).connectTransport(p.id, req.transport_id, req.dtls_parameters);
+    return EMPTY;
+  }
+
+  restartIce(p: Participant, req: ClientPayloads['restart-ice']): Promise<AckResults['restart-ice']> {
+    return this.media(p).restartIce(p.id, req.transport_id);
+  }
+
+  async produce(p: Participant, req: ClientPayloads['produce']): Promise<AckResults['produce']> {
+    this.mayPublish(p);
+    // A participant muted by signaling publishes paused, so mute holds for late tracks too.
+    const muted = (req.source === 'mic' && p.audioMuted) || (req.source === 'camera' && p.videoMuted);
+    const producerId = await this.media(p).produce(p.id, {
+      transportId: req.transport_id,
+      kind: req.kind,
+      rtpParameters: req.rtp_parameters,
+      source: req.source,
+      paused: (req.paused ?? false) || muted,
+    });
+    return { producer_id: producerId };
+  }
+
+  async setProducerPaused(p: Participant, producerId: string, paused: boolean): Promise<typeof EMPTY> {
+    await this.media(p).setProducerPaused(p.id, producerId, paused);
+    return EMPTY;
+  }
+
+  closeProducer(p: Participant, producerId: string): typeof EMPTY {
+    this.media(p).closeProducer(p.id, producerId);
+    return EMPTY;
+  }
+
+  consume(p: Participant, req: ClientPayloads['consume']): Promise<AckResults['consume']> {
+    return this.media(p).consume(p.id, { transportId: req.transport_id, producerId: req.producer_id, rtpCapabilities: req.rtp_capabilities });
+  }
+
+  async setConsumerPaused(p: Participant, consumerId: string, paused: boolean): Promise<typeof EMPTY> {
+    await this.media(p).setConsumerPaused(p.id, consumerId, paused);
+    return EMPTY;
+  }
+
+  async setConsumerLayers(p: Participant, req: ClientPayloads['set-consumer-layers']): Promise<typeof EMPTY> {
+    await this.media(p).setConsumerLayers(p.id, req.consumer_id, req.spatial_layer, req.temporal_layer);
+    return EMPTY;
+  }
+
+  async produceData(p: Participant, req: ClientPayloads['produce-data']): Promise<AckResults['produce-data']> {
+    const id = await this.media(p).produceData(p.id, {
+      transportId: req.transport_id,
+      sctpStreamParameters: req.sctp_stream_parameters,
+      label: req.label ?? '',
+      protocol: req.protocol ?? '',
+    });
+    return { data_producer_id: id };
+  }
+
+  consumeData(p: Participant, req: ClientPayloads['consume-data']): Promise<AckResults['consume-data']> {
+    return this.media(p).consumeData(p.id, req.transport_id, req.data_producer_id);
+  }
+
+  closeDataProducer(p: Participant, dataProducerId: string): typeof EMPTY {
+    this.media(p).closeDataProducer(p.id, dataProducerId);
+    return EMPTY;
+  }
+
+  async stats(p: Participant, req: ClientPayloads['get-stats']): Promise<AckResults['get-stats']> {
+    const ids = {
+      ...(req.transport_id ? { transportId: req.transport_id } : {}),
+      ...(req.producer_id ? { producerId: req.producer_id } : {}),
+      ...(req.consumer_id ? { consumerId: req.consumer_id } : {}),
+    };
+    return { stats: await this.media(p).stats(p.id, ids) };
+  }
+}

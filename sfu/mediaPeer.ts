@@ -1,0 +1,48 @@
+import type { Consumer, DataConsumer, DataProducer, Producer, WebRtcTransport } from 'mediasoup/types';
+import type { Quality, Source } from '../signaling/protocol.js';
+import type { RouterSlot } from './routerSlot.js';
+
+export interface TransportEntry {
+  transport: WebRtcTransport;
+  direction: 'send' | 'recv';
+  slot: RouterSlot;
+}
+
+export interface ConsumerEntry {
+  consumer: Consumer;
+  slot: RouterSlot;
+  /** The publisher's producer id (the consumer may read from a piped copy). */
+  producerId: string;
+}
+
+/** One participant's media objects in a room, and the scores behind its connection quality. */
+export class MediaPeer {
+  readonly transports = new Map<string, TransportEntry>();
+  readonly producers = new Map<string, { producer: Producer; source: Source }>();
+  readonly consumers = new Map<string, ConsumerEntry>();
+  readonly dataProducers = new Map<string, DataProducer>();
+  readonly dataConsumers = new Map<string, DataConsumer>();
+  /** Latest mediasoup score (0-10) per producer (upstream) and consumer (downstream). */
+  readonly scores = new Map<string, number>();
+  quality: Quality | null = null;
+
+  constructor(readonly id: string) {}
+
+  transportOf(direction: 'send' | 'recv'): TransportEntry | undefined {
+    for (const t of this.transports.values()) if (t.direction === direction) return t;
+    return undefined;
+  }
+
+  /** Worst score of everything this peer sends or receives, as a quality level. */
+  currentQuality(): { quality: Quality; score: number } | null {
+    if (this.scores.size === 0) return null;
+    const score = Math.min(...this.scores.values());
+    const quality: Quality = score >= 7 ? 'excellent' : score >= 4 ? 'good' : score >= 1 ? 'poor' : 'lost';
+    return { quality, score };
+  }
+
+  closeAll(): void {
+    // Closing a transport closes its producers, consumers and data channels.
+    for (const t of this.transports.values()) t.transport.close();
+  }
+}

@@ -1,0 +1,530 @@
+// The SFU side of one room: its routers, every participant's transports,
+// producers and consumers, the pipes between routers, and the observers that
+// feed speaking indicators. The rooms domain calls it; it tells participants
+// about media through a listener and never touches sockets.
+
+import type {
+  ActiveSpeakerObserver, AudioLevelObserver, Consumer, DtlsParameters, MediaKind as MsKind, PlainTransport,
+  RtpCapabilities, RtpParameters, SctpStreamParameters, SrtpParameters, WebRtcTransport,
+} from 'mediasoup/types';
+import { AppError } from '../server/errors.js';
+import type { Logger } from '../server/logger.js';
+import {
+  SOURCE_KIND,
+  type AckResults, type DataProducerInfo, type MediaKind, type ProducerInfo, type ServerMessage, type Source,
+} from '../signaling/protocol.js';
+import { MEDIA_CODECS } from './codecs.js';
+import { MediaPeer } from './mediaPeer.js';
+import { RouterSlot } from './routerSlot.js';
+import type { WorkerPool, WorkerSlot } from './workerPool.js';
+
+export interface MediaRoomListener {
+  sendTo(participantId: string, message: ServerMessage): void;
+  broadcast(message: ServerMessage, exceptParticipantId?: string): void;
+}
+
+export interface MediaRoomOptions {
+  name: string;
+  /** Address plain (RTP) transports listen on, for recorders and sinks on this host. */
+  plainListenIp: string;
+  pool: WorkerPool;
+  routerConsumerBudget: number;
+  listener: MediaRoomListener;
+  log: Logger;
+}
+
+const AUDIO_LEVEL_INTERVAL_MS = 500;
+
+/** mediasoup rejects bad client parameters with TypeError/UnsupportedError: that is the client's fault. */
+async function clientCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    const name = (err as Error)?.name;
+    if (err instanceof TypeError || name === 'UnsupportedError' || name === 'TypeError') {
+      throw new AppError('invalid_payload', `${what}: ${(err as Error).message}`);
+    }
+    if (name === 'InvalidStateError') throw new AppError('conflict', `${what}: ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+export class MediaRoom {
+  private primary: RouterSlot | null = null;
+  private opening: Promise<RouterSlot> | null = null;
+  private readonly secondaries: RouterSlot[] = [];
+  private readonly peers = new Map<string, MediaPeer>();
+  private readonly producers = new Map<string, { peer: MediaPeer; info: ProducerInfo }>();
+  private readonly dataProducers = new Map<string, { peer: MediaPeer; info: DataProducerInfo }>();
+  private audioLevels: AudioLevelObserver | null = null;
+  private activeSpeaker: ActiveSpeakerObserver | null = null;
+  /** Set while the room resets or closes: the objects closing then are not news. */
+  private quiet = false;
+  closed = false;
+
+  constructor(private readonly opts: MediaRoomOptions) {}
+
+  get routerCount(): number {
+    return (this.primary ? 1 : 0) + this.secondaries.length;
+  }
+
+  producerList(): ProducerInfo[] {
+    return [...this.producers.values()].map((p) => p.info);
+  }
+
+  dataProducerList(): DataProducerInfo[] {
+    return [...this.dataProducers.values()].map((p) => p.info);
+  }
+
+  async rtpCapabilities(): Promise<RtpCapabilities> {
+    return (await this.primarySlot()).router.rtpCapabilities;
+  }
+
+  async createTransport(peerId: string, direction: 'send' | 'recv', sctp: boolean): Promise<AckResults['create-transport']> {
+    const peer = this.peer(peerId);
+    if (peer.transportOf(direction)) {
+      throw new AppError('conflict', `you already have a ${direction} transport; close it or restart ICE`);
+    }
+    const slot = direction === 'send' ? await this.primarySlot() : await this.recvSlot();
+    const transport: WebRtcTransport = await slot.router.createWebRtcTransport({
+      webRtcServer: slot.worker.webRtcServer,
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      enableSctp: sctp,
+      initialAvailableOutgoingBitrate: 1_000_000,
+      appData: { peerId, direction },
+    });
+    if (this.peers.get(peerId) !== peer || this.closed) {
+      transport.close();
+      throw new AppError('not_in_room', 'you left the room');
+    }
+    peer.transports.set(transport.id, { transport, direction, slot });
+    transport.observer.once('close', () => peer.transports.delete(transport.id));
+    transport.on('dtlsstatechange', (state) => {
+      if (state === 'failed' || state === 'closed') this.opts.log.warn({ room: this.opts.name, peer: peerId, direction, state }, 'transport dtls');
+    });
+    return {
+      transport: {
+        id: transport.id,
+        iceParameters: transport.iceParameters,
+        iceCandidates: transport.iceCandidates,
+        dtlsParameters: transport.dtlsParameters,
+        ...(transport.sctpParameters ? { sctpParameters: transport.sctpParameters } : {}),
+      },
+    };
+  }
+
+  async connectTransport(peerId: string, transportId: string, dtlsParameters: unknown): Promise<void> {
+    const { transport } = this.transport(peerId, transportId);
+    await clientCall('connect-transport', () => transport.connect({ dtlsParameters: dtlsParameters as DtlsParameters }));
+  }
+
+  async restartIce(peerId: string, transportId: string): Promise<AckResults['restart-ice']> {
+    const { transport } = this.transport(peerId, transportId);
+    return { ice_parameters: await transport.restartIce() };
+  }
+
+  async produce(
+    peerId: string,
+    req: { transportId: string; kind: MediaKind; rtpParameters: unknown; source: Source; paused: boolean },
+  ): Promise<string> {
+    const peer = this.peer(peerId);
+    const entry = this.transport(peerId, req.transportId);
+    if (entry.direction !== 'send') throw new AppError('invalid_payload', 'produce needs a send transport', 'transport_id');
+    if (SOURCE_KIND[req.source] !== req.kind) {
+      throw new AppError('invalid_payload', `source ${req.source} carries ${SOURCE_KIND[req.source]}, not ${req.kind}`, 'source');
+    }
+    for (const p of peer.producers.values()) {
+      if (p.source === req.source) throw new AppError('conflict', `you already publish a ${req.source} track; close it first`);
+    }
+    const producer = await clientCall('produce', () =>
+      entry.transport.produce({
+        kind: req.kind as MsKind,
+        rtpParameters: req.rtpParameters as RtpParameters,
+        paused: req.paused,
+        appData: { peerId, source: req.source },
+      }),
+    );
+    const info: ProducerInfo = { producer_id: producer.id, participant_id: peerId, kind: req.kind, source: req.source, paused: producer.paused };
+    peer.producers.set(producer.id, { producer, source: req.source });
+    this.producers.set(producer.id, { peer, info });
+    producer.on('score', (scores) => {
+      this.setScore(peer, producer.id, scores.length ? Math.min(...scores.map((s) => s.score)) : 10);
+    });
+    producer.observer.once('close', () => {
+      peer.producers.delete(producer.id);
+      peer.scores.delete(producer.id);
+      this.producers.delete(producer.id);
+      if (!this.quiet) this.opts.listener.broadcast({ type: 'producer-removed', payload: { producer_id: producer.id, participant_id: peerId } });
+    });
+    if (req.source === 'mic') {
+      this.audioLevels?.addProducer({ producerId: producer.id }).catch(() => {});
+      this.activeSpeaker?.addProducer({ producerId: producer.id }).catch(() => {});
+    }
+    this.opts.listener.broadcast({ type: 'producer-added', payload: info }, peerId);
+    return producer.id;
+  }
+
+  async setProducerPaused(peerId: string, producerId: string, paused: boolean): Promise<void> {
+    const { producer } = this.ownProducer(peerId, producerId);
+    await this.pause(producer.id, paused);
+  }
+
+  /** Server-side mute: pauses (or resumes) the peer's producers of these sources. */
+  async setSourcesPaused(peerId: string, sources: Source[], paused: boolean): Promise<void> {
+    const peer = this.peers.get(peerId);
+    if (!peer) return;
+    const ids = [...peer.producers.values()].filter((p) => sources.includes(p.source)).map((p) => p.producer.id);
+    await Promise.all(ids.map((id) => this.pause(id, paused)));
+  }
+
+  closeProducer(peerId: string, producerId: string): void {
+    this.ownProducer(peerId, producerId).producer.close();
+  }
+
+  async consume(
+    peerId: string,
+    req: { transportId: string; producerId: string; rtpCapabilities: unknown },
+  ): Promise<AckResults['consume']> {
+    const peer = this.peer(peerId);
+    const entry = this.transport(peerId, req.transportId);
+    if (entry.direction !== 'recv') throw new AppError('invalid_payload', 'consume needs a recv transport', 'transport_id');
+    const source = this.producers.get(req.producerId);
+    if (!source) throw new AppError('not_found', `no producer ${req.producerId} in this room`, 'producer_id');
+    const localId = await this.pipedProducerId(entry.slot, req.producerId);
+    const rtpCapabilities = req.rtpCapabilities as RtpCapabilities;
+    const canConsume = await clientCall('consume', async () => entry.slot.router.canConsume({ producerId: localId, rtpCapabilities }));
+    if (!canConsume) throw new AppError('invalid_payload', 'your rtp_capabilities cannot receive this producer', 'rtp_capabilities');
+    const consumer = await clientCall('consume', () =>
+      entry.transport.consume({ producerId: localId, rtpCapabilities, paused: true, appData: { peerId, producerId: req.producerId } }),
+    );
+    if (this.peers.get(peerId) !== peer) {
+      consumer.close();
+      throw new AppError('not_in_room', 'you left the room');
+    }
+    entry.slot.addConsumer();
+    peer.consumers.set(consumer.id, { consumer, slot: entry.slot, producerId: req.producerId });
+    const send = (message: ServerMessage) => {
+      if (!this.quiet) this.opts.listener.sendTo(peerId, message);
+    };
+    consumer.observer.once('close', () => {
+      entry.slot.removeConsumer();
+      peer.consumers.delete(consumer.id);
+      peer.scores.delete(consumer.id);
+    });
+    consumer.on('producerclose', () => send({ type: 'consumer-closed', payload: { consumer_id: consumer.id, producer_id: req.producerId } }));
+    consumer.on('producerpause', () => send({ type: 'consumer-paused', payload: { consumer_id: consumer.id } }));
+    consumer.on('producerresume', () => send({ type: 'consumer-resumed', payload: { consumer_id: consumer.id } }));
+    consumer.on('layerschange', (layers) =>
+      send({
+        type: 'consumer-layers-changed',
+        payload: { consumer_id: consumer.id, spatial_layer: layers?.spatialLayer ?? null, temporal_layer: layers?.temporalLayer ?? null },
+      }),
+    );
+    consumer.on('score', ({ score }) => this.setScore(peer, consumer.id, score));
+    return {
+      consumer: {
+        id: consumer.id,
+        producerId: req.producerId,
+        kind: consumer.kind,
+        rtpParameters: consumer.rtpParameters,
+        type: consumer.type,
+        producerPaused: consumer.producerPaused,
+      },
+    };
+  }
+
+  async setConsumerPaused(peerId: string, consumerId: string, paused: boolean): Promise<void> {
+    const { consumer } = this.ownConsumer(peerId, consumerId);
+    if (paused) await consumer.pause();
+    else await consumer.resume();
+  }
+
+  async setConsumerLayers(peerId: string, consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
+    const { consumer } = this.ownConsumer(peerId, consumerId);
+    if (consumer.type !== 'simulcast' && consumer.type !== 'svc') {
+      throw new AppError('invalid_payload', `a ${consumer.type} consumer has no layers`, 'consumer_id');
+    }
+    await clientCall('set-consumer-layers', () =>
+      consumer.setPreferredLayers({ spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }),
+    );
+  }
+
+  async produceData(
+    peerId: string,
+    req: { transportId: string; sctpStreamParameters: unknown; label: string; protocol: string },
+  ): Promise<string> {
+    const peer = this.peer(peerId);
+    const entry = this.transport(peerId, req.transportId);
+    if (entry.direction !== 'send') throw new AppError('invalid_payload', 'produce-data needs a send transport', 'transport_id');
+    const dataProducer = await clientCall('produce-data', () =>
+      entry.transport.produceData({
+        sctpStreamParameters: req.sctpStreamParameters as SctpStreamParameters,
+        label: req.label,
+        protocol: req.protocol,
+        appData: { peerId },
+      }),
+    );
+    const info: DataProducerInfo = { data_producer_id: dataProducer.id, participant_id: peerId, label: req.label, protocol: req.protocol };
+    peer.dataProducers.set(dataProducer.id, dataProducer);
+    this.dataProducers.set(dataProducer.id, { peer, info });
+    dataProducer.observer.once('close', () => {
+      peer.dataProducers.delete(dataProducer.id);
+      this.dataProducers.delete(dataProducer.id);
+      if (!this.quiet) this.opts.listener.broadcast({ type: 'data-producer-removed', payload: { data_producer_id: dataProducer.id, participant_id: peerId } });
+    });
+    this.opts.listener.broadcast({ type: 'data-producer-added', payload: info }, peerId);
+    return dataProducer.id;
+  }
+
+  async consumeData(peerId: string, transportId: string, dataProducerId: string): Promise<AckResults['consume-data']> {
+    const peer = this.peer(peerId);
+    const entry = this.transport(peerId, transportId);
+    if (entry.direction !== 'recv') throw new AppError('invalid_payload', 'consume-data needs a recv transport', 'transport_id');
+    if (!this.dataProducers.has(dataProducerId)) throw new AppError('not_found', `no data producer ${dataProducerId}`, 'data_producer_id');
+    const localId = await this.pipedDataProducerId(entry.slot, dataProducerId);
+    const dataConsumer = await clientCall('consume-data', () =>
+      entry.transport.consumeData({ dataProducerId: localId, appData: { peerId, dataProducerId } }),
+    );
+    peer.dataConsumers.set(dataConsumer.id, dataConsumer);
+    dataConsumer.observer.once('close', () => peer.dataConsumers.delete(dataConsumer.id));
+    dataConsumer.on('dataproducerclose', () => {
+      if (!this.quiet) this.opts.listener.sendTo(peerId, { type: 'data-consumer-closed', payload: { data_consumer_id: dataConsumer.id } });
+    });
+    return {
+      data_consumer: {
+        id: dataConsumer.id,
+        dataProducerId,
+        sctpStreamParameters: dataConsumer.sctpStreamParameters,
+        label: dataConsumer.label,
+        protocol: dataConsumer.protocol,
+      },
+    };
+  }
+
+  closeDataProducer(peerId: string, dataProducerId: string): void {
+    const dp = this.peer(peerId).dataProducers.get(dataProducerId);
+    if (!dp) throw new AppError('not_found', `you have no data producer ${dataProducerId}`, 'data_producer_id');
+    dp.close();
+  }
+
+  async stats(peerId: string, ids: { transportId?: string; producerId?: string; consumerId?: string }): Promise<unknown[]> {
+    if (ids.transportId) return this.transport(peerId, ids.transportId).transport.getStats();
+    if (ids.producerId) return this.ownProducer(peerId, ids.producerId).producer.getStats();
+    if (ids.consumerId) return this.ownConsumer(peerId, ids.consumerId).consumer.getStats();
+    throw new AppError('invalid_payload', 'name one of transport_id, producer_id, consumer_id', 'payload');
+  }
+
+  /**
+   * Sends one producer as plain RTP (optionally SRTP) to ip:port: for
+   * recorders (ffmpeg) and benchmark sinks. Placed like a subscriber, so it
+   * counts against router budgets and lands on piped routers when needed.
+   */
+  async createPlainConsumer(
+    producerId: string,
+    opts: { ip: string; port: number; rtpCapabilities: RtpCapabilities; srtp?: SrtpParameters; paused?: boolean },
+  ): Promise<{ transport: PlainTransport; consumer: Consumer }> {
+    if (!this.producers.has(producerId)) throw new AppError('not_found', `no producer ${producerId} in this room`);
+    const slot = await this.recvSlot();
+    const localId = await this.pipedProducerId(slot, producerId);
+    const transport = await slot.router.createPlainTransport({
+      listenInfo: { protocol: 'udp', ip: this.opts.plainListenIp },
+      rtcpMux: true,
+      comedia: false,
+      enableSrtp: Boolean(opts.srtp),
+      ...(opts.srtp ? { srtpCryptoSuite: opts.srtp.cryptoSuite } : {}),
+    });
+    try {
+      await transport.connect({ ip: opts.ip, port: opts.port, ...(opts.srtp ? { srtpParameters: opts.srtp } : {}) });
+      const consumer = await transport.consume({ producerId: localId, rtpCapabilities: opts.rtpCapabilities, paused: opts.paused ?? false });
+      slot.addConsumer();
+      consumer.observer.once('close', () => slot.removeConsumer());
+      consumer.on('producerclose', () => transport.close());
+      return { transport, consumer };
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+  }
+
+  /** A participant joined the room (media state is made lazily). */
+  addPeer(peerId: string): void {
+    if (!this.peers.has(peerId)) this.peers.set(peerId, new MediaPeer(peerId));
+  }
+
+  /** The participant left: its transports close, and with them everything it published. */
+  removePeer(peerId: string): void {
+    const peer = this.peers.get(peerId);
+    if (!peer) return;
+    this.peers.delete(peerId);
+    peer.closeAll();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.quiet = true;
+    for (const peer of this.peers.values()) peer.closeAll();
+    this.peers.clear();
+    for (const slot of this.secondaries) slot.router.close();
+    this.primary?.router.close();
+  }
+
+  // ---- routers -------------------------------------------------------------
+
+  private primarySlot(): Promise<RouterSlot> {
+    if (this.closed) return Promise.reject(new AppError('not_in_room', 'the room closed'));
+    if (this.primary) return Promise.resolve(this.primary);
+    this.opening ??= this.openRouter(this.opts.pool.leastLoaded()).then(
+      async (slot) => {
+        this.primary = slot;
+        this.opening = null;
+        slot.router.once('workerclose', () => this.onRouterLost(slot));
+        this.audioLevels = await slot.router.createAudioLevelObserver({ maxEntries: 8, threshold: -70, interval: AUDIO_LEVEL_INTERVAL_MS });
+        this.audioLevels.on('volumes', (volumes) =>
+          this.opts.listener.broadcast({
+            type: 'audio-levels',
+            payload: { levels: volumes.map((v) => ({ participant_id: String(v.producer.appData['peerId']), volume: v.volume })) },
+          }),
+        );
+        this.audioLevels.on('silence', () => this.opts.listener.broadcast({ type: 'audio-levels', payload: { levels: [] } }));
+        this.activeSpeaker = await slot.router.createActiveSpeakerObserver();
+        this.activeSpeaker.on('dominantspeaker', ({ producer }) =>
+          this.opts.listener.broadcast({ type: 'active-speaker', payload: { participant_id: String(producer.appData['peerId']) } }),
+        );
+        return slot;
+      },
+      (err) => {
+        this.opening = null;
+        throw err;
+      },
+    );
+    return this.opening;
+  }
+
+  private async openRouter(worker: WorkerSlot): Promise<RouterSlot> {
+    const router = await worker.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData: { room: this.opts.name } });
+    if (this.closed) {
+      router.close();
+      throw new AppError('not_in_room', 'the room closed');
+    }
+    return new RouterSlot(router, worker);
+  }
+
+  /** Where a new receiver goes: the primary while it has budget, else a router on another worker. */
+  private async recvSlot(): Promise<RouterSlot> {
+    const primary = await this.primarySlot();
+    const budget = this.opts.routerConsumerBudget;
+    if (primary.consumers < budget) return primary;
+    const open = this.secondaries.find((s) => !s.router.closed && s.consumers < budget);
+    if (open) return open;
+    const used = new Set([primary, ...this.secondaries].map((s) => s.worker));
+    const slot = await this.openRouter(this.opts.pool.leastLoaded(used));
+    this.secondaries.push(slot);
+    slot.router.once('workerclose', () => this.onRouterLost(slot));
+    slot.router.observer.once('close', () => {
+      const i = this.secondaries.indexOf(slot);
+      if (i >= 0) this.secondaries.splice(i, 1);
+    });
+    this.opts.log.info({ room: this.opts.name, worker: slot.worker.index, routers: this.routerCount }, 'room spread to another router');
+    return slot;
+  }
+
+  /** The id under which a producer can be consumed on `slot` (piping it there once). */
+  private pipedProducerId(slot: RouterSlot, producerId: string): Promise<string> {
+    if (slot === this.primary) return Promise.resolve(producerId);
+    let piped = slot.piped.get(producerId);
+    if (!piped) {
+      // keepId: false, since two routers of one worker cannot hold the same id.
+      piped = this.primary!.router.pipeToRouter({ producerId, router: slot.router, keepId: false }).then(({ pipeProducer }) => {
+        pipeProducer!.observer.once('close', () => slot.piped.delete(producerId));
+        return pipeProducer!.id;
+      });
+      piped.catch(() => slot.piped.delete(producerId));
+      slot.piped.set(producerId, piped);
+    }
+    return piped;
+  }
+
+  private pipedDataProducerId(slot: RouterSlot, dataProducerId: string): Promise<string> {
+    if (slot === this.primary) return Promise.resolve(dataProducerId);
+    let piped = slot.pipedData.get(dataProducerId);
+    if (!piped) {
+      piped = this.primary!.router.pipeToRouter({ dataProducerId, router: slot.router, keepId: false }).then(({ pipeDataProducer }) => {
+        pipeDataProducer!.observer.once('close', () => slot.pipedData.delete(dataProducerId));
+        return pipeDataProducer!.id;
+      });
+      piped.catch(() => slot.pipedData.delete(dataProducerId));
+      slot.pipedData.set(dataProducerId, piped);
+    }
+    return piped;
+  }
+
+  /**
+   * A worker died under one of our routers. Losing the primary loses every
+   * producer: everyone rebuilds. Losing a secondary: only its receivers do.
+   */
+  private onRouterLost(slot: RouterSlot): void {
+    if (this.closed) return;
+    const affected = slot === this.primary ? [...this.peers.values()] : [...this.peers.values()].filter((p) => p.transportOf('recv')?.slot === slot);
+    this.opts.log.warn({ room: this.opts.name, worker: slot.worker.index, peers: affected.length, primary: slot === this.primary }, 'router lost with its worker');
+    this.quiet = true;
+    if (slot === this.primary) {
+      this.primary = null;
+      this.audioLevels = null;
+      this.activeSpeaker = null;
+      for (const s of this.secondaries.splice(0)) s.router.close();
+    }
+    for (const peer of affected) peer.closeAll();
+    this.quiet = false;
+    for (const peer of affected) this.opts.listener.sendTo(peer.id, { type: 'sfu-reset', payload: { reason: 'worker-died' } });
+  }
+
+  // ---- lookups ---------------------------------------------------------------
+
+  private peer(peerId: string): MediaPeer {
+    const peer = this.peers.get(peerId);
+    if (!peer) throw new AppError('not_in_room', 'you are not in this room');
+    return peer;
+  }
+
+  private transport(peerId: string, transportId: string) {
+    const entry = this.peer(peerId).transports.get(transportId);
+    if (!entry) throw new AppError('not_found', `you have no transport ${transportId}`, 'transport_id');
+    return entry;
+  }
+
+  private ownProducer(peerId: string, producerId: string) {
+    const entry = this.peer(peerId).producers.get(producerId);
+    if (!entry) throw new AppError('not_found', `you have no producer ${producerId}`, 'producer_id');
+    return entry;
+  }
+
+  private ownConsumer(peerId: string, consumerId: string) {
+    const entry = this.peer(peerId).consumers.get(consumerId);
+    if (!entry) throw new AppError('not_found', `you have no consumer ${consumerId}`, 'consumer_id');
+    return entry;
+  }
+
+  private async pause(producerId: string, paused: boolean): Promise<void> {
+    const entry = this.producers.get(producerId);
+    if (!entry) return;
+    const producer = entry.peer.producers.get(producerId)?.producer;
+    if (!producer || producer.paused === paused) return;
+    if (paused) await producer.pause();
+    else await producer.resume();
+    entry.info.paused = paused;
+    const payload = { producer_id: producerId, participant_id: entry.peer.id };
+    this.opts.listener.broadcast({ type: paused ? 'producer-paused' : 'producer-resumed', payload });
+  }
+
+  private setScore(peer: MediaPeer, id: string, score: number): void {
+    peer.scores.set(id, score);
+    const current = peer.currentQuality();
+    if (!current || current.quality === peer.quality) return;
+    peer.quality = current.quality;
+    this.opts.listener.broadcast({ type: 'connection-quality', payload: { participant_id: peer.id, ...current } });
+  }
+}

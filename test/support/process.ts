@@ -1,0 +1,56 @@
+// Runs the real server entry point (dist/server/main.js) as a child process,
+// for tests that kill or signal it.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { API_KEY, API_SECRET } from './server.js';
+import { testKeys } from './keys.js';
+
+const MAIN = fileURLToPath(new URL('../../server/main.js', import.meta.url));
+
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+  const keys = testKeys();
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NODE_ID: 'test-node',
+      JWT_PUBLIC_KEY_FILE: keys.publicKeyFile,
+      JWT_PRIVATE_KEY_FILE: keys.privateKeyFile,
+      API_KEY,
+      API_SECRET,
+      LOG_LEVEL: 'info',
+      RTC_WORKERS: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    const check = () => {
+      const match = /"url":"(http:\/\/[^"]+)".*switchboard listening/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${output}`));
+    });
+  });
+  return { child, url, output: () => output, exited };
+}

@@ -1,0 +1,66 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RateLimiter } from '../../signaling/rateLimiter.js';
+import { clientSchemas } from '../../signaling/protocol.js';
+import { ValidationError } from '../../signaling/schema.js';
+import { KeyedMutex } from '../../server/util/keyedMutex.js';
+import { Batcher } from '../../server/storage/batcher.js';
+
+test('rate limiter: burst, refill, abuse', () => {
+  const limiter = new RateLimiter(10, 5, 0);
+  let allowed = 0;
+  for (let i = 0; i < 8; i++) if (limiter.take(0)) allowed++;
+  assert.is(allowed, 5);
+  assert.ok(limiter.take(100), 'one token after 100 ms at 10/s');
+  assert.not.ok(limiter.take(100));
+  assert.not.ok(limiter.abusive);
+  for (let i = 0; i < 10; i++) limiter.take(100);
+  assert.ok(limiter.abusive);
+});
+
+test('schemas drop unknown fields and name the bad one', () => {
+  const parsed = clientSchemas.offer.parse({ to: 'PA_1', sdp: 'v=0', evil: true }, 'payload');
+  assert.equal(parsed, { to: 'PA_1', sdp: 'v=0' });
+  try {
+    clientSchemas['ice-candidate'].parse({ to: 'PA_1', candidate: 'c', sdpMLineIndex: -1 }, 'payload');
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, ValidationError);
+    assert.is((err as ValidationError).field, 'payload.sdpMLineIndex');
+  }
+});
+
+test('keyed mutex runs tasks of one key in order, other keys concurrently', async () => {
+  const mutex = new KeyedMutex();
+  const log: string[] = [];
+  const slow = (tag: string, ms: number) => async () => {
+    log.push(`start ${tag}`);
+    await new Promise((r) => setTimeout(r, ms));
+    log.push(`end ${tag}`);
+  };
+  await Promise.all([mutex.run('a', slow('a1', 30)), mutex.run('a', slow('a2', 1)), mutex.run('b', slow('b1', 1))]);
+  assert.ok(log.indexOf('end a1') < log.indexOf('start a2'), log.join(','));
+  assert.ok(log.indexOf('end b1') < log.indexOf('end a1'), 'b did not wait for a');
+  const failing = mutex.run('a', async () => {
+    throw new Error('boom');
+  });
+  await failing.catch(() => {});
+  assert.is(await mutex.run('a', async () => 7), 7, 'a failure does not block the key');
+  await new Promise((r) => setImmediate(r));
+  assert.is(mutex.busyKeys, 0, 'idle keys are forgotten');
+});
+
+test('batcher groups writes of one tick and fails them together', async () => {
+  const batches: number[][] = [];
+  const batcher = new Batcher<number>(async (items) => {
+    batches.push(items);
+    if (items.includes(-1)) throw new Error('bad row');
+  });
+  await Promise.all([1, 2, 3].map((n) => batcher.add(n)));
+  await batcher.add(4);
+  assert.equal(batches, [[1, 2, 3], [4]]);
+  const results = await Promise.allSettled([batcher.add(5), batcher.add(-1)]);
+  assert.equal(results.map((r) => r.status), ['rejected', 'rejected']);
+});
+
+test.run();
