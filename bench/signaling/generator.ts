@@ -317,7 +317,9 @@ function runRelay(cmd: RelayCmd): void {
     send({
       ev: 'relay-done', senders: senders.length, sent, skipped, received: relayReceived, receivedInWindow: relayInWindow,
       latency, maxPerSecondUs: Array.from(relayMaxPerSecond, (v) => v ?? 0), serverErrors: errs, wallMs: Math.round(cmd.durationMs), cpuSeconds: cpuSending,
-      loopDelayP99Ms: Math.round(loop.percentile(99) / 1e4) / 100, loopDelayMaxMs: Math.round(loop.max / 1e4) / 100,
+      // The histogram holds whole timer intervals: the delay is what exceeds the 10 ms resolution.
+      loopDelayP99Ms: Math.max(0, Math.round((loop.percentile(99) / 1e6 - 10) * 100) / 100),
+      loopDelayMaxMs: Math.max(0, Math.round((loop.max / 1e6 - 10) * 100) / 100),
     });
   };
 
