@@ -70,7 +70,7 @@ Shared machine (other processes' CPU = machine busy - server - generators - data
 Output:
       --label L              added to the result file name and record
       --out-dir DIR          results directory (default bench/signaling/results)
-      --max-minutes M        abort (and write partial results) after M minutes (default 30)
+      --max-minutes M        abort (and write partial results) after M minutes (default 90)
       --keep-tmp             keep the temp dir (server log, data dir)
   -h, --help`;
 
@@ -112,7 +112,7 @@ const { values: args } = parseArgs({
     retries: { type: 'string', default: '2' },
     label: { type: 'string', default: '' },
     'out-dir': { type: 'string', default: path.join(REPO, 'bench/signaling/results') },
-    'max-minutes': { type: 'string', default: '30' },
+    'max-minutes': { type: 'string', default: '90' },
     'keep-tmp': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
