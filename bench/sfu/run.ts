@@ -358,8 +358,9 @@ function subscriberCaps(routerCaps: RtpCapabilities, tcc: boolean): RtpCapabilit
 
 // ---- the bench ---------------------------------------------------------------------
 
+/** Per kind: what the SFU's producer received (packets, bytes, lost) and what the publisher sent (sent). */
 interface PublisherCounters {
-  [kind: string]: { packets: number; bytes: number; lost: number };
+  [kind: string]: { packets: number; bytes: number; lost: number; sent: number };
 }
 
 interface Snapshot {
@@ -435,9 +436,10 @@ class Bench {
 
   async publisherCounters(media: MediaRoom, pub: Publisher): Promise<PublisherCounters> {
     const out: PublisherCounters = {};
+    const sender = pub.stats().catch(() => [] as PublisherStats[]);
     await Promise.all(Object.entries(pub.producers).map(async ([kind, id]) => {
       const stats = (await media.stats(pub.participantId, { producerId: id })) as Array<{ packetCount: number; byteCount: number; packetsLost: number }>;
-      const c = { packets: 0, bytes: 0, lost: 0 };
+      const c = { packets: 0, bytes: 0, lost: 0, sent: 0 };
       for (const s of stats) {
         c.packets += s.packetCount;
         c.bytes += s.byteCount;
@@ -445,6 +447,7 @@ class Bench {
       }
       out[kind] = c;
     }));
+    for (const x of await sender) if (out[x.kind]) out[x.kind]!.sent += x.packetsSent;
     return out;
   }
 
@@ -531,12 +534,13 @@ class Bench {
   /** Everything measured over one window for the cheap subscribers. */
   analyseCheap(a: Snapshot, b: Snapshot, subs: CheapSubscriber[], sink: SinkKind) {
     const secs = (b.t - a.t) / 1000;
-    const pubDelta: Record<string, { packets: number; bytes: number; lost: number }> = {};
+    const pubDelta: Record<string, { packets: number; bytes: number; lost: number; sent: number }> = {};
     for (const kind of Object.keys(b.publisher)) {
       pubDelta[kind] = {
         packets: b.publisher[kind]!.packets - (a.publisher[kind]?.packets ?? 0),
         bytes: b.publisher[kind]!.bytes - (a.publisher[kind]?.bytes ?? 0),
         lost: b.publisher[kind]!.lost - (a.publisher[kind]?.lost ?? 0),
+        sent: b.publisher[kind]!.sent - (a.publisher[kind]?.sent ?? 0),
       };
     }
     const nWorkers = b.workers.length;
@@ -556,7 +560,8 @@ class Bench {
       let subRecv = 0;
       let subExp = 0;
       for (const c of sub) {
-        const expectedPub = pubDelta[c.kind]?.packets ?? 0;
+        // What the publisher sent (its own outbound-rtp), so packets the worker dropped on ingress count too.
+        const expectedPub = pubDelta[c.kind]?.sent || pubDelta[c.kind]?.packets || 0;
         sinkDrops += (b.portDrops.get(c.port) ?? 0) - (a.portDrops.get(c.port) ?? 0);
         backlogA += a.portQueue.get(c.port) ?? 0;
         backlogB += b.portQueue.get(c.port) ?? 0;
@@ -613,6 +618,9 @@ class Bench {
       publisher: Object.fromEntries(Object.entries(pubDelta).map(([kind, d]) => [kind, {
         packets_per_s: r1(d.packets / secs),
         kbps: r1((d.bytes * 8) / secs / 1000),
+        sent_packets_per_s: r1(d.sent / secs),
+        // Publisher packets the SFU never got (its ingress socket overflowed, or the network).
+        ingress_loss: r4(d.sent > 0 ? 1 - d.packets / d.sent : 0),
         packets_lost: d.lost,
       }])),
       forwarded_packets: total.received,
@@ -712,7 +720,7 @@ class Bench {
           `${m.packets_per_worker_cpu_s === null ? '-' : k(m.packets_per_worker_cpu_s)} pkt per worker-cpu-s, ` +
           `workers ${m.workers.map((w) => `${w.cpu_pct}%`).join('+')} (loss ${m.workers.map((w) => pct(w.loss)).join('/')}), sinks ${m.cpu_pct.sinks}%, main ${m.cpu_pct.main_process}%, others ${m.cpu_pct.others_on_machine}%, ` +
           `worker socket drops ${m.drops.worker_socket_drops}, sink drops ${m.drops.sink_socket_drops}; ` +
-          `${sender.filter((x) => x.kind === 'video').map((x) => `camera ${x.frameWidth}x${x.frameHeight}@${x.framesPerSecond} (${x.qualityLimitationReason}) `).join('')}publisher ${Object.entries(m.publisher).map(([kk, p]) => `${kk} ${p.packets_per_s} pkt/s ${p.kbps} kbps`).join(', ')}`,
+          `${sender.filter((x) => x.kind === 'video').map((x) => `camera ${x.frameWidth}x${x.frameHeight}@${x.framesPerSecond} (${x.qualityLimitationReason}) `).join('')}publisher ${Object.entries(m.publisher).map(([kk, p]) => `${kk} ${p.packets_per_s} pkt/s ${p.kbps} kbps (sent ${p.sent_packets_per_s})`).join(', ')}`,
       );
       if (m.loss > this.o.stopLoss) {
         log(`${mode}/${sink}: loss ${pct(m.loss)} > ${pct(this.o.stopLoss)}: no larger steps`);
