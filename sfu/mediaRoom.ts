@@ -81,7 +81,7 @@ export class MediaRoom {
     return (await this.primarySlot()).router.rtpCapabilities;
   }
 
-  async createTransport(peerId: string, direction: 'send' | 'recv', sctp: boolean): Promise<AckResults['create-transport']> {
+  async createTransport(peerId: string, direction: 'send' | 'recv', sctp: boolean, forceTcp = false): Promise<AckResults['create-transport']> {
     const peer = this.peer(peerId);
     if (peer.transportOf(direction)) {
       throw new AppError('conflict', `you already have a ${direction} transport; close it or restart ICE`);
@@ -89,7 +89,7 @@ export class MediaRoom {
     const slot = direction === 'send' ? await this.primarySlot() : await this.recvSlot();
     const transport: WebRtcTransport = await slot.router.createWebRtcTransport({
       webRtcServer: slot.worker.webRtcServer,
-      enableUdp: true,
+      enableUdp: !forceTcp, // for networks that block UDP: ICE over the worker's TCP port
       enableTcp: true,
       preferUdp: true,
       enableSctp: sctp,
