@@ -8,6 +8,11 @@ import type { Consumer, Producer, Transport } from 'mediasoup-client/types';
 import type { ProducerInfo, Source } from '../../signaling/protocol.js';
 import { SignalingClient } from './signalingClient.js';
 
+// @roamhq/wrtc 0.10 can abort in its N-API finalizers while Node tears the
+// environment down at a natural exit ("Check failed: node->IsInUse()"). Leaving
+// through process.exit() skips that teardown; the exit code is kept.
+process.once('beforeExit', (code) => process.exit(process.exitCode ?? code));
+
 // mediasoup-client looks for the WebRTC API on the global object, as in a browser.
 const g = globalThis as Record<string, unknown>;
 for (const name of ['RTCPeerConnection', 'RTCSessionDescription', 'RTCIceCandidate', 'MediaStream', 'MediaStreamTrack'] as const) {
