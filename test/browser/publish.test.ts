@@ -88,6 +88,15 @@ test.after(async (ctx) => {
   if (ctx.profile) rmSync(ctx.profile, { recursive: true, force: true });
 });
 
+/**
+ * A promise the test awaits later: if the test fails before that, its
+ * rejection must not be unhandled (that would kill the whole file).
+ */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
 /** The next producer-added of the page's participant for this source (skipping older ones). */
 function nextProducer(ctx: Ctx, source: string, timeoutMs = 15_000): Promise<ProducerInfo> {
   return ctx.bot.signaling.next('producer-added', (p) => p.source === source && p.participant_id === ctx.aliceId, timeoutMs);
@@ -133,15 +142,23 @@ test('the demo page is served, joins through its form and publishes camera + mic
   await page.goto(`${srv.url}/`);
   assert.is(await page.title(), 'Switchboard demo');
   assert.is(await page.inputValue('#server-url'), `${srv.url.replace('http:', 'ws:')}/ws`, 'the server URL defaults to the page origin');
-  await page.fill('#token', await srv.mint({ userId: 'alice', name: 'Alice' }));
   await page.fill('#room', ROOM);
-  const cameraAdded = ctx.bot.signaling.next('producer-added', (p) => p.source === 'camera', 20_000);
-  const micAdded = ctx.bot.signaling.next('producer-added', (p) => p.source === 'mic', 20_000);
+  // A bad token: the form stays, with the server's reason.
+  await page.fill('#token', 'not-a-jwt');
+  await page.click('#join');
+  await page.waitForSelector('#error:not([hidden])', { timeout: 5000 });
+  assert.match(await page.textContent('#error') ?? '', /Could not join: unauthorized/);
+  assert.ok(await page.isEnabled('#join'));
+  await page.fill('#token', await srv.mint({ userId: 'alice', name: 'Alice' }));
+  const added = settledLater(Promise.all([
+    ctx.bot.signaling.next('producer-added', (p) => p.source === 'camera', 20_000),
+    ctx.bot.signaling.next('producer-added', (p) => p.source === 'mic', 20_000),
+  ]));
   await page.click('#join');
   await page.waitForSelector('#call:not([hidden])', { timeout: 10_000 });
   assert.is(await page.textContent('#connection'), 'connected');
 
-  const [camera, mic] = await Promise.all([cameraAdded, micAdded]);
+  const [camera, mic] = await added;
   ctx.aliceId = camera.participant_id;
   assert.is(mic.participant_id, ctx.aliceId);
   const { video } = await consumeAndCount(ctx, camera, mic);
@@ -202,7 +219,7 @@ test('simulcast from the browser: the subscriber\'s preferred layer decides the 
 
 test('screen sharing from the UI reaches the bot', async (ctx) => {
   const { bot, page } = ctx;
-  const added = nextProducer(ctx, 'screen');
+  const added = settledLater(nextProducer(ctx, 'screen'));
   await page.click('#toggle-screen');
   const screen = await bot.consume((await added).producer_id);
   await eventually(() => screen.frames >= 10, 15_000, 'the bot decodes the screen');
@@ -223,7 +240,7 @@ test('screenshot of the demo in a call', async (ctx) => {
 
 test('stopping the screen share removes its producers', async (ctx) => {
   const { bot, page } = ctx;
-  const removed = bot.signaling.next('producer-removed', (p) => p.participant_id === ctx.aliceId, 10_000);
+  const removed = settledLater(bot.signaling.next('producer-removed', (p) => p.participant_id === ctx.aliceId, 10_000));
   await page.click('#toggle-screen');
   await removed;
   await page.waitForSelector(`.tile[data-participant="${ctx.aliceId}"][data-kind="screen"]`, { state: 'detached' });
@@ -234,8 +251,7 @@ test('sfu-reset: the SDK rebuilds its transports and publishes again', async (ct
   const { srv, bot, page } = ctx;
   const pool = srv.app.sfu!.pool;
   const deadPid = pool.slots[0]!.pid;
-  const republished = Promise.all([nextProducer(ctx, 'camera', 20_000), nextProducer(ctx, 'mic', 20_000)]);
-  republished.catch(() => {}); // awaited below
+  const republished = settledLater(Promise.all([nextProducer(ctx, 'camera', 20_000), nextProducer(ctx, 'mic', 20_000)]));
   process.kill(deadPid, 'SIGKILL');
   await bot.signaling.next('sfu-reset', () => true, 10_000);
   await eventually(() => pool.slots[0]!.pid !== deadPid && !pool.slots[0]!.worker.closed, 10_000, 'worker replaced');
@@ -256,9 +272,9 @@ test('sfu-reset: the SDK rebuilds its transports and publishes again', async (ct
 test('a dropped WebSocket: the SDK reconnects, joins again and republishes', async (ctx) => {
   const { srv, bot, page } = ctx;
   const hub = srv.app.hub as unknown as { sessions: Set<{ ws: { terminate(): void }; participant: { identity: { userId: string } } | null }> };
-  const left = bot.signaling.next('peer-left', (p) => p.participant_id === ctx.aliceId, 10_000);
+  const left = settledLater(bot.signaling.next('peer-left', (p) => p.participant_id === ctx.aliceId, 10_000));
   const oldId = ctx.aliceId;
-  const joined = bot.signaling.next('peer-joined', (p) => p.participant.user_id === 'alice' && p.participant.participant_id !== oldId, 20_000);
+  const joined = settledLater(bot.signaling.next('peer-joined', (p) => p.participant.user_id === 'alice' && p.participant.participant_id !== oldId, 20_000));
   let dropped = 0;
   for (const s of hub.sessions) {
     if (s.participant?.identity.userId === 'alice') {

@@ -166,7 +166,14 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
       ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
     });
     this.signaling.on('message', (m) => this.onServerMessage(m.type, m.payload));
-    this.signaling.on('state', (change) => this.emit('connection-state', change));
+    this.signaling.on('state', (change) => {
+      this.emit('connection-state', change);
+      // Closed for good (bad token, replaced by another tab, gave up): the room is gone too.
+      if (change.state === 'closed' && this.room) {
+        this.forgetRoom();
+        this.emit('room-left', { reason: `connection closed${change.code ? ` (${change.code})` : ''}${change.reason ? `: ${change.reason}` : ''}` });
+      }
+    });
     this.signaling.on('reconnected', ({ identity }) => void this.onReconnected(identity));
   }
 
@@ -192,6 +199,7 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     this.room = room;
     this.joinOptions = opts;
     this.applyRoomState(joined);
+    await this.sendMuteState();
     this.emit('room-joined', { participantId: joined.participant_id, roomState: joined.room_state, rejoined: false });
     await this.loadDevice().catch((error: Error) => this.emit('media-error', { action: 'load-device', error }));
     this.subscribeAll();
@@ -327,7 +335,8 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
       self[track === 'audio' ? 'audio_muted' : 'video_muted'] = muted;
       this.emit('participant-updated', self);
     }
-    if (this.room) await this.signaling.request(muted ? 'mute' : 'unmute', { track });
+    // While reconnecting, the rejoin tells the server (see onReconnected).
+    if (this.room && this.signaling.state === 'connected') await this.signaling.request(muted ? 'mute' : 'unmute', { track });
   }
 
   private async produce(local: LocalTrack): Promise<void> {
@@ -429,7 +438,14 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     };
     this.remoteTracks.set(producerId, remote);
     // Consumers start paused on the server, so the first keyframe is not lost.
-    await this.signaling.request('resume-consumer', { consumer_id: consumer.id });
+    try {
+      await this.signaling.request('resume-consumer', { consumer_id: consumer.id });
+    } catch (err) {
+      if (this.remoteTracks.get(producerId) === remote) this.remoteTracks.delete(producerId);
+      consumer.close();
+      throw err;
+    }
+    if (this.remoteTracks.get(producerId) !== remote) throw new StaleError(); // removed meanwhile
     this.emit('track-added', remote);
     return remote;
   }
@@ -621,6 +637,16 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     }
   }
 
+  /** Mute state lives with the participant on the server: say it after every join, before publishing. */
+  private async sendMuteState(): Promise<void> {
+    for (const track of ['audio', 'video'] as const) {
+      if (!this.muted[track]) continue;
+      await this.signaling.request('mute', { track });
+      const self = this.participantId ? this.participants.get(this.participantId) : undefined;
+      if (self) self[track === 'audio' ? 'audio_muted' : 'video_muted'] = true;
+    }
+  }
+
   /** The WebSocket came back: the server dropped us from the room, so join again and rebuild media. */
   private async onReconnected(identity: Identity): Promise<void> {
     this.identity = identity;
@@ -631,10 +657,7 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
       const joined = await this.signaling.request('join', joinPayload(room, this.joinOptions));
       if (this.room !== room) return; // left meanwhile
       this.applyRoomState(joined);
-      // Mute state lives with the participant on the server: say it again before publishing.
-      for (const track of ['audio', 'video'] as const) {
-        if (this.muted[track]) await this.signaling.request('mute', { track });
-      }
+      await this.sendMuteState();
       this.emit('room-joined', { participantId: joined.participant_id, roomState: joined.room_state, rejoined: true });
       this.rebuildMedia('reconnected');
     } catch (error) {
