@@ -33,9 +33,10 @@ apt_install() {
 }
 
 # Test services: a throwaway PostgreSQL server per test run (PGlite needs nothing),
-# iproute2 for the private network namespace the tests run in.
+# iproute2 for the private network namespace the tests run in, Debian's
+# chromium for the browser test (driven by playwright-core).
 if [ "$mode" != "--runtime" ]; then
-  apt_install postgresql iproute2
+  apt_install postgresql iproute2 chromium
 fi
 
 # mediasoup worker: MEDIASOUP_WORKER_BIN if given, else the project's offline
