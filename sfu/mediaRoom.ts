@@ -7,6 +7,7 @@ import type {
   ActiveSpeakerObserver, AudioLevelObserver, Consumer, DtlsParameters, MediaKind as MsKind, PlainTransport,
   RtpCapabilities, RtpParameters, SctpStreamParameters, SrtpParameters, WebRtcTransport,
 } from 'mediasoup/types';
+import type { EventEmitter } from 'node:events';
 import { AppError } from '../server/errors.js';
 import type { Logger } from '../server/logger.js';
 import {
@@ -81,7 +82,7 @@ export class MediaRoom {
     return (await this.primarySlot()).router.rtpCapabilities;
   }
 
-  async createTransport(peerId: string, direction: 'send' | 'recv', sctp: boolean): Promise<AckResults['create-transport']> {
+  async createTransport(peerId: string, direction: 'send' | 'recv', sctp: boolean, forceTcp = false): Promise<AckResults['create-transport']> {
     const peer = this.peer(peerId);
     if (peer.transportOf(direction)) {
       throw new AppError('conflict', `you already have a ${direction} transport; close it or restart ICE`);
@@ -89,7 +90,7 @@ export class MediaRoom {
     const slot = direction === 'send' ? await this.primarySlot() : await this.recvSlot();
     const transport: WebRtcTransport = await slot.router.createWebRtcTransport({
       webRtcServer: slot.worker.webRtcServer,
-      enableUdp: true,
+      enableUdp: !forceTcp, // for networks that block UDP: ICE over the worker's TCP port
       enableTcp: true,
       preferUdp: true,
       enableSctp: sctp,
@@ -193,7 +194,7 @@ export class MediaRoom {
     if (entry.direction !== 'recv') throw new AppError('invalid_payload', 'consume needs a recv transport', 'transport_id');
     const source = this.producers.get(req.producerId);
     if (!source) throw new AppError('not_found', `no producer ${req.producerId} in this room`, 'producer_id');
-    const localId = await this.pipedProducerId(entry.slot, req.producerId);
+    const localId = await this.pipedId(entry.slot, 'producer', req.producerId);
     const rtpCapabilities = req.rtpCapabilities as RtpCapabilities;
     const canConsume = await clientCall('consume', async () => entry.slot.router.canConsume({ producerId: localId, rtpCapabilities }));
     if (!canConsume) throw new AppError('invalid_payload', 'your rtp_capabilities cannot receive this producer', 'rtp_capabilities');
@@ -284,7 +285,7 @@ export class MediaRoom {
     const entry = this.transport(peerId, transportId);
     if (entry.direction !== 'recv') throw new AppError('invalid_payload', 'consume-data needs a recv transport', 'transport_id');
     if (!this.dataProducers.has(dataProducerId)) throw new AppError('not_found', `no data producer ${dataProducerId}`, 'data_producer_id');
-    const localId = await this.pipedDataProducerId(entry.slot, dataProducerId);
+    const localId = await this.pipedId(entry.slot, 'dataProducer', dataProducerId);
     const dataConsumer = await clientCall('consume-data', () =>
       entry.transport.consumeData({ dataProducerId: localId, appData: { peerId, dataProducerId } }),
     );
@@ -328,7 +329,7 @@ export class MediaRoom {
   ): Promise<{ transport: PlainTransport; consumer: Consumer }> {
     if (!this.producers.has(producerId)) throw new AppError('not_found', `no producer ${producerId} in this room`);
     const slot = await this.recvSlot();
-    const localId = await this.pipedProducerId(slot, producerId);
+    const localId = await this.pipedId(slot, 'producer', producerId);
     const transport = await slot.router.createPlainTransport({
       listenInfo: { protocol: 'udp', ip: this.opts.plainListenIp },
       rtcpMux: true,
@@ -432,32 +433,24 @@ export class MediaRoom {
     return slot;
   }
 
-  /** The id under which a producer can be consumed on `slot` (piping it there once). */
-  private pipedProducerId(slot: RouterSlot, producerId: string): Promise<string> {
-    if (slot === this.primary) return Promise.resolve(producerId);
-    let piped = slot.piped.get(producerId);
+  /**
+   * The id under which a (data) producer can be consumed on `slot`, piping it
+   * there from the primary once. keepId: false, since two routers of one
+   * worker cannot hold the same id.
+   */
+  private pipedId(slot: RouterSlot, what: 'producer' | 'dataProducer', id: string): Promise<string> {
+    if (slot === this.primary) return Promise.resolve(id);
+    const cache = what === 'producer' ? slot.piped : slot.pipedData;
+    let piped = cache.get(id);
     if (!piped) {
-      // keepId: false, since two routers of one worker cannot hold the same id.
-      piped = this.primary!.router.pipeToRouter({ producerId, router: slot.router, keepId: false }).then(({ pipeProducer }) => {
-        pipeProducer!.observer.once('close', () => slot.piped.delete(producerId));
-        return pipeProducer!.id;
+      const source = what === 'producer' ? { producerId: id } : { dataProducerId: id };
+      piped = this.primary!.router.pipeToRouter({ ...source, router: slot.router, keepId: false }).then((result) => {
+        const copy = (result.pipeProducer ?? result.pipeDataProducer)!;
+        (copy.observer as EventEmitter).once('close', () => cache.delete(id));
+        return copy.id;
       });
-      piped.catch(() => slot.piped.delete(producerId));
-      slot.piped.set(producerId, piped);
-    }
-    return piped;
-  }
-
-  private pipedDataProducerId(slot: RouterSlot, dataProducerId: string): Promise<string> {
-    if (slot === this.primary) return Promise.resolve(dataProducerId);
-    let piped = slot.pipedData.get(dataProducerId);
-    if (!piped) {
-      piped = this.primary!.router.pipeToRouter({ dataProducerId, router: slot.router, keepId: false }).then(({ pipeDataProducer }) => {
-        pipeDataProducer!.observer.once('close', () => slot.pipedData.delete(dataProducerId));
-        return pipeDataProducer!.id;
-      });
-      piped.catch(() => slot.pipedData.delete(dataProducerId));
-      slot.pipedData.set(dataProducerId, piped);
+      piped.catch(() => cache.delete(id));
+      cache.set(id, piped);
     }
     return piped;
   }

@@ -89,7 +89,7 @@ export const clientSchemas = {
   // SFU (group calls). mediasoup objects (rtp_parameters, dtls_parameters, ...)
   // travel as mediasoup defines them (camelCase inside); mediasoup checks them.
   'sfu-capabilities': object({}),
-  'create-transport': object({ direction: oneOf(DIRECTIONS), sctp: optional(boolean()) }),
+  'create-transport': object({ direction: oneOf(DIRECTIONS), sctp: optional(boolean()), force_tcp: optional(boolean()) }),
   'connect-transport': object({ transport_id: ID, dtls_parameters: MEDIASOUP_OBJECT }),
   'restart-ice': object({ transport_id: ID }),
   produce: object({
