@@ -55,6 +55,7 @@ export class MediaRoom {
   private primary: RouterSlot | null = null;
   private opening: Promise<RouterSlot> | null = null;
   private readonly secondaries: RouterSlot[] = [];
+  private readonly openingSecondaries = new Map<WorkerSlot, Promise<RouterSlot>>();
   private readonly peers = new Map<string, MediaPeer>();
   private readonly producers = new Map<string, { peer: MediaPeer; info: ProducerInfo }>();
   private readonly dataProducers = new Map<string, { peer: MediaPeer; info: DataProducerInfo }>();
@@ -87,22 +88,34 @@ export class MediaRoom {
     if (peer.transportOf(direction)) {
       throw new AppError('conflict', `you already have a ${direction} transport; close it or restart ICE`);
     }
-    const slot = direction === 'send' ? await this.primarySlot() : await this.recvSlot();
-    const transport: WebRtcTransport = await slot.router.createWebRtcTransport({
-      webRtcServer: slot.worker.webRtcServer,
-      enableUdp: !forceTcp, // for networks that block UDP: ICE over the worker's TCP port
-      enableTcp: true,
-      preferUdp: true,
-      enableSctp: sctp,
-      initialAvailableOutgoingBitrate: 1_000_000,
-      appData: { peerId, direction },
+    // A receiver will consume about everything published now.
+    const reserved = direction === 'recv' ? Math.max(1, this.producers.size) : 0;
+    const slot = direction === 'send' ? await this.primarySlot() : await this.recvSlot(reserved);
+    let transport: WebRtcTransport;
+    try {
+      transport = await slot.router.createWebRtcTransport({
+        webRtcServer: slot.worker.webRtcServer,
+        enableUdp: !forceTcp, // for networks that block UDP: ICE over the worker's TCP port
+        enableTcp: true,
+        preferUdp: true,
+        enableSctp: sctp,
+        initialAvailableOutgoingBitrate: 1_000_000,
+        appData: { peerId, direction },
+      });
+    } catch (err) {
+      slot.release(reserved);
+      throw err;
+    }
+    const entry = { transport, direction, slot, reserved };
+    transport.observer.once('close', () => {
+      peer.transports.delete(transport.id);
+      slot.release(entry.reserved);
     });
     if (this.peers.get(peerId) !== peer || this.closed) {
       transport.close();
       throw new AppError('not_in_room', 'you left the room');
     }
-    peer.transports.set(transport.id, { transport, direction, slot });
-    transport.observer.once('close', () => peer.transports.delete(transport.id));
+    peer.transports.set(transport.id, entry);
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') this.opts.log.warn({ room: this.opts.name, peer: peerId, direction, state }, 'transport dtls');
     });
@@ -206,6 +219,10 @@ export class MediaRoom {
       throw new AppError('not_in_room', 'you left the room');
     }
     entry.slot.addConsumer();
+    if (entry.reserved > 0) {
+      entry.reserved--;
+      entry.slot.release(1);
+    }
     peer.consumers.set(consumer.id, { consumer, slot: entry.slot, producerId: req.producerId });
     const send = (message: ServerMessage) => {
       if (!this.quiet) this.opts.listener.sendTo(peerId, message);
@@ -328,23 +345,39 @@ export class MediaRoom {
     opts: { ip: string; port: number; rtpCapabilities: RtpCapabilities; srtp?: SrtpParameters; paused?: boolean },
   ): Promise<{ transport: PlainTransport; consumer: Consumer }> {
     if (!this.producers.has(producerId)) throw new AppError('not_found', `no producer ${producerId} in this room`);
-    const slot = await this.recvSlot();
-    const localId = await this.pipedId(slot, 'producer', producerId);
+    const slot = await this.recvSlot(1);
+    let reserved = 1;
+    const settle = () => {
+      slot.release(reserved);
+      reserved = 0;
+    };
+    let localId: string;
+    try {
+      localId = await this.pipedId(slot, 'producer', producerId);
+    } catch (err) {
+      settle();
+      throw err;
+    }
     const transport = await slot.router.createPlainTransport({
       listenInfo: { protocol: 'udp', ip: this.opts.plainListenIp },
       rtcpMux: true,
       comedia: false,
       enableSrtp: Boolean(opts.srtp),
       ...(opts.srtp ? { srtpCryptoSuite: opts.srtp.cryptoSuite } : {}),
+    }).catch((err) => {
+      settle();
+      throw err;
     });
     try {
       await transport.connect({ ip: opts.ip, port: opts.port, ...(opts.srtp ? { srtpParameters: opts.srtp } : {}) });
       const consumer = await transport.consume({ producerId: localId, rtpCapabilities: opts.rtpCapabilities, paused: opts.paused ?? false });
       slot.addConsumer();
+      settle();
       consumer.observer.once('close', () => slot.removeConsumer());
       consumer.on('producerclose', () => transport.close());
       return { transport, consumer };
     } catch (err) {
+      settle();
       transport.close();
       throw err;
     }
@@ -415,21 +448,40 @@ export class MediaRoom {
   }
 
   /** Where a new receiver goes: the primary while it has budget, else a router on another worker. */
-  private async recvSlot(): Promise<RouterSlot> {
+  private async recvSlot(expectedConsumers: number): Promise<RouterSlot> {
     const primary = await this.primarySlot();
-    const budget = this.opts.routerConsumerBudget;
-    if (primary.consumers < budget) return primary;
-    const open = this.secondaries.find((s) => !s.router.closed && s.consumers < budget);
-    if (open) return open;
-    const used = new Set([primary, ...this.secondaries].map((s) => s.worker));
-    const slot = await this.openRouter(this.opts.pool.leastLoaded(used));
+    // Decide and reserve without awaiting in between, so concurrent joins see each other.
+    if (primary.load < this.opts.routerConsumerBudget) {
+      primary.reserve(expectedConsumers);
+      return primary;
+    }
+    // Past the budget, every new receiver goes to the least loaded worker, on
+    // this room's router there (opened and piped on first use).
+    const worker = this.opts.pool.leastLoaded();
+    const existing = [primary, ...this.secondaries].find((s) => s.worker === worker && !s.router.closed);
+    if (existing) {
+      existing.reserve(expectedConsumers);
+      return existing;
+    }
+    let opening = this.openingSecondaries.get(worker);
+    if (!opening) {
+      opening = this.openSecondary(worker).finally(() => this.openingSecondaries.delete(worker));
+      this.openingSecondaries.set(worker, opening);
+    }
+    const slot = await opening;
+    slot.reserve(expectedConsumers);
+    return slot;
+  }
+
+  private async openSecondary(worker: WorkerSlot): Promise<RouterSlot> {
+    const slot = await this.openRouter(worker);
     this.secondaries.push(slot);
     slot.router.once('workerclose', () => this.onRouterLost(slot));
     slot.router.observer.once('close', () => {
       const i = this.secondaries.indexOf(slot);
       if (i >= 0) this.secondaries.splice(i, 1);
     });
-    this.opts.log.info({ room: this.opts.name, worker: slot.worker.index, routers: this.routerCount }, 'room spread to another router');
+    this.opts.log.info({ room: this.opts.name, worker: worker.index, routers: this.routerCount }, 'room spread to another worker');
     return slot;
   }
 

@@ -34,6 +34,22 @@ test('past the router budget, subscribers land on a router of the other worker, 
     await pub.signaling.request('close-producer', { producer_id: video.id });
     for (const s of subs) await s.signaling.next('consumer-closed');
     assert.equal(slots.map((s) => s.consumers), [0, 0]);
+    assert.equal(slots.map((s) => s.pending), [0, 0], 'every reservation was used');
+
+    // Receivers arriving at the same moment are spread by reservation, not piled on one worker.
+    const again = await pub.publishVideo();
+    const burst = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      const c = await SignalingClient.connect(srv.url);
+      await c.request('auth', { token: await srv.mint({ userId: `burst${i}` }) });
+      await c.request('join', { room: 'big' });
+      await c.request('create-transport', { direction: 'recv' });
+      return c;
+    }));
+    const loads = slots.map((s) => s.consumers + s.pending);
+    assert.is(loads[0]! + loads[1]!, 8, `reserved ${loads}`);
+    assert.ok(Math.abs(loads[0]! - loads[1]!) <= 1, `balanced: ${loads}`);
+    assert.ok(again.id);
+    for (const c of burst) await c.close();
   } finally {
     for (const b of bots) await b.close().catch(() => {});
     await srv.stop();
@@ -112,6 +128,7 @@ test('thousands of joins and leaves leave no routers, transports or consumers be
     for (const s of pool.slots) {
       assert.is(s.routers.size, 0, `worker ${s.index} routers`);
       assert.is(s.consumers, 0);
+      assert.is(s.pending, 0, 'no reservations left');
       const dump = await s.worker.dump();
       assert.is(dump.routerIds.length, 0, 'worker holds no routers');
       const server = await s.webRtcServer.dump();
