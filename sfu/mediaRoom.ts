@@ -12,7 +12,7 @@ import { AppError } from '../server/errors.js';
 import type { Logger } from '../server/logger.js';
 import {
   SOURCE_KIND,
-  type AckResults, type DataProducerInfo, type MediaKind, type ProducerInfo, type ServerMessage, type Source,
+  type AckResults, type DataProducerInfo, type MediaKind, type ProducerInfo, type Quality, type ServerMessage, type Source,
 } from '../signaling/protocol.js';
 import { MEDIA_CODECS } from './codecs.js';
 import { MediaPeer } from './mediaPeer.js';
@@ -69,6 +69,11 @@ export class MediaRoom {
 
   get routerCount(): number {
     return (this.primary ? 1 : 0) + this.secondaries.length;
+  }
+
+  /** The participant's last reported connection quality (null before any score). */
+  qualityOf(peerId: string): Quality | null {
+    return this.peers.get(peerId)?.quality ?? null;
   }
 
   producerList(): ProducerInfo[] {

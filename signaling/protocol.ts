@@ -144,6 +144,8 @@ export interface ParticipantInfo {
   audio_muted: boolean;
   video_muted: boolean;
   on_hold: boolean;
+  /** From SFU scores; null until the participant sends or receives SFU media. */
+  connection_quality: Quality | null;
   joined_at: string; // ISO 8601
 }
 

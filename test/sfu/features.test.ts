@@ -59,6 +59,12 @@ test('connection quality is reported from mediasoup scores', async (ctx) => {
   const q = await b.signaling.next('connection-quality', (x) => x.participant_id === a.participantId, 10_000);
   assert.ok(['excellent', 'good'].includes(q.quality), q.quality);
   assert.ok(q.score >= 4 && q.score <= 10);
+  // A late joiner reads the current quality from room_state.
+  const late = await ctx.srv.joined('late', 'f-quality');
+  const { room_state } = await late.client.request('leave', {}).then(() => late.client.request('join', { room: 'f-quality' }));
+  const seen = room_state.participants.find((p) => p.participant_id === a.participantId)!;
+  assert.ok(seen.connection_quality !== null && ['excellent', 'good'].includes(seen.connection_quality), String(seen.connection_quality));
+  await late.client.close();
 });
 
 test('force_tcp: ICE over the worker TCP port carries media', async (ctx) => {
