@@ -7,6 +7,8 @@ import { WebSocket } from 'ws';
 
 export interface InspectorSession {
   collectGarbage(): Promise<boolean>;
+  /** V8 heap used, bytes (null on failure). Works at the open-files limit, unlike /metrics. */
+  heapUsed(): Promise<number | null>;
   close(): void;
 }
 
@@ -22,12 +24,12 @@ export async function openInspector(port: number): Promise<InspectorSession | nu
       ws.once('error', reject);
     });
     let nextId = 1;
-    const pending = new Map<number, (ok: boolean) => void>();
+    const pending = new Map<number, (result: Record<string, unknown> | null) => void>();
     ws.on('message', (data) => {
       try {
-        const msg = JSON.parse(data.toString()) as { id?: number; error?: unknown };
+        const msg = JSON.parse(data.toString()) as { id?: number; error?: unknown; result?: Record<string, unknown> };
         if (msg.id !== undefined) {
-          pending.get(msg.id)?.(!msg.error);
+          pending.get(msg.id)?.(msg.error ? null : (msg.result ?? {}));
           pending.delete(msg.id);
         }
       } catch {
@@ -36,24 +38,31 @@ export async function openInspector(port: number): Promise<InspectorSession | nu
     });
     ws.on('error', () => {});
     ws.on('close', () => {
-      for (const done of pending.values()) done(false);
+      for (const done of pending.values()) done(null);
       pending.clear();
     });
-    return {
-      collectGarbage() {
-        if (ws.readyState !== WebSocket.OPEN) return Promise.resolve(false);
-        const id = nextId++;
-        return new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => {
-            pending.delete(id);
-            resolve(false);
-          }, 60_000);
-          pending.set(id, (ok) => {
-            clearTimeout(timer);
-            resolve(ok);
-          });
-          ws.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
+    const call = (method: string): Promise<Record<string, unknown> | null> => {
+      if (ws.readyState !== WebSocket.OPEN) return Promise.resolve(null);
+      const id = nextId++;
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          resolve(null);
+        }, 60_000);
+        pending.set(id, (result) => {
+          clearTimeout(timer);
+          resolve(result);
         });
+        ws.send(JSON.stringify({ id, method }));
+      });
+    };
+    return {
+      async collectGarbage() {
+        return (await call('HeapProfiler.collectGarbage')) !== null;
+      },
+      async heapUsed() {
+        const r = await call('Runtime.getHeapUsage');
+        return typeof r?.['usedSize'] === 'number' ? r['usedSize'] : null;
       },
       close() {
         ws.close();

@@ -75,6 +75,7 @@ export interface RelayDoneEv {
   received: number; // until the end of the drain
   receivedInWindow: number; // received while sending
   latency: HistogramJson; // after warm-up
+  maxPerSecondUs: number[]; // worst latency of the messages received in second i of the step (drain included)
   serverErrors: Record<string, number>;
   wallMs: number;
   cpuSeconds: number; // this generator's CPU while sending (not the drain)

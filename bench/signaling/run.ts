@@ -568,7 +568,7 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
     await sleep(500);
     const rssBase = procRssKiB(server.pid);
     const rssAnonBase = procRssAnonKiB(server.pid);
-    const metricsBase = await keeper.metrics();
+    const heapBase = inspector ? await inspector.heapUsed() : null;
     const sources = Array.from({ length: opts.sources }, (_, i) => `127.0.0.${i + 2}`);
     const roomPrefix = `bench-${name}-${randomBytes(3).toString('hex')}-`;
 
@@ -656,6 +656,7 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
     const h1 = sample(server, gens, ctx);
     const rssHeldNoGc = procRssKiB(server.pid);
     const gcHeld = inspector ? await inspector.collectGarbage() : false;
+    const heapHeld = inspector ? await inspector.heapUsed() : null;
     inspector?.close();
     await sleep(500);
     const rssHeld = procRssKiB(server.pid);
@@ -664,11 +665,7 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
     const stats = await Promise.all(gens.map((x) => x.request<StatsEv>({ cmd: 'stats' }, 'stats')));
     const held = stats.reduce((a, s) => a + s.joined, 0);
     const hh = await keeper.health();
-    const metricsHeld = await keeper.metrics();
-    const heapDelta =
-      metricsBase?.['nodejs_heap_size_used_bytes'] !== undefined && metricsHeld?.['nodejs_heap_size_used_bytes'] !== undefined
-        ? metricsHeld['nodejs_heap_size_used_bytes'] - metricsBase['nodejs_heap_size_used_bytes']
-        : null;
+    const heapDelta = heapBase !== null && heapHeld !== null ? heapHeld - heapBase : null;
     const idle = cpuBetween(h0, h1, ctx);
     out['hold'] = {
       held_connections: held,
@@ -682,8 +679,8 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
       rss_hwm_kib: procHwmKiB(server.pid),
       rss_kib_per_connection: rssBase !== null && rssHeld !== null && held ? round2((rssHeld - rssBase) / held) : null,
       rss_anon_kib_per_connection: rssAnonBase !== null && rssAnonHeld !== null && held ? round2((rssAnonHeld - rssAnonBase) / held) : null,
-      heap_used_before_mib: metricsBase?.['nodejs_heap_size_used_bytes'] !== undefined ? round1(metricsBase['nodejs_heap_size_used_bytes'] / 2 ** 20) : null,
-      heap_used_held_mib: metricsHeld?.['nodejs_heap_size_used_bytes'] !== undefined ? round1(metricsHeld['nodejs_heap_size_used_bytes'] / 2 ** 20) : null,
+      heap_used_before_mib: heapBase !== null ? round1(heapBase / 2 ** 20) : null,
+      heap_used_held_mib: heapHeld !== null ? round1(heapHeld / 2 ** 20) : null,
       heap_kib_per_connection: heapDelta !== null && held ? round2(heapDelta / 1024 / held) : null,
       idle_server_cpu_pct: idle.server_cpu_pct,
       idle_machine_busy_pct: idle.machine_busy_pct,
@@ -728,6 +725,11 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
         skipped_by_generator: skipped,
         server_errors: res.reduce((a, x) => addCounts(a, x.serverErrors), {} as Record<string, number>),
         latency_ms: merge(res.map((x) => x.latency)).summaryMs(),
+        // Worst latency in each second of the step (all generators): periodic stalls show here.
+        max_latency_ms_per_second: Array.from(
+          { length: Math.max(...res.map((x) => x.maxPerSecondUs.length)) },
+          (_, i) => round1(Math.max(0, ...res.map((x) => x.maxPerSecondUs[i] ?? 0)) / 1000),
+        ),
         ...cpuSend,
         server_cpu_us_per_msg: received ? round1(((r2.server - r0.server) / received) * 1e6) : null,
         generator_cpu_pct: genCpuPct,
