@@ -4,7 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npx tsc -p tsconfig.json
+RUN npx tsc -p tsconfig.json && node clients/browser/build.mjs --minify
 ENV PORT=8080 DATA_DIR=/data
 VOLUME /data
 EXPOSE 8080

@@ -33,20 +33,24 @@ apt_install() {
 }
 
 # Test services: a throwaway PostgreSQL server per test run (PGlite needs nothing),
-# iproute2 for the private network namespace the tests run in.
+# iproute2 for the private network namespace the tests run in, Debian's
+# chromium for the browser test (driven by playwright-core).
 if [ "$mode" != "--runtime" ]; then
-  apt_install postgresql iproute2
+  apt_install postgresql iproute2 chromium
 fi
 
 # mediasoup worker: MEDIASOUP_WORKER_BIN if given, else the project's offline
 # build from the npm tarball against Debian's libraries (cached; minutes the first time).
+# SWITCHBOARD_MEDIASOUP_PREBUILT=1 (hosts with internet) lets mediasoup's own
+# postinstall download the official prebuilt instead.
+worker_bin=
 if [ -n "${MEDIASOUP_WORKER_BIN:-}" ]; then
   worker_bin=$MEDIASOUP_WORKER_BIN
-else
+elif [ "${SWITCHBOARD_MEDIASOUP_PREBUILT:-0}" != 1 ]; then
   worker_bin=$(bash scripts/mediasoup/ensure-worker.sh | tail -n1)
 fi
 # With the variable set, mediasoup's own postinstall (when npm runs it) skips its download.
-export MEDIASOUP_WORKER_BIN=$worker_bin
+[ -n "$worker_bin" ] && export MEDIASOUP_WORKER_BIN=$worker_bin
 
 # npm dependencies: reinstall when package-lock.json changed since the last install.
 stamp=node_modules/.switchboard-lock-hash
@@ -57,5 +61,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# Where the app finds the worker at run time (sfu/workerBinary.ts reads this).
-echo "$worker_bin" > node_modules/.switchboard-mediasoup-worker
+# Where the app finds the worker at run time (sfu/workerBinary.ts reads this;
+# without it, mediasoup's prebuilt in node_modules is used).
+if [ -n "$worker_bin" ]; then echo "$worker_bin" > node_modules/.switchboard-mediasoup-worker
+else rm -f node_modules/.switchboard-mediasoup-worker; fi

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 npx tsc -p tsconfig.json
+npx tsc --noEmit -p clients/browser
 
 run=(node dist/test/run.js "$@")
 if [ "${SWITCHBOARD_TEST_NETNS:-1}" = 1 ] && unshare -n true 2>/dev/null; then

@@ -11,6 +11,7 @@ import { LocalRoomDirectory } from './cluster/roomDirectory.js';
 import type { Config } from './config.js';
 import { ensureDevApiCredentials, ensureDevKeys } from './devKeys.js';
 import { createApi } from './http/api.js';
+import { withStatic } from './http/static.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MediaService } from './rooms/mediaService.js';
@@ -98,7 +99,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     connections: () => hub.connectionCount,
   });
 
-  const server = createServer(api.listener);
+  const server = createServer(withStatic(api.listener)); // the browser demo at / and /app/, the API otherwise
   server.keepAliveTimeout = 5000;
   hub.attach(server);
   await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,8 @@ export interface TransportEntry {
   transport: WebRtcTransport;
   direction: 'send' | 'recv';
   slot: RouterSlot;
+  /** Consumers reserved on the slot for this receiver and not created yet. */
+  reserved: number;
 }
 
 export interface ConsumerEntry {

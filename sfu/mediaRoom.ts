@@ -7,11 +7,12 @@ import type {
   ActiveSpeakerObserver, AudioLevelObserver, Consumer, DtlsParameters, MediaKind as MsKind, PlainTransport,
   RtpCapabilities, RtpParameters, SctpStreamParameters, SrtpParameters, WebRtcTransport,
 } from 'mediasoup/types';
+import type { EventEmitter } from 'node:events';
 import { AppError } from '../server/errors.js';
 import type { Logger } from '../server/logger.js';
 import {
   SOURCE_KIND,
-  type AckResults, type DataProducerInfo, type MediaKind, type ProducerInfo, type ServerMessage, type Source,
+  type AckResults, type DataProducerInfo, type MediaKind, type ProducerInfo, type Quality, type ServerMessage, type Source,
 } from '../signaling/protocol.js';
 import { MEDIA_CODECS } from './codecs.js';
 import { MediaPeer } from './mediaPeer.js';
@@ -54,6 +55,7 @@ export class MediaRoom {
   private primary: RouterSlot | null = null;
   private opening: Promise<RouterSlot> | null = null;
   private readonly secondaries: RouterSlot[] = [];
+  private readonly openingSecondaries = new Map<WorkerSlot, Promise<RouterSlot>>();
   private readonly peers = new Map<string, MediaPeer>();
   private readonly producers = new Map<string, { peer: MediaPeer; info: ProducerInfo }>();
   private readonly dataProducers = new Map<string, { peer: MediaPeer; info: DataProducerInfo }>();
@@ -69,6 +71,11 @@ export class MediaRoom {
     return (this.primary ? 1 : 0) + this.secondaries.length;
   }
 
+  /** The participant's last reported connection quality (null before any score). */
+  qualityOf(peerId: string): Quality | null {
+    return this.peers.get(peerId)?.quality ?? null;
+  }
+
   producerList(): ProducerInfo[] {
     return [...this.producers.values()].map((p) => p.info);
   }
@@ -81,27 +88,39 @@ export class MediaRoom {
     return (await this.primarySlot()).router.rtpCapabilities;
   }
 
-  async createTransport(peerId: string, direction: 'send' | 'recv', sctp: boolean): Promise<AckResults['create-transport']> {
+  async createTransport(peerId: string, direction: 'send' | 'recv', sctp: boolean, forceTcp = false): Promise<AckResults['create-transport']> {
     const peer = this.peer(peerId);
     if (peer.transportOf(direction)) {
       throw new AppError('conflict', `you already have a ${direction} transport; close it or restart ICE`);
     }
-    const slot = direction === 'send' ? await this.primarySlot() : await this.recvSlot();
-    const transport: WebRtcTransport = await slot.router.createWebRtcTransport({
-      webRtcServer: slot.worker.webRtcServer,
-      enableUdp: true,
-      enableTcp: true,
-      preferUdp: true,
-      enableSctp: sctp,
-      initialAvailableOutgoingBitrate: 1_000_000,
-      appData: { peerId, direction },
+    // A receiver will consume about everything published now.
+    const reserved = direction === 'recv' ? Math.max(1, this.producers.size) : 0;
+    const slot = direction === 'send' ? await this.primarySlot() : await this.recvSlot(reserved);
+    let transport: WebRtcTransport;
+    try {
+      transport = await slot.router.createWebRtcTransport({
+        webRtcServer: slot.worker.webRtcServer,
+        enableUdp: !forceTcp, // for networks that block UDP: ICE over the worker's TCP port
+        enableTcp: true,
+        preferUdp: true,
+        enableSctp: sctp,
+        initialAvailableOutgoingBitrate: 1_000_000,
+        appData: { peerId, direction },
+      });
+    } catch (err) {
+      slot.release(reserved);
+      throw err;
+    }
+    const entry = { transport, direction, slot, reserved };
+    transport.observer.once('close', () => {
+      peer.transports.delete(transport.id);
+      slot.release(entry.reserved);
     });
     if (this.peers.get(peerId) !== peer || this.closed) {
       transport.close();
       throw new AppError('not_in_room', 'you left the room');
     }
-    peer.transports.set(transport.id, { transport, direction, slot });
-    transport.observer.once('close', () => peer.transports.delete(transport.id));
+    peer.transports.set(transport.id, entry);
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed' || state === 'closed') this.opts.log.warn({ room: this.opts.name, peer: peerId, direction, state }, 'transport dtls');
     });
@@ -193,7 +212,7 @@ export class MediaRoom {
     if (entry.direction !== 'recv') throw new AppError('invalid_payload', 'consume needs a recv transport', 'transport_id');
     const source = this.producers.get(req.producerId);
     if (!source) throw new AppError('not_found', `no producer ${req.producerId} in this room`, 'producer_id');
-    const localId = await this.pipedProducerId(entry.slot, req.producerId);
+    const localId = await this.pipedId(entry.slot, 'producer', req.producerId);
     const rtpCapabilities = req.rtpCapabilities as RtpCapabilities;
     const canConsume = await clientCall('consume', async () => entry.slot.router.canConsume({ producerId: localId, rtpCapabilities }));
     if (!canConsume) throw new AppError('invalid_payload', 'your rtp_capabilities cannot receive this producer', 'rtp_capabilities');
@@ -205,6 +224,10 @@ export class MediaRoom {
       throw new AppError('not_in_room', 'you left the room');
     }
     entry.slot.addConsumer();
+    if (entry.reserved > 0) {
+      entry.reserved--;
+      entry.slot.release(1);
+    }
     peer.consumers.set(consumer.id, { consumer, slot: entry.slot, producerId: req.producerId });
     const send = (message: ServerMessage) => {
       if (!this.quiet) this.opts.listener.sendTo(peerId, message);
@@ -284,7 +307,7 @@ export class MediaRoom {
     const entry = this.transport(peerId, transportId);
     if (entry.direction !== 'recv') throw new AppError('invalid_payload', 'consume-data needs a recv transport', 'transport_id');
     if (!this.dataProducers.has(dataProducerId)) throw new AppError('not_found', `no data producer ${dataProducerId}`, 'data_producer_id');
-    const localId = await this.pipedDataProducerId(entry.slot, dataProducerId);
+    const localId = await this.pipedId(entry.slot, 'dataProducer', dataProducerId);
     const dataConsumer = await clientCall('consume-data', () =>
       entry.transport.consumeData({ dataProducerId: localId, appData: { peerId, dataProducerId } }),
     );
@@ -327,23 +350,39 @@ export class MediaRoom {
     opts: { ip: string; port: number; rtpCapabilities: RtpCapabilities; srtp?: SrtpParameters; paused?: boolean },
   ): Promise<{ transport: PlainTransport; consumer: Consumer }> {
     if (!this.producers.has(producerId)) throw new AppError('not_found', `no producer ${producerId} in this room`);
-    const slot = await this.recvSlot();
-    const localId = await this.pipedProducerId(slot, producerId);
+    const slot = await this.recvSlot(1);
+    let reserved = 1;
+    const settle = () => {
+      slot.release(reserved);
+      reserved = 0;
+    };
+    let localId: string;
+    try {
+      localId = await this.pipedId(slot, 'producer', producerId);
+    } catch (err) {
+      settle();
+      throw err;
+    }
     const transport = await slot.router.createPlainTransport({
       listenInfo: { protocol: 'udp', ip: this.opts.plainListenIp },
       rtcpMux: true,
       comedia: false,
       enableSrtp: Boolean(opts.srtp),
       ...(opts.srtp ? { srtpCryptoSuite: opts.srtp.cryptoSuite } : {}),
+    }).catch((err) => {
+      settle();
+      throw err;
     });
     try {
       await transport.connect({ ip: opts.ip, port: opts.port, ...(opts.srtp ? { srtpParameters: opts.srtp } : {}) });
       const consumer = await transport.consume({ producerId: localId, rtpCapabilities: opts.rtpCapabilities, paused: opts.paused ?? false });
       slot.addConsumer();
+      settle();
       consumer.observer.once('close', () => slot.removeConsumer());
       consumer.on('producerclose', () => transport.close());
       return { transport, consumer };
     } catch (err) {
+      settle();
       transport.close();
       throw err;
     }
@@ -414,50 +453,61 @@ export class MediaRoom {
   }
 
   /** Where a new receiver goes: the primary while it has budget, else a router on another worker. */
-  private async recvSlot(): Promise<RouterSlot> {
+  private async recvSlot(expectedConsumers: number): Promise<RouterSlot> {
     const primary = await this.primarySlot();
-    const budget = this.opts.routerConsumerBudget;
-    if (primary.consumers < budget) return primary;
-    const open = this.secondaries.find((s) => !s.router.closed && s.consumers < budget);
-    if (open) return open;
-    const used = new Set([primary, ...this.secondaries].map((s) => s.worker));
-    const slot = await this.openRouter(this.opts.pool.leastLoaded(used));
+    // Decide and reserve without awaiting in between, so concurrent joins see each other.
+    if (primary.load < this.opts.routerConsumerBudget) {
+      primary.reserve(expectedConsumers);
+      return primary;
+    }
+    // Past the budget, every new receiver goes to the least loaded worker, on
+    // this room's router there (opened and piped on first use).
+    const worker = this.opts.pool.leastLoaded();
+    const existing = [primary, ...this.secondaries].find((s) => s.worker === worker && !s.router.closed);
+    if (existing) {
+      existing.reserve(expectedConsumers);
+      return existing;
+    }
+    let opening = this.openingSecondaries.get(worker);
+    if (!opening) {
+      opening = this.openSecondary(worker).finally(() => this.openingSecondaries.delete(worker));
+      this.openingSecondaries.set(worker, opening);
+    }
+    const slot = await opening;
+    slot.reserve(expectedConsumers);
+    return slot;
+  }
+
+  private async openSecondary(worker: WorkerSlot): Promise<RouterSlot> {
+    const slot = await this.openRouter(worker);
     this.secondaries.push(slot);
     slot.router.once('workerclose', () => this.onRouterLost(slot));
     slot.router.observer.once('close', () => {
       const i = this.secondaries.indexOf(slot);
       if (i >= 0) this.secondaries.splice(i, 1);
     });
-    this.opts.log.info({ room: this.opts.name, worker: slot.worker.index, routers: this.routerCount }, 'room spread to another router');
+    this.opts.log.info({ room: this.opts.name, worker: worker.index, routers: this.routerCount }, 'room spread to another worker');
     return slot;
   }
 
-  /** The id under which a producer can be consumed on `slot` (piping it there once). */
-  private pipedProducerId(slot: RouterSlot, producerId: string): Promise<string> {
-    if (slot === this.primary) return Promise.resolve(producerId);
-    let piped = slot.piped.get(producerId);
+  /**
+   * The id under which a (data) producer can be consumed on `slot`, piping it
+   * there from the primary once. keepId: false, since two routers of one
+   * worker cannot hold the same id.
+   */
+  private pipedId(slot: RouterSlot, what: 'producer' | 'dataProducer', id: string): Promise<string> {
+    if (slot === this.primary) return Promise.resolve(id);
+    const cache = what === 'producer' ? slot.piped : slot.pipedData;
+    let piped = cache.get(id);
     if (!piped) {
-      // keepId: false, since two routers of one worker cannot hold the same id.
-      piped = this.primary!.router.pipeToRouter({ producerId, router: slot.router, keepId: false }).then(({ pipeProducer }) => {
-        pipeProducer!.observer.once('close', () => slot.piped.delete(producerId));
-        return pipeProducer!.id;
+      const source = what === 'producer' ? { producerId: id } : { dataProducerId: id };
+      piped = this.primary!.router.pipeToRouter({ ...source, router: slot.router, keepId: false }).then((result) => {
+        const copy = (result.pipeProducer ?? result.pipeDataProducer)!;
+        (copy.observer as EventEmitter).once('close', () => cache.delete(id));
+        return copy.id;
       });
-      piped.catch(() => slot.piped.delete(producerId));
-      slot.piped.set(producerId, piped);
-    }
-    return piped;
-  }
-
-  private pipedDataProducerId(slot: RouterSlot, dataProducerId: string): Promise<string> {
-    if (slot === this.primary) return Promise.resolve(dataProducerId);
-    let piped = slot.pipedData.get(dataProducerId);
-    if (!piped) {
-      piped = this.primary!.router.pipeToRouter({ dataProducerId, router: slot.router, keepId: false }).then(({ pipeDataProducer }) => {
-        pipeDataProducer!.observer.once('close', () => slot.pipedData.delete(dataProducerId));
-        return pipeDataProducer!.id;
-      });
-      piped.catch(() => slot.pipedData.delete(dataProducerId));
-      slot.pipedData.set(dataProducerId, piped);
+      piped.catch(() => cache.delete(id));
+      cache.set(id, piped);
     }
     return piped;
   }

@@ -5,9 +5,14 @@ import type { WorkerSlot } from './workerPool.js';
  * A router of a room on one worker. The room's first router (primary) holds
  * every producer; further routers hold only consumers, fed by pipes from the
  * primary, so a big room uses every core.
+ *
+ * Load is consumers plus `pending`: consumers a new receiver is expected to
+ * create, reserved when it is placed, so that joins placed at the same time
+ * see each other instead of all picking the same router.
  */
 export class RouterSlot {
   consumers = 0;
+  pending = 0;
   /** Publisher's producer id -> id of its piped copy on this router. */
   readonly piped = new Map<string, Promise<string>>();
   readonly pipedData = new Map<string, Promise<string>>();
@@ -20,8 +25,26 @@ export class RouterSlot {
     router.observer.once('close', () => {
       worker.routers.delete(router);
       worker.consumers -= this.consumers;
+      worker.pending -= this.pending;
       this.consumers = 0;
+      this.pending = 0;
     });
+  }
+
+  get load(): number {
+    return this.consumers + this.pending;
+  }
+
+  reserve(n: number): void {
+    this.pending += n;
+    this.worker.pending += n;
+  }
+
+  /** Gives back reservations that were not used (the receiver went away). */
+  release(n: number): void {
+    if (this.router.closed || n <= 0) return;
+    this.pending -= n;
+    this.worker.pending -= n;
   }
 
   addConsumer(): void {

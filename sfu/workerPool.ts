@@ -21,6 +21,8 @@ export interface WorkerPoolOptions {
 export class WorkerSlot {
   /** Consumers on this worker's routers: the load that placement balances. */
   consumers = 0;
+  /** Consumers reserved for receivers placed here that have not consumed yet. */
+  pending = 0;
   readonly routers = new Set<Router>();
 
   constructor(
@@ -109,7 +111,7 @@ export class WorkerPool extends EventEmitter<{ 'worker-replaced': [slot: WorkerS
     if (live.length === 0) throw new Error('no mediasoup worker is running');
     const fresh = live.filter((s) => !avoid.has(s));
     const pool = fresh.length > 0 ? fresh : live;
-    return pool.reduce((best, s) => (s.consumers < best.consumers ? s : best));
+    return pool.reduce((best, s) => (s.consumers + s.pending < best.consumers + best.pending ? s : best));
   }
 
   /** Per-worker CPU time (ms) and memory, from the workers' own resource usage. */

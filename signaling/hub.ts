@@ -1,5 +1,7 @@
 // The WebSocket endpoint (/ws): accepts connections, enforces the connection
-// cap and message size, and drops dead peers with one ping sweep for all.
+// cap and message size, and drops dead peers. Pings are spread over the
+// interval in slices: pinging 20k sockets at once stalled the event loop for
+// hundreds of milliseconds (and every client answered at the same moment).
 
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -9,10 +11,14 @@ import type { HubContext } from './hubContext.js';
 import { Session } from './session.js';
 
 export const WS_PATH = '/ws';
+const PING_SLICES = 30;
 
 export class SignalingHub {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session>();
+  private readonly pingSlices: Array<Set<Session>> = Array.from({ length: PING_SLICES }, () => new Set());
+  private nextSlice = 0;
+  private sliceToAssign = 0;
   private readonly pingTimer: NodeJS.Timeout;
   private accepting = true;
 
@@ -24,7 +30,7 @@ export class SignalingHub {
       perMessageDeflate: false, // compression costs ~300 KiB per connection in zlib state
       clientTracking: false,
     });
-    this.pingTimer = setInterval(() => this.sweep(), limits.pingIntervalMs);
+    this.pingTimer = setInterval(() => this.sweepSlice(), Math.max(10, Math.floor(limits.pingIntervalMs / PING_SLICES)));
     this.pingTimer.unref();
   }
 
@@ -53,6 +59,9 @@ export class SignalingHub {
     }
     const session = new Session(ws, req.socket.remoteAddress ?? null, this.ctx);
     this.sessions.add(session);
+    const slice = this.pingSlices[this.sliceToAssign]!;
+    this.sliceToAssign = (this.sliceToAssign + 1) % PING_SLICES;
+    slice.add(session);
     metrics.connections.inc();
     ws.on('message', (data, isBinary) => session.onMessage(data, isBinary));
     ws.on('pong', () => {
@@ -61,15 +70,22 @@ export class SignalingHub {
     ws.on('error', (err) => log.debug({ err }, 'websocket error'));
     ws.on('close', () => {
       this.sessions.delete(session);
+      slice.delete(session);
       metrics.connections.dec();
       session.onClosed();
     });
     if (urlToken) session.authenticateFromUrl(urlToken);
   }
 
-  /** Every ping interval: a peer that did not answer the previous ping is dead. */
-  private sweep(): void {
-    for (const session of this.sessions) {
+  /**
+   * Each session is visited once per ping interval (its slice's turn): a peer
+   * that did not answer the previous ping is dead, so one is dropped within
+   * two intervals.
+   */
+  private sweepSlice(): void {
+    const slice = this.pingSlices[this.nextSlice]!;
+    this.nextSlice = (this.nextSlice + 1) % PING_SLICES;
+    for (const session of slice) {
       if (!session.alive) {
         this.ctx.metrics.disconnects.inc({ reason: 'ping_timeout' });
         session.ws.terminate();

@@ -89,7 +89,7 @@ export const clientSchemas = {
   // SFU (group calls). mediasoup objects (rtp_parameters, dtls_parameters, ...)
   // travel as mediasoup defines them (camelCase inside); mediasoup checks them.
   'sfu-capabilities': object({}),
-  'create-transport': object({ direction: oneOf(DIRECTIONS), sctp: optional(boolean()) }),
+  'create-transport': object({ direction: oneOf(DIRECTIONS), sctp: optional(boolean()), force_tcp: optional(boolean()) }),
   'connect-transport': object({ transport_id: ID, dtls_parameters: MEDIASOUP_OBJECT }),
   'restart-ice': object({ transport_id: ID }),
   produce: object({
@@ -144,6 +144,8 @@ export interface ParticipantInfo {
   audio_muted: boolean;
   video_muted: boolean;
   on_hold: boolean;
+  /** From SFU scores; null until the participant sends or receives SFU media. */
+  connection_quality: Quality | null;
   joined_at: string; // ISO 8601
 }
 

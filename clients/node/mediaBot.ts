@@ -8,6 +8,11 @@ import type { Consumer, Producer, Transport } from 'mediasoup-client/types';
 import type { ProducerInfo, Source } from '../../signaling/protocol.js';
 import { SignalingClient } from './signalingClient.js';
 
+// @roamhq/wrtc 0.10 can abort in its N-API finalizers while Node tears the
+// environment down at a natural exit ("Check failed: node->IsInUse()"). Leaving
+// through process.exit() skips that teardown; the exit code is kept.
+process.once('beforeExit', (code) => process.exit(process.exitCode ?? code));
+
 // mediasoup-client looks for the WebRTC API on the global object, as in a browser.
 const g = globalThis as Record<string, unknown>;
 for (const name of ['RTCPeerConnection', 'RTCSessionDescription', 'RTCIceCandidate', 'MediaStream', 'MediaStreamTrack'] as const) {
@@ -40,6 +45,7 @@ export class MediaBot {
   readonly received = new Map<string, ReceivedTrack>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private recvTransportPromise: Promise<Transport> | null = null;
+  forceTcp = false;
 
   private constructor(
     readonly signaling: SignalingClient,
@@ -50,18 +56,19 @@ export class MediaBot {
   }
 
   /** Connects, authenticates, joins and loads the router's capabilities. */
-  static async join(url: string, token: string, room: string): Promise<MediaBot> {
+  static async join(url: string, token: string, room: string, opts: { forceTcp?: boolean } = {}): Promise<MediaBot> {
     const signaling = await SignalingClient.connect(url);
     await signaling.request('auth', { token });
     const joined = await signaling.request('join', { room });
     const bot = new MediaBot(signaling, joined.participant_id, joined.room_state.producers);
+    bot.forceTcp = opts.forceTcp ?? false;
     const { router_rtp_capabilities } = await signaling.request('sfu-capabilities', {});
     await bot.device.load({ routerRtpCapabilities: router_rtp_capabilities as never });
     return bot;
   }
 
   private async createTransport(direction: 'send' | 'recv'): Promise<Transport> {
-    const { transport: options } = await this.signaling.request('create-transport', { direction, sctp: true });
+    const { transport: options } = await this.signaling.request('create-transport', { direction, sctp: true, force_tcp: this.forceTcp });
     const transport = direction === 'send'
       ? this.device.createSendTransport(options as never)
       : this.device.createRecvTransport(options as never);
@@ -157,6 +164,35 @@ export class MediaBot {
     });
     this.producers.set(producer.id, producer);
     return producer;
+  }
+
+  /** Opens a data channel to the room (chat, whiteboard...). */
+  async produceData(label: string) {
+    const transport = await this.send();
+    return transport.produceData({ label, ordered: true });
+  }
+
+  /** Receives another participant's data channel. */
+  async consumeData(dataProducerId: string) {
+    const transport = await this.recv();
+    const { data_consumer } = await this.signaling.request('consume-data', { transport_id: transport.id, data_producer_id: dataProducerId });
+    return transport.consumeData({
+      id: data_consumer.id,
+      dataProducerId: data_consumer.dataProducerId,
+      sctpStreamParameters: data_consumer.sctpStreamParameters as never,
+      label: data_consumer.label,
+      protocol: data_consumer.protocol,
+    });
+  }
+
+  /** Forgets every transport (after `sfu-reset`): the next publish/consume makes new ones. */
+  resetTransports(): void {
+    this.sendTransport?.close();
+    this.recvTransport?.close();
+    this.sendTransport = null;
+    this.recvTransport = null;
+    this.recvTransportPromise = null;
+    this.producers.clear();
   }
 
   /** Consumes a producer, resumes it, and counts what is decoded. */

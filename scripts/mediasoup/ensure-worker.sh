@@ -68,7 +68,8 @@ SRTP_RUNTIME_PKGS=(libsrtp2-1) # only when linked against Debian's libsrtp2
 if [[ "${SWITCHBOARD_FORCE_BUILD:-0}" != 1 && -n "${MEDIASOUP_WORKER_BIN:-}" ]]; then
   if [[ -f "$MEDIASOUP_WORKER_BIN" && -x "$MEDIASOUP_WORKER_BIN" ]]; then
     log "using MEDIASOUP_WORKER_BIN=$MEDIASOUP_WORKER_BIN"
-    result "$MEDIASOUP_WORKER_BIN"
+    # Absolute (symlinks kept), so that it stays valid from any directory.
+    result "$(realpath -s "$MEDIASOUP_WORKER_BIN")"
   fi
   warn "MEDIASOUP_WORKER_BIN=$MEDIASOUP_WORKER_BIN is not an executable file; ignoring it"
 fi
@@ -149,11 +150,14 @@ smoke_test() {
 # ---------------------------------------------------------------------------
 # 2. Cache (under a lock so that concurrent runs build only once).
 # ---------------------------------------------------------------------------
-mkdir -p "$CACHE_ROOT" || die "cannot create cache dir $CACHE_ROOT"
-exec 9>"$CACHE_ROOT/.lock-$MS_VERSION-$BUILD_HASH"
-if ! flock -n 9; then
-  log "another ensure-worker.sh is building $MS_VERSION-$BUILD_HASH; waiting for it"
-  flock 9
+mkdir -p "$CACHE_ROOT" 2>/dev/null || true
+# A read-only cache (e.g. copied to an air-gapped host) is fine for reuse.
+if [[ -d "$CACHE_ROOT" && -w "$CACHE_ROOT" ]]; then
+  exec 9>"$CACHE_ROOT/.lock-$MS_VERSION-$BUILD_HASH"
+  if ! flock -n 9; then
+    log "another ensure-worker.sh is building $MS_VERSION-$BUILD_HASH; waiting for it"
+    flock 9
+  fi
 fi
 
 use_cache() {
@@ -189,19 +193,44 @@ fi
 # ---------------------------------------------------------------------------
 # 3. Build.
 # ---------------------------------------------------------------------------
+[[ -d "$CACHE_ROOT" && -w "$CACHE_ROOT" ]] || die "cache dir $CACHE_ROOT is not writable (set SWITCHBOARD_CACHE_DIR)"
 START_TS=$(date +%s)
 JOBS="${SWITCHBOARD_BUILD_JOBS:-$(($(nproc) < 2 ? $(nproc) : 2))}"
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/switchboard-mediasoup-build.XXXXXX")"
+INTERRUPTED=0
 cleanup() {
   local rc=$?
-  if [[ "${SWITCHBOARD_KEEP_BUILD_DIR:-0}" == 1 || $rc -ne 0 ]]; then
-    [[ $rc -ne 0 ]] && log "build directory kept for inspection: $WORK_DIR"
+  if [[ "$INTERRUPTED" == 0 && ("${SWITCHBOARD_KEEP_BUILD_DIR:-0}" == 1 || $rc -ne 0) ]]; then
+    log "build directory kept for inspection: $WORK_DIR"
   else
     rm -rf "$WORK_DIR"
   fi
-  rm -rf "${STAGE_DIR:-}" 2>/dev/null || true
+  if [[ -n "${STAGE_DIR:-}" ]]; then rm -rf "$STAGE_DIR"; fi
 }
 trap cleanup EXIT
+# Long steps run as background children (run_logged) so that a signal is
+# handled at once: stop the child, then clean up.
+CHILD=""
+on_signal() {
+  INTERRUPTED=1
+  if [[ -n "$CHILD" ]]; then
+    kill -TERM "$CHILD" 2>/dev/null || true
+    wait "$CHILD" 2>/dev/null || true
+  fi
+  die "interrupted"
+}
+trap on_signal INT TERM
+
+# run_logged LOGFILE CMD... : runs CMD with output to LOGFILE, interruptibly.
+run_logged() {
+  local logfile="$1" rc=0
+  shift
+  "$@" >"$logfile" 2>&1 &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=""
+  return "$rc"
+}
 
 log "building mediasoup-worker $MS_VERSION (key $MS_VERSION-$BUILD_HASH, jobs $JOBS) in $WORK_DIR"
 
@@ -306,14 +335,13 @@ build_srtp_openssl() {
   }
   log "building libsrtp2 ($(basename "$srcdir"), Debian patches applied) with OpenSSL crypto, static"
   # (Explicit && chains: set -e does not apply inside a "|| {...}" context.)
-  (
-    cd "$srcdir" &&
-      ./configure --enable-openssl --disable-pcap --prefix="$SRTP_PREFIX" \
-        CFLAGS="-O3 -fPIC -D_REENTRANT" >"$WORK_DIR/srtp-configure.log" 2>&1 &&
-      grep -qs '^#define OPENSSL 1' crypto/include/config.h config.h &&
-      make -j"$JOBS" libsrtp2.a >"$WORK_DIR/srtp-make.log" 2>&1 &&
-      make install >"$WORK_DIR/srtp-install.log" 2>&1
-  ) || {
+  {
+    run_logged "$WORK_DIR/srtp-configure.log" env -C "$srcdir" ./configure \
+      --enable-openssl --disable-pcap --prefix="$SRTP_PREFIX" CFLAGS="-O3 -fPIC -D_REENTRANT" &&
+      grep -qs '^#define OPENSSL 1' "$srcdir/crypto/include/config.h" "$srcdir/config.h" &&
+      run_logged "$WORK_DIR/srtp-make.log" make -C "$srcdir" -j"$JOBS" libsrtp2.a &&
+      run_logged "$WORK_DIR/srtp-install.log" make -C "$srcdir" install
+  } || {
     warn "libsrtp2 OpenSSL build failed (logs: $WORK_DIR/srtp-*.log)"
     return 1
   }
@@ -342,18 +370,13 @@ fi
 
 # --- mediasoup-worker (like upstream's release build) -------------------------
 log "meson setup (release)"
-(
-  cd "$SRC_DIR/worker" &&
-    meson setup build --buildtype release -Db_ndebug=true >"$WORK_DIR/meson-setup.log" 2>&1
-) || {
+run_logged "$WORK_DIR/meson-setup.log" \
+  meson setup "$SRC_DIR/worker/build" "$SRC_DIR/worker" --buildtype release -Db_ndebug=true || {
   tail -n 30 "$WORK_DIR/meson-setup.log" >&2
   die "meson setup failed (log: $WORK_DIR/meson-setup.log)"
 }
 log "ninja -j$JOBS mediasoup-worker (takes a few minutes)"
-(
-  cd "$SRC_DIR/worker" &&
-    ninja -j"$JOBS" -C build mediasoup-worker >"$WORK_DIR/ninja.log" 2>&1
-) || {
+run_logged "$WORK_DIR/ninja.log" ninja -j"$JOBS" -C "$SRC_DIR/worker/build" mediasoup-worker || {
   tail -n 40 "$WORK_DIR/ninja.log" >&2
   die "ninja failed (log: $WORK_DIR/ninja.log)"
 }
@@ -371,7 +394,7 @@ smoke_test "$BUILT_BIN" || die "built worker does not run (expected exit 41 with
 # --- atomic install into the cache --------------------------------------------
 STAGE_DIR="$(mktemp -d "$CACHE_ROOT/.stage-$MS_VERSION-$BUILD_HASH.XXXXXX")"
 cp "$BUILT_BIN" "$STAGE_DIR/mediasoup-worker"
-chmod 0755 "$STAGE_DIR/mediasoup-worker"
+chmod 0755 "$STAGE_DIR" "$STAGE_DIR/mediasoup-worker"
 ELAPSED=$(($(date +%s) - START_TS))
 cat >"$STAGE_DIR/build-info.txt" <<EOF
 mediasoup=$MS_VERSION

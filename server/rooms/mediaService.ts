@@ -40,7 +40,7 @@ export class MediaService {
   }
 
   createTransport(p: Participant, req: ClientPayloads['create-transport']): Promise<AckResults['create-transport']> {
-    return this.media(p).createTransport(p.id, req.direction, req.sctp ?? false);
+    return this.media(p).createTransport(p.id, req.direction, req.sctp ?? false, req.force_tcp ?? false);
   }
 
   async connectTransport(p: Participant, req: ClientPayloads['connect-transport']): Promise<typeof EMPTY> {

@@ -43,6 +43,7 @@ export class Participant {
       audio_muted: this.audioMuted,
       video_muted: this.videoMuted,
       on_hold: this.onHold,
+      connection_quality: null,
       joined_at: this.joinedAt.toISOString(),
     };
   }

@@ -30,7 +30,7 @@ export class Room {
     return {
       room: this.name,
       call: { call_id: this.callId, state: this.callState },
-      participants: [...this.participants.values()].map((p) => p.info()),
+      participants: [...this.participants.values()].map((p) => ({ ...p.info(), connection_quality: this.media?.qualityOf(p.id) ?? null })),
       producers: this.media?.producerList() ?? [],
       data_producers: this.media?.dataProducerList() ?? [],
     };

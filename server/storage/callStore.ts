@@ -65,20 +65,12 @@ export class CallStore {
   // Joins and leaves are the hot writes: each is grouped with its neighbours.
   private readonly joins = new Batcher<NewParticipant>((rows) => this.insertParticipants(rows));
   private readonly leaves = new Batcher<Leave>((rows) => this.recordLeaves(rows));
+  private readonly activations = new Batcher<{ id: string; at: Date }>((rows) => this.activateCalls(rows));
 
   constructor(private readonly db: Database) {}
 
   async ensureRoom(name: string): Promise<void> {
     await this.db.query('INSERT INTO rooms (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [name]);
-  }
-
-  /** The room's call that has not ended, if any. */
-  async findOpenCall(room: string): Promise<CallRecord | null> {
-    const rows = await this.db.query<CallRecord>(
-      `SELECT ${CALL_COLUMNS} FROM calls WHERE room = $1 AND status <> 'ended'`,
-      [room],
-    );
-    return rows[0] ?? null;
   }
 
   /**
@@ -98,19 +90,38 @@ export class CallStore {
 
   /** The open call of the room, opening one if there is none. */
   async openCall(room: string, nodeId: string | null): Promise<CallRecord> {
+    // One statement on the join path: make the room row, open a call unless one
+    // is open, return the open call. (A racing node's insert loses on the unique
+    // index and this returns nothing; the retry then reads the winner's call.)
     for (let attempt = 0; attempt < 3; attempt++) {
-      const existing = await this.findOpenCall(room);
-      if (existing) return existing;
-      const created = await this.createCall(room, nodeId);
-      if (created) return created;
+      const rows = await this.db.query<CallRecord>(
+        `WITH room_row AS (INSERT INTO rooms (name) VALUES ($1) ON CONFLICT (name) DO NOTHING),
+              existing AS (SELECT ${CALL_COLUMNS} FROM calls WHERE room = $1 AND status <> 'ended'),
+              created AS (
+                INSERT INTO calls (id, room, node_id, status)
+                SELECT $2, $1, $3, 'pending' WHERE NOT EXISTS (SELECT 1 FROM existing)
+                ON CONFLICT (room) WHERE status <> 'ended' DO NOTHING
+                RETURNING ${CALL_COLUMNS})
+         SELECT * FROM existing UNION ALL SELECT * FROM created`,
+        [room, randomUUID(), nodeId],
+      );
+      if (rows[0]) return rows[0];
     }
     throw new Error(`could not open a call in room ${room}`);
   }
 
-  async markCallActive(callId: string, at: Date): Promise<void> {
+  markCallActive(callId: string, at: Date): Promise<void> {
+    return this.activations.add({ id: callId, at });
+  }
+
+  private async activateCalls(rows: Array<{ id: string; at: Date }>): Promise<void> {
+    const params: unknown[] = [];
+    for (const r of rows) params.push(r.id, r.at);
     await this.db.query(
-      `UPDATE calls SET status = 'active', started_at = COALESCE(started_at, $2) WHERE id = $1 AND status = 'pending'`,
-      [callId, at],
+      `UPDATE calls AS c SET status = 'active', started_at = COALESCE(c.started_at, v.at)
+       FROM (VALUES ${rowsPlaceholder(rows.length, 2, ['::uuid', '::timestamptz'])}) AS v(id, at)
+       WHERE c.id = v.id AND c.status = 'pending'`,
+      params,
     );
   }
 

@@ -1,0 +1,163 @@
+// The SFU bench's publisher, in its own process: a real WebRTC participant
+// (MediaBot = mediasoup-client + libwebrtc from @roamhq/wrtc) publishing a
+// synthetic microphone (440 Hz Opus) and optionally a synthetic camera (VP8,
+// non-simulcast, capped at maxBitrate). Its own process keeps its event loop
+// and encoder away from the bench's bookkeeping, and its sources are clocked
+// from the wall clock (late timer ticks catch up) so a busy machine does not
+// silently lower the publisher's packet rate. Driven over IPC by run.ts:
+//   { id, cmd: 'start', url, token, room, video, width, height, fps, kbps, bwe } -> { id, participantId, producers }
+//   { id, cmd: 'stats' } -> { id, stats } (the send side's outbound-rtp: resolution, fps, limitation)
+//   { id, cmd: 'close' } -> { id }, then exits
+
+import wrtc from '@roamhq/wrtc';
+import { Device } from 'mediasoup-client';
+import type { RtpCapabilities, Transport } from 'mediasoup-client/types';
+import { MediaBot } from '../../clients/node/mediaBot.js';
+
+export interface StartRequest {
+  id: number;
+  cmd: 'start';
+  url: string;
+  token: string;
+  room: string;
+  video: boolean;
+  width: number;
+  height: number;
+  fps: number;
+  kbps: number;
+  /** false: offer no transport-cc / REMB, so libwebrtc's bitrate follows maxBitrate, not delay estimates. */
+  bwe: boolean;
+}
+export type PublisherRequest = StartRequest | { id: number; cmd: 'stats' } | { id: number; cmd: 'close' };
+
+export interface PublisherStats {
+  kind: string;
+  packetsSent: number;
+  bytesSent: number;
+  frameWidth?: number;
+  frameHeight?: number;
+  framesPerSecond?: number;
+  framesEncoded?: number;
+  qualityLimitationReason?: string;
+  targetBitrate?: number;
+}
+
+let bot: MediaBot | null = null;
+const timers: NodeJS.Timeout[] = [];
+
+/** Runs `tick` once per `periodMs` of wall-clock time, catching up (at most `maxBurst` at once) when the timer is late. */
+function clocked(periodMs: number, maxBurst: number, tick: () => void): void {
+  const start = performance.now();
+  let done = 0;
+  timers.push(setInterval(() => {
+    const due = Math.floor((performance.now() - start) / periodMs);
+    if (due - done > maxBurst) done = due - maxBurst;
+    while (done < due) {
+      tick();
+      done++;
+    }
+  }, periodMs / 2));
+}
+
+/**
+ * Without bandwidth estimation feedback the publisher is a fixed input (its
+ * rate no longer backs off when a saturated box delays packets): mediasoup-client
+ * negotiates only what the router capabilities it loads offer, so drop
+ * transport-cc and REMB from them in this process.
+ */
+function disableBwe(): void {
+  const load = Device.prototype.load;
+  Device.prototype.load = function (this: Device, opts: Parameters<Device['load']>[0]) {
+    const caps = opts.routerRtpCapabilities as RtpCapabilities;
+    const routerRtpCapabilities: RtpCapabilities = {
+      codecs: caps.codecs?.map((c) => ({ ...c, rtcpFeedback: (c.rtcpFeedback ?? []).filter((f) => f.type !== 'transport-cc' && f.type !== 'goog-remb') })),
+      headerExtensions: caps.headerExtensions?.filter((h) => !h.uri.includes('transport-wide-cc') && !h.uri.includes('abs-send-time')),
+    };
+    return load.call(this, { ...opts, routerRtpCapabilities });
+  };
+}
+
+async function start(req: StartRequest) {
+  if (!req.bwe) disableBwe();
+  bot = await MediaBot.join(req.url, req.token, req.room);
+  // MediaBot's own sources tick on plain 10 ms / frame timers that fall behind on a busy
+  // machine; produce clocked sources on its send transport instead (made by its private send()).
+  const transport = await (bot as unknown as { send(): Promise<Transport> }).send();
+  const producers: Record<string, string> = {};
+
+  const audioSource = new wrtc.nonstandard.RTCAudioSource();
+  const audioTrack = audioSource.createTrack();
+  const sampleRate = 48000;
+  const samples = new Int16Array(sampleRate / 100);
+  let t = 0;
+  clocked(10, 20, () => {
+    for (let i = 0; i < samples.length; i++, t++) samples[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * t) / sampleRate));
+    audioSource.onData({ samples, sampleRate });
+  });
+  const audio = await transport.produce({ track: audioTrack, appData: { source: 'mic' } });
+  bot.producers.set(audio.id, audio);
+  producers['audio'] = audio.id;
+
+  if (req.video) {
+    const { width, height, fps } = req;
+    const source = new wrtc.nonstandard.RTCVideoSource();
+    const track = source.createTrack();
+    const data = new Uint8Array(width * height * 1.5);
+    let n = 0;
+    // A camera that is late drops frames rather than bursting: catch up by one at most.
+    clocked(1000 / fps, 1, () => {
+      n++;
+      for (let y = 0; y < height; y += 4) data.fill((y + n * 3) & 0xff, y * width, y * width + width);
+      source.onFrame({ width, height, data });
+    });
+    const producer = await transport.produce({
+      track,
+      appData: { source: 'camera' },
+      // wrtc rejects RTCRtpSender.setParameters, so the cap must be in the initial encodings.
+      ...(req.kbps > 0 ? { encodings: [{ maxBitrate: req.kbps * 1000 }] } : {}),
+    });
+    bot.producers.set(producer.id, producer);
+    producers['video'] = producer.id;
+  }
+  return { participantId: bot.participantId, producers };
+}
+
+async function stats(): Promise<PublisherStats[]> {
+  const out: PublisherStats[] = [];
+  const report = await bot!.sendTransport!.getStats();
+  report.forEach((x: Record<string, unknown>) => {
+    if (x['type'] !== 'outbound-rtp') return;
+    const s: PublisherStats = {
+      kind: String(x['kind'] ?? x['mediaType']),
+      packetsSent: Number(x['packetsSent'] ?? 0),
+      bytesSent: Number(x['bytesSent'] ?? 0),
+    };
+    for (const key of ['frameWidth', 'frameHeight', 'framesPerSecond', 'framesEncoded', 'targetBitrate'] as const) {
+      if (x[key] !== undefined) s[key] = Number(x[key]);
+    }
+    if (x['qualityLimitationReason'] !== undefined) s.qualityLimitationReason = String(x['qualityLimitationReason']);
+    out.push(s);
+  });
+  return out;
+}
+
+process.on('message', (req: PublisherRequest) => {
+  const run = async () => {
+    switch (req.cmd) {
+      case 'start':
+        return start(req);
+      case 'stats':
+        return { stats: await stats() };
+      case 'close':
+        for (const t of timers) clearInterval(t);
+        await bot?.close().catch(() => {});
+        setTimeout(() => process.exit(0), 100);
+        return {};
+    }
+  };
+  run().then(
+    (reply) => process.send!({ id: req.id, ...reply }),
+    (err: unknown) => process.send!({ id: req.id, error: String((err as Error)?.stack ?? err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));

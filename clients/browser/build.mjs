@@ -1,0 +1,47 @@
+// Bundles the browser SDK and the demo app with esbuild into dist/browser/:
+//   switchboard.js  the SDK as one ES module (for apps)
+//   demo.js         the demo app (SDK included)
+//   index.html, demo.css
+// The server serves that folder (server/http/static.ts): / is index.html,
+// /app/<file> the rest. Type checking is separate: tsc --noEmit -p clients/browser.
+// Usage: node clients/browser/build.mjs [--minify] [--outdir DIR]
+
+import { build } from 'esbuild';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const args = process.argv.slice(2);
+const outIndex = args.indexOf('--outdir');
+const outdir = outIndex >= 0 ? path.resolve(args[outIndex + 1]) : path.join(root, 'dist/browser');
+const minify = args.includes('--minify');
+
+mkdirSync(outdir, { recursive: true });
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: {
+    switchboard: path.join(here, 'sdk/index.ts'),
+    demo: path.join(here, 'demo/main.ts'),
+  },
+  outdir,
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'chrome111',
+  sourcemap: true,
+  minify,
+  legalComments: 'linked',
+  tsconfig: path.join(here, 'tsconfig.json'),
+  // The `debug` logger that mediasoup-client uses reads process.env in some paths.
+  define: { 'process.env.NODE_ENV': '"production"', 'process.env.DEBUG': 'undefined' },
+  logLevel: 'warning',
+  metafile: true,
+});
+for (const file of ['demo/index.html', 'demo/demo.css']) copyFileSync(path.join(here, file), path.join(outdir, path.basename(file)));
+
+const sizes = Object.entries(result.metafile.outputs)
+  .filter(([file]) => file.endsWith('.js'))
+  .map(([file, out]) => `${path.basename(file)} ${(out.bytes / 1024).toFixed(0)} KiB`);
+console.log(`browser bundle -> ${path.relative(process.cwd(), outdir) || '.'}: ${sizes.join(', ')}`);

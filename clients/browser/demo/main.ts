@@ -1,0 +1,344 @@
+// The demo app: join a room with a token, publish camera and mic, see and
+// hear everyone else. No framework: the DOM is updated from SDK events.
+// Query parameters prefill the form: ?server=ws://...&token=...&room=...&name=...
+
+import { SwitchboardClient, type LocalTrack, type ParticipantInfo, type Quality, type RemoteTrack } from '../sdk/index.js';
+
+function el<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`#${id} missing from index.html`);
+  return found as T;
+}
+
+const form = el<HTMLFormElement>('join-form');
+const serverInput = el<HTMLInputElement>('server-url');
+const tokenInput = el<HTMLTextAreaElement>('token');
+const roomInput = el<HTMLInputElement>('room');
+const nameInput = el<HTMLInputElement>('display-name');
+const videoCheck = el<HTMLInputElement>('opt-video');
+const audioCheck = el<HTMLInputElement>('opt-audio');
+const joinButton = el<HTMLButtonElement>('join');
+const call = el<HTMLElement>('call');
+const tiles = el<HTMLDivElement>('tiles');
+const audioButton = el<HTMLButtonElement>('toggle-audio');
+const videoButton = el<HTMLButtonElement>('toggle-video');
+const screenButton = el<HTMLButtonElement>('toggle-screen');
+const leaveButton = el<HTMLButtonElement>('leave');
+const connection = el<HTMLSpanElement>('connection');
+const roomName = el<HTMLSpanElement>('room-name');
+const errorBox = el<HTMLParagraphElement>('error');
+const log = el<HTMLOListElement>('log');
+
+let client: SwitchboardClient | null = null;
+
+// ---- form -------------------------------------------------------------------
+
+const params = new URLSearchParams(location.search);
+const defaultServer = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+serverInput.value = params.get('server') ?? localStorage.getItem('switchboard.server') ?? defaultServer;
+tokenInput.value = params.get('token') ?? '';
+roomInput.value = params.get('room') ?? localStorage.getItem('switchboard.room') ?? 'demo';
+nameInput.value = params.get('name') ?? localStorage.getItem('switchboard.name') ?? '';
+
+form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  void join();
+});
+
+async function join(): Promise<void> {
+  showError(null);
+  joinButton.disabled = true;
+  const server = serverInput.value.trim();
+  const room = roomInput.value.trim();
+  const name = nameInput.value.trim();
+  localStorage.setItem('switchboard.server', server);
+  localStorage.setItem('switchboard.room', room);
+  localStorage.setItem('switchboard.name', name);
+  const c = new SwitchboardClient();
+  client = c;
+  wire(c);
+  try {
+    await c.connect(server, tokenInput.value.trim());
+    await c.join(room, name ? { displayName: name } : {});
+  } catch (err) {
+    showError(`Could not join: ${String((err as Error).message ?? err)}`);
+    c.signaling.close();
+    client = null;
+    joinButton.disabled = false;
+    return;
+  }
+  form.hidden = true;
+  call.hidden = false;
+  roomName.textContent = `room ${room}`;
+  if (videoCheck.checked || audioCheck.checked) {
+    try {
+      await c.publish({ audio: audioCheck.checked, video: videoCheck.checked });
+    } catch (err) {
+      showError(`Could not publish: ${String((err as Error).message ?? err)}`);
+    }
+  }
+  updateButtons();
+}
+
+audioButton.addEventListener('click', () => void toggleMute('audio'));
+videoButton.addEventListener('click', () => void toggleMute('video'));
+screenButton.addEventListener('click', () => void toggleScreen());
+leaveButton.addEventListener('click', () => void leave());
+
+async function toggleMute(track: 'audio' | 'video'): Promise<void> {
+  if (!client) return;
+  const done = client.muted[track] ? client.unmute(track) : client.mute(track);
+  updateButtons(); // the SDK flips its state at once; the server's ack follows
+  try {
+    await done;
+  } catch (err) {
+    showError(String((err as Error).message ?? err));
+  }
+  updateButtons();
+}
+
+async function toggleScreen(): Promise<void> {
+  if (!client) return;
+  try {
+    if (client.localTracks.has('screen')) {
+      await client.unpublish('screen');
+      await client.unpublish('screen-audio');
+    } else {
+      await client.publish({ screen: true });
+    }
+  } catch (err) {
+    showError(`Screen sharing: ${String((err as Error).message ?? err)}`);
+  }
+  updateButtons();
+}
+
+async function leave(): Promise<void> {
+  const c = client;
+  client = null;
+  if (c) await c.disconnect();
+  tiles.replaceChildren();
+  call.hidden = true;
+  form.hidden = false;
+  joinButton.disabled = false;
+  roomName.textContent = '';
+}
+
+function updateButtons(): void {
+  const c = client;
+  if (!c) return;
+  audioButton.textContent = c.muted.audio ? 'Unmute mic' : 'Mute mic';
+  audioButton.classList.toggle('off', c.muted.audio);
+  videoButton.textContent = c.muted.video ? 'Start camera' : 'Stop camera';
+  videoButton.classList.toggle('off', c.muted.video);
+  const sharing = c.localTracks.has('screen');
+  screenButton.textContent = sharing ? 'Stop sharing' : 'Share screen';
+  screenButton.classList.toggle('off', sharing);
+}
+
+// ---- SDK events -> DOM ------------------------------------------------------
+
+function wire(c: SwitchboardClient): void {
+  c.on('connection-state', ({ state, attempt, code }) => {
+    connection.textContent = state + (attempt ? ` (attempt ${attempt})` : '');
+    connection.className = `pill state-${state}`;
+    logEvent(`connection ${state}${code ? ` (close ${code})` : ''}`);
+  });
+  c.on('room-joined', ({ participantId, roomState, rejoined }) => {
+    logEvent(`${rejoined ? 'rejoined' : 'joined'} ${roomState.room} as ${participantId}`);
+    tiles.replaceChildren();
+    for (const p of roomState.participants) renderParticipant(p);
+    // After a rejoin the local tiles come back with local-track-added.
+  });
+  c.on('room-left', ({ reason }) => {
+    logEvent(`left the room (${reason})`);
+    if (client === c && reason !== 'left') {
+      showError(`Removed from the room: ${reason}`);
+      void leave();
+    }
+  });
+  c.on('participant-joined', (p) => {
+    logEvent(`${p.display_name} joined`);
+    renderParticipant(p);
+  });
+  c.on('participant-left', ({ participant_id, reason }) => {
+    logEvent(`${nameOf(participant_id)} left (${reason})`);
+    for (const t of tiles.querySelectorAll(`[data-participant="${CSS.escape(participant_id)}"]`)) t.remove();
+  });
+  c.on('participant-updated', (p) => renderParticipant(p));
+  c.on('local-track-added', (local) => attachLocal(c, local));
+  c.on('local-track-removed', (local) => detachLocal(c, local));
+  c.on('track-added', (remote) => attachRemote(remote));
+  c.on('track-removed', (remote) => detachRemote(remote));
+  c.on('active-speaker', ({ participant_id }) => {
+    for (const t of tiles.querySelectorAll('.tile')) t.classList.toggle('active-speaker', (t as HTMLElement).dataset['participant'] === participant_id);
+  });
+  c.on('audio-levels', ({ levels }) => showLevels(levels));
+  c.on('connection-quality', ({ participant_id, quality, score }) => showQuality(participant_id, quality, score));
+  c.on('media-reset', ({ reason }) => logEvent(`media reset (${reason}): publishing and subscribing again`));
+  c.on('transport-state', ({ direction, state }) => logEvent(`${direction} transport ${state}`));
+  c.on('media-error', ({ action, error }) => logEvent(`error: ${action}: ${error.message}`));
+  c.on('error', ({ code, message }) => logEvent(`server error ${code}: ${message}`));
+}
+
+/** The camera tile of a participant (screen shares get their own tile). */
+function tileFor(participantId: string, screen = false): HTMLDivElement {
+  const selector = `.tile[data-participant="${CSS.escape(participantId)}"][data-kind="${screen ? 'screen' : 'camera'}"]`;
+  let tile = tiles.querySelector<HTMLDivElement>(selector);
+  if (tile) return tile;
+  tile = document.createElement('div');
+  tile.className = 'tile no-video';
+  tile.dataset['participant'] = participantId;
+  tile.dataset['kind'] = screen ? 'screen' : 'camera';
+  const video = document.createElement('video');
+  video.autoplay = true;
+  video.playsInline = true;
+  video.muted = true; // sound plays through separate <audio> elements
+  const avatar = document.createElement('div');
+  avatar.className = 'avatar';
+  const level = document.createElement('div');
+  level.className = 'level';
+  level.append(document.createElement('div'));
+  const overlay = document.createElement('div');
+  overlay.className = 'overlay';
+  const name = document.createElement('span');
+  name.className = 'name';
+  const mic = badge('mic-off', 'mic off');
+  const cam = badge('cam-off', 'camera off');
+  const quality = document.createElement('span');
+  quality.className = 'badge quality';
+  overlay.append(name, mic, cam, quality);
+  tile.append(video, avatar, level, overlay);
+  tiles.append(tile);
+  const info = client?.participants.get(participantId);
+  if (info) renderParticipant(info);
+  return tile;
+}
+
+function badge(cls: string, text: string): HTMLSpanElement {
+  const b = document.createElement('span');
+  b.className = `badge muted ${cls}`;
+  b.textContent = text;
+  b.hidden = true;
+  return b;
+}
+
+function renderParticipant(p: ParticipantInfo): void {
+  names.set(p.participant_id, p.display_name);
+  const self = p.participant_id === client?.participantId;
+  const tile = tileFor(p.participant_id);
+  const label = `${p.display_name}${self ? ' (you)' : ''}`;
+  tile.querySelector('.name')!.textContent = label;
+  tile.querySelector('.avatar')!.textContent = p.display_name.slice(0, 1).toUpperCase();
+  (tile.querySelector('.mic-off') as HTMLElement).hidden = !p.audio_muted;
+  (tile.querySelector('.cam-off') as HTMLElement).hidden = !p.video_muted;
+  const screen = tiles.querySelector(`.tile[data-participant="${CSS.escape(p.participant_id)}"][data-kind="screen"] .name`);
+  if (screen) screen.textContent = `${label}: screen`;
+}
+
+function setVideo(tile: HTMLDivElement, track: MediaStreamTrack | null): void {
+  const video = tile.querySelector('video')!;
+  video.srcObject = track ? new MediaStream([track]) : null;
+  tile.classList.toggle('no-video', !track);
+  if (track) video.play().catch(() => {});
+}
+
+function attachLocal(c: SwitchboardClient, local: LocalTrack): void {
+  if (!c.participantId || local.kind !== 'video') return;
+  const tile = tileFor(c.participantId, local.source === 'screen');
+  tile.dataset['local'] = 'true';
+  setVideo(tile, local.track);
+  updateButtons();
+}
+
+function detachLocal(c: SwitchboardClient, local: LocalTrack): void {
+  if (!c.participantId || local.kind !== 'video') return;
+  const tile = tileFor(c.participantId, local.source === 'screen');
+  if (local.source === 'screen') tile.remove();
+  else setVideo(tile, null);
+  updateButtons();
+}
+
+function attachRemote(remote: RemoteTrack): void {
+  logEvent(`receiving ${remote.source} of ${nameOf(remote.participantId)}`);
+  const tile = tileFor(remote.participantId, remote.source === 'screen');
+  if (remote.kind === 'video') {
+    setVideo(tile, remote.track);
+    return;
+  }
+  const audio = document.createElement('audio');
+  audio.autoplay = true;
+  audio.dataset['producer'] = remote.producerId;
+  audio.srcObject = new MediaStream([remote.track]);
+  tile.append(audio);
+  audio.play().catch(() => {});
+}
+
+function detachRemote(remote: RemoteTrack): void {
+  const selector = `.tile[data-participant="${CSS.escape(remote.participantId)}"][data-kind="${remote.source === 'screen' ? 'screen' : 'camera'}"]`;
+  const tile = tiles.querySelector<HTMLDivElement>(selector);
+  if (!tile) return;
+  if (remote.kind === 'audio') {
+    tile.querySelector(`audio[data-producer="${CSS.escape(remote.producerId)}"]`)?.remove();
+  } else if (remote.source === 'screen') {
+    tile.remove();
+  } else {
+    setVideo(tile, null);
+  }
+}
+
+// Speaking: audio-levels come every 500 ms while someone speaks ([] = silence).
+const speakingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+function showLevels(levels: Array<{ participant_id: string; volume: number }>): void {
+  const loud = new Map(levels.map((l) => [l.participant_id, l.volume]));
+  for (const tile of tiles.querySelectorAll<HTMLDivElement>('.tile[data-kind="camera"]')) {
+    const id = tile.dataset['participant']!;
+    const volume = loud.get(id);
+    const bar = tile.querySelector<HTMLDivElement>('.level div')!;
+    if (volume === undefined) {
+      bar.style.width = '0';
+      tile.classList.remove('speaking');
+      continue;
+    }
+    bar.style.width = `${Math.max(0, Math.min(100, ((volume + 60) / 60) * 100))}%`; // -60..0 dBov
+    tile.classList.add('speaking');
+    clearTimeout(speakingTimers.get(id));
+    speakingTimers.set(id, setTimeout(() => {
+      tile.classList.remove('speaking');
+      bar.style.width = '0';
+    }, 1200));
+  }
+}
+
+function showQuality(participantId: string, quality: Quality, score: number): void {
+  const tile = tiles.querySelector(`.tile[data-participant="${CSS.escape(participantId)}"][data-kind="camera"]`);
+  const b = tile?.querySelector<HTMLElement>('.quality');
+  if (!b) return;
+  b.textContent = quality;
+  b.title = `score ${score}/10`;
+  b.className = `badge quality q-${quality}`;
+}
+
+/** Display names, kept after people leave (for the log). */
+const names = new Map<string, string>();
+function nameOf(participantId: string): string {
+  return client?.participants.get(participantId)?.display_name ?? names.get(participantId) ?? participantId;
+}
+
+function showError(message: string | null): void {
+  errorBox.hidden = !message;
+  errorBox.textContent = message ?? '';
+}
+
+function logEvent(text: string): void {
+  const item = document.createElement('li');
+  item.textContent = `${new Date().toLocaleTimeString()} ${text}`;
+  log.prepend(item);
+  while (log.childElementCount > 100) log.lastElementChild!.remove();
+}
+
+// For tests and the console: the live client.
+(window as unknown as { switchboardDemo: { readonly client: SwitchboardClient | null } }).switchboardDemo = {
+  get client() {
+    return client;
+  },
+};
