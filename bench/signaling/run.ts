@@ -5,7 +5,7 @@
 // latency/loss/CPU over a sweep of aggregate rates. bench/README.md explains
 // every number. Results: bench/signaling/results/<timestamp>.json + latest.json.
 
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -885,7 +885,15 @@ async function main(): Promise<void> {
     ctx.databaseUrl = ctx.pg.url;
     log(`PostgreSQL ${ctx.pg.version} at ${ctx.pg.url}`);
   }
+  let commit: string | null = null;
+  try {
+    commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    if (execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'server', 'signaling'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()) commit += '+dirty';
+  } catch {
+    // not a git checkout
+  }
   result['server'] = {
+    git_commit: commit,
     database: ctx.databaseUrl ? 'postgres' : 'pglite',
     postgres: ctx.pg ? { version: ctx.pg.version, started_by_bench: true, settings: ctx.pg.settings } : ctx.databaseUrl ? { started_by_bench: false } : null,
     node_flags: opts.serverNodeFlags,
