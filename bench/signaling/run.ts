@@ -8,7 +8,6 @@
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +15,8 @@ import { parseArgs } from 'node:util';
 import { Histogram, type HistogramJson } from './histogram.js';
 import { openInspector } from './inspector.js';
 import type { FromGenerator, InitCmd, JoinDoneEv, JoinProgressEv, ReadyEv, RelayDoneEv, StatsEv, ToGenerator } from './ipc.js';
-import { startPostgres, type BenchPostgres } from './postgres.js';
+import { freePort } from '../../test/support/net.js';
+import { startPostgres, type PostgresServer as BenchPostgres } from '../../test/support/postgres.js';
 import {
   CLK_TCK, machineBusyPct, machineCpu, procCpuSeconds, procCpuSplit, procHwmKiB, procRssAnonKiB, procRssKiB, round1, round2,
   treeCpuSeconds, type MachineCpu,
@@ -192,17 +192,6 @@ function log(msg: string): void {
   process.stderr.write(`[bench ${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
 }
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function openFilesLimit(): string | null {
   try {
@@ -881,7 +870,7 @@ async function main(): Promise<void> {
 
   if (opts.startPostgres) {
     log('starting a throwaway PostgreSQL');
-    ctx.pg = await startPostgres(await freePort(), opts.postgresConf);
+    ctx.pg = await startPostgres({ settings: opts.postgresConf }); // durable defaults unless --postgres-conf says otherwise
     ctx.databaseUrl = ctx.pg.url;
     log(`PostgreSQL ${ctx.pg.version} at ${ctx.pg.url}`);
   }

@@ -1,5 +1,6 @@
-// A throwaway PostgreSQL server for tests: initdb in a temp dir, started on a
-// free loopback port as the postgres user (initdb refuses to run as root).
+// A throwaway PostgreSQL server for tests and benchmarks: initdb in a temp
+// dir, started on a free loopback port as the postgres user (initdb refuses
+// to run as root).
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -10,8 +11,16 @@ import { freePort } from './net.js';
 
 export interface PostgresServer {
   url: string;
+  version: string;
+  /** The `-c` settings the server was started with. */
+  settings: string[];
+  /** postmaster pid (its children are the backends). */
+  pid(): number | null;
   stop(): Promise<void>;
 }
+
+/** Tests trade durability for speed; benchmarks pass their own settings. */
+export const FAST_SETTINGS = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'max_connections=200'];
 
 function binDir(): string {
   const root = '/usr/lib/postgresql';
@@ -24,24 +33,27 @@ function asPostgres(cmd: string, args: string[]): [string, string[]] {
   return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
 }
 
-async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** Waits until the server answers; returns its version. */
+async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  for (;;) {
     if (child.exitCode !== null) throw new Error(`postgres exited with code ${child.exitCode}`);
     const client = new pg.Client({ connectionString: url });
     try {
       await client.connect();
+      const version = (await client.query('SHOW server_version')).rows[0].server_version as string;
       await client.end();
-      return;
-    } catch {
+      return version;
+    } catch (err) {
       await client.end().catch(() => {});
+      if (Date.now() > deadline) throw new Error(`postgres did not become ready: ${String(err)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw new Error('postgres did not become ready');
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(opts: { settings?: string[]; port?: number } = {}): Promise<PostgresServer> {
+  const settings = opts.settings ?? FAST_SETTINGS;
   const bin = binDir();
   const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-pg-'));
   if (process.getuid?.() === 0) {
@@ -52,27 +64,45 @@ export async function startPostgres(): Promise<PostgresServer> {
   const data = path.join(dir, 'data');
   const [initCmd, initArgs] = asPostgres(path.join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   execFileSync(initCmd, initArgs, { stdio: 'ignore' });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const [cmd, args] = asPostgres(path.join(bin, 'postgres'), [
-    '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200',
+    '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', ...settings.flatMap((s) => ['-c', s]),
   ]);
   const child = spawn(cmd, args, { stdio: 'ignore' });
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  await waitReady(url, child, 20_000);
+  const version = await waitReady(url, child, 30_000);
+  const pid = () => {
+    try {
+      return Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]) || null;
+    } catch {
+      return null;
+    }
+  };
   return {
     url,
+    version,
+    settings,
+    pid,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         // Signal the postmaster itself (runuser does not pass SIGINT on); SIGINT = fast shutdown.
+        const p = pid();
         try {
-          const pid = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-          process.kill(pid, 'SIGINT');
+          if (p) process.kill(p, 'SIGINT');
+          else child.kill('SIGINT');
         } catch {
-          child.kill('SIGKILL');
+          // already gone
         }
-        await exited;
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+        if (child.exitCode === null) {
+          try {
+            if (p) process.kill(p, 'SIGKILL');
+            child.kill('SIGKILL');
+          } catch {
+            // gone
+          }
+        }
       }
       rmSync(dir, { recursive: true, force: true });
     },
