@@ -2,7 +2,6 @@
 // result (or a promise of it); returning undefined means it replied itself.
 
 import { AppError } from '../server/errors.js';
-import type { Participant } from '../server/rooms/participant.js';
 import type { AckResults, ClientPayloads, ClientType } from './protocol.js';
 import type { HubContext } from './hubContext.js';
 import type { Session } from './session.js';
@@ -16,11 +15,6 @@ type Handler<K extends ClientType> = (
 ) => (K extends keyof AckResults ? AckResults[K] | Promise<AckResults[K]> : void | Promise<void>);
 
 const EMPTY = Object.freeze({}) as Record<string, never>;
-
-function inRoom(session: Session): Participant {
-  if (!session.participant) throw new AppError('not_in_room', 'join a room first');
-  return session.participant;
-}
 
 export const handlers: { [K in ClientType]: Handler<K> } = {
   async auth(session, _ctx, { token }) {
@@ -57,54 +51,54 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
   },
 
   async leave(session, ctx) {
-    const participant = inRoom(session);
+    const participant = session.inRoom();
     session.participant = null;
     await ctx.rooms.leave(participant, 'left');
     return EMPTY;
   },
 
   offer(session, ctx, payload) {
-    ctx.rooms.relay(inRoom(session), 'offer', payload);
+    ctx.rooms.relay(session.inRoom(), 'offer', payload);
     return EMPTY;
   },
 
   answer(session, ctx, payload) {
-    ctx.rooms.relay(inRoom(session), 'answer', payload);
+    ctx.rooms.relay(session.inRoom(), 'answer', payload);
     return EMPTY;
   },
 
   'ice-candidate'(session, ctx, payload) {
-    ctx.rooms.relay(inRoom(session), 'ice-candidate', payload);
+    ctx.rooms.relay(session.inRoom(), 'ice-candidate', payload);
     return EMPTY;
   },
 
   async mute(session, ctx, { track }) {
-    await ctx.rooms.setMuted(inRoom(session), track, true);
+    await ctx.rooms.setMuted(session.inRoom(), track, true);
     return EMPTY;
   },
 
   async unmute(session, ctx, { track }) {
-    await ctx.rooms.setMuted(inRoom(session), track, false);
+    await ctx.rooms.setMuted(session.inRoom(), track, false);
     return EMPTY;
   },
 
   hold(session, ctx) {
-    ctx.rooms.setHold(inRoom(session), true);
+    ctx.rooms.setHold(session.inRoom(), true);
     return EMPTY;
   },
 
   unhold(session, ctx) {
-    ctx.rooms.setHold(inRoom(session), false);
+    ctx.rooms.setHold(session.inRoom(), false);
     return EMPTY;
   },
 
   dtmf(session, ctx, payload) {
-    ctx.rooms.dtmf(inRoom(session), payload);
+    ctx.rooms.dtmf(session.inRoom(), payload);
     return EMPTY;
   },
 
   async 'end-call'(session, ctx) {
-    await ctx.rooms.endCall(inRoom(session));
+    await ctx.rooms.endCall(session.inRoom());
     return EMPTY;
   },
 

@@ -165,6 +165,12 @@ export class Session implements ParticipantSink {
     ws.send(encoded);
   }
 
+  /** The caller's participant, for requests that need one. */
+  inRoom(): Participant {
+    if (!this.participant) throw new AppError('not_in_room', 'join a room first');
+    return this.participant;
+  }
+
   // ParticipantSink: the rooms domain removed this participant.
   removed(reason: LeaveReason): void {
     this.participant = null;
