@@ -32,11 +32,14 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Test services: a throwaway PostgreSQL server per test run (PGlite needs nothing),
-# iproute2 for the private network namespace the tests run in, Debian's
-# chromium for the browser test (driven by playwright-core).
+# Runtime: ffmpeg records and streams (FFMPEG_PATH may point elsewhere).
+[ -n "${FFMPEG_PATH:-}" ] || apt_install ffmpeg
+
+# Test services: a throwaway PostgreSQL server and Redis per test run (PGlite
+# needs nothing), iproute2 for the private network namespace the tests run in,
+# Debian's chromium for the browser test (driven by playwright-core).
 if [ "$mode" != "--runtime" ]; then
-  apt_install postgresql iproute2 chromium
+  apt_install postgresql redis-server iproute2 chromium
 fi
 
 # mediasoup worker: MEDIASOUP_WORKER_BIN if given, else the project's offline
