@@ -26,6 +26,10 @@ export interface VideoOptions {
   /** Three simulcast layers (quarter, half, full resolution). */
   simulcast?: boolean;
   source?: Source;
+  /** Video codec to send (default: the first the router offers, VP8). */
+  codec?: 'VP8' | 'VP9' | 'H264';
+  /** SVC instead of simulcast, e.g. 'L3T3_KEY' with VP9: one stream with spatial/temporal layers. */
+  scalabilityMode?: string;
 }
 
 export interface ReceivedTrack {
@@ -109,6 +113,8 @@ export class MediaBot {
 
   /** Publishes synthetic video: a moving gradient, so the encoder has real work. */
   async publishVideo(opts: VideoOptions = {}): Promise<Producer> {
+    const codec = opts.codec && this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === `video/${opts.codec!.toLowerCase()}`);
+    if (opts.codec && !codec) throw new Error(`${opts.codec} is not in this device's capabilities (libwebrtc of @roamhq/wrtc has no H264)`);
     const width = opts.width ?? 640;
     const height = opts.height ?? 360;
     const fps = opts.fps ?? 15;
@@ -125,6 +131,7 @@ export class MediaBot {
     const transport = await this.send();
     const producer = await transport.produce({
       track,
+      ...(codec ? { codec } : {}),
       appData: { source: opts.source ?? 'camera' },
       ...(opts.simulcast
         ? {
@@ -134,7 +141,9 @@ export class MediaBot {
               { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
             ],
           }
-        : {}),
+        : opts.scalabilityMode
+          ? { encodings: [{ scalabilityMode: opts.scalabilityMode, maxBitrate: 1_500_000 }] }
+          : {}),
     });
     producer.observer.on('close', () => {
       clearInterval(timer);

@@ -21,8 +21,10 @@ import {
 export interface ClientOptions {
   /** Consume every producer of the room as it appears (default true). */
   autoSubscribe?: boolean;
-  /** Publish the camera in three simulcast layers (default true). */
+  /** Publish the camera in three simulcast layers (default true); with VP9, three SVC spatial layers instead. */
   simulcast?: boolean;
+  /** Video codec for camera and screen (default VP8). Must be one the browser and the SFU share. */
+  videoCodec?: VideoCodec;
   reconnect?: ReconnectOptions;
   requestTimeoutMs?: number;
   heartbeatMs?: number;
@@ -36,6 +38,8 @@ export interface ClientOptions {
   /** How long a transport may stay `disconnected` before an ICE restart (default 2000 ms). */
   iceDisconnectedGraceMs?: number;
 }
+
+export type VideoCodec = 'VP8' | 'VP9' | 'H264';
 
 export interface JoinOptions {
   displayName?: string;
@@ -115,6 +119,14 @@ export const CAMERA_SIMULCAST: RtpEncodingParameters[] = [
   { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000, scalabilityMode: 'L1T3' },
   { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_500_000, scalabilityMode: 'L1T3' },
 ];
+
+/**
+ * VP9 carries its layers in one stream (SVC, K-SVC as Chrome sends it): the
+ * SFU still picks a spatial/temporal layer per subscriber, like simulcast.
+ */
+export const CAMERA_SVC: RtpEncodingParameters[] = [{ scalabilityMode: 'L3T3_KEY', maxBitrate: 1_500_000 }];
+/** H264 simulcast without temporal-layer modes (not every H264 encoder has them). */
+const CAMERA_SIMULCAST_H264: RtpEncodingParameters[] = CAMERA_SIMULCAST.map(({ scalabilityMode: _drop, ...e }) => e);
 
 const DEFAULT_VIDEO: MediaTrackConstraints = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
 const DEFAULT_AUDIO: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
@@ -343,11 +355,13 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     const epoch = this.epoch;
     const transport = await this.send();
     this.checkEpoch(epoch);
+    const codec = local.kind === 'video' ? this.videoCodec() : undefined;
     const producer = await transport.produce({
       track: local.track,
       stopTracks: false, // the SDK owns the tracks: they outlive a media reset and are published again
       appData: { source: local.source },
-      ...(local.simulcast ? { encodings: CAMERA_SIMULCAST, codecOptions: { videoGoogleStartBitrate: 1000 } } : {}),
+      ...(codec ? { codec } : {}),
+      ...(local.simulcast ? { encodings: this.cameraEncodings(), codecOptions: { videoGoogleStartBitrate: 1000 } } : {}),
       ...(local.kind === 'audio' ? { codecOptions: { opusFec: true, opusDtx: true } } : {}),
     });
     if (epoch !== this.epoch || this.localTracks.get(local.source) !== local) {
@@ -360,6 +374,21 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
       producer.pause();
       local.track.enabled = false;
     }
+  }
+
+  /** The device's codec for ClientOptions.videoCodec (undefined: mediasoup-client's default, VP8). */
+  private videoCodec() {
+    const wanted = this.opts.videoCodec;
+    if (!wanted) return undefined;
+    const codec = this.device?.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === `video/${wanted.toLowerCase()}`);
+    if (!codec) throw new Error(`${wanted} is not supported by both this browser and the server`);
+    return codec;
+  }
+
+  private cameraEncodings(): RtpEncodingParameters[] {
+    if (this.opts.videoCodec === 'VP9') return CAMERA_SVC;
+    if (this.opts.videoCodec === 'H264') return CAMERA_SIMULCAST_H264;
+    return CAMERA_SIMULCAST;
   }
 
   // ---- subscribing ----------------------------------------------------------

@@ -2,8 +2,8 @@
 // dist/browser/switchboard.js (ESM); see docs/sdk.md.
 
 export {
-  SwitchboardClient, CAMERA_SIMULCAST,
-  type ClientOptions, type JoinOptions, type PublishOptions, type LocalTrack, type RemoteTrack,
+  SwitchboardClient, CAMERA_SIMULCAST, CAMERA_SVC,
+  type ClientOptions, type VideoCodec, type JoinOptions, type PublishOptions, type LocalTrack, type RemoteTrack,
   type SdkEvents, type ServerEvents, type SwitchboardEvents,
 } from './client.js';
 export {
