@@ -515,12 +515,23 @@ class Bench {
         next++;
         const port = ports[proc]![j]!;
         const before = pool.slots.map((s) => s.consumers);
-        const { transport, consumer } = await media.createPlainConsumer(producerId, {
+        const pending = media.createPlainConsumer(producerId, {
           ip: '127.0.0.1',
           port,
           rtpCapabilities: caps,
           srtp: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: randomBytes(30).toString('base64') },
         });
+        // One request may itself never come back from a saturated worker: bound it by
+        // what is left of the setup time (a late answer is closed when it arrives).
+        const leftMs = Math.max(5_000, this.o.maxSetupSeconds * 1000 - (performance.now() - start));
+        const made = await Promise.race([pending, sleep(leftMs).then(() => null)]);
+        if (!made) {
+          void pending.then(({ transport }) => transport.close(), () => {});
+          for (const c of sub) c.transport.close();
+          timedOut = true;
+          break;
+        }
+        const { transport, consumer } = made;
         sub.push({
           kind: kind as 'audio' | 'video',
           ssrc: consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0,
@@ -532,6 +543,7 @@ class Bench {
           consumer,
         });
       }
+      if (timedOut) break;
       subs.push(sub);
       added++;
       // A saturated worker answers control requests late (seconds each): stop adding, measure what there is.
