@@ -44,6 +44,7 @@ export interface NewParticipant {
 
 const CALL_COLUMNS = 'id, room, node_id, status, created_at, started_at, ended_at, end_reason, recording, metadata';
 
+/** A participant's leave or a call's end: which row, when, why. */
 interface Leave {
   id: string;
   at: Date;
@@ -66,6 +67,7 @@ export class CallStore {
   private readonly joins = new Batcher<NewParticipant>((rows) => this.insertParticipants(rows));
   private readonly leaves = new Batcher<Leave>((rows) => this.recordLeaves(rows));
   private readonly activations = new Batcher<{ id: string; at: Date }>((rows) => this.activateCalls(rows));
+  private readonly ends = new Batcher<Leave>((rows) => this.endCalls(rows));
 
   constructor(private readonly db: Database) {}
 
@@ -125,15 +127,25 @@ export class CallStore {
     );
   }
 
-  async endCall(callId: string, at: Date, reason: string): Promise<void> {
+  /** Ends a call and closes its open participant rows (grouped with other ends: a shutdown ends every room at once). */
+  endCall(callId: string, at: Date, reason: string): Promise<void> {
+    return this.ends.add({ id: callId, at, reason });
+  }
+
+  private async endCalls(rows: Leave[]): Promise<void> {
+    const params: unknown[] = [];
+    for (const r of rows) params.push(r.id, r.at, r.reason);
+    const values = `(VALUES ${rowsPlaceholder(rows.length, 3, ['::uuid', '::timestamptz', '::text'])}) AS v(id, at, reason)`;
     await this.db.transaction(async (tx) => {
       await tx.query(
-        `UPDATE calls SET status = 'ended', ended_at = $2, end_reason = $3 WHERE id = $1 AND status <> 'ended'`,
-        [callId, at, reason],
+        `UPDATE calls AS c SET status = 'ended', ended_at = v.at, end_reason = v.reason
+         FROM ${values} WHERE c.id = v.id AND c.status <> 'ended'`,
+        params,
       );
       await tx.query(
-        `UPDATE participants SET left_at = $2, leave_reason = $3 WHERE call_id = $1 AND left_at IS NULL`,
-        [callId, at, reason],
+        `UPDATE participants AS p SET left_at = v.at, leave_reason = v.reason
+         FROM ${values} WHERE p.call_id = v.id AND p.left_at IS NULL`,
+        params,
       );
     });
   }
