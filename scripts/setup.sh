@@ -57,7 +57,8 @@ fi
 
 # npm dependencies: reinstall when package-lock.json changed since the last install.
 stamp=node_modules/.switchboard-lock-hash
-want=$(sha256sum package-lock.json package.json | sha256sum | cut -c1-16)
+# Only the lock file: package.json edits that change no dependency (scripts) need no reinstall.
+want=$(sha256sum package-lock.json | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error >&2
