@@ -6,6 +6,7 @@ import type { AckResults, ClientPayloads, ClientType } from './protocol.js';
 import type { HubContext } from './hubContext.js';
 import type { Session } from './session.js';
 import { sfuHandlers } from './sfuHandlers.js';
+import { roomHandlers } from './roomHandlers.js'; // room control (issue 4)
 
 type Handler<K extends ClientType> = (
   session: Session,
@@ -34,6 +35,7 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
         ...(payload.capabilities !== undefined ? { capabilities: payload.capabilities } : {}),
         clientIp: session.clientIp,
         sink: session,
+        signal: session.gone, // room control (issue 4): ends a wait in the lobby
         onJoined(p, roomState) {
           session.participant = p;
           session.reply({ type: 'joined', ...(id !== undefined ? { id } : {}), payload: { participant_id: p.id, room_state: roomState } });
@@ -107,4 +109,5 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
   },
 
   ...sfuHandlers,
+  ...roomHandlers, // room control (issue 4)
 };
