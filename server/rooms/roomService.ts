@@ -239,8 +239,13 @@ export class RoomService {
       const room = this.rooms.get(participant.roomName);
       if (!room || participant.gone) return;
       await this.removeLocked(room, participant, reason);
-      // An empty room stays open for its empty_timeout, so a quick rejoin finds the same call.
-      if (room.participants.size === 0 && room.lobby.size === 0) this.armEmptyTimer(room);
+      // An empty room stays open for its empty_timeout, so a quick rejoin finds the same call;
+      // its SFU router is freed now (it is made again on the next media request).
+      if (room.participants.size === 0) {
+        room.media?.close();
+        room.media = null;
+        if (room.lobby.size === 0) this.armEmptyTimer(room);
+      }
     });
   }
 
