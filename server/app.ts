@@ -108,6 +108,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }
   const rooms = new RoomService(store, directory, config.nodeId, log, {
     control: controlStore, events, emptyTimeoutSeconds: config.rooms.emptyTimeoutSeconds, kickBanSeconds: config.rooms.kickBanSeconds,
+    defaultType: config.rooms.defaultType,
   });
   const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
   const media = new MediaService(rooms, sfu);

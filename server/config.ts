@@ -50,6 +50,8 @@ export interface Config {
     emptyTimeoutSeconds: number;
     /** How long a kicked user may not rejoin the room. */
     kickBanSeconds: number;
+    /** Type (and so template) of rooms made by a first join rather than by REST. */
+    defaultType: 'individual' | 'group' | 'webinar' | 'broadcast';
   };
   webhooks: {
     urls: string[];
@@ -190,7 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxSendBufferBytes: int('MAX_SEND_BUFFER_BYTES', 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
     },
     // Room control and webhooks (issue 4): filled in below.
-    rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600 },
+    rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
   };
   // ---- Room control and webhooks (issue 4) ----
@@ -205,9 +207,13 @@ export function loadConfig(env: Env = process.env): Config {
   const webhookSecret = str('WEBHOOK_SECRET');
   if (webhookUrls.length > 0 && !webhookSecret) problems.push('WEBHOOK_SECRET is required when WEBHOOK_URLS is set');
   if (webhookSecret && webhookSecret.length < 16) problems.push('WEBHOOK_SECRET must have at least 16 characters');
+  const roomTypes = ['individual', 'group', 'webinar', 'broadcast'] as const;
+  const defaultType = str('ROOM_DEFAULT_TYPE') ?? 'group';
+  if (!(roomTypes as readonly string[]).includes(defaultType)) problems.push(`ROOM_DEFAULT_TYPE must be one of ${roomTypes.join(', ')}`);
   config.rooms = {
     emptyTimeoutSeconds: int('ROOM_EMPTY_TIMEOUT_SECONDS', 300, 0, 7 * 86400),
     kickBanSeconds: int('KICK_BAN_SECONDS', 600, 0, 365 * 86400),
+    defaultType: defaultType as Config['rooms']['defaultType'],
   };
   config.webhooks = {
     urls: webhookUrls,

@@ -136,7 +136,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     auth(req);
     const body = await parse(req, createRoomRequest);
     const name = body.name ?? `room-${randomBytes(6).toString('hex')}`;
-    const base = defaultSettings(body.type ?? 'group', rooms.ctl.emptyTimeoutSeconds);
+    const base = defaultSettings(body.type ?? rooms.ctl.defaultType, rooms.ctl.emptyTimeoutSeconds);
     const settings: RoomSettings = {
       ...base,
       ...(body.max_participants !== undefined ? { max_participants: body.max_participants } : {}),

@@ -5,6 +5,8 @@ import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import type { Participant } from './participant.js';
 import type { LobbyWaiter } from './lobby.js';
 
+const HAND_QUEUE_INTERVAL_MS = 100;
+
 /** A room in memory on its owner node: the participants connected now and the open call. */
 export class Room {
   readonly participants = new Map<string, Participant>();
@@ -34,6 +36,31 @@ export class Room {
 
   lobbyList() {
     return [...this.lobby.values()].map((w) => w.entry());
+  }
+
+  private handQueueTimer: NodeJS.Timeout | null = null;
+  private handQueueDirty = false;
+
+  /**
+   * Tells the room the hand queue changed. A storm of raises would otherwise
+   * send N full queues to N people (300 raises took 20 s), so the first change
+   * goes out at once and further changes within HAND_QUEUE_INTERVAL_MS are
+   * folded into one trailing update carrying the latest queue.
+   */
+  sendHandQueue(): void {
+    if (this.handQueueTimer) {
+      this.handQueueDirty = true;
+      return;
+    }
+    this.broadcast({ type: 'hand-queue', payload: { hands: this.handQueue() } });
+    this.handQueueTimer = setTimeout(() => {
+      this.handQueueTimer = null;
+      if (this.handQueueDirty) {
+        this.handQueueDirty = false;
+        this.sendHandQueue();
+      }
+    }, HAND_QUEUE_INTERVAL_MS);
+    this.handQueueTimer.unref();
   }
 
   /** Sends to the hosts and moderators only (lobby list). */

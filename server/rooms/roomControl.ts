@@ -158,7 +158,7 @@ export class RoomControl {
   }
 
   private sendQueue(room: Room): void {
-    room.broadcast({ type: 'hand-queue', payload: { hands: room.handQueue() } });
+    room.sendHandQueue();
   }
 
   // ---- moderator controls --------------------------------------------------

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   DTMF_DEFAULT_DURATION_MS, DTMF_DEFAULT_GAP_MS, encode,
-  type ClientPayloads, type Identity, type LeaveReason, type Role, type RoomState, type Track,
+  type ClientPayloads, type Identity, type LeaveReason, type Role, type RoomState, type RoomType, type Track,
 } from '../../signaling/protocol.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -26,6 +26,8 @@ export interface RoomControlDeps {
   events: EventSink;
   emptyTimeoutSeconds: number;
   kickBanSeconds: number;
+  /** Type of rooms made by a first join (ROOM_DEFAULT_TYPE). */
+  defaultType: RoomType;
 }
 
 export interface JoinRequest {
@@ -204,7 +206,7 @@ export class RoomService {
       req.sink.send(encode({ type: 'lobby-updated', payload: { waiting: room.lobbyList() } }));
     }
     if (room.hands.some((h) => h.user_id === identity.user_id)) {
-      room.broadcast({ type: 'hand-queue', payload: { hands: room.handQueue() } }); // the hand now has a participant again
+      room.sendHandQueue(); // the hand now has a participant again
     }
     return { participant, roomState };
   }
@@ -349,7 +351,7 @@ export class RoomService {
       throw new AppError('unavailable', `room ${name} is served by node ${owner}`);
     }
     try {
-      const row = await this.ctl.control.loadRoom(name);
+      const row = await this.ctl.control.loadRoom(name, this.ctl.defaultType);
       const call = await this.store.openCall(name, this.nodeId);
       const room = new Room(name, call.id, call.status, resolveSettings(row, this.ctl.emptyTimeoutSeconds));
       const [hands, strokes, users] = await Promise.all([
@@ -406,7 +408,7 @@ export class RoomService {
           this.log.error({ err, room: room.name }, 'could not lower the hand of a participant who left');
         }
       }
-      room.broadcast({ type: 'hand-queue', payload: { hands: room.handQueue() } });
+      room.sendHandQueue();
     }
     await this.emit('participant_left', room, {
       participant: { ...p.info(), left_at: new Date().toISOString() },

@@ -1,7 +1,7 @@
 // Room control as rows: settings on `rooms`, per-user role overrides and kick
 // bans (`room_users`), the raise-hand queue and the whiteboard.
 
-import type { RaisedHand, Role, RoomSettings, WhiteboardStroke } from '../../signaling/protocol.js';
+import type { RaisedHand, Role, RoomSettings, RoomType, WhiteboardStroke } from '../../signaling/protocol.js';
 import type { StoredRoomSettings } from '../rooms/roomSettings.js';
 import type { Database, Queryable } from './database.js';
 
@@ -22,14 +22,14 @@ export class RoomControlStore {
   constructor(private readonly db: Database) {}
 
   /** The room's row (made if missing); a deleted room comes back with default settings. */
-  async loadRoom(name: string): Promise<RoomRow> {
+  async loadRoom(name: string, defaultType: RoomType): Promise<RoomRow> {
     const rows = await this.db.query<RoomRow>(
-      `INSERT INTO rooms (name) VALUES ($1)
-       ON CONFLICT (name) DO UPDATE SET deleted_at = NULL, type = 'group', max_participants = NULL, empty_timeout = NULL,
+      `INSERT INTO rooms (name, type) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET deleted_at = NULL, type = $2, max_participants = NULL, empty_timeout = NULL,
          lobby = false, recording_allowed = true, locked = false, metadata = '{}'
          WHERE rooms.deleted_at IS NOT NULL
        RETURNING ${ROOM_COLUMNS}`,
-      [name],
+      [name, defaultType],
     );
     if (rows[0]) return rows[0];
     return (await this.db.query<RoomRow>(`SELECT ${ROOM_COLUMNS} FROM rooms WHERE name = $1`, [name]))[0]!;

@@ -7,7 +7,7 @@ import { sign, verify } from '../../server/webhooks/signature.js';
 
 test('room and webhook defaults', () => {
   const c = loadConfig({});
-  assert.equal(c.rooms, { emptyTimeoutSeconds: 300, kickBanSeconds: 600 });
+  assert.equal(c.rooms, { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' });
   assert.equal(c.webhooks.urls, []);
   assert.is(c.webhooks.secret, null);
 });
@@ -22,6 +22,7 @@ test('webhook URLs are parsed and need a strong secret', () => {
     [{ WEBHOOK_URLS: 'http://a.example/h', WEBHOOK_SECRET: 'short' }, 'WEBHOOK_SECRET'],
     [{ ROOM_EMPTY_TIMEOUT_SECONDS: '-1' }, 'ROOM_EMPTY_TIMEOUT_SECONDS'],
     [{ KICK_BAN_SECONDS: 'x' }, 'KICK_BAN_SECONDS'],
+    [{ ROOM_DEFAULT_TYPE: 'huge' }, 'ROOM_DEFAULT_TYPE'],
   ] as const) {
     try {
       loadConfig(env);
