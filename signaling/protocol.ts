@@ -79,7 +79,7 @@ function jsonValue(opts: { maxBytes: number }): Schema<unknown> {
   return {
     parse(value, path) {
       if (value === undefined) throw new ValidationError(path, `${path} is required`);
-      if (Buffer.byteLength(JSON.stringify(value)) > opts.maxBytes) {
+      if (new TextEncoder().encode(JSON.stringify(value)).length > opts.maxBytes) {
         throw new ValidationError(path, `${path} must serialize to at most ${opts.maxBytes} bytes`);
       }
       return value;
