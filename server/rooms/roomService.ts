@@ -139,7 +139,8 @@ export class RoomService {
     const gone = () => {
       waiter.cancel('connection closed while waiting in the lobby');
     };
-    req.signal?.addEventListener('abort', gone, { once: true });
+    if (req.signal?.aborted) gone(); // the socket closed while the room was opening
+    else req.signal?.addEventListener('abort', gone, { once: true });
     void waiter.outcome.then(() => {
       req.signal?.removeEventListener('abort', gone);
       // Leaves the list however it ended (admit/deny remove it themselves, under the room lock).
@@ -246,7 +247,9 @@ export class RoomService {
       if (room.participants.size === 0) {
         room.media?.close();
         room.media = null;
-        if (room.lobby.size === 0) this.armEmptyTimer(room);
+        // empty_timeout 0: the call ends with the last leave, before it is acknowledged.
+        if (room.lobby.size === 0 && room.settings.empty_timeout === 0) await this.closeRoomLocked(room, 'empty');
+        else if (room.lobby.size === 0) this.armEmptyTimer(room);
       }
     });
   }
