@@ -22,6 +22,8 @@ export class Session implements ParticipantSink {
   /** Aborted when the socket is gone (room control: ends a wait in the lobby). */
   private readonly goneController = new AbortController();
   readonly gone = this.goneController.signal;
+  /** Set while a join is in progress (room control: `leave` ends a wait in the lobby). */
+  cancelJoin: (() => void) | null = null;
 
   private readonly limiter: RateLimiter;
   private authTimer: NodeJS.Timeout | null;

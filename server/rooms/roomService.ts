@@ -42,8 +42,10 @@ export interface JoinRequest {
    * other message about the room is sent to it (so `joined` comes first).
    */
   onJoined(participant: Participant, roomState: RoomState): void;
-  /** Aborted when the joiner's connection goes away (ends a wait in the lobby). */
+  /** Aborted when the joiner's connection goes away or it leaves (ends a wait in the lobby). */
   signal?: AbortSignal;
+  /** Called when the joiner is put in the lobby (the join resolves once admitted). */
+  onLobby?(): void;
 }
 
 export interface JoinResult {
@@ -137,7 +139,7 @@ export class RoomService {
     const waiter = new LobbyWaiter(identity.user_id, req.displayName ?? identity.name, role);
     room.lobby.set(identity.user_id, waiter);
     const gone = () => {
-      waiter.cancel('connection closed while waiting in the lobby');
+      waiter.cancel('you left the lobby');
     };
     if (req.signal?.aborted) gone(); // the socket closed while the room was opening
     else req.signal?.addEventListener('abort', gone, { once: true });
@@ -151,6 +153,7 @@ export class RoomService {
       }
     });
     req.sink.send(encode({ type: 'lobby-waiting', payload: { room: room.name } }));
+    req.onLobby?.();
     room.broadcastToStaff({ type: 'lobby-updated', payload: { waiting: room.lobbyList() } });
     return waiter;
   }

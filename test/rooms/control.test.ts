@@ -119,6 +119,8 @@ test('lobby: joiners wait until admitted or denied; staff skip it and see the li
   const list = await host.client.next('lobby-updated', (l) => l.waiting.length === 1);
   assert.is(list.waiting[0]!.user_id, 'ann');
   assert.is(srv.app.rooms.getRoom('c-lobby')!.participants.size, 1, 'not in the room yet');
+  // Waiting does not hold up the connection: pings are answered meanwhile.
+  assert.ok((await ann.c.request('ping', { t: 1 })).server_time > 0);
   const ben = await join('ben');
   await ben.c.next('lobby-waiting');
   const cid = await join('cid');
@@ -137,11 +139,16 @@ test('lobby: joiners wait until admitted or denied; staff skip it and see the li
   assert.is(denied.code, 'lobby_denied');
   assert.match(denied.message, /not on the list/);
   cid.c.ws.terminate(); // gives up waiting
-  const finalList = await host.client.next('lobby-updated', (l) => l.waiting.length === 0);
-  assert.equal(finalList.waiting, []);
+  assert.equal((await host.client.next('lobby-updated', (l) => l.waiting.length === 0)).waiting, []);
+  const dee = await join('dee');
+  await dee.c.next('lobby-waiting');
+  await host.client.next('lobby-updated', (l) => l.waiting.length === 1);
+  await dee.c.request('leave', {}); // leaves the lobby: its join fails
+  assert.is((await dee.joining).code, 'not_in_room');
+  assert.equal((await host.client.next('lobby-updated', (l) => l.waiting.length === 0)).waiting, []);
   assert.is((await host.client.request('admit', { user_id: 'cid' }).catch((e) => e)).code, 'not_found');
   assert.is(srv.app.rooms.getRoom('c-lobby')!.participants.size, 3);
-  for (const x of [host.client, mod.client, ann.c, ben.c]) await x.close();
+  for (const x of [host.client, mod.client, ann.c, ben.c, dee.c]) await x.close();
 });
 
 test('room types and capacity: individual rooms hold 2 (room_full), REST-created settings apply', async ({ srv }) => {
