@@ -113,6 +113,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
+  deliverer?.registerMetrics(metrics.registry); // issue 4
   const hub = new SignalingHub({ config, verifier, rooms, media, control, metrics, log });
   const api = createApi({
     db, rooms, metrics, issuer, credentials, log,

@@ -32,7 +32,11 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
     const cancel = new AbortController();
     session.cancelJoin = () => cancel.abort();
     let inLobby!: () => void;
-    const lobby = new Promise<'lobby'>((resolve) => (inLobby = () => resolve('lobby')));
+    let waited = false;
+    const lobby = new Promise<'lobby'>((resolve) => (inLobby = () => {
+      waited = true;
+      resolve('lobby');
+    }));
     const joining = ctx.rooms.join({
       identity: session.identity!,
       room: payload.room,
@@ -47,7 +51,7 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
         session.reply({ type: 'joined', ...(id !== undefined ? { id } : {}), payload: { participant_id: p.id, room_state: roomState } });
       },
     }).then(async ({ participant }) => {
-      ctx.metrics.joinSeconds.observe((performance.now() - started) / 1000);
+      if (!waited) ctx.metrics.joinSeconds.observe((performance.now() - started) / 1000); // the lobby wait is not join time
       // The socket closed while the join was being recorded.
       if (session.closed && session.participant === participant) {
         session.participant = null;

@@ -6,6 +6,7 @@
 // WEBHOOK_GIVE_UP_SECONDS after the event, then marked failed so the room's
 // later events can go.
 
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import type { Database } from '../storage/database.js';
 import { HEADER_EVENT, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign } from './signature.js';
@@ -39,6 +40,7 @@ export class WebhookDeliverer {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  private deliveries: Counter | null = null;
 
   constructor(
     private readonly db: Database,
@@ -48,6 +50,22 @@ export class WebhookDeliverer {
 
   start(): void {
     this.schedule(0);
+  }
+
+  /** Delivery outcomes and the outbox backlog, at GET /metrics. */
+  registerMetrics(registry: Registry): void {
+    this.deliveries = new Counter({
+      name: 'switchboard_webhook_deliveries_total', help: 'Webhook delivery attempts, by result (delivered, retry, given_up)',
+      labelNames: ['result'], registers: [registry],
+    });
+    const db = this.db;
+    new Gauge({
+      name: 'switchboard_webhook_outbox_pending', help: 'Webhook events stored and not delivered yet (all nodes)', registers: [registry],
+      async collect() {
+        const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL').catch(() => null);
+        if (rows) this.set(rows[0]!.n);
+      },
+    });
   }
 
   /** New rows were stored: look now rather than at the next poll. */
@@ -132,11 +150,13 @@ export class WebhookDeliverer {
       error = (err as Error).cause ? String((err as Error & { cause: unknown }).cause) : String(err);
     }
     if (error === null) {
+      this.deliveries?.inc({ result: 'delivered' });
       await this.db.query(`UPDATE webhook_outbox SET delivered_at = now(), attempts = attempts + 1, locked_until = NULL WHERE id = $1`, [row.id]);
       return;
     }
     const attempts = row.attempts + 1;
     const giveUp = row.age_seconds >= this.opts.giveUpSeconds;
+    this.deliveries?.inc({ result: giveUp ? 'given_up' : 'retry' });
     const delayMs = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** (attempts - 1)) * (0.8 + Math.random() * 0.4);
     this.log.warn({ url: row.url, event: row.event, event_id: row.event_id, attempts, error, give_up: giveUp }, 'webhook delivery failed');
     await this.db.query(

@@ -137,6 +137,10 @@ test('a receiver that fails for a while gets everything afterwards, in order (re
     failing = false;
     await eventually(() => receiver.events('w-flaky').length === 6, 10_000, 'delivered after recovery');
     assert.equal(receiver.events('w-flaky'), LIFECYCLE);
+    const metrics = (await srv.api('GET', '/metrics')).body as string;
+    assert.match(metrics, /switchboard_webhook_deliveries_total\{result="retry"\} [1-9]/);
+    assert.match(metrics, /switchboard_webhook_deliveries_total\{result="delivered"\} 6/);
+    assert.match(metrics, /switchboard_webhook_outbox_pending 0/);
   } finally {
     await srv.stop();
     await receiver.stop();
