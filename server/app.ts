@@ -80,7 +80,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }
   const store = new CallStore(db);
   // PGlite is this node's alone; a shared PostgreSQL may hold other nodes' calls.
-  const closed = await store.closeAbandonedCalls(new Date(), db.kind === 'pglite' ? null : config.nodeId);
+  const abandonedAt = new Date(); // issue 4: also names the calls closed here, for their room_finished webhooks
+  const closed = await store.closeAbandonedCalls(abandonedAt, db.kind === 'pglite' ? null : config.nodeId);
   if (closed > 0) log.warn({ calls: closed }, 'closed calls left open by a previous run');
 
   const { verifier, issuer } = await loadKeys(config, log);
@@ -105,6 +106,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const d = new WebhookDeliverer(db, { secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs }, log);
     deliverer = d;
     events = new WebhookOutbox(db, config.webhooks.urls, () => d.nudge());
+  }
+  // Calls a crash left open ended just now: their receivers hear room_finished (reason server-restart).
+  if (closed > 0) {
+    for (const c of await controlStore.callsEndedAt(abandonedAt, 'server-restart')) {
+      await events.emit({ name: 'room_finished', room: c.room, data: { call_id: c.id, reason: 'server-restart' } });
+    }
   }
   const rooms = new RoomService(store, directory, config.nodeId, log, {
     control: controlStore, events, emptyTimeoutSeconds: config.rooms.emptyTimeoutSeconds, kickBanSeconds: config.rooms.kickBanSeconds,

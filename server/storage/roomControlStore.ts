@@ -97,6 +97,11 @@ export class RoomControlStore {
     return rows[0]?.id ?? null;
   }
 
+  /** Calls ended at exactly this time for this reason (the ones a restart just closed). */
+  async callsEndedAt(at: Date, reason: string): Promise<Array<{ id: string; room: string }>> {
+    return this.db.query('SELECT id, room FROM calls WHERE ended_at = $1 AND end_reason = $2 ORDER BY room', [at, reason]);
+  }
+
   async listRoomUsers(room: string): Promise<RoomUserRow[]> {
     return this.db.query<RoomUserRow>('SELECT user_id, role, banned_until FROM room_users WHERE room = $1', [room]);
   }

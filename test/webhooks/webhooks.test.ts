@@ -6,7 +6,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHmac } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SignalingClient } from '../../clients/node/signalingClient.js';
+import { TokenIssuer } from '../../server/tokens.js';
+import { testKeys } from '../support/keys.js';
+import { spawnServer } from '../support/process.js';
 import { createServer, type Server } from 'node:http';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import { verify } from '../../server/webhooks/signature.js';
@@ -95,6 +101,11 @@ async function lifecycle(srv: TestServer, room: string): Promise<void> {
 
 const test = suite('webhooks');
 
+async function issuerToken(userId: string): Promise<string> {
+  const issuer = await TokenIssuer.fromPrivateKeyFile(testKeys().privateKeyFile, { audience: 'switchboard', issuer: null });
+  return (await issuer.mint({ userId, role: 'speaker', ttlSeconds: 600 })).token;
+}
+
 test('events reach the receiver signed, with ids, in order per room', async () => {
   const receiver = new Receiver(await freePort());
   await receiver.start();
@@ -161,6 +172,34 @@ test('events stored while the receiver is down are delivered after a server rest
     assert.equal(receiver.events('w-restart'), LIFECYCLE);
   } finally {
     await second.stop();
+    await receiver.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('after a crash (SIGKILL) the restart closes the open call and reports room_finished (server-restart)', async () => {
+  const receiver = new Receiver(await freePort());
+  await receiver.start();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-test-crash-'));
+  const crashed = await spawnServer({ DATA_DIR: dataDir, ...env(receiver) });
+  try {
+    const c = await SignalingClient.connect(crashed.url);
+    await c.request('auth', { token: await issuerToken('crashy') });
+    await c.request('join', { room: 'w-crash' });
+    await eventually(() => receiver.events('w-crash').length === 2, 10_000, 'join events');
+    crashed.child.kill('SIGKILL');
+    await crashed.exited;
+  } catch (err) {
+    crashed.child.kill('SIGKILL');
+    throw err;
+  }
+  const srv = await startServer({ dataDir, env: env(receiver) });
+  try {
+    await eventually(() => receiver.events('w-crash').length === 3, 10_000, 'room_finished after restart');
+    assert.equal(receiver.events('w-crash'), ['room_started', 'participant_joined', 'room_finished']);
+    assert.is(receiver.accepted.at(-1)!.body.reason, 'server-restart');
+  } finally {
+    await srv.stop();
     await receiver.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
