@@ -754,6 +754,19 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
           this.emit('room-left', { reason: m.payload.reason ?? 'call-ended' });
         }
         break;
+      case 'role-changed':
+      case 'participant-muted': {
+        // Room control: keep the participant list current (role, moderator mute).
+        const p = this.participants.get(m.payload.participant_id);
+        if (p) {
+          if (m.type === 'role-changed') p.role = m.payload.role;
+          else if (m.payload.track === 'audio') p.audio_muted = true;
+          else p.video_muted = true;
+          if (m.type === 'participant-muted' && p.participant_id === this.participantId) this.muted[m.payload.track] = true;
+          this.emit('participant-updated', p);
+        }
+        break;
+      }
       case 'kicked':
         // Room control: removed by a moderator (the connection stays).
         if (this.room) {
