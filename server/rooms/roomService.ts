@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   DTMF_DEFAULT_DURATION_MS, DTMF_DEFAULT_GAP_MS, encode,
-  type ClientPayloads, type Identity, type LeaveReason, type Role, type RoomState, type RoomType, type Track,
+  type ClientPayloads, type Identity, type LeaveReason, type Role, type RoomSettings, type RoomState, type RoomType, type Track,
 } from '../../signaling/protocol.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -213,6 +213,19 @@ export class RoomService {
       room.sendHandQueue(); // the hand now has a participant again
     }
     return { participant, roomState };
+  }
+
+  /** A room's settings: the open room's, else its row's (null: no such room). For REST and the recording side. */
+  async roomSettings(name: string): Promise<RoomSettings | null> {
+    const open = this.rooms.get(name);
+    if (open) return open.settings;
+    const row = await this.ctl.control.getRoom(name);
+    return row ? resolveSettings(row, this.ctl.emptyTimeoutSeconds) : null;
+  }
+
+  /** May this room be recorded now? (Recording checks this before it starts.) */
+  async recordingAllowed(name: string): Promise<boolean> {
+    return (await this.roomSettings(name))?.recording_allowed ?? true;
   }
 
   /** Records a webhook event; the outbox write happens before the action is acknowledged. */

@@ -156,6 +156,10 @@ test('room types and capacity: individual rooms hold 2 (room_full), REST-created
   assert.is(created.status, 201);
   assert.equal([created.body.settings.type, created.body.settings.max_participants, created.body.settings.metadata], ['individual', 2, { topic: 'x' }]);
   assert.is((await srv.api('POST', '/api/v1/rooms', { name: 'c-one' })).status, 409);
+  // The recording side's question, before anyone joined and after a change.
+  assert.is(await srv.app.rooms.recordingAllowed('c-one'), true);
+  await srv.api('PATCH', '/api/v1/rooms/c-one', { recording_allowed: false });
+  assert.is(await srv.app.rooms.recordingAllowed('c-one'), false);
   const a = await srv.joined('a', 'c-one');
   const b = await srv.joined('b', 'c-one');
   const c = await srv.connect();
