@@ -103,7 +103,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let events: EventSink = noEvents;
   if (config.webhooks.urls.length > 0) {
     const { secret, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs } = config.webhooks;
-    const d = new WebhookDeliverer(db, { secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs }, log);
+    const d = new WebhookDeliverer(db, { urls: config.webhooks.urls, secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs }, log);
     deliverer = d;
     events = new WebhookOutbox(db, config.webhooks.urls, () => d.nudge());
   }

@@ -12,6 +12,8 @@ import type { Database } from '../storage/database.js';
 import { HEADER_EVENT, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign } from './signature.js';
 
 export interface DelivererOptions {
+  /** The receivers this node delivers to: rows for URLs no longer configured are left alone. */
+  urls: string[];
   secret: string;
   nodeId: string;
   retryBaseMs: number;
@@ -34,6 +36,8 @@ interface OutboxRow {
 
 const BATCH = 50;
 const LEASE_SECONDS = 60;
+const KEEP_DELIVERED_DAYS = 7;
+const PRUNE_EVERY_MS = 3_600_000;
 
 export class WebhookDeliverer {
   private timer: NodeJS.Timeout | null = null;
@@ -41,6 +45,7 @@ export class WebhookDeliverer {
   private again = false;
   private stopped = false;
   private deliveries: Counter | null = null;
+  private prunedAt = 0;
 
   constructor(
     private readonly db: Database,
@@ -100,6 +105,7 @@ export class WebhookDeliverer {
   /** Claims and delivers until nothing is due. */
   private async pass(): Promise<void> {
     try {
+      await this.prune();
       for (let round = 0; round < 100 && !this.stopped; round++) {
         const rows = await this.claim();
         if (rows.length === 0) return;
@@ -116,7 +122,7 @@ export class WebhookDeliverer {
       `UPDATE webhook_outbox SET locked_until = now() + make_interval(secs => $2::float8), locked_by = $1
        WHERE id IN (
          SELECT o.id FROM webhook_outbox o
-         WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= now()
+         WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= now() AND o.url = ANY($4::text[])
            AND (o.locked_until IS NULL OR o.locked_until < now())
            AND NOT EXISTS (
              SELECT 1 FROM webhook_outbox e
@@ -124,8 +130,15 @@ export class WebhookDeliverer {
          ORDER BY o.id LIMIT $3
          FOR UPDATE SKIP LOCKED)
        RETURNING id, event_id, url, event, body, attempts, EXTRACT(EPOCH FROM (now() - created_at))::float8 AS age_seconds`,
-      [this.opts.nodeId, LEASE_SECONDS, BATCH],
+      [this.opts.nodeId, LEASE_SECONDS, BATCH, this.opts.urls],
     );
+  }
+
+  /** Delivered rows are kept a week (audits, debugging), then dropped; at most once an hour. */
+  private async prune(): Promise<void> {
+    if (Date.now() - this.prunedAt < PRUNE_EVERY_MS) return;
+    this.prunedAt = Date.now();
+    await this.db.query(`DELETE FROM webhook_outbox WHERE delivered_at < now() - interval '${KEEP_DELIVERED_DAYS} days'`);
   }
 
   private async deliver(row: OutboxRow): Promise<void> {
