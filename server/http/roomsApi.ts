@@ -172,6 +172,14 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     return ok;
   });
 
+  // Ends the current call for everyone (like a host's end-call); the room and its settings stay.
+  router.add('POST', `${PREFIX}/:room/end`, async (req) => {
+    auth(req);
+    const name = roomName(req);
+    if (!(await rooms.endRoom(name, 'ended-by-api'))) throw new AppError('not_found', `room ${name} has no call in progress`);
+    return ok;
+  });
+
   router.add('POST', `${PREFIX}/:room/lock`, async (req) => {
     auth(req);
     return { status: 200, body: { settings: await control.setLocked(API_ACTOR, roomName(req), true) } };

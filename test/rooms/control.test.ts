@@ -274,6 +274,7 @@ test('REST and WebSocket act on the same room in real time', async ({ srv }) => 
   assert.is((await srv.api('POST', '/api/v1/rooms/c-rest/participants/PA_x/kick', {})).status, 404);
   assert.is((await srv.api('PATCH', '/api/v1/rooms/c-rest', { max_participants: 0 })).status, 400);
   assert.is((await srv.api('GET', '/api/v1/rooms', undefined, null)).status, 401);
+  assert.is((await srv.api('POST', '/api/v1/rooms/nobody-here/end')).status, 404);
   // Listing and deletion: delete ends the call for everyone and keeps history.
   const list = await srv.api('GET', '/api/v1/rooms');
   assert.ok(list.body.rooms.some((r: { name: string }) => r.name === 'c-rest'));
@@ -283,6 +284,18 @@ test('REST and WebSocket act on the same room in real time', async ({ srv }) => 
   assert.is((await srv.api('GET', '/api/v1/rooms/c-rest')).status, 404);
   assert.is((await srv.api('GET', `/calls/${callId}`)).body.participants.length, 4);
   for (const x of [host.client, v.client, sp.client, guest]) await x.close();
+});
+
+test('REST end: the call ends for everyone, the room and its settings stay', async ({ srv }) => {
+  await srv.api('POST', '/api/v1/rooms', { name: 'c-end', type: 'webinar' });
+  const a = await srv.joined('a', 'c-end', { role: 'host' });
+  const b = await srv.joined('b', 'c-end', { role: 'viewer' });
+  assert.is((await srv.api('POST', '/api/v1/rooms/c-end/end')).status, 200);
+  for (const x of [a, b]) assert.is((await x.client.next('call-state-changed', (s) => s.state === 'ended')).reason, 'ended-by-api');
+  assert.is(srv.app.rooms.getRoom('c-end'), undefined);
+  const got = await srv.api('GET', '/api/v1/rooms/c-end');
+  assert.equal([got.status, got.body.settings.type, got.body.num_participants], [200, 'webinar', 0]);
+  for (const x of [a, b]) await x.client.close();
 });
 
 test.run();
