@@ -259,6 +259,12 @@ export class RoomControl {
       if (room.participants.size === 0 && room.lobby.size === 0) this.rooms.armEmptyTimer(room); // a new empty_timeout counts from now
       room.broadcast({ type: 'room-updated', payload: { settings: next } });
       for (const p of room.participants.values()) this.closeProducersIfNotAllowed(room, p);
+      // Turning the lobby off lets in whoever waits (they still pass the ban and capacity checks).
+      if (!next.lobby && room.lobby.size > 0) {
+        for (const w of room.lobby.values()) w.admit();
+        room.lobby.clear();
+        room.broadcastToStaff({ type: 'lobby-updated', payload: { waiting: [] } });
+      }
       return next;
     });
   }

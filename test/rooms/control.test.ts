@@ -148,7 +148,12 @@ test('lobby: joiners wait until admitted or denied; staff skip it and see the li
   assert.equal((await host.client.next('lobby-updated', (l) => l.waiting.length === 0)).waiting, []);
   assert.is((await host.client.request('admit', { user_id: 'cid' }).catch((e) => e)).code, 'not_found');
   assert.is(srv.app.rooms.getRoom('c-lobby')!.participants.size, 3);
-  for (const x of [host.client, mod.client, ann.c, ben.c, dee.c]) await x.close();
+  // Turning the lobby off lets the waiting in.
+  const eve = await join('eve');
+  await eve.c.next('lobby-waiting');
+  await host.client.request('update-room', { lobby: false });
+  assert.ok((await eve.joining).participant_id, 'admitted when the lobby was turned off');
+  for (const x of [host.client, mod.client, ann.c, ben.c, dee.c, eve.c]) await x.close();
 });
 
 test('room types and capacity: individual rooms hold 2 (room_full), REST-created settings apply', async ({ srv }) => {
