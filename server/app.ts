@@ -39,6 +39,8 @@ export interface App {
   db: Database;
   rooms: RoomService;
   control: RoomControl;
+  /** Issue 4: the webhook outbox (noEvents without WEBHOOK_URLS); recording emits recording_* here. */
+  events: EventSink;
   sfu: Sfu | null;
   hub: SignalingHub;
   close(): Promise<void>;
@@ -160,5 +162,5 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await db.close();
     })());
 
-  return { config, server, url, db, rooms, control, sfu, hub, close };
+  return { config, server, url, db, rooms, control, events, sfu, hub, close };
 }
