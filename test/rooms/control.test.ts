@@ -81,6 +81,31 @@ test('kick: the kicked one is told why, leaves, and cannot rejoin with the same 
   for (const x of [mod.client, mod2.client, watcher.client, troll, again]) await x.close();
 });
 
+test('kick racing the same user rejoining from a new connection: either order ends consistent', async ({ srv }) => {
+  for (let round = 0; round < 5; round++) {
+    const room = `c-kickrace-${round}`;
+    const mod = await srv.joined('mod', room, { role: 'moderator' });
+    const target = await srv.joined('racer', room, { role: 'viewer' });
+    const second = await srv.connect();
+    await second.request('auth', { token: await srv.mint({ userId: 'racer', role: 'viewer' }) });
+    const [kick, join] = await Promise.all([
+      mod.client.request('kick', { participant_id: target.id }).then(() => 'ok', (e) => e.code),
+      second.request('join', { room }).then((j) => j.participant_id, (e) => e.code),
+    ]);
+    const inRoom = srv.app.rooms.getRoom(room)!.findByUser('racer');
+    if (kick === 'ok') {
+      // The kick came first: the rejoin was refused by the ban.
+      assert.is(join, 'banned');
+      assert.is(inRoom, undefined);
+    } else {
+      // The rejoin came first and replaced the kicked connection: the kick found nobody.
+      assert.is(kick, 'peer_not_found');
+      assert.is(inRoom?.id, join);
+    }
+    for (const x of [mod.client, target.client, second]) await x.close();
+  }
+});
+
 test('lock: a locked room refuses new joins except hosts/moderators; lock and join race cleanly', async ({ srv }) => {
   const host = await srv.joined('h', 'c-lock', { role: 'host' });
   // Joins racing the lock: each either got in before it or was refused; none half in.
