@@ -225,8 +225,11 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     const minted = await deps.issuer.mint({
       userId: body.user_id, ...(body.name !== undefined ? { name: body.name } : {}), room: name, role: body.role ?? 'speaker', ttlSeconds: ttl,
     });
-    const ws = new URL('/ws', deps.publicUrl());
-    ws.protocol = ws.protocol === 'https:' ? 'wss:' : 'ws:';
+    // Where the caller reached us (behind a proxy: its Host and X-Forwarded-Proto), else the listen address.
+    const host = typeof req.headers.host === 'string' && /^[A-Za-z0-9.\-:\[\]]+$/.test(req.headers.host) ? req.headers.host : null;
+    const ws = new URL('/ws', host ? `http://${host}` : deps.publicUrl());
+    const secure = req.headers['x-forwarded-proto'] === 'https' || ws.protocol === 'https:';
+    ws.protocol = secure ? 'wss:' : 'ws:';
     return { status: 201, body: { ...minted, room: name, ws_url: ws.toString() } };
   });
 

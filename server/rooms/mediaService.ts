@@ -86,8 +86,9 @@ export class MediaService {
     return EMPTY;
   }
 
-  closeProducer(p: Participant, producerId: string): typeof EMPTY {
+  async closeProducer(p: Participant, producerId: string): Promise<typeof EMPTY> {
     this.media(p).closeProducer(p.id, producerId);
+    await this.recording.get(this.rooms.roomOf(p)); // its track_unpublished is stored before the ack
     return EMPTY;
   }
 
