@@ -114,10 +114,14 @@ export class RoomControl {
       const existing = room.hands.findIndex((h) => h.user_id === who.identity.userId);
       if (existing >= 0) return { position: existing + 1 };
       const at = new Date();
-      await this.persist(this.store.raiseHand(room.name, who.identity.userId, who.identity.displayName, at));
-      room.hands.push({ user_id: who.identity.userId, participant_id: who.id, display_name: who.identity.displayName, raised_at: at.toISOString() });
+      const added = await this.persist(this.store.raiseHand(room.name, who.identity.userId, who.identity.displayName, at));
+      if (added) {
+        room.hands.push({ user_id: who.identity.userId, participant_id: who.id, display_name: who.identity.displayName, raised_at: at.toISOString() });
+      } else {
+        room.hands = await this.persist(this.store.listHands(room.name)); // the row was there already: the table decides the place
+      }
       this.sendQueue(room);
-      return { position: room.hands.length };
+      return { position: room.hands.findIndex((h) => h.user_id === who.identity.userId) + 1 };
     });
   }
 
