@@ -38,13 +38,13 @@ async function main(): Promise<void> {
   const token = async (user: string, role: 'host' | 'viewer' | 'speaker') => (await issuer.mint({ userId: user, role, ttlSeconds: 3600 })).token;
 
   // Webhook receiver: records receipt time per event.
-  const received: Array<{ event: string; lagMs: number }> = [];
+  const received: Array<{ event: string; room: string; lagMs: number }> = [];
   const receiver = createServer((req, res) => {
     let raw = '';
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
       const body = JSON.parse(raw);
-      received.push({ event: body.event, lagMs: Date.now() - Date.parse(body.created_at) });
+      received.push({ event: body.event, room: body.room, lagMs: Date.now() - Date.parse(body.created_at) });
       res.writeHead(204).end();
     });
   });
@@ -112,7 +112,6 @@ async function main(): Promise<void> {
     // C: webhooks: CYCLES join+leave cycles over 20 rooms; receipt lag from event creation.
     log('webhooks');
     await new Promise((r) => setTimeout(r, 3000));
-    received.length = 0;
     const client = await SignalingClient.connect(server.url);
     await client.request('auth', { token: await token('cycler', 'speaker') });
     const w0 = performance.now();
@@ -121,12 +120,14 @@ async function main(): Promise<void> {
       await client.request('leave', {});
     }
     const expected = CYCLES * 4; // room_started, joined, left, room_finished
+    const mine = () => received.filter((r) => r.room.startsWith('bench-hook-')); // late events of the earlier phases are not counted
     const deadline = Date.now() + 120_000;
-    while (received.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (mine().length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const seconds = (performance.now() - w0) / 1000;
+    const got = mine();
     result['webhooks'] = {
-      events: received.length, expected, seconds: Number(seconds.toFixed(2)),
-      events_per_second: Math.round(received.length / seconds), lag_ms: summary(received.map((r) => r.lagMs)),
+      events: got.length, expected, seconds: Number(seconds.toFixed(2)),
+      events_per_second: Math.round(got.length / seconds), lag_ms: summary(got.map((r) => r.lagMs)),
     };
     log(`webhooks: ${JSON.stringify(result['webhooks'])}`);
     await client.close();
