@@ -230,7 +230,10 @@ function wire(c: SwitchboardClient): void {
       void c.publish({ audio: true, video: true }).catch((err: Error) => showError(`Could not publish: ${err.message}`));
     }
   });
-  c.on('participant-muted', ({ participant_id, track }) => logEvent(`${nameOf(participant_id)}'s ${track} was muted by a moderator`));
+  c.on('participant-muted', ({ participant_id, track }) => {
+    logEvent(`${nameOf(participant_id)}'s ${track} was muted by a moderator`);
+    if (participant_id === c.participantId) updateButtons();
+  });
   c.on('lobby-waiting', () => logEvent('waiting in the lobby for a moderator to let you in'));
   c.on('data', ({ from, topic, data }) => logEvent(`[${topic}] ${from ? nameOf(from) : 'server'}: ${JSON.stringify(data)}`));
 }
