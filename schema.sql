@@ -40,3 +40,62 @@ CREATE TABLE IF NOT EXISTS participants (
 );
 CREATE INDEX IF NOT EXISTS participants_call ON participants (call_id);
 CREATE INDEX IF NOT EXISTS participants_open ON participants (call_id) WHERE left_at IS NULL;
+
+-- ---- Room control (issue 4): settings, per-user room state, raised hands, whiteboard ----
+ALTER TABLE rooms ADD COLUMN IF NOT EXISTS max_participants integer;
+ALTER TABLE rooms ADD COLUMN IF NOT EXISTS empty_timeout integer;
+ALTER TABLE rooms ADD COLUMN IF NOT EXISTS lobby boolean NOT NULL DEFAULT false;
+ALTER TABLE rooms ADD COLUMN IF NOT EXISTS recording_allowed boolean NOT NULL DEFAULT true;
+ALTER TABLE rooms ADD COLUMN IF NOT EXISTS locked boolean NOT NULL DEFAULT false;
+ALTER TABLE rooms ADD COLUMN IF NOT EXISTS deleted_at timestamptz;
+
+-- What the room remembers about a user beyond one connection: a role given by
+-- a host (overrides the token's on rejoin) and a kick ban.
+CREATE TABLE IF NOT EXISTS room_users (
+  room          text NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+  user_id       text NOT NULL,
+  role          text CHECK (role IN ('host', 'moderator', 'speaker', 'viewer')),
+  banned_until  timestamptz,
+  PRIMARY KEY (room, user_id)
+);
+
+-- Raise-hand queue: FIFO by seq, one entry per user (a reconnect keeps its place).
+CREATE TABLE IF NOT EXISTS room_hands (
+  room            text NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+  user_id         text NOT NULL,
+  display_name    text NOT NULL DEFAULT '',
+  raised_at       timestamptz NOT NULL DEFAULT now(),
+  seq             bigserial,
+  PRIMARY KEY (room, user_id)
+);
+
+CREATE TABLE IF NOT EXISTS whiteboard_strokes (
+  seq             bigserial PRIMARY KEY,
+  room            text NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+  participant_id  text NOT NULL,
+  user_id         text NOT NULL,
+  stroke          jsonb NOT NULL,
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS whiteboard_strokes_room ON whiteboard_strokes (room, seq);
+
+-- ---- Webhooks (issue 4): the outbox. One row per event and receiver URL;
+-- delivered in id order per (url, room), claimed with a lease so several
+-- nodes sharing this database never deliver the same row at once.
+CREATE TABLE IF NOT EXISTS webhook_outbox (
+  id               bigserial PRIMARY KEY,
+  event_id         uuid NOT NULL,
+  url              text NOT NULL,
+  room             text NOT NULL,
+  event            text NOT NULL,
+  body             text NOT NULL,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  attempts         integer NOT NULL DEFAULT 0,
+  next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+  locked_until     timestamptz,
+  locked_by        text,
+  delivered_at     timestamptz,
+  failed_at        timestamptz,
+  last_error       text
+);
+CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (url, room, id) WHERE delivered_at IS NULL AND failed_at IS NULL;

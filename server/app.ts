@@ -23,6 +23,13 @@ import { openPglite } from './storage/pgliteDatabase.js';
 import { openPostgres } from './storage/postgresDatabase.js';
 import { applySchema } from './storage/schema.js';
 import { TokenIssuer } from './tokens.js';
+// Room control and webhooks (issue 4)
+import { noEvents, type EventSink } from './events.js';
+import { createRoomsApi } from './http/roomsApi.js';
+import { RoomControl } from './rooms/roomControl.js';
+import { RoomControlStore } from './storage/roomControlStore.js';
+import { WebhookDeliverer } from './webhooks/deliverer.js';
+import { WebhookOutbox } from './webhooks/outbox.js';
 
 export interface App {
   config: Config;
@@ -31,6 +38,9 @@ export interface App {
   url: string;
   db: Database;
   rooms: RoomService;
+  control: RoomControl;
+  /** Issue 4: the webhook outbox (noEvents without WEBHOOK_URLS); recording emits recording_* here. */
+  events: EventSink;
   sfu: Sfu | null;
   hub: SignalingHub;
   close(): Promise<void>;
@@ -72,7 +82,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }
   const store = new CallStore(db);
   // PGlite is this node's alone; a shared PostgreSQL may hold other nodes' calls.
-  const closed = await store.closeAbandonedCalls(new Date(), db.kind === 'pglite' ? null : config.nodeId);
+  const abandonedAt = new Date(); // issue 4: also names the calls closed here, for their room_finished webhooks
+  const closed = await store.closeAbandonedCalls(abandonedAt, db.kind === 'pglite' ? null : config.nodeId);
   if (closed > 0) log.warn({ calls: closed }, 'closed calls left open by a previous run');
 
   const { verifier, issuer } = await loadKeys(config, log);
@@ -88,16 +99,38 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     throw err;
   });
   const directory = new LocalRoomDirectory(config.nodeId);
-  const rooms = new RoomService(store, directory, config.nodeId, log);
+  // Room control and webhooks (issue 4): events go to the outbox when receivers are configured.
+  const controlStore = new RoomControlStore(db);
+  let deliverer: WebhookDeliverer | null = null;
+  let events: EventSink = noEvents;
+  if (config.webhooks.urls.length > 0) {
+    const { secret, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs } = config.webhooks;
+    const d = new WebhookDeliverer(db, { urls: config.webhooks.urls, secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs }, log);
+    deliverer = d;
+    events = new WebhookOutbox(db, config.webhooks.urls, () => d.nudge());
+  }
+  // Calls a crash left open ended just now: their receivers hear room_finished (reason server-restart).
+  if (closed > 0) {
+    for (const c of await controlStore.callsEndedAt(abandonedAt, 'server-restart')) {
+      await events.emit({ name: 'room_finished', room: c.room, data: { call_id: c.id, reason: 'server-restart' } });
+    }
+  }
+  const rooms = new RoomService(store, directory, config.nodeId, log, {
+    control: controlStore, events, emptyTimeoutSeconds: config.rooms.emptyTimeoutSeconds, kickBanSeconds: config.rooms.kickBanSeconds,
+    defaultType: config.rooms.defaultType,
+  });
+  const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
-  const hub = new SignalingHub({ config, verifier, rooms, media, metrics, log });
+  deliverer?.registerMetrics(metrics.registry); // issue 4
+  const hub = new SignalingHub({ config, verifier, rooms, media, control, metrics, log });
   const api = createApi({
     db, rooms, metrics, issuer, credentials, log,
     nodeId: config.nodeId,
     tokenTtl: { defaultSeconds: config.jwt.defaultTtlSeconds, maxSeconds: config.jwt.maxTtlSeconds },
     connections: () => hub.connectionCount,
   });
+  createRoomsApi(api, { rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url }); // issue 4
 
   const server = createServer(withStatic(api.listener)); // the browser demo at / and /app/, the API otherwise
   server.keepAliveTimeout = 5000;
@@ -113,11 +146,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   log.info({ url, node_id: config.nodeId, database: db.kind }, 'switchboard listening');
+  deliverer?.start();
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       await rooms.shutdown();
+      await deliverer?.stop(); // issue 4: undelivered events stay in the outbox for the next start
       await hub.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
@@ -127,5 +162,5 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await db.close();
     })());
 
-  return { config, server, url, db, rooms, sfu, hub, close };
+  return { config, server, url, db, rooms, control, events, sfu, hub, close };
 }

@@ -44,6 +44,24 @@ export interface Config {
     pingIntervalMs: number;
     maxSendBufferBytes: number;
   };
+  // ---- Room control and webhooks (issue 4) ----
+  rooms: {
+    /** Default seconds a room with nobody in it stays open (per-room `empty_timeout` overrides). */
+    emptyTimeoutSeconds: number;
+    /** How long a kicked user may not rejoin the room. */
+    kickBanSeconds: number;
+    /** Type (and so template) of rooms made by a first join rather than by REST. */
+    defaultType: 'individual' | 'group' | 'webinar' | 'broadcast';
+  };
+  webhooks: {
+    urls: string[];
+    secret: string | null;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** An event not delivered after this long is given up (marked failed) so later ones can go. */
+    giveUpSeconds: number;
+    pollIntervalMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -173,7 +191,39 @@ export function loadConfig(env: Env = process.env): Config {
       pingIntervalMs: int('PING_INTERVAL_MS', 15_000, 100, 600_000),
       maxSendBufferBytes: int('MAX_SEND_BUFFER_BYTES', 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
     },
+    // Room control and webhooks (issue 4): filled in below.
+    rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
+    webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
   };
+  // ---- Room control and webhooks (issue 4) ----
+  const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  for (const u of webhookUrls) {
+    try {
+      if (!['http:', 'https:'].includes(new URL(u).protocol)) problems.push(`WEBHOOK_URLS: ${u} must use http or https`);
+    } catch {
+      problems.push(`WEBHOOK_URLS: ${u} is not a valid URL`);
+    }
+  }
+  const webhookSecret = str('WEBHOOK_SECRET');
+  if (webhookUrls.length > 0 && !webhookSecret) problems.push('WEBHOOK_SECRET is required when WEBHOOK_URLS is set');
+  if (webhookSecret && webhookSecret.length < 16) problems.push('WEBHOOK_SECRET must have at least 16 characters');
+  const roomTypes = ['individual', 'group', 'webinar', 'broadcast'] as const;
+  const defaultType = str('ROOM_DEFAULT_TYPE') ?? 'group';
+  if (!(roomTypes as readonly string[]).includes(defaultType)) problems.push(`ROOM_DEFAULT_TYPE must be one of ${roomTypes.join(', ')}`);
+  config.rooms = {
+    emptyTimeoutSeconds: int('ROOM_EMPTY_TIMEOUT_SECONDS', 300, 0, 7 * 86400),
+    kickBanSeconds: int('KICK_BAN_SECONDS', 600, 0, 365 * 86400),
+    defaultType: defaultType as Config['rooms']['defaultType'],
+  };
+  config.webhooks = {
+    urls: webhookUrls,
+    secret: webhookSecret,
+    retryBaseMs: int('WEBHOOK_RETRY_BASE_MS', 1000, 10, 3_600_000),
+    retryMaxMs: int('WEBHOOK_RETRY_MAX_MS', 300_000, 10, 86_400_000),
+    giveUpSeconds: int('WEBHOOK_GIVE_UP_SECONDS', 86_400, 1, 30 * 86400),
+    pollIntervalMs: int('WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 600_000),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

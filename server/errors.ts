@@ -31,6 +31,11 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   not_configured: 501,
   unavailable: 503,
   internal_error: 500,
+  // Room control (issue 4)
+  banned: 403,
+  room_locked: 423,
+  room_full: 409,
+  lobby_denied: 403,
 };
 
 export function httpStatusOf(code: ErrorCode): number {

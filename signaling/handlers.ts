@@ -6,6 +6,7 @@ import type { AckResults, ClientPayloads, ClientType } from './protocol.js';
 import type { HubContext } from './hubContext.js';
 import type { Session } from './session.js';
 import { sfuHandlers } from './sfuHandlers.js';
+import { roomHandlers } from './roomHandlers.js'; // room control (issue 4)
 
 type Handler<K extends ClientType> = (
   session: Session,
@@ -26,31 +27,53 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
     if (session.participant || session.joining) throw new AppError('already_in_room', 'leave the current room first');
     session.joining = true;
     const started = performance.now();
-    try {
-      const { participant } = await ctx.rooms.join({
-        identity: session.identity!,
-        room: payload.room,
-        ...(payload.display_name !== undefined ? { displayName: payload.display_name } : {}),
-        ...(payload.capabilities !== undefined ? { capabilities: payload.capabilities } : {}),
-        clientIp: session.clientIp,
-        sink: session,
-        onJoined(p, roomState) {
-          session.participant = p;
-          session.reply({ type: 'joined', ...(id !== undefined ? { id } : {}), payload: { participant_id: p.id, room_state: roomState } });
-        },
-      });
-      ctx.metrics.joinSeconds.observe((performance.now() - started) / 1000);
+    // Room control (issue 4): a join put in the lobby is answered later; meanwhile this
+    // connection's other requests (ping, leave) must go on, so the handler returns early.
+    const cancel = new AbortController();
+    session.cancelJoin = () => cancel.abort();
+    let inLobby!: () => void;
+    let waited = false;
+    const lobby = new Promise<'lobby'>((resolve) => (inLobby = () => {
+      waited = true;
+      resolve('lobby');
+    }));
+    const joining = ctx.rooms.join({
+      identity: session.identity!,
+      room: payload.room,
+      ...(payload.display_name !== undefined ? { displayName: payload.display_name } : {}),
+      ...(payload.capabilities !== undefined ? { capabilities: payload.capabilities } : {}),
+      clientIp: session.clientIp,
+      sink: session,
+      signal: AbortSignal.any([session.gone, cancel.signal]),
+      onLobby: inLobby,
+      onJoined(p, roomState) {
+        session.participant = p;
+        session.reply({ type: 'joined', ...(id !== undefined ? { id } : {}), payload: { participant_id: p.id, room_state: roomState } });
+      },
+    }).then(async ({ participant }) => {
+      if (!waited) ctx.metrics.joinSeconds.observe((performance.now() - started) / 1000); // the lobby wait is not join time
       // The socket closed while the join was being recorded.
       if (session.closed && session.participant === participant) {
         session.participant = null;
         await ctx.rooms.leave(participant, 'disconnected');
       }
-    } finally {
+      return 'joined' as const;
+    }).finally(() => {
       session.joining = false;
+      session.cancelJoin = null;
+    });
+    joining.catch(() => {}); // handled by the race below, or by the late reply
+    if ((await Promise.race([joining, lobby])) === 'lobby') {
+      joining.catch((err) => session.fail(id, err));
     }
   },
 
   async leave(session, ctx) {
+    // Room control (issue 4): leaving the lobby ends the wait (the join fails with not_in_room).
+    if (!session.participant && session.cancelJoin) {
+      session.cancelJoin();
+      return EMPTY;
+    }
     const participant = session.inRoom();
     session.participant = null;
     await ctx.rooms.leave(participant, 'left');
@@ -107,4 +130,5 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
   },
 
   ...sfuHandlers,
+  ...roomHandlers, // room control (issue 4)
 };

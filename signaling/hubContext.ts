@@ -3,6 +3,7 @@ import type { Logger } from '../server/logger.js';
 import type { Metrics } from '../server/metrics.js';
 import type { MediaService } from '../server/rooms/mediaService.js';
 import type { RoomService } from '../server/rooms/roomService.js';
+import type { RoomControl } from '../server/rooms/roomControl.js';
 import type { TokenVerifier } from './auth.js';
 
 /** What message handlers may use: the layers below signaling, nothing of the socket. */
@@ -11,6 +12,8 @@ export interface HubContext {
   verifier: TokenVerifier;
   rooms: RoomService;
   media: MediaService;
+  /** Room control (issue 4): roles, hands, moderation, lobby, data, whiteboard. */
+  control: RoomControl;
   metrics: Metrics;
   log: Logger;
 }

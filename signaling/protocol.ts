@@ -6,6 +6,7 @@ import {
   boolean, integer, jsonObject, nullable, object, oneOf, optional, string,
   type Infer, type Schema,
 } from './schema.js';
+import { ValidationError } from './schema.js'; // room control: jsonValue
 
 export const ROLES = ['host', 'moderator', 'speaker', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -15,7 +16,9 @@ export type Track = (typeof TRACKS)[number];
 
 export type CallState = 'pending' | 'active' | 'ended';
 
-export type LeaveReason = 'left' | 'disconnected' | 'replaced' | 'call-ended' | 'server-shutdown';
+export type LeaveReason = 'left' | 'disconnected' | 'replaced' | 'call-ended' | 'server-shutdown'
+  // Room control (issue 4): removed by a moderator (kick) or by the app's backend (REST leave).
+  | 'kicked' | 'removed';
 
 /** Every error code a client can receive, over the WebSocket or REST. */
 export const ERROR_CODES = [
@@ -24,6 +27,8 @@ export const ERROR_CODES = [
   'peer_not_found', 'not_in_room', 'already_in_room',
   'rate_limited', 'not_found', 'conflict', 'not_configured',
   'unavailable', 'internal_error',
+  // Room control (issue 4)
+  'banned', 'room_locked', 'room_full', 'lobby_denied',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -56,6 +61,60 @@ const SDP = string({ min: 1, max: 32_768 });
 const DTMF_TONES = string({
   min: 1, max: 64, pattern: /^[0-9A-Da-d*#,]+$/, hint: 'may contain only 0-9, A-D, *, # and , (pause)',
 });
+
+// ---- Room control (issue 4): roles, hands, moderation, settings, lobby, data, whiteboard ----
+// Types of these messages are declared in the matching block at the end of this file.
+
+export const ROOM_TYPES = ['individual', 'group', 'webinar', 'broadcast'] as const;
+export type RoomType = (typeof ROOM_TYPES)[number];
+/** Largest `data` of a `send-data` message (serialized JSON). */
+export const DATA_MESSAGE_MAX_BYTES = 16 * 1024;
+/** Largest whiteboard stroke (serialized JSON). */
+export const WHITEBOARD_STROKE_MAX_BYTES = 8 * 1024;
+const TOPIC = string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.:\/-]+$/, hint: 'may contain only letters, digits and _ . : / -' });
+const USER_ID = string({ min: 1, max: 128 });
+
+/** Any JSON value of bounded serialized size (data messages). */
+function jsonValue(opts: { maxBytes: number }): Schema<unknown> {
+  return {
+    parse(value, path) {
+      if (value === undefined) throw new ValidationError(path, `${path} is required`);
+      if (new TextEncoder().encode(JSON.stringify(value)).length > opts.maxBytes) {
+        throw new ValidationError(path, `${path} must serialize to at most ${opts.maxBytes} bytes`);
+      }
+      return value;
+    },
+  };
+}
+
+/** Settings a host (or REST) may change; absent fields stay as they are. */
+export const roomSettingsPatch = object({
+  type: optional(oneOf(ROOM_TYPES)),
+  max_participants: optional(integer({ min: 1, max: 100_000 })),
+  empty_timeout: optional(integer({ min: 0, max: 7 * 86400 })),
+  lobby: optional(boolean()),
+  recording_allowed: optional(boolean()),
+  metadata: optional(jsonObject({ maxBytes: 16 * 1024 })),
+});
+
+const roomControlSchemas = {
+  'set-role': object({ participant_id: ID, role: oneOf(ROLES) }),
+  'raise-hand': object({}),
+  'lower-hand': object({ user_id: optional(USER_ID) }),
+  'acknowledge-hand': object({ user_id: optional(USER_ID), promote: optional(boolean()) }),
+  'mute-participant': object({ participant_id: ID, track: oneOf(TRACKS) }),
+  'mute-all': object({ track: optional(oneOf(TRACKS)) }),
+  kick: object({ participant_id: ID, reason: optional(string({ max: 256 })) }),
+  'lock-room': object({}),
+  'unlock-room': object({}),
+  'update-room': roomSettingsPatch,
+  admit: object({ user_id: USER_ID }),
+  deny: object({ user_id: USER_ID, reason: optional(string({ max: 256 })) }),
+  'send-data': object({ topic: TOPIC, data: jsonValue({ maxBytes: DATA_MESSAGE_MAX_BYTES }), to: optional(ID) }),
+  'whiteboard-draw': object({ stroke: jsonObject({ maxBytes: WHITEBOARD_STROKE_MAX_BYTES }) }),
+  'whiteboard-clear': object({}),
+} satisfies Record<string, Schema<unknown>>;
+// ---- end room control ----
 
 export const clientSchemas = {
   auth: object({ token: string({ min: 1, max: 8192 }) }),
@@ -119,6 +178,8 @@ export const clientSchemas = {
   'consume-data': object({ transport_id: ID, data_producer_id: ID }),
   'close-data-producer': object({ data_producer_id: ID }),
   'get-stats': object({ transport_id: optional(ID), producer_id: optional(ID), consumer_id: optional(ID) }),
+
+  ...roomControlSchemas,
 } satisfies Record<string, Schema<unknown>>;
 
 export type ClientPayloads = { [K in keyof typeof clientSchemas]: Infer<(typeof clientSchemas)[K]> };
@@ -270,3 +331,76 @@ export function isClientType(type: string): type is ClientType {
 export function encode(message: ServerMessage): string {
   return JSON.stringify(message);
 }
+
+// ---- Room control (issue 4): replies, events and state (declaration merging keeps this block apart) ----
+
+export interface RoomSettings {
+  type: RoomType;
+  max_participants: number;
+  /** Seconds a room with nobody in it stays open before its call ends. */
+  empty_timeout: number;
+  lobby: boolean;
+  recording_allowed: boolean;
+  locked: boolean;
+  metadata: Record<string, unknown>;
+}
+
+export interface RaisedHand {
+  user_id: string;
+  participant_id: string | null;
+  display_name: string;
+  raised_at: string; // ISO 8601
+}
+
+export interface LobbyEntry {
+  user_id: string;
+  display_name: string;
+  role: Role;
+  waiting_since: string; // ISO 8601
+}
+
+export interface WhiteboardStroke {
+  stroke_id: string;
+  participant_id: string;
+  user_id: string;
+  stroke: Record<string, unknown>;
+}
+
+export interface RoomState {
+  settings?: RoomSettings;
+  hands?: RaisedHand[];
+  whiteboard?: WhiteboardStroke[];
+}
+
+export interface AckResults {
+  'set-role': Record<string, never>;
+  'raise-hand': { position: number };
+  'lower-hand': Record<string, never>;
+  'acknowledge-hand': { hand: RaisedHand };
+  'mute-participant': Record<string, never>;
+  'mute-all': { muted: number };
+  kick: Record<string, never>;
+  'lock-room': Record<string, never>;
+  'unlock-room': Record<string, never>;
+  'update-room': { settings: RoomSettings };
+  admit: Record<string, never>;
+  deny: Record<string, never>;
+  'send-data': Record<string, never>;
+  'whiteboard-draw': { stroke_id: string };
+  'whiteboard-clear': Record<string, never>;
+}
+
+export interface ServerPayloads {
+  'role-changed': { participant_id: string; role: Role; by: string | null };
+  'hand-queue': { hands: RaisedHand[] };
+  'hand-acknowledged': { user_id: string; participant_id: string | null; by: string | null };
+  'participant-muted': { participant_id: string; track: Track; by: string | null };
+  kicked: { reason: string; by: string | null; ban_seconds: number };
+  'room-updated': { settings: RoomSettings };
+  'lobby-waiting': { room: string };
+  'lobby-updated': { waiting: LobbyEntry[] };
+  data: { from: string | null; topic: string; data: unknown; to?: string };
+  'whiteboard-stroke': WhiteboardStroke;
+  'whiteboard-cleared': { by: string | null };
+}
+// ---- end room control ----

@@ -19,6 +19,11 @@ export class Session implements ParticipantSink {
   joining = false;
   alive = true;
   closed = false;
+  /** Aborted when the socket is gone (room control: ends a wait in the lobby). */
+  private readonly goneController = new AbortController();
+  readonly gone = this.goneController.signal;
+  /** Set while a join is in progress (room control: `leave` ends a wait in the lobby). */
+  cancelJoin: (() => void) | null = null;
 
   private readonly limiter: RateLimiter;
   private authTimer: NodeJS.Timeout | null;
@@ -187,6 +192,7 @@ export class Session implements ParticipantSink {
   /** The socket is gone: stop timers and leave the room. */
   onClosed(): void {
     this.closed = true;
+    this.goneController.abort();
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
     this.backlog = null;

@@ -398,7 +398,7 @@ class Bench {
     log(`starting the server: ${this.o.workers} mediasoup workers, router consumer budget ${this.o.budget}`);
     this.srv = await startServer({
       sfuWorkers: this.o.workers,
-      env: { SFU_ROUTER_CONSUMER_BUDGET: String(this.o.budget), MEDIASOUP_LOG_LEVEL: 'error' },
+      env: { SFU_ROUTER_CONSUMER_BUDGET: String(this.o.budget), MEDIASOUP_LOG_LEVEL: 'error', ROOM_DEFAULT_TYPE: 'broadcast' }, // room control: one room of 1000+
     });
     this.sfu.pool.on('worker-replaced', (slot) => {
       this.workerDied = true;

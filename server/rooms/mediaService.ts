@@ -1,16 +1,20 @@
 // SFU requests of participants: the permission checks of the rooms domain,
 // then the room's MediaRoom does the work.
 
-import { encode, type AckResults, type ClientPayloads } from '../../signaling/protocol.js';
+import { encode, type AckResults, type ClientPayloads, type ServerMessage } from '../../signaling/protocol.js';
+import type { Room } from './room.js';
 import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import type { Sfu } from '../../sfu/sfu.js';
 import { AppError } from '../errors.js';
 import type { Participant } from './participant.js';
+import { assertAllowed } from './permissions.js';
 import type { RoomService } from './roomService.js';
 
 const EMPTY = Object.freeze({}) as Record<string, never>;
 
 export class MediaService {
+  /** Track events being written to the outbox, per room, so `produce` acks only after its event is stored. */
+  private readonly recording = new WeakMap<Room, Promise<void>>();
   constructor(
     private readonly rooms: RoomService,
     private readonly sfu: Sfu | null,
@@ -23,6 +27,7 @@ export class MediaService {
     room.media ??= this.sfu.createRoom(room.name, {
       sendTo: (id, message) => room.participants.get(id)?.sink.send(encode(message)),
       broadcast: (message, except) => {
+        this.trackEvent(room, message); // room control (issue 4): track webhooks
         const encoded = encode(message);
         for (const q of room.participants.values()) if (q.id !== except) q.sink.send(encoded);
       },
@@ -32,7 +37,16 @@ export class MediaService {
   }
 
   private mayPublish(p: Participant): void {
-    if (p.identity.role === 'viewer') throw new AppError('forbidden', 'viewers cannot publish media');
+    assertAllowed(p.identity.role, 'publish', this.rooms.roomOf(p).settings.type);
+  }
+
+  /** track_published / track_unpublished webhooks, observed where the SFU announces producers. */
+  private trackEvent(room: Room, message: ServerMessage): void {
+    if (message.type !== 'producer-added' && message.type !== 'producer-removed') return;
+    const name = message.type === 'producer-added' ? 'track_published' : 'track_unpublished';
+    const previous = this.recording.get(room) ?? Promise.resolve();
+    const recorded = previous.then(() => this.rooms.emit(name, room, { track: message.payload })).catch(() => {}); // the outbox logs its failures
+    this.recording.set(room, recorded);
   }
 
   async capabilities(p: Participant): Promise<AckResults['sfu-capabilities']> {
@@ -63,6 +77,7 @@ export class MediaService {
       source: req.source,
       paused: (req.paused ?? false) || muted,
     });
+    await this.recording.get(this.rooms.roomOf(p));
     return { producer_id: producerId };
   }
 
@@ -71,8 +86,9 @@ export class MediaService {
     return EMPTY;
   }
 
-  closeProducer(p: Participant, producerId: string): typeof EMPTY {
+  async closeProducer(p: Participant, producerId: string): Promise<typeof EMPTY> {
     this.media(p).closeProducer(p.id, producerId);
+    await this.recording.get(this.rooms.roomOf(p)); // its track_unpublished is stored before the ack
     return EMPTY;
   }
 

@@ -1,6 +1,11 @@
-import { encode, type CallState, type RoomState, type ServerMessage } from '../../signaling/protocol.js';
+import {
+  encode, type CallState, type RaisedHand, type Role, type RoomSettings, type RoomState, type ServerMessage, type WhiteboardStroke,
+} from '../../signaling/protocol.js';
 import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import type { Participant } from './participant.js';
+import type { LobbyWaiter } from './lobby.js';
+
+const HAND_QUEUE_INTERVAL_MS = 100;
 
 /** A room in memory on its owner node: the participants connected now and the open call. */
 export class Room {
@@ -8,11 +13,68 @@ export class Room {
   /** The room's SFU side, made on the first media request (P2P-only rooms never have one). */
   media: MediaRoom | null = null;
 
+  // Room control (issue 4): in-memory mirrors of persisted state, loaded when the room opens.
+  settings: RoomSettings;
+  hands: RaisedHand[] = [];
+  whiteboard: WhiteboardStroke[] = [];
+  readonly lobby = new Map<string, LobbyWaiter>(); // by user id
+  /** Roles a host gave (by user id): they outlive a reconnect. */
+  readonly roleOverrides = new Map<string, Role>();
+  /** Kick bans: user id -> until (epoch ms). */
+  readonly bans = new Map<string, number>();
+  /** Runs when the room has been empty for settings.empty_timeout seconds. */
+  emptyTimer: NodeJS.Timeout | null = null;
+
   constructor(
     readonly name: string,
     public callId: string,
     public callState: CallState,
-  ) {}
+    settings: RoomSettings,
+  ) {
+    this.settings = settings;
+  }
+
+  lobbyList() {
+    return [...this.lobby.values()].map((w) => w.entry());
+  }
+
+  private handQueueTimer: NodeJS.Timeout | null = null;
+  private handQueueDirty = false;
+
+  /**
+   * Tells the room the hand queue changed. A storm of raises would otherwise
+   * send N full queues to N people (300 raises took 20 s), so the first change
+   * goes out at once and further changes within HAND_QUEUE_INTERVAL_MS are
+   * folded into one trailing update carrying the latest queue.
+   */
+  sendHandQueue(): void {
+    if (this.handQueueTimer) {
+      this.handQueueDirty = true;
+      return;
+    }
+    this.broadcast({ type: 'hand-queue', payload: { hands: this.handQueue() } });
+    this.handQueueTimer = setTimeout(() => {
+      this.handQueueTimer = null;
+      if (this.handQueueDirty) {
+        this.handQueueDirty = false;
+        this.sendHandQueue();
+      }
+    }, HAND_QUEUE_INTERVAL_MS);
+    this.handQueueTimer.unref();
+  }
+
+  /** Sends to the hosts and moderators only (lobby list). */
+  broadcastToStaff(message: ServerMessage): void {
+    const encoded = encode(message);
+    for (const p of this.participants.values()) {
+      if (p.identity.role === 'host' || p.identity.role === 'moderator') p.sink.send(encoded);
+    }
+  }
+
+  /** The hand queue with each hand's current participant (null while its user is not connected). */
+  handQueue(): RaisedHand[] {
+    return this.hands.map((h) => ({ ...h, participant_id: this.findByUser(h.user_id)?.id ?? null }));
+  }
 
   findByUser(userId: string): Participant | undefined {
     for (const p of this.participants.values()) if (p.identity.userId === userId) return p;
@@ -33,6 +95,9 @@ export class Room {
       participants: [...this.participants.values()].map((p) => ({ ...p.info(), connection_quality: this.media?.qualityOf(p.id) ?? null })),
       producers: this.media?.producerList() ?? [],
       data_producers: this.media?.dataProducerList() ?? [],
+      settings: this.settings,
+      hands: this.handQueue(),
+      whiteboard: this.whiteboard,
     };
   }
 }

@@ -5,15 +5,30 @@
 import { randomBytes } from 'node:crypto';
 import {
   DTMF_DEFAULT_DURATION_MS, DTMF_DEFAULT_GAP_MS, encode,
-  type ClientPayloads, type Identity, type LeaveReason, type RoomState, type Track,
+  type ClientPayloads, type Identity, type LeaveReason, type Role, type RoomSettings, type RoomState, type RoomType, type Track,
 } from '../../signaling/protocol.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RoomDirectory } from '../cluster/roomDirectory.js';
 import type { CallRecord, CallStore, ParticipantRecord } from '../storage/callStore.js';
+import type { RoomControlStore } from '../storage/roomControlStore.js';
+import type { EventSink, EventName } from '../events.js';
 import { KeyedMutex } from '../util/keyedMutex.js';
+import { LobbyWaiter } from './lobby.js';
 import { Participant, type ParticipantSink } from './participant.js';
+import { isStaff } from './permissions.js';
 import { Room } from './room.js';
+import { resolveSettings } from './roomSettings.js';
+
+/** Room control (issue 4): what the rooms domain needs beyond calls and participants. */
+export interface RoomControlDeps {
+  control: RoomControlStore;
+  events: EventSink;
+  emptyTimeoutSeconds: number;
+  kickBanSeconds: number;
+  /** Type of rooms made by a first join (ROOM_DEFAULT_TYPE). */
+  defaultType: RoomType;
+}
 
 export interface JoinRequest {
   identity: Identity;
@@ -27,6 +42,10 @@ export interface JoinRequest {
    * other message about the room is sent to it (so `joined` comes first).
    */
   onJoined(participant: Participant, roomState: RoomState): void;
+  /** Aborted when the joiner's connection goes away or it leaves (ends a wait in the lobby). */
+  signal?: AbortSignal;
+  /** Called when the joiner is put in the lobby (the join resolves once admitted). */
+  onLobby?(): void;
 }
 
 export interface JoinResult {
@@ -42,7 +61,9 @@ function newParticipantId(): string {
 
 export class RoomService {
   private readonly rooms = new Map<string, Room>();
-  private readonly roomLocks = new KeyedMutex();
+  readonly roomLocks = new KeyedMutex();
+  /** Rooms whose room_started event was recorded (room_finished follows only those). */
+  private readonly announced = new WeakSet<Room>();
   private participantCount = 0;
 
   constructor(
@@ -50,6 +71,7 @@ export class RoomService {
     private readonly directory: RoomDirectory,
     private readonly nodeId: string,
     private readonly log: Logger,
+    readonly ctl: RoomControlDeps,
   ) {}
 
   get roomCount(): number {
@@ -69,53 +91,164 @@ export class RoomService {
     if (identity.room !== null && identity.room !== req.room) {
       throw new AppError('unauthorized', `this token is only valid for room ${identity.room}`, 'room');
     }
-    return this.roomLocks.run(req.room, async () => {
-      const room = this.rooms.get(req.room) ?? (await this.openRoom(req.room));
-
-      // One connection per user and room: a reconnect replaces the stale connection.
-      const previous = room.findByUser(identity.user_id);
-      if (previous) await this.removeLocked(room, previous, 'replaced');
-
-      const participant = new Participant(
-        newParticipantId(),
-        room.name,
-        { userId: identity.user_id, displayName: req.displayName ?? identity.name, role: identity.role },
-        new Date(),
-        req.sink,
-      );
-      const activates = room.callState === 'pending' && room.participants.size >= 1;
+    const first = await this.roomLocks.run(req.room, async () => {
+      const existing = this.rooms.get(req.room);
+      const room = existing ?? (await this.openRoom(req.room));
       try {
-        await this.store.addParticipant({
-          id: participant.id,
-          callId: room.callId,
-          userId: identity.user_id,
-          displayName: participant.identity.displayName,
-          role: identity.role,
-          joinedAt: participant.joinedAt,
-          clientIp: req.clientIp,
-          metadata: req.capabilities ? { capabilities: req.capabilities } : {},
-        });
-        if (activates) await this.store.markCallActive(room.callId, new Date());
+        const role = this.checkEntry(room, identity);
+        if (!room.settings.lobby || isStaff(role)) return await this.enterLocked(room, req, role);
+        return { waiter: this.waitInLobby(room, req, role) };
       } catch (err) {
-        // Nothing is acknowledged: undo what may have been written and what is in memory.
-        await this.store.participantLeft(participant.id, new Date(), 'join-failed').catch(() => {});
-        if (room.participants.size === 0) await this.forgetRoom(room);
-        throw this.storageError(err);
+        // A room opened only for a refused joiner is not kept (enterLocked forgets it on storage errors itself).
+        if (!existing && this.rooms.get(room.name) === room && room.participants.size === 0 && room.lobby.size === 0) {
+          await this.forgetRoom(room);
+        }
+        throw err;
       }
-
-      room.broadcast({ type: 'peer-joined', payload: { participant: participant.info() } });
-      room.participants.set(participant.id, participant);
-      this.participantCount++;
-      if (activates) room.callState = 'active';
-
-      // The joiner hears `joined` before anything else about the room.
-      const roomState = room.state();
-      req.onJoined(participant, roomState);
-      if (activates) {
-        room.broadcast({ type: 'call-state-changed', payload: { call_id: room.callId, state: 'active' } });
-      }
-      return { participant, roomState };
     });
+    if (!('waiter' in first)) return first;
+
+    const outcome = await first.waiter.outcome;
+    if (!outcome.admitted) throw outcome.error;
+    return this.roomLocks.run(req.room, async () => {
+      const room = this.rooms.get(req.room);
+      if (!room) throw new AppError('not_in_room', 'the room closed while you waited in the lobby');
+      const role = this.checkEntry(room, identity, true);
+      return this.enterLocked(room, req, role);
+    });
+  }
+
+  /** Bans, lock and capacity; returns the joiner's role in this room (a host-given role wins over the token's). */
+  private checkEntry(room: Room, identity: Identity, admitted = false): Role {
+    const role = room.roleOverrides.get(identity.user_id) ?? identity.role;
+    const bannedUntil = room.bans.get(identity.user_id);
+    if (bannedUntil !== undefined && bannedUntil > Date.now()) {
+      throw new AppError('banned', `you were removed from this room; you may rejoin in ${Math.ceil((bannedUntil - Date.now()) / 1000)} s`);
+    }
+    if (room.settings.locked && !isStaff(role) && !admitted) throw new AppError('room_locked', 'this room is locked');
+    const replacing = room.findByUser(identity.user_id) ? 1 : 0;
+    if (room.participants.size - replacing >= room.settings.max_participants) {
+      throw new AppError('room_full', `this room is full (${room.settings.max_participants} participants)`);
+    }
+    return role;
+  }
+
+  private waitInLobby(room: Room, req: JoinRequest, role: Role): LobbyWaiter {
+    const { identity } = req;
+    room.lobby.get(identity.user_id)?.cancel('you joined the lobby from another connection');
+    const waiter = new LobbyWaiter(identity.user_id, req.displayName ?? identity.name, role);
+    room.lobby.set(identity.user_id, waiter);
+    const gone = () => {
+      waiter.cancel('you left the lobby');
+    };
+    if (req.signal?.aborted) gone(); // the socket closed while the room was opening
+    else req.signal?.addEventListener('abort', gone, { once: true });
+    void waiter.outcome.then(() => {
+      req.signal?.removeEventListener('abort', gone);
+      // Leaves the list however it ended (admit/deny remove it themselves, under the room lock).
+      if (room.lobby.get(identity.user_id) === waiter) {
+        room.lobby.delete(identity.user_id);
+        room.broadcastToStaff({ type: 'lobby-updated', payload: { waiting: room.lobbyList() } });
+        if (room.participants.size === 0 && room.lobby.size === 0 && this.rooms.get(room.name) === room) this.armEmptyTimer(room);
+      }
+    });
+    req.sink.send(encode({ type: 'lobby-waiting', payload: { room: room.name } }));
+    req.onLobby?.();
+    room.broadcastToStaff({ type: 'lobby-updated', payload: { waiting: room.lobbyList() } });
+    return waiter;
+  }
+
+  private async enterLocked(room: Room, req: JoinRequest, role: Role): Promise<JoinResult> {
+    const { identity } = req;
+    // One connection per user and room: a reconnect replaces the stale connection.
+    const previous = room.findByUser(identity.user_id);
+    if (previous) await this.removeLocked(room, previous, 'replaced');
+
+    const participant = new Participant(
+      newParticipantId(),
+      room.name,
+      { userId: identity.user_id, displayName: req.displayName ?? identity.name, role },
+      new Date(),
+      req.sink,
+    );
+    const activates = room.callState === 'pending' && room.participants.size >= 1;
+    try {
+      await this.store.addParticipant({
+        id: participant.id,
+        callId: room.callId,
+        userId: identity.user_id,
+        displayName: participant.identity.displayName,
+        role,
+        joinedAt: participant.joinedAt,
+        clientIp: req.clientIp,
+        metadata: req.capabilities ? { capabilities: req.capabilities } : {},
+      });
+      if (activates) await this.store.markCallActive(room.callId, new Date());
+      if (!this.announced.has(room)) await this.emit('room_started', room, { settings: room.settings });
+      this.announced.add(room);
+      await this.emit('participant_joined', room, { participant: participant.info() });
+    } catch (err) {
+      // Nothing is acknowledged: undo what may have been written and what is in memory.
+      await this.store.participantLeft(participant.id, new Date(), 'join-failed').catch(() => {});
+      if (room.participants.size === 0 && room.lobby.size === 0) await this.forgetRoom(room);
+      throw this.storageError(err);
+    }
+    this.disarmEmptyTimer(room);
+
+    room.broadcast({ type: 'peer-joined', payload: { participant: participant.info() } });
+    room.participants.set(participant.id, participant);
+    this.participantCount++;
+    if (activates) room.callState = 'active';
+
+    // The joiner hears `joined` before anything else about the room.
+    const roomState = room.state();
+    req.onJoined(participant, roomState);
+    if (activates) {
+      room.broadcast({ type: 'call-state-changed', payload: { call_id: room.callId, state: 'active' } });
+    }
+    if (isStaff(role) && room.lobby.size > 0) {
+      req.sink.send(encode({ type: 'lobby-updated', payload: { waiting: room.lobbyList() } }));
+    }
+    if (room.hands.some((h) => h.user_id === identity.user_id)) {
+      room.sendHandQueue(); // the hand now has a participant again
+    }
+    return { participant, roomState };
+  }
+
+  /** A room's settings: the open room's, else its row's (null: no such room). For REST and the recording side. */
+  async roomSettings(name: string): Promise<RoomSettings | null> {
+    const open = this.rooms.get(name);
+    if (open) return open.settings;
+    const row = await this.ctl.control.getRoom(name);
+    return row ? resolveSettings(row, this.ctl.emptyTimeoutSeconds) : null;
+  }
+
+  /** May this room be recorded now? (Recording checks this before it starts.) */
+  async recordingAllowed(name: string): Promise<boolean> {
+    return (await this.roomSettings(name))?.recording_allowed ?? true;
+  }
+
+  /** Records a webhook event; the outbox write happens before the action is acknowledged. */
+  async emit(name: EventName, room: Room, data: Record<string, unknown>): Promise<void> {
+    await this.ctl.events.emit({ name, room: room.name, data: { call_id: room.callId, ...data } });
+  }
+
+  /** Starts the countdown that ends the call of an empty room (0: at once). */
+  armEmptyTimer(room: Room): void {
+    this.disarmEmptyTimer(room);
+    const fire = () =>
+      this.roomLocks.run(room.name, async () => {
+        room.emptyTimer = null;
+        if (this.rooms.get(room.name) !== room || room.participants.size > 0) return;
+        await this.closeRoomLocked(room, 'empty');
+      }).catch((err) => this.log.error({ err, room: room.name }, 'closing an empty room failed'));
+    room.emptyTimer = setTimeout(fire, room.settings.empty_timeout * 1000);
+    room.emptyTimer.unref();
+  }
+
+  private disarmEmptyTimer(room: Room): void {
+    if (room.emptyTimer) clearTimeout(room.emptyTimer);
+    room.emptyTimer = null;
   }
 
   /** Removes a participant (leave or disconnect). Safe to call twice. */
@@ -125,17 +258,32 @@ export class RoomService {
       const room = this.rooms.get(participant.roomName);
       if (!room || participant.gone) return;
       await this.removeLocked(room, participant, reason);
-      if (room.participants.size === 0) await this.closeRoomLocked(room, 'empty');
+      // An empty room stays open for its empty_timeout, so a quick rejoin finds the same call;
+      // its SFU router is freed now (it is made again on the next media request).
+      if (room.participants.size === 0) {
+        room.media?.close();
+        room.media = null;
+        // empty_timeout 0: the call ends with the last leave, before it is acknowledged.
+        if (room.lobby.size === 0 && room.settings.empty_timeout === 0) await this.closeRoomLocked(room, 'empty');
+        else if (room.lobby.size === 0) this.armEmptyTimer(room);
+      }
     });
   }
 
   /** A host ends the call for everyone. */
   async endCall(by: Participant): Promise<void> {
     if (by.identity.role !== 'host') throw new AppError('forbidden', 'only a host can end the call for everyone');
-    await this.roomLocks.run(by.roomName, async () => {
-      const room = this.rooms.get(by.roomName);
-      if (!room || by.gone) throw new AppError('not_in_room', 'you are not in a room');
-      await this.closeRoomLocked(room, 'ended-by-host');
+    await this.endRoom(by.roomName, 'ended-by-host', by);
+  }
+
+  /** Ends a room's call for everyone (host or REST); `by` must still be in it when given. */
+  async endRoom(name: string, reason: string, by?: Participant): Promise<boolean> {
+    return this.roomLocks.run(name, async () => {
+      const room = this.rooms.get(name);
+      if (by && (!room || by.gone)) throw new AppError('not_in_room', 'you are not in a room');
+      if (!room) return false;
+      await this.closeRoomLocked(room, reason);
+      return true;
     });
   }
 
@@ -222,8 +370,18 @@ export class RoomService {
       throw new AppError('unavailable', `room ${name} is served by node ${owner}`);
     }
     try {
+      const row = await this.ctl.control.loadRoom(name, this.ctl.defaultType);
       const call = await this.store.openCall(name, this.nodeId);
-      const room = new Room(name, call.id, call.status);
+      const room = new Room(name, call.id, call.status, resolveSettings(row, this.ctl.emptyTimeoutSeconds));
+      const [hands, strokes, users] = await Promise.all([
+        this.ctl.control.listHands(name), this.ctl.control.listStrokes(name), this.ctl.control.listRoomUsers(name),
+      ]);
+      room.hands = hands;
+      room.whiteboard = strokes;
+      for (const u of users) {
+        if (u.role) room.roleOverrides.set(u.user_id, u.role);
+        if (u.banned_until) room.bans.set(u.user_id, u.banned_until.getTime());
+      }
       this.rooms.set(name, room);
       this.log.info({ room: name, call_id: call.id }, 'room opened');
       return room;
@@ -246,12 +404,12 @@ export class RoomService {
     return new AppError('unavailable', 'storage is unavailable; try again');
   }
 
-  private async removeLocked(room: Room, p: Participant, reason: LeaveReason): Promise<void> {
+  async removeLocked(room: Room, p: Participant, reason: LeaveReason): Promise<void> {
     p.gone = true;
     room.participants.delete(p.id);
     room.media?.removePeer(p.id);
     this.participantCount--;
-    if (reason === 'replaced') p.sink.removed(reason);
+    if (reason === 'replaced' || reason === 'kicked' || reason === 'removed') p.sink.removed(reason);
     try {
       await this.store.participantLeft(p.id, new Date(), reason);
     } catch (err) {
@@ -259,11 +417,30 @@ export class RoomService {
       this.log.error({ err, participant_id: p.id }, 'could not record leave');
     }
     room.broadcast({ type: 'peer-left', payload: { participant_id: p.id, reason } });
+    // An explicit leave or a kick gives up a raised hand; a dropped connection keeps its place.
+    if (room.hands.some((h) => h.user_id === p.identity.userId)) {
+      if (reason === 'left' || reason === 'kicked' || reason === 'removed') {
+        try {
+          await this.ctl.control.lowerHand(room.name, p.identity.userId);
+          room.hands = room.hands.filter((h) => h.user_id !== p.identity.userId);
+        } catch (err) {
+          this.log.error({ err, room: room.name }, 'could not lower the hand of a participant who left');
+        }
+      }
+      room.sendHandQueue();
+    }
+    await this.emit('participant_left', room, {
+      participant: { ...p.info(), left_at: new Date().toISOString() },
+      reason,
+    }).catch((err) => this.log.error({ err, room: room.name }, 'could not record participant_left'));
   }
 
   /** Ends the room's call, tells everyone still in it, and forgets the room. */
-  private async closeRoomLocked(room: Room, reason: string): Promise<void> {
+  async closeRoomLocked(room: Room, reason: string): Promise<void> {
     const leaveReason: LeaveReason = reason === 'server-shutdown' ? 'server-shutdown' : 'call-ended';
+    this.disarmEmptyTimer(room);
+    for (const w of room.lobby.values()) w.deny('the room closed');
+    room.lobby.clear();
     const remaining = [...room.participants.values()];
     for (const p of remaining) p.gone = true;
     this.participantCount -= remaining.length;
@@ -276,6 +453,18 @@ export class RoomService {
       await this.store.endCall(room.callId, new Date(), reason);
     } catch (err) {
       this.log.error({ err, call_id: room.callId }, 'could not record call end');
+    }
+    // A real end forgets hands, whiteboard and given roles; a shutdown keeps them for the restart.
+    if (reason !== 'server-shutdown') {
+      await this.ctl.control.endSession(room.name).catch((err) => this.log.error({ err, room: room.name }, 'could not clear room state'));
+    }
+    if (this.announced.has(room)) {
+      try {
+        for (const p of remaining) await this.emit('participant_left', room, { participant: { ...p.info(), left_at: new Date().toISOString() }, reason: leaveReason });
+        await this.emit('room_finished', room, { reason });
+      } catch (err) {
+        this.log.error({ err, room: room.name }, 'could not record room_finished');
+      }
     }
     const ended = encode({ type: 'call-state-changed', payload: { call_id: room.callId, state: 'ended', reason } });
     for (const p of remaining) {

@@ -293,4 +293,23 @@ test('a dropped WebSocket: the SDK reconnects, joins again and republishes', asy
   assert.equal(ctx.pageErrors, []);
 });
 
+// ---- Room control (issue 4): the demo's raise-hand button and the SDK's state ----
+test('room control in the demo: raise and lower a hand; a moderator mute shows in the SDK state', async (ctx) => {
+  const { srv, bot, page } = ctx;
+  await page.click('#raise-hand');
+  const raised = await bot.signaling.next('hand-queue', (q) => q.hands.some((h) => h.user_id === 'alice'), 10_000);
+  assert.is(raised.hands.find((h) => h.user_id === 'alice')!.participant_id, ctx.aliceId);
+  await page.waitForFunction(() => document.querySelector('#raise-hand')?.textContent === 'Lower hand');
+  assert.match(await page.textContent('#hands') ?? '', /✋/);
+  await page.click('#raise-hand');
+  await bot.signaling.next('hand-queue', (q) => !q.hands.some((h) => h.user_id === 'alice'), 10_000);
+  await page.waitForFunction(() => document.querySelector('#raise-hand')?.textContent === 'Raise hand');
+  // The app's backend mutes the page's mic: the SDK's own mute state follows.
+  assert.is((await srv.api('POST', `/api/v1/rooms/${ROOM}/participants/${ctx.aliceId}/mute`, { track: 'audio' })).status, 200);
+  await page.waitForFunction(() => (window as unknown as { switchboardDemo: { client: { muted: { audio: boolean } } } }).switchboardDemo.client.muted.audio === true);
+  assert.match(await page.textContent('#log') ?? '', /audio was muted by a moderator/);
+  await page.waitForFunction(() => document.querySelector('#toggle-audio')?.textContent === 'Unmute mic');
+  assert.equal(ctx.pageErrors, []);
+});
+
 test.run();

@@ -25,8 +25,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
     await ctx.pg?.stop();
   });
 
+  // An empty room's call ends after ROOM_EMPTY_TIMEOUT_SECONDS: 1 s here.
   const start = (ctx: Ctx, dataDir?: string): Promise<TestServer> =>
-    startServer({ ...(ctx.pg ? { databaseUrl: ctx.pg.url } : {}), ...(dataDir ? { dataDir } : {}) });
+    startServer({ ...(ctx.pg ? { databaseUrl: ctx.pg.url } : {}), ...(dataDir ? { dataDir } : {}), env: { ROOM_EMPTY_TIMEOUT_SECONDS: '1' } });
 
   test('joins, leaves and the call lifecycle are recorded', async (ctx) => {
     const srv = await start(ctx);
@@ -45,7 +46,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
       );
       await b.client.request('leave', {});
       a.client.ws.terminate();
-      await eventually(async () => (await srv.api('GET', `/calls/${callId}`)).body.status === 'ended', 5000, 'call ended');
+      await eventually(async () => (await srv.api('GET', `/calls/${callId}`)).body.participants.every((p: { left_at: string | null }) => p.left_at), 5000, 'leaves recorded');
+      assert.is((await srv.api('GET', `/calls/${callId}`)).body.status, 'active', 'the empty room waits for its empty timeout');
+      await eventually(async () => (await srv.api('GET', `/calls/${callId}`)).body.status === 'ended', 8000, 'call ended after the empty timeout');
       ({ body } = await srv.api('GET', `/calls/${callId}`));
       assert.is(body.end_reason, 'empty');
       assert.ok(body.ended_at);

@@ -28,6 +28,10 @@ const connection = el<HTMLSpanElement>('connection');
 const roomName = el<HTMLSpanElement>('room-name');
 const errorBox = el<HTMLParagraphElement>('error');
 const log = el<HTMLOListElement>('log');
+// Room control: raise hand, the hand queue (moderators take hands), mute all.
+const handButton = el<HTMLButtonElement>('raise-hand');
+const muteAllButton = el<HTMLButtonElement>('mute-all');
+const handList = el<HTMLOListElement>('hands');
 
 let client: SwitchboardClient | null = null;
 
@@ -84,6 +88,45 @@ audioButton.addEventListener('click', () => void toggleMute('audio'));
 videoButton.addEventListener('click', () => void toggleMute('video'));
 screenButton.addEventListener('click', () => void toggleScreen());
 leaveButton.addEventListener('click', () => void leave());
+handButton.addEventListener('click', () => void toggleHand());
+muteAllButton.addEventListener('click', () => void client?.muteAll().catch((err: Error) => showError(err.message)));
+
+let handRaised = false;
+
+async function toggleHand(): Promise<void> {
+  if (!client) return;
+  try {
+    if (handRaised) await client.lowerHand();
+    else await client.raiseHand();
+  } catch (err) {
+    showError(String((err as Error).message ?? err));
+  }
+}
+
+function myRole(): string {
+  const me = client?.participantId ? client.participants.get(client.participantId) : undefined;
+  return me?.role ?? client?.identity?.role ?? 'viewer';
+}
+
+/** The queue, with "let speak" buttons for hosts and moderators. */
+function renderHands(hands: Array<{ user_id: string; display_name: string }>): void {
+  const staff = myRole() === 'host' || myRole() === 'moderator';
+  handRaised = hands.some((h) => h.user_id === client?.identity?.user_id);
+  handButton.textContent = handRaised ? 'Lower hand' : 'Raise hand';
+  muteAllButton.hidden = !staff;
+  handList.replaceChildren(...hands.map((h) => {
+    const li = document.createElement('li');
+    li.textContent = `✋ ${h.display_name || h.user_id} `;
+    if (staff) {
+      const take = document.createElement('button');
+      take.type = 'button';
+      take.textContent = 'Let speak';
+      take.addEventListener('click', () => void client?.acknowledgeHand({ userId: h.user_id, promote: true }).catch((err: Error) => showError(err.message)));
+      li.append(take);
+    }
+    return li;
+  }));
+}
 
 async function toggleMute(track: 'audio' | 'video'): Promise<void> {
   if (!client) return;
@@ -178,6 +221,21 @@ function wire(c: SwitchboardClient): void {
   c.on('transport-state', ({ direction, state }) => logEvent(`${direction} transport ${state}`));
   c.on('media-error', ({ action, error }) => logEvent(`error: ${action}: ${error.message}`));
   c.on('error', ({ code, message }) => logEvent(`server error ${code}: ${message}`));
+  // Room control
+  c.on('room-joined', ({ roomState }) => renderHands(roomState.hands ?? []));
+  c.on('hand-queue', ({ hands }) => renderHands(hands));
+  c.on('role-changed', ({ participant_id, role }) => {
+    logEvent(`${nameOf(participant_id)} is now a ${role}`);
+    if (participant_id === c.participantId && role === 'speaker' && c.localTracks.size === 0) {
+      void c.publish({ audio: true, video: true }).catch((err: Error) => showError(`Could not publish: ${err.message}`));
+    }
+  });
+  c.on('participant-muted', ({ participant_id, track }) => {
+    logEvent(`${nameOf(participant_id)}'s ${track} was muted by a moderator`);
+    if (participant_id === c.participantId) updateButtons();
+  });
+  c.on('lobby-waiting', () => logEvent('waiting in the lobby for a moderator to let you in'));
+  c.on('data', ({ from, topic, data }) => logEvent(`[${topic}] ${from ? nameOf(from) : 'server'}: ${JSON.stringify(data)}`));
 }
 
 /** The camera tile of a participant (screen shares get their own tile). */

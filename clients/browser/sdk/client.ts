@@ -12,6 +12,7 @@ import type {
 } from 'mediasoup-client/types';
 import type {
   ClientPayloads, ClientType, Identity, MediaKind, ParticipantInfo, ProducerInfo, RoomState, ServerPayloads, ServerType, Source, Track,
+  RaisedHand, Role, RoomSettings, // room control (issue 4)
 } from '../../../signaling/protocol.js';
 import { Emitter } from './emitter.js';
 import {
@@ -44,6 +45,8 @@ export type VideoCodec = 'VP8' | 'VP9' | 'H264';
 export interface JoinOptions {
   displayName?: string;
   capabilities?: Record<string, unknown>;
+  /** How long `join` may wait in a room's lobby for a moderator (default 10 minutes). */
+  lobbyTimeoutMs?: number;
 }
 
 export interface PublishOptions {
@@ -207,7 +210,8 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
   /** Joins a room; with autoSubscribe, starts receiving what is already published. */
   async join(room: string, opts: JoinOptions = {}): Promise<ServerPayloads['joined']> {
     if (this.room) throw new Error(`already in room ${this.room}`);
-    const joined = await this.signaling.request('join', joinPayload(room, opts));
+    // A room with a lobby answers `join` only once a moderator admits us (`lobby-waiting` meanwhile).
+    const joined = await this.signaling.request('join', joinPayload(room, opts), opts.lobbyTimeoutMs ?? 600_000);
     this.room = room;
     this.joinOptions = opts;
     this.applyRoomState(joined);
@@ -779,6 +783,26 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
           this.emit('room-left', { reason: m.payload.reason ?? 'call-ended' });
         }
         break;
+      case 'role-changed':
+      case 'participant-muted': {
+        // Room control: keep the participant list current (role, moderator mute).
+        const p = this.participants.get(m.payload.participant_id);
+        if (p) {
+          if (m.type === 'role-changed') p.role = m.payload.role;
+          else if (m.payload.track === 'audio') p.audio_muted = true;
+          else p.video_muted = true;
+          if (m.type === 'participant-muted' && p.participant_id === this.participantId) this.muted[m.payload.track] = true;
+          this.emit('participant-updated', p);
+        }
+        break;
+      }
+      case 'kicked':
+        // Room control: removed by a moderator (the connection stays).
+        if (this.room) {
+          this.forgetRoom();
+          this.emit('room-left', { reason: `kicked: ${m.payload.reason}` });
+        }
+        break;
       case 'sfu-reset':
         if (this.room) this.rebuildMedia(m.payload.reason);
         break;
@@ -786,6 +810,70 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
         break;
     }
     if (m.type !== 'ack' && m.type !== 'joined') this.emit(m.type, m.payload as never);
+  }
+
+  // ---- Room control (issue 4): roles, hands, moderation, lobby, data, whiteboard ----
+  // Each is one request; the server checks the caller's role (`forbidden` otherwise).
+  // Listen for the events with on('hand-queue' | 'role-changed' | 'participant-muted' | 'data' | ...).
+
+  raiseHand(): Promise<{ position: number }> {
+    return this.signaling.request('raise-hand', {});
+  }
+
+  async lowerHand(userId?: string): Promise<void> {
+    await this.signaling.request('lower-hand', userId !== undefined ? { user_id: userId } : {});
+  }
+
+  /** Takes the head of the queue (or userId's hand); `promote` makes a viewer a speaker. */
+  acknowledgeHand(opts: { userId?: string; promote?: boolean } = {}): Promise<{ hand: RaisedHand }> {
+    return this.signaling.request('acknowledge-hand', {
+      ...(opts.userId !== undefined ? { user_id: opts.userId } : {}), ...(opts.promote !== undefined ? { promote: opts.promote } : {}),
+    });
+  }
+
+  async setRole(participantId: string, role: Role): Promise<void> {
+    await this.signaling.request('set-role', { participant_id: participantId, role });
+  }
+
+  async muteParticipant(participantId: string, track: Track = 'audio'): Promise<void> {
+    await this.signaling.request('mute-participant', { participant_id: participantId, track });
+  }
+
+  muteAll(track: Track = 'audio'): Promise<{ muted: number }> {
+    return this.signaling.request('mute-all', { track });
+  }
+
+  async kick(participantId: string, reason?: string): Promise<void> {
+    await this.signaling.request('kick', { participant_id: participantId, ...(reason !== undefined ? { reason } : {}) });
+  }
+
+  async lockRoom(locked = true): Promise<void> {
+    await this.signaling.request(locked ? 'lock-room' : 'unlock-room', {});
+  }
+
+  updateRoom(settings: ClientPayloads['update-room']): Promise<{ settings: RoomSettings }> {
+    return this.signaling.request('update-room', settings);
+  }
+
+  async admit(userId: string): Promise<void> {
+    await this.signaling.request('admit', { user_id: userId });
+  }
+
+  async deny(userId: string, reason?: string): Promise<void> {
+    await this.signaling.request('deny', { user_id: userId, ...(reason !== undefined ? { reason } : {}) });
+  }
+
+  /** A reliable message on a topic to everyone else in the room, or to one participant. */
+  async sendData(topic: string, data: unknown, to?: string): Promise<void> {
+    await this.signaling.request('send-data', { topic, data, ...(to !== undefined ? { to } : {}) });
+  }
+
+  drawStroke(stroke: Record<string, unknown>): Promise<{ stroke_id: string }> {
+    return this.signaling.request('whiteboard-draw', { stroke });
+  }
+
+  async clearWhiteboard(): Promise<void> {
+    await this.signaling.request('whiteboard-clear', {});
   }
 
   private remoteByConsumer(consumerId: string): RemoteTrack | undefined {

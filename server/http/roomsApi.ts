@@ -1,0 +1,316 @@
+// REST /api/v1 for the app's backend (API key): rooms, their settings and
+// participants, moderation, raised hands, the lobby, data messages. It acts
+// on the same in-memory rooms as the WebSocket, through the same RoomControl
+// (with host rights), so connected clients see every change at once.
+
+import { randomBytes } from 'node:crypto';
+import {
+  ROLES, ROOM_NAME, ROOM_TYPES, TRACKS, DATA_MESSAGE_MAX_BYTES, roomSettingsPatch, type RoomSettings,
+} from '../../signaling/protocol.js';
+import { boolean, integer, jsonObject, object, oneOf, optional, string, ValidationError, type Schema } from '../../signaling/schema.js';
+import { AppError } from '../errors.js';
+import { API_ACTOR, type RoomControl } from '../rooms/roomControl.js';
+import type { Room } from '../rooms/room.js';
+import type { RoomService } from '../rooms/roomService.js';
+import { defaultSettings, resolveSettings } from '../rooms/roomSettings.js';
+import type { CallStore, ParticipantRecord } from '../storage/callStore.js';
+import type { RoomControlStore, RoomRow } from '../storage/roomControlStore.js';
+import type { TokenIssuer } from '../tokens.js';
+import { requireApiKey, type ApiCredentials } from './apiAuth.js';
+import type { Request, Router } from './router.js';
+
+export interface RoomsApiDeps {
+  rooms: RoomService;
+  control: RoomControl;
+  store: RoomControlStore;
+  calls: CallStore;
+  issuer: TokenIssuer | null;
+  credentials: ApiCredentials;
+  tokenTtl: { defaultTtlSeconds: number; maxTtlSeconds: number };
+  publicUrl: () => string;
+}
+
+const PREFIX = '/api/v1/rooms';
+const USER_ID = string({ min: 1, max: 128 });
+
+const createRoomRequest = object({
+  name: optional(ROOM_NAME),
+  type: optional(oneOf(ROOM_TYPES)),
+  max_participants: optional(integer({ min: 1, max: 100_000 })),
+  empty_timeout: optional(integer({ min: 0, max: 7 * 86400 })),
+  lobby: optional(boolean()),
+  recording_allowed: optional(boolean()),
+  metadata: optional(jsonObject({ maxBytes: 16 * 1024 })),
+});
+const joinRequest = object({
+  user_id: USER_ID,
+  name: optional(string({ max: 128 })),
+  role: optional(oneOf(ROLES)),
+  ttl: optional(integer({ min: 60, max: 365 * 86400 })),
+});
+const trackRequest = object({ track: optional(oneOf(TRACKS)) });
+const kickRequest = object({ reason: optional(string({ max: 256 })) });
+const roleRequest = object({ role: oneOf(ROLES) });
+const userRequest = object({ user_id: USER_ID });
+const ackRequest = object({ user_id: optional(USER_ID), promote: optional(boolean()) });
+const denyRequest = object({ reason: optional(string({ max: 256 })) });
+const dataRequest = object({
+  topic: string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.:/-]+$/, hint: 'may contain only letters, digits and _ . : / -' }),
+  data: { parse: (v: unknown, path: string) => {
+    if (v === undefined) throw new ValidationError(path, `${path} is required`);
+    if (Buffer.byteLength(JSON.stringify(v)) > DATA_MESSAGE_MAX_BYTES) throw new ValidationError(path, `${path} must serialize to at most ${DATA_MESSAGE_MAX_BYTES} bytes`);
+    return v;
+  } } as Schema<unknown>,
+  to: optional(string({ min: 1, max: 64 })),
+});
+
+async function parse<T>(req: Request, schema: Schema<T>): Promise<T> {
+  const body = await req.body();
+  try {
+    return schema.parse(body, '');
+  } catch (err) {
+    if (err instanceof ValidationError) throw new AppError('invalid_payload', err.message || 'invalid body', err.field);
+    throw err;
+  }
+}
+
+function roomName(req: Request): string {
+  const name = req.params['room']!;
+  try {
+    return ROOM_NAME.parse(name, 'room');
+  } catch {
+    throw new AppError('not_found', `no room ${name.slice(0, 128)}`);
+  }
+}
+
+function liveJson(room: Room | undefined) {
+  return room
+    ? { call_id: room.callId, call_state: room.callState, num_participants: room.participants.size, lobby_waiting: room.lobby.size }
+    : { call_id: null, call_state: null, num_participants: 0, lobby_waiting: 0 };
+}
+
+function participantJson(p: ParticipantRecord, now: Date) {
+  const end = p.left_at ?? now;
+  return {
+    participant_id: p.id,
+    user_id: p.user_id,
+    display_name: p.display_name,
+    role: p.role,
+    joined_at: p.joined_at,
+    left_at: p.left_at,
+    leave_reason: p.leave_reason,
+    // Billing: seconds in the call, counted up to now for those still in it.
+    duration_seconds: Math.max(0, Math.round((end.getTime() - p.joined_at.getTime()) / 1000)),
+    connected: p.left_at === null,
+  };
+}
+
+export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
+  const { rooms, control, store } = deps;
+  const auth = (req: Request) => requireApiKey(req, deps.credentials);
+  const storage = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw new AppError('unavailable', 'storage is unavailable; try again');
+    }
+  };
+  const settingsOf = (row: RoomRow): RoomSettings => rooms.getRoom(row.name)?.settings ?? resolveSettings(row, rooms.ctl.emptyTimeoutSeconds);
+  const roomJson = (row: RoomRow) => ({ name: row.name, created_at: row.created_at, settings: settingsOf(row), ...liveJson(rooms.getRoom(row.name)) });
+  const existing = async (name: string): Promise<RoomRow> => {
+    const row = await storage(store.getRoom(name));
+    if (!row) throw new AppError('not_found', `no room ${name}`);
+    return row;
+  };
+  const ok = { status: 200, body: { ok: true } };
+
+  router.add('GET', PREFIX, async (req) => {
+    auth(req);
+    const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 100) || 100));
+    const rows = await storage(store.listRooms(limit));
+    return { status: 200, body: { rooms: rows.map(roomJson) } };
+  });
+
+  router.add('POST', PREFIX, async (req) => {
+    auth(req);
+    const body = await parse(req, createRoomRequest);
+    const name = body.name ?? `room-${randomBytes(6).toString('hex')}`;
+    const base = defaultSettings(body.type ?? rooms.ctl.defaultType, rooms.ctl.emptyTimeoutSeconds);
+    const settings: RoomSettings = {
+      ...base,
+      ...(body.max_participants !== undefined ? { max_participants: body.max_participants } : {}),
+      ...(body.empty_timeout !== undefined ? { empty_timeout: body.empty_timeout } : {}),
+      ...(body.lobby !== undefined ? { lobby: body.lobby } : {}),
+      ...(body.recording_allowed !== undefined ? { recording_allowed: body.recording_allowed } : {}),
+      ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
+    };
+    const created = await rooms.roomLocks.run(name, () => storage(store.createRoom(name, settings)));
+    if (!created) throw new AppError('conflict', `room ${name} already exists`);
+    return { status: 201, body: roomJson(await existing(name)) };
+  });
+
+  router.add('GET', `${PREFIX}/:room`, async (req) => {
+    auth(req);
+    return { status: 200, body: roomJson(await existing(roomName(req))) };
+  });
+
+  router.add('PATCH', `${PREFIX}/:room`, async (req) => {
+    auth(req);
+    const name = roomName(req);
+    const patch = await parse(req, roomSettingsPatch);
+    return { status: 200, body: { settings: await control.updateSettings(API_ACTOR, name, patch) } };
+  });
+
+  // Ends the room's call for everyone and forgets its settings, hands and board; call history stays.
+  router.add('DELETE', `${PREFIX}/:room`, async (req) => {
+    auth(req);
+    const name = roomName(req);
+    await existing(name);
+    await rooms.endRoom(name, 'deleted');
+    await rooms.roomLocks.run(name, () => storage(store.deleteRoom(name)));
+    return ok;
+  });
+
+  // Ends the current call for everyone (like a host's end-call); the room and its settings stay.
+  router.add('POST', `${PREFIX}/:room/end`, async (req) => {
+    auth(req);
+    const name = roomName(req);
+    if (!(await rooms.endRoom(name, 'ended-by-api'))) throw new AppError('not_found', `room ${name} has no call in progress`);
+    return ok;
+  });
+
+  router.add('POST', `${PREFIX}/:room/lock`, async (req) => {
+    auth(req);
+    return { status: 200, body: { settings: await control.setLocked(API_ACTOR, roomName(req), true) } };
+  });
+
+  router.add('POST', `${PREFIX}/:room/unlock`, async (req) => {
+    auth(req);
+    return { status: 200, body: { settings: await control.setLocked(API_ACTOR, roomName(req), false) } };
+  });
+
+  router.add('POST', `${PREFIX}/:room/mute-all`, async (req) => {
+    auth(req);
+    const body = await parse(req, trackRequest);
+    return { status: 200, body: await control.muteAll(API_ACTOR, roomName(req), body.track ?? 'audio') };
+  });
+
+  router.add('GET', `${PREFIX}/:room/participants`, async (req) => {
+    auth(req);
+    const name = roomName(req);
+    const room = rooms.getRoom(name);
+    const callId = room?.callId ?? (await storage(store.latestCallId(name)));
+    if (!room && !callId) await existing(name);
+    const history = callId ? await storage(deps.calls.listParticipants(callId)) : [];
+    const now = new Date();
+    return {
+      status: 200,
+      body: {
+        room: name,
+        call_id: callId,
+        participants: room ? room.state().participants : [],
+        history: history.map((p) => participantJson(p, now)),
+      },
+    };
+  });
+
+  router.add('POST', `${PREFIX}/:room/join`, async (req) => {
+    auth(req);
+    if (!deps.issuer) throw new AppError('not_configured', 'no signing key: set JWT_PRIVATE_KEY_FILE to mint tokens here');
+    const name = roomName(req);
+    const body = await parse(req, joinRequest);
+    const ttl = body.ttl ?? deps.tokenTtl.defaultTtlSeconds;
+    if (ttl > deps.tokenTtl.maxTtlSeconds) throw new AppError('invalid_payload', `ttl must be at most ${deps.tokenTtl.maxTtlSeconds} seconds`, 'ttl');
+    const minted = await deps.issuer.mint({
+      userId: body.user_id, ...(body.name !== undefined ? { name: body.name } : {}), room: name, role: body.role ?? 'speaker', ttlSeconds: ttl,
+    });
+    // Where the caller reached us (behind a proxy: its Host and X-Forwarded-Proto), else the listen address.
+    const host = typeof req.headers.host === 'string' && /^[A-Za-z0-9.\-:\[\]]+$/.test(req.headers.host) ? req.headers.host : null;
+    const ws = new URL('/ws', host ? `http://${host}` : deps.publicUrl());
+    const secure = req.headers['x-forwarded-proto'] === 'https' || ws.protocol === 'https:';
+    ws.protocol = secure ? 'wss:' : 'ws:';
+    return { status: 201, body: { ...minted, room: name, ws_url: ws.toString() } };
+  });
+
+  router.add('DELETE', `${PREFIX}/:room/participants/:pid`, async (req) => {
+    auth(req);
+    await control.remove(roomName(req), req.params['pid']!);
+    return ok;
+  });
+
+  router.add('POST', `${PREFIX}/:room/participants/:pid/kick`, async (req) => {
+    auth(req);
+    const body = await parse(req, kickRequest);
+    await control.kick(API_ACTOR, roomName(req), req.params['pid']!, body.reason ?? 'removed by the service');
+    return ok;
+  });
+
+  router.add('POST', `${PREFIX}/:room/participants/:pid/mute`, async (req) => {
+    auth(req);
+    const body = await parse(req, trackRequest);
+    await control.muteParticipant(API_ACTOR, roomName(req), req.params['pid']!, body.track ?? 'audio');
+    return ok;
+  });
+
+  router.add('POST', `${PREFIX}/:room/participants/:pid/role`, async (req) => {
+    auth(req);
+    const body = await parse(req, roleRequest);
+    await control.setRole(API_ACTOR, roomName(req), req.params['pid']!, body.role);
+    return ok;
+  });
+
+  router.add('GET', `${PREFIX}/:room/hands`, async (req) => {
+    auth(req);
+    return { status: 200, body: { hands: await control.listHands(roomName(req)) } };
+  });
+
+  router.add('POST', `${PREFIX}/:room/hands`, async (req) => {
+    auth(req);
+    const body = await parse(req, userRequest);
+    return { status: 201, body: await control.raiseHand(API_ACTOR, roomName(req), body.user_id) };
+  });
+
+  router.add('POST', `${PREFIX}/:room/hands/acknowledge`, async (req) => {
+    auth(req);
+    const body = await parse(req, ackRequest);
+    return { status: 200, body: await control.acknowledgeHand(API_ACTOR, roomName(req), body.user_id, body.promote ?? false) };
+  });
+
+  router.add('DELETE', `${PREFIX}/:room/hands/:user_id`, async (req) => {
+    auth(req);
+    await control.lowerHand(API_ACTOR, roomName(req), req.params['user_id']!);
+    return ok;
+  });
+
+  router.add('GET', `${PREFIX}/:room/lobby`, async (req) => {
+    auth(req);
+    return { status: 200, body: { waiting: control.lobbyList(roomName(req)) } };
+  });
+
+  router.add('POST', `${PREFIX}/:room/lobby/:user_id/admit`, async (req) => {
+    auth(req);
+    await control.admit(API_ACTOR, roomName(req), req.params['user_id']!);
+    return ok;
+  });
+
+  router.add('POST', `${PREFIX}/:room/lobby/:user_id/deny`, async (req) => {
+    auth(req);
+    const body = await parse(req, denyRequest);
+    await control.deny(API_ACTOR, roomName(req), req.params['user_id']!, body.reason);
+    return ok;
+  });
+
+  router.add('POST', `${PREFIX}/:room/data`, async (req) => {
+    auth(req);
+    const body = await parse(req, dataRequest);
+    await control.sendData(API_ACTOR, roomName(req), body.topic, body.data, body.to);
+    return ok;
+  });
+
+  router.add('DELETE', `${PREFIX}/:room/whiteboard`, async (req) => {
+    auth(req);
+    await control.clearWhiteboard(API_ACTOR, roomName(req));
+    return ok;
+  });
+}

@@ -1,0 +1,249 @@
+// Webhooks from the Postgres outbox to a real local HTTP receiver: signature,
+// order per room, a receiver that fails then recovers, delivery after a
+// server restart, two nodes sharing one PostgreSQL, and track events from
+// the SFU.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SignalingClient } from '../../clients/node/signalingClient.js';
+import { TokenIssuer } from '../../server/tokens.js';
+import { testKeys } from '../support/keys.js';
+import { spawnServer } from '../support/process.js';
+import { createServer, type Server } from 'node:http';
+import { MediaBot } from '../../clients/node/mediaBot.js';
+import { verify } from '../../server/webhooks/signature.js';
+import { eventually, freePort } from '../support/net.js';
+import { startPostgres } from '../support/postgres.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+const SECRET = 'webhook-secret-0123456789';
+
+interface Delivery {
+  id: string;
+  event: string;
+  room: string;
+  body: Record<string, any>;
+  signatureOk: boolean;
+}
+
+/** A webhook receiver on 127.0.0.1 that answers `status()` and records what it accepted. */
+class Receiver {
+  readonly accepted: Delivery[] = [];
+  attempts = 0;
+  status: () => number = () => 200;
+  private server: Server | null = null;
+
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/hook`;
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c) => (raw += c));
+      req.on('end', () => {
+        this.attempts++;
+        const code = this.status();
+        if (code === 200) {
+          const ts = String(req.headers['switchboard-webhook-timestamp']);
+          const sig = String(req.headers['switchboard-webhook-signature']);
+          // Recomputed here independently of the server's code: HMAC-SHA256 over `timestamp.body`.
+          const expected = `v1=${createHmac('sha256', SECRET).update(`${ts}.${raw}`).digest('hex')}`;
+          const body = JSON.parse(raw);
+          this.accepted.push({
+            id: String(req.headers['switchboard-webhook-id']), event: body.event, room: body.room, body,
+            signatureOk: sig === expected && verify(SECRET, ts, raw, sig) && !verify('another-secret-0123456', ts, raw, sig),
+          });
+        }
+        res.writeHead(code).end();
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', r));
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.server = null;
+  }
+
+  events(room: string): string[] {
+    return this.accepted.filter((d) => d.room === room).map((d) => d.event);
+  }
+}
+
+const env = (receiver: Receiver, extra: Record<string, string> = {}) => ({
+  WEBHOOK_URLS: receiver.url,
+  WEBHOOK_SECRET: SECRET,
+  WEBHOOK_RETRY_BASE_MS: '100',
+  WEBHOOK_RETRY_MAX_MS: '400',
+  WEBHOOK_POLL_INTERVAL_MS: '100',
+  ROOM_EMPTY_TIMEOUT_SECONDS: '0',
+  ...extra,
+});
+
+const LIFECYCLE = ['room_started', 'participant_joined', 'participant_joined', 'participant_left', 'participant_left', 'room_finished'];
+
+async function lifecycle(srv: TestServer, room: string): Promise<void> {
+  const a = await srv.joined('alice', room);
+  const b = await srv.joined('bob', room);
+  await b.client.request('leave', {});
+  await a.client.request('leave', {});
+  await a.client.close();
+  await b.client.close();
+}
+
+const test = suite('webhooks');
+
+async function issuerToken(userId: string): Promise<string> {
+  const issuer = await TokenIssuer.fromPrivateKeyFile(testKeys().privateKeyFile, { audience: 'switchboard', issuer: null });
+  return (await issuer.mint({ userId, role: 'speaker', ttlSeconds: 600 })).token;
+}
+
+test('events reach the receiver signed, with ids, in order per room', async () => {
+  const receiver = new Receiver(await freePort());
+  await receiver.start();
+  const srv = await startServer({ env: env(receiver) });
+  try {
+    await Promise.all([lifecycle(srv, 'w-one'), lifecycle(srv, 'w-two')]);
+    await eventually(() => receiver.events('w-one').length === 6 && receiver.events('w-two').length === 6, 10_000, 'all delivered');
+    assert.equal(receiver.events('w-one'), LIFECYCLE);
+    assert.equal(receiver.events('w-two'), LIFECYCLE);
+    assert.ok(receiver.accepted.every((d) => d.signatureOk), 'every signature verifies (and not with another secret)');
+    assert.is(new Set(receiver.accepted.map((d) => d.id)).size, 12, 'unique event ids');
+    const joined = receiver.accepted.find((d) => d.event === 'participant_joined')!.body;
+    assert.ok(joined.participant.participant_id && joined.call_id && joined.created_at);
+    const left = receiver.accepted.find((d) => d.event === 'participant_left' && d.room === 'w-one')!.body;
+    assert.is(left.reason, 'left');
+    // A tampered body or an old timestamp does not verify.
+    assert.not.ok(verify(SECRET, String(Math.floor(Date.now() / 1000)), '{"x":1}', 'v1=00'));
+    const old = Math.floor(Date.now() / 1000) - 3600;
+    const sig = `v1=${createHmac('sha256', SECRET).update(`${old}.{}`).digest('hex')}`;
+    assert.not.ok(verify(SECRET, String(old), '{}', sig), 'replay window');
+  } finally {
+    await srv.stop();
+    await receiver.stop();
+  }
+});
+
+test('a receiver that fails for a while gets everything afterwards, in order (retries with backoff)', async () => {
+  const receiver = new Receiver(await freePort());
+  let failing = true;
+  receiver.status = () => (failing ? 503 : 200);
+  await receiver.start();
+  const srv = await startServer({ env: env(receiver) });
+  try {
+    await lifecycle(srv, 'w-flaky');
+    await eventually(() => receiver.attempts >= 4, 10_000, 'retries');
+    assert.is(receiver.accepted.length, 0);
+    const rows = await srv.app.db.query<{ attempts: number; last_error: string }>(`SELECT attempts, last_error FROM webhook_outbox WHERE room = 'w-flaky' ORDER BY id`);
+    assert.ok(rows[0]!.attempts >= 2 && rows[0]!.last_error === 'HTTP 503', JSON.stringify(rows[0]));
+    assert.ok(rows.slice(1).every((r) => r.attempts === 0), 'later events wait behind the first (order per room)');
+    failing = false;
+    await eventually(() => receiver.events('w-flaky').length === 6, 10_000, 'delivered after recovery');
+    assert.equal(receiver.events('w-flaky'), LIFECYCLE);
+    const metrics = (await srv.api('GET', '/metrics')).body as string;
+    assert.match(metrics, /switchboard_webhook_deliveries_total\{result="retry"\} [1-9]/);
+    assert.match(metrics, /switchboard_webhook_deliveries_total\{result="delivered"\} 6/);
+    assert.match(metrics, /switchboard_webhook_outbox_pending 0/);
+  } finally {
+    await srv.stop();
+    await receiver.stop();
+  }
+});
+
+test('events stored while the receiver is down are delivered after a server restart', async () => {
+  const receiver = new Receiver(await freePort()); // not listening yet: connection refused
+  const first = await startServer({ env: env(receiver) });
+  const dataDir = first.dataDir;
+  await lifecycle(first, 'w-restart');
+  await eventually(async () => (await first.app.db.query(`SELECT 1 FROM webhook_outbox WHERE room = 'w-restart'`)).length === 6, 5000, 'stored');
+  await first.app.close();
+  await receiver.start();
+  const second = await startServer({ env: env(receiver), dataDir });
+  try {
+    await eventually(() => receiver.events('w-restart').length === 6, 10_000, 'delivered by the restarted server');
+    assert.equal(receiver.events('w-restart'), LIFECYCLE);
+  } finally {
+    await second.stop();
+    await receiver.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('after a crash (SIGKILL) the restart closes the open call and reports room_finished (server-restart)', async () => {
+  const receiver = new Receiver(await freePort());
+  await receiver.start();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-test-crash-'));
+  const crashed = await spawnServer({ DATA_DIR: dataDir, ...env(receiver) });
+  try {
+    const c = await SignalingClient.connect(crashed.url);
+    await c.request('auth', { token: await issuerToken('crashy') });
+    await c.request('join', { room: 'w-crash' });
+    await eventually(() => receiver.events('w-crash').length === 2, 10_000, 'join events');
+    crashed.child.kill('SIGKILL');
+    await crashed.exited;
+  } catch (err) {
+    crashed.child.kill('SIGKILL');
+    throw err;
+  }
+  const srv = await startServer({ dataDir, env: env(receiver) });
+  try {
+    await eventually(() => receiver.events('w-crash').length === 3, 10_000, 'room_finished after restart');
+    assert.equal(receiver.events('w-crash'), ['room_started', 'participant_joined', 'room_finished']);
+    assert.is(receiver.accepted.at(-1)!.body.reason, 'server-restart');
+  } finally {
+    await srv.stop();
+    await receiver.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('two nodes sharing one PostgreSQL deliver each event once, in order per room', async () => {
+  const pg = await startPostgres();
+  const receiver = new Receiver(await freePort());
+  await receiver.start();
+  const a = await startServer({ databaseUrl: pg.url, env: env(receiver, { NODE_ID: 'node-a' }) });
+  const b = await startServer({ databaseUrl: pg.url, env: env(receiver, { NODE_ID: 'node-b' }) });
+  try {
+    const rooms = Array.from({ length: 6 }, (_, i) => `w-pair-${i}`);
+    await Promise.all(rooms.map((r, i) => lifecycle(i % 2 ? a : b, r)));
+    await eventually(() => rooms.every((r) => receiver.events(r).length >= 6), 15_000, 'all delivered');
+    for (const r of rooms) assert.equal(receiver.events(r), LIFECYCLE, r);
+    assert.is(receiver.accepted.length, rooms.length * 6, 'no duplicates');
+    const by = await a.app.db.query<{ locked_by: string; n: number }>('SELECT locked_by, count(*)::int AS n FROM webhook_outbox GROUP BY locked_by');
+    assert.ok(by.length >= 1);
+  } finally {
+    await a.stop();
+    await b.stop();
+    await receiver.stop();
+    await pg.stop();
+  }
+});
+
+test('track_published and track_unpublished come from the SFU side', async () => {
+  const receiver = new Receiver(await freePort());
+  await receiver.start();
+  const srv = await startServer({ sfuWorkers: 1, env: env(receiver) });
+  try {
+    const bot = await MediaBot.join(srv.url, await srv.mint({ userId: 'pub' }), 'w-track');
+    const audio = await bot.publishAudio();
+    await bot.signaling.request('close-producer', { producer_id: audio.id });
+    await eventually(() => receiver.events('w-track').includes('track_unpublished'), 10_000, 'track events');
+    const published = receiver.accepted.find((d) => d.event === 'track_published')!.body;
+    assert.equal([published.track.producer_id, published.track.source, published.track.participant_id], [audio.id, 'mic', bot.participantId]);
+    assert.equal(receiver.events('w-track'), ['room_started', 'participant_joined', 'track_published', 'track_unpublished']);
+    await bot.close();
+  } finally {
+    await srv.stop();
+    await receiver.stop();
+  }
+});
+
+test.run();
