@@ -16,7 +16,8 @@ import type { EventSink, EventName } from '../events.js';
 import { KeyedMutex } from '../util/keyedMutex.js';
 import { LobbyWaiter } from './lobby.js';
 import { Participant, type ParticipantSink } from './participant.js';
-import { isStaff } from './permissions.js';
+import { isAllowed, isStaff } from './permissions.js';
+import { sendingMedia } from './sdpDirections.js';
 import { Room } from './room.js';
 import { resolveSettings } from './roomSettings.js';
 
@@ -289,6 +290,13 @@ export class RoomService {
 
   relay(from: Participant, type: RelayType, payload: ClientPayloads[RelayType]): void {
     const target = this.peerOf(from, payload.to);
+    // Peer-to-peer media bypasses the SFU's publish check: check the SDP instead.
+    if (type !== 'ice-candidate' && !isAllowed(from.identity.role, 'publish', this.roomOf(from).settings.type)) {
+      const sending = sendingMedia((payload as ClientPayloads['offer']).sdp);
+      if (sending.length > 0) {
+        throw new AppError('forbidden', `a ${from.identity.role} may not send media: make ${sending.join(' and ')} recvonly or inactive`, 'sdp');
+      }
+    }
     target.sink.send(encode({ type, payload: { ...payload, from: from.id } } as never));
   }
 
