@@ -99,3 +99,43 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
   last_error       text
 );
 CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (url, room, id) WHERE delivered_at IS NULL AND failed_at IS NULL;
+
+-- ---- Live streaming (issue 5): HLS streams of a room, their chat ----
+-- One row per go-live. preparing (ffmpeg started, no segment yet) -> live
+-- (first segment written) -> ended (stopped, room closed) or failed (ffmpeg
+-- died). Viewer counts are written while live and once more at the end.
+CREATE TABLE IF NOT EXISTS live_streams (
+  id                 uuid PRIMARY KEY,
+  room               text NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+  call_id            uuid REFERENCES calls(id) ON DELETE SET NULL,
+  node_id            text,
+  status             text NOT NULL CHECK (status IN ('preparing', 'live', 'ended', 'failed')),
+  layout             text NOT NULL,
+  participant_id     text,
+  started_by         text,
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  live_at            timestamptz,
+  ended_at           timestamptz,
+  end_reason         text,
+  error              text,
+  viewers_current    integer NOT NULL DEFAULT 0,
+  viewers_peak       integer NOT NULL DEFAULT 0,
+  viewers_total      integer NOT NULL DEFAULT 0,
+  reactions          jsonb NOT NULL DEFAULT '{}',
+  pinned_message_id  bigint
+);
+-- At most one stream per room that is not over: two starts cannot both win.
+CREATE UNIQUE INDEX IF NOT EXISTS live_streams_one_open_per_room ON live_streams (room) WHERE status IN ('preparing', 'live');
+CREATE INDEX IF NOT EXISTS live_streams_room_created ON live_streams (room, created_at DESC);
+
+CREATE TABLE IF NOT EXISTS live_chat_messages (
+  id            bigserial PRIMARY KEY,
+  stream_id     uuid NOT NULL REFERENCES live_streams(id) ON DELETE CASCADE,
+  user_id       text NOT NULL,
+  display_name  text NOT NULL DEFAULT '',
+  text          text NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  deleted_at    timestamptz,
+  deleted_by    text
+);
+CREATE INDEX IF NOT EXISTS live_chat_messages_stream ON live_chat_messages (stream_id, id);

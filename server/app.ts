@@ -30,6 +30,13 @@ import { RoomControl } from './rooms/roomControl.js';
 import { RoomControlStore } from './storage/roomControlStore.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { WebhookOutbox } from './webhooks/outbox.js';
+// Live streaming (issue 5)
+import { createHmac } from 'node:crypto';
+import { createLiveApi, withLive } from './http/liveApi.js';
+import { HlsAccess } from './live/hlsAccess.js';
+import { LiveService } from './live/liveService.js';
+import { LiveStore } from './storage/liveStore.js';
+import { hlsPipelineFactory } from '../recording/live/hlsPipeline.js';
 
 export interface App {
   config: Config;
@@ -43,6 +50,8 @@ export interface App {
   events: EventSink;
   sfu: Sfu | null;
   hub: SignalingHub;
+  /** Issue 5: live streams (HLS), their audience, chat and reactions. */
+  live: LiveService;
   close(): Promise<void>;
 }
 
@@ -123,7 +132,17 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
   deliverer?.registerMetrics(metrics.registry); // issue 4
-  const hub = new SignalingHub({ config, verifier, rooms, media, control, metrics, log });
+  // Live streaming (issue 5): signed playlist URLs use LIVE_URL_SECRET, else a key derived from API_SECRET.
+  const liveAccess = new HlsAccess(
+    config.live.access,
+    config.live.urlSecret ?? createHmac('sha256', credentials.apiSecret).update('switchboard-live-url').digest('base64url'),
+    config.live.urlTtlSeconds,
+  );
+  const live = new LiveService(
+    rooms, new LiveStore(db), () => events, sfu ? hlsPipelineFactory(config.live, log) : null, liveAccess, config.live, config.nodeId, log,
+  );
+  await live.recover(db.kind === 'pglite' ? null : config.nodeId);
+  const hub = new SignalingHub({ config, verifier, rooms, media, control, metrics, log, live });
   const api = createApi({
     db, rooms, metrics, issuer, credentials, log,
     nodeId: config.nodeId,
@@ -131,8 +150,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     connections: () => hub.connectionCount,
   });
   createRoomsApi(api, { rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url }); // issue 4
+  createLiveApi(api, { live, credentials }); // issue 5
 
-  const server = createServer(withStatic(api.listener)); // the browser demo at / and /app/, the API otherwise
+  const server = createServer(withLive(live, withStatic(api.listener))); // HLS at /live/ (issue 5), the browser demo at / and /app/, the API otherwise
   server.keepAliveTimeout = 5000;
   hub.attach(server);
   await new Promise<void>((resolve, reject) => {
@@ -151,6 +171,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      await live.shutdown(); // issue 5: streams end (server-shutdown) while the rooms still exist
       await rooms.shutdown();
       await deliverer?.stop(); // issue 4: undelivered events stay in the outbox for the next start
       await hub.close();
@@ -162,5 +183,5 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await db.close();
     })());
 
-  return { config, server, url, db, rooms, control, events, sfu, hub, close };
+  return { config, server, url, db, rooms, control, events, sfu, hub, live, close };
 }

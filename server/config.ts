@@ -62,6 +62,31 @@ export interface Config {
     giveUpSeconds: number;
     pollIntervalMs: number;
   };
+  // ---- Live streaming (issue 5) ----
+  live: {
+    /** Where streams' playlists and segments are written (one folder per stream). */
+    dir: string;
+    access: 'signed' | 'public';
+    /** HMAC key of signed playlist URLs; null: derived from API_SECRET. */
+    urlSecret: string | null;
+    urlTtlSeconds: number;
+    segmentSeconds: number;
+    playlistSize: number;
+    videoBitrateKbps: number;
+    audioBitrateKbps: number;
+    maxHeight: number;
+    chatRatePerSecond: number;
+    chatBurst: number;
+    chatHistory: number;
+    reactionRatePerSecond: number;
+    reactionBurst: number;
+    reactionIntervalMs: number;
+    viewerIntervalMs: number;
+    viewerTimeoutSeconds: number;
+    maxWatchers: number;
+    keepSeconds: number;
+    ffmpegPath: string | null;
+  };
 }
 
 export class ConfigError extends Error {
@@ -194,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     // Room control and webhooks (issue 4): filled in below.
     rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
+    live: null as unknown as Config['live'], // live streaming (issue 5): filled in below
   };
   // ---- Room control and webhooks (issue 4) ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -222,6 +248,34 @@ export function loadConfig(env: Env = process.env): Config {
     retryMaxMs: int('WEBHOOK_RETRY_MAX_MS', 300_000, 10, 86_400_000),
     giveUpSeconds: int('WEBHOOK_GIVE_UP_SECONDS', 86_400, 1, 30 * 86400),
     pollIntervalMs: int('WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 600_000),
+  };
+
+  // ---- Live streaming (issue 5) ----
+  const liveAccess = str('LIVE_HLS_ACCESS') ?? 'signed';
+  if (liveAccess !== 'signed' && liveAccess !== 'public') problems.push('LIVE_HLS_ACCESS must be signed or public');
+  const liveUrlSecret = str('LIVE_URL_SECRET');
+  if (liveUrlSecret && liveUrlSecret.length < 16) problems.push('LIVE_URL_SECRET must have at least 16 characters');
+  config.live = {
+    dir: path.resolve(str('LIVE_DIR') ?? path.join(config.dataDir, 'live')),
+    access: liveAccess as Config['live']['access'],
+    urlSecret: liveUrlSecret,
+    urlTtlSeconds: int('LIVE_URL_TTL_SECONDS', 6 * 3600, 60, 30 * 86400),
+    segmentSeconds: int('LIVE_SEGMENT_SECONDS', 2, 1, 30),
+    playlistSize: int('LIVE_PLAYLIST_SIZE', 6, 2, 100),
+    videoBitrateKbps: int('LIVE_VIDEO_BITRATE_KBPS', 1500, 100, 20_000),
+    audioBitrateKbps: int('LIVE_AUDIO_BITRATE_KBPS', 128, 32, 512),
+    maxHeight: int('LIVE_MAX_HEIGHT', 720, 144, 2160),
+    chatRatePerSecond: int('LIVE_CHAT_RATE_PER_SECOND', 1, 1, 1000),
+    chatBurst: int('LIVE_CHAT_BURST', 5, 1, 10_000),
+    chatHistory: int('LIVE_CHAT_HISTORY', 50, 0, 1000),
+    reactionRatePerSecond: int('LIVE_REACTION_RATE_PER_SECOND', 5, 1, 1000),
+    reactionBurst: int('LIVE_REACTION_BURST', 20, 1, 10_000),
+    reactionIntervalMs: int('LIVE_REACTION_INTERVAL_MS', 500, 50, 60_000),
+    viewerIntervalMs: int('LIVE_VIEWER_INTERVAL_MS', 2000, 100, 60_000),
+    viewerTimeoutSeconds: int('LIVE_VIEWER_TIMEOUT_SECONDS', 10, 1, 3600),
+    maxWatchers: int('LIVE_MAX_WATCHERS', 10_000, 1, 1_000_000),
+    keepSeconds: int('LIVE_KEEP_SECONDS', 60, 0, 7 * 86400),
+    ffmpegPath: str('LIVE_FFMPEG_PATH'),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

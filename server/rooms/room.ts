@@ -1,5 +1,5 @@
 import {
-  encode, type CallState, type RaisedHand, type Role, type RoomSettings, type RoomState, type ServerMessage, type WhiteboardStroke,
+  encode, type CallState, type LiveStreamInfo, type RaisedHand, type Role, type RoomSettings, type RoomState, type ServerMessage, type WhiteboardStroke,
 } from '../../signaling/protocol.js';
 import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import type { Participant } from './participant.js';
@@ -24,6 +24,8 @@ export class Room {
   readonly bans = new Map<string, number>();
   /** Runs when the room has been empty for settings.empty_timeout seconds. */
   emptyTimer: NodeJS.Timeout | null = null;
+  /** Live streaming (issue 5): the room's stream while it is preparing or live (set by LiveService). */
+  live: { info(): LiveStreamInfo } | null = null;
 
   constructor(
     readonly name: string,
@@ -98,6 +100,7 @@ export class Room {
       settings: this.settings,
       hands: this.handQueue(),
       whiteboard: this.whiteboard,
+      live: this.live?.info() ?? null, // live streaming (issue 5)
     };
   }
 }
