@@ -9,7 +9,7 @@ import type { AckResults, ClientPayloads } from './protocol.js';
 import type { Session } from './session.js';
 
 type LiveType =
-  | 'live-start' | 'live-stop' | 'live-watch' | 'live-unwatch' | 'live-chat' | 'live-chat-delete' | 'live-chat-pin'
+  | 'live-start' | 'live-stop' | 'live-show' | 'live-watch' | 'live-unwatch' | 'live-chat' | 'live-chat-delete' | 'live-chat-pin'
   | 'live-chat-unpin' | 'live-react';
 
 type Handler<K extends LiveType> = (session: Session, ctx: HubContext, payload: ClientPayloads[K]) => AckResults[K] | Promise<AckResults[K]>;
@@ -40,6 +40,10 @@ export const liveHandlers: { [K in LiveType]: Handler<K> } = {
   'live-stop': async (s, ctx) => {
     const me = s.inRoom();
     return { stream: await live(ctx).stop({ participant: me }, me.roomName) };
+  },
+  'live-show': async (s, ctx, p) => {
+    const me = s.inRoom();
+    return { stream: await live(ctx).show({ participant: me }, me.roomName, p.participant_id) };
   },
   'live-watch': (s, ctx, p) => {
     if (s.participant && s.participant.roomName !== p.room) throw new AppError('already_in_room', 'you are in another room; leave it first');

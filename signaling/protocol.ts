@@ -130,6 +130,7 @@ const CHAT_MESSAGE_ID = string({ min: 1, max: 20, pattern: /^[0-9]+$/, hint: 'is
 const liveSchemas = {
   'live-start': object({ layout: optional(oneOf(LIVE_LAYOUTS)), participant_id: optional(ID) }),
   'live-stop': object({}),
+  'live-show': object({ participant_id: ID }),
   'live-watch': object({ room: ROOM_NAME }),
   'live-unwatch': object({}),
   'live-chat': object({ text: string({ min: 1, max: LIVE_CHAT_MAX_CHARS }) }),
@@ -478,6 +479,7 @@ export interface RoomState {
 export interface AckResults {
   'live-start': { stream: LiveStreamInfo };
   'live-stop': { stream: LiveStreamInfo };
+  'live-show': { stream: LiveStreamInfo };
   'live-watch': { stream: LiveStreamInfo | null; playlist_url: string | null; chat: LiveChatMessage[]; pinned: LiveChatMessage | null; reactions: LiveReactionCounts };
   'live-unwatch': Record<string, never>;
   'live-chat': { message: LiveChatMessage };

@@ -3,13 +3,14 @@
 // GET /live/:room/index.m3u8 and its segments (signed URL or public).
 
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { LIVE_LAYOUTS, ROOM_NAME } from '../../signaling/protocol.js';
 import { integer, object, oneOf, optional, string, ValidationError, type Schema } from '../../signaling/schema.js';
 import { AppError, httpStatusOf } from '../errors.js';
 import type { LiveService } from '../live/liveService.js';
+import { SEGMENT_FILE } from '../../recording/live/hlsPipeline.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
 
@@ -19,6 +20,7 @@ const urlRequest = object({
   viewer_id: string({ min: 1, max: 128, pattern: /^[A-Za-z0-9_.:@-]+$/, hint: 'may contain only letters, digits and _ . : @ -' }),
   ttl: optional(integer({ min: 60, max: 30 * 86400 })),
 });
+const showRequest = object({ participant_id: string({ min: 1, max: 64 }) });
 const MESSAGE_ID = /^[0-9]{1,18}$/;
 
 async function parse<T>(req: Request, schema: Schema<T>): Promise<T> {
@@ -72,6 +74,12 @@ export function createLiveApi(router: Router, deps: { live: LiveService; credent
     return { status: 200, body: { stream: await live.stop(api, roomName(req)) } };
   });
 
+  router.add('POST', `${PREFIX}/show`, async (req) => {
+    auth(req);
+    const body = await parse(req, showRequest);
+    return { status: 200, body: { stream: await live.show(api, roomName(req), body.participant_id) } };
+  });
+
   router.add('GET', `${PREFIX}/streams`, async (req) => {
     auth(req);
     const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 50) || 50));
@@ -119,7 +127,6 @@ export function createLiveApi(router: Router, deps: { live: LiveService; credent
 // ---- HLS files ---------------------------------------------------------------
 
 export const LIVE_PREFIX = '/live/';
-const SEGMENT = /^seg[0-9]{1,9}\.ts$/;
 const VIEWER = /^[A-Za-z0-9_.:@-]{1,128}$/;
 
 function fail(res: ServerResponse, code: Parameters<typeof httpStatusOf>[0], message: string): void {
@@ -154,7 +161,7 @@ async function serve(live: LiveService, req: IncomingMessage, res: ServerRespons
     // malformed escape: no such room
   }
   const file = parts[1] ?? '';
-  if (parts.length !== 2 || !roomNameOk(room) || (file !== 'index.m3u8' && !SEGMENT.test(file))) {
+  if (parts.length !== 2 || !roomNameOk(room) || (file !== 'index.m3u8' && !SEGMENT_FILE.test(file))) {
     return fail(res, 'not_found', 'no such stream file');
   }
   const stream = live.servedStream(room);
@@ -173,20 +180,16 @@ async function serve(live: LiveService, req: IncomingMessage, res: ServerRespons
   }
   if (stream.open) stream.viewers.playerSeen(viewerKey);
 
-  const full = path.join(stream.dir, file);
   if (file === 'index.m3u8') {
-    let text: string;
-    try {
-      text = await readFile(full, 'utf8');
-    } catch {
-      return fail(res, 'not_found', 'the stream has no playlist yet; retry in a few seconds');
-    }
-    const suffix = live.access.mode === 'signed' ? `?token=${encodeURIComponent(token!)}` : url.searchParams.get('viewer') ? `?viewer=${encodeURIComponent(url.searchParams.get('viewer')!)}` : '';
-    const body = suffix ? text.replace(/^(seg[0-9]+\.ts)$/gm, `$1${suffix}`) : text;
+    const viewer = url.searchParams.get('viewer');
+    const suffix = live.access.mode === 'signed' ? `?token=${encodeURIComponent(token!)}` : viewer ? `?viewer=${encodeURIComponent(viewer)}` : '';
+    const body = stream.pipeline ? await stream.pipeline.playlist((f) => `${f}${suffix}`) : null;
+    if (body === null) return fail(res, 'not_found', 'the stream has no segment yet; retry in a few seconds');
     res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }
+  const full = path.join(stream.dir, file);
   let size: number;
   try {
     size = (await stat(full)).size;

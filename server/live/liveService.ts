@@ -207,6 +207,7 @@ export class LiveService {
         await this.finishLocked(stream, 'ffmpeg-failed', reason);
         throw new AppError('unavailable', `the stream could not start: ${reason}`);
       }
+      this.followMedia(stream, media);
       this.log.info({ room: roomName, stream_id: row.id, participant_id: participantId, pid: stream.pipeline.pid }, 'live stream preparing');
       return stream.info();
     });
@@ -233,10 +234,80 @@ export class LiveService {
       participantId = candidates[0]?.id;
       if (!participantId) throw new AppError('conflict', 'nothing is published in this room');
     }
-    const mine = of(participantId!);
+    return { participantId: participantId!, producers: this.tracksOf(media, participantId!) };
+  }
+
+  /** The participant's tracks the stream shows: camera (else screen) and mic (else screen audio). */
+  private tracksOf(media: MediaRoom, participantId: string): ProducerInfo[] {
+    const mine = media.producerList().filter((p) => p.participant_id === participantId);
     const video = mine.find((p) => p.source === 'camera') ?? mine.find((p) => p.source === 'screen');
     const audio = mine.find((p) => p.source === 'mic') ?? mine.find((p) => p.source === 'screen-audio');
-    return { participantId: participantId!, producers: [audio, video].filter((p): p is ProducerInfo => p !== undefined) };
+    return [audio, video].filter((p): p is ProducerInfo => p !== undefined);
+  }
+
+  /** Producers coming and going in the room may change what the stream shows. */
+  private followMedia(stream: LiveStream, media: MediaRoom): void {
+    const changed = () => {
+      void this.locks.run(stream.row.room, () => this.refollow(stream))
+        .catch((err) => this.log.error({ err, stream_id: stream.id }, 'could not follow the room\'s media'));
+    };
+    media.observer.on('produceradd', changed);
+    media.observer.on('producerclose', changed);
+    stream.unsubscribe = () => {
+      media.observer.off('produceradd', changed);
+      media.observer.off('producerclose', changed);
+    };
+  }
+
+  /**
+   * Keeps showing the same participant with whatever they publish now (a
+   * camera turned on later joins the stream); when they publish nothing any
+   * more (or left), shows the next one by the start rule; with nobody left
+   * publishing, the stream ends (source-left).
+   */
+  private async refollow(stream: LiveStream): Promise<void> {
+    if (!stream.open || !stream.pipeline || stream.finishing) return;
+    const room = this.rooms.getRoom(stream.row.room);
+    const media = room?.media;
+    if (!room || !media || media.closed) return; // the room's end is reported by the pipeline (room-closed)
+    const shown = stream.row.participant_id;
+    let pick: { participantId: string; producers: ProducerInfo[] } | null = null;
+    if (shown && room.participants.has(shown)) {
+      const tracks = this.tracksOf(media, shown);
+      if (tracks.length > 0) pick = { participantId: shown, producers: tracks };
+    }
+    if (!pick) {
+      try {
+        pick = this.pickSource(room, media);
+      } catch {
+        pick = null;
+      }
+    }
+    if (!pick) return this.finishLocked(stream, 'source-left', null);
+    await this.showLocked(stream, pick);
+  }
+
+  private async showLocked(stream: LiveStream, pick: { participantId: string; producers: ProducerInfo[] }): Promise<void> {
+    if (pick.participantId !== stream.row.participant_id) {
+      await this.store.setParticipant(stream.id, pick.participantId).catch((err) => this.log.warn({ err, stream_id: stream.id }, 'could not store who the stream shows'));
+      stream.row.participant_id = pick.participantId;
+      this.log.info({ room: stream.row.room, stream_id: stream.id, participant_id: pick.participantId }, 'live stream shows another participant');
+      this.broadcast(stream.row.room, { type: 'live-stream-updated', payload: { stream: stream.info() } });
+    }
+    stream.pipeline!.show(pick.producers);
+  }
+
+  /** Shows another participant (host/moderator, REST). */
+  show(actor: LiveActor, roomName: string, participantId: string): Promise<LiveStreamInfo> {
+    return this.locks.run(roomName, async () => {
+      this.allow(actor, 'go-live');
+      const room = this.roomChecked(actor, roomName);
+      const stream = this.streams.get(roomName);
+      if (!stream || !stream.pipeline || stream.finishing) throw new AppError('not_found', `room ${roomName} is not live`);
+      if (!room.media || room.media.closed) throw new AppError('conflict', 'nothing is published in this room');
+      await this.showLocked(stream, this.pickSource(room, room.media, participantId));
+      return stream.info();
+    });
   }
 
   private async markLive(stream: LiveStream): Promise<void> {
@@ -277,6 +348,7 @@ export class LiveService {
     stream.finishing ??= (async () => {
       const roomName = stream.row.room;
       for (const t of stream.timers) clearInterval(t);
+      stream.unsubscribe?.();
       const failed = reason === 'ffmpeg-failed';
       if (stream.pipeline) {
         await stream.pipeline.stop().catch((err) => this.log.warn({ err, stream_id: stream.id }, 'ffmpeg did not stop cleanly'));

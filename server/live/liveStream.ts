@@ -1,7 +1,7 @@
 // One stream in memory on the node that runs it: its row, its media
 // pipeline, viewers, reactions, chat history and the pinned message.
 
-import type { LiveChatMessage, LiveStreamInfo, LiveStatus } from '../../signaling/protocol.js';
+import type { LiveChatMessage, LiveStreamInfo, LiveStatus, ProducerInfo } from '../../signaling/protocol.js';
 import type { LiveStreamRow } from '../storage/liveStore.js';
 import type { RateLimiter } from '../../signaling/rateLimiter.js';
 import { ReactionTally } from './reactionTally.js';
@@ -9,9 +9,15 @@ import { ViewerCounter } from './viewerCounter.js';
 
 /** The media side of a stream (recording/live/hlsPipeline.ts makes the real one). */
 export interface LivePipeline {
-  /** ffmpeg's process id (null before it started). */
+  /** The running ffmpeg's process id (null between parts or after the end). */
   readonly pid: number | null;
-  /** Graceful stop: ffmpeg writes its last segment and ends the playlist. */
+  /** The producers shown now. */
+  readonly showing: ProducerInfo[];
+  /** Shows other producers (a new ffmpeg part; players see a discontinuity, not a restart). */
+  show(producers: readonly ProducerInfo[]): void;
+  /** The playlist players get, each segment file name mapped through `uri`; null before the first segment. */
+  playlist(uri: (file: string) => string): Promise<string | null>;
+  /** Graceful stop: ffmpeg writes its last segment and the playlist ends. */
   stop(): Promise<void>;
 }
 
@@ -46,6 +52,8 @@ export class LiveStream {
   readonly chatLimits = new Map<string, RateLimiter>();
   readonly reactionLimits = new Map<string, RateLimiter>();
   readonly timers: NodeJS.Timeout[] = [];
+  /** Undoes the subscriptions to the room's media (producers coming and going). */
+  unsubscribe: (() => void) | null = null;
   /** Set once finishing started: later finish requests are no-ops. */
   finishing: Promise<void> | null = null;
   /** Where ffmpeg writes index.m3u8 and the segments. */

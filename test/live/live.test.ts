@@ -115,7 +115,7 @@ test('go live: preparing -> live, ffprobe plays H.264/AAC from the playlist, vie
   assert.is((await fetch(`${srv.url}/live/${room}/index.m3u8?token=forged.token`)).status, 401);
   const playlist = await (await fetch(`${srv.url}${again.playlist_url}`)).text();
   assert.match(playlist, /#EXTINF/);
-  assert.match(playlist, /seg\d+\.ts\?token=/, 'segment URIs carry the token');
+  assert.match(playlist, /p0_\d+\.ts\?token=/, 'segment URIs carry the token');
 
   const streams = await ffprobeLive(`${srv.url}${again.playlist_url}`);
   const video = streams.find((s) => s.codec_type === 'video');
@@ -235,6 +235,45 @@ test('reactions: aggregated per interval, rate limited per user', async (ctx) =>
     assert.ok(messages <= 3, `${messages} reaction messages for 20 reactions`);
   }
   for (const v of viewers) await v.client.close();
+});
+
+test('show another participant: a new ffmpeg part in the same playlist (discontinuity); when they leave the stream goes back', async (ctx) => {
+  const { srv } = ctx;
+  const room = 'live-main';
+  const bot = ctx.bots[0]!;
+  const stream = srv.app.live.current(room)!;
+  const guest = await MediaBot.join(srv.url, await srv.mint({ userId: 'guest', role: 'speaker' }), room);
+  ctx.bots.push(guest);
+  const silent = await srv.joined('silent', room, { role: 'speaker' });
+  assert.is((await bot.signaling.request('live-show', { participant_id: silent.id }).catch((e) => e)).code, 'conflict', 'publishes nothing');
+  assert.is((await silent.client.request('live-show', { participant_id: bot.participantId }).catch((e) => e)).code, 'forbidden');
+  await guest.publishAudio();
+  await guest.publishVideo({ width: 320, height: 240, fps: 15 });
+
+  const { stream: shown } = await bot.signaling.request('live-show', { participant_id: guest.participantId });
+  assert.is(shown.participant_id, guest.participantId);
+  assert.is(shown.stream_id, stream.id, 'the same stream');
+  await silent.client.next('live-stream-updated', (p) => p.stream.participant_id === guest.participantId);
+  const url = `${srv.url}${srv.app.live.playlistUrl(stream, 'checker')}`;
+  const list = await eventually(async () => {
+    const text = await (await fetch(url)).text();
+    return /#EXT-X-DISCONTINUITY\n#EXTINF[^\n]*\np1_/.test(text) && (text.match(/^p1_/gm) ?? []).length >= 3 ? text : null;
+  }, 45_000, 'the new part in the playlist') as string;
+  const seqs = [...list.matchAll(/#EXT-X-MEDIA-SEQUENCE:(\d+)/g)];
+  assert.is(seqs.length, 1);
+  const streams = await ffprobeLive(url);
+  const video = streams.find((s) => s.codec_type === 'video');
+  assert.is(video?.codec_name, 'h264');
+  assert.is(video?.width, 320, 'the guest is shown');
+  assert.is(srv.app.live.current(room)!.status, 'live');
+
+  // The guest leaves: the stream goes back to the host on its own.
+  await guest.close();
+  ctx.bots.pop();
+  const back = await silent.client.next('live-stream-updated', (p) => p.stream.participant_id === bot.participantId, 20_000);
+  assert.is(back.stream.status, 'live');
+  await eventually(async () => /^p2_/m.test(await (await fetch(url)).text()), 45_000, 'a third part');
+  await silent.client.close();
 });
 
 test('ffmpeg killed: the stream fails (webhook, everyone told), the room goes on; it can go live again', async (ctx) => {
