@@ -135,10 +135,11 @@ function fail(res: ServerResponse, code: Parameters<typeof httpStatusOf>[0], mes
 }
 
 /**
- * Serves GET /live/:room/index.m3u8 and /live/:room/segNNNNN.ts from the
- * stream's folder; everything else goes to `fallback`. In signed mode the
- * playlist's segment URIs get the request's token appended, so a player
- * needs only the one URL. Each request counts its viewer as present.
+ * Serves GET /live/:room/index.m3u8 (composed from the stream's ffmpeg
+ * parts) and the segments /live/:room/pN_NNNNN.ts from the stream's folder;
+ * everything else goes to `fallback`. In signed mode the playlist's segment
+ * URIs get the request's token appended, so a player needs only the one URL.
+ * Each request counts its viewer as present.
  */
 export function withLive(live: LiveService, fallback: RequestListener): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
