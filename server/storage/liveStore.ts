@@ -96,7 +96,7 @@ export class LiveStore {
    */
   async closeAbandoned(at: Date, nodeId: string | null): Promise<LiveStreamRow[]> {
     return this.db.query<LiveStreamRow>(
-      `UPDATE live_streams SET status = 'failed', ended_at = $1, end_reason = 'server-restart', error = 'the server stopped while the stream ran'
+      `UPDATE live_streams SET status = 'failed', ended_at = $1, end_reason = 'server-restart', error = 'the server stopped while the stream ran', viewers_current = 0
        WHERE status IN ('preparing', 'live') AND ($2::text IS NULL OR node_id = $2)
        RETURNING ${STREAM_COLUMNS}`,
       [at, nodeId],
