@@ -86,6 +86,8 @@ export interface Config {
     maxWatchers: number;
     keepSeconds: number;
     ffmpegPath: string | null;
+    /** An active-speaker stream switches at most once per this many seconds. */
+    speakerHoldSeconds: number;
   };
 }
 
@@ -276,6 +278,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxWatchers: int('LIVE_MAX_WATCHERS', 10_000, 1, 1_000_000),
     keepSeconds: int('LIVE_KEEP_SECONDS', 60, 0, 7 * 86400),
     ffmpegPath: str('LIVE_FFMPEG_PATH'),
+    speakerHoldSeconds: int('LIVE_SPEAKER_HOLD_SECONDS', 4, 1, 3600),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

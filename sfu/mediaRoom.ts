@@ -43,6 +43,8 @@ export interface MediaRoomObserverEvents {
   producerpause: [ProducerInfo];
   producerresume: [ProducerInfo];
   close: [];
+  /** Live streaming (issue 5): the dominant speaker changed (participant id), for a stream that follows it. */
+  activespeaker: [string];
 }
 
 /** mediasoup rejects bad client parameters with TypeError/UnsupportedError: that is the client's fault. */
@@ -444,9 +446,10 @@ export class MediaRoom {
         );
         this.audioLevels.on('silence', () => this.opts.listener.broadcast({ type: 'audio-levels', payload: { levels: [] } }));
         this.activeSpeaker = await slot.router.createActiveSpeakerObserver();
-        this.activeSpeaker.on('dominantspeaker', ({ producer }) =>
-          this.opts.listener.broadcast({ type: 'active-speaker', payload: { participant_id: String(producer.appData['peerId']) } }),
-        );
+        this.activeSpeaker.on('dominantspeaker', ({ producer }) => {
+          this.opts.listener.broadcast({ type: 'active-speaker', payload: { participant_id: String(producer.appData['peerId']) } });
+          this.observer.emit('activespeaker', String(producer.appData['peerId'])); // issue 5: live streams follow the speaker
+        });
         return slot;
       },
       (err) => {

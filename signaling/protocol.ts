@@ -121,8 +121,12 @@ const roomControlSchemas = {
 
 export const LIVE_REACTIONS = ['heart', 'like', 'fire', 'clap', 'laugh', 'wow', 'sad', 'angry'] as const;
 export type LiveReaction = (typeof LIVE_REACTIONS)[number];
-/** What the stream shows: `speaker` is one participant's camera (or screen) and microphone. */
-export const LIVE_LAYOUTS = ['speaker'] as const;
+/**
+ * What the stream shows: one participant's camera (or screen) and microphone;
+ * `speaker` keeps that participant until changed, `active-speaker` follows
+ * the room's dominant speaker.
+ */
+export const LIVE_LAYOUTS = ['speaker', 'active-speaker'] as const;
 export type LiveLayout = (typeof LIVE_LAYOUTS)[number];
 export const LIVE_CHAT_MAX_CHARS = 500;
 const CHAT_MESSAGE_ID = string({ min: 1, max: 20, pattern: /^[0-9]+$/, hint: 'is a message id (digits)' });

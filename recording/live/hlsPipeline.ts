@@ -105,12 +105,14 @@ export class HlsStreamMedia implements LivePipeline {
       log: this.log,
     });
     this.rolling.on('segmentstart', (segment) => {
+      this.log.debug({ part: segment.seq, pid: segment.pipeline.ffmpeg.pid }, 'live part started');
       this.parts.push({ seq: segment.seq, producers: segment.producers, pipeline: segment.pipeline, exited: false });
       this.cache = null;
     });
     this.rolling.on('segmentend', (segment, exit) => {
       const part = this.parts.find((p) => p.seq === segment.seq);
       if (part) part.exited = true;
+      this.log.debug({ part: segment.seq, code: exit.code, signal: exit.signal, requested: exit.requested }, 'live part ended');
       this.cache = null;
       if (!this.stopping && !exit.requested) req.onFailed(exit.reason ?? 'ffmpeg exited');
     });
@@ -202,12 +204,17 @@ export class HlsStreamMedia implements LivePipeline {
     for (const p of producers) this.rolling.attach(p);
   }
 
-  /** Graceful stop: the last part writes its final segment; the composed playlist then ends. */
-  async stop(): Promise<void> {
+  /**
+   * Graceful stop: the last part writes its final segment; the composed
+   * playlist then ends. `now`: the media is gone already (the room closed),
+   * nothing is left to flush, so ffmpeg is killed instead of waited for.
+   */
+  async stop(opts: { now?: boolean } = {}): Promise<void> {
     this.stopping = true;
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
     this.req.media.observer.off('close', this.onRoomClose);
+    if (opts.now) this.rolling.segment?.pipeline.kill();
     await this.rolling.stop();
     this.stopped = true;
     this.cache = null;

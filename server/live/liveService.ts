@@ -37,6 +37,7 @@ export interface LiveConfig {
   viewerTimeoutSeconds: number;
   maxWatchers: number;
   keepSeconds: number;
+  speakerHoldSeconds: number;
 }
 
 /** What the media half needs to run a stream, and how it reports back. */
@@ -251,12 +252,46 @@ export class LiveService {
       void this.locks.run(stream.row.room, () => this.refollow(stream))
         .catch((err) => this.log.error({ err, stream_id: stream.id }, 'could not follow the room\'s media'));
     };
+    const speaker = (participantId: string) => {
+      if (stream.row.layout !== 'active-speaker') return;
+      this.log.debug({ stream_id: stream.id, participant_id: participantId }, 'dominant speaker');
+      stream.dominant = participantId;
+      this.scheduleSpeakerSwitch(stream);
+    };
     media.observer.on('produceradd', changed);
     media.observer.on('producerclose', changed);
+    media.observer.on('activespeaker', speaker);
     stream.unsubscribe = () => {
       media.observer.off('produceradd', changed);
       media.observer.off('producerclose', changed);
+      media.observer.off('activespeaker', speaker);
+      if (stream.speakerTimer) clearTimeout(stream.speakerTimer);
+      stream.speakerTimer = null;
     };
+  }
+
+  /**
+   * Active-speaker layout: show the dominant speaker, but switch at most once
+   * per LIVE_SPEAKER_HOLD_SECONDS (every switch is a new ffmpeg part), so a
+   * quick exchange does not make the picture flicker.
+   */
+  private scheduleSpeakerSwitch(stream: LiveStream): void {
+    if (stream.speakerTimer) clearTimeout(stream.speakerTimer);
+    stream.speakerTimer = null;
+    if (stream.dominant === stream.row.participant_id) return;
+    const wait = Math.max(0, stream.lastSwitchAt + this.config.speakerHoldSeconds * 1000 - Date.now());
+    stream.speakerTimer = setTimeout(() => {
+      stream.speakerTimer = null;
+      void this.locks.run(stream.row.room, async () => {
+        const target = stream.dominant;
+        if (!target || !stream.open || !stream.pipeline || stream.finishing || target === stream.row.participant_id) return;
+        const room = this.rooms.getRoom(stream.row.room);
+        if (!room?.media || room.media.closed || !room.participants.has(target)) return;
+        const producers = this.tracksOf(room.media, target);
+        if (producers.length > 0) await this.showLocked(stream, { participantId: target, producers });
+      }).catch((err) => this.log.error({ err, stream_id: stream.id }, 'could not follow the active speaker'));
+    }, wait);
+    stream.speakerTimer.unref();
   }
 
   /**
@@ -291,6 +326,7 @@ export class LiveService {
     if (pick.participantId !== stream.row.participant_id) {
       await this.store.setParticipant(stream.id, pick.participantId).catch((err) => this.log.warn({ err, stream_id: stream.id }, 'could not store who the stream shows'));
       stream.row.participant_id = pick.participantId;
+      stream.lastSwitchAt = Date.now();
       this.log.info({ room: stream.row.room, stream_id: stream.id, participant_id: pick.participantId }, 'live stream shows another participant');
       this.broadcast(stream.row.room, { type: 'live-stream-updated', payload: { stream: stream.info() } });
     }
@@ -351,7 +387,7 @@ export class LiveService {
       stream.unsubscribe?.();
       const failed = reason === 'ffmpeg-failed';
       if (stream.pipeline) {
-        await stream.pipeline.stop().catch((err) => this.log.warn({ err, stream_id: stream.id }, 'ffmpeg did not stop cleanly'));
+        await stream.pipeline.stop({ now: reason === 'room-closed' }).catch((err) => this.log.warn({ err, stream_id: stream.id }, 'ffmpeg did not stop cleanly'));
       }
       this.flushReactions(stream);
       const at = new Date();

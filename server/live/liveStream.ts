@@ -17,8 +17,8 @@ export interface LivePipeline {
   show(producers: readonly ProducerInfo[]): void;
   /** The playlist players get, each segment file name mapped through `uri`; null before the first segment. */
   playlist(uri: (file: string) => string): Promise<string | null>;
-  /** Graceful stop: ffmpeg writes its last segment and the playlist ends. */
-  stop(): Promise<void>;
+  /** Graceful stop: ffmpeg writes its last segment and the playlist ends (`now`: the media is gone, do not wait). */
+  stop(opts?: { now?: boolean }): Promise<void>;
 }
 
 export function streamInfo(row: LiveStreamRow, viewers?: ViewerCounter, current?: number): LiveStreamInfo {
@@ -59,6 +59,10 @@ export class LiveStream {
   /** Where ffmpeg writes index.m3u8 and the segments. */
   readonly dir: string;
   lastViewers = { current: -1, peak: -1, total: -1 };
+  /** Active-speaker layout: the latest dominant speaker, when the shown participant last changed, the pending switch. */
+  dominant: string | null = null;
+  lastSwitchAt = Date.now();
+  speakerTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly row: LiveStreamRow,

@@ -39,7 +39,7 @@ test.before(async (ctx) => {
       WEBHOOK_URLS: `http://127.0.0.1:${port}/hook`, WEBHOOK_SECRET: SECRET, WEBHOOK_POLL_INTERVAL_MS: '100',
       LIVE_CHAT_RATE_PER_SECOND: '1', LIVE_CHAT_BURST: '3', LIVE_REACTION_BURST: '5',
       LIVE_REACTION_INTERVAL_MS: '300', LIVE_VIEWER_INTERVAL_MS: '200', LIVE_VIEWER_TIMEOUT_SECONDS: '30',
-      LIVE_SEGMENT_SECONDS: '1',
+      LIVE_SEGMENT_SECONDS: '1', LIVE_SPEAKER_HOLD_SECONDS: '1',
     },
   });
   ctx.bots = [];
@@ -332,14 +332,30 @@ test('end: REST stop ends the stream (ENDLIST, row, webhook with counts); chat i
   await viewer.client.close();
 });
 
-test('the room closing ends its stream (room-closed)', async (ctx) => {
-  const room = 'live-close';
-  const bot = await host(ctx, room);
-  const tv = await watcher(ctx, 'tv-close', room);
-  await bot.signaling.request('live-start', {});
-  await untilStatus(tv.client, 'live');
-  await bot.signaling.request('end-call', {});
-  const ended = await untilStatus(tv.client, 'ended', undefined, 20_000);
+test('active-speaker layout follows the dominant speaker; the room closing ends the stream (room-closed)', async (ctx) => {
+  const { srv } = ctx;
+  const room = 'live-speaker';
+  // The host publishes only a camera; the guest who joins later speaks (so the SFU's
+  // dominant-speaker detection has one clear candidate; its algorithm is mediasoup's).
+  const hostBot = await MediaBot.join(srv.url, await srv.mint({ userId: 'quiet-host', role: 'host' }), room);
+  ctx.bots.push(hostBot);
+  await hostBot.publishVideo({ width: 640, height: 360, fps: 15 });
+  const tv = await watcher(ctx, 'tv-speaker', room);
+  const { stream } = await hostBot.signaling.request('live-start', { layout: 'active-speaker' });
+  assert.is(stream.layout, 'active-speaker');
+  assert.is(stream.participant_id, hostBot.participantId, 'the host with a camera is shown first');
+  await untilStatus(tv.client, 'live', stream.stream_id);
+  const guest = await MediaBot.join(srv.url, await srv.mint({ userId: 'talker', role: 'speaker' }), room);
+  ctx.bots.push(guest);
+  await guest.publishAudio({ amplitude: 12000, talk: true });
+  await guest.publishVideo({ width: 320, height: 240, fps: 15 });
+  const switched = await tv.client.next('live-stream-updated', (p) => p.stream.participant_id === guest.participantId, 30_000);
+  assert.is(switched.stream.status, 'live');
+  const url = `${srv.url}${srv.app.live.playlistUrl(srv.app.live.current(room)!, 'checker')}`;
+  await eventually(async () => /^p1_/m.test(await (await fetch(url)).text()), 45_000, 'the speaker\'s part in the playlist');
+
+  await hostBot.signaling.request('end-call', {});
+  const ended = await untilStatus(tv.client, 'ended', stream.stream_id, 20_000);
   assert.is(ended.stream.end_reason, 'room-closed');
   await tv.client.close();
 });
