@@ -149,9 +149,13 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
 
   /**
    * Graceful stop: SIGINT makes ffmpeg flush and finalize the file (cues,
-   * duration); after `graceMs` it is killed.
+   * duration); after `graceMs` it is killed. ffmpeg acts on SIGINT between
+   * packets only: when its RTP input is already silent (every producer gone)
+   * it ends when its demuxer gives up on the silence, 10 s after the last
+   * packet (a constant of ffmpeg's RTP/SDP reader; a second signal would
+   * abort the trailer too). Hence the grace of 15 s.
    */
-  async stop(graceMs = 10_000): Promise<FfmpegExit> {
+  async stop(graceMs = 15_000): Promise<FfmpegExit> {
     if (this.exitInfo) return this.exitInfo;
     this.stopRequested = true;
     if (this.pid !== null) this.command.kill('SIGINT');

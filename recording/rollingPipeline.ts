@@ -6,7 +6,8 @@
 // producer closed needs nothing (its stream just ends in the file); when no
 // track is left the segment stops. Segments never restart on their own: an
 // ffmpeg that dies is reported (segmentend with a non-requested exit) and
-// the owner decides.
+// the owner decides. ffmpeg also ends by itself (cleanly, code 0) after 10 s
+// without any packet; the next attach then starts a new segment.
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../server/logger.js';
@@ -61,7 +62,8 @@ export class RollingPipeline extends EventEmitter<RollingPipelineEvents> {
 
   /** Records this producer from the next segment on (now, if none runs). */
   attach(producer: ProducerInfo): void {
-    if (this.stopped || this.wanted.has(producer.producer_id)) return;
+    if (this.stopped) return;
+    if (this.wanted.has(producer.producer_id) && this.current) return;
     this.wanted.set(producer.producer_id, producer);
     this.schedule();
   }

@@ -89,6 +89,28 @@ export interface Config {
     /** An active-speaker stream switches at most once per this many seconds. */
     speakerHoldSeconds: number;
   };
+  // ---- Recording (issue 5) ----
+  recording: RecordingConfig;
+}
+
+/** Recording (issue 5): ffmpeg, where files go, how long they stay. */
+export interface RecordingConfig {
+  ffmpegPath: string | null;
+  ffprobePath: string | null;
+  /** Where ffmpeg writes (and, with local storage, where recordings stay). */
+  dir: string;
+  storage: 'local' | 's3';
+  s3: { endpoint: string; bucket: string; accessKey: string; secretKey: string; region: string; prefix: string } | null;
+  /** Default days a recording is kept (0 = forever); per recording `retention_days` overrides. */
+  retentionDays: number;
+  cleanupIntervalSeconds: number;
+  /** Lifetime of signed download URLs. */
+  downloadUrlTtlSeconds: number;
+  /** Room types recorded automatically when their media starts (room metadata `auto_record` overrides). */
+  autoTypes: string[];
+  /** Free space below which no recording starts and running ones stop cleanly. */
+  minFreeMb: number;
+  defaultMode: 'tracks' | 'composite';
 }
 
 export class ConfigError extends Error {
@@ -222,6 +244,7 @@ export function loadConfig(env: Env = process.env): Config {
     rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
     live: null as unknown as Config['live'], // live streaming (issue 5): filled in below
+    recording: null as unknown as RecordingConfig, // recording (issue 5): filled in below
   };
   // ---- Room control and webhooks (issue 4) ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -280,7 +303,50 @@ export function loadConfig(env: Env = process.env): Config {
     ffmpegPath: str('LIVE_FFMPEG_PATH'),
     speakerHoldSeconds: int('LIVE_SPEAKER_HOLD_SECONDS', 4, 1, 3600),
   };
+  // ---- Recording (issue 5) ----
+  config.recording = recordingConfig(config.dataDir, problems, int, str, url);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+// ---- Recording (issue 5) ----
+function recordingConfig(
+  dataDir: string, problems: string[],
+  int: (name: string, fallback: number, min: number, max: number) => number,
+  str: (name: string) => string | null,
+  url: (name: string, protocols: string[]) => string | null,
+): RecordingConfig {
+  const storage = str('RECORDING_STORAGE') ?? (str('S3_BUCKET') ? 's3' : 'local');
+  if (storage !== 'local' && storage !== 's3') problems.push('RECORDING_STORAGE must be local or s3');
+  let s3: RecordingConfig['s3'] = null;
+  if (storage === 's3') {
+    const endpoint = url('S3_ENDPOINT', ['http:', 'https:']);
+    const bucket = str('S3_BUCKET');
+    const accessKey = str('S3_ACCESS_KEY');
+    const secretKey = str('S3_SECRET_KEY');
+    for (const [name, value] of [['S3_ENDPOINT', endpoint], ['S3_BUCKET', bucket], ['S3_ACCESS_KEY', accessKey], ['S3_SECRET_KEY', secretKey]] as const) {
+      if (!value) problems.push(`${name} is required when RECORDING_STORAGE is s3`);
+    }
+    s3 = { endpoint: endpoint ?? '', bucket: bucket ?? '', accessKey: accessKey ?? '', secretKey: secretKey ?? '', region: str('S3_REGION') ?? 'us-east-1', prefix: (str('S3_PREFIX') ?? 'recordings/').replace(/^\/+/, '') };
+  }
+  const autoTypes = (str('RECORDING_AUTO_ROOM_TYPES') ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  for (const t of autoTypes) {
+    if (!['individual', 'group', 'webinar', 'broadcast'].includes(t)) problems.push(`RECORDING_AUTO_ROOM_TYPES: unknown room type ${t}`);
+  }
+  const mode = str('RECORDING_DEFAULT_MODE') ?? 'tracks';
+  if (mode !== 'tracks' && mode !== 'composite') problems.push('RECORDING_DEFAULT_MODE must be tracks or composite');
+  return {
+    ffmpegPath: str('FFMPEG_PATH'),
+    ffprobePath: str('FFPROBE_PATH'),
+    dir: path.resolve(str('RECORDINGS_DIR') ?? path.join(dataDir, 'recordings')),
+    storage: storage === 's3' ? 's3' : 'local',
+    s3,
+    retentionDays: int('RECORDING_RETENTION_DAYS', 30, 0, 36_500),
+    cleanupIntervalSeconds: int('RECORDING_CLEANUP_INTERVAL_SECONDS', 3600, 1, 7 * 86400),
+    downloadUrlTtlSeconds: int('RECORDING_DOWNLOAD_URL_TTL_SECONDS', 3600, 10, 7 * 86400),
+    autoTypes,
+    minFreeMb: int('RECORDING_MIN_FREE_MB', 500, 0, 10_000_000),
+    defaultMode: mode === 'composite' ? 'composite' : 'tracks',
+  };
 }

@@ -80,6 +80,11 @@ export class MediaRoom {
 
   constructor(private readonly opts: MediaRoomOptions) {}
 
+  /** Issue 5: the room's name (recorders find the rooms-domain room by it). */
+  get name(): string {
+    return this.opts.name;
+  }
+
   get routerCount(): number {
     return (this.primary ? 1 : 0) + this.secondaries.length;
   }

@@ -116,6 +116,13 @@ const roomControlSchemas = {
 } satisfies Record<string, Schema<unknown>>;
 // ---- end room control ----
 
+// ---- Recording (issue 5): start/stop by hosts and moderators; types in the matching block at the end ----
+export const RECORDING_MODES = ['tracks', 'composite'] as const;
+const recordingSchemas = {
+  'start-recording': object({ mode: optional(oneOf(RECORDING_MODES)) }),
+  'stop-recording': object({}),
+} satisfies Record<string, Schema<unknown>>;
+// ---- end recording ----
 // ---- Live streaming (issue 5): go live (HLS), stream chat, reactions, viewer counts ----
 // Types of these messages are declared in the matching block at the end of this file.
 
@@ -209,6 +216,7 @@ export const clientSchemas = {
   'get-stats': object({ transport_id: optional(ID), producer_id: optional(ID), consumer_id: optional(ID) }),
 
   ...roomControlSchemas,
+  ...recordingSchemas, // recording (issue 5)
   ...liveSchemas, // live streaming (issue 5)
 } satisfies Record<string, Schema<unknown>>;
 
@@ -435,6 +443,41 @@ export interface ServerPayloads {
 }
 // ---- end room control ----
 
+// ---- Recording (issue 5): replies, events and state ----
+
+export type RecordingModeName = (typeof RECORDING_MODES)[number];
+
+/** A recording in progress, as participants see it. */
+export interface RecordingState {
+  recording_id: string;
+  mode: RecordingModeName;
+  started_at: string; // ISO 8601
+  /** User id of the host/moderator who started it, 'api' (REST) or 'auto' (room settings). */
+  started_by: string;
+}
+
+export interface RoomState {
+  /** The recording in progress, null when the room is not being recorded. */
+  recording?: RecordingState | null;
+}
+
+export interface AckResults {
+  'start-recording': { recording: RecordingState };
+  'stop-recording': { recording_id: string; status: 'ready' | 'failed' };
+}
+
+export interface ServerPayloads {
+  'recording-started': RecordingState;
+  'recording-finished': {
+    recording_id: string;
+    status: 'ready' | 'failed';
+    /** stopped, room-ended, failed, disk-full, server-shutdown, not-allowed */
+    reason: string;
+    error: string | null;
+    duration_seconds: number;
+  };
+}
+// ---- end recording ----
 // ---- Live streaming (issue 5): replies, events and state ----
 
 export type LiveStatus = 'preparing' | 'live' | 'ended' | 'failed';

@@ -114,7 +114,9 @@ export class HlsStreamMedia implements LivePipeline {
       if (part) part.exited = true;
       this.log.debug({ part: segment.seq, code: exit.code, signal: exit.signal, requested: exit.requested }, 'live part ended');
       this.cache = null;
-      if (!this.stopping && !exit.requested) req.onFailed(exit.reason ?? 'ffmpeg exited');
+      // ffmpeg ends cleanly by itself after 10 s without a packet (everything shown is paused): not a
+      // failure; the next part starts when media comes back (LiveService re-shows on producer resume).
+      if (!this.stopping && !exit.requested && exit.reason !== null) req.onFailed(exit.reason);
     });
     this.rolling.on('error', (err) => {
       // A new part could not start: the running one (if any) goes on showing the previous source.

@@ -260,10 +260,12 @@ export class LiveService {
     };
     media.observer.on('produceradd', changed);
     media.observer.on('producerclose', changed);
+    media.observer.on('producerresume', changed); // a part that idled out while everything was paused restarts
     media.observer.on('activespeaker', speaker);
     stream.unsubscribe = () => {
       media.observer.off('produceradd', changed);
       media.observer.off('producerclose', changed);
+      media.observer.off('producerresume', changed);
       media.observer.off('activespeaker', speaker);
       if (stream.speakerTimer) clearTimeout(stream.speakerTimer);
       stream.speakerTimer = null;
