@@ -199,7 +199,7 @@ export class HlsStreamMedia implements LivePipeline {
     }, LIVE_POLL_MS);
   }
 
-  /** Shows these producers from the next part on (no change when they are shown already). */
+  /** Shows these producers from the next part on (no change when they are shown already; none: the part stops). */
   show(producers: readonly ProducerInfo[]): void {
     const wanted = new Set(producers.map((p) => p.producer_id));
     for (const p of this.rolling.producers) if (!wanted.has(p.producer_id)) this.rolling.detach(p.producer_id);

@@ -225,11 +225,12 @@ export class LiveService {
     let participantId = asked;
     if (asked !== undefined) {
       if (!room.participants.has(asked)) throw new AppError('peer_not_found', `no participant ${asked} in this room`, 'participant_id');
-      if (of(asked).length === 0) throw new AppError('conflict', `participant ${asked} publishes nothing`, 'participant_id');
+      if (of(asked).every((p) => p.paused)) throw new AppError('conflict', `participant ${asked} publishes nothing (or has paused it all)`, 'participant_id');
     } else {
       const rank: Record<Role, number> = { host: 0, moderator: 1, speaker: 2, viewer: 3 };
-      const withVideo = published.filter((p) => p.kind === 'video' && room.participants.has(p.participant_id));
-      const candidates = (withVideo.length > 0 ? withVideo : published.filter((p) => room.participants.has(p.participant_id)))
+      const live = published.filter((p) => !p.paused && room.participants.has(p.participant_id));
+      const withVideo = live.filter((p) => p.kind === 'video');
+      const candidates = (withVideo.length > 0 ? withVideo : live)
         .map((p) => room.participants.get(p.participant_id)!)
         .sort((a, b) => rank[a.identity.role] - rank[b.identity.role]);
       participantId = candidates[0]?.id;
@@ -238,9 +239,13 @@ export class LiveService {
     return { participantId: participantId!, producers: this.tracksOf(media, participantId!) };
   }
 
-  /** The participant's tracks the stream shows: camera (else screen) and mic (else screen audio). */
-  private tracksOf(media: MediaRoom, participantId: string): ProducerInfo[] {
-    const mine = media.producerList().filter((p) => p.participant_id === participantId);
+  /**
+   * The participant's tracks the stream shows: camera (else screen) and mic
+   * (else screen audio), leaving out paused ones (a muted camera becomes a
+   * black picture, not a frozen one).
+   */
+  private tracksOf(media: MediaRoom, participantId: string, includePaused = false): ProducerInfo[] {
+    const mine = media.producerList().filter((p) => p.participant_id === participantId && (includePaused || !p.paused));
     const video = mine.find((p) => p.source === 'camera') ?? mine.find((p) => p.source === 'screen');
     const audio = mine.find((p) => p.source === 'mic') ?? mine.find((p) => p.source === 'screen-audio');
     return [audio, video].filter((p): p is ProducerInfo => p !== undefined);
@@ -260,11 +265,13 @@ export class LiveService {
     };
     media.observer.on('produceradd', changed);
     media.observer.on('producerclose', changed);
-    media.observer.on('producerresume', changed); // a part that idled out while everything was paused restarts
+    media.observer.on('producerpause', changed); // paused tracks leave the picture (a new part without them)
+    media.observer.on('producerresume', changed);
     media.observer.on('activespeaker', speaker);
     stream.unsubscribe = () => {
       media.observer.off('produceradd', changed);
       media.observer.off('producerclose', changed);
+      media.observer.off('producerpause', changed);
       media.observer.off('producerresume', changed);
       media.observer.off('activespeaker', speaker);
       if (stream.speakerTimer) clearTimeout(stream.speakerTimer);
@@ -309,9 +316,9 @@ export class LiveService {
     if (!room || !media || media.closed) return; // the room's end is reported by the pipeline (room-closed)
     const shown = stream.row.participant_id;
     let pick: { participantId: string; producers: ProducerInfo[] } | null = null;
-    if (shown && room.participants.has(shown)) {
-      const tracks = this.tracksOf(media, shown);
-      if (tracks.length > 0) pick = { participantId: shown, producers: tracks };
+    // Someone who still publishes stays shown, even with everything paused (the part then stops until they resume).
+    if (shown && room.participants.has(shown) && this.tracksOf(media, shown, true).length > 0) {
+      pick = { participantId: shown, producers: this.tracksOf(media, shown) };
     }
     if (!pick) {
       try {
