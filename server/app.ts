@@ -169,6 +169,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     rooms, new LiveStore(db), () => events, sfu ? hlsPipelineFactory({ ...config.live, ffmpegPath: config.live.ffmpegPath ?? config.recording.ffmpegPath }, log) : null, liveAccess, config.live, config.nodeId, log,
   );
   await live.recover(db.kind === 'pglite' ? null : config.nodeId);
+  live.registerMetrics(metrics.registry);
   const hub = new SignalingHub({ config, verifier, rooms, media, control, metrics, log, recording, live });
   const api = createApi({
     db, rooms, metrics, issuer, credentials, log,

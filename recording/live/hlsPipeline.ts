@@ -181,15 +181,16 @@ export class HlsStreamMedia implements LivePipeline {
       throw failure ?? new Error('ffmpeg did not start');
     }
     let sinceKeyframe = 0;
-    // Live once the first part lists a segment; until then keep asking for keyframes (a decoder needs one to start).
+    // Live once the composed playlist has a segment (usually part 0's first; a later part's if part 0
+    // never made one); until then keep asking for keyframes (a decoder needs one to start).
     this.poll = setInterval(() => {
       sinceKeyframe += LIVE_POLL_MS;
       if (sinceKeyframe >= KEYFRAME_EVERY_MS) {
         sinceKeyframe = 0;
         void this.rolling.segment?.pipeline.requestKeyFrames();
       }
-      readFile(path.join(this.req.dir, 'p0.m3u8'), 'utf8').then((text) => {
-        if (!this.live && !this.stopping && text.includes('#EXTINF')) {
+      this.compose().then((text) => {
+        if (!this.live && !this.stopping && text !== null) {
           this.live = true;
           if (this.poll) clearInterval(this.poll);
           this.poll = null;

@@ -6,6 +6,7 @@
 // the audience. A refused action changes nothing.
 
 import { rm } from 'node:fs/promises';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import path from 'node:path';
 import {
   encode, type Identity, type LiveChatMessage, type LiveLayout, type LiveReaction, type LiveStreamInfo, type ProducerInfo,
@@ -561,6 +562,7 @@ export class LiveService {
     this.limited(stream.chatLimits, user.userId, this.config.chatRatePerSecond, this.config.chatBurst, 'chat messages');
     const message = await this.persist(this.store.addMessage(stream.id, user.userId, user.displayName, clean));
     if (!stream.open) return message; // ended while storing: the row stays, nobody is told
+    this.chatCounter?.inc();
     stream.history.push(message);
     if (stream.history.length > this.config.chatHistory) stream.history.shift();
     this.broadcast(roomName, { type: 'live-chat-message', payload: { stream_id: stream.id, message } });
@@ -616,6 +618,7 @@ export class LiveService {
     const user = this.userOf(actor)!;
     this.limited(stream.reactionLimits, user.userId, this.config.reactionRatePerSecond, this.config.reactionBurst, 'reactions');
     stream.reactions.add(reaction);
+    this.reactionCounter?.inc();
   }
 
   // ---- HLS and REST reads --------------------------------------------------
@@ -640,6 +643,29 @@ export class LiveService {
     const rows: LiveStreamRow[] = await this.persist(this.store.list(roomName, limit));
     return rows.map((r) => (this.streams.get(roomName)?.id === r.id ? this.streams.get(roomName)!.info() : streamInfo(r)));
   }
+
+  /** Prometheus gauges and counters of this node's streams (GET /metrics). */
+  registerMetrics(registry: Registry): void {
+    const streams = () => [...this.streams.values()];
+    const watchers = () => [...this.watchers.values()].reduce((n, set) => n + set.size, 0);
+    new Gauge({
+      name: 'switchboard_live_streams', help: 'Live streams on this node, by status (preparing, live)', labelNames: ['status'], registers: [registry],
+      collect() {
+        this.set({ status: 'preparing' }, streams().filter((s) => s.status === 'preparing').length);
+        this.set({ status: 'live' }, streams().filter((s) => s.status === 'live').length);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_live_viewers', help: 'Viewers of this node\'s live streams now (WebSocket watchers and HLS players)', registers: [registry],
+      collect() { this.set(streams().reduce((n, s) => n + s.viewers.current(), 0)); },
+    });
+    new Gauge({ name: 'switchboard_live_watchers', help: 'WebSocket connections watching a room\'s stream', registers: [registry], collect() { this.set(watchers()); } });
+    this.chatCounter = new Counter({ name: 'switchboard_live_chat_messages_total', help: 'Stream chat messages accepted', registers: [registry] });
+    this.reactionCounter = new Counter({ name: 'switchboard_live_reactions_total', help: 'Stream reactions accepted', registers: [registry] });
+  }
+
+  private chatCounter: Counter | null = null;
+  private reactionCounter: Counter | null = null;
 
   /** Ends every stream (server shutdown) and forgets the audience. */
   async shutdown(): Promise<void> {

@@ -144,6 +144,11 @@ test('go live: preparing -> live, ffprobe plays H.264/AAC from the playlist, vie
     return r[0]!.viewers_current === 2 && r[0]!.viewers_peak === 3 && r[0]!.viewers_total === 3;
   }, 10_000, 'counts persisted');
 
+  // Operators see it in /metrics.
+  const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+  assert.match(metrics, /switchboard_live_streams\{status="live"\} 1/);
+  assert.match(metrics, /switchboard_live_viewers 2/);
+
   // The room's REST view of the stream.
   const { status, body } = await srv.api('GET', `/api/v1/rooms/${room}/live`);
   assert.is(status, 200);
