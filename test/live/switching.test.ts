@@ -39,6 +39,7 @@ test.before(async (ctx) => {
       LIVE_CHAT_RATE_PER_SECOND: '1', LIVE_CHAT_BURST: '3', LIVE_REACTION_BURST: '5',
       LIVE_REACTION_INTERVAL_MS: '300', LIVE_VIEWER_INTERVAL_MS: '200', LIVE_VIEWER_TIMEOUT_SECONDS: '30',
       LIVE_SEGMENT_SECONDS: '1', LIVE_SPEAKER_HOLD_SECONDS: '1',
+      LIVE_HLS_ACCESS: 'public', // this file's streams are public (live.test.ts covers signed URLs)
     },
   });
   ctx.bots = [];
@@ -104,6 +105,19 @@ test('show another participant: a new ffmpeg part in the same playlist (disconti
     const text = await (await fetch(url)).text();
     return /#EXT-X-DISCONTINUITY\n#EXTINF[^\n]*\np1_/.test(text) && (text.match(/^p1_/gm) ?? []).length >= 3 ? text : null;
   }, 45_000, 'the new part in the playlist') as string;
+  // Public access: the playlist needs no token; ?viewer= is carried to the segments, and a bare request counts by address.
+  assert.match(list, /^p1_\d+\.ts\?viewer=checker$/m);
+  const bare = await fetch(`${srv.url}/live/${room}/index.m3u8`);
+  assert.is(bare.status, 200);
+  assert.match(await bare.text(), /^p\d+_\d+\.ts$/m);
+  const seg = (await (await fetch(url)).text()).match(/^(p\d+_\d+\.ts)\?viewer=checker$/m)![1]!;
+  const segment = await fetch(`${srv.url}/live/${room}/${seg}`);
+  assert.is(segment.status, 200);
+  assert.is(segment.headers.get('content-type'), 'video/mp2t');
+  assert.ok((await segment.arrayBuffer()).byteLength > 1000);
+  assert.is((await fetch(`${srv.url}/live/${room}/%2e%2e%2f%2e%2e%2fschema.sql`)).status, 404);
+  assert.is((await fetch(`${srv.url}/live/${room}/p1_00000.ts.tmp`)).status, 404);
+  await eventually(() => stream.viewers.current() >= 2, 5000, 'the checker and the bare player'); // 'v:checker', 'ip:127.0.0.1'
   const seqs = [...list.matchAll(/#EXT-X-MEDIA-SEQUENCE:(\d+)/g)];
   assert.is(seqs.length, 1);
   const streams = await ffprobeLive(url);
