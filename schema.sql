@@ -99,3 +99,93 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
   last_error       text
 );
 CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (url, room, id) WHERE delivered_at IS NULL AND failed_at IS NULL;
+
+-- ---- Recording (issue 5): one row per recording of a room's call, one per
+-- file it produced (a participant's segment, or a composite segment).
+-- status: recording -> processing (ffmpeg finalized, probing/uploading) -> ready,
+-- or failed (ffmpeg crashed, storage error: `error` says why; files written so far stay).
+CREATE TABLE IF NOT EXISTS recordings (
+  id              uuid PRIMARY KEY,
+  room            text NOT NULL,
+  call_id         uuid,
+  node_id         text,
+  mode            text NOT NULL CHECK (mode IN ('tracks', 'composite')),
+  status          text NOT NULL CHECK (status IN ('recording', 'processing', 'ready', 'failed')),
+  started_by      text,                        -- user id, 'api' or 'auto'
+  started_at      timestamptz NOT NULL DEFAULT now(),
+  ended_at        timestamptz,
+  end_reason      text,
+  error           text,
+  storage         text NOT NULL CHECK (storage IN ('local', 's3')),
+  location        text NOT NULL,               -- directory or s3://bucket/prefix of its files
+  size_bytes      bigint NOT NULL DEFAULT 0,
+  duration_seconds double precision,
+  -- Who may fetch it besides the API key: user ids (empty = the backend only), and whether room staff may.
+  access          jsonb NOT NULL DEFAULT '{"users": [], "room_staff": true}',
+  retention_days  integer,                     -- null: kept until deleted
+  expires_at      timestamptz,
+  metadata        jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS recordings_room ON recordings (room, started_at DESC);
+CREATE INDEX IF NOT EXISTS recordings_expiry ON recordings (expires_at) WHERE expires_at IS NOT NULL;
+-- At most one recording in progress per room.
+CREATE UNIQUE INDEX IF NOT EXISTS recordings_one_active_per_room ON recordings (room) WHERE status = 'recording';
+
+CREATE TABLE IF NOT EXISTS recording_files (
+  id              uuid PRIMARY KEY,
+  recording_id    uuid NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+  kind            text NOT NULL CHECK (kind IN ('participant', 'composite')),
+  participant_id  text,
+  user_id         text,
+  seq             integer NOT NULL DEFAULT 0,  -- segment number within the participant (or composite)
+  status          text NOT NULL CHECK (status IN ('recording', 'processing', 'ready', 'failed')),
+  key             text NOT NULL,               -- path relative to the recording's location
+  content_type    text NOT NULL,
+  tracks          jsonb NOT NULL DEFAULT '[]', -- [{kind, source, codec, producer_id}]
+  size_bytes      bigint NOT NULL DEFAULT 0,
+  duration_seconds double precision,
+  probe           jsonb,                        -- ffprobe summary: streams with codec, frames, duration
+  started_at      timestamptz NOT NULL DEFAULT now(),
+  ended_at        timestamptz,
+  error           text
+);
+CREATE INDEX IF NOT EXISTS recording_files_recording ON recording_files (recording_id, started_at);
+-- ---- Live streaming (issue 5): HLS streams of a room, their chat ----
+-- One row per go-live. preparing (ffmpeg started, no segment yet) -> live
+-- (first segment written) -> ended (stopped, room closed) or failed (ffmpeg
+-- died). Viewer counts are written while live and once more at the end.
+CREATE TABLE IF NOT EXISTS live_streams (
+  id                 uuid PRIMARY KEY,
+  room               text NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+  call_id            uuid REFERENCES calls(id) ON DELETE SET NULL,
+  node_id            text,
+  status             text NOT NULL CHECK (status IN ('preparing', 'live', 'ended', 'failed')),
+  layout             text NOT NULL,
+  participant_id     text,
+  started_by         text,
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  live_at            timestamptz,
+  ended_at           timestamptz,
+  end_reason         text,
+  error              text,
+  viewers_current    integer NOT NULL DEFAULT 0,
+  viewers_peak       integer NOT NULL DEFAULT 0,
+  viewers_total      integer NOT NULL DEFAULT 0,
+  reactions          jsonb NOT NULL DEFAULT '{}',
+  pinned_message_id  bigint
+);
+-- At most one stream per room that is not over: two starts cannot both win.
+CREATE UNIQUE INDEX IF NOT EXISTS live_streams_one_open_per_room ON live_streams (room) WHERE status IN ('preparing', 'live');
+CREATE INDEX IF NOT EXISTS live_streams_room_created ON live_streams (room, created_at DESC);
+
+CREATE TABLE IF NOT EXISTS live_chat_messages (
+  id            bigserial PRIMARY KEY,
+  stream_id     uuid NOT NULL REFERENCES live_streams(id) ON DELETE CASCADE,
+  user_id       text NOT NULL,
+  display_name  text NOT NULL DEFAULT '',
+  text          text NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  deleted_at    timestamptz,
+  deleted_by    text
+);
+CREATE INDEX IF NOT EXISTS live_chat_messages_stream ON live_chat_messages (stream_id, id);

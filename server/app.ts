@@ -30,6 +30,21 @@ import { RoomControl } from './rooms/roomControl.js';
 import { RoomControlStore } from './storage/roomControlStore.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { WebhookOutbox } from './webhooks/outbox.js';
+// Recording (issue 5)
+import { DownloadSigner } from '../recording/downloadTokens.js';
+import { RecordingLibrary } from '../recording/recordingLibrary.js';
+import { RecordingService } from '../recording/recordingService.js';
+import { RecordingStore } from '../recording/recordingStore.js';
+import { createStorage, S3Storage } from '../recording/storage.js';
+import { createRecordingsApi, withRecordingDownloads, type RecordingsApiDeps } from './http/recordingsApi.js';
+import type { RoomEvent } from './events.js';
+// Live streaming (issue 5)
+import { createHmac } from 'node:crypto';
+import { createLiveApi, withLive } from './http/liveApi.js';
+import { HlsAccess } from './live/hlsAccess.js';
+import { LiveService } from './live/liveService.js';
+import { LiveStore } from './storage/liveStore.js';
+import { hlsPipelineFactory } from '../recording/live/hlsPipeline.js';
 
 export interface App {
   config: Config;
@@ -43,6 +58,11 @@ export interface App {
   events: EventSink;
   sfu: Sfu | null;
   hub: SignalingHub;
+  /** Issue 5: recordings in progress, and the stored ones. */
+  recording: RecordingService;
+  recordings: RecordingLibrary;
+  /** Issue 5: live streams (HLS), their audience, chat and reactions. */
+  live: LiveService;
   close(): Promise<void>;
 }
 
@@ -115,15 +135,42 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await events.emit({ name: 'room_finished', room: c.room, data: { call_id: c.id, reason: 'server-restart' } });
     }
   }
+  // Recording (issue 5): the rooms domain's events also reach the recording service (a call's end stops its recording).
+  let onRoomEvent: (event: RoomEvent) => void = () => {};
+  const roomEvents: EventSink = { emit: (event) => (onRoomEvent(event), events.emit(event)) };
   const rooms = new RoomService(store, directory, config.nodeId, log, {
-    control: controlStore, events, emptyTimeoutSeconds: config.rooms.emptyTimeoutSeconds, kickBanSeconds: config.rooms.kickBanSeconds,
+    control: controlStore, events: roomEvents, emptyTimeoutSeconds: config.rooms.emptyTimeoutSeconds, kickBanSeconds: config.rooms.kickBanSeconds,
     defaultType: config.rooms.defaultType,
   });
   const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
   deliverer?.registerMetrics(metrics.registry); // issue 4
-  const hub = new SignalingHub({ config, verifier, rooms, media, control, metrics, log });
+  // ---- Recording (issue 5) ----
+  const recordingStore = new RecordingStore(db);
+  const recordingStorage = createStorage(config.recording);
+  if (recordingStorage instanceof S3Storage) {
+    await recordingStorage.check().catch((err) => log.error({ err: (err as Error).message }, 'recording storage (S3) is not usable: recordings will fail until it is'));
+  }
+  const signer = DownloadSigner.fromSecret(credentials.apiSecret);
+  const recording = new RecordingService({ store: recordingStore, storage: recordingStorage, rooms, sfu, events, config: config.recording, nodeId: config.nodeId, log });
+  onRoomEvent = (event) => recording.onRoomEvent(event);
+  const recordings = new RecordingLibrary(recordingStore, recordingStorage, signer, log);
+  const abandonedRecordings = await recording.recoverAbandoned(db.kind === 'pglite' ? null : config.nodeId);
+  if (abandonedRecordings > 0) log.warn({ recordings: abandonedRecordings }, 'recordings left open by a previous run marked failed');
+  // ---- end recording ----
+  // Live streaming (issue 5): signed playlist URLs use LIVE_URL_SECRET, else a key derived from API_SECRET.
+  const liveAccess = new HlsAccess(
+    config.live.access,
+    config.live.urlSecret ?? createHmac('sha256', credentials.apiSecret).update('switchboard-live-url').digest('base64url'),
+    config.live.urlTtlSeconds,
+  );
+  const live = new LiveService(
+    rooms, new LiveStore(db), () => events, sfu ? hlsPipelineFactory({ ...config.live, ffmpegPath: config.live.ffmpegPath ?? config.recording.ffmpegPath }, log) : null, liveAccess, config.live, config.nodeId, log,
+  );
+  await live.recover(db.kind === 'pglite' ? null : config.nodeId);
+  live.registerMetrics(metrics.registry);
+  const hub = new SignalingHub({ config, verifier, rooms, media, control, metrics, log, recording, live });
   const api = createApi({
     db, rooms, metrics, issuer, credentials, log,
     nodeId: config.nodeId,
@@ -131,8 +178,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     connections: () => hub.connectionCount,
   });
   createRoomsApi(api, { rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url }); // issue 4
+  const recordingsApi: RecordingsApiDeps = {
+    recordings: recording, library: recordings, signer, verifier, credentials, downloadTtlSeconds: config.recording.downloadUrlTtlSeconds, publicUrl: () => url, log,
+  }; // issue 5
+  createRecordingsApi(api, recordingsApi);
+  createLiveApi(api, { live, credentials }); // issue 5
 
-  const server = createServer(withStatic(api.listener)); // the browser demo at / and /app/, the API otherwise
+  // HLS at /live/ and recording file downloads (issue 5, streamed), the browser demo at / and /app/, the API otherwise
+  const server = createServer(withLive(live, withRecordingDownloads(withStatic(api.listener), recordingsApi)));
   server.keepAliveTimeout = 5000;
   hub.attach(server);
   await new Promise<void>((resolve, reject) => {
@@ -147,10 +200,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   log.info({ url, node_id: config.nodeId, database: db.kind }, 'switchboard listening');
   deliverer?.start();
+  recordings.startCleanup(config.recording.cleanupIntervalSeconds); // issue 5
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      await live.shutdown(); // issue 5: streams end (server-shutdown) while the rooms still exist
+      await recording.shutdown(); // issue 5: ffmpeg finalizes its files first
+      await recordings.stopCleanup();
       await rooms.shutdown();
       await deliverer?.stop(); // issue 4: undelivered events stay in the outbox for the next start
       await hub.close();
@@ -162,5 +219,5 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await db.close();
     })());
 
-  return { config, server, url, db, rooms, control, events, sfu, hub, close };
+  return { config, server, url, db, rooms, control, events, sfu, hub, recording, recordings, live, close };
 }

@@ -62,6 +62,55 @@ export interface Config {
     giveUpSeconds: number;
     pollIntervalMs: number;
   };
+  // ---- Live streaming (issue 5) ----
+  live: {
+    /** Where streams' playlists and segments are written (one folder per stream). */
+    dir: string;
+    access: 'signed' | 'public';
+    /** HMAC key of signed playlist URLs; null: derived from API_SECRET. */
+    urlSecret: string | null;
+    urlTtlSeconds: number;
+    segmentSeconds: number;
+    playlistSize: number;
+    videoBitrateKbps: number;
+    audioBitrateKbps: number;
+    maxHeight: number;
+    chatRatePerSecond: number;
+    chatBurst: number;
+    chatHistory: number;
+    reactionRatePerSecond: number;
+    reactionBurst: number;
+    reactionIntervalMs: number;
+    viewerIntervalMs: number;
+    viewerTimeoutSeconds: number;
+    maxWatchers: number;
+    keepSeconds: number;
+    ffmpegPath: string | null;
+    /** An active-speaker stream switches at most once per this many seconds. */
+    speakerHoldSeconds: number;
+  };
+  // ---- Recording (issue 5) ----
+  recording: RecordingConfig;
+}
+
+/** Recording (issue 5): ffmpeg, where files go, how long they stay. */
+export interface RecordingConfig {
+  ffmpegPath: string | null;
+  ffprobePath: string | null;
+  /** Where ffmpeg writes (and, with local storage, where recordings stay). */
+  dir: string;
+  storage: 'local' | 's3';
+  s3: { endpoint: string; bucket: string; accessKey: string; secretKey: string; region: string; prefix: string } | null;
+  /** Default days a recording is kept (0 = forever); per recording `retention_days` overrides. */
+  retentionDays: number;
+  cleanupIntervalSeconds: number;
+  /** Lifetime of signed download URLs. */
+  downloadUrlTtlSeconds: number;
+  /** Room types recorded automatically when their media starts (room metadata `auto_record` overrides). */
+  autoTypes: string[];
+  /** Free space below which no recording starts and running ones stop cleanly. */
+  minFreeMb: number;
+  defaultMode: 'tracks' | 'composite';
 }
 
 export class ConfigError extends Error {
@@ -194,6 +243,8 @@ export function loadConfig(env: Env = process.env): Config {
     // Room control and webhooks (issue 4): filled in below.
     rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
+    live: null as unknown as Config['live'], // live streaming (issue 5): filled in below
+    recording: null as unknown as RecordingConfig, // recording (issue 5): filled in below
   };
   // ---- Room control and webhooks (issue 4) ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -224,6 +275,78 @@ export function loadConfig(env: Env = process.env): Config {
     pollIntervalMs: int('WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 600_000),
   };
 
+  // ---- Live streaming (issue 5) ----
+  const liveAccess = str('LIVE_HLS_ACCESS') ?? 'signed';
+  if (liveAccess !== 'signed' && liveAccess !== 'public') problems.push('LIVE_HLS_ACCESS must be signed or public');
+  const liveUrlSecret = str('LIVE_URL_SECRET');
+  if (liveUrlSecret && liveUrlSecret.length < 16) problems.push('LIVE_URL_SECRET must have at least 16 characters');
+  config.live = {
+    dir: path.resolve(str('LIVE_DIR') ?? path.join(config.dataDir, 'live')),
+    access: liveAccess as Config['live']['access'],
+    urlSecret: liveUrlSecret,
+    urlTtlSeconds: int('LIVE_URL_TTL_SECONDS', 6 * 3600, 60, 30 * 86400),
+    segmentSeconds: int('LIVE_SEGMENT_SECONDS', 2, 1, 30),
+    playlistSize: int('LIVE_PLAYLIST_SIZE', 6, 2, 100),
+    videoBitrateKbps: int('LIVE_VIDEO_BITRATE_KBPS', 1500, 100, 20_000),
+    audioBitrateKbps: int('LIVE_AUDIO_BITRATE_KBPS', 128, 32, 512),
+    maxHeight: int('LIVE_MAX_HEIGHT', 720, 144, 2160),
+    chatRatePerSecond: int('LIVE_CHAT_RATE_PER_SECOND', 1, 1, 1000),
+    chatBurst: int('LIVE_CHAT_BURST', 5, 1, 10_000),
+    chatHistory: int('LIVE_CHAT_HISTORY', 50, 0, 1000),
+    reactionRatePerSecond: int('LIVE_REACTION_RATE_PER_SECOND', 5, 1, 1000),
+    reactionBurst: int('LIVE_REACTION_BURST', 20, 1, 10_000),
+    reactionIntervalMs: int('LIVE_REACTION_INTERVAL_MS', 500, 50, 60_000),
+    viewerIntervalMs: int('LIVE_VIEWER_INTERVAL_MS', 2000, 100, 60_000),
+    viewerTimeoutSeconds: int('LIVE_VIEWER_TIMEOUT_SECONDS', 10, 1, 3600),
+    maxWatchers: int('LIVE_MAX_WATCHERS', 10_000, 1, 1_000_000),
+    keepSeconds: int('LIVE_KEEP_SECONDS', 60, 0, 7 * 86400),
+    ffmpegPath: str('LIVE_FFMPEG_PATH'),
+    speakerHoldSeconds: int('LIVE_SPEAKER_HOLD_SECONDS', 4, 1, 3600),
+  };
+  // ---- Recording (issue 5) ----
+  config.recording = recordingConfig(config.dataDir, problems, int, str, url);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+// ---- Recording (issue 5) ----
+function recordingConfig(
+  dataDir: string, problems: string[],
+  int: (name: string, fallback: number, min: number, max: number) => number,
+  str: (name: string) => string | null,
+  url: (name: string, protocols: string[]) => string | null,
+): RecordingConfig {
+  const storage = str('RECORDING_STORAGE') ?? (str('S3_BUCKET') ? 's3' : 'local');
+  if (storage !== 'local' && storage !== 's3') problems.push('RECORDING_STORAGE must be local or s3');
+  let s3: RecordingConfig['s3'] = null;
+  if (storage === 's3') {
+    const endpoint = url('S3_ENDPOINT', ['http:', 'https:']);
+    const bucket = str('S3_BUCKET');
+    const accessKey = str('S3_ACCESS_KEY');
+    const secretKey = str('S3_SECRET_KEY');
+    for (const [name, value] of [['S3_ENDPOINT', endpoint], ['S3_BUCKET', bucket], ['S3_ACCESS_KEY', accessKey], ['S3_SECRET_KEY', secretKey]] as const) {
+      if (!value) problems.push(`${name} is required when RECORDING_STORAGE is s3`);
+    }
+    s3 = { endpoint: endpoint ?? '', bucket: bucket ?? '', accessKey: accessKey ?? '', secretKey: secretKey ?? '', region: str('S3_REGION') ?? 'us-east-1', prefix: (str('S3_PREFIX') ?? 'recordings/').replace(/^\/+/, '') };
+  }
+  const autoTypes = (str('RECORDING_AUTO_ROOM_TYPES') ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  for (const t of autoTypes) {
+    if (!['individual', 'group', 'webinar', 'broadcast'].includes(t)) problems.push(`RECORDING_AUTO_ROOM_TYPES: unknown room type ${t}`);
+  }
+  const mode = str('RECORDING_DEFAULT_MODE') ?? 'tracks';
+  if (mode !== 'tracks' && mode !== 'composite') problems.push('RECORDING_DEFAULT_MODE must be tracks or composite');
+  return {
+    ffmpegPath: str('FFMPEG_PATH'),
+    ffprobePath: str('FFPROBE_PATH'),
+    dir: path.resolve(str('RECORDINGS_DIR') ?? path.join(dataDir, 'recordings')),
+    storage: storage === 's3' ? 's3' : 'local',
+    s3,
+    retentionDays: int('RECORDING_RETENTION_DAYS', 30, 0, 36_500),
+    cleanupIntervalSeconds: int('RECORDING_CLEANUP_INTERVAL_SECONDS', 3600, 1, 7 * 86400),
+    downloadUrlTtlSeconds: int('RECORDING_DOWNLOAD_URL_TTL_SECONDS', 3600, 10, 7 * 86400),
+    autoTypes,
+    minFreeMb: int('RECORDING_MIN_FREE_MB', 500, 0, 10_000_000),
+    defaultMode: mode === 'composite' ? 'composite' : 'tracks',
+  };
 }

@@ -7,7 +7,7 @@ import type {
   ActiveSpeakerObserver, AudioLevelObserver, Consumer, DtlsParameters, MediaKind as MsKind, PlainTransport,
   RtpCapabilities, RtpParameters, SctpStreamParameters, SrtpParameters, WebRtcTransport,
 } from 'mediasoup/types';
-import type { EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { AppError } from '../server/errors.js';
 import type { Logger } from '../server/logger.js';
 import {
@@ -35,6 +35,17 @@ export interface MediaRoomOptions {
 }
 
 const AUDIO_LEVEL_INTERVAL_MS = 500;
+
+// Recording and live streaming (issue 5): what recorders watch, mediasoup-style.
+export interface MediaRoomObserverEvents {
+  produceradd: [ProducerInfo];
+  producerclose: [ProducerInfo];
+  producerpause: [ProducerInfo];
+  producerresume: [ProducerInfo];
+  close: [];
+  /** Live streaming (issue 5): the dominant speaker changed (participant id), for a stream that follows it. */
+  activespeaker: [string];
+}
 
 /** mediasoup rejects bad client parameters with TypeError/UnsupportedError: that is the client's fault. */
 async function clientCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -64,8 +75,15 @@ export class MediaRoom {
   /** Set while the room resets or closes: the objects closing then are not news. */
   private quiet = false;
   closed = false;
+  /** Issue 5: producers appearing, pausing and closing, for recorders (never for signaling). */
+  readonly observer = new EventEmitter<MediaRoomObserverEvents>();
 
   constructor(private readonly opts: MediaRoomOptions) {}
+
+  /** Issue 5: the room's name (recorders find the rooms-domain room by it). */
+  get name(): string {
+    return this.opts.name;
+  }
 
   get routerCount(): number {
     return (this.primary ? 1 : 0) + this.secondaries.length;
@@ -177,12 +195,14 @@ export class MediaRoom {
       peer.scores.delete(producer.id);
       this.producers.delete(producer.id);
       if (!this.quiet) this.opts.listener.broadcast({ type: 'producer-removed', payload: { producer_id: producer.id, participant_id: peerId } });
+      this.observer.emit('producerclose', info); // issue 5
     });
     if (req.source === 'mic') {
       this.audioLevels?.addProducer({ producerId: producer.id }).catch(() => {});
       this.activeSpeaker?.addProducer({ producerId: producer.id }).catch(() => {});
     }
     this.opts.listener.broadcast({ type: 'producer-added', payload: info }, peerId);
+    this.observer.emit('produceradd', info); // issue 5
     return producer.id;
   }
 
@@ -409,6 +429,7 @@ export class MediaRoom {
     this.peers.clear();
     for (const slot of this.secondaries) slot.router.close();
     this.primary?.router.close();
+    this.observer.emit('close'); // issue 5
   }
 
   // ---- routers -------------------------------------------------------------
@@ -430,9 +451,10 @@ export class MediaRoom {
         );
         this.audioLevels.on('silence', () => this.opts.listener.broadcast({ type: 'audio-levels', payload: { levels: [] } }));
         this.activeSpeaker = await slot.router.createActiveSpeakerObserver();
-        this.activeSpeaker.on('dominantspeaker', ({ producer }) =>
-          this.opts.listener.broadcast({ type: 'active-speaker', payload: { participant_id: String(producer.appData['peerId']) } }),
-        );
+        this.activeSpeaker.on('dominantspeaker', ({ producer }) => {
+          this.opts.listener.broadcast({ type: 'active-speaker', payload: { participant_id: String(producer.appData['peerId']) } });
+          this.observer.emit('activespeaker', String(producer.appData['peerId'])); // issue 5: live streams follow the speaker
+        });
         return slot;
       },
       (err) => {
@@ -568,6 +590,7 @@ export class MediaRoom {
     entry.info.paused = paused;
     const payload = { producer_id: producerId, participant_id: entry.peer.id };
     this.opts.listener.broadcast({ type: paused ? 'producer-paused' : 'producer-resumed', payload });
+    this.observer.emit(paused ? 'producerpause' : 'producerresume', entry.info); // issue 5
   }
 
   private setScore(peer: MediaPeer, id: string, score: number): void {

@@ -1,6 +1,7 @@
 // The SFU as the rooms domain sees it: start the worker pool, make a
 // MediaRoom per room, report load.
 
+import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import type { Config } from '../server/config.js';
 import type { Logger } from '../server/logger.js';
@@ -18,6 +19,9 @@ function defaultAnnouncedAddress(listenIp: string): string | null {
 }
 
 export class Sfu {
+  /** Issue 5: every MediaRoom made (recorders attach to it), mediasoup-style. */
+  readonly observer = new EventEmitter<{ newroom: [MediaRoom] }>();
+
   private constructor(
     readonly pool: WorkerPool,
     private readonly config: Config['sfu'],
@@ -42,7 +46,7 @@ export class Sfu {
   }
 
   createRoom(name: string, listener: MediaRoomListener): MediaRoom {
-    return new MediaRoom({
+    const room = new MediaRoom({
       name,
       pool: this.pool,
       routerConsumerBudget: this.config.routerConsumerBudget,
@@ -50,6 +54,8 @@ export class Sfu {
       listener,
       log: this.log,
     });
+    this.observer.emit('newroom', room); // issue 5
+    return room;
   }
 
   close(): void {

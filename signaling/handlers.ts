@@ -7,6 +7,8 @@ import type { HubContext } from './hubContext.js';
 import type { Session } from './session.js';
 import { sfuHandlers } from './sfuHandlers.js';
 import { roomHandlers } from './roomHandlers.js'; // room control (issue 4)
+import { recordingHandlers } from './recordingHandlers.js'; // recording (issue 5)
+import { liveHandlers } from './liveHandlers.js'; // live streaming (issue 5)
 
 type Handler<K extends ClientType> = (
   session: Session,
@@ -131,4 +133,6 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
 
   ...sfuHandlers,
   ...roomHandlers, // room control (issue 4)
+  ...recordingHandlers, // recording (issue 5)
+  ...liveHandlers, // live streaming (issue 5)
 };

@@ -5,6 +5,8 @@ import type { MediaService } from '../server/rooms/mediaService.js';
 import type { RoomService } from '../server/rooms/roomService.js';
 import type { RoomControl } from '../server/rooms/roomControl.js';
 import type { TokenVerifier } from './auth.js';
+import type { RecordingService } from '../recording/recordingService.js'; // recording (issue 5)
+import type { LiveService } from '../server/live/liveService.js'; // live streaming (issue 5)
 
 /** What message handlers may use: the layers below signaling, nothing of the socket. */
 export interface HubContext {
@@ -15,5 +17,9 @@ export interface HubContext {
   /** Room control (issue 4): roles, hands, moderation, lobby, data, whiteboard. */
   control: RoomControl;
   metrics: Metrics;
+  /** Live streaming (issue 5): go live, watchers, stream chat and reactions (absent in signaling-only tests). */
+  live?: LiveService;
   log: Logger;
+  /** Recording (issue 5): start/stop by hosts and moderators; absent without an SFU. */
+  recording?: RecordingService;
 }

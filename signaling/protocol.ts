@@ -116,6 +116,42 @@ const roomControlSchemas = {
 } satisfies Record<string, Schema<unknown>>;
 // ---- end room control ----
 
+// ---- Recording (issue 5): start/stop by hosts and moderators; types in the matching block at the end ----
+export const RECORDING_MODES = ['tracks', 'composite'] as const;
+const recordingSchemas = {
+  'start-recording': object({ mode: optional(oneOf(RECORDING_MODES)) }),
+  'stop-recording': object({}),
+} satisfies Record<string, Schema<unknown>>;
+// ---- end recording ----
+// ---- Live streaming (issue 5): go live (HLS), stream chat, reactions, viewer counts ----
+// Types of these messages are declared in the matching block at the end of this file.
+
+export const LIVE_REACTIONS = ['heart', 'like', 'fire', 'clap', 'laugh', 'wow', 'sad', 'angry'] as const;
+export type LiveReaction = (typeof LIVE_REACTIONS)[number];
+/**
+ * What the stream shows: one participant's camera (or screen) and microphone;
+ * `speaker` keeps that participant until changed, `active-speaker` follows
+ * the room's dominant speaker.
+ */
+export const LIVE_LAYOUTS = ['speaker', 'active-speaker'] as const;
+export type LiveLayout = (typeof LIVE_LAYOUTS)[number];
+export const LIVE_CHAT_MAX_CHARS = 500;
+const CHAT_MESSAGE_ID = string({ min: 1, max: 20, pattern: /^[0-9]+$/, hint: 'is a message id (digits)' });
+
+const liveSchemas = {
+  'live-start': object({ layout: optional(oneOf(LIVE_LAYOUTS)), participant_id: optional(ID) }),
+  'live-stop': object({}),
+  'live-show': object({ participant_id: ID }),
+  'live-watch': object({ room: ROOM_NAME }),
+  'live-unwatch': object({}),
+  'live-chat': object({ text: string({ min: 1, max: LIVE_CHAT_MAX_CHARS }) }),
+  'live-chat-delete': object({ message_id: CHAT_MESSAGE_ID }),
+  'live-chat-pin': object({ message_id: CHAT_MESSAGE_ID }),
+  'live-chat-unpin': object({}),
+  'live-react': object({ reaction: oneOf(LIVE_REACTIONS) }),
+} satisfies Record<string, Schema<unknown>>;
+// ---- end live streaming ----
+
 export const clientSchemas = {
   auth: object({ token: string({ min: 1, max: 8192 }) }),
   join: object({
@@ -180,6 +216,8 @@ export const clientSchemas = {
   'get-stats': object({ transport_id: optional(ID), producer_id: optional(ID), consumer_id: optional(ID) }),
 
   ...roomControlSchemas,
+  ...recordingSchemas, // recording (issue 5)
+  ...liveSchemas, // live streaming (issue 5)
 } satisfies Record<string, Schema<unknown>>;
 
 export type ClientPayloads = { [K in keyof typeof clientSchemas]: Infer<(typeof clientSchemas)[K]> };
@@ -404,3 +442,106 @@ export interface ServerPayloads {
   'whiteboard-cleared': { by: string | null };
 }
 // ---- end room control ----
+
+// ---- Recording (issue 5): replies, events and state ----
+
+export type RecordingModeName = (typeof RECORDING_MODES)[number];
+
+/** A recording in progress, as participants see it. */
+export interface RecordingState {
+  recording_id: string;
+  mode: RecordingModeName;
+  started_at: string; // ISO 8601
+  /** User id of the host/moderator who started it, 'api' (REST) or 'auto' (room settings). */
+  started_by: string;
+}
+
+export interface RoomState {
+  /** The recording in progress, null when the room is not being recorded. */
+  recording?: RecordingState | null;
+}
+
+export interface AckResults {
+  'start-recording': { recording: RecordingState };
+  'stop-recording': { recording_id: string; status: 'ready' | 'failed' };
+}
+
+export interface ServerPayloads {
+  'recording-started': RecordingState;
+  'recording-finished': {
+    recording_id: string;
+    status: 'ready' | 'failed';
+    /** stopped, room-ended, failed, disk-full, server-shutdown, not-allowed */
+    reason: string;
+    error: string | null;
+    duration_seconds: number;
+  };
+}
+// ---- end recording ----
+// ---- Live streaming (issue 5): replies, events and state ----
+
+export type LiveStatus = 'preparing' | 'live' | 'ended' | 'failed';
+
+export interface LiveViewerCounts {
+  /** Distinct viewers now: WebSocket watchers plus HLS players seen within LIVE_VIEWER_TIMEOUT_SECONDS. */
+  current: number;
+  peak: number;
+  /** Distinct viewers since the stream started. */
+  total: number;
+}
+
+export interface LiveStreamInfo {
+  stream_id: string;
+  room: string;
+  call_id: string | null;
+  status: LiveStatus;
+  layout: LiveLayout;
+  /** Whose media the stream shows (null once that participant is gone). */
+  participant_id: string | null;
+  started_by: string | null;
+  created_at: string; // ISO 8601
+  live_at: string | null;
+  ended_at: string | null;
+  /** `stopped`, `room-closed`, `source-left`, `ffmpeg-failed`, `server-shutdown`, `server-restart`. */
+  end_reason: string | null;
+  error: string | null;
+  viewers: LiveViewerCounts;
+}
+
+export interface LiveChatMessage {
+  message_id: string;
+  user_id: string;
+  display_name: string;
+  text: string;
+  sent_at: string; // ISO 8601
+}
+
+export type LiveReactionCounts = Partial<Record<LiveReaction, number>>;
+
+export interface RoomState {
+  /** The room's stream while it is preparing or live, else null. */
+  live?: LiveStreamInfo | null;
+}
+
+export interface AckResults {
+  'live-start': { stream: LiveStreamInfo };
+  'live-stop': { stream: LiveStreamInfo };
+  'live-show': { stream: LiveStreamInfo };
+  'live-watch': { stream: LiveStreamInfo | null; playlist_url: string | null; chat: LiveChatMessage[]; pinned: LiveChatMessage | null; reactions: LiveReactionCounts };
+  'live-unwatch': Record<string, never>;
+  'live-chat': { message: LiveChatMessage };
+  'live-chat-delete': Record<string, never>;
+  'live-chat-pin': { message: LiveChatMessage };
+  'live-chat-unpin': Record<string, never>;
+  'live-react': Record<string, never>;
+}
+
+export interface ServerPayloads {
+  'live-stream-updated': { stream: LiveStreamInfo };
+  'live-chat-message': { stream_id: string; message: LiveChatMessage };
+  'live-chat-deleted': { stream_id: string; message_id: string; by: string | null };
+  'live-chat-pinned': { stream_id: string; message: LiveChatMessage | null; by: string | null };
+  'live-reactions': { stream_id: string; counts: LiveReactionCounts; totals: LiveReactionCounts; interval_ms: number };
+  'live-viewers': { stream_id: string; current: number; peak: number; total: number };
+}
+// ---- end live streaming ----

@@ -153,15 +153,23 @@ export class MediaBot {
     return producer;
   }
 
-  /** Publishes a synthetic 440 Hz tone as the microphone. */
-  async publishAudio(): Promise<Producer> {
+  /**
+   * Publishes a synthetic 440 Hz tone as the microphone. `amplitude` 0 is
+   * silence (someone who does not speak); `talk` cuts the tone into
+   * syllable-like bursts, which is what speaker detection recognises as speech.
+   */
+  async publishAudio(opts: { amplitude?: number; talk?: boolean } = {}): Promise<Producer> {
+    const amplitude = opts.amplitude ?? 8000;
+    const talk = opts.talk ?? false;
     const source = new wrtc.nonstandard.RTCAudioSource();
     const track = source.createTrack();
     const sampleRate = 48000;
     const samples = new Int16Array(sampleRate / 100);
     let t = 0;
     const timer = setInterval(() => {
-      for (let i = 0; i < samples.length; i++, t++) samples[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * t) / sampleRate));
+      // Talking: 250 ms of tone, 150 ms of pause.
+      const level = talk && (t / sampleRate) % 0.4 >= 0.25 ? 0 : amplitude;
+      for (let i = 0; i < samples.length; i++, t++) samples[i] = Math.round(level * Math.sin((2 * Math.PI * 440 * t) / sampleRate));
       source.onData({ samples, sampleRate });
     }, 10);
     this.timers.add(timer);

@@ -1,0 +1,25 @@
+// Recording requests (issue 5): hosts and moderators start and stop the
+// room's recording; the recording service checks the role.
+
+import { AppError } from '../server/errors.js';
+import type { HubContext } from './hubContext.js';
+import type { AckResults, ClientPayloads } from './protocol.js';
+import type { Session } from './session.js';
+
+type RecordingType = 'start-recording' | 'stop-recording';
+type Handler<K extends RecordingType> = (session: Session, ctx: HubContext, payload: ClientPayloads[K]) => Promise<AckResults[K]>;
+
+function service(ctx: HubContext) {
+  if (!ctx.recording) throw new AppError('unavailable', 'recording is not available on this server');
+  return ctx.recording;
+}
+
+export const recordingHandlers: { [K in RecordingType]: Handler<K> } = {
+  async 'start-recording'(s, ctx, p) {
+    return { recording: await service(ctx).startBy(s.inRoom(), p.mode) };
+  },
+  async 'stop-recording'(s, ctx) {
+    const row = await service(ctx).stopBy(s.inRoom());
+    return { recording_id: row.id, status: row.status === 'failed' ? 'failed' : 'ready' };
+  },
+};

@@ -1,0 +1,70 @@
+// Shared pieces of the recording tests: bots that publish synthetic media,
+// a webhook receiver on loopback, and reading a finished recording.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MediaBot } from '../../clients/node/mediaBot.js';
+import type { Role } from '../../signaling/protocol.js';
+import type { TestServer } from './server.js';
+import { eventually } from './net.js';
+
+export interface BotPool {
+  srv: TestServer;
+  bots: MediaBot[];
+}
+
+/** A real libwebrtc participant publishing what it is told to. */
+export async function publisher(ctx: BotPool, user: string, room: string, opts: { role?: Role; audio?: boolean; video?: boolean } = {}): Promise<MediaBot> {
+  const bot = await MediaBot.join(ctx.srv.url, await ctx.srv.mint({ userId: user, role: opts.role ?? 'speaker' }), room);
+  ctx.bots.push(bot);
+  if (opts.audio ?? true) await bot.publishAudio();
+  if (opts.video ?? true) await bot.publishVideo({ fps: 15 });
+  return bot;
+}
+
+export async function closeBots(ctx: BotPool): Promise<void> {
+  for (const b of ctx.bots.splice(0)) await b.close().catch(() => {});
+}
+
+/** Webhook receiver on 127.0.0.1 (signatures are the webhooks tests' business). */
+export class HookReceiver {
+  readonly events: Array<{ event: string; room: string; body: any }> = [];
+  private server: Server | null = null;
+  port = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/hook`;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c) => (raw += c));
+      req.on('end', () => {
+        const body = JSON.parse(raw);
+        this.events.push({ event: body.event, room: body.room, body });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  /** Waits for a delivered event of this name for this room (optionally matching). */
+  wait(event: string, room: string, match: (body: any) => boolean = () => true, timeoutMs = 20_000) {
+    return eventually(() => this.events.find((e) => e.event === event && e.room === room && match(e.body))?.body, timeoutMs, `webhook ${event} for ${room}`);
+  }
+}
+
+export const WEBHOOK_SECRET = 'recording-webhook-secret-0123';
+
+/** Env for a test server that delivers webhooks to `hooks` quickly. */
+export function webhookEnv(hooks: HookReceiver): Record<string, string> {
+  return { WEBHOOK_URLS: hooks.url, WEBHOOK_SECRET, WEBHOOK_POLL_INTERVAL_MS: '100', WEBHOOK_RETRY_BASE_MS: '50' };
+}
