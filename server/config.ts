@@ -62,6 +62,15 @@ export interface Config {
     giveUpSeconds: number;
     pollIntervalMs: number;
   };
+  // ---- Cascading big rooms across nodes (issue 6, cascade) ----
+  cascade: {
+    /** Cluster mode only: send viewers of a room that outgrows this node to other nodes. */
+    enabled: boolean;
+    /** Consumers this node takes (its rooms' and other nodes' viewers) before cascading. */
+    nodeConsumerBudget: number;
+    pingIntervalMs: number;
+    pingMisses: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -194,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     // Room control and webhooks (issue 4): filled in below.
     rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
+    cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3 }, // issue 6 (cascade): filled in below
   };
   // ---- Room control and webhooks (issue 4) ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -222,6 +232,16 @@ export function loadConfig(env: Env = process.env): Config {
     retryMaxMs: int('WEBHOOK_RETRY_MAX_MS', 300_000, 10, 86_400_000),
     giveUpSeconds: int('WEBHOOK_GIVE_UP_SECONDS', 86_400, 1, 30 * 86400),
     pollIntervalMs: int('WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 600_000),
+  };
+
+  // ---- Cascading big rooms across nodes (issue 6, cascade) ----
+  const cascadeFlag = (str('SFU_CASCADE') ?? 'on').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(cascadeFlag)) problems.push('SFU_CASCADE must be on or off');
+  config.cascade = {
+    enabled: ['on', 'true', '1'].includes(cascadeFlag),
+    nodeConsumerBudget: int('SFU_NODE_CONSUMER_BUDGET', Math.max(1, rtcWorkers) * config.sfu.routerConsumerBudget, 0, 10_000_000),
+    pingIntervalMs: int('SFU_CASCADE_PING_MS', 2000, 100, 600_000),
+    pingMisses: int('SFU_CASCADE_PING_MISSES', 3, 1, 100),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
