@@ -47,7 +47,7 @@ export class Sfu {
     };
     this.cascade = {
       owner: new Cascade(bus, nodes, opts, this.log),
-      agent: new MediaAgent(this.pool, bus, opts, this.log),
+      agent: new MediaAgent(this.pool, bus, opts, this.log, nodes),
       nodeConsumerBudget: config.nodeConsumerBudget,
     };
     this.log.info({ node_budget: config.nodeConsumerBudget }, 'sfu cascade on');
@@ -90,6 +90,7 @@ export class Sfu {
   }
 
   close(): void {
+    this.cascade?.owner.close();
     this.pool.close();
   }
 }

@@ -35,6 +35,9 @@ export class Cascade {
       else entry.room.host.onEvent(entry.remote, event);
     });
     bus.handle(METHOD.alive, (req: { routerIds: string[] }) => ({ missing: req.routerIds.filter((id) => !this.routers.has(id)) }));
+    nodes.onNodeDown?.((node) => {
+      for (const { remote } of [...this.routers.values()]) if (remote.node === node) this.lose(remote.routerId, 'node-lost');
+    });
     this.timer = setInterval(() => this.checkNodes(), opts.pingIntervalMs);
     this.timer.unref();
   }

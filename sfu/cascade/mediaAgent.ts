@@ -14,7 +14,7 @@ import { RouterSlot } from '../routerSlot.js';
 import type { WorkerPool } from '../workerPool.js';
 import {
   METHOD, toReply,
-  type CascadeBus, type CascadeEvent, type CascadeOptions, type ConsumeDataRequest, type ConsumeRequest, type ConsumerOpRequest, type ConsumerParams,
+  type CascadeBus, type CascadeEvent, type CascadeNodes, type CascadeOptions, type ConsumeDataRequest, type ConsumeRequest, type ConsumerOpRequest, type ConsumerParams,
   type CreateTransportRequest, type DataConsumerParams, type OpenRouterReply, type OpenRouterRequest, type PipeDataProducerRequest,
   type PipeProducerRequest, type ProducerStateRequest, type TransportOpRequest, type TransportOptions,
 } from './wire.js';
@@ -49,7 +49,11 @@ export class MediaAgent {
     private readonly bus: CascadeBus,
     private readonly opts: CascadeOptions,
     private readonly log: Logger,
+    nodes?: CascadeNodes,
   ) {
+    nodes?.onNodeDown?.((owner) => {
+      for (const r of [...this.routers.values()]) if (r.owner === owner) r.slot.router.close();
+    });
     const on = <T, R>(method: string, fn: (req: T, from: string) => Promise<R> | R) =>
       bus.handle(method, (req: T, from: string) => toReply(() => {
         if (this.closed) throw new AppError('unavailable', 'this node is shutting down');

@@ -18,6 +18,8 @@ export interface CascadeBus {
 export interface CascadeNodes {
   /** Live nodes other than this one that may take viewers, best (least loaded) first. */
   candidates(): Promise<string[]> | string[];
+  /** Tells when the cluster takes a node for dead (registry heartbeat expired), to act before pings miss. */
+  onNodeDown?(fn: (nodeId: string) => void): void;
 }
 
 export interface CascadeOptions {
