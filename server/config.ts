@@ -70,6 +70,8 @@ export interface Config {
     nodeConsumerBudget: number;
     pingIntervalMs: number;
     pingMisses: number;
+    /** UDP ports the nodes' pipe transports use (null: any free port), for firewalls between nodes. */
+    portRange: { min: number; max: number } | null;
   };
 }
 
@@ -203,7 +205,7 @@ export function loadConfig(env: Env = process.env): Config {
     // Room control and webhooks (issue 4): filled in below.
     rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
-    cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3 }, // issue 6 (cascade): filled in below
+    cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null }, // issue 6 (cascade): filled in below
   };
   // ---- Room control and webhooks (issue 4) ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -242,7 +244,15 @@ export function loadConfig(env: Env = process.env): Config {
     nodeConsumerBudget: int('SFU_NODE_CONSUMER_BUDGET', Math.max(1, rtcWorkers) * config.sfu.routerConsumerBudget, 0, 10_000_000),
     pingIntervalMs: int('SFU_CASCADE_PING_MS', 2000, 100, 600_000),
     pingMisses: int('SFU_CASCADE_PING_MISSES', 3, 1, 100),
+    portRange: null,
   };
+  const cascadePorts = str('SFU_CASCADE_PORTS');
+  if (cascadePorts) {
+    const m = /^(\d+)-(\d+)$/.exec(cascadePorts);
+    const [min, max] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+    if (!m || min < 1024 || max > 65535 || min > max) problems.push('SFU_CASCADE_PORTS must be a range like 50000-50999 (1024-65535)');
+    else config.cascade.portRange = { min, max };
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -41,9 +41,11 @@ export class Sfu {
       listenIp: this.config.listenIp,
       announcedAddress: this.announcedAddress,
       nodeConsumerBudget: config.nodeConsumerBudget,
+      routerConsumerBudget: this.config.routerConsumerBudget,
       pingIntervalMs: config.pingIntervalMs,
       pingMisses: config.pingMisses,
       requestTimeoutMs: 10_000,
+      portRange: config.portRange,
     };
     this.cascade = {
       owner: new Cascade(bus, nodes, opts, this.log),

@@ -5,15 +5,16 @@
 // reports what the viewers must hear (producer closed, layers, scores) back
 // to the owner, which runs the room's signaling.
 
+import type { EventEmitter } from 'node:events';
 import type { Consumer, DataConsumer, DataProducer, PipeTransport, Producer, RtpCapabilities, WebRtcTransport } from 'mediasoup/types';
 import { AppError } from '../../server/errors.js';
 import type { Logger } from '../../server/logger.js';
 import { MEDIA_CODECS } from '../codecs.js';
 import { clientCall } from '../mediaRoom.js';
 import { RouterSlot } from '../routerSlot.js';
-import type { WorkerPool } from '../workerPool.js';
+import type { WorkerPool, WorkerSlot } from '../workerPool.js';
 import {
-  METHOD, toReply,
+  METHOD, pipeListenInfo, toReply,
   type CascadeBus, type CascadeEvent, type CascadeNodes, type CascadeOptions, type ConsumeDataRequest, type ConsumeRequest, type ConsumerOpRequest, type ConsumerParams,
   type CreateTransportRequest, type DataConsumerParams, type OpenRouterReply, type OpenRouterRequest, type PipeDataProducerRequest,
   type PipeProducerRequest, type ProducerStateRequest, type TransportOpRequest, type TransportOptions,
@@ -24,16 +25,23 @@ export function nodeLoad(pool: WorkerPool): number {
   return pool.slots.reduce((n, s) => n + s.consumers + s.pending, 0);
 }
 
-/** One owner's room on this node. */
+/**
+ * One owner's room on this node: the router its pipe arrives at (`slot`),
+ * and, once that one has its budget of consumers, routers on this node's
+ * other workers fed from it by local pipes, as MediaRoom does for its own rooms.
+ */
 interface HostedRouter {
   id: string;
   room: string;
   owner: string;
+  openedAt: number;
   slot: RouterSlot;
+  spread: RouterSlot[];
+  opening: Map<WorkerSlot, Promise<RouterSlot>>;
   pipe: PipeTransport;
   producers: Map<string, Promise<Producer>>;
   dataProducers: Map<string, Promise<DataProducer>>;
-  transports: Map<string, { transport: WebRtcTransport; peerId: string; reserved: number }>;
+  transports: Map<string, { transport: WebRtcTransport; slot: RouterSlot; peerId: string; reserved: number }>;
   consumers: Map<string, Consumer>;
   dataConsumers: Map<string, DataConsumer>;
 }
@@ -59,25 +67,32 @@ export class MediaAgent {
         if (this.closed) throw new AppError('unavailable', 'this node is shutting down');
         return fn(req, from);
       }));
+    // Only the node that opened a router may act on it.
+    const owned = <T extends { routerId: string }, R>(method: string, fn: (req: T, r: HostedRouter | undefined) => Promise<R> | R) =>
+      on(method, (req: T, from) => {
+        const r = this.routers.get(req.routerId);
+        if (r && r.owner !== from) throw new AppError('forbidden', `router ${req.routerId} belongs to another node`);
+        return fn(req, r);
+      });
     on(METHOD.open, (req: OpenRouterRequest, from) => this.open(req, from));
-    on(METHOD.close, (req: { routerId: string }) => this.routers.get(req.routerId)?.slot.router.close());
-    on(METHOD.pipe, (req: PipeProducerRequest) => this.pipeProducer(req));
-    on(METHOD.pipeData, (req: PipeDataProducerRequest) => this.pipeDataProducer(req));
-    on(METHOD.producerState, (req: ProducerStateRequest) => this.producerState(req));
-    on(METHOD.createTransport, (req: CreateTransportRequest) => this.createTransport(req));
-    on(METHOD.transportOp, (req: TransportOpRequest) => this.transportOp(req));
-    on(METHOD.consume, (req: ConsumeRequest) => this.consume(req));
-    on(METHOD.consumeData, (req: ConsumeDataRequest) => this.consumeData(req));
-    on(METHOD.consumerOp, (req: ConsumerOpRequest) => this.consumerOp(req));
+    owned(METHOD.close, (_req, r) => r?.slot.router.close());
+    owned(METHOD.pipe, (req: PipeProducerRequest, r) => this.pipeProducer(this.need(req, r), req));
+    owned(METHOD.pipeData, (req: PipeDataProducerRequest, r) => this.pipeDataProducer(this.need(req, r), req));
+    owned(METHOD.producerState, (req: ProducerStateRequest, r) => r && this.producerState(r, req));
+    owned(METHOD.createTransport, (req: CreateTransportRequest, r) => this.createTransport(this.need(req, r), req));
+    owned(METHOD.transportOp, (req: TransportOpRequest, r) => this.transportOp(r, req));
+    owned(METHOD.consume, (req: ConsumeRequest, r) => this.consume(this.need(req, r), req));
+    owned(METHOD.consumeData, (req: ConsumeDataRequest, r) => this.consumeData(this.need(req, r), req));
+    owned(METHOD.consumerOp, (req: ConsumerOpRequest, r) => this.consumerOp(r, req));
     on(METHOD.ping, (req: { routerIds: string[] }) => ({ missing: req.routerIds.filter((id) => !this.routers.has(id)) }));
     this.timer = setInterval(() => this.checkOwners(), opts.pingIntervalMs);
     this.timer.unref();
   }
 
   /** Routers hosted for other nodes' rooms (tests, admin). */
-  get hosted(): ReadonlyArray<{ id: string; room: string; owner: string; pipe: PipeTransport; transports: number; consumers: number }> {
+  get hosted(): ReadonlyArray<{ id: string; room: string; owner: string; router: RouterSlot; spread: number; pipe: PipeTransport; transports: number; consumers: number }> {
     return [...this.routers.values()].map((r) => ({
-      id: r.id, room: r.room, owner: r.owner, pipe: r.pipe, transports: r.transports.size, consumers: r.consumers.size,
+      id: r.id, room: r.room, owner: r.owner, router: r.slot, spread: r.spread.length, pipe: r.pipe, transports: r.transports.size, consumers: r.consumers.size,
     }));
   }
 
@@ -102,7 +117,7 @@ export class MediaAgent {
     let pipe: PipeTransport;
     try {
       pipe = await router.createPipeTransport({
-        listenInfo: { protocol: 'udp', ip: this.opts.listenIp, ...(this.opts.announcedAddress ? { announcedAddress: this.opts.announcedAddress } : {}) },
+        listenInfo: pipeListenInfo(this.opts),
         enableSrtp: true,
         enableRtx: true, // nodes are apart: let NACK/RTX repair losses on the link
         enableSctp: true,
@@ -113,26 +128,27 @@ export class MediaAgent {
       throw new AppError('invalid_payload', `cannot connect the pipe: ${(err as Error).message}`);
     }
     const hosted: HostedRouter = {
-      id: router.id, room: req.room, owner, slot, pipe,
+      id: router.id, room: req.room, owner, openedAt: Date.now(), slot, spread: [], opening: new Map(), pipe,
       producers: new Map(), dataProducers: new Map(), transports: new Map(), consumers: new Map(), dataConsumers: new Map(),
     };
     this.routers.set(router.id, hosted);
-    router.observer.once('close', () => this.routers.delete(router.id));
-    router.once('workerclose', () => this.notify(hosted, { routerId: router.id, type: 'router-lost', reason: 'worker-died' }));
+    router.observer.once('close', () => {
+      this.routers.delete(router.id);
+      for (const s of hosted.spread.splice(0)) s.router.close();
+    });
+    router.once('workerclose', () => this.lostWorker(hosted));
     // The pipe is the router's reason to exist.
     pipe.observer.once('close', () => router.close());
     this.log.info({ room: req.room, owner, router: router.id, worker: worker.index }, 'hosting a cascaded router');
     return { routerId: router.id, pipe: { ip: pipe.tuple.localAddress, port: pipe.tuple.localPort, srtpParameters: pipe.srtpParameters! } };
   }
 
-  private router(id: string): HostedRouter {
-    const r = this.routers.get(id);
-    if (!r) throw new AppError('not_found', `no cascaded router ${id} on this node`);
+  private need(req: { routerId: string }, r: HostedRouter | undefined): HostedRouter {
+    if (!r) throw new AppError('not_found', `no cascaded router ${req.routerId} on this node`);
     return r;
   }
 
-  private pipeProducer(req: PipeProducerRequest): Promise<void> {
-    const r = this.router(req.routerId);
+  private pipeProducer(r: HostedRouter, req: PipeProducerRequest): Promise<void> {
     let producer = r.producers.get(req.producerId);
     if (!producer) {
       producer = r.pipe.produce({ id: req.producerId, kind: req.kind, rtpParameters: req.rtpParameters, paused: req.paused, appData: req.appData });
@@ -145,8 +161,7 @@ export class MediaAgent {
     return producer.then(() => undefined);
   }
 
-  private pipeDataProducer(req: PipeDataProducerRequest): Promise<void> {
-    const r = this.router(req.routerId);
+  private pipeDataProducer(r: HostedRouter, req: PipeDataProducerRequest): Promise<void> {
     let dp = r.dataProducers.get(req.dataProducerId);
     if (!dp) {
       dp = r.pipe.produceData({ id: req.dataProducerId, sctpStreamParameters: req.sctpStreamParameters, label: req.label, protocol: req.protocol });
@@ -159,9 +174,7 @@ export class MediaAgent {
     return dp.then(() => undefined);
   }
 
-  private async producerState(req: ProducerStateRequest): Promise<void> {
-    const r = this.routers.get(req.routerId);
-    if (!r) return; // the router went first: nothing left to update
+  private async producerState(r: HostedRouter, req: ProducerStateRequest): Promise<void> {
     if (req.data) {
       (await r.dataProducers.get(req.producerId)?.catch(() => null))?.close();
       return;
@@ -175,11 +188,9 @@ export class MediaAgent {
 
   // ---- viewers' transports and consumers --------------------------------------
 
-  private async createTransport(req: CreateTransportRequest): Promise<TransportOptions> {
-    const r = this.router(req.routerId);
+  private async createTransport(r: HostedRouter, req: CreateTransportRequest): Promise<TransportOptions> {
     if (nodeLoad(this.pool) + req.reserve > this.opts.nodeConsumerBudget) throw new AppError('unavailable', 'this node has no room for more viewers');
-    const { slot } = r;
-    slot.reserve(req.reserve);
+    const slot = await this.slotFor(r, req.reserve);
     let transport: WebRtcTransport;
     try {
       transport = await slot.router.createWebRtcTransport({
@@ -195,7 +206,7 @@ export class MediaAgent {
       slot.release(req.reserve);
       throw err;
     }
-    const entry = { transport, peerId: req.peerId, reserved: req.reserve };
+    const entry = { transport, slot, peerId: req.peerId, reserved: req.reserve };
     r.transports.set(transport.id, entry);
     transport.observer.once('close', () => {
       r.transports.delete(transport.id);
@@ -210,18 +221,18 @@ export class MediaAgent {
     };
   }
 
-  private transportEntry(req: { routerId: string; transportId: string }) {
-    const entry = this.router(req.routerId).transports.get(req.transportId);
+  private transportEntry(r: HostedRouter | undefined, req: { routerId: string; transportId: string }) {
+    const entry = this.need(req, r).transports.get(req.transportId);
     if (!entry) throw new AppError('not_found', `you have no transport ${req.transportId}`, 'transport_id');
     return entry;
   }
 
-  private async transportOp(req: TransportOpRequest): Promise<unknown> {
+  private async transportOp(r: HostedRouter | undefined, req: TransportOpRequest): Promise<unknown> {
     if (req.op === 'close') {
-      this.routers.get(req.routerId)?.transports.get(req.transportId)?.transport.close();
+      r?.transports.get(req.transportId)?.transport.close();
       return null;
     }
-    const { transport } = this.transportEntry(req);
+    const { transport } = this.transportEntry(r, req);
     if (req.op === 'connect') {
       await clientCall('connect-transport', () => transport.connect({ dtlsParameters: req.dtlsParameters as never }));
       return null;
@@ -230,26 +241,24 @@ export class MediaAgent {
     return transport.getStats();
   }
 
-  private async consume(req: ConsumeRequest): Promise<ConsumerParams> {
-    const r = this.router(req.routerId);
-    const entry = this.transportEntry(req);
-    if (!(await r.producers.get(req.producerId)?.catch(() => null))) {
-      throw new AppError('not_found', `no producer ${req.producerId} in this room`, 'producer_id');
-    }
+  private async consume(r: HostedRouter, req: ConsumeRequest): Promise<ConsumerParams> {
+    const entry = this.transportEntry(r, req);
+    const { slot } = entry;
+    const localId = await this.localId(r, slot, 'producer', req.producerId);
     const rtpCapabilities = req.rtpCapabilities as RtpCapabilities;
-    const canConsume = await clientCall('consume', async () => r.slot.router.canConsume({ producerId: req.producerId, rtpCapabilities }));
+    const canConsume = await clientCall('consume', async () => slot.router.canConsume({ producerId: localId, rtpCapabilities }));
     if (!canConsume) throw new AppError('invalid_payload', 'your rtp_capabilities cannot receive this producer', 'rtp_capabilities');
     const consumer = await clientCall('consume', () =>
-      entry.transport.consume({ producerId: req.producerId, rtpCapabilities, paused: true, appData: { peerId: req.peerId } }),
+      entry.transport.consume({ producerId: localId, rtpCapabilities, paused: true, appData: { peerId: req.peerId } }),
     );
-    r.slot.addConsumer();
+    slot.addConsumer();
     if (entry.reserved > 0) {
       entry.reserved--;
-      r.slot.release(1);
+      slot.release(1);
     }
     r.consumers.set(consumer.id, consumer);
     consumer.observer.once('close', () => {
-      r.slot.removeConsumer();
+      slot.removeConsumer();
       r.consumers.delete(consumer.id);
     });
     const about = { routerId: r.id, peerId: req.peerId, consumerId: consumer.id };
@@ -270,13 +279,10 @@ export class MediaAgent {
     };
   }
 
-  private async consumeData(req: ConsumeDataRequest): Promise<DataConsumerParams> {
-    const r = this.router(req.routerId);
-    const entry = this.transportEntry(req);
-    if (!(await r.dataProducers.get(req.dataProducerId)?.catch(() => null))) {
-      throw new AppError('not_found', `no data producer ${req.dataProducerId}`, 'data_producer_id');
-    }
-    const dc = await clientCall('consume-data', () => entry.transport.consumeData({ dataProducerId: req.dataProducerId, appData: { peerId: req.peerId } }));
+  private async consumeData(r: HostedRouter, req: ConsumeDataRequest): Promise<DataConsumerParams> {
+    const entry = this.transportEntry(r, req);
+    const localId = await this.localId(r, entry.slot, 'dataProducer', req.dataProducerId);
+    const dc = await clientCall('consume-data', () => entry.transport.consumeData({ dataProducerId: localId, appData: { peerId: req.peerId } }));
     r.dataConsumers.set(dc.id, dc);
     dc.observer.once('close', () => r.dataConsumers.delete(dc.id));
     dc.on('dataproducerclose', () =>
@@ -285,8 +291,8 @@ export class MediaAgent {
     return { id: dc.id, dataProducerId: req.dataProducerId, sctpStreamParameters: dc.sctpStreamParameters, label: dc.label, protocol: dc.protocol };
   }
 
-  private async consumerOp(req: ConsumerOpRequest): Promise<unknown> {
-    const consumer = this.routers.get(req.routerId)?.consumers.get(req.consumerId);
+  private async consumerOp(r: HostedRouter | undefined, req: ConsumerOpRequest): Promise<unknown> {
+    const consumer = r?.consumers.get(req.consumerId);
     if (req.op === 'close') {
       consumer?.close();
       return null;
@@ -303,6 +309,74 @@ export class MediaAgent {
     return null;
   }
 
+  // ---- spreading a hosted room over this node's workers ----------------------
+
+  /**
+   * The pipe's router while it has budget, else this room's router on the
+   * least loaded worker; `reserve` consumers are reserved there before any
+   * await, so viewers arriving together see each other.
+   */
+  private async slotFor(r: HostedRouter, reserve: number): Promise<RouterSlot> {
+    const chosen = (slot: RouterSlot) => {
+      slot.reserve(reserve);
+      return slot;
+    };
+    if (r.slot.load < this.opts.routerConsumerBudget) return chosen(r.slot);
+    const worker = this.pool.leastLoaded();
+    const existing = [r.slot, ...r.spread].find((s) => s.worker === worker && !s.router.closed);
+    if (existing) return chosen(existing);
+    let opening = r.opening.get(worker);
+    if (!opening) {
+      opening = (async () => {
+        const router = await worker.worker.createRouter({ mediaCodecs: MEDIA_CODECS, appData: { room: r.room, cascadeOwner: r.owner } });
+        const slot = new RouterSlot(router, worker);
+        if (r.slot.router.closed) {
+          router.close();
+          throw new AppError('not_found', 'the cascaded router closed');
+        }
+        r.spread.push(slot);
+        router.once('workerclose', () => this.lostWorker(r));
+        router.observer.once('close', () => {
+          const i = r.spread.indexOf(slot);
+          if (i >= 0) r.spread.splice(i, 1);
+        });
+        return slot;
+      })().finally(() => r.opening.delete(worker));
+      r.opening.set(worker, opening);
+    }
+    return chosen(await opening);
+  }
+
+  /** Id of a (data) producer on `slot`: piped there from the pipe's router once (new id: same worker is possible). */
+  private async localId(r: HostedRouter, slot: RouterSlot, what: 'producer' | 'dataProducer', id: string): Promise<string> {
+    const ready = what === 'producer' ? r.producers.get(id) : r.dataProducers.get(id);
+    if (!(await ready?.catch(() => null))) {
+      if (what === 'producer') throw new AppError('not_found', `no producer ${id} in this room`, 'producer_id');
+      throw new AppError('not_found', `no data producer ${id}`, 'data_producer_id');
+    }
+    if (slot === r.slot) return id;
+    const cache = what === 'producer' ? slot.piped : slot.pipedData;
+    let piped = cache.get(id);
+    if (!piped) {
+      const source = what === 'producer' ? { producerId: id } : { dataProducerId: id };
+      piped = r.slot.router.pipeToRouter({ ...source, router: slot.router, keepId: false }).then((result) => {
+        const copy = (result.pipeProducer ?? result.pipeDataProducer)!;
+        (copy.observer as EventEmitter).once('close', () => cache.delete(id));
+        return copy.id;
+      });
+      piped.catch(() => cache.delete(id));
+      cache.set(id, piped);
+    }
+    return piped;
+  }
+
+  /** A worker under a hosted room died: all its viewers here rebuild (the owner hears router-lost). */
+  private lostWorker(r: HostedRouter): void {
+    if (!this.routers.has(r.id)) return;
+    this.notify(r, { routerId: r.id, type: 'router-lost', reason: 'worker-died' });
+    r.slot.router.close();
+  }
+
   // ---- liveness ----------------------------------------------------------------
 
   private notify(r: HostedRouter, event: CascadeEvent): void {
@@ -312,7 +386,9 @@ export class MediaAgent {
   /** Routers whose owner forgot them (room ended while a message was lost) or died are closed. */
   private checkOwners(): void {
     const byOwner = new Map<string, HostedRouter[]>();
-    for (const r of this.routers.values()) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r]);
+    // A router opened just now may not be registered by its owner yet (the reply is on its way).
+    const settled = Date.now() - this.opts.pingIntervalMs;
+    for (const r of this.routers.values()) if (r.openedAt < settled) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r]);
     for (const [owner, routers] of byOwner) {
       const ids = routers.map((r) => r.id);
       this.bus.request<{ missing: string[] }>(owner, METHOD.alive, { routerIds: ids }, this.opts.pingIntervalMs).then(

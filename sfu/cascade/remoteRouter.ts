@@ -5,7 +5,7 @@
 import type { PipeTransport, Router } from 'mediasoup/types';
 import type { Logger } from '../../server/logger.js';
 import {
-  METHOD, fromReply,
+  METHOD, fromReply, pipeListenInfo,
   type CascadeBus, type CascadeOptions, type OpenRouterReply, type OpenRouterRequest, type PipeDataProducerRequest,
   type PipeProducerRequest, type ProducerStateRequest, type Reply,
 } from './wire.js';
@@ -32,7 +32,7 @@ export class RemoteRouter {
   /** Opens the room's router on `node` and the SRTP pipe between it and `primary`. */
   static async open(node: string, room: string, primary: Router, bus: CascadeBus, opts: CascadeOptions, log: Logger): Promise<RemoteRouter> {
     const pipe = await primary.createPipeTransport({
-      listenInfo: { protocol: 'udp', ip: opts.listenIp, ...(opts.announcedAddress ? { announcedAddress: opts.announcedAddress } : {}) },
+      listenInfo: pipeListenInfo(opts),
       enableSrtp: true,
       enableRtx: true,
       enableSctp: true,

@@ -28,11 +28,24 @@ export interface CascadeOptions {
   announcedAddress: string | null;
   /** Consumers a node takes (its own rooms and cascaded viewers) before sending viewers elsewhere. */
   nodeConsumerBudget: number;
+  /** Consumers per router before a hosted room spreads to another worker of the node. */
+  routerConsumerBudget: number;
   /** How often owner and agent check that the other side still holds each cascaded router. */
   pingIntervalMs: number;
   /** Consecutive unanswered checks after which the other node is taken for dead. */
   pingMisses: number;
   requestTimeoutMs: number;
+  portRange: { min: number; max: number } | null;
+}
+
+/** Where a node's pipe transports listen. */
+export function pipeListenInfo(opts: CascadeOptions) {
+  return {
+    protocol: 'udp' as const,
+    ip: opts.listenIp,
+    ...(opts.announcedAddress ? { announcedAddress: opts.announcedAddress } : {}),
+    ...(opts.portRange ? { portRange: opts.portRange } : {}),
+  };
 }
 
 export const METHOD = {

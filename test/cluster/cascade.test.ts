@@ -41,11 +41,11 @@ let prefixes = 0;
 const candidates = new Map<string, string[]>();
 
 /** Two nodes on one Redis; `a` owns the rooms its clients open and cascades past `budget` consumers. */
-async function pair(ctx: Ctx, budget: number): Promise<{ a: Node; b: Node; prefix: string }> {
+async function pair(ctx: Ctx, budget: number, bOpts: { workers?: number; env?: Record<string, string> } = {}): Promise<{ a: Node; b: Node; prefix: string }> {
   const prefix = `cascade${++prefixes}:`;
-  const env = { ROOM_EMPTY_TIMEOUT_SECONDS: '0', SFU_CASCADE_PING_MS: '300', SFU_CASCADE_PING_MISSES: '3' };
-  const node = async (id: string, other: string, nodeBudget: number): Promise<Node> => {
-    const srv = await startServer({ sfuWorkers: 1, env: { ...env, NODE_ID: id, SFU_NODE_CONSUMER_BUDGET: String(nodeBudget) } });
+  const env = { ROOM_EMPTY_TIMEOUT_SECONDS: '0', SFU_CASCADE_PING_MS: '300', SFU_CASCADE_PING_MISSES: '3', SFU_CASCADE_PORTS: '47000-47099' };
+  const node = async (id: string, other: string, nodeBudget: number, workers = 1, extra: Record<string, string> = {}): Promise<Node> => {
+    const srv = await startServer({ sfuWorkers: workers, env: { ...env, NODE_ID: id, SFU_NODE_CONSUMER_BUDGET: String(nodeBudget), ...extra } });
     const bus = await RedisNodeBus.connect({ redisUrl: ctx.redis.url, nodeId: id, prefix, log, requestTimeoutMs: 3000 });
     candidates.set(id, [other]);
     srv.app.sfu!.enableCascade(bus, { candidates: () => candidates.get(id)! }, srv.app.config.cascade);
@@ -65,7 +65,7 @@ async function pair(ctx: Ctx, budget: number): Promise<{ a: Node; b: Node; prefi
     return n;
   };
   const a = await node('node-a', 'node-b', budget);
-  const b = await node('node-b', 'node-a', 100);
+  const b = await node('node-b', 'node-a', 100, bOpts.workers, bOpts.env);
   return { a, b, prefix };
 }
 
@@ -108,6 +108,8 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
     assert.ok(pipe.srtpParameters, 'pipe has SRTP parameters');
     assert.is(pipe.srtpParameters!.cryptoSuite, 'AEAD_AES_256_GCM');
     assert.ok(pipe.srtpParameters!.keyBase64.length >= 40);
+    assert.ok(pipe.tuple.localPort >= 47000 && pipe.tuple.localPort <= 47099, `pipe port ${pipe.tuple.localPort} in SFU_CASCADE_PORTS`);
+    assert.is(pipe.tuple.localAddress, '127.0.0.1');
   }
   assert.is.not(remote!.pipe.srtpParameters!.keyBase64, router!.pipe.srtpParameters!.keyBase64, 'each side has its own key');
   const pipeBytes = async () => (await router!.pipe.getStats())[0]!.bytesReceived;
@@ -209,16 +211,18 @@ test('closing the other node, or losing it without a word, resets its viewers', 
   assert.is(local.signaling.unread('sfu-reset').length, 0);
 });
 
-test('when the room ends, nothing is left on the other node', async (ctx) => {
-  const { a, b } = await pair(ctx, 0);
+test('viewers on the other node spread over its workers; when the room ends, nothing is left there', async (ctx) => {
+  const { a, b } = await pair(ctx, 0, { workers: 2, env: { SFU_ROUTER_CONSUMER_BUDGET: '1' } });
   const pub = await bot(ctx, a.srv, 'pub', 'ending', 'host');
   const video = await pub.publishVideo();
   await pub.produceData('chat');
   const viewers = [await bot(ctx, a.srv, 'v1', 'ending'), await bot(ctx, a.srv, 'v2', 'ending')];
   const tracks = await Promise.all(viewers.map((v) => v.consume(video.id)));
   await eventually(() => tracks.every((t) => t.frames >= 3), 20_000, 'viewers on node b decode');
-  assert.is(hosted(b).length, 1, 'one router of the room on node b');
+  assert.is(hosted(b).length, 1, 'one pipe of the room to node b');
   assert.is(hosted(b)[0]!.transports, 2);
+  assert.is(hosted(b)[0]!.spread, 1, 'the second viewer went to node b\'s other worker');
+  assert.equal(b.srv.app.sfu!.pool.slots.map((s) => s.consumers), [1, 1]);
   // Data channels are piped too.
   const dp = [...a.srv.app.rooms.getRoom('ending')!.media!.dataProducerList()][0]!;
   const dc = await viewers[0]!.consumeData(dp.data_producer_id);
@@ -228,12 +232,13 @@ test('when the room ends, nothing is left on the other node', async (ctx) => {
   await pub.close();
   await eventually(() => a.srv.app.rooms.roomCount === 0, 10_000, 'the room closed on node a');
   await eventually(() => hosted(b).length === 0, 10_000, 'node b closed the room\'s router');
-  const slot = b.srv.app.sfu!.pool.slots[0]!;
-  assert.is(slot.routers.size, 0);
-  assert.is(slot.consumers, 0);
-  assert.is(slot.pending, 0);
-  assert.is((await slot.worker.dump()).routerIds.length, 0, 'worker of node b holds no routers');
-  assert.is((await slot.webRtcServer.dump()).webRtcTransportIds.length, 0, 'no transports on node b');
+  for (const slot of b.srv.app.sfu!.pool.slots) {
+    assert.is(slot.routers.size, 0);
+    assert.is(slot.consumers, 0);
+    assert.is(slot.pending, 0);
+    assert.is((await slot.worker.dump()).routerIds.length, 0, 'workers of node b hold no routers');
+    assert.is((await slot.webRtcServer.dump()).webRtcTransportIds.length, 0, 'no transports on node b');
+  }
   assert.is(remoteRouters(a).length, 0);
   assert.is((await a.srv.app.sfu!.pool.slots[0]!.worker.dump()).routerIds.length, 0, 'nor on node a');
 });
