@@ -130,7 +130,8 @@ export class RoomCascade {
     return null;
   }
 
-  private routerOn(node: string): Promise<RemoteRouter> {
+  /** This room's router on `node`, opened (and fed every producer) on first use. */
+  routerOn(node: string): Promise<RemoteRouter> {
     const existing = this.routers.find((r) => r.node === node && !r.closed);
     if (existing) return Promise.resolve(existing);
     let opening = this.opening.get(node);
