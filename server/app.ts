@@ -30,6 +30,11 @@ import { RoomControl } from './rooms/roomControl.js';
 import { RoomControlStore } from './storage/roomControlStore.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { WebhookOutbox } from './webhooks/outbox.js';
+// Cluster (issue 6)
+import { ClusterNode } from './cluster/clusterNode.js';
+import type { RoomDirectory } from './cluster/roomDirectory.js';
+import { createClusterApi } from './http/clusterApi.js';
+import { clusterForwarder } from './http/clusterForward.js';
 
 export interface App {
   config: Config;
@@ -43,6 +48,8 @@ export interface App {
   events: EventSink;
   sfu: Sfu | null;
   hub: SignalingHub;
+  /** Cluster (issue 6): this node's cluster membership (null on a single node). */
+  cluster: ClusterNode | null;
   close(): Promise<void>;
 }
 
@@ -71,8 +78,6 @@ async function loadKeys(config: Config, log: Logger): Promise<{ verifier: TokenV
 }
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
-  if (config.redisUrl) log.warn('REDIS_URL is set but cluster mode is not available yet: running as a single node');
-
   const db = await openDatabase(config);
   try {
     await applySchema(db);
@@ -98,7 +103,25 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     await db.close().catch(() => {});
     throw err;
   });
-  const directory = new LocalRoomDirectory(config.nodeId);
+  // Cluster (issue 6): with REDIS_URL, rooms are placed across the nodes through Redis.
+  let cluster: ClusterNode | null = null;
+  if (config.redisUrl) {
+    cluster = await ClusterNode.start({
+      config,
+      rtcAddress: sfu ? config.sfu.announcedAddress ?? (config.sfu.listenIp === '0.0.0.0' ? null : config.sfu.listenIp) : null,
+      load: () => ({
+        rooms: rooms.roomCount,
+        participants: rooms.participants,
+        consumers: sfu ? sfu.pool.slots.reduce((n, s) => n + s.consumers, 0) : 0,
+      }),
+      log,
+    }).catch(async (err) => {
+      sfu?.close();
+      await db.close().catch(() => {});
+      throw err;
+    });
+  }
+  const directory: RoomDirectory = cluster ? cluster.directory : new LocalRoomDirectory(config.nodeId);
   // Room control and webhooks (issue 4): events go to the outbox when receivers are configured.
   const controlStore = new RoomControlStore(db);
   let deliverer: WebhookDeliverer | null = null;
@@ -123,7 +146,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
   deliverer?.registerMetrics(metrics.registry); // issue 4
-  const hub = new SignalingHub({ config, verifier, rooms, media, control, metrics, log });
+  const hubContext = { config, verifier, rooms, media, control, metrics, log, ...(cluster ? { cluster: cluster.relay } : {}) };
+  cluster?.relay.attach(hubContext); // issue 6
+  cluster?.wire({ rooms, calls: store, control: controlStore, events });
+  const hub = new SignalingHub(hubContext);
   const api = createApi({
     db, rooms, metrics, issuer, credentials, log,
     nodeId: config.nodeId,
@@ -131,6 +157,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     connections: () => hub.connectionCount,
   });
   createRoomsApi(api, { rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url }); // issue 4
+  createClusterApi(api, { cluster, credentials }); // issue 6
+  if (cluster) api.forwarder = clusterForwarder(cluster, log); // issue 6: room REST acts on the room's node
 
   const server = createServer(withStatic(api.listener)); // the browser demo at / and /app/, the API otherwise
   server.keepAliveTimeout = 5000;
@@ -147,20 +175,23 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   log.info({ url, node_id: config.nodeId, database: db.kind }, 'switchboard listening');
   deliverer?.start();
+  await cluster?.announce(config.cluster.publicUrl ?? url); // issue 6: other nodes may send rooms here now
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       await rooms.shutdown();
+      cluster?.relay.close(); // issue 6: clients relayed to rooms here reconnect
       await deliverer?.stop(); // issue 4: undelivered events stay in the outbox for the next start
       await hub.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await serverClosed;
       await directory.close();
+      await cluster?.stop();
       sfu?.close();
       await db.close();
     })());
 
-  return { config, server, url, db, rooms, control, events, sfu, hub, close };
+  return { config, server, url, db, rooms, control, events, sfu, hub, cluster, close };
 }

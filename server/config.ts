@@ -62,6 +62,24 @@ export interface Config {
     giveUpSeconds: number;
     pollIntervalMs: number;
   };
+  // ---- Cluster (issue 6) ----
+  cluster: {
+    /** Prefix of every Redis key and channel (several clusters may share one Redis). */
+    prefix: string;
+    /** Where clients reach this node (announced in the registry); default: the address it listens on. */
+    publicUrl: string | null;
+    /** Participants this node should hold; placement skips a node at capacity. */
+    capacity: number;
+    heartbeatMs: number;
+    /** A node silent for this long is dead for the cluster; room leases last as long. */
+    ttlMs: number;
+    requestTimeoutMs: number;
+    selector: 'least-loaded' | 'random';
+    /** On SIGTERM (or POST /api/v1/cluster/drain): how long rooms may finish before their participants are moved. */
+    drainTimeoutSeconds: number;
+    /** Calls of a dead node not taken over by another node within this long are ended. */
+    reapGraceMs: number;
+  };
   // ---- Cascading big rooms across nodes (issue 6, cascade) ----
   cascade: {
     /** Cluster mode only: send viewers of a room that outgrows this node to other nodes. */
@@ -205,6 +223,10 @@ export function loadConfig(env: Env = process.env): Config {
     // Room control and webhooks (issue 4): filled in below.
     rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
+    cluster: {
+      prefix: 'switchboard:', publicUrl: null, capacity: 1000, heartbeatMs: 1000, ttlMs: 5000, requestTimeoutMs: 5000,
+      selector: 'least-loaded', drainTimeoutSeconds: 300, reapGraceMs: 30_000,
+    }, // cluster (issue 6): filled in below
     cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null }, // issue 6 (cascade): filled in below
   };
   // ---- Room control and webhooks (issue 4) ----
@@ -234,6 +256,29 @@ export function loadConfig(env: Env = process.env): Config {
     retryMaxMs: int('WEBHOOK_RETRY_MAX_MS', 300_000, 10, 86_400_000),
     giveUpSeconds: int('WEBHOOK_GIVE_UP_SECONDS', 86_400, 1, 30 * 86400),
     pollIntervalMs: int('WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 600_000),
+  };
+
+  // ---- Cluster (issue 6) ----
+  const selector = str('NODE_SELECTOR') ?? 'least-loaded';
+  if (!['least-loaded', 'random'].includes(selector)) problems.push('NODE_SELECTOR must be least-loaded or random');
+  const prefix = str('REDIS_PREFIX') ?? 'switchboard:';
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) problems.push('REDIS_PREFIX may contain only letters, digits and _ . : - (max 64)');
+  const heartbeatMs = int('NODE_HEARTBEAT_MS', 1000, 50, 60_000);
+  const ttlMs = int('NODE_TTL_MS', 5000, 150, 600_000);
+  if (ttlMs < 2 * heartbeatMs) problems.push('NODE_TTL_MS must be at least twice NODE_HEARTBEAT_MS (one late beat must not kill a node)');
+  if (config.redisUrl && !config.databaseUrl) {
+    problems.push('REDIS_URL (cluster mode) needs a PostgreSQL database shared by all nodes: set DATABASE_URL (PGlite is one process\'s own)');
+  }
+  config.cluster = {
+    prefix,
+    publicUrl: url('NODE_PUBLIC_URL', ['http:', 'https:']),
+    capacity: int('NODE_CAPACITY', 1000, 1, 10_000_000),
+    heartbeatMs,
+    ttlMs,
+    requestTimeoutMs: int('CLUSTER_REQUEST_TIMEOUT_MS', 5000, 50, 600_000),
+    selector: selector as Config['cluster']['selector'],
+    drainTimeoutSeconds: int('DRAIN_TIMEOUT_SECONDS', 300, 0, 7 * 86400),
+    reapGraceMs: int('CLUSTER_REAP_GRACE_MS', 30_000, 0, 86_400_000),
   };
 
   // ---- Cascading big rooms across nodes (issue 6, cascade) ----

@@ -5,6 +5,7 @@ import type { MediaService } from '../server/rooms/mediaService.js';
 import type { RoomService } from '../server/rooms/roomService.js';
 import type { RoomControl } from '../server/rooms/roomControl.js';
 import type { TokenVerifier } from './auth.js';
+import type { ClusterRelay } from './clusterRelay.js';
 
 /** What message handlers may use: the layers below signaling, nothing of the socket. */
 export interface HubContext {
@@ -15,5 +16,7 @@ export interface HubContext {
   /** Room control (issue 4): roles, hands, moderation, lobby, data, whiteboard. */
   control: RoomControl;
   metrics: Metrics;
+  /** Cluster (issue 6): joins of rooms that run on another node go through it (absent on a single node). */
+  cluster?: ClusterRelay;
   log: Logger;
 }

@@ -20,6 +20,8 @@ export interface NodeBus {
   /** Handler for a method (requests and sends); an AppError thrown goes back to the requester with its code. */
   handle(method: string, fn: (payload: any, from: string) => unknown | Promise<unknown>): void;
   close(): Promise<void>;
+  /** Like send, but says whether the message reached the node's channel (rejects with `unavailable`). */
+  trySend(node: string, method: string, payload: unknown): Promise<void>;
   /** Called with a node's id when a message to it reached nobody (its process is gone or cut off). */
   onUnreachable(fn: (node: string) => void): void;
 }
@@ -124,6 +126,11 @@ export class RedisNodeBus implements NodeBus {
     this.publish(node, { k: 's', f: this.nodeId, m: method, p: payload }).catch((err) => {
       this.log.debug({ err, node, method }, 'cluster send failed');
     });
+  }
+
+  trySend(node: string, method: string, payload: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(new AppError('unavailable', 'this node is leaving the cluster'));
+    return this.publish(node, { k: 's', f: this.nodeId, m: method, p: payload });
   }
 
   /** Publishes to a node's channel; rejects with `unavailable` when Redis is down or nobody listens there. */

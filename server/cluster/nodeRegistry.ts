@@ -63,6 +63,8 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
   private lastCpu = process.cpuUsage();
   private lastCpuAt = performance.now();
   private known = new Map<string, NodeInfo>();
+  /** When each node was last seen live (this node's clock). */
+  private readonly seenAt = new Map<string, number>();
   private failing = false;
   private beating: Promise<void> | null = null;
   private stopped = false;
@@ -142,7 +144,7 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
       const recovered = this.failing;
       if (recovered) this.log.info('redis reachable again: node registry resumed');
       this.failing = false;
-      this.updateKnown(nodes);
+      this.updateKnown(nodes, recovered);
       this.emit('beat', recovered);
     } catch (err) {
       if (!this.failing) this.log.warn({ err: String(err) }, 'node registry heartbeat failed (redis unavailable?)');
@@ -150,12 +152,25 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     }
   }
 
-  private updateKnown(nodes: NodeInfo[]): void {
+  /**
+   * A node is down once it has been missing for a TTL as this node saw it:
+   * after a Redis restart every record is gone until its node beats again,
+   * and that must not look like deaths.
+   */
+  private updateKnown(nodes: NodeInfo[], recovered: boolean): void {
+    const now = Date.now();
+    if (recovered) for (const id of this.seenAt.keys()) this.seenAt.set(id, now);
     const next = new Map(nodes.map((n) => [n.id, n]));
-    for (const [id, node] of next) if (!this.known.has(id)) this.emit('node-up', node);
-    const gone = [...this.known.keys()].filter((id) => !next.has(id));
+    for (const [id, node] of next) {
+      if (!this.seenAt.has(id)) this.emit('node-up', node);
+      this.seenAt.set(id, now);
+    }
     this.known = next;
-    for (const id of gone) this.emit('node-down', id);
+    for (const [id, seen] of [...this.seenAt]) {
+      if (next.has(id) || now - seen < this.opts.ttlMs) continue;
+      this.seenAt.delete(id);
+      this.emit('node-down', id);
+    }
   }
 
   /** Nodes whose heartbeat is fresh (this one included once it has beaten). */
