@@ -122,6 +122,19 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     });
   }
   const directory: RoomDirectory = cluster ? cluster.directory : new LocalRoomDirectory(config.nodeId);
+  // Cascade (issue 6, cascade): past SFU_NODE_CONSUMER_BUDGET, a room's new viewers get their
+  // media from another node's SFU, fed by SRTP pipes; this node also hosts other owners' viewers.
+  if (cluster && sfu) {
+    const registry = cluster.registry;
+    sfu.enableCascade(cluster.bus, {
+      // Nodes taking new work, fewest consumers first (the registry's view, a beat old).
+      candidates: () => registry.cachedNodes()
+        .filter((n) => n.id !== config.nodeId && !n.draining)
+        .sort((x, y) => x.load.consumers - y.load.consumers)
+        .map((n) => n.id),
+      onNodeDown: (fn) => cluster!.on('node-gone', fn),
+    }, config.cascade);
+  }
   // Room control and webhooks (issue 4): events go to the outbox when receivers are configured.
   const controlStore = new RoomControlStore(db);
   let deliverer: WebhookDeliverer | null = null;
@@ -181,6 +194,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const close = () =>
     (closing ??= (async () => {
       await rooms.shutdown();
+      await sfu?.closeCascade(); // issue 6 (cascade): owners of viewers hosted here move them, while the bus is up
       cluster?.relay.close(); // issue 6: clients relayed to rooms here reconnect
       await deliverer?.stop(); // issue 4: undelivered events stay in the outbox for the next start
       await hub.close();

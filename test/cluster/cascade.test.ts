@@ -5,29 +5,21 @@
 // other node's worker, the node itself, or its bus resets its viewers; a
 // room that ends leaves nothing on the other node.
 
+import { existsSync, readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MediaBot } from '../../clients/node/mediaBot.js';
-import { RedisNodeBus } from '../../server/cluster/nodeBus.js';
-import { createLogger } from '../../server/logger.js';
+import { startCluster, type TestCluster } from '../support/cluster.js';
 import { eventually } from '../support/net.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { spawnServer, type ServerProcess } from '../support/process.js';
+import type { TestServer } from '../support/server.js';
 
-const log = createLogger(process.env['TEST_LOG_LEVEL'] ?? 'silent');
-
-interface Node {
-  srv: TestServer;
-  bus: RedisNodeBus;
-  stop(): Promise<void>;
-}
-
-type Ctx = { redis: RedisServer; closers: Array<() => Promise<unknown>> };
+type Ctx = { c: TestCluster; closers: Array<() => Promise<unknown>> };
 const test = suite<Ctx>('cascade', {} as Ctx);
 test.before(async (ctx) => {
-  ctx.redis = await startRedis();
+  ctx.c = await startCluster([]); // one PostgreSQL and one redis-server; nodes per test
 });
-test.after(async (ctx) => ctx.redis.stop());
+test.after(async (ctx) => ctx.c.stop());
 test.before.each((ctx) => {
   ctx.closers = [];
 });
@@ -35,56 +27,55 @@ test.after.each(async (ctx) => {
   for (const c of ctx.closers.reverse()) await c().catch(() => {});
 });
 
-let prefixes = 0;
+let run = 0;
+/** Fast liveness checks, pipe ports in a known range, rooms that close when empty. */
+const NODE_ENV = { ROOM_EMPTY_TIMEOUT_SECONDS: '0', SFU_CASCADE_PING_MS: '300', SFU_CASCADE_PING_MISSES: '3', SFU_CASCADE_PORTS: '47000-47099' };
 
-/** Where each node may send viewers (the cluster's registry in production). */
-const candidates = new Map<string, string[]>();
-
-/** Two nodes on one Redis; `a` owns the rooms its clients open and cascades past `budget` consumers. */
-async function pair(ctx: Ctx, budget: number, bOpts: { workers?: number; env?: Record<string, string> } = {}): Promise<{ a: Node; b: Node; prefix: string }> {
-  const prefix = `cascade${++prefixes}:`;
-  const env = { ROOM_EMPTY_TIMEOUT_SECONDS: '0', SFU_CASCADE_PING_MS: '300', SFU_CASCADE_PING_MISSES: '3', SFU_CASCADE_PORTS: '47000-47099' };
-  const node = async (id: string, other: string, nodeBudget: number, workers = 1, extra: Record<string, string> = {}): Promise<Node> => {
-    const srv = await startServer({ sfuWorkers: workers, env: { ...env, NODE_ID: id, SFU_NODE_CONSUMER_BUDGET: String(nodeBudget), ...extra } });
-    const bus = await RedisNodeBus.connect({ redisUrl: ctx.redis.url, nodeId: id, prefix, log, requestTimeoutMs: 3000 });
-    candidates.set(id, [other]);
-    srv.app.sfu!.enableCascade(bus, { candidates: () => candidates.get(id)! }, srv.app.config.cascade);
-    let stopped = false;
-    const n: Node = {
-      srv,
-      bus,
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        await srv.app.sfu!.closeCascade();
-        await bus.close();
-        await srv.stop();
-      },
-    };
-    ctx.closers.push(() => n.stop());
-    return n;
-  };
-  const a = await node('node-a', 'node-b', budget);
-  const b = await node('node-b', 'node-a', 100, bOpts.workers, bOpts.env);
-  return { a, b, prefix };
+/** A node of this test's cluster (own NODE_ID and key prefix), stopped after the test. */
+async function node(ctx: Ctx, id: string, env: Record<string, string> = {}, workers = 1): Promise<TestServer & { id: string }> {
+  const srv = await ctx.c.addNode(`${id}-${run}`, { sfuWorkers: workers, env: { ...NODE_ENV, REDIS_PREFIX: `cascade${run}:`, ...env } });
+  ctx.closers.push(() => srv.stop());
+  return Object.assign(srv, { id: `${id}-${run}` });
 }
 
-async function bot(ctx: Ctx, srv: TestServer, user: string, room: string, role: 'host' | 'viewer' = 'viewer'): Promise<MediaBot> {
-  const b = await MediaBot.join(srv.url, await srv.mint({ userId: user, role: role === 'host' ? 'host' : 'speaker' }), room);
+/** Waits until `n` sees every node in `ids` (and no other) as live. */
+async function sees(n: TestServer, ids: string[]): Promise<void> {
+  const want = [...ids].sort().join(',');
+  await eventually(() => n.app.cluster!.registry.cachedNodes().map((x) => x.id).sort().join(',') === want, 10_000, `${want} live`);
+}
+
+/**
+ * The owner (node a) opens the room before node b exists, so placement cannot
+ * pick b; then node b joins the cluster. `budget`: node a's consumer budget.
+ */
+async function pair(ctx: Ctx, room: string, budget: number, b: { env?: Record<string, string>; workers?: number } = {}) {
+  run++;
+  const a = await node(ctx, 'a', { SFU_NODE_CONSUMER_BUDGET: String(budget) });
+  const pub = await bot(ctx, a, 'pub', room, 'host');
+  assert.ok(a.app.rooms.getRoom(room), 'node a owns the room');
+  const nb = await node(ctx, 'b', b.env ?? {}, b.workers ?? 1);
+  await sees(a, [a.id, nb.id]);
+  return { a, b: nb, pub };
+}
+
+async function bot(ctx: Ctx, srv: { url: string; mint: TestServer['mint'] }, user: string, room: string, role: 'host' | 'speaker' = 'speaker'): Promise<MediaBot> {
+  const b = await MediaBot.join(srv.url, await srv.mint({ userId: user, role }), room);
   ctx.closers.push(() => b.close());
   return b;
 }
 
-const hosted = (n: Node) => n.srv.app.sfu!.cascade!.agent.hosted;
-const remoteRouters = (n: Node) => n.srv.app.sfu!.cascade!.owner.remoteRouters;
+const hosted = (n: TestServer) => n.app.sfu!.cascade!.agent.hosted;
+const remoteRouters = (n: TestServer) => n.app.sfu!.cascade!.owner.remoteRouters;
 
 test('past the node budget a viewer lands on the other node, over an SRTP pipe; later producers, pause and close follow', async (ctx) => {
-  const { a, b } = await pair(ctx, 1);
-  const pub = await bot(ctx, a.srv, 'pub', 'big', 'host');
+  const { a, b, pub } = await pair(ctx, 'big', 1);
   const video = await pub.publishVideo();
-  const local = await bot(ctx, a.srv, 'v-local', 'big');
+  const local = await bot(ctx, a, 'v-local', 'big');
   const localTrack = await local.consume(video.id);
-  const far = await bot(ctx, a.srv, 'v-far', 'big');
+  // This viewer connects to node b's WebSocket: its signaling is relayed to the owner, node a.
+  const far = await bot(ctx, b, 'v-far', 'big');
+  assert.is(b.app.rooms.getRoom('big'), undefined, 'the room lives on node a only');
+  assert.ok([...a.app.rooms.getRoom('big')!.participants.values()].some((p) => p.identity.userId === 'v-far'));
   const farTrack = await far.consume(video.id);
   await eventually(() => localTrack.frames >= 5 && farTrack.frames >= 5, 20_000, 'both viewers decode');
 
@@ -92,18 +83,18 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
   const [router] = hosted(b);
   assert.ok(router, 'node b hosts a router of the room');
   assert.is(router!.room, 'big');
-  assert.is(router!.owner, 'node-a');
+  assert.is(router!.owner, a.id);
   assert.is(router!.transports, 1);
   assert.is(router!.consumers, 1);
-  const bPort = (await b.srv.app.sfu!.pool.slots[0]!.webRtcServer.dump()).udpSockets[0]!.port;
-  assert.is(a.srv.app.sfu!.pool.slots[0]!.consumers, 1, 'node a: the local viewer');
-  assert.is(b.srv.app.sfu!.pool.slots[0]!.consumers, 1, 'node b: the far viewer');
+  assert.is(a.app.sfu!.pool.slots[0]!.consumers, 1, 'node a: the local viewer');
+  assert.is(b.app.sfu!.pool.slots[0]!.consumers, 1, 'node b: the far viewer');
+  const bPort = (await b.app.sfu!.pool.slots[0]!.webRtcServer.dump()).udpSockets[0]!.port;
   const farStats = (await far.signaling.request('get-stats', { transport_id: far.recvTransport!.id })).stats as Array<{ iceSelectedTuple?: { localPort: number } }>;
   assert.is(farStats[0]!.iceSelectedTuple?.localPort, bPort, 'the far viewer is connected to node b');
 
   // SRTP on both halves of the pipe, and media crossing it.
   const [remote] = remoteRouters(a);
-  assert.is(remote!.node, 'node-b');
+  assert.is(remote!.node, b.id);
   for (const pipe of [remote!.pipe, router!.pipe]) {
     assert.ok(pipe.srtpParameters, 'pipe has SRTP parameters');
     assert.is(pipe.srtpParameters!.cryptoSuite, 'AEAD_AES_256_GCM');
@@ -131,7 +122,7 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
 
   // Consumer requests of the far viewer reach node b (stats, pause), and bad ones get typed errors.
   const cStats = (await far.signaling.request('get-stats', { consumer_id: farTrack.consumer.id })).stats as Array<{ type: string }>;
-  assert.ok(cStats.some((s) => s.type === 'outbound-rtp'), 'consumer stats come from node b');
+  assert.ok(cStats.some((x) => x.type === 'outbound-rtp'), 'consumer stats come from node b');
   const bad = await far.signaling.request('set-consumer-layers', { consumer_id: farTrack.consumer.id, spatial_layer: 1 }).then(() => null, (e) => e);
   assert.is(bad?.code, 'invalid_payload', 'a simple consumer has no layers');
   const unknown = await far.signaling.request('pause-consumer', { consumer_id: '00000000-0000-4000-8000-000000000000' }).then(() => null, (e) => e);
@@ -146,17 +137,17 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
   assert.is(far.signaling.unread('sfu-reset').length, 0);
 });
 
-test('killing the other node\'s worker resets only its viewers; they rebuild and get media again', async (ctx) => {
-  const { a, b } = await pair(ctx, 1);
-  const pub = await bot(ctx, a.srv, 'pub', 'big', 'host');
+test("killing the other node's worker resets only its viewers; they rebuild and get media again", async (ctx) => {
+  const { a, b, pub } = await pair(ctx, 'big2', 1);
   const video = await pub.publishVideo();
-  const local = await bot(ctx, a.srv, 'v-local', 'big');
+  const local = await bot(ctx, a, 'v-local', 'big2');
   const localTrack = await local.consume(video.id);
-  const far = await bot(ctx, a.srv, 'v-far', 'big');
+  const far = await bot(ctx, a, 'v-far', 'big2');
   const farTrack = await far.consume(video.id);
   await eventually(() => localTrack.frames >= 3 && farTrack.frames >= 3, 20_000, 'both viewers decode');
+  assert.is(hosted(b).length, 1);
 
-  const pool = b.srv.app.sfu!.pool;
+  const pool = b.app.sfu!.pool;
   const deadPid = pool.slots[0]!.pid;
   process.kill(deadPid, 'SIGKILL');
   const reset = await far.signaling.next('sfu-reset', () => true, 10_000);
@@ -173,66 +164,73 @@ test('killing the other node\'s worker resets only its viewers; they rebuild and
   assert.is(hosted(b).length, 1, 'back on node b');
 });
 
-test('closing the other node, or losing it without a word, resets its viewers', async (ctx) => {
-  const { a, b, prefix } = await pair(ctx, 1);
-  const pub = await bot(ctx, a.srv, 'pub', 'big', 'host');
+test('a node killed with SIGKILL resets its viewers; a node shutting down tells them to move', async (ctx) => {
+  run++;
+  const a = await node(ctx, 'a', { SFU_NODE_CONSUMER_BUDGET: '1' });
+  const pub = await bot(ctx, a, 'pub', 'big3', 'host');
   const video = await pub.publishVideo();
-  const local = await bot(ctx, a.srv, 'v-local', 'big');
+  const local = await bot(ctx, a, 'v-local', 'big3');
   await local.consume(video.id);
-  const far = await bot(ctx, a.srv, 'v-far', 'big');
-  const farTrack = await far.consume(video.id);
-  await eventually(() => farTrack.frames >= 3, 20_000, 'far viewer decodes');
-
-  // Node b disappears without telling anyone (its bus drops): pings go unanswered.
-  await b.bus.close();
-  const reset = await far.signaling.next('sfu-reset', () => true, 10_000);
-  assert.is(reset.reason, 'node-lost');
-  // ...and node b, no longer hearing from the owner, closes the orphaned router by itself.
-  await eventually(() => hosted(b).length === 0, 10_000, 'node b closed the orphaned router');
-  assert.is(b.srv.app.sfu!.pool.slots[0]!.routers.size, 0);
-  await b.stop();
-
-  // A third node takes the viewers; then it shuts down properly and says so.
-  const c = await startServer({ sfuWorkers: 1, env: { NODE_ID: 'node-c', ROOM_EMPTY_TIMEOUT_SECONDS: '0' } });
-  const cBus = await RedisNodeBus.connect({ redisUrl: ctx.redis.url, nodeId: 'node-c', prefix, log });
-  c.app.sfu!.enableCascade(cBus, { candidates: () => ['node-a'] }, c.app.config.cascade);
-  ctx.closers.push(async () => {
-    await cBus.close();
-    await c.stop();
+  // Node b is a real server process, so it can die for real.
+  const bId = `b-${run}`;
+  const b: ServerProcess = await spawnServer({
+    ...ctx.c.env, ...NODE_ENV, NODE_ID: bId, REDIS_PREFIX: `cascade${run}:`, RTC_WORKERS: '1', RTC_PORT: '0', RTC_LISTEN_IP: '127.0.0.1',
   });
-  candidates.set('node-a', ['node-c']);
+  ctx.closers.push(async () => {
+    b.child.kill('SIGKILL');
+    await b.exited;
+  });
+  await sees(a, [a.id, bId]);
+  const far = await bot(ctx, a, 'v-far', 'big3');
+  const farTrack = await far.consume(video.id);
+  await eventually(() => farTrack.frames >= 3, 20_000, 'far viewer decodes from node b');
+  assert.is(remoteRouters(a)[0]?.node, bId);
+
+  const workerPids = readFileSync(`/proc/${b.child.pid}/task/${b.child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  assert.ok(workerPids.length >= 1, 'node b runs a mediasoup worker');
+  b.child.kill('SIGKILL');
+  await b.exited;
+  const reset = await far.signaling.next('sfu-reset', () => true, 15_000);
+  assert.is(reset.reason, 'node-lost');
+  assert.is(remoteRouters(a).length, 0);
+  assert.is(local.signaling.unread('sfu-reset').length, 0);
+  await eventually(() => workerPids.every((pid) => !existsSync(`/proc/${pid}`)), 10_000, "node b's worker went with it");
+
+  // A third node takes the viewer when it rebuilds; then it shuts down properly, and says so.
+  const c = await node(ctx, 'c');
+  await sees(a, [a.id, c.id]);
   far.resetTransports();
   const again = await far.consume(video.id);
   await eventually(() => again.frames >= 3, 20_000, 'the far viewer decodes from node c');
-  assert.is(c.app.sfu!.cascade!.agent.hosted.length, 1);
-  await c.app.sfu!.closeCascade();
+  assert.is(hosted(c).length, 1);
+  await c.stop();
   const closing = await far.signaling.next('sfu-reset', (p) => p.reason === 'node-closing', 10_000);
   assert.is(closing.reason, 'node-closing');
   assert.is(local.signaling.unread('sfu-reset').length, 0);
+  assert.is(remoteRouters(a).length, 0);
 });
 
 test('viewers on the other node spread over its workers; when the room ends, nothing is left there', async (ctx) => {
-  const { a, b } = await pair(ctx, 0, { workers: 2, env: { SFU_ROUTER_CONSUMER_BUDGET: '1' } });
-  const pub = await bot(ctx, a.srv, 'pub', 'ending', 'host');
+  const { a, b, pub } = await pair(ctx, 'ending', 0, { workers: 2, env: { SFU_ROUTER_CONSUMER_BUDGET: '1' } });
   const video = await pub.publishVideo();
   await pub.produceData('chat');
-  const viewers = [await bot(ctx, a.srv, 'v1', 'ending'), await bot(ctx, a.srv, 'v2', 'ending')];
+  const viewers = [await bot(ctx, a, 'v1', 'ending'), await bot(ctx, b, 'v2', 'ending')];
   const tracks = await Promise.all(viewers.map((v) => v.consume(video.id)));
   await eventually(() => tracks.every((t) => t.frames >= 3), 20_000, 'viewers on node b decode');
   assert.is(hosted(b).length, 1, 'one pipe of the room to node b');
   assert.is(hosted(b)[0]!.transports, 2);
-  assert.is(hosted(b)[0]!.spread, 1, 'the second viewer went to node b\'s other worker');
-  assert.equal(b.srv.app.sfu!.pool.slots.map((s) => s.consumers), [1, 1]);
+  assert.is(hosted(b)[0]!.spread, 1, "the second viewer went to node b's other worker");
+  assert.equal(b.app.sfu!.pool.slots.map((s) => s.consumers), [1, 1]);
   // Data channels are piped too.
-  const dp = [...a.srv.app.rooms.getRoom('ending')!.media!.dataProducerList()][0]!;
-  const dc = await viewers[0]!.consumeData(dp.data_producer_id);
+  const dp = a.app.rooms.getRoom('ending')!.media!.dataProducerList()[0]!;
+  const dc = await viewers[1]!.consumeData(dp.data_producer_id);
   assert.is(dc.label, 'chat');
 
   for (const v of viewers) await v.close();
   await pub.close();
-  await eventually(() => a.srv.app.rooms.roomCount === 0, 10_000, 'the room closed on node a');
-  await eventually(() => hosted(b).length === 0, 10_000, 'node b closed the room\'s router');
-  for (const slot of b.srv.app.sfu!.pool.slots) {
+  await eventually(() => !a.app.rooms.getRoom('ending'), 10_000, 'the room closed on node a');
+  await eventually(() => hosted(b).length === 0, 10_000, "node b closed the room's router");
+  for (const slot of b.app.sfu!.pool.slots) {
     assert.is(slot.routers.size, 0);
     assert.is(slot.consumers, 0);
     assert.is(slot.pending, 0);
@@ -240,7 +238,7 @@ test('viewers on the other node spread over its workers; when the room ends, not
     assert.is((await slot.webRtcServer.dump()).webRtcTransportIds.length, 0, 'no transports on node b');
   }
   assert.is(remoteRouters(a).length, 0);
-  assert.is((await a.srv.app.sfu!.pool.slots[0]!.worker.dump()).routerIds.length, 0, 'nor on node a');
+  assert.is((await a.app.sfu!.pool.slots[0]!.worker.dump()).routerIds.length, 0, 'nor on node a');
 });
 
 test.run();
