@@ -652,15 +652,22 @@ export class MediaRoom {
     }
   }
 
-  /** A remote router is gone: its viewers hear sfu-reset and rebuild (landing wherever there is room). */
+  /**
+   * A remote router is gone: its viewers hear sfu-reset and rebuild (landing
+   * wherever there is room). As for a lost worker, all of such a peer's media
+   * state goes, since sfu-reset tells the client to rebuild all of it.
+   */
   private onRemoteLost(router: RemoteRouter, reason: string): void {
     if (this.closed) return;
     const affected = [...this.peers.values()].filter((p) => [...p.remoteTransports.values()].some((t) => t.router === router));
     this.opts.log.warn({ room: this.opts.name, node: router.node, peers: affected.length, reason }, 'viewers on another node lost their media');
+    this.quiet = true;
     for (const peer of affected) {
       peer.dropRemote(router);
-      this.opts.listener.sendTo(peer.id, { type: 'sfu-reset', payload: { reason } });
+      peer.closeAll();
     }
+    this.quiet = false;
+    for (const peer of affected) this.opts.listener.sendTo(peer.id, { type: 'sfu-reset', payload: { reason } });
   }
 
   // ---- lookups ---------------------------------------------------------------
