@@ -72,6 +72,7 @@ export class MediaRoom {
   closed = false;
   /** This room's routers on other nodes (cluster mode with cascading on). */
   readonly remote: RoomCascade | null;
+  private overBudgetLoggedAt = 0;
 
   constructor(private readonly opts: MediaRoomOptions) {
     this.remote = opts.cascade?.cascade.room(opts.name, {
@@ -585,7 +586,11 @@ export class MediaRoom {
   private async createRemoteRecvTransport(peer: MediaPeer, reserve: number, sctp: boolean, forceTcp: boolean): Promise<TransportOptions | null> {
     const placed = await this.remote!.createRecvTransport(peer.id, { reserve, sctp, forceTcp });
     if (!placed) {
-      this.opts.log.warn({ room: this.opts.name, peer: peer.id }, 'node over its consumer budget and no other node takes the viewer: keeping it here');
+      // Once a minute per room: a big room would say it for every viewer.
+      if (Date.now() - this.overBudgetLoggedAt > 60_000) {
+        this.overBudgetLoggedAt = Date.now();
+        this.opts.log.warn({ room: this.opts.name, peer: peer.id }, 'node over its consumer budget and no other node takes viewers: keeping them here');
+      }
       return null;
     }
     const { router, options } = placed;

@@ -18,17 +18,18 @@ import { availableParallelism, cpus, loadavg, networkInterfaces } from 'node:os'
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Consumer, PipeTransport, PlainTransport, Router, RtpCapabilities } from 'mediasoup/types';
-import { MediaBot } from '../../clients/node/mediaBot.js';
 import { RedisNodeBus } from '../../server/cluster/nodeBus.js';
 import { createLogger } from '../../server/logger.js';
 import type { RemoteRouter } from '../../sfu/cascade/remoteRouter.js';
 import type { WorkerPool } from '../../sfu/workerPool.js';
 import { startRedis, type RedisServer } from '../../test/support/redis.js';
 import { startServer, type TestServer } from '../../test/support/server.js';
+import type { PublisherRequest } from '../sfu/publisher.js';
 import type { SinkReply, SinkRequest, SinkSnapshot } from '../sfu/sink.js';
 
 interface Options {
   subscribers: number[];
+  videoKbps: number;
   duration: number;
   settle: number;
   sinkProcs: number;
@@ -37,12 +38,13 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { subscribers: [50, 200], duration: 15, settle: 4, sinkProcs: 2, out: 'bench/cascade/results', label: '' };
+  const o: Options = { subscribers: [50, 200], videoKbps: 500, duration: 15, settle: 4, sinkProcs: 2, out: 'bench/cascade/results', label: '' };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1] ?? '';
     switch (argv[i]) {
       case '--subscribers': o.subscribers = v.split(',').map(Number); i++; break;
       case '--duration': o.duration = Number(v); i++; break;
+      case '--video-kbps': o.videoKbps = Number(v); i++; break;
       case '--settle': o.settle = Number(v); i++; break;
       case '--sink-procs': o.sinkProcs = Number(v); i++; break;
       case '--out': o.out = v; i++; break;
@@ -124,6 +126,34 @@ class SinkProc {
   }
 }
 
+/**
+ * bench/sfu's publisher process (publisher.ts): clocked synthetic sources, VP8
+ * capped at --video-kbps with no bandwidth estimation, so its rate is the same
+ * input in every run instead of following the machine's load.
+ */
+class Publisher {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: any) => void; reject: (e: Error) => void }>();
+  constructor(readonly child: ChildProcess) {
+    child.on('message', (reply: { id: number; error?: string }) => {
+      const p = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.error) p?.reject(new Error(`publisher: ${reply.error}`));
+      else p?.resolve(reply);
+    });
+  }
+  static start(): Publisher {
+    return new Publisher(fork(fileURLToPath(new URL('../sfu/publisher.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  }
+  call(req: Omit<PublisherRequest, 'id'>): Promise<any> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.child.send({ ...req, id });
+    });
+  }
+}
+
 interface Sink {
   proc: number;
   index: number;
@@ -181,14 +211,29 @@ async function main(): Promise<void> {
     const sinks = Array.from({ length: o.sinkProcs }, () => SinkProc.start());
     closers.push(async () => sinks.forEach((s) => s.child.kill()));
 
-    log('publisher: VP8 640x360@15 + Opus on the owner node');
-    const pub = await MediaBot.join(owner.srv.url, await owner.srv.mint({ userId: 'pub', role: 'host' }), 'bench');
-    closers.push(() => pub.close());
-    const video = await pub.publishVideo();
-    const audio = await pub.publishAudio();
-    const producers = { video: video.id, audio: audio.id };
+    log(`publisher: VP8 640x360@15 capped at ${o.videoKbps} kbps (no BWE) + Opus, on the owner node`);
+    const pub = Publisher.start();
+    closers.push(async () => {
+      await Promise.race([pub.call({ cmd: 'close' }), sleep(3000)]).catch(() => {});
+      pub.child.kill();
+    });
+    const token = await owner.srv.mint({ userId: 'pub', role: 'host' });
+    const started = await pub.call({
+      cmd: 'start', url: owner.srv.url, token, room: 'bench', video: true, width: 640, height: 360, fps: 15, kbps: o.videoKbps, bwe: false,
+    } as Omit<PublisherRequest, 'id'>);
+    const producers = started.producers as Record<string, string>;
+    const publisherId = started.participantId as string;
     await sleep(3000);
     const media = owner.srv.app.rooms.getRoom('bench')!.media!;
+    /** Packets the owner's SFU received from the publisher, per kind. */
+    const ingress = async () => {
+      const out: Record<string, number> = {};
+      for (const [kind, id] of Object.entries(producers)) {
+        const stats = (await media.stats(publisherId, { producerId: id })) as Array<{ packetCount: number }>;
+        out[kind] = stats.reduce((n, x) => n + x.packetCount, 0);
+      }
+      return out;
+    };
     const primary = (owner.srv.app.sfu!.pool.slots[0]!.routers.values().next().value) as Router;
 
     let cascade: { remote: RemoteRouter; hosted: { router: { router: Router }; pipe: PipeTransport } } | null = null;
@@ -221,22 +266,29 @@ async function main(): Promise<void> {
           }
         }
         await sleep(o.settle * 1000);
-        const snap = async () => ({
-          t: performance.now(),
-          sinks: await Promise.all(sinks.map((s) => s.snapshot())),
-          ownerCpu: await workerCpuMs(owner.srv.app.sfu!.pool),
-          edgeCpu: await workerCpuMs(edge.srv.app.sfu!.pool),
-          pipe: cascade ? (await cascade.remote.pipe.getStats())[0]! : null,
-          pipeIn: cascade ? (await cascade.hosted.pipe.getStats())[0]! : null,
-        });
+        // Everything at once, so the counters describe about the same instant.
+        const snap = async () => {
+          const t = performance.now();
+          const [sinkSnaps, ownerCpu, edgeCpu, ingressNow, pipe, pipeIn] = await Promise.all([
+            Promise.all(sinks.map((s) => s.snapshot())),
+            workerCpuMs(owner.srv.app.sfu!.pool),
+            workerCpuMs(edge.srv.app.sfu!.pool),
+            ingress(),
+            cascade ? cascade.remote.pipe.getStats().then((x) => x[0]!) : null,
+            cascade ? cascade.hosted.pipe.getStats().then((x) => x[0]!) : null,
+          ]);
+          return { t, sinks: sinkSnaps, ownerCpu, edgeCpu, ingress: ingressNow, pipe, pipeIn };
+        };
         const a = await snap();
         await sleep(o.duration * 1000);
         const b = await snap();
         const secs = (b.t - a.t) / 1000;
         let received = 0;
         let expected = 0;
+        let fromPublisher = 0;
         let silent = 0;
         for (const s of made) {
+          fromPublisher += (b.ingress[s.kind] ?? 0) - (a.ingress[s.kind] ?? 0);
           const find = (x: SinkSnapshot[][]) => x[s.proc]?.[s.index]?.streams.find((st) => st[0] === s.ssrc);
           const fa = find(a.sinks);
           const fb = find(b.sinks);
@@ -252,8 +304,12 @@ async function main(): Promise<void> {
           subscribers: n,
           consumers: made.length,
           window_s: r1(secs),
+          publisher_pps: Object.fromEntries(Object.keys(producers).map((k) => [k, r1(((b.ingress[k] ?? 0) - (a.ingress[k] ?? 0)) / secs)])),
           forwarded_pps: Math.round(received / secs),
+          /** Gaps in the RTP sequence numbers each sink saw. */
           loss: r4(expected > 0 ? Math.max(0, 1 - received / expected) : 0),
+          /** Against what the owner's SFU received from the publisher: also counts packets never sent on. */
+          loss_vs_publisher: r4(fromPublisher > 0 ? Math.max(0, 1 - received / fromPublisher) : 0),
           silent_consumers: silent,
           worker_cpu_pct: { owner: r1((ownerCpu / (secs * 1000)) * 100), edge: r1((edgeCpu / (secs * 1000)) * 100) },
           forwarded_per_worker_cpu_s: Math.round(received / ((ownerCpu + edgeCpu) / 1000)),
@@ -264,7 +320,7 @@ async function main(): Promise<void> {
               }
             : null,
         };
-        log(`  ${row.forwarded_pps} pps, loss ${(row.loss * 100).toFixed(2)}%, worker cpu owner ${row.worker_cpu_pct.owner}% edge ${row.worker_cpu_pct.edge}%`);
+        log(`  ${row.forwarded_pps} pps (publisher ${JSON.stringify(row.publisher_pps)}), loss ${(row.loss * 100).toFixed(2)}% (vs publisher ${(row.loss_vs_publisher * 100).toFixed(2)}%), worker cpu owner ${row.worker_cpu_pct.owner}% edge ${row.worker_cpu_pct.edge}%`);
         results.push(row);
         for (const s of made) s.transport.close();
         await Promise.all(sinks.map((s) => s.closeAll()));

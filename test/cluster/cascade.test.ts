@@ -127,6 +127,10 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
   assert.is(bad?.code, 'invalid_payload', 'a simple consumer has no layers');
   const unknown = await far.signaling.request('pause-consumer', { consumer_id: '00000000-0000-4000-8000-000000000000' }).then(() => null, (e) => e);
   assert.is(unknown?.code, 'not_found');
+  const restarted = await far.signaling.request('restart-ice', { transport_id: far.recvTransport!.id });
+  assert.ok((restarted.ice_parameters as { usernameFragment?: string }).usernameFragment, 'ICE restart answered by node b');
+  // Node b's consumer scores feed the far viewer's connection quality on the owner.
+  await eventually(() => a.app.rooms.getRoom('big')!.media!.qualityOf(far.participantId) !== null, 10_000, 'far viewer has a quality');
 
   // Closing a producer closes the far viewer's consumer.
   await pub.signaling.request('close-producer', { producer_id: video.id });
