@@ -4,6 +4,7 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { TokenVerifier } from '../signaling/auth.js';
 import { SignalingHub } from '../signaling/hub.js';
@@ -188,7 +189,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   log.info({ url, node_id: config.nodeId, database: db.kind }, 'switchboard listening');
   deliverer?.start();
-  await cluster?.announce(config.cluster.publicUrl ?? url); // issue 6: other nodes may send rooms here now
+  await cluster?.announce(config.cluster.publicUrl ?? reachableUrl(config.host, address.port, url)); // issue 6: other nodes may send rooms here now
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -208,4 +209,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     })());
 
   return { config, server, url, db, rooms, control, events, sfu, hub, cluster, close };
+}
+
+/** Cluster (issue 6): listening on all interfaces, other hosts reach this node on its first external IPv4. */
+function reachableUrl(host: string, port: number, fallback: string): string {
+  if (host !== '0.0.0.0') return fallback;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return `http://${a.address}:${port}`;
+  }
+  return fallback;
 }

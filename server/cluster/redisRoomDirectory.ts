@@ -50,8 +50,12 @@ export interface RedisRoomDirectoryOptions {
 }
 
 export class RedisRoomDirectory implements RoomDirectory {
-  /** Rooms placed by this node since the last beat, per node: load figures are a beat old. */
-  private placedSinceBeat = new Map<string, number>();
+  /**
+   * Rooms this node placed lately (within a lease): a node's load record lags
+   * the rooms placed on it until they open and it beats, and a burst of new
+   * rooms must not all go to the node that looked emptiest.
+   */
+  private recent: Array<{ node: string; at: number }> = [];
 
   constructor(
     private readonly redis: Redis,
@@ -59,9 +63,6 @@ export class RedisRoomDirectory implements RoomDirectory {
     private readonly opts: RedisRoomDirectoryOptions,
     private readonly log: Logger,
   ) {
-    registry.on('beat', () => {
-      this.placedSinceBeat = new Map();
-    });
   }
 
   get nodeId(): string {
@@ -108,7 +109,7 @@ export class RedisRoomDirectory implements RoomDirectory {
     if (!chosen) throw new AppError('unavailable', 'no node can take a new room right now (all draining or full); try again');
     const won = await this.redisCall(this.redis.set(this.key(room), chosen.id, 'PX', this.opts.leaseMs, 'NX'));
     if (won === 'OK') {
-      this.placedSinceBeat.set(chosen.id, (this.placedSinceBeat.get(chosen.id) ?? 0) + 1);
+      this.recent.push({ node: chosen.id, at: Date.now() });
       this.log.debug({ room, node: chosen.id }, 'room placed');
       return chosen.id;
     }
@@ -119,7 +120,10 @@ export class RedisRoomDirectory implements RoomDirectory {
   }
 
   private withRecentPlacements(n: NodeInfo): NodeInfo {
-    const extra = this.placedSinceBeat.get(n.id) ?? 0;
+    const since = Date.now() - this.opts.leaseMs;
+    if (this.recent.length > 0 && this.recent[0]!.at < since) this.recent = this.recent.filter((p) => p.at >= since);
+    let extra = 0;
+    for (const p of this.recent) if (p.node === n.id) extra++;
     return extra ? { ...n, load: { ...n.load, rooms: n.load.rooms + extra } } : n;
   }
 
