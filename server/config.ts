@@ -90,6 +90,8 @@ export interface Config {
     pingMisses: number;
     /** UDP ports the nodes' pipe transports use (null: any free port), for firewalls between nodes. */
     portRange: { min: number; max: number } | null;
+    /** Address (IP or host name) other nodes reach this node's pipes at; null: the RTC announced address. */
+    address: string | null;
   };
 }
 
@@ -227,7 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
       prefix: 'switchboard:', publicUrl: null, capacity: 1000, heartbeatMs: 1000, ttlMs: 5000, requestTimeoutMs: 5000,
       selector: 'least-loaded', drainTimeoutSeconds: 300, reapGraceMs: 30_000,
     }, // cluster (issue 6): filled in below
-    cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null }, // issue 6 (cascade): filled in below
+    cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null, address: null }, // issue 6 (cascade): filled in below
   };
   // ---- Room control and webhooks (issue 4) ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -290,6 +292,7 @@ export function loadConfig(env: Env = process.env): Config {
     pingIntervalMs: int('SFU_CASCADE_PING_MS', 2000, 100, 600_000),
     pingMisses: int('SFU_CASCADE_PING_MISSES', 3, 1, 100),
     portRange: null,
+    address: str('SFU_CASCADE_ADDRESS'),
   };
   const cascadePorts = str('SFU_CASCADE_PORTS');
   if (cascadePorts) {

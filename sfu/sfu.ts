@@ -39,7 +39,7 @@ export class Sfu {
     if (this.cascade || !config.enabled) return;
     const opts = {
       listenIp: this.config.listenIp,
-      announcedAddress: this.announcedAddress,
+      announcedAddress: config.address ?? this.announcedAddress,
       nodeConsumerBudget: config.nodeConsumerBudget,
       routerConsumerBudget: this.config.routerConsumerBudget,
       pingIntervalMs: config.pingIntervalMs,

@@ -14,7 +14,7 @@ import { clientCall } from '../mediaRoom.js';
 import { RouterSlot } from '../routerSlot.js';
 import type { WorkerPool, WorkerSlot } from '../workerPool.js';
 import {
-  METHOD, pipeListenInfo, toReply,
+  METHOD, pipeIp, pipeListenInfo, toReply,
   type CascadeBus, type CascadeEvent, type CascadeNodes, type CascadeOptions, type ConsumeDataRequest, type ConsumeRequest, type ConsumerOpRequest, type ConsumerParams,
   type CreateTransportRequest, type DataConsumerParams, type OpenRouterReply, type OpenRouterRequest, type PipeDataProducerRequest,
   type PipeProducerRequest, type ProducerStateRequest, type TransportOpRequest, type TransportOptions,
@@ -122,7 +122,7 @@ export class MediaAgent {
         enableRtx: true, // nodes are apart: let NACK/RTX repair losses on the link
         enableSctp: true,
       });
-      await pipe.connect({ ip: req.pipe.ip, port: req.pipe.port, srtpParameters: req.pipe.srtpParameters });
+      await pipe.connect({ ip: await pipeIp(req.pipe.ip), port: req.pipe.port, srtpParameters: req.pipe.srtpParameters });
     } catch (err) {
       router.close();
       throw new AppError('invalid_payload', `cannot connect the pipe: ${(err as Error).message}`);

@@ -5,7 +5,7 @@
 import type { PipeTransport, Router } from 'mediasoup/types';
 import type { Logger } from '../../server/logger.js';
 import {
-  METHOD, fromReply, pipeListenInfo,
+  METHOD, fromReply, pipeIp, pipeListenInfo,
   type CascadeBus, type CascadeOptions, type OpenRouterReply, type OpenRouterRequest, type PipeDataProducerRequest,
   type PipeProducerRequest, type ProducerStateRequest, type Reply,
 } from './wire.js';
@@ -44,7 +44,7 @@ export class RemoteRouter {
         pipe: { ip: pipe.tuple.localAddress, port: pipe.tuple.localPort, srtpParameters: pipe.srtpParameters! },
       };
       const reply = fromReply(await bus.request<Reply<OpenRouterReply>>(node, METHOD.open, request, opts.requestTimeoutMs));
-      await pipe.connect({ ip: reply.pipe.ip, port: reply.pipe.port, srtpParameters: reply.pipe.srtpParameters });
+      await pipe.connect({ ip: await pipeIp(reply.pipe.ip), port: reply.pipe.port, srtpParameters: reply.pipe.srtpParameters });
       return new RemoteRouter(node, reply.routerId, room, pipe, bus, opts, log);
     } catch (err) {
       pipe.close();

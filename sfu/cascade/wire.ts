@@ -3,6 +3,8 @@
 // bus with this shape (server/cluster's NodeBus fits it); the SFU never
 // imports the cluster.
 
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { DtlsParameters, IceCandidate, IceParameters, RtpParameters, SctpParameters, SctpStreamParameters, SrtpParameters } from 'mediasoup/types';
 import { AppError } from '../../server/errors.js';
 import type { ErrorCode } from '../../signaling/protocol.js';
@@ -36,6 +38,11 @@ export interface CascadeOptions {
   pingMisses: number;
   requestTimeoutMs: number;
   portRange: { min: number; max: number } | null;
+}
+
+/** The IP to connect a pipe to: nodes may announce a host name (a container's, say). */
+export async function pipeIp(address: string): Promise<string> {
+  return isIP(address) ? address : (await lookup(address, { family: 4 })).address;
 }
 
 /** Where a node's pipe transports listen. */

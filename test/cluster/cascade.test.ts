@@ -68,7 +68,8 @@ const hosted = (n: TestServer) => n.app.sfu!.cascade!.agent.hosted;
 const remoteRouters = (n: TestServer) => n.app.sfu!.cascade!.owner.remoteRouters;
 
 test('past the node budget a viewer lands on the other node, over an SRTP pipe; later producers, pause and close follow', async (ctx) => {
-  const { a, b, pub } = await pair(ctx, 'big', 1);
+  // Node b announces its pipes by host name, as a container would (SFU_CASCADE_ADDRESS).
+  const { a, b, pub } = await pair(ctx, 'big', 1, { env: { SFU_CASCADE_ADDRESS: 'localhost' } });
   const video = await pub.publishVideo();
   const local = await bot(ctx, a, 'v-local', 'big');
   const localTrack = await local.consume(video.id);
@@ -100,8 +101,10 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
     assert.is(pipe.srtpParameters!.cryptoSuite, 'AEAD_AES_256_GCM');
     assert.ok(pipe.srtpParameters!.keyBase64.length >= 40);
     assert.ok(pipe.tuple.localPort >= 47000 && pipe.tuple.localPort <= 47099, `pipe port ${pipe.tuple.localPort} in SFU_CASCADE_PORTS`);
-    assert.is(pipe.tuple.localAddress, '127.0.0.1');
   }
+  assert.is(remote!.pipe.tuple.localAddress, '127.0.0.1');
+  assert.is(router!.pipe.tuple.localAddress, 'localhost');
+  assert.is(remote!.pipe.tuple.remoteIp, '127.0.0.1', 'node a resolved node b\'s host name');
   assert.is.not(remote!.pipe.srtpParameters!.keyBase64, router!.pipe.srtpParameters!.keyBase64, 'each side has its own key');
   const pipeBytes = async () => (await router!.pipe.getStats())[0]!.bytesReceived;
   const first = await pipeBytes();
