@@ -134,6 +134,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         .sort((x, y) => x.load.consumers - y.load.consumers)
         .map((n) => n.id),
       onNodeDown: (fn) => cluster!.on('node-gone', fn),
+      busHealthy: () => registry.healthy, // a Redis outage is not the other node's death
     }, config.cascade);
   }
   // Room control and webhooks (issue 4): events go to the outbox when receivers are configured.

@@ -35,8 +35,10 @@ export class Cascade {
       else entry.room.host.onEvent(entry.remote, event);
     });
     bus.handle(METHOD.alive, (req: { routerIds: string[] }) => ({ missing: req.routerIds.filter((id) => !this.routers.has(id)) }));
+    // The cluster thinks the node died: ask it once more, and give up on the first failure.
     nodes.onNodeDown?.((node) => {
-      for (const { remote } of [...this.routers.values()]) if (remote.node === node) this.lose(remote.routerId, 'node-lost');
+      const routerIds = this.remoteRouters.filter((r) => r.node === node).map((r) => r.routerId);
+      if (routerIds.length > 0) this.checkNode(node, routerIds, 1);
     });
     this.timer = setInterval(() => this.checkNodes(), opts.pingIntervalMs);
     this.timer.unref();
@@ -60,26 +62,33 @@ export class Cascade {
     remote.pipe.observer.once('close', () => this.routers.delete(remote.routerId));
   }
 
-  /** A node that stops answering for pingMisses rounds is dead: its routers are lost. */
   private checkNodes(): void {
     const byNode = new Map<string, string[]>();
     for (const { remote } of this.routers.values()) byNode.set(remote.node, [...(byNode.get(remote.node) ?? []), remote.routerId]);
-    for (const [node, routerIds] of byNode) {
-      this.bus.request<Reply<{ missing: string[] }>>(node, METHOD.ping, { routerIds }, this.opts.pingIntervalMs).then(
-        (reply) => {
-          this.misses.delete(node);
-          for (const id of fromReply(reply).missing) this.lose(id, 'router-gone');
-        },
-        () => {
-          const misses = (this.misses.get(node) ?? 0) + 1;
-          this.misses.set(node, misses);
-          if (misses < this.opts.pingMisses) return;
-          this.misses.delete(node);
-          this.log.warn({ node, routers: routerIds.length }, 'cascade node stopped answering: its viewers rebuild');
-          for (const id of routerIds) this.lose(id, 'node-lost');
-        },
-      );
-    }
+    for (const [node, routerIds] of byNode) this.checkNode(node, routerIds, this.opts.pingMisses);
+  }
+
+  /**
+   * A node that leaves `allowedMisses` checks in a row unanswered is dead:
+   * its routers are lost. Checks that fail while Redis itself is away do not
+   * count (the pipes are direct UDP and keep flowing).
+   */
+  private checkNode(node: string, routerIds: string[], allowedMisses: number): void {
+    this.bus.request<Reply<{ missing: string[] }>>(node, METHOD.ping, { routerIds }, this.opts.pingIntervalMs).then(
+      (reply) => {
+        this.misses.delete(node);
+        for (const id of fromReply(reply).missing) this.lose(id, 'router-gone');
+      },
+      () => {
+        if (this.nodes.busHealthy?.() === false) return;
+        const misses = (this.misses.get(node) ?? 0) + 1;
+        this.misses.set(node, misses);
+        if (misses < allowedMisses) return;
+        this.misses.delete(node);
+        this.log.warn({ node, routers: routerIds.length }, 'cascade node stopped answering: its viewers rebuild');
+        for (const id of routerIds) this.lose(id, 'node-lost');
+      },
+    );
   }
 
   private lose(routerId: string, reason: string): void {

@@ -57,10 +57,12 @@ export class MediaAgent {
     private readonly bus: CascadeBus,
     private readonly opts: CascadeOptions,
     private readonly log: Logger,
-    nodes?: CascadeNodes,
+    private readonly nodes?: CascadeNodes,
   ) {
+    // The cluster thinks an owner died: ask it once more, and give up on the first failure.
     nodes?.onNodeDown?.((owner) => {
-      for (const r of [...this.routers.values()]) if (r.owner === owner) r.slot.router.close();
+      const ids = [...this.routers.values()].filter((r) => r.owner === owner).map((r) => r.id);
+      if (ids.length > 0) this.checkOwner(owner, ids, 1);
     });
     const on = <T, R>(method: string, fn: (req: T, from: string) => Promise<R> | R) =>
       bus.handle(method, (req: T, from: string) => toReply(() => {
@@ -389,22 +391,24 @@ export class MediaAgent {
     // A router opened just now may not be registered by its owner yet (the reply is on its way).
     const settled = Date.now() - this.opts.pingIntervalMs;
     for (const r of this.routers.values()) if (r.openedAt < settled) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r]);
-    for (const [owner, routers] of byOwner) {
-      const ids = routers.map((r) => r.id);
-      this.bus.request<{ missing: string[] }>(owner, METHOD.alive, { routerIds: ids }, this.opts.pingIntervalMs).then(
-        ({ missing }) => {
-          this.ownerMisses.delete(owner);
-          for (const id of missing) this.routers.get(id)?.slot.router.close();
-        },
-        () => {
-          const misses = (this.ownerMisses.get(owner) ?? 0) + 1;
-          this.ownerMisses.set(owner, misses);
-          if (misses < this.opts.pingMisses) return;
-          this.ownerMisses.delete(owner);
-          this.log.warn({ owner, routers: ids.length }, 'owner node of cascaded rooms is gone: closing their routers');
-          for (const id of ids) this.routers.get(id)?.slot.router.close();
-        },
-      );
-    }
+    for (const [owner, routers] of byOwner) this.checkOwner(owner, routers.map((r) => r.id), this.opts.pingMisses);
+  }
+
+  private checkOwner(owner: string, ids: string[], allowedMisses: number): void {
+    this.bus.request<{ missing: string[] }>(owner, METHOD.alive, { routerIds: ids }, this.opts.pingIntervalMs).then(
+      ({ missing }) => {
+        this.ownerMisses.delete(owner);
+        for (const id of missing) this.routers.get(id)?.slot.router.close();
+      },
+      () => {
+        if (this.nodes?.busHealthy?.() === false) return; // Redis away: says nothing about the owner
+        const misses = (this.ownerMisses.get(owner) ?? 0) + 1;
+        this.ownerMisses.set(owner, misses);
+        if (misses < allowedMisses) return;
+        this.ownerMisses.delete(owner);
+        this.log.warn({ owner, routers: ids.length }, 'owner node of cascaded rooms is gone: closing their routers');
+        for (const id of ids) this.routers.get(id)?.slot.router.close();
+      },
+    );
   }
 }

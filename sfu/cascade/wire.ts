@@ -22,6 +22,12 @@ export interface CascadeNodes {
   candidates(): Promise<string[]> | string[];
   /** Tells when the cluster takes a node for dead (registry heartbeat expired), to act before pings miss. */
   onNodeDown?(fn: (nodeId: string) => void): void;
+  /**
+   * False while the cluster cannot reach Redis: unanswered checks then say
+   * nothing about the other node (pipes are direct UDP and keep flowing), so
+   * they do not count towards giving it up.
+   */
+  busHealthy?(): boolean;
 }
 
 export interface CascadeOptions {

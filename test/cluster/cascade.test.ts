@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
-import { eventually } from '../support/net.js';
+import { eventually, sleep } from '../support/net.js';
 import { spawnServer, type ServerProcess } from '../support/process.js';
 import type { TestServer } from '../support/server.js';
 
@@ -246,6 +246,34 @@ test('viewers on the other node spread over its workers; when the room ends, not
   }
   assert.is(remoteRouters(a).length, 0);
   assert.is((await a.app.sfu!.pool.slots[0]!.worker.dump()).routerIds.length, 0, 'nor on node a');
+});
+
+test('a Redis outage leaves cascaded viewers alone; their events flow again once Redis is back', async (ctx) => {
+  const { a, b, pub } = await pair(ctx, 'outage', 1);
+  const video = await pub.publishVideo();
+  const audio = await pub.publishAudio();
+  const local = await bot(ctx, a, 'v-local', 'outage');
+  await local.consume(video.id);
+  const far = await bot(ctx, a, 'v-far', 'outage');
+  const farTrack = await far.consume(video.id);
+  await eventually(() => farTrack.frames >= 3, 20_000, 'far viewer decodes');
+  assert.is(hosted(b).length, 1);
+
+  await ctx.c.redis.kill();
+  // Longer than the cascade's 3 x 300 ms checks and the registry's 1 s TTL.
+  const during = farTrack.frames;
+  await sleep(3000);
+  assert.ok(farTrack.frames > during + 10, 'media kept flowing through the pipe without Redis');
+  await ctx.c.redis.start();
+  await sees(a, [a.id, b.id]);
+  await sleep(1500);
+  assert.is(far.signaling.unread('sfu-reset').length, 0, 'no reset for an outage');
+  assert.is(hosted(b).length, 1, 'node b kept the room');
+
+  // The bus works again: a producer closed now reaches the far viewer.
+  const farAudio = await far.consume(audio.id);
+  await pub.signaling.request('close-producer', { producer_id: audio.id });
+  await far.signaling.next('consumer-closed', (p) => p.consumer_id === farAudio.consumer.id, 10_000);
 });
 
 test.run();
