@@ -631,6 +631,13 @@ export class MediaRoom {
   /** What an agent reports about a viewer's consumer reaches the viewer as if it were local. */
   private onRemoteEvent(router: RemoteRouter, event: CascadeEvent): void {
     if (event.type === 'router-lost' || this.quiet) return;
+    if (event.type === 'consumer-scores') {
+      for (const [peerId, consumerId, score] of event.scores) {
+        const peer = this.peers.get(peerId);
+        if (peer?.remoteConsumers.get(consumerId)?.router === router) this.setScore(peer, consumerId, score);
+      }
+      return;
+    }
     const peer = this.peers.get(event.peerId);
     if (!peer) return;
     const send = (message: ServerMessage) => this.opts.listener.sendTo(peer.id, message);
@@ -652,8 +659,6 @@ export class MediaRoom {
         return send({ type: 'consumer-resumed', payload: { consumer_id: consumerId } });
       case 'consumer-layers':
         return send({ type: 'consumer-layers-changed', payload: { consumer_id: consumerId, spatial_layer: event.spatialLayer, temporal_layer: event.temporalLayer } });
-      case 'consumer-score':
-        return this.setScore(peer, consumerId, event.score);
     }
   }
 

@@ -44,12 +44,18 @@ interface HostedRouter {
   transports: Map<string, { transport: WebRtcTransport; slot: RouterSlot; peerId: string; reserved: number }>;
   consumers: Map<string, Consumer>;
   dataConsumers: Map<string, DataConsumer>;
+  /** Scores changed since the last flush, by consumer id. */
+  scores: Map<string, [string, string, number]>;
 }
+
+/** Scores change often; a big room would send a bus message per consumer per change without this. */
+const SCORE_FLUSH_MS = 1000;
 
 export class MediaAgent {
   private readonly routers = new Map<string, HostedRouter>();
   private readonly ownerMisses = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
+  private readonly scoreTimer: NodeJS.Timeout;
   private closed = false;
 
   constructor(
@@ -89,6 +95,16 @@ export class MediaAgent {
     on(METHOD.ping, (req: { routerIds: string[] }) => ({ missing: req.routerIds.filter((id) => !this.routers.has(id)) }));
     this.timer = setInterval(() => this.checkOwners(), opts.pingIntervalMs);
     this.timer.unref();
+    this.scoreTimer = setInterval(() => this.flushScores(), SCORE_FLUSH_MS);
+    this.scoreTimer.unref();
+  }
+
+  private flushScores(): void {
+    for (const r of this.routers.values()) {
+      if (r.scores.size === 0) continue;
+      this.notify(r, { routerId: r.id, type: 'consumer-scores', scores: [...r.scores.values()] });
+      r.scores.clear();
+    }
   }
 
   /** Routers hosted for other nodes' rooms (tests, admin). */
@@ -103,6 +119,7 @@ export class MediaAgent {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    clearInterval(this.scoreTimer);
     for (const r of [...this.routers.values()]) {
       this.notify(r, { routerId: r.id, type: 'router-lost', reason: 'node-closing' });
       r.slot.router.close();
@@ -131,7 +148,7 @@ export class MediaAgent {
     }
     const hosted: HostedRouter = {
       id: router.id, room: req.room, owner, openedAt: Date.now(), slot, spread: [], opening: new Map(), pipe,
-      producers: new Map(), dataProducers: new Map(), transports: new Map(), consumers: new Map(), dataConsumers: new Map(),
+      producers: new Map(), dataProducers: new Map(), transports: new Map(), consumers: new Map(), dataConsumers: new Map(), scores: new Map(),
     };
     this.routers.set(router.id, hosted);
     router.observer.once('close', () => {
@@ -260,6 +277,7 @@ export class MediaAgent {
     }
     r.consumers.set(consumer.id, consumer);
     consumer.observer.once('close', () => {
+      r.scores.delete(consumer.id);
       slot.removeConsumer();
       r.consumers.delete(consumer.id);
     });
@@ -270,7 +288,7 @@ export class MediaAgent {
     consumer.on('layerschange', (layers) =>
       this.notify(r, { ...about, type: 'consumer-layers', spatialLayer: layers?.spatialLayer ?? null, temporalLayer: layers?.temporalLayer ?? null }),
     );
-    consumer.on('score', ({ score }) => this.notify(r, { ...about, type: 'consumer-score', score }));
+    consumer.on('score', ({ score }) => r.scores.set(consumer.id, [req.peerId, consumer.id, score]));
     return {
       id: consumer.id,
       producerId: req.producerId,

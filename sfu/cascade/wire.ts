@@ -187,7 +187,8 @@ export type CascadeEvent =
   | { routerId: string; type: 'router-lost'; reason: 'worker-died' | 'node-closing' }
   | { routerId: string; type: 'consumer-producer-closed' | 'consumer-paused' | 'consumer-resumed'; peerId: string; consumerId: string }
   | { routerId: string; type: 'consumer-layers'; peerId: string; consumerId: string; spatialLayer: number | null; temporalLayer: number | null }
-  | { routerId: string; type: 'consumer-score'; peerId: string; consumerId: string; score: number }
+  /** Latest scores of the router's consumers that changed, at most once per SCORE_FLUSH_MS: [peerId, consumerId, score]. */
+  | { routerId: string; type: 'consumer-scores'; scores: Array<[string, string, number]> }
   | { routerId: string; type: 'data-consumer-producer-closed'; peerId: string; dataConsumerId: string };
 
 /**
