@@ -36,6 +36,8 @@ import { ClusterNode } from './cluster/clusterNode.js';
 import type { RoomDirectory } from './cluster/roomDirectory.js';
 import { createClusterApi } from './http/clusterApi.js';
 import { clusterForwarder } from './http/clusterForward.js';
+// Cascade (issue 6, cascade)
+import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
 
 export interface App {
   config: Config;
@@ -161,6 +163,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
   deliverer?.registerMetrics(metrics.registry); // issue 4
+  if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool }); // issue 6 (cascade)
   const hubContext = { config, verifier, rooms, media, control, metrics, log, ...(cluster ? { cluster: cluster.relay } : {}) };
   cluster?.relay.attach(hubContext); // issue 6
   cluster?.wire({ rooms, calls: store, control: controlStore, events });

@@ -132,6 +132,11 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
   assert.is(unknown?.code, 'not_found');
   const restarted = await far.signaling.request('restart-ice', { transport_id: far.recvTransport!.id });
   assert.ok((restarted.ice_parameters as { usernameFragment?: string }).usernameFragment, 'ICE restart answered by node b');
+  // Operators see it in the metrics of both nodes.
+  const metric = async (n: TestServer, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await n.api('GET', '/metrics', undefined, null)).body as string)?.[1]);
+  assert.is(await metric(a, 'switchboard_cascade_remote_routers'), 1);
+  assert.is(await metric(b, 'switchboard_cascade_hosted_routers'), 1);
+  assert.is(await metric(b, 'switchboard_cascade_hosted_consumers'), 2);
   // Node b's consumer scores feed the far viewer's connection quality on the owner.
   await eventually(() => a.app.rooms.getRoom('big')!.media!.qualityOf(far.participantId) !== null, 10_000, 'far viewer has a quality');
 
