@@ -92,6 +92,8 @@ export interface Config {
     portRange: { min: number; max: number } | null;
     /** Address (IP or host name) other nodes reach this node's pipes at; null: the RTC announced address. */
     address: string | null;
+    /** A room's router on another node with no viewer for this long is closed. */
+    idleSeconds: number;
   };
 }
 
@@ -229,7 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
       prefix: 'switchboard:', publicUrl: null, capacity: 1000, heartbeatMs: 1000, ttlMs: 5000, requestTimeoutMs: 5000,
       selector: 'least-loaded', drainTimeoutSeconds: 300, reapGraceMs: 30_000,
     }, // cluster (issue 6): filled in below
-    cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null, address: null }, // issue 6 (cascade): filled in below
+    cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null, address: null, idleSeconds: 30 }, // issue 6 (cascade): filled in below
   };
   // ---- Room control and webhooks (issue 4) ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -293,6 +295,7 @@ export function loadConfig(env: Env = process.env): Config {
     pingMisses: int('SFU_CASCADE_PING_MISSES', 3, 1, 100),
     portRange: null,
     address: str('SFU_CASCADE_ADDRESS'),
+    idleSeconds: int('SFU_CASCADE_IDLE_SECONDS', 30, 0, 86_400),
   };
   const cascadePorts = str('SFU_CASCADE_PORTS');
   if (cascadePorts) {

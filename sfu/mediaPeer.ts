@@ -74,7 +74,7 @@ export class MediaPeer {
     for (const [id, t] of this.remoteTransports) {
       if (router && t.router !== router) continue;
       this.remoteTransports.delete(id);
-      t.router.transports.delete(id);
+      t.router.removeTransport(id);
     }
     for (const [id, c] of this.remoteConsumers) {
       if (router && c.router !== router) continue;

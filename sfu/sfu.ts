@@ -46,6 +46,7 @@ export class Sfu {
       pingMisses: config.pingMisses,
       requestTimeoutMs: 10_000,
       portRange: config.portRange,
+      idleRouterMs: config.idleSeconds * 1000,
     };
     this.cascade = {
       owner: new Cascade(bus, nodes, opts, this.log),

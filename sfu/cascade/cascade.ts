@@ -129,7 +129,7 @@ export class RoomCascade {
       try {
         const router = await this.routerOn(node);
         const options = await router.call<TransportOptions>(METHOD.createTransport, { peerId, ...req });
-        router.transports.add(options.id);
+        router.addTransport(options.id);
         return { router, options };
       } catch (err) {
         const full = err instanceof AppError && err.code === 'unavailable';
@@ -166,6 +166,10 @@ export class RoomCascade {
       if (i >= 0) this.routers.splice(i, 1);
       router.close();
     });
+    router.onIdle = () => {
+      log.info({ room: this.name, node, router: router.routerId }, 'no viewer left on the other node: closing the room there');
+      router.close();
+    };
     log.info({ room: this.name, node, router: router.routerId }, 'room cascaded to another node');
     // Everything published so far follows; later producers follow through producerAdded.
     await Promise.all(this.host.producerIds().map((id) => router.pipeProducer(id).catch((err) => log.warn({ err, node, producer: id }, 'pipe failed'))));

@@ -15,7 +15,10 @@ export class RemoteRouter {
   private readonly piped = new Map<string, Promise<void>>();
   private readonly pipedData = new Map<string, Promise<void>>();
   /** Viewers' transports on the remote router. */
-  readonly transports = new Set<string>();
+  private readonly transports = new Set<string>();
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** Called when the router has had no viewer for opts.idleRouterMs (the room stops piping there). */
+  onIdle: (() => void) | null = null;
   closed = false;
 
   private constructor(
@@ -50,6 +53,25 @@ export class RemoteRouter {
       pipe.close();
       throw err;
     }
+  }
+
+  get viewers(): number {
+    return this.transports.size;
+  }
+
+  addTransport(id: string): void {
+    this.transports.add(id);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  removeTransport(id: string): void {
+    if (!this.transports.delete(id) || this.transports.size > 0 || this.closed) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.transports.size === 0 && !this.closed) this.onIdle?.();
+    }, this.opts.idleRouterMs);
+    this.idleTimer.unref();
   }
 
   /** A request to the agent about this router; typed errors come back as AppErrors. */
@@ -129,6 +151,7 @@ export class RemoteRouter {
   close(remoteGone = false): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     if (!remoteGone) this.tell(METHOD.close, {});
     this.pipe.close();
   }

@@ -43,6 +43,8 @@ export interface CascadeOptions {
   /** Consecutive unanswered checks after which the other node is taken for dead. */
   pingMisses: number;
   requestTimeoutMs: number;
+  /** A room's router on another node with no viewer for this long is closed (its pipe stops). */
+  idleRouterMs: number;
   portRange: { min: number; max: number } | null;
 }
 

@@ -29,7 +29,7 @@ test.after.each(async (ctx) => {
 
 let run = 0;
 /** Fast liveness checks, pipe ports in a known range, rooms that close when empty. */
-const NODE_ENV = { ROOM_EMPTY_TIMEOUT_SECONDS: '0', SFU_CASCADE_PING_MS: '300', SFU_CASCADE_PING_MISSES: '3', SFU_CASCADE_PORTS: '47000-47099' };
+const NODE_ENV = { ROOM_EMPTY_TIMEOUT_SECONDS: '0', SFU_CASCADE_PING_MS: '300', SFU_CASCADE_PING_MISSES: '3', SFU_CASCADE_PORTS: '47000-47099', SFU_CASCADE_IDLE_SECONDS: '1' };
 
 /** A node of this test's cluster (own NODE_ID and key prefix), stopped after the test. */
 async function node(ctx: Ctx, id: string, env: Record<string, string> = {}, workers = 1): Promise<TestServer & { id: string }> {
@@ -147,6 +147,12 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
   await eventually(() => hosted(b)[0]!.consumers === 1, 5000, 'node b dropped the closed consumer');
   await local.signaling.next('consumer-closed', (p) => p.consumer_id === localTrack.consumer.id);
   assert.is(far.signaling.unread('sfu-reset').length, 0);
+
+  // The far viewer leaves while the room goes on: its router on node b closes once idle.
+  await far.close();
+  await eventually(() => hosted(b).length === 0 && remoteRouters(a).length === 0, 10_000, 'idle router on node b closed');
+  assert.is(b.app.sfu!.pool.slots[0]!.routers.size, 0);
+  assert.ok(a.app.rooms.getRoom('big'), 'the room itself goes on');
 });
 
 test("killing the other node's worker resets only its viewers; they rebuild and get media again", async (ctx) => {
