@@ -51,6 +51,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
   private readonly confirming = new Map<string, Promise<boolean>>();
   private readonly reapTimers = new Set<NodeJS.Timeout>();
   private renewing = false;
+  private beats = 0;
   private draining: Promise<DrainResult> | null = null;
 
   private constructor(
@@ -77,7 +78,11 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
     bus.onUnreachable((node) => {
       void this.confirmGone(node).then((gone) => gone && this.markGone(node, 'not subscribed to its channel'));
     });
-    registry.on('beat', () => void this.renewLeases());
+    registry.on('beat', (recovered) => {
+      void this.renewLeases();
+      // Every 10th beat (and after an outage), drop relayed connections their edge no longer holds.
+      if (recovered || ++this.beats % 10 === 0) void this.relay.reconcile();
+    });
     bus.handle('cluster.drain', () => {
       void this.drain();
       return { draining: true };
