@@ -52,6 +52,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
   private readonly reapTimers = new Set<NodeJS.Timeout>();
   private renewing = false;
   private beats = 0;
+  private stopped = false;
   private draining: Promise<DrainResult> | null = null;
 
   private constructor(
@@ -232,10 +233,16 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       await this.registry.setDraining(true);
       this.log.info({ rooms: w.rooms.roomCount, deadline_s: deadlineSeconds }, 'draining: no new rooms on this node');
       const deadline = started + deadlineSeconds * 1000;
-      while (w.rooms.roomCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-      const finished = w.rooms.roomCount === 0;
+      // Rooms that emptied need not wait for their empty_timeout: people are what the drain waits for.
+      while (w.rooms.participants > 0 && Date.now() < deadline && !this.stopped) await new Promise((r) => setTimeout(r, 250));
+      const finished = w.rooms.participants === 0;
       let moved = 0;
-      for (const room of w.rooms.roomNames()) if (await w.rooms.evacuate(room, 'node-draining')) moved++;
+      for (const name of w.rooms.roomNames()) {
+        const room = w.rooms.getRoom(name);
+        if (!room) continue;
+        if (room.participants.size === 0 && room.lobby.size === 0) await w.rooms.endRoom(name, 'empty');
+        else if (await w.rooms.evacuate(name, 'node-draining')) moved++;
+      }
       // Clients of this node in rooms elsewhere reconnect too, so none is left on a node about to stop.
       this.relay.closeEdges('node-draining');
       this.log.info({ moved_rooms: moved, seconds: Math.round((Date.now() - started) / 1000) }, 'drain done');
@@ -269,6 +276,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of this.reapTimers) clearTimeout(t);
     this.relay.close();
     await this.registry.stop();
