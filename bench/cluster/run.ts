@@ -41,6 +41,8 @@ const HELP = `Usage: node dist/bench/cluster/run.js [options]
   --duration S       seconds per measured load step (default 10)
   --failovers N      SIGKILL runs in the failover phase (default 3)
   --rates LIST       offered msg/s in the throughput phase (default 2000,5000,10000)
+  --heartbeat-ms N   NODE_HEARTBEAT_MS of the nodes (default 500)
+  --ttl-ms N         NODE_TTL_MS of the nodes (default 2000; the product default is 5000)
   --label TEXT       stored with the results`;
 
 const { values: opt } = parseArgs({
@@ -53,6 +55,8 @@ const { values: opt } = parseArgs({
     failovers: { type: 'string', default: '3' },
     rates: { type: 'string', default: '2000,5000,10000' },
     label: { type: 'string', default: '' },
+    'heartbeat-ms': { type: 'string', default: '500' },
+    'ttl-ms': { type: 'string', default: '2000' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -66,7 +70,7 @@ const progress = (msg: string) => process.stderr.write(`[bench:cluster] ${msg}\n
 const log = createLogger('silent');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const FAST = { NODE_HEARTBEAT_MS: '500', NODE_TTL_MS: '2000', CLUSTER_REQUEST_TIMEOUT_MS: '3000' };
+const FAST = { NODE_HEARTBEAT_MS: opt['heartbeat-ms']!, NODE_TTL_MS: opt['ttl-ms']!, CLUSTER_REQUEST_TIMEOUT_MS: '3000' };
 let pg: PostgresServer;
 let redis: RedisServer;
 let issuer: TokenIssuer;
