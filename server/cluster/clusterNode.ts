@@ -5,6 +5,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
+import { Gauge, type Registry } from 'prom-client';
 import { ClusterRelay } from '../../signaling/clusterRelay.js';
 import type { Config } from '../config.js';
 import type { EventSink } from '../events.js';
@@ -100,6 +101,13 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       redis.disconnect();
       throw new Error(`cannot reach Redis at REDIS_URL: ${String(err)}`);
     });
+    // A live node with this id is listening on its channel; a crashed predecessor's record (not expired yet) is not.
+    const channel = `${prefix}bus:${config.nodeId}`;
+    const listening = Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]);
+    if (listening > 0) {
+      redis.disconnect();
+      throw new Error(`another live node already uses NODE_ID ${config.nodeId}: give each node its own NODE_ID`);
+    }
     const bus = await RedisNodeBus.connect({ redisUrl: url, nodeId: config.nodeId, prefix, log, requestTimeoutMs });
     const registry = new NodeRegistry(
       redis,
@@ -109,14 +117,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       log,
     );
     const directory = new RedisRoomDirectory(redis, registry, { prefix, leaseMs: ttlMs, selector: SELECTORS[config.cluster.selector] }, log);
-    const node = new ClusterNode(bus, registry, directory, redis, config, log);
-    const existing = (await registry.liveNodes()).find((n) => n.id === config.nodeId);
-    if (existing) {
-      await bus.close();
-      redis.disconnect();
-      throw new Error(`another live node already uses NODE_ID ${config.nodeId} (${existing.signalingUrl}): give each node its own NODE_ID`);
-    }
-    return node;
+    return new ClusterNode(bus, registry, directory, redis, config, log);
   }
 
   /** Starts heartbeating: from now on other nodes place rooms here and relay to this node. */
@@ -128,6 +129,20 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
 
   get nodeId(): string {
     return this.bus.nodeId;
+  }
+
+  /** Prometheus gauges of this node's view of the cluster. */
+  registerMetrics(registry: Registry): void {
+    const { relay } = this;
+    const reg = this.registry;
+    new Gauge({ name: 'switchboard_cluster_nodes', help: 'Live nodes of the cluster, as this node saw them at its last beat', registers: [registry],
+      collect() { this.set(reg.cachedNodes().length); } });
+    new Gauge({ name: 'switchboard_cluster_relayed_connections', help: 'Connections of this node relayed to rooms on other nodes', registers: [registry],
+      collect() { this.set(relay.counts.relayed); } });
+    new Gauge({ name: 'switchboard_cluster_remote_participants', help: 'Connections of other nodes served by rooms on this node', registers: [registry],
+      collect() { this.set(relay.counts.remote); } });
+    new Gauge({ name: 'switchboard_cluster_redis_up', help: '1 when the last heartbeat reached Redis', registers: [registry],
+      collect() { this.set(reg.healthy ? 1 : 0); } });
   }
 
   wire(wiring: ClusterWiring): void {

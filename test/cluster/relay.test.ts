@@ -192,6 +192,15 @@ test('the cluster CLI prints every node with its state, load and rooms', async (
   await p1.client.close();
 });
 
+test('a second node with a live node\'s NODE_ID is refused; metrics show the cluster', async (ctx) => {
+  const err = await ctx.c.addNode('node-a').then(() => null, (e: Error) => e);
+  assert.ok(err, 'refused');
+  assert.match(err!.message, /NODE_ID node-a/);
+  const metrics = await ctx.a.api('GET', '/metrics');
+  assert.match(metrics.body, /switchboard_cluster_nodes 3/);
+  assert.match(metrics.body, /switchboard_cluster_redis_up 1/);
+});
+
 test('an admin drain through another node: the node takes no new rooms and fails its readiness check', async (ctx) => {
   const res = await ctx.a.api('POST', '/api/v1/cluster/drain', { node: 'node-c' });
   assert.is(res.status, 202);
