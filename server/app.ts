@@ -163,6 +163,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
   deliverer?.registerMetrics(metrics.registry); // issue 4
+  cluster?.registerMetrics(metrics.registry); // issue 6
   if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool }); // issue 6 (cascade)
   const hubContext = { config, verifier, rooms, media, control, metrics, log, ...(cluster ? { cluster: cluster.relay } : {}) };
   cluster?.relay.attach(hubContext); // issue 6

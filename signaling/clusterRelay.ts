@@ -34,7 +34,19 @@ export interface RelayCluster {
 }
 
 const OPEN = 1 as const;
+/** How long a detached link still delivers late replies to its client. */
+const DETACHED_LINGER_MS = 10_000;
 const CLOSED = 3 as const;
+
+/** relay.in / relay.out travel as `<link id>\n<message text>` (raw on the bus: no escaping). */
+function frame(link: string, text: string): string {
+  return `${link}\n${text}`;
+}
+
+function unframe(p: string): [string, string] {
+  const i = p.indexOf('\n');
+  return [p.slice(0, i), p.slice(i + 1)];
+}
 
 /** The owner's side of a relayed connection: sending means publishing to the edge. */
 class RelaySocket implements SessionSocket {
@@ -50,7 +62,7 @@ class RelaySocket implements SessionSocket {
   ) {}
 
   send(data: string): void {
-    if (this.readyState === OPEN) this.bus.send(this.edge, 'relay.out', { l: this.link, d: data });
+    if (this.readyState === OPEN) this.bus.send(this.edge, 'relay.out', frame(this.link, data));
   }
 
   close(code?: number, reason?: string): void {
@@ -91,7 +103,7 @@ class EdgeLink implements SessionRelay {
       // The owner answers once the leave is done; this connection then joins rooms through this node again.
       return bus.request(this.owner, 'relay.leave', { l: this.id, d: text }).then(() => this.relay.detach(this));
     }
-    bus.trySend(this.owner, 'relay.in', { l: this.id, d: text }).catch((err) => {
+    bus.trySend(this.owner, 'relay.in', frame(this.id, text)).catch((err) => {
       this.session.fail(id, err instanceof AppError ? err : new AppError('unavailable', 'the room\'s node is unavailable'));
     });
   }
@@ -123,11 +135,24 @@ export class ClusterRelay {
   ) {
     const { bus } = cluster;
     bus.handle('relay.open', (p: { l: string; identity: Identity; ip: string | null }, from) => this.open(p, from));
-    bus.handle('relay.in', (p: { l: string; d: string }, from) => this.incoming(p.l, p.d, from));
+    bus.handle('relay.in', (p: string, from) => {
+      const [link, text] = unframe(p);
+      this.incoming(link, text, from);
+    });
     bus.handle('relay.leave', (p: { l: string; d: string }, from) => this.leave(p.l, p.d, from));
     bus.handle('relay.gone', (p: { l: string }) => this.gone(p.l));
-    bus.handle('relay.out', (p: { l: string; d: string }) => this.edgeLinks.get(p.l)?.session.send(p.d));
+    bus.handle('relay.out', (p: string) => {
+      const [link, text] = unframe(p);
+      this.edgeLinks.get(link)?.session.send(text);
+    });
     bus.handle('relay.close', (p: { l: string; c: number; r: string }) => this.edgeLinks.get(p.l)?.session.close(p.c, p.r, 'relay'));
+    // Which of these links does this edge still hold? (The owner forgets the others: a lost relay.gone.)
+    bus.handle('relay.alive', (p: { links: string[] }) => ({
+      dead: p.links.filter((l) => {
+        const link = this.edgeLinks.get(l);
+        return !link || link.detached || link.session.closed;
+      }),
+    }));
     bus.handle('relay.detach', (p: { l: string }) => {
       const link = this.edgeLinks.get(p.l);
       if (link) this.detach(link);
@@ -187,15 +212,20 @@ export class ClusterRelay {
       }
       this.edgeLinks.set(link.id, link);
       session.relay = link;
-      this.cluster.bus.send(owner, 'relay.in', { l: link.id, d: JSON.stringify({ type: 'join', ...(id !== undefined ? { id } : {}), payload }) });
+      this.cluster.bus.send(owner, 'relay.in', frame(link.id, JSON.stringify({ type: 'join', ...(id !== undefined ? { id } : {}), payload })));
       return true;
     }
   }
 
   /** The client is out of the room on the owner: its next join is this node's to route. */
   detach(link: EdgeLink): void {
+    if (link.detached) return;
     link.detached = true;
     if (link.session.relay === link) link.session.relay = null;
+    // Kept a moment for replies still on their way, then forgotten.
+    setTimeout(() => {
+      if (this.edgeLinks.get(link.id) === link) this.edgeLinks.delete(link.id);
+    }, DETACHED_LINGER_MS).unref();
   }
 
   /** The owner of some links is gone: their clients reconnect (and land where their room is placed again). */
@@ -259,6 +289,8 @@ export class ClusterRelay {
 
   /** A message for a connection that is no longer in a room here: it is answered as a local one would be. */
   private answerDetached(link: string, text: string, edge: string): void {
+    // The edge may have missed the handover (Redis was away): it routes this connection itself again.
+    this.cluster.bus.send(edge, 'relay.detach', { l: link });
     let id: unknown;
     try {
       id = (JSON.parse(text) as { id?: unknown }).id;
@@ -267,7 +299,7 @@ export class ClusterRelay {
     }
     if (typeof id !== 'string') return;
     const message = encode({ type: 'error', id, payload: { code: 'not_in_room', message: 'join a room first' } });
-    this.cluster.bus.send(edge, 'relay.out', { l: link, d: message });
+    this.cluster.bus.send(edge, 'relay.out', frame(link, message));
   }
 
   /** The relayed client is neither in a room nor joining one here any more: hand it back to its edge. */
@@ -287,6 +319,26 @@ export class ClusterRelay {
     this.remotes.delete(link);
     session.ws.readyState = CLOSED;
     session.onClosed(); // leaves the room: 'disconnected'
+  }
+
+  /**
+   * Relayed connections whose edge no longer holds them are closed here (a
+   * relay.gone lost while Redis was away would otherwise leave a ghost in the room).
+   */
+  async reconcile(): Promise<void> {
+    const byEdge = new Map<string, string[]>();
+    for (const [link, session] of this.remotes) byEdge.set(session.ws.edge, [...(byEdge.get(session.ws.edge) ?? []), link]);
+    for (const [edge, links] of byEdge) {
+      try {
+        const { dead } = await this.cluster.bus.request<{ dead: string[] }>(edge, 'relay.alive', { links });
+        for (const link of dead) {
+          this.log.info({ link, edge }, 'relayed connection no longer held by its edge: disconnected');
+          this.gone(link);
+        }
+      } catch {
+        // the edge is unreachable: its death, if it is one, is handled as such
+      }
+    }
   }
 
   /** An edge node is gone: its clients' connections are gone with it. */

@@ -5,6 +5,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
+import { Gauge, type Registry } from 'prom-client';
 import { ClusterRelay } from '../../signaling/clusterRelay.js';
 import type { Config } from '../config.js';
 import type { EventSink } from '../events.js';
@@ -51,6 +52,8 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
   private readonly confirming = new Map<string, Promise<boolean>>();
   private readonly reapTimers = new Set<NodeJS.Timeout>();
   private renewing = false;
+  private beats = 0;
+  private stopped = false;
   private draining: Promise<DrainResult> | null = null;
 
   private constructor(
@@ -77,7 +80,11 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
     bus.onUnreachable((node) => {
       void this.confirmGone(node).then((gone) => gone && this.markGone(node, 'not subscribed to its channel'));
     });
-    registry.on('beat', () => void this.renewLeases());
+    registry.on('beat', (recovered) => {
+      void this.renewLeases();
+      // Every 10th beat (and after an outage), drop relayed connections their edge no longer holds.
+      if (recovered || ++this.beats % 10 === 0) void this.relay.reconcile();
+    });
     bus.handle('cluster.drain', () => {
       void this.drain();
       return { draining: true };
@@ -94,6 +101,13 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       redis.disconnect();
       throw new Error(`cannot reach Redis at REDIS_URL: ${String(err)}`);
     });
+    // A live node with this id is listening on its channel; a crashed predecessor's record (not expired yet) is not.
+    const channel = `${prefix}bus:${config.nodeId}`;
+    const listening = Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]);
+    if (listening > 0) {
+      redis.disconnect();
+      throw new Error(`another live node already uses NODE_ID ${config.nodeId}: give each node its own NODE_ID`);
+    }
     const bus = await RedisNodeBus.connect({ redisUrl: url, nodeId: config.nodeId, prefix, log, requestTimeoutMs });
     const registry = new NodeRegistry(
       redis,
@@ -103,14 +117,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       log,
     );
     const directory = new RedisRoomDirectory(redis, registry, { prefix, leaseMs: ttlMs, selector: SELECTORS[config.cluster.selector] }, log);
-    const node = new ClusterNode(bus, registry, directory, redis, config, log);
-    const existing = (await registry.liveNodes()).find((n) => n.id === config.nodeId);
-    if (existing) {
-      await bus.close();
-      redis.disconnect();
-      throw new Error(`another live node already uses NODE_ID ${config.nodeId} (${existing.signalingUrl}): give each node its own NODE_ID`);
-    }
-    return node;
+    return new ClusterNode(bus, registry, directory, redis, config, log);
   }
 
   /** Starts heartbeating: from now on other nodes place rooms here and relay to this node. */
@@ -122,6 +129,20 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
 
   get nodeId(): string {
     return this.bus.nodeId;
+  }
+
+  /** Prometheus gauges of this node's view of the cluster. */
+  registerMetrics(registry: Registry): void {
+    const { relay } = this;
+    const reg = this.registry;
+    new Gauge({ name: 'switchboard_cluster_nodes', help: 'Live nodes of the cluster, as this node saw them at its last beat', registers: [registry],
+      collect() { this.set(reg.cachedNodes().length); } });
+    new Gauge({ name: 'switchboard_cluster_relayed_connections', help: 'Connections of this node relayed to rooms on other nodes', registers: [registry],
+      collect() { this.set(relay.counts.relayed); } });
+    new Gauge({ name: 'switchboard_cluster_remote_participants', help: 'Connections of other nodes served by rooms on this node', registers: [registry],
+      collect() { this.set(relay.counts.remote); } });
+    new Gauge({ name: 'switchboard_cluster_redis_up', help: '1 when the last heartbeat reached Redis', registers: [registry],
+      collect() { this.set(reg.healthy ? 1 : 0); } });
   }
 
   wire(wiring: ClusterWiring): void {
@@ -227,10 +248,16 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       await this.registry.setDraining(true);
       this.log.info({ rooms: w.rooms.roomCount, deadline_s: deadlineSeconds }, 'draining: no new rooms on this node');
       const deadline = started + deadlineSeconds * 1000;
-      while (w.rooms.roomCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-      const finished = w.rooms.roomCount === 0;
+      // Rooms that emptied need not wait for their empty_timeout: people are what the drain waits for.
+      while (w.rooms.participants > 0 && Date.now() < deadline && !this.stopped) await new Promise((r) => setTimeout(r, 250));
+      const finished = w.rooms.participants === 0;
       let moved = 0;
-      for (const room of w.rooms.roomNames()) if (await w.rooms.evacuate(room, 'node-draining')) moved++;
+      for (const name of w.rooms.roomNames()) {
+        const room = w.rooms.getRoom(name);
+        if (!room) continue;
+        if (room.participants.size === 0 && room.lobby.size === 0) await w.rooms.endRoom(name, 'empty');
+        else if (await w.rooms.evacuate(name, 'node-draining')) moved++;
+      }
       // Clients of this node in rooms elsewhere reconnect too, so none is left on a node about to stop.
       this.relay.closeEdges('node-draining');
       this.log.info({ moved_rooms: moved, seconds: Math.round((Date.now() - started) / 1000) }, 'drain done');
@@ -264,6 +291,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of this.reapTimers) clearTimeout(t);
     this.relay.close();
     await this.registry.stop();

@@ -47,6 +47,8 @@ interface Pending {
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/** Separator of a raw (string payload) one-way frame; never in a node id or method name. */
+const RAW = '\u0001';
 const KNOWN_CODES = new Set<string>(ERROR_CODES);
 
 export class RedisNodeBus implements NodeBus {
@@ -76,7 +78,7 @@ export class RedisNodeBus implements NodeBus {
   static async connect(opts: {
     redisUrl: string; nodeId: string; prefix: string; log: Logger; requestTimeoutMs?: number;
   }): Promise<RedisNodeBus> {
-    const pub = connectRedis(opts.redisUrl, `${opts.nodeId}:bus`);
+    const pub = connectRedis(opts.redisUrl, `${opts.nodeId}:bus`, { autoPipelining: true });
     const sub = connectRedis(opts.redisUrl, `${opts.nodeId}:bus-sub`, { subscriber: true });
     const bus = new RedisNodeBus(opts.nodeId, pub, sub, opts.prefix, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.log);
     try {
@@ -123,21 +125,30 @@ export class RedisNodeBus implements NodeBus {
 
   send(node: string, method: string, payload: unknown): void {
     if (this.closed) return;
-    this.publish(node, { k: 's', f: this.nodeId, m: method, p: payload }).catch((err) => {
+    this.publish(node, this.sendFrame(method, payload)).catch((err) => {
       this.log.debug({ err, node, method }, 'cluster send failed');
     });
   }
 
   trySend(node: string, method: string, payload: unknown): Promise<void> {
     if (this.closed) return Promise.reject(new AppError('unavailable', 'this node is leaving the cluster'));
-    return this.publish(node, { k: 's', f: this.nodeId, m: method, p: payload });
+    return this.publish(node, this.sendFrame(method, payload));
+  }
+
+  /**
+   * A one-way message. A string payload travels as it is, after a short
+   * header (`\u0001from\u0001method\u0001`), so relayed client messages, JSON
+   * already, are neither escaped nor parsed again on the way.
+   */
+  private sendFrame(method: string, payload: unknown): Envelope | string {
+    return typeof payload === 'string' ? `${RAW}${this.nodeId}${RAW}${method}${RAW}${payload}` : { k: 's', f: this.nodeId, m: method, p: payload };
   }
 
   /** Publishes to a node's channel; rejects with `unavailable` when Redis is down or nobody listens there. */
-  private async publish(node: string, envelope: Envelope): Promise<void> {
+  private async publish(node: string, envelope: Envelope | string): Promise<void> {
     let receivers: number;
     try {
-      receivers = await this.pub.publish(this.channel(node), JSON.stringify(envelope));
+      receivers = await this.pub.publish(this.channel(node), typeof envelope === 'string' ? envelope : JSON.stringify(envelope));
     } catch {
       throw new AppError('unavailable', 'the cluster bus (Redis) is unavailable; try again');
     }
@@ -148,6 +159,13 @@ export class RedisNodeBus implements NodeBus {
   }
 
   private onMessage(text: string): void {
+    if (text.startsWith(RAW)) {
+      const a = text.indexOf(RAW, 1);
+      const b = text.indexOf(RAW, a + 1);
+      if (a < 0 || b < 0) return;
+      this.dispatchSend(text.slice(b + 1), text.slice(1, a), text.slice(a + 1, b));
+      return;
+    }
     let env: Envelope;
     try {
       env = JSON.parse(text) as Envelope;
@@ -164,21 +182,25 @@ export class RedisNodeBus implements NodeBus {
       else waiting.resolve(env.p);
       return;
     }
-    const handler = this.handlers.get(env.m ?? '');
     if (env.k === 's') {
-      if (!handler) {
-        this.log.warn({ method: env.m, from: env.f }, 'cluster bus: no handler for message');
-        return;
-      }
-      try {
-        const result = handler(env.p, env.f);
-        if (result instanceof Promise) result.catch((err) => this.log.error({ err, method: env.m }, 'cluster message handler failed'));
-      } catch (err) {
-        this.log.error({ err, method: env.m }, 'cluster message handler failed');
-      }
+      this.dispatchSend(env.p, env.f, env.m ?? '');
       return;
     }
-    void this.answer(env, handler);
+    void this.answer(env, this.handlers.get(env.m ?? ''));
+  }
+
+  private dispatchSend(payload: unknown, from: string, method: string): void {
+    const handler = this.handlers.get(method);
+    if (!handler) {
+      this.log.warn({ method, from }, 'cluster bus: no handler for message');
+      return;
+    }
+    try {
+      const result = handler(payload, from);
+      if (result instanceof Promise) result.catch((err) => this.log.error({ err, method }, 'cluster message handler failed'));
+    } catch (err) {
+      this.log.error({ err, method }, 'cluster message handler failed');
+    }
   }
 
   private async answer(env: Envelope, handler: ((payload: any, from: string) => unknown) | undefined): Promise<void> {

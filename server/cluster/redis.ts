@@ -4,8 +4,10 @@
 
 import { Redis } from 'ioredis';
 
-export function connectRedis(url: string, name: string, opts: { subscriber?: boolean } = {}): Redis {
+export function connectRedis(url: string, name: string, opts: { subscriber?: boolean; autoPipelining?: boolean } = {}): Redis {
   return new Redis(url, {
+    // The bus publishes many small messages: those of one tick go out in one write.
+    enableAutoPipelining: opts.autoPipelining ?? false,
     connectionName: name,
     lazyConnect: true,
     // A subscriber keeps its queue so its SUBSCRIBE is sent once connected; command connections fail fast.

@@ -123,6 +123,22 @@ test('sends arrive in order per sender and receiver', async (ctx) => {
   assert.equal(got['c'], inOrder);
 });
 
+test('string payloads travel unchanged (raw frames): quotes, newlines, control characters, unicode', async (ctx) => {
+  const prefix = `t${prefixes++}:`;
+  const a = await bus(ctx, 'a', prefix);
+  const b = await bus(ctx, 'b', prefix);
+  const got: Array<[unknown, string]> = [];
+  b.handle('raw', (p, from) => {
+    got.push([p, from]);
+  });
+  const texts = ['{"type":"offer","payload":{"sdp":"v=0\\r\\n"}}', 'line1\nline2', 'x\u0001y\u0001z', 'héllo ✓ 🎥', ''];
+  for (const t of texts) await a.trySend('b', 'raw', t);
+  a.send('b', 'raw', { not: 'a string' });
+  await eventually(() => got.length === texts.length + 1, 5000, 'all frames');
+  assert.equal(got.map((g) => g[0]), [...texts, { not: 'a string' }]);
+  assert.ok(got.every((g) => g[1] === 'a'));
+});
+
 function registry(ctx: Ctx, redis: Redis, id: string, prefix: string, load = { rooms: 0, participants: 0, consumers: 0 }) {
   const r = new NodeRegistry(
     redis,

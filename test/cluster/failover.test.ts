@@ -169,6 +169,31 @@ test('drain on SIGTERM: no new rooms on the node, its rooms move at the deadline
   assert.is(rows.filter((r) => r.left_at === null).length, 2);
 });
 
+test('the calls of a dead node that nobody comes back to are ended after the grace period', async (ctx) => {
+  const prefix = `f${ctx.prefix++}:`;
+  const victim = await node(ctx, 'reap-victim', prefix, { CLUSTER_REAP_GRACE_MS: '1000' });
+  const alone = await SignalingClient.connect(victim.url);
+  await alone.request('auth', { token: (await ctx.issuer.mint({ userId: 'orphan', role: 'speaker', ttlSeconds: 600 })).token });
+  await alone.request('join', { room: 'r-orphan' }); // the only node: the room is placed there
+  const other = await SignalingClient.connect(victim.url);
+  await other.request('auth', { token: (await ctx.issuer.mint({ userId: 'orphan2', role: 'speaker', ttlSeconds: 600 })).token });
+  await other.request('join', { room: 'r-orphan' });
+  const [call] = await sql(ctx, "SELECT id, status FROM calls WHERE room = 'r-orphan' AND status <> 'ended'");
+  assert.is(call.status, 'active');
+  // A survivor joins the cluster, then the victim dies and nobody rejoins its room.
+  const survivor = await node(ctx, 'reap-survivor', prefix, { CLUSTER_REAP_GRACE_MS: '1000' });
+  await eventually(async () => (await api(survivor.url, 'GET', '/api/v1/cluster')).body?.nodes?.length === 2, 10_000, 'two nodes');
+  victim.child.kill('SIGKILL');
+  await eventually(async () => (await sql(ctx, 'SELECT status FROM calls WHERE id = $1', [call.id]))[0].status === 'ended', 20_000, 'call ended by the survivor');
+  const [ended] = await sql(ctx, 'SELECT end_reason FROM calls WHERE id = $1', [call.id]);
+  assert.is(ended.end_reason, 'node-failure');
+  const rows = await sql(ctx, 'SELECT left_at, leave_reason FROM participants WHERE call_id = $1', [call.id]);
+  assert.is(rows.length, 2);
+  assert.ok(rows.every((r) => r.left_at !== null && r.leave_reason === 'node-failure'));
+  await alone.close();
+  await other.close();
+});
+
 test('Redis restarted mid-call: rooms keep running, new rooms are refused with unavailable, then everything recovers', async () => {
   const c = await startCluster(['redis-a', 'redis-b'], { sfuWorkers: 1 });
   try {

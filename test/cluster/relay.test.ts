@@ -192,4 +192,34 @@ test('the cluster CLI prints every node with its state, load and rooms', async (
   await p1.client.close();
 });
 
+test('a second node with a live node\'s NODE_ID is refused; metrics show the cluster', async (ctx) => {
+  const err = await ctx.c.addNode('node-a').then(() => null, (e: Error) => e);
+  assert.ok(err, 'refused');
+  assert.match(err!.message, /NODE_ID node-a/);
+  const metrics = await ctx.a.api('GET', '/metrics');
+  assert.match(metrics.body, /switchboard_cluster_nodes 3/);
+  assert.match(metrics.body, /switchboard_cluster_redis_up 1/);
+});
+
+test('an admin drain through another node: the node takes no new rooms and fails its readiness check', async (ctx) => {
+  const res = await ctx.a.api('POST', '/api/v1/cluster/drain', { node: 'node-c' });
+  assert.is(res.status, 202);
+  assert.equal(res.body, { node: 'node-c', draining: true });
+  await eventually(() => ctx.n3.app.cluster!.isDraining, 5000, 'node-c draining');
+  assert.is((await ctx.n3.api('GET', '/api/v1/cluster/ready', undefined, null)).status, 503);
+  await eventually(async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.find((n: any) => n.id === 'node-c').draining, 5000, 'seen draining');
+  await eventually(() => ctx.a.app.cluster!.registry.cachedNodes().find((n) => n.id === 'node-c')?.draining, 5000, 'a sees it');
+  await eventually(() => ctx.b.app.cluster!.registry.cachedNodes().find((n) => n.id === 'node-c')?.draining, 5000, 'b sees it');
+  // New rooms joined through the draining node run elsewhere.
+  const clients = [];
+  for (let i = 0; i < 4; i++) {
+    const j = await join(ctx.n3, `late-${i}`, `r-after-drain-${i}`);
+    clients.push(j.client);
+    assert.is.not(ownerOf(ctx, `r-after-drain-${i}`), ctx.n3);
+  }
+  for (const c of clients) await c.close();
+  const bad = await ctx.a.api('POST', '/api/v1/cluster/drain', { node: 'node-nope' });
+  assert.is(bad.status, 503);
+});
+
 test.run();

@@ -10,6 +10,8 @@ import { freePort, sleep } from './net.js';
 export interface RedisServer {
   url: string;
   port: number;
+  /** redis-server's pid (benchmarks read its CPU time). */
+  pid(): number | null;
   /** Stops the server (SIGKILL: as abrupt as a crash). */
   kill(): Promise<void>;
   /** Starts it again on the same port (after kill()). */
@@ -58,6 +60,7 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: () => child?.pid ?? null,
     async kill() {
       await killChild(child);
       child = null;
