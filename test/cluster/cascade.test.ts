@@ -231,7 +231,7 @@ test('a node killed with SIGKILL resets its viewers; a node shutting down tells 
 test('viewers on the other node spread over its workers; when the room ends, nothing is left there', async (ctx) => {
   const { a, b, pub } = await pair(ctx, 'ending', 0, { workers: 2, env: { SFU_ROUTER_CONSUMER_BUDGET: '1' } });
   const video = await pub.publishVideo();
-  await pub.produceData('chat');
+  const chat = await pub.produceData('chat');
   const viewers = [await bot(ctx, a, 'v1', 'ending'), await bot(ctx, b, 'v2', 'ending')];
   const tracks = await Promise.all(viewers.map((v) => v.consume(video.id)));
   await eventually(() => tracks.every((t) => t.frames >= 3), 20_000, 'viewers on node b decode');
@@ -243,6 +243,14 @@ test('viewers on the other node spread over its workers; when the room ends, not
   const dp = a.app.rooms.getRoom('ending')!.media!.dataProducerList()[0]!;
   const dc = await viewers[1]!.consumeData(dp.data_producer_id);
   assert.is(dc.label, 'chat');
+  const got = new Promise<string>((resolve) => dc.on('message', (m: unknown) => resolve(String(m))));
+  await eventually(() => dc.readyState === 'open', 10_000, 'data channel open');
+  const sender = setInterval(() => chat.readyState === 'open' && chat.send('hello over the pipe'), 200);
+  try {
+    assert.is(await Promise.race([got, sleep(10_000).then(() => 'nothing')]), 'hello over the pipe', 'data crosses the SCTP pipe');
+  } finally {
+    clearInterval(sender);
+  }
 
   for (const v of viewers) await v.close();
   await pub.close();
