@@ -4,6 +4,7 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { TokenVerifier } from '../signaling/auth.js';
 import { SignalingHub } from '../signaling/hub.js';
@@ -45,6 +46,13 @@ import { HlsAccess } from './live/hlsAccess.js';
 import { LiveService } from './live/liveService.js';
 import { LiveStore } from './storage/liveStore.js';
 import { hlsPipelineFactory } from '../recording/live/hlsPipeline.js';
+// Cluster (issue 6)
+import { ClusterNode } from './cluster/clusterNode.js';
+import type { RoomDirectory } from './cluster/roomDirectory.js';
+import { createClusterApi } from './http/clusterApi.js';
+import { clusterForwarder } from './http/clusterForward.js';
+// Cascade (issue 6, cascade)
+import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
 
 export interface App {
   config: Config;
@@ -63,6 +71,8 @@ export interface App {
   recordings: RecordingLibrary;
   /** Issue 5: live streams (HLS), their audience, chat and reactions. */
   live: LiveService;
+  /** Cluster (issue 6): this node's cluster membership (null on a single node). */
+  cluster: ClusterNode | null;
   close(): Promise<void>;
 }
 
@@ -91,8 +101,6 @@ async function loadKeys(config: Config, log: Logger): Promise<{ verifier: TokenV
 }
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
-  if (config.redisUrl) log.warn('REDIS_URL is set but cluster mode is not available yet: running as a single node');
-
   const db = await openDatabase(config);
   try {
     await applySchema(db);
@@ -118,7 +126,39 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     await db.close().catch(() => {});
     throw err;
   });
-  const directory = new LocalRoomDirectory(config.nodeId);
+  // Cluster (issue 6): with REDIS_URL, rooms are placed across the nodes through Redis.
+  let cluster: ClusterNode | null = null;
+  if (config.redisUrl) {
+    cluster = await ClusterNode.start({
+      config,
+      rtcAddress: sfu ? config.sfu.announcedAddress ?? (config.sfu.listenIp === '0.0.0.0' ? null : config.sfu.listenIp) : null,
+      load: () => ({
+        rooms: rooms.roomCount,
+        participants: rooms.participants,
+        consumers: sfu ? sfu.pool.slots.reduce((n, s) => n + s.consumers, 0) : 0,
+      }),
+      log,
+    }).catch(async (err) => {
+      sfu?.close();
+      await db.close().catch(() => {});
+      throw err;
+    });
+  }
+  const directory: RoomDirectory = cluster ? cluster.directory : new LocalRoomDirectory(config.nodeId);
+  // Cascade (issue 6, cascade): past SFU_NODE_CONSUMER_BUDGET, a room's new viewers get their
+  // media from another node's SFU, fed by SRTP pipes; this node also hosts other owners' viewers.
+  if (cluster && sfu) {
+    const registry = cluster.registry;
+    sfu.enableCascade(cluster.bus, {
+      // Nodes taking new work, fewest consumers first (the registry's view, a beat old).
+      candidates: () => registry.cachedNodes()
+        .filter((n) => n.id !== config.nodeId && !n.draining)
+        .sort((x, y) => x.load.consumers - y.load.consumers)
+        .map((n) => n.id),
+      onNodeDown: (fn) => cluster!.on('node-gone', fn),
+      busHealthy: () => registry.healthy, // a Redis outage is not the other node's death
+    }, config.cascade);
+  }
   // Room control and webhooks (issue 4): events go to the outbox when receivers are configured.
   const controlStore = new RoomControlStore(db);
   let deliverer: WebhookDeliverer | null = null;
@@ -170,7 +210,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   );
   await live.recover(db.kind === 'pglite' ? null : config.nodeId);
   live.registerMetrics(metrics.registry);
-  const hub = new SignalingHub({ config, verifier, rooms, media, control, metrics, log, recording, live });
+  cluster?.registerMetrics(metrics.registry); // issue 6
+  if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool }); // issue 6 (cascade)
+  const hubContext = { config, verifier, rooms, media, control, metrics, log, recording, live, ...(cluster ? { cluster: cluster.relay } : {}) };
+  cluster?.relay.attach(hubContext); // issue 6
+  cluster?.wire({ rooms, calls: store, control: controlStore, events });
+  const hub = new SignalingHub(hubContext);
   const api = createApi({
     db, rooms, metrics, issuer, credentials, log,
     nodeId: config.nodeId,
@@ -183,6 +228,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }; // issue 5
   createRecordingsApi(api, recordingsApi);
   createLiveApi(api, { live, credentials }); // issue 5
+  createClusterApi(api, { cluster, credentials }); // issue 6
+  if (cluster) api.forwarder = clusterForwarder(cluster, log); // issue 6: room REST acts on the room's node
 
   // HLS at /live/ and recording file downloads (issue 5, streamed), the browser demo at / and /app/, the API otherwise
   const server = createServer(withLive(live, withRecordingDownloads(withStatic(api.listener), recordingsApi)));
@@ -201,6 +248,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   log.info({ url, node_id: config.nodeId, database: db.kind }, 'switchboard listening');
   deliverer?.start();
   recordings.startCleanup(config.recording.cleanupIntervalSeconds); // issue 5
+  await cluster?.announce(config.cluster.publicUrl ?? reachableUrl(config.host, address.port, url)); // issue 6: other nodes may send rooms here now
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -209,15 +257,27 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await recording.shutdown(); // issue 5: ffmpeg finalizes its files first
       await recordings.stopCleanup();
       await rooms.shutdown();
+      await sfu?.closeCascade(); // issue 6 (cascade): owners of viewers hosted here move them, while the bus is up
+      cluster?.relay.close(); // issue 6: clients relayed to rooms here reconnect
       await deliverer?.stop(); // issue 4: undelivered events stay in the outbox for the next start
       await hub.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await serverClosed;
       await directory.close();
+      await cluster?.stop();
       sfu?.close();
       await db.close();
     })());
 
-  return { config, server, url, db, rooms, control, events, sfu, hub, recording, recordings, live, close };
+  return { config, server, url, db, rooms, control, events, sfu, hub, recording, recordings, live, cluster, close };
+}
+
+/** Cluster (issue 6): listening on all interfaces, other hosts reach this node on its first external IPv4. */
+function reachableUrl(host: string, port: number, fallback: string): string {
+  if (host !== '0.0.0.0') return fallback;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return `http://${a.address}:${port}`;
+  }
+  return fallback;
 }

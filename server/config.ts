@@ -111,6 +111,39 @@ export interface RecordingConfig {
   /** Free space below which no recording starts and running ones stop cleanly. */
   minFreeMb: number;
   defaultMode: 'tracks' | 'composite';
+  // ---- Cluster (issue 6) ----
+  cluster: {
+    /** Prefix of every Redis key and channel (several clusters may share one Redis). */
+    prefix: string;
+    /** Where clients reach this node (announced in the registry); default: the address it listens on. */
+    publicUrl: string | null;
+    /** Participants this node should hold; placement skips a node at capacity. */
+    capacity: number;
+    heartbeatMs: number;
+    /** A node silent for this long is dead for the cluster; room leases last as long. */
+    ttlMs: number;
+    requestTimeoutMs: number;
+    selector: 'least-loaded' | 'random';
+    /** On SIGTERM (or POST /api/v1/cluster/drain): how long rooms may finish before their participants are moved. */
+    drainTimeoutSeconds: number;
+    /** Calls of a dead node not taken over by another node within this long are ended. */
+    reapGraceMs: number;
+  };
+  // ---- Cascading big rooms across nodes (issue 6, cascade) ----
+  cascade: {
+    /** Cluster mode only: send viewers of a room that outgrows this node to other nodes. */
+    enabled: boolean;
+    /** Consumers this node takes (its rooms' and other nodes' viewers) before cascading. */
+    nodeConsumerBudget: number;
+    pingIntervalMs: number;
+    pingMisses: number;
+    /** UDP ports the nodes' pipe transports use (null: any free port), for firewalls between nodes. */
+    portRange: { min: number; max: number } | null;
+    /** Address (IP or host name) other nodes reach this node's pipes at; null: the RTC announced address. */
+    address: string | null;
+    /** A room's router on another node with no viewer for this long is closed. */
+    idleSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -245,6 +278,11 @@ export function loadConfig(env: Env = process.env): Config {
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
     live: null as unknown as Config['live'], // live streaming (issue 5): filled in below
     recording: null as unknown as RecordingConfig, // recording (issue 5): filled in below
+    cluster: {
+      prefix: 'switchboard:', publicUrl: null, capacity: 1000, heartbeatMs: 1000, ttlMs: 5000, requestTimeoutMs: 5000,
+      selector: 'least-loaded', drainTimeoutSeconds: 300, reapGraceMs: 30_000,
+    }, // cluster (issue 6): filled in below
+    cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null, address: null, idleSeconds: 30 }, // issue 6 (cascade): filled in below
   };
   // ---- Room control and webhooks (issue 4) ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -305,6 +343,48 @@ export function loadConfig(env: Env = process.env): Config {
   };
   // ---- Recording (issue 5) ----
   config.recording = recordingConfig(config.dataDir, problems, int, str, url);
+  // ---- Cluster (issue 6) ----
+  const selector = str('NODE_SELECTOR') ?? 'least-loaded';
+  if (!['least-loaded', 'random'].includes(selector)) problems.push('NODE_SELECTOR must be least-loaded or random');
+  const prefix = str('REDIS_PREFIX') ?? 'switchboard:';
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) problems.push('REDIS_PREFIX may contain only letters, digits and _ . : - (max 64)');
+  const heartbeatMs = int('NODE_HEARTBEAT_MS', 1000, 50, 60_000);
+  const ttlMs = int('NODE_TTL_MS', 5000, 150, 600_000);
+  if (ttlMs < 2 * heartbeatMs) problems.push('NODE_TTL_MS must be at least twice NODE_HEARTBEAT_MS (one late beat must not kill a node)');
+  if (config.redisUrl && !config.databaseUrl) {
+    problems.push('REDIS_URL (cluster mode) needs a PostgreSQL database shared by all nodes: set DATABASE_URL (PGlite is one process\'s own)');
+  }
+  config.cluster = {
+    prefix,
+    publicUrl: url('NODE_PUBLIC_URL', ['http:', 'https:']),
+    capacity: int('NODE_CAPACITY', 1000, 1, 10_000_000),
+    heartbeatMs,
+    ttlMs,
+    requestTimeoutMs: int('CLUSTER_REQUEST_TIMEOUT_MS', 5000, 50, 600_000),
+    selector: selector as Config['cluster']['selector'],
+    drainTimeoutSeconds: int('DRAIN_TIMEOUT_SECONDS', 300, 0, 7 * 86400),
+    reapGraceMs: int('CLUSTER_REAP_GRACE_MS', 30_000, 0, 86_400_000),
+  };
+
+  // ---- Cascading big rooms across nodes (issue 6, cascade) ----
+  const cascadeFlag = (str('SFU_CASCADE') ?? 'on').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(cascadeFlag)) problems.push('SFU_CASCADE must be on or off');
+  config.cascade = {
+    enabled: ['on', 'true', '1'].includes(cascadeFlag),
+    nodeConsumerBudget: int('SFU_NODE_CONSUMER_BUDGET', Math.max(1, rtcWorkers) * config.sfu.routerConsumerBudget, 0, 10_000_000),
+    pingIntervalMs: int('SFU_CASCADE_PING_MS', 2000, 100, 600_000),
+    pingMisses: int('SFU_CASCADE_PING_MISSES', 3, 1, 100),
+    portRange: null,
+    address: str('SFU_CASCADE_ADDRESS'),
+    idleSeconds: int('SFU_CASCADE_IDLE_SECONDS', 30, 0, 86_400),
+  };
+  const cascadePorts = str('SFU_CASCADE_PORTS');
+  if (cascadePorts) {
+    const m = /^(\d+)-(\d+)$/.exec(cascadePorts);
+    const [min, max] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+    if (!m || min < 1024 || max > 65535 || min > max) problems.push('SFU_CASCADE_PORTS must be a range like 50000-50999 (1024-65535)');
+    else config.cascade.portRange = { min, max };
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

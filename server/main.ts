@@ -23,9 +23,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    // Cluster (issue 6): SIGTERM drains first (rooms finish or move within DRAIN_TIMEOUT_SECONDS).
+    const drains = signal === 'SIGTERM' && app.cluster !== null;
+    const force = setTimeout(() => process.exit(1), 15_000 + (drains ? config.cluster.drainTimeoutSeconds * 1000 : 0));
     force.unref();
-    app.close().then(
+    const drained = drains ? app.cluster!.drain().then(() => undefined, (err) => log.error({ err }, 'drain failed')) : Promise.resolve();
+    drained.then(() => app.close()).then(
       () => process.exit(0),
       (err) => {
         log.error({ err }, 'shutdown failed');

@@ -1,5 +1,7 @@
 import type { Consumer, DataConsumer, DataProducer, Producer, WebRtcTransport } from 'mediasoup/types';
 import type { Quality, Source } from '../signaling/protocol.js';
+import type { RemoteRouter } from './cascade/remoteRouter.js';
+import { METHOD } from './cascade/wire.js';
 import type { RouterSlot } from './routerSlot.js';
 
 export interface TransportEntry {
@@ -17,6 +19,19 @@ export interface ConsumerEntry {
   producerId: string;
 }
 
+/** A viewer's recv transport on another node's router (cascade). */
+export interface RemoteTransportEntry {
+  id: string;
+  router: RemoteRouter;
+}
+
+/** A consumer that lives on another node; the owner keeps what the viewer's requests need. */
+export interface RemoteConsumerEntry {
+  router: RemoteRouter;
+  producerId: string;
+  type: string;
+}
+
 /** One participant's media objects in a room, and the scores behind its connection quality. */
 export class MediaPeer {
   readonly transports = new Map<string, TransportEntry>();
@@ -27,6 +42,10 @@ export class MediaPeer {
   /** Latest mediasoup score (0-10) per producer (upstream) and consumer (downstream). */
   readonly scores = new Map<string, number>();
   quality: Quality | null = null;
+  // Cascade: this peer's recv side on another node (at most one transport).
+  readonly remoteTransports = new Map<string, RemoteTransportEntry>();
+  readonly remoteConsumers = new Map<string, RemoteConsumerEntry>();
+  readonly remoteDataConsumers = new Map<string, RemoteRouter>();
 
   constructor(readonly id: string) {}
 
@@ -46,5 +65,22 @@ export class MediaPeer {
   closeAll(): void {
     // Closing a transport closes its producers, consumers and data channels.
     for (const t of this.transports.values()) t.transport.close();
+    for (const t of this.remoteTransports.values()) t.router.tell(METHOD.transportOp, { transportId: t.id, op: 'close' });
+    this.dropRemote();
+  }
+
+  /** Forgets what lived on remote routers (all of them, or one that is gone). */
+  dropRemote(router?: RemoteRouter): void {
+    for (const [id, t] of this.remoteTransports) {
+      if (router && t.router !== router) continue;
+      this.remoteTransports.delete(id);
+      t.router.removeTransport(id);
+    }
+    for (const [id, c] of this.remoteConsumers) {
+      if (router && c.router !== router) continue;
+      this.remoteConsumers.delete(id);
+      this.scores.delete(id);
+    }
+    for (const [id, r] of this.remoteDataConsumers) if (!router || r === router) this.remoteDataConsumers.delete(id);
   }
 }

@@ -15,6 +15,10 @@ import {
   type AckResults, type DataProducerInfo, type MediaKind, type ProducerInfo, type Quality, type ServerMessage, type Source,
 } from '../signaling/protocol.js';
 import { MEDIA_CODECS } from './codecs.js';
+import type { Cascade, RoomCascade } from './cascade/cascade.js';
+import { nodeLoad } from './cascade/mediaAgent.js';
+import type { RemoteRouter } from './cascade/remoteRouter.js';
+import { METHOD, type CascadeEvent, type ConsumerParams, type DataConsumerParams, type TransportOptions } from './cascade/wire.js';
 import { MediaPeer } from './mediaPeer.js';
 import { RouterSlot } from './routerSlot.js';
 import type { WorkerPool, WorkerSlot } from './workerPool.js';
@@ -32,6 +36,8 @@ export interface MediaRoomOptions {
   routerConsumerBudget: number;
   listener: MediaRoomListener;
   log: Logger;
+  /** Cluster mode: past nodeConsumerBudget, new viewers' recv sides go to other nodes. */
+  cascade?: { cascade: Cascade; nodeConsumerBudget: number } | null;
 }
 
 const AUDIO_LEVEL_INTERVAL_MS = 500;
@@ -48,7 +54,7 @@ export interface MediaRoomObserverEvents {
 }
 
 /** mediasoup rejects bad client parameters with TypeError/UnsupportedError: that is the client's fault. */
-async function clientCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+export async function clientCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -77,8 +83,18 @@ export class MediaRoom {
   closed = false;
   /** Issue 5: producers appearing, pausing and closing, for recorders (never for signaling). */
   readonly observer = new EventEmitter<MediaRoomObserverEvents>();
+  /** This room's routers on other nodes (cluster mode with cascading on). */
+  readonly remote: RoomCascade | null;
+  private overBudgetLoggedAt = 0;
 
-  constructor(private readonly opts: MediaRoomOptions) {}
+  constructor(private readonly opts: MediaRoomOptions) {
+    this.remote = opts.cascade?.cascade.room(opts.name, {
+      primaryRouter: async () => (await this.primarySlot()).router,
+      producerIds: () => [...this.producers.keys()],
+      onEvent: (router, event) => this.onRemoteEvent(router, event),
+      onLost: (router, reason) => this.onRemoteLost(router, reason),
+    }) ?? null;
+  }
 
   /** Issue 5: the room's name (recorders find the rooms-domain room by it). */
   get name(): string {
@@ -108,11 +124,15 @@ export class MediaRoom {
 
   async createTransport(peerId: string, direction: 'send' | 'recv', sctp: boolean, forceTcp = false): Promise<AckResults['create-transport']> {
     const peer = this.peer(peerId);
-    if (peer.transportOf(direction)) {
+    if (peer.transportOf(direction) || (direction === 'recv' && peer.remoteTransports.size > 0)) {
       throw new AppError('conflict', `you already have a ${direction} transport; close it or restart ICE`);
     }
     // A receiver will consume about everything published now.
     const reserved = direction === 'recv' ? Math.max(1, this.producers.size) : 0;
+    if (direction === 'recv' && this.nodeFull(reserved)) {
+      const remote = await this.createRemoteRecvTransport(peer, reserved, sctp, forceTcp);
+      if (remote) return { transport: remote };
+    }
     const slot = direction === 'send' ? await this.primarySlot() : await this.recvSlot(reserved);
     let transport: WebRtcTransport;
     try {
@@ -154,11 +174,15 @@ export class MediaRoom {
   }
 
   async connectTransport(peerId: string, transportId: string, dtlsParameters: unknown): Promise<void> {
+    const remote = this.peer(peerId).remoteTransports.get(transportId);
+    if (remote) return void (await remote.router.call(METHOD.transportOp, { transportId, op: 'connect', dtlsParameters }));
     const { transport } = this.transport(peerId, transportId);
     await clientCall('connect-transport', () => transport.connect({ dtlsParameters: dtlsParameters as DtlsParameters }));
   }
 
   async restartIce(peerId: string, transportId: string): Promise<AckResults['restart-ice']> {
+    const remote = this.peer(peerId).remoteTransports.get(transportId);
+    if (remote) return { ice_parameters: await remote.router.call(METHOD.transportOp, { transportId, op: 'restart-ice' }) };
     const { transport } = this.transport(peerId, transportId);
     return { ice_parameters: await transport.restartIce() };
   }
@@ -201,6 +225,7 @@ export class MediaRoom {
       this.audioLevels?.addProducer({ producerId: producer.id }).catch(() => {});
       this.activeSpeaker?.addProducer({ producerId: producer.id }).catch(() => {});
     }
+    this.remote?.producerAdded(producer.id);
     this.opts.listener.broadcast({ type: 'producer-added', payload: info }, peerId);
     this.observer.emit('produceradd', info); // issue 5
     return producer.id;
@@ -228,6 +253,8 @@ export class MediaRoom {
     req: { transportId: string; producerId: string; rtpCapabilities: unknown },
   ): Promise<AckResults['consume']> {
     const peer = this.peer(peerId);
+    const remote = peer.remoteTransports.get(req.transportId);
+    if (remote) return this.consumeRemote(peer, remote.router, req);
     const entry = this.transport(peerId, req.transportId);
     if (entry.direction !== 'recv') throw new AppError('invalid_payload', 'consume needs a recv transport', 'transport_id');
     const source = this.producers.get(req.producerId);
@@ -280,12 +307,19 @@ export class MediaRoom {
   }
 
   async setConsumerPaused(peerId: string, consumerId: string, paused: boolean): Promise<void> {
+    const remote = this.peer(peerId).remoteConsumers.get(consumerId);
+    if (remote) return void (await remote.router.call(METHOD.consumerOp, { consumerId, op: paused ? 'pause' : 'resume' }));
     const { consumer } = this.ownConsumer(peerId, consumerId);
     if (paused) await consumer.pause();
     else await consumer.resume();
   }
 
   async setConsumerLayers(peerId: string, consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
+    const remote = this.peer(peerId).remoteConsumers.get(consumerId);
+    if (remote) {
+      if (remote.type !== 'simulcast' && remote.type !== 'svc') throw new AppError('invalid_payload', `a ${remote.type} consumer has no layers`, 'consumer_id');
+      return void (await remote.router.call(METHOD.consumerOp, { consumerId, op: 'layers', spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }));
+    }
     const { consumer } = this.ownConsumer(peerId, consumerId);
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') {
       throw new AppError('invalid_payload', `a ${consumer.type} consumer has no layers`, 'consumer_id');
@@ -324,6 +358,8 @@ export class MediaRoom {
 
   async consumeData(peerId: string, transportId: string, dataProducerId: string): Promise<AckResults['consume-data']> {
     const peer = this.peer(peerId);
+    const remote = peer.remoteTransports.get(transportId);
+    if (remote) return this.consumeDataRemote(peer, remote.router, transportId, dataProducerId);
     const entry = this.transport(peerId, transportId);
     if (entry.direction !== 'recv') throw new AppError('invalid_payload', 'consume-data needs a recv transport', 'transport_id');
     if (!this.dataProducers.has(dataProducerId)) throw new AppError('not_found', `no data producer ${dataProducerId}`, 'data_producer_id');
@@ -354,6 +390,11 @@ export class MediaRoom {
   }
 
   async stats(peerId: string, ids: { transportId?: string; producerId?: string; consumerId?: string }): Promise<unknown[]> {
+    const peer = this.peer(peerId);
+    const remoteTransport = ids.transportId ? peer.remoteTransports.get(ids.transportId) : undefined;
+    if (remoteTransport) return remoteTransport.router.call(METHOD.transportOp, { transportId: ids.transportId, op: 'stats' });
+    const remoteConsumer = ids.consumerId ? peer.remoteConsumers.get(ids.consumerId) : undefined;
+    if (remoteConsumer) return remoteConsumer.router.call(METHOD.consumerOp, { consumerId: ids.consumerId, op: 'stats' });
     if (ids.transportId) return this.transport(peerId, ids.transportId).transport.getStats();
     if (ids.producerId) return this.ownProducer(peerId, ids.producerId).producer.getStats();
     if (ids.consumerId) return this.ownConsumer(peerId, ids.consumerId).consumer.getStats();
@@ -427,6 +468,7 @@ export class MediaRoom {
     this.quiet = true;
     for (const peer of this.peers.values()) peer.closeAll();
     this.peers.clear();
+    this.remote?.close();
     for (const slot of this.secondaries) slot.router.close();
     this.primary?.router.close();
     this.observer.emit('close'); // issue 5
@@ -548,10 +590,116 @@ export class MediaRoom {
       this.audioLevels = null;
       this.activeSpeaker = null;
       for (const s of this.secondaries.splice(0)) s.router.close();
+      this.remote?.close(); // their pipes started on the primary
     }
     for (const peer of affected) peer.closeAll();
     this.quiet = false;
     for (const peer of affected) this.opts.listener.sendTo(peer.id, { type: 'sfu-reset', payload: { reason: 'worker-died' } });
+  }
+
+  // ---- cascade: viewers on other nodes --------------------------------------
+
+  /** True when this node's consumers (all rooms) would pass the node budget and other nodes may help. */
+  private nodeFull(expectedConsumers: number): boolean {
+    if (!this.remote || !this.opts.cascade) return false;
+    return nodeLoad(this.opts.pool) + expectedConsumers > this.opts.cascade.nodeConsumerBudget;
+  }
+
+  private async createRemoteRecvTransport(peer: MediaPeer, reserve: number, sctp: boolean, forceTcp: boolean): Promise<TransportOptions | null> {
+    const placed = await this.remote!.createRecvTransport(peer.id, { reserve, sctp, forceTcp });
+    if (!placed) {
+      // Once a minute per room: a big room would say it for every viewer.
+      if (Date.now() - this.overBudgetLoggedAt > 60_000) {
+        this.overBudgetLoggedAt = Date.now();
+        this.opts.log.warn({ room: this.opts.name, peer: peer.id }, 'node over its consumer budget and no other node takes viewers: keeping them here');
+      }
+      return null;
+    }
+    const { router, options } = placed;
+    if (this.peers.get(peer.id) !== peer || this.closed || router.closed) {
+      router.tell(METHOD.transportOp, { transportId: options.id, op: 'close' });
+      throw new AppError('not_in_room', 'you left the room');
+    }
+    peer.remoteTransports.set(options.id, { id: options.id, router });
+    return options;
+  }
+
+  private async consumeRemote(
+    peer: MediaPeer,
+    router: RemoteRouter,
+    req: { transportId: string; producerId: string; rtpCapabilities: unknown },
+  ): Promise<AckResults['consume']> {
+    if (!this.producers.has(req.producerId)) throw new AppError('not_found', `no producer ${req.producerId} in this room`, 'producer_id');
+    await router.pipeProducer(req.producerId);
+    const params = await router.call<ConsumerParams>(METHOD.consume, {
+      transportId: req.transportId, peerId: peer.id, producerId: req.producerId, rtpCapabilities: req.rtpCapabilities,
+    });
+    if (this.peers.get(peer.id) !== peer || router.closed) {
+      router.tell(METHOD.consumerOp, { consumerId: params.id, op: 'close' });
+      throw new AppError('not_in_room', 'you left the room');
+    }
+    peer.remoteConsumers.set(params.id, { router, producerId: req.producerId, type: params.type });
+    return { consumer: params };
+  }
+
+  private async consumeDataRemote(peer: MediaPeer, router: RemoteRouter, transportId: string, dataProducerId: string): Promise<AckResults['consume-data']> {
+    if (!this.dataProducers.has(dataProducerId)) throw new AppError('not_found', `no data producer ${dataProducerId}`, 'data_producer_id');
+    await router.pipeDataProducer(dataProducerId);
+    const dc = await router.call<DataConsumerParams>(METHOD.consumeData, { transportId, peerId: peer.id, dataProducerId });
+    peer.remoteDataConsumers.set(dc.id, router);
+    return { data_consumer: dc };
+  }
+
+  /** What an agent reports about a viewer's consumer reaches the viewer as if it were local. */
+  private onRemoteEvent(router: RemoteRouter, event: CascadeEvent): void {
+    if (event.type === 'router-lost' || this.quiet) return;
+    if (event.type === 'consumer-scores') {
+      for (const [peerId, consumerId, score] of event.scores) {
+        const peer = this.peers.get(peerId);
+        if (peer?.remoteConsumers.get(consumerId)?.router === router) this.setScore(peer, consumerId, score);
+      }
+      return;
+    }
+    const peer = this.peers.get(event.peerId);
+    if (!peer) return;
+    const send = (message: ServerMessage) => this.opts.listener.sendTo(peer.id, message);
+    if (event.type === 'data-consumer-producer-closed') {
+      if (peer.remoteDataConsumers.delete(event.dataConsumerId)) send({ type: 'data-consumer-closed', payload: { data_consumer_id: event.dataConsumerId } });
+      return;
+    }
+    const consumer = peer.remoteConsumers.get(event.consumerId);
+    if (!consumer || consumer.router !== router) return;
+    const consumerId = event.consumerId;
+    switch (event.type) {
+      case 'consumer-producer-closed':
+        peer.remoteConsumers.delete(consumerId);
+        peer.scores.delete(consumerId);
+        return send({ type: 'consumer-closed', payload: { consumer_id: consumerId, producer_id: consumer.producerId } });
+      case 'consumer-paused':
+        return send({ type: 'consumer-paused', payload: { consumer_id: consumerId } });
+      case 'consumer-resumed':
+        return send({ type: 'consumer-resumed', payload: { consumer_id: consumerId } });
+      case 'consumer-layers':
+        return send({ type: 'consumer-layers-changed', payload: { consumer_id: consumerId, spatial_layer: event.spatialLayer, temporal_layer: event.temporalLayer } });
+    }
+  }
+
+  /**
+   * A remote router is gone: its viewers hear sfu-reset and rebuild (landing
+   * wherever there is room). As for a lost worker, all of such a peer's media
+   * state goes, since sfu-reset tells the client to rebuild all of it.
+   */
+  private onRemoteLost(router: RemoteRouter, reason: string): void {
+    if (this.closed) return;
+    const affected = [...this.peers.values()].filter((p) => [...p.remoteTransports.values()].some((t) => t.router === router));
+    this.opts.log.warn({ room: this.opts.name, node: router.node, peers: affected.length, reason }, 'viewers on another node lost their media');
+    this.quiet = true;
+    for (const peer of affected) {
+      peer.dropRemote(router);
+      peer.closeAll();
+    }
+    this.quiet = false;
+    for (const peer of affected) this.opts.listener.sendTo(peer.id, { type: 'sfu-reset', payload: { reason } });
   }
 
   // ---- lookups ---------------------------------------------------------------

@@ -5,6 +5,9 @@ import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import type { Config } from '../server/config.js';
 import type { Logger } from '../server/logger.js';
+import { Cascade } from './cascade/cascade.js';
+import { MediaAgent } from './cascade/mediaAgent.js';
+import type { CascadeBus, CascadeNodes } from './cascade/wire.js';
 import { MediaRoom, type MediaRoomListener } from './mediaRoom.js';
 import { resolveWorkerBin } from './workerBinary.js';
 import { WorkerPool } from './workerPool.js';
@@ -21,12 +24,47 @@ function defaultAnnouncedAddress(listenIp: string): string | null {
 export class Sfu {
   /** Issue 5: every MediaRoom made (recorders attach to it), mediasoup-style. */
   readonly observer = new EventEmitter<{ newroom: [MediaRoom] }>();
+  /** Cluster mode: this node's side of cascading (owner of rooms, host of others' viewers). */
+  cascade: { owner: Cascade; agent: MediaAgent; nodeConsumerBudget: number } | null = null;
 
   private constructor(
     readonly pool: WorkerPool,
     private readonly config: Config['sfu'],
     private readonly log: Logger,
+    private readonly announcedAddress: string | null,
   ) {}
+
+  /**
+   * Joins this node to the cluster's media cascade: it hosts other owners'
+   * viewers and, past its budget, sends its rooms' viewers to other nodes.
+   */
+  enableCascade(bus: CascadeBus, nodes: CascadeNodes, config: Config['cascade']): void {
+    if (this.cascade || !config.enabled) return;
+    const opts = {
+      listenIp: this.config.listenIp,
+      announcedAddress: config.address ?? this.announcedAddress,
+      nodeConsumerBudget: config.nodeConsumerBudget,
+      routerConsumerBudget: this.config.routerConsumerBudget,
+      pingIntervalMs: config.pingIntervalMs,
+      pingMisses: config.pingMisses,
+      requestTimeoutMs: 10_000,
+      portRange: config.portRange,
+      idleRouterMs: config.idleSeconds * 1000,
+    };
+    this.cascade = {
+      owner: new Cascade(bus, nodes, opts, this.log),
+      agent: new MediaAgent(this.pool, bus, opts, this.log, nodes),
+      nodeConsumerBudget: config.nodeConsumerBudget,
+    };
+    this.log.info({ node_budget: config.nodeConsumerBudget }, 'sfu cascade on');
+  }
+
+  /** Before the bus closes: owners of rooms hosted here hear that their viewers must move. */
+  async closeCascade(): Promise<void> {
+    if (!this.cascade) return;
+    this.cascade.owner.close();
+    await this.cascade.agent.close();
+  }
 
   /** Starts the workers; null when RTC_WORKERS is 0 (signaling only). */
   static async start(config: Config['sfu'], log: Logger): Promise<Sfu | null> {
@@ -42,7 +80,7 @@ export class Sfu {
       log,
     });
     log.info({ listen_ip: config.listenIp, announced: announcedAddress }, 'sfu ready');
-    return new Sfu(pool, config, log);
+    return new Sfu(pool, config, log, announcedAddress);
   }
 
   createRoom(name: string, listener: MediaRoomListener): MediaRoom {
@@ -53,12 +91,14 @@ export class Sfu {
       plainListenIp: this.config.listenIp === '0.0.0.0' ? '127.0.0.1' : this.config.listenIp,
       listener,
       log: this.log,
+      cascade: this.cascade ? { cascade: this.cascade.owner, nodeConsumerBudget: this.cascade.nodeConsumerBudget } : null,
     });
     this.observer.emit('newroom', room); // issue 5
     return room;
   }
 
   close(): void {
+    this.cascade?.owner.close();
     this.pool.close();
   }
 }

@@ -27,6 +27,8 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
 
   async join(session, ctx, payload, id) {
     if (session.participant || session.joining) throw new AppError('already_in_room', 'leave the current room first');
+    // Cluster (issue 6): a room that runs on another node is joined there, through this node.
+    if (ctx.cluster && (await ctx.cluster.joinElsewhere(session, payload, id))) return;
     session.joining = true;
     const started = performance.now();
     // Room control (issue 4): a join put in the lobby is answered later; meanwhile this

@@ -15,8 +15,8 @@ const PING_SLICES = 30;
 
 export class SignalingHub {
   private readonly wss: WebSocketServer;
-  private readonly sessions = new Set<Session>();
-  private readonly pingSlices: Array<Set<Session>> = Array.from({ length: PING_SLICES }, () => new Set());
+  private readonly sessions = new Set<Session<WebSocket>>();
+  private readonly pingSlices: Array<Set<Session<WebSocket>>> = Array.from({ length: PING_SLICES }, () => new Set());
   private nextSlice = 0;
   private sliceToAssign = 0;
   private readonly pingTimer: NodeJS.Timeout;

@@ -7,6 +7,7 @@ import type { RoomControl } from '../server/rooms/roomControl.js';
 import type { TokenVerifier } from './auth.js';
 import type { RecordingService } from '../recording/recordingService.js'; // recording (issue 5)
 import type { LiveService } from '../server/live/liveService.js'; // live streaming (issue 5)
+import type { ClusterRelay } from './clusterRelay.js';
 
 /** What message handlers may use: the layers below signaling, nothing of the socket. */
 export interface HubContext {
@@ -19,6 +20,8 @@ export interface HubContext {
   metrics: Metrics;
   /** Live streaming (issue 5): go live, watchers, stream chat and reactions (absent in signaling-only tests). */
   live?: LiveService;
+  /** Cluster (issue 6): joins of rooms that run on another node go through it (absent on a single node). */
+  cluster?: ClusterRelay;
   log: Logger;
   /** Recording (issue 5): start/stop by hosts and moderators; absent without an SFU. */
   recording?: RecordingService;

@@ -18,7 +18,9 @@ export type CallState = 'pending' | 'active' | 'ended';
 
 export type LeaveReason = 'left' | 'disconnected' | 'replaced' | 'call-ended' | 'server-shutdown'
   // Room control (issue 4): removed by a moderator (kick) or by the app's backend (REST leave).
-  | 'kicked' | 'removed';
+  | 'kicked' | 'removed'
+  // Cluster (issue 6): the room moved to another node (drain), or the node that ran it died.
+  | 'migrated' | 'node-failure';
 
 /** Every error code a client can receive, over the WebSocket or REST. */
 export const ERROR_CODES = [
@@ -41,6 +43,8 @@ export const CloseCode = {
   unauthorized: 4001, // bad token, token for another room, or no auth in time
   rateLimited: 4008, // sustained flooding after rate_limited errors
   replaced: 4009, // same user joined the same room from another connection
+  // Cluster (issue 6): reconnect (through the load balancer) and join again; a `reconnect` event says why.
+  reconnect: 4012,
 } as const;
 
 const ID = string({ min: 1, max: 64 });
@@ -545,3 +549,13 @@ export interface ServerPayloads {
   'live-viewers': { stream_id: string; current: number; peak: number; total: number };
 }
 // ---- end live streaming ----
+// ---- Cluster (issue 6): a node asks its clients to reconnect elsewhere ----
+
+/** Why the server asks a client to reconnect: its node drains, the room moved, or the node running the room died. */
+export type ReconnectReason = 'node-draining' | 'room-moved' | 'node-failure';
+
+export interface ServerPayloads {
+  /** Sent just before the server closes the socket with CloseCode.reconnect (4012): connect again and rejoin. */
+  reconnect: { reason: ReconnectReason; room: string | null; retry_after_ms: number };
+}
+// ---- end cluster ----

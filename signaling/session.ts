@@ -13,7 +13,21 @@ import { handlers } from './handlers.js';
 // Messages waiting while an async request (auth, join, leave) of this client is in progress.
 const MAX_BACKLOG = 256;
 
-export class Session implements ParticipantSink {
+/** What a Session needs of its socket: a ws WebSocket, or (cluster) a link to the edge node holding the real one. */
+export type SessionSocket = Pick<WebSocket, 'readyState' | 'OPEN' | 'bufferedAmount' | 'send' | 'close' | 'terminate'>;
+
+/** Cluster (issue 6): this connection's room lives on another node; its messages go there. */
+export interface SessionRelay {
+  /** Forwards one validated client message (raw text); a promise holds back the next ones until it settles. */
+  forward(type: string, text: string, id: string | undefined): void | Promise<void>;
+  /** The client's socket closed. */
+  closed(): void;
+}
+
+/** Requests a relaying edge still answers itself. */
+const EDGE_LOCAL_TYPES = new Set(['auth', 'ping']);
+
+export class Session<S extends SessionSocket = SessionSocket> implements ParticipantSink {
   identity: Identity | null = null;
   participant: Participant | null = null;
   joining = false;
@@ -24,6 +38,8 @@ export class Session implements ParticipantSink {
   readonly gone = this.goneController.signal;
   /** Set while a join is in progress (room control: `leave` ends a wait in the lobby). */
   cancelJoin: (() => void) | null = null;
+  /** Cluster (issue 6): set while this connection's room lives on another node. */
+  relay: SessionRelay | null = null;
 
   private readonly limiter: RateLimiter;
   private authTimer: NodeJS.Timeout | null;
@@ -31,7 +47,7 @@ export class Session implements ParticipantSink {
   private backlog: Array<{ data: RawData; isBinary: boolean }> | null = null;
 
   constructor(
-    readonly ws: WebSocket,
+    readonly ws: S,
     readonly clientIp: string | null,
     private readonly ctx: HubContext,
   ) {
@@ -59,6 +75,13 @@ export class Session implements ParticipantSink {
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
     return identity;
+  }
+
+  /** Cluster (issue 6): an identity the edge node already verified (a relayed connection). */
+  adoptIdentity(identity: Identity): void {
+    this.identity = identity;
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = null;
   }
 
   onMessage(data: RawData, isBinary: boolean): void {
@@ -111,6 +134,12 @@ export class Session implements ParticipantSink {
         if (err instanceof ValidationError) throw new AppError('invalid_payload', err.message, err.field);
         throw err;
       }
+      // Cluster (issue 6): validated here, handled by the node that runs the room.
+      if (this.relay && !EDGE_LOCAL_TYPES.has(type)) {
+        const forwarded = this.relay.forward(type, data.toString(), id);
+        if (forwarded instanceof Promise) this.track(forwarded.catch((err) => this.fail(id, err)));
+        return;
+      }
       const handler = handlers[type] as (s: Session, ctx: HubContext, p: unknown, id: string | undefined) => unknown;
       const result = handler(this, this.ctx, parsed, id);
       if (result instanceof Promise) {
@@ -132,6 +161,11 @@ export class Session implements ParticipantSink {
         this.process(next.data, next.isBinary);
       }
     });
+  }
+
+  /** Cluster (issue 6): resolves once every message received so far has been handled. */
+  async settled(): Promise<void> {
+    while (this.pending) await this.pending;
   }
 
   private ack(id: string | undefined, result: unknown): void {
@@ -180,6 +214,8 @@ export class Session implements ParticipantSink {
   removed(reason: LeaveReason): void {
     this.participant = null;
     if (reason === 'replaced') this.close(CloseCode.replaced, 'joined from another connection', 'replaced');
+    // Cluster (issue 6): the room moved; the client was sent `reconnect` and joins again elsewhere.
+    if (reason === 'migrated') this.close(CloseCode.reconnect, 'reconnect: the room moved', 'reconnect');
   }
 
   close(code: number, reason: string, metric: string): void {
@@ -196,6 +232,8 @@ export class Session implements ParticipantSink {
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
     this.backlog = null;
+    this.relay?.closed(); // cluster (issue 6)
+    this.relay = null;
     const participant = this.participant;
     this.participant = null;
     if (participant) {

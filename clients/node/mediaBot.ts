@@ -62,8 +62,14 @@ export class MediaBot {
   /** Connects, authenticates, joins and loads the router's capabilities. */
   static async join(url: string, token: string, room: string, opts: { forceTcp?: boolean } = {}): Promise<MediaBot> {
     const signaling = await SignalingClient.connect(url);
-    await signaling.request('auth', { token });
-    const joined = await signaling.request('join', { room });
+    let joined;
+    try {
+      await signaling.request('auth', { token });
+      joined = await signaling.request('join', { room });
+    } catch (err) {
+      void signaling.close(); // a failed join leaves no connection behind
+      throw err;
+    }
     const bot = new MediaBot(signaling, joined.participant_id, joined.room_state.producers);
     bot.forceTcp = opts.forceTcp ?? false;
     const { router_rtp_capabilities } = await signaling.request('sfu-capabilities', {});

@@ -33,7 +33,7 @@ interface Route {
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-function readBody(req: IncomingMessage): Promise<unknown> {
+export function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -62,6 +62,9 @@ function readBody(req: IncomingMessage): Promise<unknown> {
 export class Router {
   private readonly routes: Route[] = [];
 
+  /** Cluster (issue 6): may answer a request itself (sending it to another node); true when it did. */
+  forwarder: ((req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>) | null = null;
+
   constructor(private readonly log: Logger) {}
 
   add(method: string, path: string, handler: Handler): this {
@@ -85,6 +88,7 @@ export class Router {
     const url = new URL(req.url ?? '/', 'http://localhost');
     let response: Response;
     try {
+      if (this.forwarder && (await this.forwarder(req, res, url))) return; // cluster (issue 6)
       response = await this.dispatch(req, url);
     } catch (err) {
       const error = toAppError(err);

@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import {
-  DTMF_DEFAULT_DURATION_MS, DTMF_DEFAULT_GAP_MS, encode,
+  DTMF_DEFAULT_DURATION_MS, DTMF_DEFAULT_GAP_MS, encode, type ReconnectReason,
   type ClientPayloads, type Identity, type LeaveReason, type Role, type RoomSettings, type RoomState, type RoomType, type Track,
 } from '../../signaling/protocol.js';
 import { AppError } from '../errors.js';
@@ -380,6 +380,11 @@ export class RoomService {
     try {
       const row = await this.ctl.control.loadRoom(name, this.ctl.defaultType);
       const call = await this.store.openCall(name, this.nodeId);
+      // Cluster (issue 6): the call another node ran moves here (rows it left open died with it).
+      if (call.node_id !== null && call.node_id !== this.nodeId) {
+        const closed = await this.store.takeOverCall(call.id, this.nodeId, new Date(), 'node-failure');
+        this.log.info({ room: name, call_id: call.id, from_node: call.node_id, closed_participants: closed }, 'call taken over from another node');
+      }
       const room = new Room(name, call.id, call.status, resolveSettings(row, this.ctl.emptyTimeoutSeconds));
       const [hands, strokes, users] = await Promise.all([
         this.ctl.control.listHands(name), this.ctl.control.listStrokes(name), this.ctl.control.listRoomUsers(name),
@@ -481,5 +486,51 @@ export class RoomService {
     }
     await this.directory.release(room.name).catch((err) => this.log.warn({ err, room: room.name }, 'release failed'));
     this.log.info({ room: room.name, call_id: room.callId, reason }, 'room closed');
+  }
+
+  // ---- Cluster (issue 6) ----
+
+  /** Names of the rooms open on this node (their directory leases are renewed with each heartbeat). */
+  roomNames(): string[] {
+    return [...this.rooms.keys()];
+  }
+
+  /**
+   * Moves a room off this node (drain, or another node owns it now): everyone
+   * in it is told to reconnect and their connections close; their rows say
+   * `migrated`; the call stays open, so the node they land on carries it on.
+   */
+  async evacuate(name: string, reason: ReconnectReason, retryAfterMs = 0): Promise<boolean> {
+    return this.roomLocks.run(name, async () => {
+      const room = this.rooms.get(name);
+      if (!room) return false;
+      this.disarmEmptyTimer(room);
+      for (const w of room.lobby.values()) w.deny('the room moved to another node: reconnect and join again');
+      room.lobby.clear();
+      const leaving = [...room.participants.values()];
+      for (const p of leaving) p.gone = true;
+      room.participants.clear();
+      this.participantCount -= leaving.length;
+      room.media?.close();
+      room.media = null;
+      this.rooms.delete(name);
+      const at = new Date();
+      await Promise.all(leaving.map((p) => this.store.participantLeft(p.id, at, 'migrated').catch((err) => {
+        this.log.error({ err, participant_id: p.id }, 'could not record leave');
+      })));
+      if (this.announced.has(room)) {
+        for (const p of leaving) {
+          await this.emit('participant_left', room, { participant: { ...p.info(), left_at: at.toISOString() }, reason: 'migrated' }).catch(() => {});
+        }
+      }
+      const notice = encode({ type: 'reconnect', payload: { reason, room: name, retry_after_ms: retryAfterMs } });
+      for (const p of leaving) {
+        p.sink.send(notice);
+        p.sink.removed('migrated');
+      }
+      await this.directory.release(name).catch((err) => this.log.warn({ err, room: name }, 'release failed'));
+      this.log.info({ room: name, participants: leaving.length, reason }, 'room moved off this node');
+      return true;
+    });
   }
 }

@@ -199,23 +199,41 @@ export class CallStore {
    * (POST /calls) that nobody joined yet stay pending. With a node id, only
    * that node's calls (a cluster shares the database); without, all of them.
    */
-  async closeAbandonedCalls(at: Date, nodeId: string | null): Promise<number> {
+  async closeAbandonedCalls(at: Date, nodeId: string | null, reason = 'server-restart'): Promise<number> {
     return this.db.transaction(async (tx) => {
       const calls = await tx.query<{ id: string }>(
-        `UPDATE calls SET status = 'ended', ended_at = $1, end_reason = 'server-restart'
+        `UPDATE calls SET status = 'ended', ended_at = $1, end_reason = $3
          WHERE status <> 'ended' AND ($2::text IS NULL OR node_id = $2)
            AND (status = 'active' OR EXISTS (SELECT 1 FROM participants p WHERE p.call_id = calls.id AND p.left_at IS NULL))
          RETURNING id`,
-        [at, nodeId],
+        [at, nodeId, reason],
       );
       if (calls.length > 0) {
         await tx.query(
-          `UPDATE participants SET left_at = $1, leave_reason = 'server-restart'
+          `UPDATE participants SET left_at = $1, leave_reason = $3
            WHERE left_at IS NULL AND call_id = ANY($2::uuid[])`,
-          [at, calls.map((c) => c.id)],
+          [at, calls.map((c) => c.id), reason],
         );
       }
       return calls.length;
+    });
+  }
+
+  // ---- Cluster (issue 6) ----
+
+  /**
+   * This node opens a room whose open call another node ran (it died, or
+   * drained): the call moves here, and rows of participants still open in it
+   * belong to connections that died with that node.
+   */
+  async takeOverCall(callId: string, nodeId: string, at: Date, reason: string): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      await tx.query('UPDATE calls SET node_id = $2 WHERE id = $1', [callId, nodeId]);
+      const closed = await tx.query<{ id: string }>(
+        'UPDATE participants SET left_at = $2, leave_reason = $3 WHERE call_id = $1 AND left_at IS NULL RETURNING id',
+        [callId, at, reason],
+      );
+      return closed.length;
     });
   }
 }

@@ -38,7 +38,10 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   child.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // a node that did not start must not outlive the test (cluster, issue 6)
+      reject(new Error(`server did not start:\n${output}`));
+    }, 30_000);
     const check = () => {
       const match = /"url":"(http:\/\/[^"]+)".*switchboard listening/.exec(output);
       if (match) {

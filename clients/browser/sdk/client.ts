@@ -687,7 +687,7 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     if (!room) return;
     this.dropMedia();
     try {
-      const joined = await this.signaling.request('join', joinPayload(room, this.joinOptions));
+      const joined = await this.rejoin(room);
       if (this.room !== room) return; // left meanwhile
       this.applyRoomState(joined);
       await this.sendMuteState();
@@ -699,6 +699,23 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
       this.room = null;
       this.emit('media-error', { action: 'rejoin', error: error as Error });
       this.emit('room-left', { reason: 'rejoin-failed' });
+    }
+  }
+
+  /**
+   * Cluster (issue 6): right after a node died or drained, its rooms are being
+   * placed again for a few seconds and a join may answer `unavailable`: try
+   * again (0.5 s to 4 s apart, about 15 s in all) while the connection holds.
+   */
+  private async rejoin(room: string): Promise<ServerPayloads['joined']> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.signaling.request('join', joinPayload(room, this.joinOptions));
+      } catch (err) {
+        const again = err instanceof SignalingError && err.code === 'unavailable' && attempt < 6;
+        if (!again || this.room !== room || this.signaling.state !== 'connected') throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(4000, 500 * 2 ** attempt)));
+      }
     }
   }
 

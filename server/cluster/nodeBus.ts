@@ -1,0 +1,233 @@
+// Messages between the nodes of a cluster: request/response and one-way sends
+// over Redis pub/sub, one channel per node. Redis delivers the messages of one
+// publishing connection in order, so each sender->receiver pair is ordered.
+// A PUBLISH that reaches no subscriber means the node is gone: requests to it
+// fail at once with `unavailable` instead of waiting for their timeout.
+
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { ERROR_CODES, type ErrorCode } from '../../signaling/protocol.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { connectRedis, ready } from './redis.js';
+
+export interface NodeBus {
+  readonly nodeId: string;
+  /** Request/response to one node; rejects with AppError('unavailable') on timeout or when the node is gone. */
+  request<T = unknown>(node: string, method: string, payload: unknown, timeoutMs?: number): Promise<T>;
+  /** One-way message to one node, in order per sender->receiver pair. */
+  send(node: string, method: string, payload: unknown): void;
+  /** Handler for a method (requests and sends); an AppError thrown goes back to the requester with its code. */
+  handle(method: string, fn: (payload: any, from: string) => unknown | Promise<unknown>): void;
+  close(): Promise<void>;
+  /** Like send, but says whether the message reached the node's channel (rejects with `unavailable`). */
+  trySend(node: string, method: string, payload: unknown): Promise<void>;
+  /** Called with a node's id when a message to it reached nobody (its process is gone or cut off). */
+  onUnreachable(fn: (node: string) => void): void;
+}
+
+/** What travels on a node's channel. */
+interface Envelope {
+  /** q: request, r: response, s: one-way send. */
+  k: 'q' | 'r' | 's';
+  /** Sender node. */
+  f: string;
+  m?: string;
+  /** Request id (q and r). */
+  i?: number;
+  p?: unknown;
+  /** Error of a response: code, message, field. */
+  e?: { c: ErrorCode; m: string; d?: string };
+}
+
+interface Pending {
+  resolve: (value: any) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/** Separator of a raw (string payload) one-way frame; never in a node id or method name. */
+const RAW = '\u0001';
+const KNOWN_CODES = new Set<string>(ERROR_CODES);
+
+export class RedisNodeBus implements NodeBus {
+  private readonly handlers = new Map<string, (payload: any, from: string) => unknown>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly unreachable: Array<(node: string) => void> = [];
+  private nextId = 1;
+  private closed = false;
+  /** Per-process salt, so a restarted node never takes a stale response for its own. */
+  private readonly epoch = randomBytes(4).readUInt32BE() % 1_000_000;
+
+  private constructor(
+    readonly nodeId: string,
+    private readonly pub: Redis,
+    private readonly sub: Redis,
+    private readonly prefix: string,
+    private readonly defaultTimeoutMs: number,
+    private readonly log: Logger,
+  ) {
+    this.nextId = this.epoch * 1_000_000 + 1;
+    sub.on('message', (_channel: string, text: string) => this.onMessage(text));
+    // Errors are reported by the commands that fail; reconnection is automatic.
+    pub.on('error', () => {});
+    sub.on('error', () => {});
+  }
+
+  static async connect(opts: {
+    redisUrl: string; nodeId: string; prefix: string; log: Logger; requestTimeoutMs?: number;
+  }): Promise<RedisNodeBus> {
+    const pub = connectRedis(opts.redisUrl, `${opts.nodeId}:bus`, { autoPipelining: true });
+    const sub = connectRedis(opts.redisUrl, `${opts.nodeId}:bus-sub`, { subscriber: true });
+    const bus = new RedisNodeBus(opts.nodeId, pub, sub, opts.prefix, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.log);
+    try {
+      await Promise.all([ready(pub), ready(sub)]);
+      await sub.subscribe(bus.channel(opts.nodeId));
+    } catch (err) {
+      pub.disconnect();
+      sub.disconnect();
+      throw err;
+    }
+    return bus;
+  }
+
+  channel(node: string): string {
+    return `${this.prefix}bus:${node}`;
+  }
+
+  handle(method: string, fn: (payload: any, from: string) => unknown): void {
+    this.handlers.set(method, fn);
+  }
+
+  onUnreachable(fn: (node: string) => void): void {
+    this.unreachable.push(fn);
+  }
+
+  request<T = unknown>(node: string, method: string, payload: unknown, timeoutMs = this.defaultTimeoutMs): Promise<T> {
+    if (this.closed) return Promise.reject(new AppError('unavailable', 'this node is leaving the cluster'));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new AppError('unavailable', `node ${node} did not answer ${method} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.publish(node, { k: 'q', f: this.nodeId, m: method, i: id, p: payload }).catch((err: AppError) => {
+        const waiting = this.pending.get(id);
+        if (!waiting) return;
+        this.pending.delete(id);
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  send(node: string, method: string, payload: unknown): void {
+    if (this.closed) return;
+    this.publish(node, this.sendFrame(method, payload)).catch((err) => {
+      this.log.debug({ err, node, method }, 'cluster send failed');
+    });
+  }
+
+  trySend(node: string, method: string, payload: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(new AppError('unavailable', 'this node is leaving the cluster'));
+    return this.publish(node, this.sendFrame(method, payload));
+  }
+
+  /**
+   * A one-way message. A string payload travels as it is, after a short
+   * header (`\u0001from\u0001method\u0001`), so relayed client messages, JSON
+   * already, are neither escaped nor parsed again on the way.
+   */
+  private sendFrame(method: string, payload: unknown): Envelope | string {
+    return typeof payload === 'string' ? `${RAW}${this.nodeId}${RAW}${method}${RAW}${payload}` : { k: 's', f: this.nodeId, m: method, p: payload };
+  }
+
+  /** Publishes to a node's channel; rejects with `unavailable` when Redis is down or nobody listens there. */
+  private async publish(node: string, envelope: Envelope | string): Promise<void> {
+    let receivers: number;
+    try {
+      receivers = await this.pub.publish(this.channel(node), typeof envelope === 'string' ? envelope : JSON.stringify(envelope));
+    } catch {
+      throw new AppError('unavailable', 'the cluster bus (Redis) is unavailable; try again');
+    }
+    if (receivers === 0) {
+      for (const fn of this.unreachable) fn(node);
+      throw new AppError('unavailable', `node ${node} is not connected to the cluster`);
+    }
+  }
+
+  private onMessage(text: string): void {
+    if (text.startsWith(RAW)) {
+      const a = text.indexOf(RAW, 1);
+      const b = text.indexOf(RAW, a + 1);
+      if (a < 0 || b < 0) return;
+      this.dispatchSend(text.slice(b + 1), text.slice(1, a), text.slice(a + 1, b));
+      return;
+    }
+    let env: Envelope;
+    try {
+      env = JSON.parse(text) as Envelope;
+    } catch {
+      this.log.warn('cluster bus: dropped a message that is not JSON');
+      return;
+    }
+    if (env.k === 'r') {
+      const waiting = this.pending.get(env.i!);
+      if (!waiting) return; // timed out already
+      this.pending.delete(env.i!);
+      clearTimeout(waiting.timer);
+      if (env.e) waiting.reject(new AppError(KNOWN_CODES.has(env.e.c) ? env.e.c : 'internal_error', env.e.m, env.e.d));
+      else waiting.resolve(env.p);
+      return;
+    }
+    if (env.k === 's') {
+      this.dispatchSend(env.p, env.f, env.m ?? '');
+      return;
+    }
+    void this.answer(env, this.handlers.get(env.m ?? ''));
+  }
+
+  private dispatchSend(payload: unknown, from: string, method: string): void {
+    const handler = this.handlers.get(method);
+    if (!handler) {
+      this.log.warn({ method, from }, 'cluster bus: no handler for message');
+      return;
+    }
+    try {
+      const result = handler(payload, from);
+      if (result instanceof Promise) result.catch((err) => this.log.error({ err, method }, 'cluster message handler failed'));
+    } catch (err) {
+      this.log.error({ err, method }, 'cluster message handler failed');
+    }
+  }
+
+  private async answer(env: Envelope, handler: ((payload: any, from: string) => unknown) | undefined): Promise<void> {
+    let reply: Envelope;
+    try {
+      if (!handler) throw new AppError('not_found', `node ${this.nodeId} has no handler for ${env.m}`);
+      const value = await handler(env.p, env.f);
+      reply = { k: 'r', f: this.nodeId, i: env.i!, p: value ?? null };
+    } catch (err) {
+      if (!(err instanceof AppError)) this.log.error({ err, method: env.m }, 'cluster request handler failed');
+      const e = err instanceof AppError ? err : new AppError('internal_error', 'internal error');
+      reply = { k: 'r', f: this.nodeId, i: env.i!, e: { c: e.code, m: e.message, ...(e.field ? { d: e.field } : {}) } };
+    }
+    if (this.closed) return;
+    await this.publish(env.f, reply).catch(() => {}); // the requester is gone or times out
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new AppError('unavailable', 'this node is leaving the cluster'));
+      this.pending.delete(id);
+    }
+    await Promise.allSettled([this.sub.quit(), this.pub.quit()]);
+    this.sub.disconnect();
+    this.pub.disconnect();
+  }
+}

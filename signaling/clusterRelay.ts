@@ -1,0 +1,357 @@
+// Cluster (issue 6): any node takes any WebSocket. When a client joins a room
+// that runs on another node, this node (the edge) keeps the socket, the auth
+// and the limits, and relays the client's messages, raw and already
+// validated, to the room's node (the owner). There a RemoteSession, the same
+// Session class the hub uses on a socket that is a link back to the edge,
+// runs every handler as for a local client; what it sends goes back to the
+// edge and out to the client unchanged. The client sees the same protocol.
+//
+// Bus methods: relay.open (edge->owner, request), relay.in (client message),
+// relay.leave (request: the owner handled the leave), relay.gone (client
+// socket closed), relay.out (server message), relay.close (the owner closed
+// the connection, with its code), relay.detach (the client is out of the room
+// on the owner: the edge handles its next join itself).
+
+import { randomBytes } from 'node:crypto';
+import type { RawData } from 'ws';
+import { AppError } from '../server/errors.js';
+import type { Logger } from '../server/logger.js';
+import type { NodeBus } from '../server/cluster/nodeBus.js';
+import type { RoomDirectory } from '../server/cluster/roomDirectory.js';
+import type { LeaveReason } from './protocol.js';
+import { CloseCode, encode, type ClientPayloads, type Identity, type ReconnectReason } from './protocol.js';
+import type { HubContext } from './hubContext.js';
+import { Session, type SessionRelay, type SessionSocket } from './session.js';
+
+/** What the edge needs from the cluster side besides the bus. */
+export interface RelayCluster {
+  bus: NodeBus;
+  directory: RoomDirectory;
+  /** Resolves true when `node` is really gone (not just cut off for a moment). */
+  confirmGone(node: string): Promise<boolean>;
+  /** Frees a room whose owner died, so it can be placed again at once. */
+  evict(room: string, deadOwner: string): Promise<void>;
+}
+
+const OPEN = 1 as const;
+/** How long a detached link still delivers late replies to its client. */
+const DETACHED_LINGER_MS = 10_000;
+const CLOSED = 3 as const;
+
+/** relay.in / relay.out travel as `<link id>\n<message text>` (raw on the bus: no escaping). */
+function frame(link: string, text: string): string {
+  return `${link}\n${text}`;
+}
+
+function unframe(p: string): [string, string] {
+  const i = p.indexOf('\n');
+  return [p.slice(0, i), p.slice(i + 1)];
+}
+
+/** The owner's side of a relayed connection: sending means publishing to the edge. */
+class RelaySocket implements SessionSocket {
+  readonly OPEN = OPEN;
+  readyState: 0 | 1 | 2 | 3 = OPEN;
+  readonly bufferedAmount = 0;
+  onClose: (() => void) | null = null;
+
+  constructor(
+    private readonly bus: NodeBus,
+    readonly edge: string,
+    readonly link: string,
+  ) {}
+
+  send(data: string): void {
+    if (this.readyState === OPEN) this.bus.send(this.edge, 'relay.out', frame(this.link, data));
+  }
+
+  close(code?: number, reason?: string): void {
+    if (this.readyState !== OPEN) return;
+    this.readyState = CLOSED;
+    this.bus.send(this.edge, 'relay.close', { l: this.link, c: code ?? CloseCode.normal, r: reason ?? '' });
+    this.onClose?.();
+  }
+
+  terminate(): void {
+    this.close(CloseCode.goingAway, 'connection dropped');
+  }
+}
+
+class RemoteSession extends Session<RelaySocket> {
+  onRemoved: (() => void) | null = null;
+
+  override removed(reason: LeaveReason): void {
+    super.removed(reason);
+    queueMicrotask(() => this.onRemoved?.());
+  }
+}
+
+/** The edge's side of a relayed connection. */
+class EdgeLink implements SessionRelay {
+  detached = false;
+
+  constructor(
+    private readonly relay: ClusterRelay,
+    readonly session: Session,
+    readonly owner: string,
+    readonly id: string,
+  ) {}
+
+  forward(type: string, text: string, id: string | undefined): void | Promise<void> {
+    const { bus } = this.relay.cluster;
+    if (type === 'leave') {
+      // The owner answers once the leave is done; this connection then joins rooms through this node again.
+      return bus.request(this.owner, 'relay.leave', { l: this.id, d: text }).then(() => this.relay.detach(this));
+    }
+    bus.trySend(this.owner, 'relay.in', frame(this.id, text)).catch((err) => {
+      this.session.fail(id, err instanceof AppError ? err : new AppError('unavailable', 'the room\'s node is unavailable'));
+    });
+  }
+
+  closed(): void {
+    this.relay.edgeLinks.delete(this.id);
+    if (!this.detached) this.relay.cluster.bus.send(this.owner, 'relay.gone', { l: this.id });
+  }
+}
+
+export class ClusterRelay {
+  /** Edge: links of this node's sockets, by link id (detached ones stay until their socket closes: late replies). */
+  readonly edgeLinks = new Map<string, EdgeLink>();
+  /** Owner: relayed connections of other nodes' clients, by link id. */
+  private readonly remotes = new Map<string, RemoteSession>();
+  private ctx!: HubContext;
+  /**
+   * Hook for the media cascade (issue 6, big rooms across nodes): which node
+   * serves this join. Default: the room's owner. A cascade may answer another
+   * node that carries the owner's producers through pipe transports (for
+   * viewers of a broadcast room that outgrew its owner); the relay then links
+   * the client to that node exactly as it links to an owner.
+   */
+  routeJoin: (room: string, owner: string, identity: Identity) => Promise<string> = async (_room, owner) => owner;
+
+  constructor(
+    readonly cluster: RelayCluster,
+    private readonly log: Logger,
+  ) {
+    const { bus } = cluster;
+    bus.handle('relay.open', (p: { l: string; identity: Identity; ip: string | null }, from) => this.open(p, from));
+    bus.handle('relay.in', (p: string, from) => {
+      const [link, text] = unframe(p);
+      this.incoming(link, text, from);
+    });
+    bus.handle('relay.leave', (p: { l: string; d: string }, from) => this.leave(p.l, p.d, from));
+    bus.handle('relay.gone', (p: { l: string }) => this.gone(p.l));
+    bus.handle('relay.out', (p: string) => {
+      const [link, text] = unframe(p);
+      this.edgeLinks.get(link)?.session.send(text);
+    });
+    bus.handle('relay.close', (p: { l: string; c: number; r: string }) => this.edgeLinks.get(p.l)?.session.close(p.c, p.r, 'relay'));
+    // Which of these links does this edge still hold? (The owner forgets the others: a lost relay.gone.)
+    bus.handle('relay.alive', (p: { links: string[] }) => ({
+      dead: p.links.filter((l) => {
+        const link = this.edgeLinks.get(l);
+        return !link || link.detached || link.session.closed;
+      }),
+    }));
+    bus.handle('relay.detach', (p: { l: string }) => {
+      const link = this.edgeLinks.get(p.l);
+      if (link) this.detach(link);
+    });
+  }
+
+  /** The hub context RemoteSessions run with (it holds this relay, so it comes after construction). */
+  attach(ctx: HubContext): void {
+    this.ctx = ctx;
+  }
+
+  /** The rooms domain of this node (for the REST forwarder: is the room here?). */
+  localRooms(): HubContext['rooms'] {
+    return this.ctx.rooms;
+  }
+
+  get nodeId(): string {
+    return this.cluster.bus.nodeId;
+  }
+
+  /** Connections of other nodes' clients served here, and this node's clients served elsewhere. */
+  get counts(): { remote: number; relayed: number } {
+    return { remote: this.remotes.size, relayed: [...this.edgeLinks.values()].filter((l) => !l.detached).length };
+  }
+
+  // ---- edge ----
+
+  /**
+   * Handles a join whose room runs on another node (true), or leaves it to
+   * the local rooms domain (false: the room is, or is being placed, here).
+   */
+  async joinElsewhere(session: Session, payload: ClientPayloads['join'], id: string | undefined): Promise<boolean> {
+    if (this.ctx.rooms.getRoom(payload.room)) return false;
+    const identity = session.identity!;
+    if (identity.room !== null && identity.room !== payload.room) {
+      throw new AppError('unauthorized', `this token is only valid for room ${identity.room}`, 'room');
+    }
+    for (let attempt = 0; ; attempt++) {
+      const placed = await this.cluster.directory.locate(payload.room);
+      const owner = await this.routeJoin(payload.room, placed, identity);
+      if (owner === this.nodeId) return false;
+      const link = new EdgeLink(this, session, owner, `${this.nodeId}/${randomBytes(9).toString('base64url')}`);
+      try {
+        await this.cluster.bus.request(owner, 'relay.open', { l: link.id, identity, ip: session.clientIp });
+      } catch (err) {
+        // The owner died and its lease has not run out yet: free the room and place it again.
+        if (attempt < 2 && err instanceof AppError && err.code === 'unavailable' && (await this.cluster.confirmGone(owner))) {
+          if (owner !== placed) throw err; // the cascade's node died: the next attempt routes again
+          await this.cluster.evict(payload.room, placed); // no-op unless the dead node was the owner
+          continue;
+        }
+        throw err;
+      }
+      if (session.closed) {
+        this.cluster.bus.send(owner, 'relay.gone', { l: link.id });
+        return true;
+      }
+      this.edgeLinks.set(link.id, link);
+      session.relay = link;
+      this.cluster.bus.send(owner, 'relay.in', frame(link.id, JSON.stringify({ type: 'join', ...(id !== undefined ? { id } : {}), payload })));
+      return true;
+    }
+  }
+
+  /** The client is out of the room on the owner: its next join is this node's to route. */
+  detach(link: EdgeLink): void {
+    if (link.detached) return;
+    link.detached = true;
+    if (link.session.relay === link) link.session.relay = null;
+    // Kept a moment for replies still on their way, then forgotten.
+    setTimeout(() => {
+      if (this.edgeLinks.get(link.id) === link) this.edgeLinks.delete(link.id);
+    }, DETACHED_LINGER_MS).unref();
+  }
+
+  /** The owner of some links is gone: their clients reconnect (and land where their room is placed again). */
+  ownerGone(node: string, reason: ReconnectReason = 'node-failure'): void {
+    for (const link of [...this.edgeLinks.values()]) {
+      if (link.owner !== node || link.detached) continue;
+      this.detach(link);
+      link.session.send(encode({ type: 'reconnect', payload: { reason, room: null, retry_after_ms: 0 } }));
+      link.session.close(CloseCode.reconnect, 'reconnect: the room\'s node is gone', 'reconnect');
+    }
+  }
+
+  /** Every client of this node relayed to a room elsewhere reconnects (this node drains). */
+  closeEdges(reason: ReconnectReason): void {
+    for (const link of [...this.edgeLinks.values()]) {
+      if (link.detached) continue;
+      this.detach(link);
+      link.session.send(encode({ type: 'reconnect', payload: { reason, room: null, retry_after_ms: 0 } }));
+      link.session.close(CloseCode.reconnect, 'reconnect: this node is draining', 'reconnect');
+    }
+  }
+
+  // ---- owner ----
+
+  private open(p: { l: string; identity: Identity; ip: string | null }, edge: string): Record<string, never> {
+    if (!this.ctx) throw new AppError('unavailable', 'this node is starting');
+    const socket = new RelaySocket(this.cluster.bus, edge, p.l);
+    const session = new RemoteSession(socket, p.ip, this.ctx);
+    session.adoptIdentity(p.identity);
+    socket.onClose = () => {
+      this.remotes.delete(p.l);
+      session.onClosed();
+    };
+    session.onRemoved = () => this.detachIfOut(p.l);
+    this.remotes.set(p.l, session);
+    return {};
+  }
+
+  private incoming(link: string, text: string, edge: string): void {
+    const session = this.remotes.get(link);
+    if (!session) {
+      this.answerDetached(link, text, edge);
+      return;
+    }
+    // Session reads the frame with toString() only; a string is its own text.
+    session.onMessage(text as unknown as RawData, false);
+    void session.settled().then(() => this.detachIfOut(link));
+  }
+
+  private async leave(link: string, text: string, edge: string): Promise<Record<string, never>> {
+    const session = this.remotes.get(link);
+    if (!session) {
+      this.answerDetached(link, text, edge);
+      return {};
+    }
+    session.onMessage(text as unknown as RawData, false);
+    await session.settled();
+    this.detachIfOut(link);
+    return {};
+  }
+
+  /** A message for a connection that is no longer in a room here: it is answered as a local one would be. */
+  private answerDetached(link: string, text: string, edge: string): void {
+    // The edge may have missed the handover (Redis was away): it routes this connection itself again.
+    this.cluster.bus.send(edge, 'relay.detach', { l: link });
+    let id: unknown;
+    try {
+      id = (JSON.parse(text) as { id?: unknown }).id;
+    } catch {
+      return;
+    }
+    if (typeof id !== 'string') return;
+    const message = encode({ type: 'error', id, payload: { code: 'not_in_room', message: 'join a room first' } });
+    this.cluster.bus.send(edge, 'relay.out', frame(link, message));
+  }
+
+  /** The relayed client is neither in a room nor joining one here any more: hand it back to its edge. */
+  private detachIfOut(link: string): void {
+    const session = this.remotes.get(link);
+    if (!session || session.participant || session.joining || session.closed) return;
+    this.remotes.delete(link);
+    const socket = session.ws;
+    this.cluster.bus.send(socket.edge, 'relay.detach', { l: link });
+    socket.readyState = CLOSED;
+    session.onClosed();
+  }
+
+  private gone(link: string): void {
+    const session = this.remotes.get(link);
+    if (!session) return;
+    this.remotes.delete(link);
+    session.ws.readyState = CLOSED;
+    session.onClosed(); // leaves the room: 'disconnected'
+  }
+
+  /**
+   * Relayed connections whose edge no longer holds them are closed here (a
+   * relay.gone lost while Redis was away would otherwise leave a ghost in the room).
+   */
+  async reconcile(): Promise<void> {
+    const byEdge = new Map<string, string[]>();
+    for (const [link, session] of this.remotes) byEdge.set(session.ws.edge, [...(byEdge.get(session.ws.edge) ?? []), link]);
+    for (const [edge, links] of byEdge) {
+      try {
+        const { dead } = await this.cluster.bus.request<{ dead: string[] }>(edge, 'relay.alive', { links });
+        for (const link of dead) {
+          this.log.info({ link, edge }, 'relayed connection no longer held by its edge: disconnected');
+          this.gone(link);
+        }
+      } catch {
+        // the edge is unreachable: its death, if it is one, is handled as such
+      }
+    }
+  }
+
+  /** An edge node is gone: its clients' connections are gone with it. */
+  edgeGone(node: string): void {
+    for (const [link, session] of [...this.remotes]) {
+      if (session.ws.edge !== node) continue;
+      this.log.info({ link, edge: node }, 'edge node gone: relayed participant disconnected');
+      this.gone(link);
+    }
+  }
+
+  /** This node stops: relayed clients are told to reconnect (1001 from their edge, as for local ones). */
+  close(): void {
+    for (const session of [...this.remotes.values()]) session.close(CloseCode.goingAway, 'server shutting down', 'shutdown');
+  }
+}

@@ -1,0 +1,225 @@
+// Cluster (issue 6) with three in-process nodes, a real PostgreSQL and a real
+// redis-server: any node takes any client, signaling is relayed to the room's
+// node, media flows between clients on different nodes, racing joins agree on
+// one owner, REST acts on the owner's room, and the admin view shows it all.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { MediaBot } from '../../clients/node/mediaBot.js';
+import type { SignalingClient } from '../../clients/node/signalingClient.js';
+import { API_KEY, API_SECRET, basicAuth, type TestServer } from '../support/server.js';
+import { startCluster, type TestCluster } from '../support/cluster.js';
+import { eventually } from '../support/net.js';
+
+type Ctx = { c: TestCluster; a: TestServer; b: TestServer; n3: TestServer; bots: MediaBot[] };
+const test = suite<Ctx>('cluster relay', {} as Ctx);
+
+test.before(async (ctx) => {
+  ctx.c = await startCluster(['node-a', 'node-b', 'node-c'], { sfuWorkers: 1 });
+  [ctx.a, ctx.b, ctx.n3] = ctx.c.nodes as [TestServer, TestServer, TestServer];
+  // Every node sees the others before the tests place rooms.
+  await eventually(() => ctx.c.nodes.every((n) => n.app.cluster!.registry.cachedNodes().length === 3), 10_000, 'three live nodes');
+});
+test.after(async (ctx) => ctx.c.stop());
+test.before.each((ctx) => {
+  ctx.bots = [];
+});
+test.after.each(async (ctx) => {
+  for (const b of ctx.bots) await b.close().catch(() => {});
+});
+
+/** The node whose rooms domain has the room open (exactly one must). */
+function ownerOf(ctx: Ctx, room: string): TestServer {
+  const owners = ctx.c.nodes.filter((n) => n.app.rooms.getRoom(room));
+  assert.is(owners.length, 1, `room ${room} open on exactly one node (found ${owners.length})`);
+  return owners[0]!;
+}
+
+async function join(node: TestServer, user: string, room: string): Promise<{ client: SignalingClient; id: string }> {
+  return node.joined(user, room);
+}
+
+test('clients on two nodes share one room: joins, relay of offer/answer/ICE, mute, acks and errors', async (ctx) => {
+  const alice = await join(ctx.a, 'alice', 'r-signal');
+  const bob = await join(ctx.b, 'bob', 'r-signal');
+  const owner = ownerOf(ctx, 'r-signal');
+  const room = owner.app.rooms.getRoom('r-signal')!;
+  assert.equal([...room.participants.values()].map((p) => p.identity.userId).sort(), ['alice', 'bob']);
+  // The connections held by other nodes than the owner are relayed (the room may be on a third node).
+  const relayed = ctx.c.nodes.map((n) => n.app.cluster!.relay.counts.relayed).reduce((x, y) => x + y, 0);
+  assert.is(relayed, (owner === ctx.a ? 0 : 1) + (owner === ctx.b ? 0 : 1));
+  assert.is(owner.app.cluster!.relay.counts.remote, relayed);
+
+  const joinedAlice = await alice.client.next('peer-joined');
+  assert.is(joinedAlice.participant.user_id, 'bob');
+  await alice.client.request('offer', { to: bob.id, sdp: 'v=0 offer' });
+  assert.equal(await bob.client.next('offer'), { to: bob.id, sdp: 'v=0 offer', from: alice.id });
+  await bob.client.request('answer', { to: alice.id, sdp: 'v=0 answer' });
+  assert.equal(await alice.client.next('answer'), { to: alice.id, sdp: 'v=0 answer', from: bob.id });
+  await bob.client.request('ice-candidate', { to: alice.id, candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0' });
+  assert.is((await alice.client.next('ice-candidate')).from, bob.id);
+  await bob.client.request('mute', { track: 'audio' });
+  assert.equal(await alice.client.next('mute'), { from: bob.id, track: 'audio' });
+  // Errors come back with their code and id, from whichever node handles them.
+  const err = await bob.client.request('offer', { to: 'PA_nobody', sdp: 'x' }).catch((e) => e);
+  assert.is(err.code, 'peer_not_found');
+  const again = await bob.client.request('join', { room: 'r-other' }).catch((e) => e);
+  assert.is(again.code, 'already_in_room');
+  // ping is answered by the node holding the socket.
+  assert.type((await bob.client.request('ping', { t: 1 })).server_time, 'number');
+
+  // A closed socket is a leave on the owner, whichever node held it.
+  await bob.client.close();
+  assert.is((await alice.client.next('peer-left')).reason, 'disconnected');
+  await eventually(() => room.participants.size === 1, 5000, 'bob gone from the owner');
+  await alice.client.close();
+  await eventually(() => room.participants.size === 0, 5000, 'alice gone from the owner');
+  await eventually(() => ctx.c.nodes.every((n) => n.app.cluster!.relay.counts.remote === 0), 5000, 'no relayed session left');
+});
+
+test('real media between clients on different nodes (media runs on the owner)', async (ctx) => {
+  const token = (n: TestServer, user: string) => n.mint({ userId: user, role: 'speaker' });
+  const pub = await MediaBot.join(ctx.a.url, await token(ctx.a, 'pub'), 'r-media');
+  ctx.bots.push(pub);
+  const sub = await MediaBot.join(ctx.b.url, await token(ctx.b, 'sub'), 'r-media');
+  ctx.bots.push(sub);
+  const owner = ownerOf(ctx, 'r-media');
+  const video = await pub.publishVideo({ width: 320, height: 180, fps: 15 });
+  const audio = await pub.publishAudio();
+  await sub.signaling.next('producer-added', (p) => p.producer_id === video.id, 10_000);
+  const rv = await sub.consume(video.id);
+  const ra = await sub.consume(audio.id);
+  await eventually(() => rv.frames >= 10 && ra.frames >= 50, 20_000, 'decoded video frames and audio');
+  assert.is(rv.lastWidth, 320);
+  // The media went through the owner's SFU: its room has both producers.
+  assert.equal(owner.app.rooms.getRoom('r-media')!.media!.producerList().map((p) => p.producer_id).sort(), [audio.id, video.id].sort());
+});
+
+test('racing first joins through different nodes agree on one owner', async (ctx) => {
+  const rooms = Array.from({ length: 8 }, (_, i) => `r-race-${i}`);
+  const nodes = ctx.c.nodes;
+  const joins = await Promise.all(rooms.flatMap((room) => nodes.map((n, i) => join(n, `u${i}`, room))));
+  for (const room of rooms) {
+    const owner = ownerOf(ctx, room);
+    assert.is(owner.app.rooms.getRoom(room)!.participants.size, 3);
+    const mapped = await ctx.a.app.cluster!.directory.owner(room);
+    assert.is(mapped, owner.app.config.nodeId);
+  }
+  // One call per room in the shared database.
+  const db = new pg.Client({ connectionString: ctx.c.pg.url });
+  await db.connect();
+  const calls = await db.query("SELECT room, count(*)::int AS n FROM calls WHERE room LIKE 'r-race-%' AND status <> 'ended' GROUP BY room");
+  await db.end();
+  assert.is(calls.rows.length, rooms.length);
+  assert.ok(calls.rows.every((r) => r.n === 1));
+  // The least-loaded selector spread the new rooms over more than one node.
+  const owners = new Set(rooms.map((r) => ownerOf(ctx, r).app.config.nodeId));
+  assert.ok(owners.size >= 2, `rooms spread over ${owners.size} node(s)`);
+  for (const j of joins) await j.client.close();
+});
+
+test('REST on a node that does not run the room acts on the owner\'s room', async (ctx) => {
+  const host = await join(ctx.a, 'host', 'r-rest');
+  const guest = await join(ctx.b, 'guest', 'r-rest');
+  const owner = ownerOf(ctx, 'r-rest');
+  const other = ctx.c.nodes.find((n) => n !== owner)!;
+  const info = await other.api('GET', '/api/v1/rooms/r-rest');
+  assert.is(info.status, 200);
+  assert.is(info.body.num_participants, 2);
+  const kicked = await other.api('POST', `/api/v1/rooms/r-rest/participants/${guest.id}/kick`, { reason: 'test' });
+  assert.is(kicked.status, 200, JSON.stringify(kicked.body));
+  assert.is((await guest.client.next('kicked')).reason, 'test');
+  assert.is((await host.client.next('peer-left', (p) => p.participant_id === guest.id)).reason, 'kicked');
+  assert.is(owner.app.rooms.getRoom('r-rest')!.participants.size, 1);
+  // Errors travel too.
+  const missing = await other.api('POST', '/api/v1/rooms/r-rest/participants/PA_nobody/kick', {});
+  assert.is(missing.status, 404);
+  const unauth = await other.api('GET', '/api/v1/rooms/r-rest', undefined, basicAuth('APItestkey', 'wrong-secret-0123456789'));
+  assert.is(unauth.status, 401);
+});
+
+test('a relayed client that leaves joins its next room through its own node again', async (ctx) => {
+  const first = await join(ctx.a, 'hopper', 'r-hop-1');
+  const ownerOne = ownerOf(ctx, 'r-hop-1');
+  await first.client.request('leave', {});
+  await eventually(() => !ownerOne.app.rooms.getRoom('r-hop-1')?.participants.size, 5000, 'left');
+  // Placed afresh: wherever it goes, the same connection gets in.
+  const joined = await first.client.request('join', { room: 'r-hop-2' });
+  assert.ok(joined.participant_id);
+  const ownerTwo = ownerOf(ctx, 'r-hop-2');
+  assert.ok(ownerTwo.app.rooms.getRoom('r-hop-2')!.participants.has(joined.participant_id));
+  await first.client.close();
+});
+
+test('GET /api/v1/cluster lists nodes, load and rooms per node; POST drain needs the API key', async (ctx) => {
+  const p1 = await join(ctx.a, 'viewer1', 'r-view');
+  await eventually(async () => {
+    const res = await ctx.b.api('GET', '/api/v1/cluster');
+    const owner = res.body.nodes.find((n: any) => n.room_names.includes('r-view'));
+    return res.status === 200 && owner && owner.load.participants >= 1;
+  }, 5000, 'the view shows the room and its participant');
+  const res = await ctx.b.api('GET', '/api/v1/cluster');
+  assert.equal(res.body.nodes.map((n: any) => n.id), ['node-a', 'node-b', 'node-c']);
+  for (const n of res.body.nodes) {
+    assert.match(n.signalingUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.is(n.capacity.participants, 1000);
+    assert.type(n.load.cpu, 'number');
+    assert.is(n.draining, false);
+  }
+  assert.is((await ctx.b.api('GET', '/api/v1/cluster', undefined, null)).status, 401);
+  assert.is((await ctx.b.api('POST', '/api/v1/cluster/drain', {}, null)).status, 401);
+  assert.is((await ctx.b.api('GET', '/api/v1/cluster/ready', undefined, null)).status, 200);
+  await p1.client.close();
+});
+
+test('the cluster CLI prints every node with its state, load and rooms', async (ctx) => {
+  const p1 = await join(ctx.b, 'cli-user', 'r-cli');
+  const owner = ownerOf(ctx, 'r-cli').app.config.nodeId;
+  await eventually(async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.some((n: any) => n.room_names.includes('r-cli')), 5000, 'room listed');
+  const cli = fileURLToPath(new URL('../../server/cli/cluster.js', import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, [cli, '--url', ctx.a.url], { env: { ...process.env, API_KEY, API_SECRET } });
+  const lines = stdout.split('\n');
+  assert.match(lines[0]!, /^NODE\s+STATE\s+URL/);
+  for (const id of ['node-a', 'node-b', 'node-c']) assert.ok(lines.some((l) => l.startsWith(id) && l.includes('ready')), `${id} listed:\n${stdout}`);
+  assert.ok(lines.some((l) => l.startsWith(owner) && l.includes('r-cli')), stdout);
+  assert.match(stdout, /3 node\(s\)/);
+  const json = JSON.parse((await promisify(execFile)(process.execPath, [cli, '--url', ctx.a.url, '--json'], { env: { ...process.env, API_KEY, API_SECRET } })).stdout);
+  assert.is(json.nodes.length, 3);
+  await p1.client.close();
+});
+
+test('a second node with a live node\'s NODE_ID is refused; metrics show the cluster', async (ctx) => {
+  const err = await ctx.c.addNode('node-a').then(() => null, (e: Error) => e);
+  assert.ok(err, 'refused');
+  assert.match(err!.message, /NODE_ID node-a/);
+  const metrics = await ctx.a.api('GET', '/metrics');
+  assert.match(metrics.body, /switchboard_cluster_nodes 3/);
+  assert.match(metrics.body, /switchboard_cluster_redis_up 1/);
+});
+
+test('an admin drain through another node: the node takes no new rooms and fails its readiness check', async (ctx) => {
+  const res = await ctx.a.api('POST', '/api/v1/cluster/drain', { node: 'node-c' });
+  assert.is(res.status, 202);
+  assert.equal(res.body, { node: 'node-c', draining: true });
+  await eventually(() => ctx.n3.app.cluster!.isDraining, 5000, 'node-c draining');
+  assert.is((await ctx.n3.api('GET', '/api/v1/cluster/ready', undefined, null)).status, 503);
+  await eventually(async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.find((n: any) => n.id === 'node-c').draining, 5000, 'seen draining');
+  await eventually(() => ctx.a.app.cluster!.registry.cachedNodes().find((n) => n.id === 'node-c')?.draining, 5000, 'a sees it');
+  await eventually(() => ctx.b.app.cluster!.registry.cachedNodes().find((n) => n.id === 'node-c')?.draining, 5000, 'b sees it');
+  // New rooms joined through the draining node run elsewhere.
+  const clients = [];
+  for (let i = 0; i < 4; i++) {
+    const j = await join(ctx.n3, `late-${i}`, `r-after-drain-${i}`);
+    clients.push(j.client);
+    assert.is.not(ownerOf(ctx, `r-after-drain-${i}`), ctx.n3);
+  }
+  for (const c of clients) await c.close();
+  const bad = await ctx.a.api('POST', '/api/v1/cluster/drain', { node: 'node-nope' });
+  assert.is(bad.status, 503);
+});
+
+test.run();
