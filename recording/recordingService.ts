@@ -334,9 +334,20 @@ export class RecordingService {
     return active.stopping;
   }
 
+  /**
+   * Every 5 s while something records: free disk space, and rooms whose
+   * settings stopped allowing recording (update-room / REST PATCH) stop theirs.
+   */
   private armDiskCheck(): void {
     if (this.diskTimer) return;
     this.diskTimer = setInterval(() => {
+      for (const a of this.active.values()) {
+        const room = this.deps.rooms.getRoom(a.room);
+        if (room && !room.settings.recording_allowed) {
+          this.deps.log.info({ recording: a.row.id, room: a.room }, 'recording no longer allowed in the room: stopping it');
+          void this.finish(a, 'not-allowed').catch(() => {});
+        }
+      }
       void freeMegabytes(this.deps.config.dir).then((free) => {
         if (free >= this.deps.config.minFreeMb) return;
         for (const a of this.active.values()) {
