@@ -882,7 +882,7 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     return this.signaling.request('start-recording', mode ? { mode } : {});
   }
 
-  /** Resolves once the files are finalized (can take ~15 s when every track had stopped already). */
+  /** Resolves once the files are finalized (ffmpeg flushes and probes them first). */
   stopRecording(): Promise<Reply<'stop-recording'>> {
     return this.signaling.request('stop-recording', {}, 30_000);
   }
