@@ -9,7 +9,8 @@
 // beyond the recording-finished message.
 
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { RecordingConfig } from '../server/config.js';
 import { AppError } from '../server/errors.js';
 import type { EventSink, RoomEvent } from '../server/events.js';
@@ -189,9 +190,15 @@ export class RecordingService {
   async recoverAbandoned(nodeIdOrAll: string | null): Promise<number> {
     const rows = await this.deps.store.abandoned(nodeIdOrAll);
     for (const row of rows) {
+      // Its files hold what ffmpeg wrote before the crash: keep them, marked failed, with their size.
+      for (const f of await this.deps.store.files(row.id)) {
+        if (f.status !== 'recording' && f.status !== 'processing') continue;
+        const size = await stat(path.join(this.deps.config.dir, row.id, f.key)).then((st) => st.size, () => 0);
+        await this.deps.store.finishFile(f.id, { status: 'failed', size, duration: null, probe: null, endedAt: new Date(), error: 'the server stopped while recording; partial file kept' });
+      }
       const finished = await this.deps.store.finish(row.id, {
         status: 'failed', error: 'the server stopped while recording; partial files kept', endedAt: new Date(), reason: 'server-restart',
-        size: row.size_bytes, duration: row.duration_seconds,
+        size: (await this.deps.store.files(row.id)).reduce((n, f) => n + f.size_bytes, 0), duration: (Date.now() - row.started_at.getTime()) / 1000,
       });
       if (finished) {
         await this.deps.events.emit({ name: 'recording_finished', room: row.room, data: { call_id: row.call_id, recording: recordingJson(finished) } }).catch(() => {});
