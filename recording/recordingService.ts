@@ -9,6 +9,7 @@
 // beyond the recording-finished message.
 
 import { randomUUID } from 'node:crypto';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { RecordingConfig } from '../server/config.js';
@@ -71,9 +72,23 @@ export class RecordingService {
   private readonly locks = new KeyedMutex();
   private diskTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private finishedTotal: Counter<'status' | 'reason'> | null = null;
+  private filesTotal: Counter<'result'> | null = null;
 
   constructor(private readonly deps: RecordingServiceDeps) {
     deps.sfu?.observer.on('newroom', (media) => this.onMediaRoom(media));
+  }
+
+  /** Prometheus: recordings in progress, finished ones by status/reason, files by result (crashes among them). */
+  registerMetrics(registry: Registry): void {
+    const active = this.active;
+    new Gauge({ name: 'switchboard_recordings_active', help: 'Recordings in progress on this node', registers: [registry], collect() { this.set(active.size); } });
+    new Gauge({
+      name: 'switchboard_recording_ffmpeg_processes', help: 'ffmpeg processes recording on this node', registers: [registry],
+      collect() { this.set([...active.values()].reduce((n, a) => n + a.recorder.activeFiles, 0)); },
+    });
+    this.finishedTotal = new Counter({ name: 'switchboard_recordings_finished_total', help: 'Recordings finished, by status and reason', labelNames: ['status', 'reason'], registers: [registry] });
+    this.filesTotal = new Counter({ name: 'switchboard_recording_files_total', help: 'Recording files ended, by result (ready, crashed, storage_error)', labelNames: ['result'], registers: [registry] });
   }
 
   get activeCount(): number {
@@ -257,6 +272,7 @@ export class RecordingService {
         return null;
       });
       active.fileIds.set(file.key, inserted);
+      log.info({ recording: id, file: file.key, participant: file.participantId, tracks: file.tracks.map((t) => t.codec) }, 'recording file started');
     });
     active.recorder.on('fileend', (file, exit) => {
       const work = this.finalizeFile(active, file, exit);
@@ -295,6 +311,8 @@ export class RecordingService {
       log.error({ err, recording: active.row.id, file: file.key }, 'recording storage error');
     }
     if (!probe && !error) error = 'ffprobe could not read the file (empty: no media arrived?)';
+    this.filesTotal?.inc({ result: exit.reason ? 'crashed' : error ? 'storage_error' : 'ready' });
+    log.info({ recording: active.row.id, file: file.key, bytes: size, seconds: probe?.duration ?? null, error }, 'recording file ended');
     if (fileId) {
       await store.finishFile(fileId, {
         status: error ? 'failed' : 'ready', size, duration: probe?.duration ?? null,
@@ -332,6 +350,7 @@ export class RecordingService {
       await this.deps.events.emit({ name: 'recording_finished', room: active.room, data: { call_id: row.call_id, recording: recordingJson(row, files) } })
         .catch((err) => log.error({ err, recording: row.id }, 'could not record the recording_finished event'));
       log.info({ room: active.room, recording: row.id, status, reason, error, files: files.length, bytes: size }, 'recording finished');
+      this.finishedTotal?.inc({ status, reason });
       if (this.active.size === 0 && this.diskTimer) {
         clearInterval(this.diskTimer);
         this.diskTimer = null;
