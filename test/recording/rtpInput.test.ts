@@ -87,6 +87,26 @@ test('one participant, audio + video, copied into Matroska: codecs, frames, dura
   assert.ok(probed.duration >= 2 && probed.duration <= 10, `duration ${probed.duration}`);
 });
 
+test('a simulcast producer is recorded from its best layer', async (ctx) => {
+  const bot = await MediaBot.join(ctx.srv.url, await ctx.srv.mint({ userId: 'simul', role: 'speaker' }), 'rtp-simulcast');
+  ctx.bots.push(bot);
+  await bot.publishVideo({ width: 1280, height: 720, simulcast: true });
+  const media = ctx.srv.app.rooms.getRoom('rtp-simulcast')!.media!;
+  const file = path.join(ctx.dir, 'simulcast.webm');
+  const pipeline = await RtpPipeline.start({
+    media, producers: ownProducers(media, bot.participantId), workDir: ctx.dir, name: 'simulcast', log,
+    output: (c) => c.output(file).outputOptions(['-map', '0', '-c', 'copy', '-f', 'webm']),
+  });
+  assert.is(pipeline.tracks[0]!.consumer.type, 'simulcast');
+  await sleep(6000);
+  assert.is((await pipeline.stop()).reason, null);
+  const video = (await probe(file)).streams[0]!;
+  assert.is(video.codec_name, 'vp8');
+  // libwebrtc sends only the lower layers at first (bandwidth ramp-up): the file holds whichever was best.
+  assert.ok((video.width ?? 0) >= 320, `width ${video.width}`);
+  assert.ok(video.frames >= 20, `frames ${video.frames}`);
+});
+
 test('a killed ffmpeg is reported with its reason; the partial file stays readable', async (ctx) => {
   const { bot, media } = await publisher(ctx, 'rtp-crash');
   const file = path.join(ctx.dir, 'crash.mkv');
