@@ -10,7 +10,7 @@ import { MediaBot } from '../../clients/node/mediaBot.js';
 import { createLogger } from '../../server/logger.js';
 import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import type { ProducerInfo } from '../../signaling/protocol.js';
-import { RollingPipeline } from '../../recording/rollingPipeline.js';
+import { RollingPipeline, TrackGoneError } from '../../recording/rollingPipeline.js';
 import { RtpPipeline } from '../../recording/rtpPipeline.js';
 import { buildSdp } from '../../recording/sdp.js';
 import { probe } from '../support/media.js';
@@ -172,6 +172,26 @@ test('attaching a track mid-way rolls to a new segment; both segments hold media
   assert.equal(first.streams.map((s) => s.codec_name), ['opus']);
   assert.equal(second.streams.map((s) => s.codec_name).sort(), ['opus', 'vp8']);
   assert.ok(second.streams.every((s) => s.frames > 0));
+});
+
+test('a segment whose track went away while starting is tried again, not failed', async (ctx) => {
+  const { bot, media } = await publisher(ctx, 'rtp-gone', { audio: true });
+  let calls = 0;
+  const errors: Error[] = [];
+  const rolling = new RollingPipeline({
+    log, settleMs: 50,
+    startSegment: (producers, seq) => {
+      if (calls++ === 0) throw new TrackGoneError('closed meanwhile');
+      return RtpPipeline.start({ media, producers, workDir: ctx.dir, name: `gone-${seq}`, output: copyTo(path.join(ctx.dir, `gone-${seq}.mkv`)), log });
+    },
+  });
+  rolling.on('error', (err) => errors.push(err));
+  for (const p of ownProducers(media, bot.participantId)) rolling.attach(p);
+  await rolling.flush();
+  await eventually(() => rolling.segment, 10_000, 'the retried segment');
+  assert.is(calls, 2);
+  assert.equal(errors, []);
+  await rolling.stop();
 });
 
 test.run();
