@@ -60,7 +60,7 @@ test('start and stop over REST; download through a signed link that expires', as
   assert.is((await ctx.srv.api('GET', `/api/v1/recordings/${rec.recording_id}`, undefined, null)).status, 401);
 
   // A signed link downloads the very bytes ffmpeg wrote, without any credentials.
-  const link = await ctx.srv.api('GET', `/api/v1/recordings/${rec.recording_id}/files/${file.file_id}/download-url?ttl=3`);
+  const link = await ctx.srv.api('GET', `/api/v1/recordings/${rec.recording_id}/files/${file.file_id}/download-url?ttl=120`);
   assert.is(link.status, 200);
   const res = await fetch(link.body.url);
   assert.is(res.status, 200);
@@ -77,8 +77,9 @@ test('start and stop over REST; download through a signed link that expires', as
   // Tampered: refused. Expired: refused with a message saying so.
   const tampered = await fetch(link.body.url.replace(/signature=./, 'signature=A'));
   assert.is(tampered.status, 403);
-  await sleep(4200);
-  const expired = await fetch(link.body.url);
+  const short = await ctx.srv.api('GET', `/api/v1/recordings/${rec.recording_id}/files/${file.file_id}/download-url?ttl=1`);
+  await sleep(2200);
+  const expired = await fetch(short.body.url);
   assert.is(expired.status, 403);
   assert.match((await expired.json()).error.message, /expired/);
 
@@ -123,6 +124,10 @@ test('REST refuses what it should: no call, disallowed room, twice, unknown ids'
   assert.is((await ctx.srv.api('POST', '/api/v1/rooms/twice/recordings/stop')).status, 404);
   assert.is((await ctx.srv.api('GET', '/api/v1/recordings/00000000-0000-0000-0000-000000000000')).status, 404);
   assert.is((await ctx.srv.api('GET', '/api/v1/recordings/not-a-uuid')).status, 404);
+  // Without credentials a missing recording is 401 like any other (and the server stays up).
+  assert.is((await ctx.srv.api('GET', '/api/v1/recordings/00000000-0000-0000-0000-000000000000', undefined, null)).status, 401);
+  assert.is((await ctx.srv.api('GET', '/api/v1/recordings/00000000-0000-0000-0000-000000000000/files/00000000-0000-0000-0000-000000000000/download-url', undefined, null)).status, 401);
+  assert.is((await ctx.srv.api('GET', '/health')).status, 200);
 });
 
 test('retention: an expired recording is deleted, files and rows; delete removes one now', async (ctx) => {
