@@ -232,8 +232,11 @@ test('Redis restarted mid-call: rooms keep running, new rooms are refused with u
     const direct = owner === a ? alice : bob;
     const relayed = owner === a ? bob : alice;
     const ownerId = owner.app.config.nodeId;
+    const edgeNode = owner === a ? b : a;
+    const ghost = await edgeNode.joined('ghost', 'r-redis'); // relayed; its socket closes during the outage
 
     await c.redis.kill();
+    await ghost.client.close(); // the edge cannot tell the owner now
     // The owner's room works for its own clients: a local join and local signaling.
     const late = await owner.joined('late', 'r-redis');
     assert.is((await direct.client.next('peer-joined', (p) => p.participant.user_id === 'late')).participant.user_id, 'late');
@@ -259,6 +262,9 @@ test('Redis restarted mid-call: rooms keep running, new rooms are refused with u
     }, 15_000, 'relay works again');
     await direct.client.request('unhold', {});
     assert.is((await relayed.client.next('unhold', (p) => p.from === direct.id, 5000)).from, direct.id);
+    // The ghost's leave was lost with Redis; the owner reconciles with the edge and lets it go.
+    const gone = await direct.client.next('peer-left', (p) => p.participant_id === ghost.id, 15_000);
+    assert.is(gone.reason, 'disconnected');
     assert.is(owner.app.rooms.getRoom('r-redis')!.participants.size, 3);
   } finally {
     await c.stop();
