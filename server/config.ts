@@ -91,26 +91,6 @@ export interface Config {
   };
   // ---- Recording (issue 5) ----
   recording: RecordingConfig;
-}
-
-/** Recording (issue 5): ffmpeg, where files go, how long they stay. */
-export interface RecordingConfig {
-  ffmpegPath: string | null;
-  ffprobePath: string | null;
-  /** Where ffmpeg writes (and, with local storage, where recordings stay). */
-  dir: string;
-  storage: 'local' | 's3';
-  s3: { endpoint: string; bucket: string; accessKey: string; secretKey: string; region: string; prefix: string } | null;
-  /** Default days a recording is kept (0 = forever); per recording `retention_days` overrides. */
-  retentionDays: number;
-  cleanupIntervalSeconds: number;
-  /** Lifetime of signed download URLs. */
-  downloadUrlTtlSeconds: number;
-  /** Room types recorded automatically when their media starts (room metadata `auto_record` overrides). */
-  autoTypes: string[];
-  /** Free space below which no recording starts and running ones stop cleanly. */
-  minFreeMb: number;
-  defaultMode: 'tracks' | 'composite';
   // ---- Cluster (issue 6) ----
   cluster: {
     /** Prefix of every Redis key and channel (several clusters may share one Redis). */
@@ -144,6 +124,26 @@ export interface RecordingConfig {
     /** A room's router on another node with no viewer for this long is closed. */
     idleSeconds: number;
   };
+}
+
+/** Recording (issue 5): ffmpeg, where files go, how long they stay. */
+export interface RecordingConfig {
+  ffmpegPath: string | null;
+  ffprobePath: string | null;
+  /** Where ffmpeg writes (and, with local storage, where recordings stay). */
+  dir: string;
+  storage: 'local' | 's3';
+  s3: { endpoint: string; bucket: string; accessKey: string; secretKey: string; region: string; prefix: string } | null;
+  /** Default days a recording is kept (0 = forever); per recording `retention_days` overrides. */
+  retentionDays: number;
+  cleanupIntervalSeconds: number;
+  /** Lifetime of signed download URLs. */
+  downloadUrlTtlSeconds: number;
+  /** Room types recorded automatically when their media starts (room metadata `auto_record` overrides). */
+  autoTypes: string[];
+  /** Free space below which no recording starts and running ones stop cleanly. */
+  minFreeMb: number;
+  defaultMode: 'tracks' | 'composite';
 }
 
 export class ConfigError extends Error {
