@@ -23,6 +23,12 @@ export class RecordingLibrary {
     private readonly storage: RecordingStorage,
     private readonly signer: DownloadSigner,
     private readonly log: Logger,
+    /**
+     * Nodes sharing one PostgreSQL (a cluster): local files are on the disk of
+     * the node that made them, so only that node deletes them when they expire.
+     * Null (PGlite): this node made every recording.
+     */
+    private readonly localNodeId: string | null = null,
   ) {}
 
   async get(id: string): Promise<{ recording: RecordingRow; files: RecordingFileRow[] }> {
@@ -112,7 +118,7 @@ export class RecordingLibrary {
     this.running ??= (async () => {
       let deleted = 0;
       for (;;) {
-        const batch = await this.store.expired(now, 100);
+        const batch = await this.store.expired(now, 100, this.localNodeId);
         if (batch.length === 0) break;
         let progressed = false;
         for (const recording of batch) {

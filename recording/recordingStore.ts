@@ -144,10 +144,12 @@ export class RecordingStore {
   }
 
   /** Recordings past their expiry (not ones still recording). */
-  async expired(now: Date, limit: number): Promise<RecordingRow[]> {
+  /** With `localNodeId`, recordings stored on local disks are only those of that node (the others' files are not here). */
+  async expired(now: Date, limit: number, localNodeId: string | null = null): Promise<RecordingRow[]> {
     const rows = await this.db.query<RecordingRow>(
-      `SELECT ${REC} FROM recordings WHERE expires_at IS NOT NULL AND expires_at <= $1 AND status IN ('ready', 'failed') ORDER BY expires_at LIMIT $2`,
-      [now, limit],
+      `SELECT ${REC} FROM recordings WHERE expires_at IS NOT NULL AND expires_at <= $1 AND status IN ('ready', 'failed')
+         AND ($3::text IS NULL OR storage <> 'local' OR node_id = $3) ORDER BY expires_at LIMIT $2`,
+      [now, limit, localNodeId],
     );
     return rows.map(rec);
   }

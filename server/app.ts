@@ -51,6 +51,7 @@ import { ClusterNode } from './cluster/clusterNode.js';
 import type { RoomDirectory } from './cluster/roomDirectory.js';
 import { createClusterApi } from './http/clusterApi.js';
 import { clusterForwarder } from './http/clusterForward.js';
+import { withClusterHls } from './http/clusterHls.js';
 // Cascade (issue 6, cascade)
 import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
 
@@ -196,7 +197,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const recording = new RecordingService({ store: recordingStore, storage: recordingStorage, rooms, sfu, events, config: config.recording, nodeId: config.nodeId, log });
   onRoomEvent = (event) => recording.onRoomEvent(event);
   recording.registerMetrics(metrics.registry);
-  const recordings = new RecordingLibrary(recordingStore, recordingStorage, signer, log);
+  const recordings = new RecordingLibrary(recordingStore, recordingStorage, signer, log, db.kind === 'pglite' ? null : config.nodeId);
+  if (cluster && config.recording.storage === 'local') {
+    log.warn('cluster mode with local recording storage: each recording stays on the disk of the node that made it (downloads must reach that node); set S3_* for a cluster');
+  }
   const abandonedRecordings = await recording.recoverAbandoned(db.kind === 'pglite' ? null : config.nodeId);
   if (abandonedRecordings > 0) log.warn({ recordings: abandonedRecordings }, 'recordings left open by a previous run marked failed');
   // ---- end recording ----
@@ -233,7 +237,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   if (cluster) api.forwarder = clusterForwarder(cluster, log); // issue 6: room REST acts on the room's node
 
   // HLS at /live/ and recording file downloads (issue 5, streamed), the browser demo at / and /app/, the API otherwise
-  const server = createServer(withLive(live, withRecordingDownloads(withStatic(api.listener), recordingsApi)));
+  const listener = withLive(live, withRecordingDownloads(withStatic(api.listener), recordingsApi));
+  // Cluster (issue 6): HLS players may reach any node; streams of rooms running elsewhere are fetched from their node.
+  const server = createServer(cluster ? withClusterHls(cluster, live, listener, log) : listener);
   server.keepAliveTimeout = 5000;
   hub.attach(server);
   await new Promise<void>((resolve, reject) => {
