@@ -23,6 +23,7 @@ import type { PipelineFactory, PipelineRequest } from '../../server/live/liveSer
 import type { LivePipeline } from '../../server/live/liveStream.js';
 import type { Logger } from '../../server/logger.js';
 import type { ProducerInfo } from '../../signaling/protocol.js';
+import { compositeFilter } from '../outputs.js';
 import { RollingPipeline } from '../rollingPipeline.js';
 import { RtpPipeline } from '../rtpPipeline.js';
 
@@ -33,12 +34,17 @@ const PLAYLIST_CACHE_MS = 250;
 /** Names of the files players may fetch. */
 export const SEGMENT_FILE = /^p[0-9]{1,6}_[0-9]{1,9}\.ts$/;
 
-/** ffmpeg output options for one part (exported for the docs and the benchmark). */
+/**
+ * ffmpeg output options for one part (exported for the docs and the
+ * benchmark). `map` names the video and audio to encode: input streams
+ * (`0:1`, scaled down to LIVE_MAX_HEIGHT) or filter outputs (`[vgrid]`).
+ */
 export function hlsOutputOptions(cfg: Config['live'], dir: string, part: number, map: { video: string; audio: string }): string[] {
   const height = `trunc(min(${cfg.maxHeight}\\,ih)/2)*2`;
+  const filtered = map.video.startsWith('[');
   return [
     '-map', map.video, '-map', map.audio,
-    '-vf', `scale=-2:${height}`,
+    ...(filtered ? [] : ['-vf', `scale=-2:${height}`]),
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
     '-r', '25', '-fps_mode', 'cfr',
     '-b:v', `${cfg.videoBitrateKbps}k`, '-maxrate', `${cfg.videoBitrateKbps}k`, '-bufsize', `${cfg.videoBitrateKbps * 2}k`,
@@ -102,6 +108,7 @@ export class HlsStreamMedia implements LivePipeline {
       startSegment: (producers, seq) => this.startPart(producers, seq),
       settleMs: 300,
       overlapMs: 1000,
+      rollWhenDetached: true, // an encoder whose input stops stalls the whole part
       log: this.log,
     });
     this.rolling.on('segmentstart', (segment) => {
@@ -154,6 +161,14 @@ export class HlsStreamMedia implements LivePipeline {
         let next = 1;
         let audio = `0:${tracks.findIndex((t) => t.kind === 'audio')}`;
         let video = `0:${tracks.findIndex((t) => t.kind === 'video')}`;
+        if (this.req.layout === 'grid') {
+          // The recording side's composite: tiles in a 16:9 canvas of LIVE_MAX_HEIGHT, audio mixed.
+          const height = Math.floor(this.cfg.maxHeight / 2) * 2;
+          const grid = compositeFilter(tracks, { width: Math.floor((height * 16) / 9 / 2) * 2, height, fps: 25, videoBitrateKbps: this.cfg.videoBitrateKbps });
+          command.complexFilter(grid.filter);
+          if (grid.videoOut) video = `[${grid.videoOut}]`;
+          if (grid.audioOut) audio = `[${grid.audioOut}]`;
+        }
         if (!hasAudio) {
           command.input('anullsrc=channel_layout=stereo:sample_rate=48000').inputFormat('lavfi');
           audio = `${next++}:a`;
