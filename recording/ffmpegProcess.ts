@@ -150,10 +150,10 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
   /**
    * Graceful stop: SIGINT makes ffmpeg flush and finalize the file (cues,
    * duration); after `graceMs` it is killed. ffmpeg acts on SIGINT between
-   * packets only: when its RTP input is already silent (every producer gone)
-   * it ends when its demuxer gives up on the silence, 10 s after the last
-   * packet (a constant of ffmpeg's RTP/SDP reader; a second signal would
-   * abort the trailer too). Hence the grace of 15 s.
+   * packets only: when its RTP input is silent it ends when its demuxer gives
+   * up on the silence, 10 s after the last packet (a constant of ffmpeg's
+   * RTP/SDP reader; a second signal would abort the trailer too). Hence the
+   * grace of 15 s; RtpPipeline.stop ends the input with RTCP BYE first.
    */
   async stop(graceMs = 15_000): Promise<FfmpegExit> {
     if (this.exitInfo) return this.exitInfo;
@@ -165,6 +165,11 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     const exit = await this.exited;
     clearTimeout(timer);
     return exit;
+  }
+
+  /** The caller is about to end the input itself (RTCP BYE): the exit that follows counts as requested. */
+  expectExit(): void {
+    this.stopRequested = true;
   }
 
   /** Immediate kill (shutdown paths); counts as requested. */

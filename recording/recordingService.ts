@@ -9,7 +9,9 @@
 // beyond the recording-finished message.
 
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { RecordingConfig } from '../server/config.js';
 import { AppError } from '../server/errors.js';
 import type { EventSink, RoomEvent } from '../server/events.js';
@@ -70,9 +72,23 @@ export class RecordingService {
   private readonly locks = new KeyedMutex();
   private diskTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private finishedTotal: Counter<'status' | 'reason'> | null = null;
+  private filesTotal: Counter<'result'> | null = null;
 
   constructor(private readonly deps: RecordingServiceDeps) {
     deps.sfu?.observer.on('newroom', (media) => this.onMediaRoom(media));
+  }
+
+  /** Prometheus: recordings in progress, finished ones by status/reason, files by result (crashes among them). */
+  registerMetrics(registry: Registry): void {
+    const active = this.active;
+    new Gauge({ name: 'switchboard_recordings_active', help: 'Recordings in progress on this node', registers: [registry], collect() { this.set(active.size); } });
+    new Gauge({
+      name: 'switchboard_recording_ffmpeg_processes', help: 'ffmpeg processes recording on this node', registers: [registry],
+      collect() { this.set([...active.values()].reduce((n, a) => n + a.recorder.activeFiles, 0)); },
+    });
+    this.finishedTotal = new Counter({ name: 'switchboard_recordings_finished_total', help: 'Recordings finished, by status and reason', labelNames: ['status', 'reason'], registers: [registry] });
+    this.filesTotal = new Counter({ name: 'switchboard_recording_files_total', help: 'Recording files ended, by result (ready, crashed, storage_error)', labelNames: ['result'], registers: [registry] });
   }
 
   get activeCount(): number {
@@ -189,9 +205,15 @@ export class RecordingService {
   async recoverAbandoned(nodeIdOrAll: string | null): Promise<number> {
     const rows = await this.deps.store.abandoned(nodeIdOrAll);
     for (const row of rows) {
+      // Its files hold what ffmpeg wrote before the crash: keep them, marked failed, with their size.
+      for (const f of await this.deps.store.files(row.id)) {
+        if (f.status !== 'recording' && f.status !== 'processing') continue;
+        const size = await stat(path.join(this.deps.config.dir, row.id, f.key)).then((st) => st.size, () => 0);
+        await this.deps.store.finishFile(f.id, { status: 'failed', size, duration: null, probe: null, endedAt: new Date(), error: 'the server stopped while recording; partial file kept' });
+      }
       const finished = await this.deps.store.finish(row.id, {
         status: 'failed', error: 'the server stopped while recording; partial files kept', endedAt: new Date(), reason: 'server-restart',
-        size: row.size_bytes, duration: row.duration_seconds,
+        size: (await this.deps.store.files(row.id)).reduce((n, f) => n + f.size_bytes, 0), duration: (Date.now() - row.started_at.getTime()) / 1000,
       });
       if (finished) {
         await this.deps.events.emit({ name: 'recording_finished', room: row.room, data: { call_id: row.call_id, recording: recordingJson(finished) } }).catch(() => {});
@@ -250,6 +272,7 @@ export class RecordingService {
         return null;
       });
       active.fileIds.set(file.key, inserted);
+      log.info({ recording: id, file: file.key, participant: file.participantId, tracks: file.tracks.map((t) => t.codec) }, 'recording file started');
     });
     active.recorder.on('fileend', (file, exit) => {
       const work = this.finalizeFile(active, file, exit);
@@ -288,6 +311,8 @@ export class RecordingService {
       log.error({ err, recording: active.row.id, file: file.key }, 'recording storage error');
     }
     if (!probe && !error) error = 'ffprobe could not read the file (empty: no media arrived?)';
+    this.filesTotal?.inc({ result: exit.reason ? 'crashed' : error ? 'storage_error' : 'ready' });
+    log.info({ recording: active.row.id, file: file.key, bytes: size, seconds: probe?.duration ?? null, error }, 'recording file ended');
     if (fileId) {
       await store.finishFile(fileId, {
         status: error ? 'failed' : 'ready', size, duration: probe?.duration ?? null,
@@ -325,6 +350,7 @@ export class RecordingService {
       await this.deps.events.emit({ name: 'recording_finished', room: active.room, data: { call_id: row.call_id, recording: recordingJson(row, files) } })
         .catch((err) => log.error({ err, recording: row.id }, 'could not record the recording_finished event'));
       log.info({ room: active.room, recording: row.id, status, reason, error, files: files.length, bytes: size }, 'recording finished');
+      this.finishedTotal?.inc({ status, reason });
       if (this.active.size === 0 && this.diskTimer) {
         clearInterval(this.diskTimer);
         this.diskTimer = null;
@@ -334,9 +360,20 @@ export class RecordingService {
     return active.stopping;
   }
 
+  /**
+   * Every 5 s while something records: free disk space, and rooms whose
+   * settings stopped allowing recording (update-room / REST PATCH) stop theirs.
+   */
   private armDiskCheck(): void {
     if (this.diskTimer) return;
     this.diskTimer = setInterval(() => {
+      for (const a of this.active.values()) {
+        const room = this.deps.rooms.getRoom(a.room);
+        if (room && !room.settings.recording_allowed) {
+          this.deps.log.info({ recording: a.row.id, room: a.room }, 'recording no longer allowed in the room: stopping it');
+          void this.finish(a, 'not-allowed').catch(() => {});
+        }
+      }
       void freeMegabytes(this.deps.config.dir).then((free) => {
         if (free >= this.deps.config.minFreeMb) return;
         for (const a of this.active.values()) {

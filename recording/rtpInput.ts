@@ -5,6 +5,7 @@
 // thing written is decodable. Producers that close on the way are reported
 // and simply stop sending: ffmpeg keeps writing the other tracks.
 
+import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Consumer, MediaKind, PlainTransport, RtpCapabilities } from 'mediasoup/types';
 import type { MediaRoom } from '../sfu/mediaRoom.js';
@@ -40,8 +41,23 @@ export function recorderCapabilities(router: RtpCapabilities): RtpCapabilities {
   };
 }
 
+/**
+ * An RTCP BYE (RFC 3550 6.6) naming two SSRCs: 12 bytes, because ffmpeg drops
+ * anything shorter than an RTP header before it looks at RTCP.
+ */
+function rtcpBye(ssrc: number): Buffer {
+  const b = Buffer.alloc(12);
+  b[0] = 0x82; // V=2, P=0, SC=2
+  b[1] = 203; // BYE
+  b.writeUInt16BE(2, 2); // length in 32-bit words minus one
+  b.writeUInt32BE(ssrc >>> 0, 4);
+  b.writeUInt32BE(ssrc >>> 0, 8);
+  return b;
+}
+
 export class RtpInput extends EventEmitter<RtpInputEvents> {
   private closed = false;
+  private readonly byes = new Set<RtpTrack>();
 
   private constructor(
     readonly tracks: readonly RtpTrack[],
@@ -50,7 +66,10 @@ export class RtpInput extends EventEmitter<RtpInputEvents> {
     super();
     for (const track of tracks) {
       track.consumer.on('producerclose', () => {
-        if (!this.closed) this.emit('trackclose', track);
+        if (this.closed) return;
+        // The stream is over for good: say so, so ffmpeg does not wait for it (see bye()).
+        void this.bye([track]);
+        this.emit('trackclose', track);
       });
     }
   }
@@ -99,6 +118,27 @@ export class RtpInput extends EventEmitter<RtpInputEvents> {
     await Promise.all(
       this.live().filter((t) => t.kind === 'video').map((t) => t.consumer.requestKeyFrame().catch(() => {})),
     );
+  }
+
+  /**
+   * Sends ffmpeg an RTCP BYE for these tracks (default: all not said yet).
+   * ffmpeg's RTP reader ends its input (EOF: the file is finalized, exit code
+   * 0) once every stream got one, which is the fast clean way to stop it:
+   * SIGINT is only noticed between packets, so a silent input would keep it
+   * waiting 10 s. Exactly one BYE per stream: ffmpeg counts them.
+   */
+  async bye(tracks: readonly RtpTrack[] = this.tracks): Promise<void> {
+    const due = tracks.filter((t) => !this.byes.has(t));
+    if (due.length === 0) return;
+    for (const t of due) this.byes.add(t);
+    const socket = dgram.createSocket(this.ip.includes(':') ? 'udp6' : 'udp4');
+    try {
+      await Promise.all(due.map((t) => new Promise<void>((resolve) => {
+        socket.send(rtcpBye(t.consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0), t.port, this.ip, () => resolve());
+      })));
+    } finally {
+      socket.close();
+    }
   }
 
   /** Closes the transports (and so the consumers) and frees the ports. */

@@ -125,8 +125,17 @@ export class RtpPipeline extends EventEmitter<RtpPipelineEvents> {
     return this.input.requestKeyFrames();
   }
 
-  /** Graceful stop: ffmpeg finalizes its output, then the consumers close. */
-  async stop(graceMs?: number): Promise<FfmpegExit> {
+  /**
+   * Graceful stop: an RTCP BYE per track ends ffmpeg's input (it finalizes
+   * the file and exits within ~100 ms); SIGINT if it has not gone after
+   * `byeWaitMs`. The consumers close after.
+   */
+  async stop(graceMs?: number, byeWaitMs = 2000): Promise<FfmpegExit> {
+    if (!this.ffmpeg.exit) {
+      this.ffmpeg.expectExit();
+      await this.input.bye().catch(() => {});
+      await Promise.race([this.ffmpeg.waitExit(), new Promise((r) => setTimeout(r, byeWaitMs))]);
+    }
     const exit = await this.ffmpeg.stop(graceMs);
     this.input.close();
     return exit;

@@ -155,6 +155,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const signer = DownloadSigner.fromSecret(credentials.apiSecret);
   const recording = new RecordingService({ store: recordingStore, storage: recordingStorage, rooms, sfu, events, config: config.recording, nodeId: config.nodeId, log });
   onRoomEvent = (event) => recording.onRoomEvent(event);
+  recording.registerMetrics(metrics.registry);
   const recordings = new RecordingLibrary(recordingStore, recordingStorage, signer, log);
   const abandonedRecordings = await recording.recoverAbandoned(db.kind === 'pglite' ? null : config.nodeId);
   if (abandonedRecordings > 0) log.warn({ recordings: abandonedRecordings }, 'recordings left open by a previous run marked failed');

@@ -74,6 +74,11 @@ test('ffmpeg killed mid-recording: failed + webhook, partial file kept, the call
   const video = partial.streams.find((s) => s.codec_type === 'video');
   assert.ok(video && video.frames > 10, `partial file has video frames (${video?.frames})`);
 
+  // Operators see it in the metrics.
+  const metrics = String((await ctx.srv.api('GET', '/metrics')).body);
+  assert.match(metrics, /switchboard_recording_files_total\{result="crashed"\} 1/);
+  assert.match(metrics, /switchboard_recordings_finished_total\{status="failed",reason="failed"\} 1/);
+
   // The call goes on: a new subscriber decodes the host's video, and a new recording can start.
   const sub = await publisher(ctx, 'sub', room, { audio: false, video: false });
   const track = await sub.consume([...host.producers.values()].find((p) => p.kind === 'video')!.id);

@@ -118,9 +118,13 @@ test('only hosts and moderators may start or stop; a room that disallows recordi
   const notRecording = await mod.client.request('stop-recording', {}).catch((e) => e);
   assert.is((notRecording as SignalingError).code, 'not_found');
 
-  // recording_allowed: false (set by the host through update-room) refuses a start.
+  // recording_allowed: false (set by the host through update-room) stops a running recording and refuses a start.
   const host = await ctx.srv.joined('boss', room, { role: 'host' });
+  const running = await host.client.request('start-recording', {});
   await host.client.request('update-room', { recording_allowed: false });
+  const ended = await host.client.next('recording-finished', (f) => f.recording_id === running.recording.recording_id, 30_000);
+  assert.is(ended.reason, 'not-allowed');
+  assert.is(ended.status, 'ready'); // what was recorded until then is kept
   const refused = await host.client.request('start-recording', {}).catch((e) => e);
   assert.is((refused as SignalingError).code, 'forbidden');
   assert.match((refused as SignalingError).message, /not allowed/);

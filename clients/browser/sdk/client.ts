@@ -876,6 +876,17 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     await this.signaling.request('whiteboard-clear', {});
   }
 
+  // ---- Recording (issue 5): hosts and moderators; everyone hears on('recording-started' | 'recording-finished') ----
+
+  startRecording(mode?: 'tracks' | 'composite'): Promise<Reply<'start-recording'>> {
+    return this.signaling.request('start-recording', mode ? { mode } : {});
+  }
+
+  /** Resolves once the files are finalized (ffmpeg flushes and probes them first). */
+  stopRecording(): Promise<Reply<'stop-recording'>> {
+    return this.signaling.request('stop-recording', {}, 30_000);
+  }
+
   private remoteByConsumer(consumerId: string): RemoteTrack | undefined {
     for (const remote of this.remoteTracks.values()) if (remote.consumerId === consumerId) return remote;
     return undefined;
