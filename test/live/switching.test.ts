@@ -99,7 +99,7 @@ test('show another participant: a new ffmpeg part in the same playlist (disconti
   const { stream: shown } = await bot.signaling.request('live-show', { participant_id: guest.participantId });
   assert.is(shown.participant_id, guest.participantId);
   assert.is(shown.stream_id, stream.id, 'the same stream');
-  await silent.client.next('live-stream-updated', (p) => p.stream.participant_id === guest.participantId);
+  await silent.client.next('live-stream-updated', (p) => p.stream.participant_id === guest.participantId, 20_000);
   const url = `${srv.url}${srv.app.live.playlistUrl(stream, 'checker')}`;
   const list = await eventually(async () => {
     const text = await (await fetch(url)).text();
@@ -148,7 +148,7 @@ test('camera off: a part without it (black picture); everything paused: no part;
   const showing = () => stream.pipeline!.showing.map((p) => p.kind).sort().join('+');
 
   await bot.signaling.request('pause-producer', { producer_id: video!.id });
-  await eventually(() => showing() === 'audio', 10_000, 'the camera to leave the picture');
+  await eventually(() => showing() === 'audio', 20_000, 'the camera to leave the picture');
   const withoutCamera = await lastPart() + 1;
   await eventually(async () => (await lastPart()) >= withoutCamera, 45_000, 'the audio-only part');
   await bot.signaling.request('pause-producer', { producer_id: audio!.id });
@@ -158,7 +158,7 @@ test('camera off: a part without it (black picture); everything paused: no part;
   assert.ok(media.producerList().every((p) => p.paused));
 
   for (const p of [audio!, video!]) await bot.signaling.request('resume-producer', { producer_id: p.id });
-  await eventually(() => showing() === 'audio+video', 10_000, 'both tracks back');
+  await eventually(() => showing() === 'audio+video', 20_000, 'both tracks back');
   await eventually(async () => (await lastPart()) > withoutCamera, 45_000, 'a new part after resume');
   assert.is(srv.app.live.current(room)?.status, 'live');
   await srv.api('POST', `/api/v1/rooms/${room}/live/stop`);
