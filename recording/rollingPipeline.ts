@@ -15,6 +15,15 @@ import type { ProducerInfo } from '../signaling/protocol.js';
 import type { FfmpegExit } from './ffmpegProcess.js';
 import type { RtpPipeline } from './rtpPipeline.js';
 
+/**
+ * Thrown by startSegment when a producer it was given is already gone (it
+ * closed while the segment was starting): not a failure; the detach that
+ * follows changes the set, and the next try starts without it.
+ */
+export class TrackGoneError extends Error {
+  override name = 'TrackGoneError';
+}
+
 export interface Segment {
   /** 0, 1, 2... in start order. */
   seq: number;
@@ -53,6 +62,7 @@ export class RollingPipeline extends EventEmitter<RollingPipelineEvents> {
   private settleTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly ending = new Set<Promise<unknown>>();
+  private goneRetries = 0;
 
   constructor(private readonly opts: RollingPipelineOptions) {
     super();
@@ -110,7 +120,14 @@ export class RollingPipeline extends EventEmitter<RollingPipelineEvents> {
   }
 
   private enqueue(): void {
-    this.work = this.work.then(() => this.reconcile()).catch((err) => {
+    this.work = this.work.then(() => this.reconcile()).then(() => {
+      this.goneRetries = 0;
+    }, (err) => {
+      if (err instanceof TrackGoneError && this.goneRetries++ < 5) {
+        this.opts.log.debug({ err: err.message }, 'a track went away while its segment started; trying again');
+        this.schedule();
+        return;
+      }
       this.emit('error', err as Error);
     });
   }

@@ -16,7 +16,8 @@ import type { MediaRoom } from '../sfu/mediaRoom.js';
 import type { ProducerInfo } from '../signaling/protocol.js';
 import type { FfmpegExit } from './ffmpegProcess.js';
 import { compositeOutput, copyFormat, copyOutput, type CompositeLayout } from './outputs.js';
-import { RollingPipeline } from './rollingPipeline.js';
+import { RollingPipeline, TrackGoneError } from './rollingPipeline.js';
+import { AppError } from '../server/errors.js';
 import type { RecordingMode, TrackInfo } from './recordingStore.js';
 import { RtpPipeline } from './rtpPipeline.js';
 
@@ -124,7 +125,9 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
       log: this.opts.log,
       startSegment: async (producers, seq) => {
         const media = this.media;
-        if (!media) throw new Error('the room has no media now');
+        if (!media) throw new TrackGoneError('the room has no media now');
+        const live = new Set(media.producerList().filter((p) => !p.paused).map((p) => p.producer_id));
+        if (producers.some((p) => !live.has(p.producer_id))) throw new TrackGoneError('a producer closed or paused meanwhile');
         let file: RecordedFile | null = null;
         const name = `${key}-${seq}`;
         const pipeline = await RtpPipeline.start({
@@ -142,6 +145,10 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
             if (composite) compositeOutput(full, this.opts.composite)(command, tracks);
             else copyOutput(full, copyFormat(tracks))(command, tracks);
           },
+        }).catch((err) => {
+          // createPlainConsumer: the producer closed between our check and its consumer.
+          if (err instanceof AppError && err.code === 'not_found') throw new TrackGoneError(err.message);
+          throw err;
         });
         files.set(seq, file!);
         return pipeline;

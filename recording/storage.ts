@@ -82,7 +82,11 @@ export class S3Storage implements RecordingStorage {
   readonly kind = 's3' as const;
   private readonly client: Minio.Client;
 
-  constructor(private readonly cfg: NonNullable<RecordingConfig['s3']>) {
+  constructor(
+    private readonly cfg: NonNullable<RecordingConfig['s3']>,
+    /** RECORDINGS_DIR: where ffmpeg writes before the upload (cleaned on delete too). */
+    private readonly spool: string,
+  ) {
     const url = new URL(cfg.endpoint);
     this.client = new Minio.Client({
       endPoint: url.hostname,
@@ -149,6 +153,7 @@ export class S3Storage implements RecordingStorage {
   }
 
   async deleteRecording(recordingId: string, keys: string[]): Promise<void> {
+    await rm(path.join(this.spool, recordingId), { recursive: true, force: true }); // SDPs, files whose upload failed
     if (keys.length > 0) {
       try {
         await this.client.removeObjects(this.cfg.bucket, keys.map((k) => this.objectName(recordingId, k)));
@@ -160,5 +165,5 @@ export class S3Storage implements RecordingStorage {
 }
 
 export function createStorage(cfg: RecordingConfig): RecordingStorage {
-  return cfg.storage === 's3' && cfg.s3 ? new S3Storage(cfg.s3) : new LocalStorage(cfg.dir);
+  return cfg.storage === 's3' && cfg.s3 ? new S3Storage(cfg.s3, cfg.dir) : new LocalStorage(cfg.dir);
 }

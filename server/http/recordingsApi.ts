@@ -150,6 +150,7 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
 
   router.add('GET', '/api/v1/recordings/:id', async (req) => {
     const found = storage(library.get(id(req)));
+    found.catch(() => {}); // awaited below, or abandoned when auth fails first: never an unhandled rejection
     await authorize(req, async () => (await found).recording);
     const { recording, files } = await found;
     return { status: 200, body: recordingJson(recording, files) };
@@ -182,6 +183,7 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
 
   router.add('GET', '/api/v1/recordings/:id/files/:file_id/download-url', async (req) => {
     const found = storage(library.file(id(req), req.params['file_id']!));
+    found.catch(() => {}); // as above
     await authorize(req, async () => (await found).recording);
     await found;
     const ttlRaw = req.query.get('ttl');

@@ -124,6 +124,10 @@ test('REST refuses what it should: no call, disallowed room, twice, unknown ids'
   assert.is((await ctx.srv.api('POST', '/api/v1/rooms/twice/recordings/stop')).status, 404);
   assert.is((await ctx.srv.api('GET', '/api/v1/recordings/00000000-0000-0000-0000-000000000000')).status, 404);
   assert.is((await ctx.srv.api('GET', '/api/v1/recordings/not-a-uuid')).status, 404);
+  // Without credentials a missing recording is 401 like any other (and the server stays up).
+  assert.is((await ctx.srv.api('GET', '/api/v1/recordings/00000000-0000-0000-0000-000000000000', undefined, null)).status, 401);
+  assert.is((await ctx.srv.api('GET', '/api/v1/recordings/00000000-0000-0000-0000-000000000000/files/00000000-0000-0000-0000-000000000000/download-url', undefined, null)).status, 401);
+  assert.is((await ctx.srv.api('GET', '/health')).status, 200);
 });
 
 test('retention: an expired recording is deleted, files and rows; delete removes one now', async (ctx) => {

@@ -10,7 +10,7 @@ import { MediaBot } from '../../clients/node/mediaBot.js';
 import { createLogger } from '../../server/logger.js';
 import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import type { ProducerInfo } from '../../signaling/protocol.js';
-import { RollingPipeline } from '../../recording/rollingPipeline.js';
+import { RollingPipeline, TrackGoneError } from '../../recording/rollingPipeline.js';
 import { RtpPipeline } from '../../recording/rtpPipeline.js';
 import { buildSdp } from '../../recording/sdp.js';
 import { probe } from '../support/media.js';
@@ -87,6 +87,26 @@ test('one participant, audio + video, copied into Matroska: codecs, frames, dura
   assert.ok(probed.duration >= 2 && probed.duration <= 10, `duration ${probed.duration}`);
 });
 
+test('a simulcast producer is recorded from its best layer', async (ctx) => {
+  const bot = await MediaBot.join(ctx.srv.url, await ctx.srv.mint({ userId: 'simul', role: 'speaker' }), 'rtp-simulcast');
+  ctx.bots.push(bot);
+  await bot.publishVideo({ width: 1280, height: 720, simulcast: true });
+  const media = ctx.srv.app.rooms.getRoom('rtp-simulcast')!.media!;
+  const file = path.join(ctx.dir, 'simulcast.webm');
+  const pipeline = await RtpPipeline.start({
+    media, producers: ownProducers(media, bot.participantId), workDir: ctx.dir, name: 'simulcast', log,
+    output: (c) => c.output(file).outputOptions(['-map', '0', '-c', 'copy', '-f', 'webm']),
+  });
+  assert.is(pipeline.tracks[0]!.consumer.type, 'simulcast');
+  await sleep(6000);
+  assert.is((await pipeline.stop()).reason, null);
+  const video = (await probe(file)).streams[0]!;
+  assert.is(video.codec_name, 'vp8');
+  // libwebrtc sends only the lower layers at first (bandwidth ramp-up): the file holds whichever was best.
+  assert.ok((video.width ?? 0) >= 320, `width ${video.width}`);
+  assert.ok(video.frames >= 20, `frames ${video.frames}`);
+});
+
 test('a killed ffmpeg is reported with its reason; the partial file stays readable', async (ctx) => {
   const { bot, media } = await publisher(ctx, 'rtp-crash');
   const file = path.join(ctx.dir, 'crash.mkv');
@@ -152,6 +172,26 @@ test('attaching a track mid-way rolls to a new segment; both segments hold media
   assert.equal(first.streams.map((s) => s.codec_name), ['opus']);
   assert.equal(second.streams.map((s) => s.codec_name).sort(), ['opus', 'vp8']);
   assert.ok(second.streams.every((s) => s.frames > 0));
+});
+
+test('a segment whose track went away while starting is tried again, not failed', async (ctx) => {
+  const { bot, media } = await publisher(ctx, 'rtp-gone', { audio: true });
+  let calls = 0;
+  const errors: Error[] = [];
+  const rolling = new RollingPipeline({
+    log, settleMs: 50,
+    startSegment: (producers, seq) => {
+      if (calls++ === 0) throw new TrackGoneError('closed meanwhile');
+      return RtpPipeline.start({ media, producers, workDir: ctx.dir, name: `gone-${seq}`, output: copyTo(path.join(ctx.dir, `gone-${seq}.mkv`)), log });
+    },
+  });
+  rolling.on('error', (err) => errors.push(err));
+  for (const p of ownProducers(media, bot.participantId)) rolling.attach(p);
+  await rolling.flush();
+  await eventually(() => rolling.segment, 10_000, 'the retried segment');
+  assert.is(calls, 2);
+  assert.equal(errors, []);
+  await rolling.stop();
 });
 
 test.run();

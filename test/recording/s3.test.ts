@@ -60,6 +60,7 @@ test('files go to the bucket; presigned download links work and expire; delete r
   assert.is((await ctx.srv.api('DELETE', `/api/v1/recordings/${body.recording_id}`)).status, 200);
   const gone = await ctx.s3.client.statObject(ctx.s3.bucket, object).then(() => 'present', (err) => err.code);
   assert.is(gone, 'NotFound');
+  assert.not.ok(existsSync(path.join(ctx.srv.dataDir, 'recordings', body.recording_id)), 'local spool (SDPs) removed too');
 });
 
 test('an unreachable store fails the recording with a clear error and keeps the local file', async (ctx) => {
