@@ -19,12 +19,13 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../server/config.js';
+import { AppError } from '../../server/errors.js';
 import type { PipelineFactory, PipelineRequest } from '../../server/live/liveService.js';
 import type { LivePipeline } from '../../server/live/liveStream.js';
 import type { Logger } from '../../server/logger.js';
 import type { ProducerInfo } from '../../signaling/protocol.js';
 import { compositeFilter } from '../outputs.js';
-import { RollingPipeline } from '../rollingPipeline.js';
+import { RollingPipeline, TrackGoneError } from '../rollingPipeline.js';
 import { RtpPipeline } from '../rtpPipeline.js';
 
 const LIVE_POLL_MS = 500;
@@ -150,6 +151,9 @@ export class HlsStreamMedia implements LivePipeline {
     const hasAudio = producers.some((p) => p.kind === 'audio');
     const hasVideo = producers.some((p) => p.kind === 'video');
     const { dir } = this.req;
+    // A producer that closed or paused meanwhile: not a failure; the change that follows brings a new set.
+    const live = new Set(this.req.media.producerList().filter((p) => !p.paused).map((p) => p.producer_id));
+    if (this.req.media.closed || producers.some((p) => !live.has(p.producer_id))) throw new TrackGoneError('a producer closed or paused meanwhile');
     return RtpPipeline.start({
       media: this.req.media,
       producers,
@@ -179,6 +183,10 @@ export class HlsStreamMedia implements LivePipeline {
         }
         command.output(path.join(dir, `p${seq}.m3u8`)).outputOptions(hlsOutputOptions(this.cfg, dir, seq, { video, audio }));
       },
+    }).catch((err) => {
+      // createPlainConsumer: the producer closed between our check and its consumer.
+      if (err instanceof AppError && err.code === 'not_found') throw new TrackGoneError(err.message);
+      throw err;
     });
   }
 
