@@ -45,6 +45,12 @@ export interface RollingPipelineOptions {
   /** Changes arriving within this window make one roll (camera and mic usually come together). */
   settleMs?: number;
   overlapMs?: number;
+  /**
+   * Issue 5 (live): a detached track always makes a new segment, even when
+   * its producer closed. Outputs that combine tracks (a grid, an encoder fed
+   * one fixed input) stall on an input that stops, so they must roll.
+   */
+  rollWhenDetached?: boolean;
   log: Logger;
 }
 
@@ -166,7 +172,7 @@ export class RollingPipeline extends EventEmitter<RollingPipelineEvents> {
     const have = new Set(cur.producers.map((p) => p.producer_id));
     if (wanted.some((p) => !have.has(p.producer_id))) return true;
     const wantedIds = new Set(wanted.map((p) => p.producer_id));
-    return cur.pipeline.tracks.some((t) => !wantedIds.has(t.producer.producer_id) && !t.consumer.closed);
+    return cur.pipeline.tracks.some((t) => !wantedIds.has(t.producer.producer_id) && (this.opts.rollWhenDetached || !t.consumer.closed));
   }
 
   private async end(segment: Segment): Promise<void> {

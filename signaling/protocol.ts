@@ -135,9 +135,9 @@ export type LiveReaction = (typeof LIVE_REACTIONS)[number];
 /**
  * What the stream shows: one participant's camera (or screen) and microphone;
  * `speaker` keeps that participant until changed, `active-speaker` follows
- * the room's dominant speaker.
+ * the room's dominant speaker. `grid`: everyone's video tiled, all audio mixed.
  */
-export const LIVE_LAYOUTS = ['speaker', 'active-speaker'] as const;
+export const LIVE_LAYOUTS = ['speaker', 'active-speaker', 'grid'] as const;
 export type LiveLayout = (typeof LIVE_LAYOUTS)[number];
 export const LIVE_CHAT_MAX_CHARS = 500;
 const CHAT_MESSAGE_ID = string({ min: 1, max: 20, pattern: /^[0-9]+$/, hint: 'is a message id (digits)' });
@@ -500,7 +500,7 @@ export interface LiveStreamInfo {
   call_id: string | null;
   status: LiveStatus;
   layout: LiveLayout;
-  /** Whose media the stream shows (null once that participant is gone). */
+  /** Whose media the stream shows (null for a grid). */
   participant_id: string | null;
   started_by: string | null;
   created_at: string; // ISO 8601

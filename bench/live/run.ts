@@ -3,13 +3,14 @@
 //  1. ffmpeg CPU per live stream: S rooms, each with a libwebrtc bot
 //     publishing 640x360@15 VP8 + Opus, go live over REST; once live, the
 //     CPU of every ffmpeg child of the server is sampled for a window.
+//  1b. A grid stream of K publishers (all tiled and mixed): its ffmpeg's CPU.
 //  2. Fan-out to N WebSocket watchers of one live stream: chat (a few
 //     senders, every message to every watcher) and reactions (every watcher
 //     reacting; the server sends aggregated batches). Server CPU per
 //     delivered message / per reaction, delivery latency, messages per
 //     watcher.
 // Media needs a private network namespace (like the tests):
-//   unshare -n sh -c 'ip link set lo up && node dist/bench/live/run.js [--streams 1,2] [--viewers 100,500,1000]'
+//   unshare -n sh -c 'ip link set lo up && node dist/bench/live/run.js [--streams 1,2] [--grid 2,4] [--viewers 100,500,1000]'
 // Prints progress on stderr and writes the JSON to bench/live/results/.
 
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ const list = (name: string, fallback: number[]) => {
   return i >= 0 ? args[i + 1]!.split(',').map(Number) : fallback;
 };
 const STREAMS = list('streams', [1, 2]);
+const GRID = list('grid', [2, 4]);
 const VIEWERS = list('viewers', [100, 500, 1000]);
 const WINDOW_S = list('window', [20])[0]!;
 const CHAT_SENDERS = 10;
@@ -61,6 +63,7 @@ function children(pid: number, comm: string): number[] {
   return out;
 }
 
+let ffmpegPidsOfOtherStreams: number[] = [];
 const cpuOf = (pids: number[]) => pids.reduce((sum, p) => sum + (procCpuSeconds(p) ?? 0), 0);
 
 async function main(): Promise<void> {
@@ -135,16 +138,66 @@ async function main(): Promise<void> {
     };
     log(JSON.stringify(run));
     ffmpegRuns.push(run);
+    ffmpegPidsOfOtherStreams = ff;
     if (streams !== STREAMS[STREAMS.length - 1]) {
       for (const name of rooms) await api('POST', `/api/v1/rooms/${name}/live/stop`);
     }
   }
   result['ffmpeg'] = ffmpegRuns;
-  // The last stream(s) stay live for the fan-out part; it uses the first of them.
-  const fanRoom = `bench-live-${room - 1}`;
-  for (let i = 0; i < room - 1; i++) {
+  // Later phases run alone: the streams of phase 1 stop and their bots leave.
+  for (let i = 0; i < room; i++) {
     const { body } = await api('GET', `/api/v1/rooms/bench-live-${i}/live`);
-    if (body.stream.status === 'live') await api('POST', `/api/v1/rooms/bench-live-${i}/live/stop`);
+    if (body.stream.status === 'live' || body.stream.status === 'preparing') await api('POST', `/api/v1/rooms/bench-live-${i}/live/stop`);
+  }
+  for (const b of bots.splice(0)) await b.close().catch(() => {});
+  ffmpegPidsOfOtherStreams = [];
+
+  // ---- 1b. one grid stream of K publishers (the recording composite, to H.264/AAC 1280x720) ----
+  const gridRuns: unknown[] = [];
+  for (const tiles of GRID) {
+    const name = `bench-grid-${tiles}`;
+    const gridBots: MediaBot[] = [];
+    for (let i = 0; i < tiles; i++) {
+      const bot = await MediaBot.join(server.url, await token(`grid-${tiles}-${i}`, 'host'), name);
+      await bot.publishAudio();
+      await bot.publishVideo({ width: 640, height: 360, fps: 15 });
+      gridBots.push(bot);
+    }
+    const started = await api('POST', `/api/v1/rooms/${name}/live`, { layout: 'grid' });
+    if (started.status !== 201) throw new Error(`grid go-live failed: ${JSON.stringify(started.body)}`);
+    const t0 = Date.now();
+    for (;;) {
+      const { body } = await api('GET', `/api/v1/rooms/${name}/live`);
+      if (body.stream.status === 'live') break;
+      if (body.stream.status !== 'preparing') throw new Error(`grid stream ${body.stream.status}: ${body.stream.error}`);
+      await sleep(200);
+    }
+    const toLiveMs = Date.now() - t0;
+    await sleep(2000);
+    const before = new Set(ffmpegPidsOfOtherStreams);
+    const ff = children(serverPid, 'ffmpeg').filter((p) => !before.has(p));
+    const c0 = cpuOf(ff);
+    const w0 = Date.now();
+    await sleep(WINDOW_S * 1000);
+    const wall = (Date.now() - w0) / 1000;
+    const run = { tiles, ffmpeg_processes: ff.length, to_live_ms: toLiveMs, window_s: round1(wall), ffmpeg_pct_of_core: round1(((cpuOf(ff) - c0) / wall) * 100) };
+    log(`grid ${JSON.stringify(run)}`);
+    gridRuns.push(run);
+    await api('POST', `/api/v1/rooms/${name}/live/stop`);
+    for (const b of gridBots) await b.close().catch(() => {});
+  }
+  result['grid'] = gridRuns;
+  // The fan-out part watches one live stream of its own.
+  const fanRoom = 'bench-live-fanout';
+  const fanBot = await MediaBot.join(server.url, await token('host-fanout', 'host'), fanRoom);
+  await fanBot.publishAudio();
+  await fanBot.publishVideo({ width: 640, height: 360, fps: 15 });
+  bots.push(fanBot);
+  await api('POST', `/api/v1/rooms/${fanRoom}/live`, {});
+  for (;;) {
+    const { body } = await api('GET', `/api/v1/rooms/${fanRoom}/live`);
+    if (body.stream.status === 'live') break;
+    await sleep(200);
   }
 
   // ---- 2. fan-out to N watchers ----

@@ -19,11 +19,13 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../server/config.js';
+import { AppError } from '../../server/errors.js';
 import type { PipelineFactory, PipelineRequest } from '../../server/live/liveService.js';
 import type { LivePipeline } from '../../server/live/liveStream.js';
 import type { Logger } from '../../server/logger.js';
 import type { ProducerInfo } from '../../signaling/protocol.js';
-import { RollingPipeline } from '../rollingPipeline.js';
+import { compositeFilter } from '../outputs.js';
+import { RollingPipeline, TrackGoneError } from '../rollingPipeline.js';
 import { RtpPipeline } from '../rtpPipeline.js';
 
 const LIVE_POLL_MS = 500;
@@ -33,12 +35,17 @@ const PLAYLIST_CACHE_MS = 250;
 /** Names of the files players may fetch. */
 export const SEGMENT_FILE = /^p[0-9]{1,6}_[0-9]{1,9}\.ts$/;
 
-/** ffmpeg output options for one part (exported for the docs and the benchmark). */
+/**
+ * ffmpeg output options for one part (exported for the docs and the
+ * benchmark). `map` names the video and audio to encode: input streams
+ * (`0:1`, scaled down to LIVE_MAX_HEIGHT) or filter outputs (`[vgrid]`).
+ */
 export function hlsOutputOptions(cfg: Config['live'], dir: string, part: number, map: { video: string; audio: string }): string[] {
   const height = `trunc(min(${cfg.maxHeight}\\,ih)/2)*2`;
+  const filtered = map.video.startsWith('[');
   return [
     '-map', map.video, '-map', map.audio,
-    '-vf', `scale=-2:${height}`,
+    ...(filtered ? [] : ['-vf', `scale=-2:${height}`]),
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
     '-r', '25', '-fps_mode', 'cfr',
     '-b:v', `${cfg.videoBitrateKbps}k`, '-maxrate', `${cfg.videoBitrateKbps}k`, '-bufsize', `${cfg.videoBitrateKbps * 2}k`,
@@ -102,6 +109,7 @@ export class HlsStreamMedia implements LivePipeline {
       startSegment: (producers, seq) => this.startPart(producers, seq),
       settleMs: 300,
       overlapMs: 1000,
+      rollWhenDetached: true, // an encoder whose input stops stalls the whole part
       log: this.log,
     });
     this.rolling.on('segmentstart', (segment) => {
@@ -143,6 +151,9 @@ export class HlsStreamMedia implements LivePipeline {
     const hasAudio = producers.some((p) => p.kind === 'audio');
     const hasVideo = producers.some((p) => p.kind === 'video');
     const { dir } = this.req;
+    // A producer that closed or paused meanwhile: not a failure; the change that follows brings a new set.
+    const live = new Set(this.req.media.producerList().filter((p) => !p.paused).map((p) => p.producer_id));
+    if (this.req.media.closed || producers.some((p) => !live.has(p.producer_id))) throw new TrackGoneError('a producer closed or paused meanwhile');
     return RtpPipeline.start({
       media: this.req.media,
       producers,
@@ -154,6 +165,14 @@ export class HlsStreamMedia implements LivePipeline {
         let next = 1;
         let audio = `0:${tracks.findIndex((t) => t.kind === 'audio')}`;
         let video = `0:${tracks.findIndex((t) => t.kind === 'video')}`;
+        if (this.req.layout === 'grid') {
+          // The recording side's composite: tiles in a 16:9 canvas of LIVE_MAX_HEIGHT, audio mixed.
+          const height = Math.floor(this.cfg.maxHeight / 2) * 2;
+          const grid = compositeFilter(tracks, { width: Math.floor((height * 16) / 9 / 2) * 2, height, fps: 25, videoBitrateKbps: this.cfg.videoBitrateKbps });
+          command.complexFilter(grid.filter);
+          if (grid.videoOut) video = `[${grid.videoOut}]`;
+          if (grid.audioOut) audio = `[${grid.audioOut}]`;
+        }
         if (!hasAudio) {
           command.input('anullsrc=channel_layout=stereo:sample_rate=48000').inputFormat('lavfi');
           audio = `${next++}:a`;
@@ -164,6 +183,10 @@ export class HlsStreamMedia implements LivePipeline {
         }
         command.output(path.join(dir, `p${seq}.m3u8`)).outputOptions(hlsOutputOptions(this.cfg, dir, seq, { video, audio }));
       },
+    }).catch((err) => {
+      // createPlainConsumer: the producer closed between our check and its consumer.
+      if (err instanceof AppError && err.code === 'not_found') throw new TrackGoneError(err.message);
+      throw err;
     });
   }
 

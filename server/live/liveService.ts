@@ -41,10 +41,15 @@ export interface LiveConfig {
   speakerHoldSeconds: number;
 }
 
+/** Most tiles in a grid stream (3 x 3); further cameras are left out, their audio still mixed. */
+export const GRID_MAX_VIDEOS = 9;
+type Pick = { participantId: string | null; producers: ProducerInfo[] };
+
 /** What the media half needs to run a stream, and how it reports back. */
 export interface PipelineRequest {
   streamId: string;
   room: string;
+  layout: LiveLayout;
   media: MediaRoom;
   /** The tracks to show: at most one audio and one video producer. */
   producers: ProducerInfo[];
@@ -179,10 +184,12 @@ export class LiveService {
       if (this.streams.has(roomName)) throw new AppError('conflict', `room ${roomName} is already live`);
       const media = room.media;
       if (!media || media.closed) throw new AppError('conflict', 'nothing is published in this room');
-      const { participantId, producers } = this.pickSource(room, media, opts.participantId);
+      const layout = opts.layout ?? 'speaker';
+      if (layout === 'grid' && opts.participantId !== undefined) throw new AppError('invalid_payload', 'a grid shows everyone: leave out participant_id', 'participant_id');
+      const { participantId, producers } = layout === 'grid' ? this.gridSource(room, media) : this.pickSource(room, media, opts.participantId);
       const started = this.userOf(actor);
       const row = await this.persist(this.store.create({
-        room: roomName, callId: room.callId, nodeId: this.nodeId, layout: opts.layout ?? 'speaker', participantId, startedBy: started?.userId ?? null,
+        room: roomName, callId: room.callId, nodeId: this.nodeId, layout, participantId, startedBy: started?.userId ?? null,
       }));
       if (!row) throw new AppError('conflict', `room ${roomName} is already live (on another node)`);
       const stream = new LiveStream(row, path.join(this.config.dir, row.id), this.config.viewerTimeoutSeconds * 1000);
@@ -196,6 +203,7 @@ export class LiveService {
         stream.pipeline = await this.pipelines({
           streamId: row.id,
           room: roomName,
+          layout,
           media,
           producers,
           dir: stream.dir,
@@ -220,7 +228,7 @@ export class LiveService {
    * first host/moderator/speaker publishing a camera (or screen), else anyone
    * publishing. Their camera (screen if no camera) and microphone go out.
    */
-  private pickSource(room: Room, media: MediaRoom, asked?: string): { participantId: string; producers: ProducerInfo[] } {
+  private pickSource(room: Room, media: MediaRoom, asked?: string): Pick & { participantId: string } {
     const published = media.producerList();
     const of = (pid: string) => published.filter((p) => p.participant_id === pid);
     let participantId = asked;
@@ -238,6 +246,21 @@ export class LiveService {
       if (!participantId) throw new AppError('conflict', 'nothing is published in this room');
     }
     return { participantId: participantId!, producers: this.tracksOf(media, participantId!) };
+  }
+
+  /**
+   * The grid layout shows everyone who publishes: each participant's camera
+   * (else screen) as a tile, hosts first, at most GRID_MAX_VIDEOS, and every
+   * microphone mixed. Paused tracks are left out.
+   */
+  private gridSource(room: Room, media: MediaRoom): Pick {
+    const rank: Record<Role, number> = { host: 0, moderator: 1, speaker: 2, viewer: 3 };
+    const people = [...room.participants.values()].sort((a, b) => rank[a.identity.role] - rank[b.identity.role]);
+    const tracks = people.flatMap((p) => this.tracksOf(media, p.id));
+    const videos = tracks.filter((t) => t.kind === 'video').slice(0, GRID_MAX_VIDEOS);
+    const audios = tracks.filter((t) => t.kind === 'audio');
+    if (videos.length + audios.length === 0) throw new AppError('conflict', 'nothing is published in this room');
+    return { participantId: null, producers: [...audios, ...videos] };
   }
 
   /**
@@ -315,8 +338,20 @@ export class LiveService {
     const room = this.rooms.getRoom(stream.row.room);
     const media = room?.media;
     if (!room || !media || media.closed) return; // the room's end is reported by the pipeline (room-closed)
+    if (stream.row.layout === 'grid') {
+      let grid: Pick | null = null;
+      try {
+        grid = this.gridSource(room, media);
+      } catch {
+        grid = null;
+      }
+      // Everyone paused or gone: with publishers left the part just stops; with none the stream ends.
+      if (!grid && !media.producerList().some((p) => room.participants.has(p.participant_id))) return this.finishLocked(stream, 'source-left', null);
+      stream.pipeline.show(grid?.producers ?? []);
+      return;
+    }
     const shown = stream.row.participant_id;
-    let pick: { participantId: string; producers: ProducerInfo[] } | null = null;
+    let pick: Pick | null = null;
     // Someone who still publishes stays shown, even with everything paused (the part then stops until they resume).
     if (shown && room.participants.has(shown) && this.tracksOf(media, shown, true).length > 0) {
       pick = { participantId: shown, producers: this.tracksOf(media, shown) };
@@ -332,7 +367,7 @@ export class LiveService {
     await this.showLocked(stream, pick);
   }
 
-  private async showLocked(stream: LiveStream, pick: { participantId: string; producers: ProducerInfo[] }): Promise<void> {
+  private async showLocked(stream: LiveStream, pick: Pick): Promise<void> {
     if (pick.participantId !== stream.row.participant_id) {
       await this.store.setParticipant(stream.id, pick.participantId).catch((err) => this.log.warn({ err, stream_id: stream.id }, 'could not store who the stream shows'));
       stream.row.participant_id = pick.participantId;
@@ -351,6 +386,7 @@ export class LiveService {
       const stream = this.streams.get(roomName);
       if (!stream || !stream.pipeline || stream.finishing) throw new AppError('not_found', `room ${roomName} is not live`);
       if (!room.media || room.media.closed) throw new AppError('conflict', 'nothing is published in this room');
+      if (stream.row.layout === 'grid') throw new AppError('conflict', 'a grid stream shows everyone');
       await this.showLocked(stream, this.pickSource(room, room.media, participantId));
       return stream.info();
     });

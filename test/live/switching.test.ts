@@ -99,7 +99,7 @@ test('show another participant: a new ffmpeg part in the same playlist (disconti
   const { stream: shown } = await bot.signaling.request('live-show', { participant_id: guest.participantId });
   assert.is(shown.participant_id, guest.participantId);
   assert.is(shown.stream_id, stream.id, 'the same stream');
-  await silent.client.next('live-stream-updated', (p) => p.stream.participant_id === guest.participantId);
+  await silent.client.next('live-stream-updated', (p) => p.stream.participant_id === guest.participantId, 20_000);
   const url = `${srv.url}${srv.app.live.playlistUrl(stream, 'checker')}`;
   const list = await eventually(async () => {
     const text = await (await fetch(url)).text();
@@ -148,7 +148,7 @@ test('camera off: a part without it (black picture); everything paused: no part;
   const showing = () => stream.pipeline!.showing.map((p) => p.kind).sort().join('+');
 
   await bot.signaling.request('pause-producer', { producer_id: video!.id });
-  await eventually(() => showing() === 'audio', 10_000, 'the camera to leave the picture');
+  await eventually(() => showing() === 'audio', 20_000, 'the camera to leave the picture');
   const withoutCamera = await lastPart() + 1;
   await eventually(async () => (await lastPart()) >= withoutCamera, 45_000, 'the audio-only part');
   await bot.signaling.request('pause-producer', { producer_id: audio!.id });
@@ -158,10 +158,40 @@ test('camera off: a part without it (black picture); everything paused: no part;
   assert.ok(media.producerList().every((p) => p.paused));
 
   for (const p of [audio!, video!]) await bot.signaling.request('resume-producer', { producer_id: p.id });
-  await eventually(() => showing() === 'audio+video', 10_000, 'both tracks back');
+  await eventually(() => showing() === 'audio+video', 20_000, 'both tracks back');
   await eventually(async () => (await lastPart()) > withoutCamera, 45_000, 'a new part after resume');
   assert.is(srv.app.live.current(room)?.status, 'live');
   await srv.api('POST', `/api/v1/rooms/${room}/live/stop`);
+});
+
+test('grid layout: everyone tiled and mixed (the recording composite) in 1280x720; a leaver makes a new grid part', async (ctx) => {
+  const { srv } = ctx;
+  const room = 'live-grid';
+  const a = await host(ctx, room);
+  const b = await MediaBot.join(srv.url, await srv.mint({ userId: 'grid-b', role: 'speaker' }), room);
+  ctx.bots.push(b);
+  await b.publishAudio();
+  await b.publishVideo({ width: 320, height: 240, fps: 15 });
+  assert.is((await a.signaling.request('live-start', { layout: 'grid', participant_id: b.participantId }).catch((e) => e)).code, 'invalid_payload');
+  const { stream } = await a.signaling.request('live-start', { layout: 'grid' });
+  assert.is(stream.participant_id, null);
+  assert.equal(srv.app.live.current(room)!.pipeline!.showing.map((p) => p.kind).sort(), ['audio', 'audio', 'video', 'video']);
+  await untilStatus(a.signaling, 'live', stream.stream_id);
+  const url = `${srv.url}${srv.app.live.playlistUrl(srv.app.live.current(room)!, 'checker')}`;
+  const probed = await ffprobeLive(url);
+  const video = probed.find((s) => s.codec_type === 'video');
+  assert.is(video?.codec_name, 'h264');
+  assert.is(video?.width, 1280, 'the grid canvas');
+  assert.ok(Number(video!.nb_read_frames) > 10);
+  assert.is(probed.find((s) => s.codec_type === 'audio')?.codec_name, 'aac');
+  assert.is((await a.signaling.request('live-show', { participant_id: b.participantId }).catch((e) => e)).code, 'conflict');
+
+  await b.close();
+  ctx.bots.pop();
+  await eventually(() => srv.app.live.current(room)!.pipeline!.showing.length === 2, 15_000, 'the grid without the leaver');
+  await eventually(async () => /^p1_/m.test(await (await fetch(url)).text()), 45_000, 'the new grid part');
+  assert.is(srv.app.live.current(room)?.status, 'live');
+  await a.signaling.request('live-stop', {});
 });
 
 test('active-speaker layout follows the dominant speaker; the room closing ends the stream (room-closed)', async (ctx) => {
