@@ -109,6 +109,11 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
   }
 
   /** The last list of live nodes this node saw (refreshed every beat), for callers that must not wait. */
+  /** A live node by id: from the cache, else (a node that joined since the last refresh) from Redis. */
+  async findNode(id: string): Promise<NodeInfo | undefined> {
+    return this.cachedNodes().find((n) => n.id === id) ?? (await this.liveNodes().catch(() => [])).find((n) => n.id === id);
+  }
+
   cachedNodes(): NodeInfo[] {
     return [...this.known.values()];
   }

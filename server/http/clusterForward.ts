@@ -53,7 +53,7 @@ export function clusterForwarder(cluster: ClusterNode, log: Logger) {
       return false; // Redis away: this node answers from what it has (stored rows)
     }
     if (!owner || owner === cluster.nodeId) return false;
-    const target = cluster.registry.cachedNodes().find((n) => n.id === owner);
+    const target = await cluster.registry.findNode(owner);
     if (!target) return false; // owner not live: its room is gone with it
     const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await rawBody(req);
     const headers: Record<string, string> = { [FORWARDED_HEADER]: cluster.nodeId, authorization: req.headers.authorization };

@@ -52,7 +52,7 @@ async function forward(cluster: ClusterNode, room: string, req: IncomingMessage,
     return false; // Redis away: only local streams can be served
   }
   if (!owner || owner === cluster.nodeId) return false;
-  const target = cluster.registry.cachedNodes().find((n) => n.id === owner);
+  const target = await cluster.registry.findNode(owner);
   if (!target) return false;
   const headers: Record<string, string> = { [FORWARDED_HEADER]: cluster.nodeId };
   if (typeof req.headers.range === 'string') headers['range'] = req.headers.range;
