@@ -259,7 +259,7 @@ export class ClusterRelay {
       this.remotes.delete(p.l);
       session.onClosed();
     };
-    session.onRemoved = () => this.detachIfOut(p.l);
+    session.onRemoved = () => void this.detachIfOut(p.l);
     this.remotes.set(p.l, session);
     return {};
   }
@@ -283,7 +283,7 @@ export class ClusterRelay {
     }
     session.onMessage(text as unknown as RawData, false);
     await session.settled();
-    this.detachIfOut(link);
+    await this.detachIfOut(link);
     return {};
   }
 
@@ -303,9 +303,21 @@ export class ClusterRelay {
   }
 
   /** The relayed client is neither in a room nor joining one here any more: hand it back to its edge. */
-  private detachIfOut(link: string): void {
-    const session = this.remotes.get(link);
-    if (!session || session.participant || session.joining || session.closed) return;
+  private detachIfOut(link: string): Promise<void> {
+    const out = () => {
+      const s = this.remotes.get(link);
+      return s && !s.participant && !s.joining && !s.closed ? s : null;
+    };
+    if (!out()) return Promise.resolve();
+    // A failed join's error is sent a few microtasks after `joining` drops: let it go out first.
+    return new Promise((resolve) => setImmediate(() => {
+      this.detachNow(link, out());
+      resolve();
+    }));
+  }
+
+  private detachNow(link: string, session: RemoteSession | null): void {
+    if (!session) return;
     this.remotes.delete(link);
     const socket = session.ws;
     this.cluster.bus.send(socket.edge, 'relay.detach', { l: link });

@@ -169,6 +169,33 @@ test('drain on SIGTERM: no new rooms on the node, its rooms move at the deadline
   assert.is(rows.filter((r) => r.left_at === null).length, 2);
 });
 
+test('SIGKILL the edge of a relayed client: the room\'s node sees it leave (disconnected), the others stay', async (ctx) => {
+  const prefix = `f${ctx.prefix++}:`;
+  const owner = await node(ctx, 'edge-owner', prefix, { RTC_WORKERS: '0' });
+  const mintFor = async (user: string) => (await ctx.issuer.mint({ userId: user, role: 'speaker', ttlSeconds: 600 })).token;
+  const local = await SignalingClient.connect(owner.url);
+  await local.request('auth', { token: await mintFor('stays') });
+  await local.request('join', { room: 'r-edge' }); // the only node: placed on it
+  const edge = await node(ctx, 'edge-victim', prefix, { RTC_WORKERS: '0' });
+  await eventually(async () => (await api(owner.url, 'GET', '/api/v1/cluster')).body?.nodes?.length === 2, 10_000, 'two nodes');
+  const relayed = await SignalingClient.connect(edge.url);
+  await relayed.request('auth', { token: await mintFor('goes') });
+  const joined = await relayed.request('join', { room: 'r-edge' });
+  assert.is((await local.next('peer-joined')).participant.participant_id, joined.participant_id);
+  assert.is(await ownerOf(owner.url, 'r-edge'), 'edge-owner');
+
+  edge.child.kill('SIGKILL');
+  const left = await local.next('peer-left', (p) => p.participant_id === joined.participant_id, 20_000);
+  assert.is(left.reason, 'disconnected');
+  await eventually(async () => (await sql(ctx, 'SELECT left_at FROM participants WHERE id = $1', [joined.participant_id]))[0].left_at !== null, 5000, 'row closed');
+  const [row] = await sql(ctx, 'SELECT leave_reason FROM participants WHERE id = $1', [joined.participant_id]);
+  assert.is(row.leave_reason, 'disconnected');
+  // The owner's own client is still in the call.
+  assert.type((await local.request('ping', {})).server_time, 'number');
+  assert.is((await api(owner.url, 'GET', '/api/v1/rooms/r-edge')).body.num_participants, 1);
+  await local.close();
+});
+
 test('the calls of a dead node that nobody comes back to are ended after the grace period', async (ctx) => {
   const prefix = `f${ctx.prefix++}:`;
   const victim = await node(ctx, 'reap-victim', prefix, { CLUSTER_REAP_GRACE_MS: '1000' });
@@ -205,8 +232,11 @@ test('Redis restarted mid-call: rooms keep running, new rooms are refused with u
     const direct = owner === a ? alice : bob;
     const relayed = owner === a ? bob : alice;
     const ownerId = owner.app.config.nodeId;
+    const edgeNode = owner === a ? b : a;
+    const ghost = await edgeNode.joined('ghost', 'r-redis'); // relayed; its socket closes during the outage
 
     await c.redis.kill();
+    await ghost.client.close(); // the edge cannot tell the owner now
     // The owner's room works for its own clients: a local join and local signaling.
     const late = await owner.joined('late', 'r-redis');
     assert.is((await direct.client.next('peer-joined', (p) => p.participant.user_id === 'late')).participant.user_id, 'late');
@@ -232,6 +262,9 @@ test('Redis restarted mid-call: rooms keep running, new rooms are refused with u
     }, 15_000, 'relay works again');
     await direct.client.request('unhold', {});
     assert.is((await relayed.client.next('unhold', (p) => p.from === direct.id, 5000)).from, direct.id);
+    // The ghost's leave was lost with Redis; the owner reconciles with the edge and lets it go.
+    const gone = await direct.client.next('peer-left', (p) => p.participant_id === ghost.id, 15_000);
+    assert.is(gone.reason, 'disconnected');
     assert.is(owner.app.rooms.getRoom('r-redis')!.participants.size, 3);
   } finally {
     await c.stop();

@@ -142,6 +142,45 @@ test('REST on a node that does not run the room acts on the owner\'s room', asyn
   assert.is(unauth.status, 401);
 });
 
+test('across nodes: the lobby (wait, admit, leave while waiting) and a rejoin from another node replacing the old connection', async (ctx) => {
+  const created = await ctx.a.api('POST', '/api/v1/rooms', { name: 'r-lobby', lobby: true });
+  assert.is(created.status, 201, JSON.stringify(created.body));
+  const host = await ctx.a.connect();
+  await host.request('auth', { token: await ctx.a.mint({ userId: 'lhost', role: 'host' }) });
+  await host.request('join', { room: 'r-lobby' });
+  const owner = ownerOf(ctx, 'r-lobby');
+  const edge = ctx.c.nodes.find((n) => n !== owner)!;
+  // A guest through a node that does not run the room waits in the lobby, is admitted, and is in.
+  const guest = await edge.connect();
+  await guest.request('auth', { token: await edge.mint({ userId: 'lguest' }) });
+  const joining = guest.request('join', { room: 'r-lobby' }, 20_000);
+  assert.equal(await guest.next('lobby-waiting'), { room: 'r-lobby' });
+  assert.type((await guest.request('ping', {})).server_time, 'number'); // the edge answers while the join waits
+  await host.next('lobby-updated', (p) => p.waiting.some((w) => w.user_id === 'lguest'));
+  await host.request('admit', { user_id: 'lguest' });
+  const joined = await joining;
+  assert.ok(owner.app.rooms.getRoom('r-lobby')!.participants.has(joined.participant_id));
+  // Another guest leaves the lobby: the join fails, the connection is back on its edge and may join elsewhere.
+  const quitter = await edge.connect();
+  await quitter.request('auth', { token: await edge.mint({ userId: 'lquit' }) });
+  const waiting = quitter.request('join', { room: 'r-lobby' }, 20_000).catch((e) => e);
+  await quitter.next('lobby-waiting');
+  await quitter.request('leave', {});
+  assert.is((await waiting).code, 'not_in_room');
+  assert.ok((await quitter.request('join', { room: 'r-lobby-elsewhere' }, 11_000)).participant_id);
+  // The same user joining again through another node replaces the old connection (4009 through the relay).
+  const other = ctx.c.nodes.find((n) => n !== edge)!;
+  const again = await other.connect();
+  await again.request('auth', { token: await other.mint({ userId: 'lguest' }) });
+  const rejoin = again.request('join', { room: 'r-lobby' }, 20_000);
+  await again.next('lobby-waiting'); // the lobby applies to every join of a non-staff user
+  await host.request('admit', { user_id: 'lguest' });
+  await rejoin;
+  assert.is((await guest.closed).code, 4009);
+  assert.is(owner.app.rooms.getRoom('r-lobby')!.participants.size, 2);
+  for (const c of [host, again, quitter]) await c.close();
+});
+
 test('a relayed client that leaves joins its next room through its own node again', async (ctx) => {
   const first = await join(ctx.a, 'hopper', 'r-hop-1');
   const ownerOne = ownerOf(ctx, 'r-hop-1');
