@@ -22,6 +22,8 @@ export class Cascade {
   private readonly routers = new Map<string, { remote: RemoteRouter; room: RoomCascade }>();
   private readonly liveness: LivenessChecks;
   private readonly timer: NodeJS.Timeout;
+  /** Routers being opened, per node. */
+  private readonly opening = new Map<string, number>();
 
   constructor(
     readonly bus: CascadeBus,
@@ -37,7 +39,8 @@ export class Cascade {
       else entry.room.host.onEvent(entry.remote, event);
     });
     bus.handle(METHOD.alive, (req: { routerIds: string[] }, from: string) => ({
-      missing: req.routerIds.filter((id) => this.routers.get(id)?.remote.node !== from),
+      // While a router is being opened there, its id may not be registered yet: not missing.
+      missing: (this.opening.get(from) ?? 0) > 0 ? [] : req.routerIds.filter((id) => this.routers.get(id)?.remote.node !== from),
     }));
     this.liveness = new LivenessChecks({ misses: opts.pingMisses, ...(nodes.busHealthy ? { busHealthy: () => nodes.busHealthy!() } : {}) });
     // The cluster thinks the node died: confirm it now rather than at the next round.
@@ -60,6 +63,18 @@ export class Cascade {
   /** Remote routers this node opened, for tests and the admin view. */
   get remoteRouters(): RemoteRouter[] {
     return [...this.routers.values()].map((e) => e.remote);
+  }
+
+  /** Runs the opening of a router on `node`, during which that node's alive checks find nothing missing. */
+  async whileOpening<T>(node: string, open: () => Promise<T>): Promise<T> {
+    this.opening.set(node, (this.opening.get(node) ?? 0) + 1);
+    try {
+      return await open();
+    } finally {
+      const n = (this.opening.get(node) ?? 1) - 1;
+      if (n > 0) this.opening.set(node, n);
+      else this.opening.delete(node);
+    }
   }
 
   register(remote: RemoteRouter, room: RoomCascade): void {
@@ -147,7 +162,8 @@ export class RoomCascade {
 
   private async open(node: string): Promise<RemoteRouter> {
     const { bus, opts, log } = this.cascade;
-    const router = await RemoteRouter.open(node, this.name, await this.host.primaryRouter(), bus, opts, log);
+    const primary = await this.host.primaryRouter();
+    const router = await this.cascade.whileOpening(node, () => RemoteRouter.open(node, this.name, primary, bus, opts, log));
     if (this.closed) {
       router.close();
       throw new AppError('not_in_room', 'the room closed');

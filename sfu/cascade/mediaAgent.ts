@@ -116,16 +116,21 @@ export class MediaAgent {
     }));
   }
 
-  /** Shutting down: owners hear it first, so their viewers rebuild elsewhere at once. */
+  /**
+   * Shutting down: owners hear it first, so their viewers rebuild elsewhere
+   * at once. Each owner acknowledges (a request, not a one-way send: the bus
+   * closes right after, and a send still queued then would be lost).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
     clearInterval(this.scoreTimer);
-    for (const r of [...this.routers.values()]) {
-      this.notify(r, { routerId: r.id, type: 'router-lost', reason: 'node-closing' });
-      r.slot.router.close();
-    }
+    const told = [...this.routers.values()].map((r) => {
+      const event: CascadeEvent = { routerId: r.id, type: 'router-lost', reason: 'node-closing' };
+      return this.bus.request(r.owner, METHOD.event, event, this.opts.pingIntervalMs).finally(() => r.slot.router.close());
+    });
+    await Promise.allSettled(told);
   }
 
   // ---- routers and pipes -----------------------------------------------------
