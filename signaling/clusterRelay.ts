@@ -358,6 +358,8 @@ export class ClusterRelay {
     for (const [link, session] of [...this.remotes]) {
       if (session.ws.edge !== node) continue;
       this.log.info({ link, edge: node }, 'edge node gone: relayed participant disconnected');
+      // Should the edge still be there after all, its client reconnects instead of waiting for nothing.
+      this.cluster.bus.send(node, 'relay.close', { l: link, c: CloseCode.reconnect, r: 'reconnect: the room\'s node lost this connection' });
       this.gone(link);
     }
   }

@@ -72,7 +72,13 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
         await directory.evict(room, owner);
       },
     }, log);
-    registry.on('node-down', (id) => this.markGone(id, 'heartbeat expired'));
+    // A missed heartbeat may be a node starved of CPU: it is gone only if its channel has no subscriber either.
+    registry.on('node-down', (id) => {
+      void this.confirmGone(id).then((gone) => {
+        if (gone) this.markGone(id, 'heartbeat expired');
+        else log.warn({ node: id }, 'cluster node missed its heartbeats but still listens: not treated as dead');
+      });
+    });
     registry.on('node-up', (node) => {
       this.dead.delete(node.id);
       if (node.id !== this.nodeId) log.info({ node: node.id, url: node.signalingUrl }, 'cluster node up');
@@ -155,7 +161,6 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
    */
   confirmGone(node: string): Promise<boolean> {
     if (node === this.nodeId) return Promise.resolve(false);
-    if (this.dead.has(node)) return Promise.resolve(true);
     let check = this.confirming.get(node);
     if (!check) {
       check = (async () => {

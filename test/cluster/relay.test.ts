@@ -102,7 +102,17 @@ test('real media between clients on different nodes (media runs on the owner)', 
 test('racing first joins through different nodes agree on one owner', async (ctx) => {
   const rooms = Array.from({ length: 8 }, (_, i) => `r-race-${i}`);
   const nodes = ctx.c.nodes;
-  const joins = await Promise.all(rooms.flatMap((room) => nodes.map((n, i) => join(n, `u${i}`, room))));
+  const joins = await Promise.all(rooms.flatMap((room) => nodes.map(async (n, i) => {
+    const client = await n.connect();
+    await client.request('auth', { token: await n.mint({ userId: `u${i}` }) });
+    try {
+      return { client, id: (await client.request('join', { room }, 30_000)).participant_id };
+    } catch (err) {
+      const owners = nodes.filter((x) => x.app.rooms.getRoom(room)).map((x) => x.app.config.nodeId);
+      const members = nodes.flatMap((x) => [...(x.app.rooms.getRoom(room)?.participants.values() ?? [])].map((p) => `${x.app.config.nodeId}:${p.identity.userId}`));
+      throw new Error(`join of ${room} as u${i} via ${n.app.config.nodeId}: ${String(err)}; open on ${owners}; mapped to ${await nodes[0]!.app.cluster!.directory.owner(room)}; members ${members}; unread ${JSON.stringify(client.unread())}`);
+    }
+  })));
   for (const room of rooms) {
     const owner = ownerOf(ctx, room);
     assert.is(owner.app.rooms.getRoom(room)!.participants.size, 3);
