@@ -638,8 +638,10 @@ export class MediaRoom {
       router.tell(METHOD.consumerOp, { consumerId: params.id, op: 'close' });
       throw new AppError('not_in_room', 'you left the room');
     }
+    const { score, ...consumer } = params;
     peer.remoteConsumers.set(params.id, { router, producerId: req.producerId, type: params.type });
-    return { consumer: params };
+    if (score !== undefined) this.setScore(peer, params.id, score);
+    return { consumer };
   }
 
   private async consumeDataRemote(peer: MediaPeer, router: RemoteRouter, transportId: string, dataProducerId: string): Promise<AckResults['consume-data']> {

@@ -5,6 +5,7 @@
 import type { Router } from 'mediasoup/types';
 import { AppError } from '../../server/errors.js';
 import type { Logger } from '../../server/logger.js';
+import { LivenessChecks } from './liveness.js';
 import { RemoteRouter } from './remoteRouter.js';
 import { METHOD, fromReply, type CascadeBus, type CascadeEvent, type CascadeNodes, type CascadeOptions, type Reply, type TransportOptions } from './wire.js';
 
@@ -19,8 +20,10 @@ export interface CascadeHost {
 
 export class Cascade {
   private readonly routers = new Map<string, { remote: RemoteRouter; room: RoomCascade }>();
-  private readonly misses = new Map<string, number>();
+  private readonly liveness: LivenessChecks;
   private readonly timer: NodeJS.Timeout;
+  /** Routers being opened, per node. */
+  private readonly opening = new Map<string, number>();
 
   constructor(
     readonly bus: CascadeBus,
@@ -28,17 +31,22 @@ export class Cascade {
     readonly opts: CascadeOptions,
     readonly log: Logger,
   ) {
-    bus.handle(METHOD.event, (event: CascadeEvent) => {
+    // Only the node hosting a router speaks for it.
+    bus.handle(METHOD.event, (event: CascadeEvent, from: string) => {
       const entry = this.routers.get(event.routerId);
-      if (!entry) return;
+      if (!entry || entry.remote.node !== from) return;
       if (event.type === 'router-lost') entry.room.lost(entry.remote, event.reason);
       else entry.room.host.onEvent(entry.remote, event);
     });
-    bus.handle(METHOD.alive, (req: { routerIds: string[] }) => ({ missing: req.routerIds.filter((id) => !this.routers.has(id)) }));
-    // The cluster thinks the node died: ask it once more, and give up on the first failure.
+    bus.handle(METHOD.alive, (req: { routerIds: string[] }, from: string) => ({
+      // While a router is being opened there, its id may not be registered yet: not missing.
+      missing: (this.opening.get(from) ?? 0) > 0 ? [] : req.routerIds.filter((id) => this.routers.get(id)?.remote.node !== from),
+    }));
+    this.liveness = new LivenessChecks({ misses: opts.pingMisses, ...(nodes.busHealthy ? { busHealthy: () => nodes.busHealthy!() } : {}) });
+    // The cluster thinks the node died: confirm it now rather than at the next round.
     nodes.onNodeDown?.((node) => {
       const routerIds = this.remoteRouters.filter((r) => r.node === node).map((r) => r.routerId);
-      if (routerIds.length > 0) this.checkNode(node, routerIds, 1);
+      if (routerIds.length > 0) this.checkNode(node, routerIds, true);
     });
     this.timer = setInterval(() => this.checkNodes(), opts.pingIntervalMs);
     this.timer.unref();
@@ -57,6 +65,18 @@ export class Cascade {
     return [...this.routers.values()].map((e) => e.remote);
   }
 
+  /** Runs the opening of a router on `node`, during which that node's alive checks find nothing missing. */
+  async whileOpening<T>(node: string, open: () => Promise<T>): Promise<T> {
+    this.opening.set(node, (this.opening.get(node) ?? 0) + 1);
+    try {
+      return await open();
+    } finally {
+      const n = (this.opening.get(node) ?? 1) - 1;
+      if (n > 0) this.opening.set(node, n);
+      else this.opening.delete(node);
+    }
+  }
+
   register(remote: RemoteRouter, room: RoomCascade): void {
     this.routers.set(remote.routerId, { remote, room });
     remote.pipe.observer.once('close', () => this.routers.delete(remote.routerId));
@@ -65,30 +85,19 @@ export class Cascade {
   private checkNodes(): void {
     const byNode = new Map<string, string[]>();
     for (const { remote } of this.routers.values()) byNode.set(remote.node, [...(byNode.get(remote.node) ?? []), remote.routerId]);
-    for (const [node, routerIds] of byNode) this.checkNode(node, routerIds, this.opts.pingMisses);
+    for (const [node, routerIds] of byNode) this.checkNode(node, routerIds);
   }
 
-  /**
-   * A node that leaves `allowedMisses` checks in a row unanswered is dead:
-   * its routers are lost. Checks that fail while Redis itself is away do not
-   * count (the pipes are direct UDP and keep flowing).
-   */
-  private checkNode(node: string, routerIds: string[], allowedMisses: number): void {
-    this.bus.request<Reply<{ missing: string[] }>>(node, METHOD.ping, { routerIds }, this.opts.pingIntervalMs).then(
-      (reply) => {
-        this.misses.delete(node);
-        for (const id of fromReply(reply).missing) this.lose(id, 'router-gone');
-      },
-      () => {
-        if (this.nodes.busHealthy?.() === false) return;
-        const misses = (this.misses.get(node) ?? 0) + 1;
-        this.misses.set(node, misses);
-        if (misses < allowedMisses) return;
-        this.misses.delete(node);
-        this.log.warn({ node, routers: routerIds.length }, 'cascade node stopped answering: its viewers rebuild');
-        for (const id of routerIds) this.lose(id, 'node-lost');
-      },
-    );
+  /** A node that leaves pingMisses checks in a row unanswered is dead: its routers are lost. */
+  private checkNode(node: string, routerIds: string[], urgent = false): void {
+    const probe = async () => {
+      const reply = await this.bus.request<Reply<{ missing: string[] }>>(node, METHOD.ping, { routerIds }, this.opts.pingIntervalMs);
+      for (const id of fromReply(reply).missing) this.lose(id, 'router-gone');
+    };
+    this.liveness.check(node, probe, () => {
+      this.log.warn({ node, routers: routerIds.length }, 'cascade node stopped answering: its viewers rebuild');
+      for (const id of routerIds) this.lose(id, 'node-lost');
+    }, urgent);
   }
 
   private lose(routerId: string, reason: string): void {
@@ -153,7 +162,8 @@ export class RoomCascade {
 
   private async open(node: string): Promise<RemoteRouter> {
     const { bus, opts, log } = this.cascade;
-    const router = await RemoteRouter.open(node, this.name, await this.host.primaryRouter(), bus, opts, log);
+    const primary = await this.host.primaryRouter();
+    const router = await this.cascade.whileOpening(node, () => RemoteRouter.open(node, this.name, primary, bus, opts, log));
     if (this.closed) {
       router.close();
       throw new AppError('not_in_room', 'the room closed');

@@ -12,6 +12,7 @@ import type { Logger } from '../../server/logger.js';
 import { MEDIA_CODECS } from '../codecs.js';
 import { clientCall } from '../mediaRoom.js';
 import { RouterSlot } from '../routerSlot.js';
+import { LivenessChecks } from './liveness.js';
 import type { WorkerPool, WorkerSlot } from '../workerPool.js';
 import {
   METHOD, pipeIp, pipeListenInfo, toReply,
@@ -53,7 +54,7 @@ const SCORE_FLUSH_MS = 1000;
 
 export class MediaAgent {
   private readonly routers = new Map<string, HostedRouter>();
-  private readonly ownerMisses = new Map<string, number>();
+  private readonly liveness: LivenessChecks;
   private readonly timer: NodeJS.Timeout;
   private readonly scoreTimer: NodeJS.Timeout;
   private closed = false;
@@ -63,12 +64,13 @@ export class MediaAgent {
     private readonly bus: CascadeBus,
     private readonly opts: CascadeOptions,
     private readonly log: Logger,
-    private readonly nodes?: CascadeNodes,
+    nodes?: CascadeNodes,
   ) {
-    // The cluster thinks an owner died: ask it once more, and give up on the first failure.
+    this.liveness = new LivenessChecks({ misses: opts.pingMisses, ...(nodes?.busHealthy ? { busHealthy: () => nodes.busHealthy!() } : {}) });
+    // The cluster thinks an owner died: confirm it now rather than at the next round.
     nodes?.onNodeDown?.((owner) => {
       const ids = [...this.routers.values()].filter((r) => r.owner === owner).map((r) => r.id);
-      if (ids.length > 0) this.checkOwner(owner, ids, 1);
+      if (ids.length > 0) this.checkOwner(owner, ids, true);
     });
     const on = <T, R>(method: string, fn: (req: T, from: string) => Promise<R> | R) =>
       bus.handle(method, (req: T, from: string) => toReply(() => {
@@ -92,7 +94,7 @@ export class MediaAgent {
     owned(METHOD.consume, (req: ConsumeRequest, r) => this.consume(this.need(req, r), req));
     owned(METHOD.consumeData, (req: ConsumeDataRequest, r) => this.consumeData(this.need(req, r), req));
     owned(METHOD.consumerOp, (req: ConsumerOpRequest, r) => this.consumerOp(r, req));
-    on(METHOD.ping, (req: { routerIds: string[] }) => ({ missing: req.routerIds.filter((id) => !this.routers.has(id)) }));
+    on(METHOD.ping, (req: { routerIds: string[] }, from) => ({ missing: req.routerIds.filter((id) => this.routers.get(id)?.owner !== from) }));
     this.timer = setInterval(() => this.checkOwners(), opts.pingIntervalMs);
     this.timer.unref();
     this.scoreTimer = setInterval(() => this.flushScores(), SCORE_FLUSH_MS);
@@ -114,16 +116,21 @@ export class MediaAgent {
     }));
   }
 
-  /** Shutting down: owners hear it first, so their viewers rebuild elsewhere at once. */
+  /**
+   * Shutting down: owners hear it first, so their viewers rebuild elsewhere
+   * at once. Each owner acknowledges (a request, not a one-way send: the bus
+   * closes right after, and a send still queued then would be lost).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
     clearInterval(this.scoreTimer);
-    for (const r of [...this.routers.values()]) {
-      this.notify(r, { routerId: r.id, type: 'router-lost', reason: 'node-closing' });
-      r.slot.router.close();
-    }
+    const told = [...this.routers.values()].map((r) => {
+      const event: CascadeEvent = { routerId: r.id, type: 'router-lost', reason: 'node-closing' };
+      return this.bus.request(r.owner, METHOD.event, event, this.opts.pingIntervalMs).finally(() => r.slot.router.close());
+    });
+    await Promise.allSettled(told);
   }
 
   // ---- routers and pipes -----------------------------------------------------
@@ -296,6 +303,7 @@ export class MediaAgent {
       rtpParameters: consumer.rtpParameters,
       type: consumer.type,
       producerPaused: consumer.producerPaused,
+      score: consumer.score.score,
     };
   }
 
@@ -409,24 +417,17 @@ export class MediaAgent {
     // A router opened just now may not be registered by its owner yet (the reply is on its way).
     const settled = Date.now() - this.opts.pingIntervalMs;
     for (const r of this.routers.values()) if (r.openedAt < settled) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r]);
-    for (const [owner, routers] of byOwner) this.checkOwner(owner, routers.map((r) => r.id), this.opts.pingMisses);
+    for (const [owner, routers] of byOwner) this.checkOwner(owner, routers.map((r) => r.id));
   }
 
-  private checkOwner(owner: string, ids: string[], allowedMisses: number): void {
-    this.bus.request<{ missing: string[] }>(owner, METHOD.alive, { routerIds: ids }, this.opts.pingIntervalMs).then(
-      ({ missing }) => {
-        this.ownerMisses.delete(owner);
-        for (const id of missing) this.routers.get(id)?.slot.router.close();
-      },
-      () => {
-        if (this.nodes?.busHealthy?.() === false) return; // Redis away: says nothing about the owner
-        const misses = (this.ownerMisses.get(owner) ?? 0) + 1;
-        this.ownerMisses.set(owner, misses);
-        if (misses < allowedMisses) return;
-        this.ownerMisses.delete(owner);
-        this.log.warn({ owner, routers: ids.length }, 'owner node of cascaded rooms is gone: closing their routers');
-        for (const id of ids) this.routers.get(id)?.slot.router.close();
-      },
-    );
+  private checkOwner(owner: string, ids: string[], urgent = false): void {
+    const probe = async () => {
+      const { missing } = await this.bus.request<{ missing: string[] }>(owner, METHOD.alive, { routerIds: ids }, this.opts.pingIntervalMs);
+      for (const id of missing) this.routers.get(id)?.slot.router.close();
+    };
+    this.liveness.check(owner, probe, () => {
+      this.log.warn({ owner, routers: ids.length }, 'owner node of cascaded rooms is gone: closing their routers');
+      for (const id of ids) this.routers.get(id)?.slot.router.close();
+    }, urgent);
   }
 }

@@ -160,6 +160,8 @@ export interface ConsumerParams {
   rtpParameters: RtpParameters;
   type: string;
   producerPaused: boolean;
+  /** The consumer's score now (later changes come as consumer-scores events); not for the client. */
+  score?: number;
 }
 
 export interface ConsumeDataRequest {
