@@ -226,6 +226,9 @@ export class RedisNodeBus implements NodeBus {
       p.reject(new AppError('unavailable', 'this node is leaving the cluster'));
       this.pending.delete(id);
     }
+    // One-way sends still waiting in ioredis' auto-pipeline would be lost to QUIT: a PING
+    // queued behind them resolves once Redis has handled them.
+    await Promise.race([this.pub.ping().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
     await Promise.allSettled([this.sub.quit(), this.pub.quit()]);
     this.sub.disconnect();
     this.pub.disconnect();
