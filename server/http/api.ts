@@ -1,7 +1,7 @@
 // REST endpoints for the app's backend (API key) and for operators (health, metrics).
 
 import { ROLES, ROOM_NAME } from '../../signaling/protocol.js';
-import { integer, jsonObject, object, oneOf, optional, string, ValidationError, type Schema } from '../../signaling/schema.js';
+import { integer, jsonObject, object, oneOf, optional, string } from '../../signaling/schema.js';
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Database } from '../storage/database.js';
@@ -11,6 +11,7 @@ import type { CallRecord, ParticipantRecord } from '../storage/callStore.js';
 import type { TokenIssuer } from '../tokens.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import { Router, type Request } from './router.js';
+import { parseBody } from './requestParams.js';
 import type { Logger } from '../logger.js';
 
 export interface ApiDeps {
@@ -38,15 +39,6 @@ const createCallRequest = object({
   metadata: optional(jsonObject({ maxBytes: 16 * 1024 })),
 });
 
-async function parseBody<T>(req: Request, schema: Schema<T>): Promise<T> {
-  const body = await req.body();
-  try {
-    return schema.parse(body, '');
-  } catch (err) {
-    if (err instanceof ValidationError) throw new AppError('invalid_payload', err.message || 'invalid body', err.field);
-    throw err;
-  }
-}
 
 function callJson(call: CallRecord, participants?: ParticipantRecord[]) {
   return {

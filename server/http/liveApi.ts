@@ -7,12 +7,13 @@ import { stat } from 'node:fs/promises';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { LIVE_LAYOUTS, ROOM_NAME } from '../../signaling/protocol.js';
-import { integer, object, oneOf, optional, string, ValidationError, type Schema } from '../../signaling/schema.js';
+import { integer, object, oneOf, optional, string } from '../../signaling/schema.js';
 import { AppError, httpStatusOf } from '../errors.js';
 import type { LiveService } from '../live/liveService.js';
 import { SEGMENT_FILE } from '../../recording/live/hlsPipeline.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
+import { parseBody, roomParam } from './requestParams.js';
 
 const PREFIX = '/api/v1/rooms/:room/live';
 const startRequest = object({ layout: optional(oneOf(LIVE_LAYOUTS)), participant_id: optional(string({ min: 1, max: 64 })) });
@@ -23,24 +24,7 @@ const urlRequest = object({
 const showRequest = object({ participant_id: string({ min: 1, max: 64 }) });
 const MESSAGE_ID = /^[0-9]{1,18}$/;
 
-async function parse<T>(req: Request, schema: Schema<T>): Promise<T> {
-  const body = await req.body();
-  try {
-    return schema.parse(body, '');
-  } catch (err) {
-    if (err instanceof ValidationError) throw new AppError('invalid_payload', err.message || 'invalid body', err.field);
-    throw err;
-  }
-}
 
-function roomName(req: Request): string {
-  const name = req.params['room']!;
-  try {
-    return ROOM_NAME.parse(name, 'room');
-  } catch {
-    throw new AppError('not_found', `no room ${name.slice(0, 128)}`);
-  }
-}
 
 function messageId(req: Request): string {
   const id = req.params['id']!;
@@ -55,8 +39,8 @@ export function createLiveApi(router: Router, deps: { live: LiveService; credent
 
   router.add('POST', PREFIX, async (req) => {
     auth(req);
-    const body = await parse(req, startRequest);
-    const stream = await live.start(api, roomName(req), {
+    const body = await parseBody(req, startRequest);
+    const stream = await live.start(api, roomParam(req), {
       ...(body.layout ? { layout: body.layout } : {}), ...(body.participant_id ? { participantId: body.participant_id } : {}),
     });
     return { status: 201, body: { stream } };
@@ -64,33 +48,33 @@ export function createLiveApi(router: Router, deps: { live: LiveService; credent
 
   router.add('GET', PREFIX, async (req) => {
     auth(req);
-    const stream = await live.latest(roomName(req));
+    const stream = await live.latest(roomParam(req));
     if (!stream) throw new AppError('not_found', `room ${req.params['room']} has never been live`);
     return { status: 200, body: { stream } };
   });
 
   router.add('POST', `${PREFIX}/stop`, async (req) => {
     auth(req);
-    return { status: 200, body: { stream: await live.stop(api, roomName(req)) } };
+    return { status: 200, body: { stream: await live.stop(api, roomParam(req)) } };
   });
 
   router.add('POST', `${PREFIX}/show`, async (req) => {
     auth(req);
-    const body = await parse(req, showRequest);
-    return { status: 200, body: { stream: await live.show(api, roomName(req), body.participant_id) } };
+    const body = await parseBody(req, showRequest);
+    return { status: 200, body: { stream: await live.show(api, roomParam(req), body.participant_id) } };
   });
 
   router.add('GET', `${PREFIX}/streams`, async (req) => {
     auth(req);
     const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 50) || 50));
-    return { status: 200, body: { streams: await live.history(roomName(req), limit) } };
+    return { status: 200, body: { streams: await live.history(roomParam(req), limit) } };
   });
 
   // A playlist URL for one viewer (signed when LIVE_HLS_ACCESS=signed), for the app to hand out.
   router.add('POST', `${PREFIX}/urls`, async (req) => {
     auth(req);
-    const body = await parse(req, urlRequest);
-    const stream = live.current(roomName(req));
+    const body = await parseBody(req, urlRequest);
+    const stream = live.current(roomParam(req));
     if (!stream) throw new AppError('not_found', `room ${req.params['room']} is not live`);
     const ttl = body.ttl ?? live.access.ttlSeconds;
     return {
@@ -101,25 +85,25 @@ export function createLiveApi(router: Router, deps: { live: LiveService; credent
 
   router.add('GET', `${PREFIX}/chat`, async (req) => {
     auth(req);
-    const stream = live.current(roomName(req));
+    const stream = live.current(roomParam(req));
     if (!stream) throw new AppError('not_found', `room ${req.params['room']} is not live`);
     return { status: 200, body: { stream_id: stream.id, messages: stream.history, pinned: stream.pinned } };
   });
 
   router.add('DELETE', `${PREFIX}/chat/:id`, async (req) => {
     auth(req);
-    await live.deleteMessage(api, messageId(req), roomName(req));
+    await live.deleteMessage(api, messageId(req), roomParam(req));
     return { status: 200, body: { ok: true } };
   });
 
   router.add('POST', `${PREFIX}/chat/:id/pin`, async (req) => {
     auth(req);
-    return { status: 200, body: { pinned: await live.pin(api, messageId(req), roomName(req)) } };
+    return { status: 200, body: { pinned: await live.pin(api, messageId(req), roomParam(req)) } };
   });
 
   router.add('DELETE', `${PREFIX}/pin`, async (req) => {
     auth(req);
-    await live.pin(api, null, roomName(req));
+    await live.pin(api, null, roomParam(req));
     return { status: 200, body: { ok: true } };
   });
 }

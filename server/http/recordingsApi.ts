@@ -5,7 +5,7 @@
 // access names may fetch it and its download links too.
 
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { ROOM_NAME, RECORDING_MODES } from '../../signaling/protocol.js';
+import { RECORDING_MODES } from '../../signaling/protocol.js';
 import { boolean, integer, jsonObject, nullable, object, oneOf, optional, ValidationError, type Schema } from '../../signaling/schema.js';
 import type { TokenVerifier } from '../../signaling/auth.js';
 import { AppError, httpStatusOf, toAppError } from '../errors.js';
@@ -18,6 +18,7 @@ import type { DownloadSigner } from '../../recording/downloadTokens.js';
 import { StorageError } from '../../recording/storage.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
+import { parseBody, roomParam } from './requestParams.js';
 
 export interface RecordingsApiDeps {
   recordings: RecordingService;
@@ -50,24 +51,7 @@ const startRequest = object({
 const patchRequest = object({ retention_days: optional(RETENTION), access: optional(access) });
 const STATUSES: readonly RecordingStatus[] = ['recording', 'processing', 'ready', 'failed'];
 
-async function parse<T>(req: Request, schema: Schema<T>): Promise<T> {
-  const body = await req.body();
-  try {
-    return schema.parse(body, '');
-  } catch (err) {
-    if (err instanceof ValidationError) throw new AppError('invalid_payload', err.message || 'invalid body', err.field);
-    throw err;
-  }
-}
 
-function roomName(req: Request): string {
-  const name = req.params['room']!;
-  try {
-    return ROOM_NAME.parse(name, 'room');
-  } catch {
-    throw new AppError('not_found', `no room ${name.slice(0, 128)}`);
-  }
-}
 
 /** Where the caller reached us (Host, X-Forwarded-Proto), for links back to this server. */
 function baseUrl(headers: IncomingMessage['headers'], fallback: string): string {
@@ -105,8 +89,8 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
 
   router.add('POST', '/api/v1/rooms/:room/recordings', async (req) => {
     apiKey(req);
-    const body = await parse(req, startRequest);
-    const row = await recordings.start(roomName(req), {
+    const body = await parseBody(req, startRequest);
+    const row = await recordings.start(roomParam(req), {
       startedBy: 'api',
       ...(body.mode ? { mode: body.mode } : {}),
       ...(body.retention_days !== undefined ? { retentionDays: body.retention_days } : {}),
@@ -118,13 +102,13 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
 
   router.add('GET', '/api/v1/rooms/:room/recordings', async (req) => {
     apiKey(req);
-    const rows = await storage(library.list({ room: roomName(req), limit: limitOf(req) }));
+    const rows = await storage(library.list({ room: roomParam(req), limit: limitOf(req) }));
     return { status: 200, body: { recordings: rows.map((r) => recordingJson(r)) } };
   });
 
   router.add('POST', '/api/v1/rooms/:room/recordings/stop', async (req) => {
     apiKey(req);
-    const row = await recordings.stop(roomName(req), 'stopped');
+    const row = await recordings.stop(roomParam(req), 'stopped');
     const { files } = await storage(library.get(row.id));
     return { status: 200, body: recordingJson(row, files) };
   });
@@ -158,7 +142,7 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
 
   router.add('PATCH', '/api/v1/recordings/:id', async (req) => {
     apiKey(req);
-    const body = await parse(req, patchRequest);
+    const body = await parseBody(req, patchRequest);
     const { recording } = await storage(library.get(id(req)));
     const row = await storage(library.update(recording.id, {
       ...(body.retention_days !== undefined ? { retention_days: body.retention_days } : {}),

@@ -18,6 +18,7 @@ import type { RoomControlStore, RoomRow } from '../storage/roomControlStore.js';
 import type { TokenIssuer } from '../tokens.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
+import { parseBody, roomParam } from './requestParams.js';
 
 export interface RoomsApiDeps {
   rooms: RoomService;
@@ -64,24 +65,7 @@ const dataRequest = object({
   to: optional(string({ min: 1, max: 64 })),
 });
 
-async function parse<T>(req: Request, schema: Schema<T>): Promise<T> {
-  const body = await req.body();
-  try {
-    return schema.parse(body, '');
-  } catch (err) {
-    if (err instanceof ValidationError) throw new AppError('invalid_payload', err.message || 'invalid body', err.field);
-    throw err;
-  }
-}
 
-function roomName(req: Request): string {
-  const name = req.params['room']!;
-  try {
-    return ROOM_NAME.parse(name, 'room');
-  } catch {
-    throw new AppError('not_found', `no room ${name.slice(0, 128)}`);
-  }
-}
 
 function liveJson(room: Room | undefined) {
   return room
@@ -134,7 +118,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('POST', PREFIX, async (req) => {
     auth(req);
-    const body = await parse(req, createRoomRequest);
+    const body = await parseBody(req, createRoomRequest);
     const name = body.name ?? `room-${randomBytes(6).toString('hex')}`;
     const base = defaultSettings(body.type ?? rooms.ctl.defaultType, rooms.ctl.emptyTimeoutSeconds);
     const settings: RoomSettings = {
@@ -152,20 +136,20 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('GET', `${PREFIX}/:room`, async (req) => {
     auth(req);
-    return { status: 200, body: roomJson(await existing(roomName(req))) };
+    return { status: 200, body: roomJson(await existing(roomParam(req))) };
   });
 
   router.add('PATCH', `${PREFIX}/:room`, async (req) => {
     auth(req);
-    const name = roomName(req);
-    const patch = await parse(req, roomSettingsPatch);
+    const name = roomParam(req);
+    const patch = await parseBody(req, roomSettingsPatch);
     return { status: 200, body: { settings: await control.updateSettings(API_ACTOR, name, patch) } };
   });
 
   // Ends the room's call for everyone and forgets its settings, hands and board; call history stays.
   router.add('DELETE', `${PREFIX}/:room`, async (req) => {
     auth(req);
-    const name = roomName(req);
+    const name = roomParam(req);
     await existing(name);
     await rooms.endRoom(name, 'deleted');
     await rooms.roomLocks.run(name, () => storage(store.deleteRoom(name)));
@@ -175,30 +159,30 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
   // Ends the current call for everyone (like a host's end-call); the room and its settings stay.
   router.add('POST', `${PREFIX}/:room/end`, async (req) => {
     auth(req);
-    const name = roomName(req);
+    const name = roomParam(req);
     if (!(await rooms.endRoom(name, 'ended-by-api'))) throw new AppError('not_found', `room ${name} has no call in progress`);
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/lock`, async (req) => {
     auth(req);
-    return { status: 200, body: { settings: await control.setLocked(API_ACTOR, roomName(req), true) } };
+    return { status: 200, body: { settings: await control.setLocked(API_ACTOR, roomParam(req), true) } };
   });
 
   router.add('POST', `${PREFIX}/:room/unlock`, async (req) => {
     auth(req);
-    return { status: 200, body: { settings: await control.setLocked(API_ACTOR, roomName(req), false) } };
+    return { status: 200, body: { settings: await control.setLocked(API_ACTOR, roomParam(req), false) } };
   });
 
   router.add('POST', `${PREFIX}/:room/mute-all`, async (req) => {
     auth(req);
-    const body = await parse(req, trackRequest);
-    return { status: 200, body: await control.muteAll(API_ACTOR, roomName(req), body.track ?? 'audio') };
+    const body = await parseBody(req, trackRequest);
+    return { status: 200, body: await control.muteAll(API_ACTOR, roomParam(req), body.track ?? 'audio') };
   });
 
   router.add('GET', `${PREFIX}/:room/participants`, async (req) => {
     auth(req);
-    const name = roomName(req);
+    const name = roomParam(req);
     const room = rooms.getRoom(name);
     const callId = room?.callId ?? (await storage(store.latestCallId(name)));
     if (!room && !callId) await existing(name);
@@ -218,8 +202,8 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
   router.add('POST', `${PREFIX}/:room/join`, async (req) => {
     auth(req);
     if (!deps.issuer) throw new AppError('not_configured', 'no signing key: set JWT_PRIVATE_KEY_FILE to mint tokens here');
-    const name = roomName(req);
-    const body = await parse(req, joinRequest);
+    const name = roomParam(req);
+    const body = await parseBody(req, joinRequest);
     const ttl = body.ttl ?? deps.tokenTtl.defaultTtlSeconds;
     if (ttl > deps.tokenTtl.maxTtlSeconds) throw new AppError('invalid_payload', `ttl must be at most ${deps.tokenTtl.maxTtlSeconds} seconds`, 'ttl');
     const minted = await deps.issuer.mint({
@@ -235,82 +219,82 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('DELETE', `${PREFIX}/:room/participants/:pid`, async (req) => {
     auth(req);
-    await control.remove(roomName(req), req.params['pid']!);
+    await control.remove(roomParam(req), req.params['pid']!);
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/participants/:pid/kick`, async (req) => {
     auth(req);
-    const body = await parse(req, kickRequest);
-    await control.kick(API_ACTOR, roomName(req), req.params['pid']!, body.reason ?? 'removed by the service');
+    const body = await parseBody(req, kickRequest);
+    await control.kick(API_ACTOR, roomParam(req), req.params['pid']!, body.reason ?? 'removed by the service');
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/participants/:pid/mute`, async (req) => {
     auth(req);
-    const body = await parse(req, trackRequest);
-    await control.muteParticipant(API_ACTOR, roomName(req), req.params['pid']!, body.track ?? 'audio');
+    const body = await parseBody(req, trackRequest);
+    await control.muteParticipant(API_ACTOR, roomParam(req), req.params['pid']!, body.track ?? 'audio');
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/participants/:pid/role`, async (req) => {
     auth(req);
-    const body = await parse(req, roleRequest);
-    await control.setRole(API_ACTOR, roomName(req), req.params['pid']!, body.role);
+    const body = await parseBody(req, roleRequest);
+    await control.setRole(API_ACTOR, roomParam(req), req.params['pid']!, body.role);
     return ok;
   });
 
   router.add('GET', `${PREFIX}/:room/hands`, async (req) => {
     auth(req);
-    return { status: 200, body: { hands: await control.listHands(roomName(req)) } };
+    return { status: 200, body: { hands: await control.listHands(roomParam(req)) } };
   });
 
   router.add('POST', `${PREFIX}/:room/hands`, async (req) => {
     auth(req);
-    const body = await parse(req, userRequest);
-    return { status: 201, body: await control.raiseHand(API_ACTOR, roomName(req), body.user_id) };
+    const body = await parseBody(req, userRequest);
+    return { status: 201, body: await control.raiseHand(API_ACTOR, roomParam(req), body.user_id) };
   });
 
   router.add('POST', `${PREFIX}/:room/hands/acknowledge`, async (req) => {
     auth(req);
-    const body = await parse(req, ackRequest);
-    return { status: 200, body: await control.acknowledgeHand(API_ACTOR, roomName(req), body.user_id, body.promote ?? false) };
+    const body = await parseBody(req, ackRequest);
+    return { status: 200, body: await control.acknowledgeHand(API_ACTOR, roomParam(req), body.user_id, body.promote ?? false) };
   });
 
   router.add('DELETE', `${PREFIX}/:room/hands/:user_id`, async (req) => {
     auth(req);
-    await control.lowerHand(API_ACTOR, roomName(req), req.params['user_id']!);
+    await control.lowerHand(API_ACTOR, roomParam(req), req.params['user_id']!);
     return ok;
   });
 
   router.add('GET', `${PREFIX}/:room/lobby`, async (req) => {
     auth(req);
-    return { status: 200, body: { waiting: control.lobbyList(roomName(req)) } };
+    return { status: 200, body: { waiting: control.lobbyList(roomParam(req)) } };
   });
 
   router.add('POST', `${PREFIX}/:room/lobby/:user_id/admit`, async (req) => {
     auth(req);
-    await control.admit(API_ACTOR, roomName(req), req.params['user_id']!);
+    await control.admit(API_ACTOR, roomParam(req), req.params['user_id']!);
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/lobby/:user_id/deny`, async (req) => {
     auth(req);
-    const body = await parse(req, denyRequest);
-    await control.deny(API_ACTOR, roomName(req), req.params['user_id']!, body.reason);
+    const body = await parseBody(req, denyRequest);
+    await control.deny(API_ACTOR, roomParam(req), req.params['user_id']!, body.reason);
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/data`, async (req) => {
     auth(req);
-    const body = await parse(req, dataRequest);
-    await control.sendData(API_ACTOR, roomName(req), body.topic, body.data, body.to);
+    const body = await parseBody(req, dataRequest);
+    await control.sendData(API_ACTOR, roomParam(req), body.topic, body.data, body.to);
     return ok;
   });
 
   router.add('DELETE', `${PREFIX}/:room/whiteboard`, async (req) => {
     auth(req);
-    await control.clearWhiteboard(API_ACTOR, roomName(req));
+    await control.clearWhiteboard(API_ACTOR, roomParam(req));
     return ok;
   });
 }
