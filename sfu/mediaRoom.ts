@@ -554,26 +554,9 @@ export class MediaRoom {
     return slot;
   }
 
-  /**
-   * The id under which a (data) producer can be consumed on `slot`, piping it
-   * there from the primary once. keepId: false, since two routers of one
-   * worker cannot hold the same id.
-   */
+  /** The id under which a (data) producer can be consumed on `slot` (piped there from the primary once). */
   private pipedId(slot: RouterSlot, what: 'producer' | 'dataProducer', id: string): Promise<string> {
-    if (slot === this.primary) return Promise.resolve(id);
-    const cache = what === 'producer' ? slot.piped : slot.pipedData;
-    let piped = cache.get(id);
-    if (!piped) {
-      const source = what === 'producer' ? { producerId: id } : { dataProducerId: id };
-      piped = this.primary!.router.pipeToRouter({ ...source, router: slot.router, keepId: false }).then((result) => {
-        const copy = (result.pipeProducer ?? result.pipeDataProducer)!;
-        (copy.observer as EventEmitter).once('close', () => cache.delete(id));
-        return copy.id;
-      });
-      piped.catch(() => cache.delete(id));
-      cache.set(id, piped);
-    }
-    return piped;
+    return slot.pipedFrom(this.primary!, what, id);
   }
 
   /**

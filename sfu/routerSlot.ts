@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { Router } from 'mediasoup/types';
 import type { WorkerSlot } from './workerPool.js';
 
@@ -29,6 +30,28 @@ export class RouterSlot {
       this.consumers = 0;
       this.pending = 0;
     });
+  }
+
+  /**
+   * The id under which a (data) producer of `source` can be consumed on this
+   * router, piping it here once. keepId: false, since two routers of one
+   * worker cannot hold the same id.
+   */
+  pipedFrom(source: RouterSlot, what: 'producer' | 'dataProducer', id: string): Promise<string> {
+    if (source === this) return Promise.resolve(id);
+    const cache = what === 'producer' ? this.piped : this.pipedData;
+    let piped = cache.get(id);
+    if (!piped) {
+      const from = what === 'producer' ? { producerId: id } : { dataProducerId: id };
+      piped = source.router.pipeToRouter({ ...from, router: this.router, keepId: false }).then((result) => {
+        const copy = (result.pipeProducer ?? result.pipeDataProducer)!;
+        (copy.observer as EventEmitter).once('close', () => cache.delete(id));
+        return copy.id;
+      });
+      piped.catch(() => cache.delete(id));
+      cache.set(id, piped);
+    }
+    return piped;
   }
 
   get load(): number {

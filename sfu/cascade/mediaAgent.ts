@@ -5,7 +5,6 @@
 // reports what the viewers must hear (producer closed, layers, scores) back
 // to the owner, which runs the room's signaling.
 
-import type { EventEmitter } from 'node:events';
 import type { Consumer, DataConsumer, DataProducer, PipeTransport, Producer, RtpCapabilities, WebRtcTransport } from 'mediasoup/types';
 import { AppError } from '../../server/errors.js';
 import type { Logger } from '../../server/logger.js';
@@ -382,20 +381,7 @@ export class MediaAgent {
       if (what === 'producer') throw new AppError('not_found', `no producer ${id} in this room`, 'producer_id');
       throw new AppError('not_found', `no data producer ${id}`, 'data_producer_id');
     }
-    if (slot === r.slot) return id;
-    const cache = what === 'producer' ? slot.piped : slot.pipedData;
-    let piped = cache.get(id);
-    if (!piped) {
-      const source = what === 'producer' ? { producerId: id } : { dataProducerId: id };
-      piped = r.slot.router.pipeToRouter({ ...source, router: slot.router, keepId: false }).then((result) => {
-        const copy = (result.pipeProducer ?? result.pipeDataProducer)!;
-        (copy.observer as EventEmitter).once('close', () => cache.delete(id));
-        return copy.id;
-      });
-      piped.catch(() => cache.delete(id));
-      cache.set(id, piped);
-    }
-    return piped;
+    return slot.pipedFrom(r.slot, what, id);
   }
 
   /** A worker under a hosted room died: all its viewers here rebuild (the owner hears router-lost). */
