@@ -120,14 +120,6 @@ export class ClusterRelay {
   /** Owner: relayed connections of other nodes' clients, by link id. */
   private readonly remotes = new Map<string, RemoteSession>();
   private ctx!: HubContext;
-  /**
-   * Hook for the media cascade (issue 6, big rooms across nodes): which node
-   * serves this join. Default: the room's owner. A cascade may answer another
-   * node that carries the owner's producers through pipe transports (for
-   * viewers of a broadcast room that outgrew its owner); the relay then links
-   * the client to that node exactly as it links to an owner.
-   */
-  routeJoin: (room: string, owner: string, identity: Identity) => Promise<string> = async (_room, owner) => owner;
 
   constructor(
     readonly cluster: RelayCluster,
@@ -191,8 +183,7 @@ export class ClusterRelay {
       throw new AppError('unauthorized', `this token is only valid for room ${identity.room}`, 'room');
     }
     for (let attempt = 0; ; attempt++) {
-      const placed = await this.cluster.directory.locate(payload.room);
-      const owner = await this.routeJoin(payload.room, placed, identity);
+      const owner = await this.cluster.directory.locate(payload.room);
       if (owner === this.nodeId) return false;
       const link = new EdgeLink(this, session, owner, `${this.nodeId}/${randomBytes(9).toString('base64url')}`);
       try {
@@ -200,8 +191,7 @@ export class ClusterRelay {
       } catch (err) {
         // The owner died and its lease has not run out yet: free the room and place it again.
         if (attempt < 2 && err instanceof AppError && err.code === 'unavailable' && (await this.cluster.confirmGone(owner))) {
-          if (owner !== placed) throw err; // the cascade's node died: the next attempt routes again
-          await this.cluster.evict(payload.room, placed); // no-op unless the dead node was the owner
+          await this.cluster.evict(payload.room, owner);
           continue;
         }
         throw err;
