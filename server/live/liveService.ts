@@ -5,6 +5,7 @@
 // Every action: check the actor's role -> persist -> change memory -> tell
 // the audience. A refused action changes nothing.
 
+import type { Config } from '../config.js';
 import { rm } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import path from 'node:path';
@@ -26,20 +27,8 @@ import type { HlsAccess } from './hlsAccess.js';
 import { assertLiveAllowed, type LiveAction } from './livePermissions.js';
 import { LiveStream, streamInfo, type LivePipeline } from './liveStream.js';
 
-export interface LiveConfig {
-  dir: string;
-  chatRatePerSecond: number;
-  chatBurst: number;
-  chatHistory: number;
-  reactionRatePerSecond: number;
-  reactionBurst: number;
-  reactionIntervalMs: number;
-  viewerIntervalMs: number;
-  viewerTimeoutSeconds: number;
-  maxWatchers: number;
-  keepSeconds: number;
-  speakerHoldSeconds: number;
-}
+/** The node's live settings (LIVE_* variables, server/config.ts). */
+export type LiveConfig = Config['live'];
 
 /** Most tiles in a grid stream (3 x 3); further cameras are left out, their audio still mixed. */
 export const GRID_MAX_VIDEOS = 9;
