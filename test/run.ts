@@ -44,8 +44,10 @@ function runFile(file: string): Promise<Outcome> {
       output += `\n[runner] killed after ${FILE_TIMEOUT_MS} ms\n`;
       child.kill('SIGKILL');
     }, FILE_TIMEOUT_MS);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
+      // A file that dies without a word (a native crash in a media library) says how it ended.
+      if (code !== 0) output += `\n[runner] exited with ${signal ? `signal ${signal}` : `code ${code}`}\n`;
       const clean = output.replace(/\x1b\[[0-9;]*m/g, '');
       const total = sum(clean, /Total:\s+(\d+)/g);
       const passed = sum(clean, /Passed:\s+(\d+)/g);
