@@ -68,6 +68,15 @@ export async function clientCall<T>(what: string, fn: () => Promise<T>): Promise
   }
 }
 
+/** Where plain-RTP consumers send: recorders (ffmpeg) and benchmark sinks. */
+export interface PlainSubscriberOptions {
+  ip: string;
+  port: number;
+  rtpCapabilities: RtpCapabilities;
+  srtp?: SrtpParameters;
+  paused?: boolean;
+}
+
 export class MediaRoom {
   private primary: RouterSlot | null = null;
   private opening: Promise<RouterSlot> | null = null;
@@ -408,18 +417,34 @@ export class MediaRoom {
    */
   async createPlainConsumer(
     producerId: string,
-    opts: { ip: string; port: number; rtpCapabilities: RtpCapabilities; srtp?: SrtpParameters; paused?: boolean },
+    opts: PlainSubscriberOptions,
   ): Promise<{ transport: PlainTransport; consumer: Consumer }> {
-    if (!this.producers.has(producerId)) throw new AppError('not_found', `no producer ${producerId} in this room`);
-    const slot = await this.recvSlot(1);
-    let reserved = 1;
+    const { transport, consumers } = await this.createPlainSubscriber([producerId], opts);
+    return { transport, consumer: consumers[0]! };
+  }
+
+  /**
+   * Sends several producers over ONE plain transport to ip:port (each stream
+   * keeps its own SSRC), like a subscriber's single receive transport: one
+   * socket, one set of RTCP and congestion-control timers for all its streams.
+   */
+  async createPlainSubscriber(
+    producerIds: string[],
+    opts: PlainSubscriberOptions,
+  ): Promise<{ transport: PlainTransport; consumers: Consumer[] }> {
+    if (producerIds.length === 0) throw new AppError('invalid_payload', 'name at least one producer', 'producer_ids');
+    for (const id of producerIds) {
+      if (!this.producers.has(id)) throw new AppError('not_found', `no producer ${id} in this room`);
+    }
+    const slot = await this.recvSlot(producerIds.length);
+    let reserved = producerIds.length;
     const settle = () => {
       slot.release(reserved);
       reserved = 0;
     };
-    let localId: string;
+    let localIds: string[];
     try {
-      localId = await this.pipedId(slot, 'producer', producerId);
+      localIds = await Promise.all(producerIds.map((id) => this.pipedId(slot, 'producer', id)));
     } catch (err) {
       settle();
       throw err;
@@ -434,14 +459,21 @@ export class MediaRoom {
       settle();
       throw err;
     });
+    const consumers: Consumer[] = [];
     try {
       await transport.connect({ ip: opts.ip, port: opts.port, ...(opts.srtp ? { srtpParameters: opts.srtp } : {}) });
-      const consumer = await transport.consume({ producerId: localId, rtpCapabilities: opts.rtpCapabilities, paused: opts.paused ?? false });
-      slot.addConsumer();
+      for (const localId of localIds) {
+        const consumer = await transport.consume({ producerId: localId, rtpCapabilities: opts.rtpCapabilities, paused: opts.paused ?? false });
+        slot.addConsumer();
+        consumer.observer.once('close', () => slot.removeConsumer());
+        // The transport lives for its streams: it goes with the last of them.
+        consumer.on('producerclose', () => {
+          if (consumers.every((c) => c.closed)) transport.close();
+        });
+        consumers.push(consumer);
+      }
       settle();
-      consumer.observer.once('close', () => slot.removeConsumer());
-      consumer.on('producerclose', () => transport.close());
-      return { transport, consumer };
+      return { transport, consumers };
     } catch (err) {
       settle();
       transport.close();

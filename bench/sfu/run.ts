@@ -48,6 +48,7 @@ interface Options {
   sinkRcvbuf: number;
   stopLoss: number;
   tcc: boolean;
+  plainTransports: 'subscriber' | 'consumer';
   publisherBwe: boolean;
   maxSeconds: number;
   maxSetupSeconds: number;
@@ -79,6 +80,10 @@ const HELP = `SFU bench (bench/sfu): one publisher -> N subscribers through Swit
   --sink-rcvbuf 1048576        SO_RCVBUF of each sink socket (capped by net.core.rmem_max)
   --stop-loss 0.25             stop a mode's steps after a step loses more than this
   --tcc on|off                 offer transport-cc to cheap subscribers (browsers do; default on)
+  --plain-transports subscriber|consumer
+                               subscriber (default): one plain transport and sink socket per cheap
+                               subscriber, carrying its audio and video (like a browser's one recv
+                               transport); consumer: one transport and socket per consumer
   --publisher-bwe off|on       off (default): the publisher negotiates no transport-cc/REMB, so its
                                rate stays at --video-kbps instead of backing off when the
                                saturated box delays packets (on = what a browser does)
@@ -110,6 +115,7 @@ function parseArgs(argv: string[]): Options {
     sinkRcvbuf: 1 << 20,
     stopLoss: 0.25,
     tcc: true,
+    plainTransports: 'subscriber',
     publisherBwe: false,
     maxSeconds: 1500,
     maxSetupSeconds: 60,
@@ -163,6 +169,10 @@ function parseArgs(argv: string[]): Options {
       case 'sink-rcvbuf': o.sinkRcvbuf = num(v, key); break;
       case 'stop-loss': o.stopLoss = num(v, key); break;
       case 'tcc': o.tcc = v !== 'off'; break;
+      case 'plain-transports':
+        if (v !== 'subscriber' && v !== 'consumer') throw new Error(`--plain-transports: subscriber or consumer, not ${v}`);
+        o.plainTransports = v;
+        break;
       case 'publisher-bwe': o.publisherBwe = v === 'on'; break;
       case 'max-seconds': o.maxSeconds = num(v, key); break;
       case 'max-setup-seconds': o.maxSetupSeconds = num(v, key); break;
@@ -337,7 +347,7 @@ class Publisher {
 
 type SinkKind = 'read' | 'batch';
 
-/** One plain-RTP consumer and the sink socket it sends to (one socket per consumer). */
+/** One plain-RTP consumer and the sink socket it sends to (shared by a subscriber's consumers with --plain-transports subscriber). */
 interface CheapConsumer {
   kind: 'audio' | 'video';
   ssrc: number;
@@ -349,7 +359,7 @@ interface CheapConsumer {
   consumer: Consumer;
 }
 
-/** A cheap subscriber: one consumer (and sink socket) per producer. */
+/** A cheap subscriber: one consumer per producer. */
 type CheapSubscriber = CheapConsumer[];
 
 /** Router capabilities as a subscriber would offer them (optionally without transport-cc). */
@@ -494,8 +504,9 @@ class Bench {
     const kinds = Object.keys(producers);
     const needSubs = target - subs.length;
     if (needSubs <= 0) return { added: 0, ms_per_subscriber: 0, new_routers: 0, timed_out: false };
-    const need = needSubs * kinds.length;
-    // Sockets first (one per consumer), spread round-robin over the sink processes.
+    const shared = this.o.plainTransports === 'subscriber';
+    const need = shared ? needSubs : needSubs * kinds.length;
+    // Sockets first (one per transport), spread round-robin over the sink processes.
     const perProc = this.sinks.map((_, i) => Math.floor(need / this.sinks.length) + (i < need % this.sinks.length ? 1 : 0));
     const bases = this.sinks.map((s) => s.sockets);
     const ports = await Promise.all(this.sinks.map((s, i) => s.open(perProc[i]!, this.o.sinkRcvbuf)));
@@ -505,17 +516,19 @@ class Bench {
     let next = 0;
     let added = 0;
     let timedOut = false;
+    // One transport's worth of producers per request: all of them (subscriber) or one (consumer).
+    const groups = shared ? [kinds] : kinds.map((k) => [k]);
     // One at a time: MediaRoom places consumers by router budget, and the
     // worker each lands on is read from the pool's counters around the call.
     for (let n = 0; n < needSubs; n++) {
       const sub: CheapSubscriber = [];
-      for (const [kind, producerId] of Object.entries(producers)) {
+      for (const group of groups) {
         const proc = next % this.sinks.length;
         const j = Math.floor(next / this.sinks.length);
         next++;
         const port = ports[proc]![j]!;
         const before = pool.slots.map((s) => s.consumers);
-        const pending = media.createPlainConsumer(producerId, {
+        const pending = media.createPlainSubscriber(group.map((k) => producers[k]!), {
           ip: '127.0.0.1',
           port,
           rtpCapabilities: caps,
@@ -531,16 +544,20 @@ class Bench {
           timedOut = true;
           break;
         }
-        const { transport, consumer } = made;
-        sub.push({
-          kind: kind as 'audio' | 'video',
-          ssrc: consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0,
-          worker: pool.slots.findIndex((s, i) => s.consumers > before[i]!),
-          proc,
-          sinkIndex: bases[proc]! + j,
-          port,
-          transport,
-          consumer,
+        const { transport, consumers } = made;
+        const worker = pool.slots.findIndex((s, i) => s.consumers > before[i]!);
+        group.forEach((kind, i) => {
+          const consumer = consumers[i]!;
+          sub.push({
+            kind: kind as 'audio' | 'video',
+            ssrc: consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0,
+            worker,
+            proc,
+            sinkIndex: bases[proc]! + j,
+            port,
+            transport,
+            consumer,
+          });
         });
       }
       if (timedOut) break;
@@ -581,15 +598,22 @@ class Bench {
     let backlogA = 0;
     let backlogB = 0;
     const perSubLoss: number[] = [];
+    // Per-socket counters once per socket (a subscriber's consumers may share one).
+    const portsSeen = new Set<number>();
     for (const sub of subs) {
       let subRecv = 0;
       let subExp = 0;
+      const own = new Set(sub.map((c) => c.ssrc));
       for (const c of sub) {
+        const firstOnPort = !portsSeen.has(c.port);
+        portsSeen.add(c.port);
         // What the publisher sent (its own outbound-rtp), so packets the worker dropped on ingress count too.
         const expectedPub = pubDelta[c.kind]?.sent || pubDelta[c.kind]?.packets || 0;
-        sinkDrops += (b.portDrops.get(c.port) ?? 0) - (a.portDrops.get(c.port) ?? 0);
-        backlogA += a.portQueue.get(c.port) ?? 0;
-        backlogB += b.portQueue.get(c.port) ?? 0;
+        if (firstOnPort) {
+          sinkDrops += (b.portDrops.get(c.port) ?? 0) - (a.portDrops.get(c.port) ?? 0);
+          backlogA += a.portQueue.get(c.port) ?? 0;
+          backlogB += b.portQueue.get(c.port) ?? 0;
+        }
         const sa = a.sinks[c.proc]?.[c.sinkIndex];
         const sb = b.sinks[c.proc]?.[c.sinkIndex];
         const fa = sa?.streams.find((x) => x[0] === c.ssrc);
@@ -600,9 +624,9 @@ class Bench {
         // from its first packet); a silent stream is expected to have sent what the publisher did.
         const expectedSeq = fb && received > 0 ? (fa ? fb[3] - fa[3] : fb[3] - fb[4] + 1) : expectedPub;
         outOfOrder += (fb?.[5] ?? 0) - (fa?.[5] ?? 0);
-        rtcp += (sb?.rtcp ?? 0) - (sa?.rtcp ?? 0);
-        for (const x of sb?.streams ?? []) {
-          if (x[0] === c.ssrc) continue;
+        if (firstOnPort) rtcp += (sb?.rtcp ?? 0) - (sa?.rtcp ?? 0);
+        for (const x of firstOnPort ? sb?.streams ?? [] : []) {
+          if (own.has(x[0])) continue;
           other += x[1] - (sa?.streams.find((y) => y[0] === x[0])?.[1] ?? 0);
         }
         if (received === 0) silent++;
