@@ -1,5 +1,6 @@
 // Data channels, speaking indicators, connection quality and TCP fallback.
 
+import dgram from 'node:dgram';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MediaBot } from '../../clients/node/mediaBot.js';
@@ -95,6 +96,42 @@ test('SFU request errors: unknown ids are not_found, wrong direction invalid_pay
     transport_id: a.sendTransport!.id, kind: 'video', rtp_parameters: {}, source: 'mic',
   }).catch((e) => e);
   assert.equal([e6.code, e6.field], ['invalid_payload', 'source']);
+});
+
+
+test('plain subscriber: one transport carries audio and video to one UDP port, each with its SSRC, and closes with its last stream', async (ctx) => {
+  const pub = await bot(ctx, 'pub', 'f-plain');
+  const audio = await pub.publishAudio();
+  const video = await pub.publishVideo();
+  const media = ctx.srv.app.rooms.getRoom('f-plain')!.media!;
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const seen = new Map<number, number>();
+  socket.on('message', (m) => {
+    if (m.length >= 12 && !((m[1]! & 0x7f) >= 64 && (m[1]! & 0x7f) <= 95)) seen.set(m.readUInt32BE(8), (seen.get(m.readUInt32BE(8)) ?? 0) + 1);
+  });
+  try {
+    const { transport, consumers } = await media.createPlainSubscriber([audio.id, video.id], {
+      ip: '127.0.0.1', port: socket.address().port, rtpCapabilities: await media.rtpCapabilities(),
+    });
+    assert.is(consumers.length, 2);
+    const ssrcs = consumers.map((c) => c.rtpParameters.encodings![0]!.ssrc!);
+    assert.is.not(ssrcs[0], ssrcs[1]);
+    await eventually(() => ssrcs.every((s) => (seen.get(s) ?? 0) >= 10), 15_000, 'audio and video packets on the one port');
+    // Unknown producers are refused and create nothing.
+    const before = media.routerCount;
+    await media.createPlainSubscriber([audio.id, 'nope'], { ip: '127.0.0.1', port: socket.address().port, rtpCapabilities: await media.rtpCapabilities() })
+      .then(() => assert.unreachable('accepted an unknown producer'), (err: { code?: string }) => assert.is(err.code, 'not_found'));
+    assert.is(media.routerCount, before);
+    // The transport outlives one closed producer and goes with the last.
+    await pub.signaling.request('close-producer', { producer_id: audio.id });
+    await eventually(() => consumers[0]!.closed, 10_000, 'audio consumer closed');
+    assert.is(transport.closed, false);
+    await pub.signaling.request('close-producer', { producer_id: video.id });
+    await eventually(() => transport.closed, 10_000, 'transport closed with its last stream');
+  } finally {
+    socket.close();
+  }
 });
 
 test.run();
