@@ -565,6 +565,8 @@ interface CpuSample {
   gens: number;
   db: number | null;
   redis: number | null;
+  /** Multiproc: CPU seconds of each server process, by pid. */
+  byProcess: Record<number, number>;
   machine: MachineCpu;
   at: number; // performance-ish wall ms
 }
@@ -572,7 +574,9 @@ interface CpuSample {
 function sample(server: Server | null, gens: Generator[], ctx: Ctx): CpuSample {
   const pgPid = ctx.pg?.pid() ?? null;
   // Multiproc: the primary and all its workers.
-  const splits = server ? serverPids(server).map((p) => procCpuSplit(p)).filter((x) => x !== null) : [];
+  const pids = server ? serverPids(server) : [];
+  const perPid = pids.map((p) => [p, procCpuSplit(p)] as const);
+  const splits = perPid.map(([, x]) => x).filter((x) => x !== null);
   const split = server ? (splits.length ? { user: splits.reduce((a, x) => a + x!.user, 0), sys: splits.reduce((a, x) => a + x!.sys, 0) } : null) : { user: 0, sys: 0 };
   const redisPid = ctx.redis?.pid() ?? null;
   return {
@@ -581,6 +585,7 @@ function sample(server: Server | null, gens: Generator[], ctx: Ctx): CpuSample {
     gens: gens.reduce((a, g) => a + g.cpuSeconds(), 0),
     db: pgPid ? treeCpuSeconds(pgPid) : null,
     redis: redisPid ? procCpuSeconds(redisPid) : null,
+    byProcess: Object.fromEntries(perPid.filter(([, x]) => x).map(([p, x]) => [p, x!.user + x!.sys])),
     machine: machineCpu(),
     at: Date.now(),
   };
@@ -600,6 +605,9 @@ function cpuBetween(a: CpuSample, b: CpuSample, ctx: Ctx) {
     generators_cpu_pct: pct(b.gens - a.gens),
     ...(db !== null ? { db_cpu_s: round2(db), db_cpu_pct: pct(db) } : {}),
     ...(redis !== null ? { redis_cpu_pct: pct(redis) } : {}),
+    ...(Object.keys(b.byProcess).length > 1
+      ? { server_cpu_pct_by_process: Object.fromEntries(Object.entries(b.byProcess).map(([p, v]) => [p, pct(v - (a.byProcess[Number(p)] ?? v))])) }
+      : {}),
     machine_busy_pct: busy,
     // Everything else on the box (another engineer's build, the kernel's softirq work outside these processes).
     other_busy_pct: round1(Math.max(0, busy - pct(b.server - a.server) - pct(b.gens - a.gens) - (db !== null ? pct(db) : 0) - (redis !== null ? pct(redis) : 0))),
