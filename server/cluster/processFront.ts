@@ -108,7 +108,14 @@ export class ProcessFront {
       this.log.info({ process: slot.plan.nodeId, pid: child.pid, url: msg.url }, 'worker process ready');
       if (this.startup && this.slots.every((s) => s.ready)) this.startup.resolve();
     });
-    child.on('error', (err) => this.log.error({ err, process: slot.plan.nodeId }, 'worker process error'));
+    // The channel closes as the process dies, before its exit is reported: no connection goes there meanwhile.
+    child.on('disconnect', () => {
+      if (slot.child === child) slot.ready = false;
+    });
+    child.on('error', (err) => {
+      // A send to a worker that just died fails here too (and in its callback, which retries elsewhere).
+      if ((err as NodeJS.ErrnoException).code !== 'EPIPE') this.log.error({ err, process: slot.plan.nodeId }, 'worker process error');
+    });
     child.once('exit', (code, signal) => this.exited(slot, child, code, signal));
   }
 
@@ -175,28 +182,46 @@ export class ProcessFront {
       if (!head) return refuse('400 Bad Request');
       stopReading(socket);
       done();
-      const room = routingRoom(head);
-      const slot = this.pick(room);
-      if (!slot?.child) return refuse('503 Service Unavailable\r\nRetry-After: 1');
-      const msg: HandedConnection = { type: 'switchboard:connection', head: buf.toString('latin1') };
-      slot.child.send(msg, socket, { keepOpen: false }, (err) => {
-        if (err) socket.destroy();
-      });
+      this.handOver(socket, buf, routingRoom(head), new Set());
     };
     socket.on('data', onData);
     socket.on('error', () => {}); // a reset while the head is read concerns nobody else
     socket.once('close', () => done());
   }
 
-  /** The room's home process when it is ready, else the next ready process in turn. */
-  private pick(room: string | null): Slot | null {
+  /**
+   * Passes the socket and the bytes read to a worker. A worker that died a
+   * moment ago (its exit not seen yet) refuses the write: the next one is tried.
+   */
+  private handOver(socket: Socket, bytes: Buffer, room: string | null, tried: Set<Slot>): void {
+    const slot = this.pick(room, tried);
+    if (!slot?.child) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroySoon();
+      return;
+    }
+    const msg: HandedConnection = { type: 'switchboard:connection', head: bytes.toString('latin1') };
+    // keepOpen, then our copy is closed as soon as the descriptor is written to the channel (the
+    // message in flight holds it). With keepOpen false Node closes it only when the worker's
+    // acknowledgement arrives, and once one was never closed: when that worker was SIGKILLed,
+    // its client's connection stayed open (held by the primary) and the client never noticed.
+    slot.child.send(msg, socket, { keepOpen: true }, (err) => {
+      if (!err) return socket.destroy();
+      slot.ready = false;
+      tried.add(slot);
+      this.handOver(socket, bytes, room, tried);
+    });
+  }
+
+  /** The room's home process when it is ready, else the next ready process in turn (none of `skip`). */
+  private pick(room: string | null, skip: Set<Slot> = new Set()): Slot | null {
     if (room !== null) {
       const home = this.slots[homeProcess(room, this.slots.length)]!;
-      if (home.ready && home.child) return home;
+      if (home.ready && home.child && !skip.has(home)) return home;
     }
     for (let i = 0; i < this.slots.length; i++) {
       const slot = this.slots[(this.rr + i) % this.slots.length]!;
-      if (slot.ready && slot.child) {
+      if (slot.ready && slot.child && !skip.has(slot)) {
         this.rr = (this.rr + i + 1) % this.slots.length;
         return slot;
       }
