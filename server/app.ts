@@ -226,6 +226,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     nodeId: config.nodeId,
     tokenTtl: { defaultSeconds: config.jwt.defaultTtlSeconds, maxSeconds: config.jwt.maxTtlSeconds },
     connections: () => hub.connectionCount,
+    // Multiproc: /health on the node's public port says which of its processes answered.
+    process: config.processes.index !== null ? { node_id: config.processes.nodeId, index: config.processes.index, processes: config.processes.count } : null,
   });
   createRoomsApi(api, { rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url }); // issue 4
   const recordingsApi: RecordingsApiDeps = {

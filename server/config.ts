@@ -103,7 +103,7 @@ export interface Config {
     /** A node silent for this long is dead for the cluster; room leases last as long. */
     ttlMs: number;
     requestTimeoutMs: number;
-    selector: 'least-loaded' | 'random';
+    selector: 'least-loaded' | 'random' | 'local-first';
     /** On SIGTERM (or POST /api/v1/cluster/drain): how long rooms may finish before their participants are moved. */
     drainTimeoutSeconds: number;
     /** Calls of a dead node not taken over by another node within this long are ended. */
@@ -124,6 +124,20 @@ export interface Config {
     /** A room's router on another node with no viewer for this long is closed. */
     idleSeconds: number;
   };
+  // ---- Several processes per node (issue 2, multiproc) ----
+  processes: ProcessesConfig;
+}
+
+/** NODE_PROCESSES: one node served by several processes behind one public port (docs/cluster.md). */
+export interface ProcessesConfig {
+  /** Processes of this node (1: one process, today's behaviour). */
+  count: number;
+  /** Process i's internal HTTP listener (node-to-node traffic) is on this port + i; 0: any free port. */
+  internalPortBase: number;
+  /** Set in a worker process by its primary: which process this is (null in the primary or a single process). */
+  index: number | null;
+  /** The node's id (NODE_ID of the primary); worker i's NODE_ID is `<nodeId>-p<i>`. */
+  nodeId: string;
 }
 
 /** Recording (issue 5): ffmpeg, where files go, how long they stay. */
@@ -283,6 +297,7 @@ export function loadConfig(env: Env = process.env): Config {
       selector: 'least-loaded', drainTimeoutSeconds: 300, reapGraceMs: 30_000,
     }, // cluster (issue 6): filled in below
     cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null, address: null, idleSeconds: 30 }, // issue 6 (cascade): filled in below
+    processes: { count: 1, internalPortBase: 0, index: null, nodeId }, // multiproc: filled in below
   };
   // ---- Room control and webhooks (issue 4) ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
@@ -343,9 +358,11 @@ export function loadConfig(env: Env = process.env): Config {
   };
   // ---- Recording (issue 5) ----
   config.recording = recordingConfig(config.dataDir, problems, int, str, url);
+  // ---- Several processes per node (issue 2, multiproc) ----
+  config.processes = processesConfig(config, problems, int, str);
   // ---- Cluster (issue 6) ----
-  const selector = str('NODE_SELECTOR') ?? 'least-loaded';
-  if (!['least-loaded', 'random'].includes(selector)) problems.push('NODE_SELECTOR must be least-loaded or random');
+  const selector = str('NODE_SELECTOR') ?? (config.processes.count > 1 ? 'local-first' : 'least-loaded'); // multiproc: local-first
+  if (!['least-loaded', 'random', 'local-first'].includes(selector)) problems.push('NODE_SELECTOR must be least-loaded, random or local-first');
   const prefix = str('REDIS_PREFIX') ?? 'switchboard:';
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) problems.push('REDIS_PREFIX may contain only letters, digits and _ . : - (max 64)');
   const heartbeatMs = int('NODE_HEARTBEAT_MS', 1000, 50, 60_000);
@@ -429,4 +446,30 @@ function recordingConfig(
     minFreeMb: int('RECORDING_MIN_FREE_MB', 500, 0, 10_000_000),
     defaultMode: mode === 'composite' ? 'composite' : 'tracks',
   };
+}
+
+// ---- Several processes per node (issue 2, multiproc) ----
+function processesConfig(
+  config: Config, problems: string[],
+  int: (name: string, fallback: number, min: number, max: number) => number,
+  str: (name: string) => string | null,
+): ProcessesConfig {
+  const count = int('NODE_PROCESSES', 1, 1, 64);
+  // Set by the primary in each worker's environment (not by operators).
+  const rawIndex = str('SWITCHBOARD_PROCESS_INDEX');
+  const index = rawIndex === null ? null : int('SWITCHBOARD_PROCESS_INDEX', 0, 0, 63);
+  const nodeId = str('SWITCHBOARD_PROCESS_NODE_ID') ?? config.nodeId;
+  const internalPortBase = int('NODE_INTERNAL_PORT_BASE', config.port === 0 ? 0 : config.port + 1, 0, 65535);
+  if (count > 1) {
+    // The processes of a node are cluster members of each other: the same rule as cluster mode.
+    if (!config.redisUrl) problems.push('NODE_PROCESSES > 1 needs Redis (the processes of a node form a cluster): set REDIS_URL');
+    if (!config.databaseUrl) problems.push('NODE_PROCESSES > 1 needs a PostgreSQL database shared by the processes: set DATABASE_URL (PGlite is one process\'s own)');
+    if (index === null && internalPortBase > 0 && internalPortBase + count - 1 > 65535) problems.push('NODE_INTERNAL_PORT_BASE + NODE_PROCESSES - 1 must be at most 65535');
+    if (index === null && internalPortBase > 0 && config.port >= internalPortBase && config.port < internalPortBase + count) {
+      problems.push(`the internal ports ${internalPortBase}-${internalPortBase + count - 1} (NODE_INTERNAL_PORT_BASE) must not include PORT ${config.port}`);
+    }
+    if (index === null && !/^[A-Za-z0-9_.:-]{1,60}$/.test(nodeId)) problems.push('NODE_ID may have at most 60 characters with NODE_PROCESSES > 1 (processes are <NODE_ID>-p<i>)');
+  }
+  if (index !== null && index >= count) problems.push('SWITCHBOARD_PROCESS_INDEX must be below NODE_PROCESSES');
+  return { count, internalPortBase, index, nodeId };
 }

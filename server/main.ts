@@ -3,6 +3,8 @@
 import { startApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { runPrimary } from './cluster/processFront.js';
+import { serveForPrimary } from './cluster/processWorker.js';
 
 async function main(): Promise<void> {
   let config;
@@ -16,7 +18,11 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  // Multiproc: with NODE_PROCESSES > 1 this process is the node's primary; its workers run the code below.
+  const worker = config.processes.index !== null;
+  if (config.processes.count > 1 && !worker) return runPrimary(config, log);
   const app = await startApp(config, log);
+  if (worker) serveForPrimary(app.server, app.url, log);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -38,6 +44,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Multiproc: a worker whose primary is gone stops (the node's public port went with it).
+  if (worker) process.on('disconnect', () => stop('SIGINT'));
 }
 
 main().catch((err) => {

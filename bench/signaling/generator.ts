@@ -173,7 +173,9 @@ function runJoin(cmd: JoinCmd): void {
   const start = (c: Client) => {
     c.state = State.Connecting;
     c.t0 = performance.now();
-    const ws = new WebSocket(init.url, {
+    // ?room= lets a multi-process node hand the connection to the room's process (and ?token= saves the auth round trip).
+    const room = encodeURIComponent(rooms[c.room]!.name);
+    const ws = new WebSocket(`${init.url}?room=${room}${init.urlToken ? `&token=${c.token}` : ''}`, {
       perMessageDeflate: false,
       handshakeTimeout: cmd.timeoutMs,
       localAddress: init.sources[(c.index + init.index) % init.sources.length]!,
@@ -184,8 +186,14 @@ function runJoin(cmd: JoinCmd): void {
       if (c.state !== State.Connecting) return;
       const now = performance.now();
       hConnect.record((now - c.t0) * 1000);
-      c.state = State.Authenticating;
       c.tStage = now;
+      if (init.urlToken) {
+        // The server verifies the URL's token first; a join sent meanwhile waits for it.
+        c.state = State.Joining;
+        ws.send(`{"type":"join","id":"2","payload":{"room":"${rooms[c.room]!.name}"}}`);
+        return;
+      }
+      c.state = State.Authenticating;
       ws.send(`{"type":"auth","id":"1","payload":{"token":"${c.token}"}}`);
     });
     ws.on('message', (data: Buffer) => onMessage(c, data));

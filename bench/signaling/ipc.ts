@@ -15,6 +15,8 @@ export interface InitCmd {
   roomSize: number;
   sources: string[]; // local addresses for the client sockets
   sdpBytes: number;
+  /** Send the token as ?token= on the URL instead of an auth message (one round trip less per join). */
+  urlToken: boolean;
 }
 
 export interface JoinCmd {

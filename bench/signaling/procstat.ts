@@ -86,3 +86,34 @@ export function machineBusyPct(a: MachineCpu, b: MachineCpu, cpus: number): numb
 
 export const round1 = (x: number) => Math.round(x * 10) / 10;
 export const round2 = (x: number) => Math.round(x * 100) / 100;
+
+// ---- Several processes per node (issue 2, multiproc) ----
+
+/** The process and all its descendants (a multi-process node: primary, workers, their mediasoup workers). */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = statFields(Number(entry));
+    if (!f) continue;
+    const ppid = Number(f[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  if (statFields(pid)) walk(pid);
+  return out;
+}
+
+/** Sum of a per-process reading over processes (null when none could be read). */
+export function sumOf(pids: number[], read: (pid: number) => number | null): number | null {
+  let total: number | null = null;
+  for (const p of pids) {
+    const v = read(p);
+    if (v !== null) total = (total ?? 0) + v;
+  }
+  return total;
+}

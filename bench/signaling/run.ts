@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Histogram, type HistogramJson } from './histogram.js';
-import { openInspector } from './inspector.js';
+import { openInspector, type InspectorSession } from './inspector.js';
 import type { FromGenerator, InitCmd, JoinDoneEv, JoinProgressEv, ReadyEv, RelayDoneEv, StatsEv, ToGenerator } from './ipc.js';
 import { freePort } from '../../test/support/net.js';
 import { startPostgres, type PostgresServer as BenchPostgres } from '../../test/support/postgres.js';
@@ -21,6 +21,8 @@ import {
   CLK_TCK, machineBusyPct, machineCpu, procCpuSeconds, procCpuSplit, procHwmKiB, procRssAnonKiB, procRssKiB, round1, round2,
   treeCpuSeconds, type MachineCpu,
 } from './procstat.js';
+import { processTree, sumOf } from './procstat.js';
+import { startRedis, type RedisServer } from '../../test/support/redis.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench/signaling
 const REPO = path.resolve(HERE, '../../..');
@@ -59,6 +61,11 @@ Server:
       --server-env LIST      extra server env, e.g. "PING_INTERVAL_MS=30000,MAX_SEND_BUFFER_BYTES=4194304"
       --max-connections M    server MAX_CONNECTIONS (default connections + 100)
       --rate-limit R         server RATE_LIMIT_PER_SECOND per connection (default 1000; burst 2x)
+      --processes N          NODE_PROCESSES: N server processes behind the one port (default 1); N > 1 needs
+                             Redis and PostgreSQL (started by the bench unless --redis-url/--database-url)
+      --start-redis          start a throwaway redis-server (test/support/redis.ts) and use it (REDIS_URL)
+      --redis-url URL        an existing Redis instead
+      --url-token            send each token as ?token= on the WebSocket URL instead of an auth message
       --rss-gc on|off        force a full GC in the server (via --inspect on 127.0.0.1) before each
                              RSS reading (default on)
 Shared machine (other processes' CPU = machine busy - server - generators - database):
@@ -107,6 +114,10 @@ const { values: args } = parseArgs({
     'max-connections': { type: 'string' },
     'rate-limit': { type: 'string', default: '1000' },
     'rss-gc': { type: 'string', default: 'on' },
+    processes: { type: 'string', default: '1' },
+    'start-redis': { type: 'boolean', default: false },
+    'redis-url': { type: 'string' },
+    'url-token': { type: 'boolean', default: false },
     'quiet-threshold': { type: 'string', default: '30' },
     'quiet-max-wait': { type: 'string', default: '300' },
     retries: { type: 'string', default: '2' },
@@ -168,6 +179,10 @@ const opts = {
   maxConnections: args['max-connections'] ? int('max-connections', args['max-connections'], 1, 10_000_000) : null,
   rateLimit: int('rate-limit', args['rate-limit'], 1, 100_000),
   rssGc: args['rss-gc'] !== 'off',
+  processes: int('processes', args.processes, 1, 64),
+  startRedis: args['start-redis'],
+  redisUrl: args['redis-url'] ?? null,
+  urlToken: args['url-token'],
   quietThreshold: num('quiet-threshold', args['quiet-threshold'], 0),
   quietMaxWaitMs: num('quiet-max-wait', args['quiet-max-wait'], 0) * 1000,
   retries: int('retries', args.retries, 0, 10),
@@ -180,6 +195,13 @@ if (opts.only && opts.only !== 'small' && opts.only !== 'full') {
   process.stderr.write('--only must be small or full\n');
   process.exit(2);
 }
+if (opts.redisUrl && opts.startRedis) {
+  process.stderr.write('use either --redis-url or --start-redis\n');
+  process.exit(2);
+}
+// Several processes per node need a cluster's Redis and PostgreSQL: started here unless given.
+if (opts.processes > 1 && !opts.redisUrl) opts.startRedis = true;
+if (opts.processes > 1 && !opts.databaseUrl) opts.startPostgres = true;
 if (opts.databaseUrl && opts.startPostgres) {
   process.stderr.write('use either --database-url or --start-postgres\n');
   process.exit(2);
@@ -224,10 +246,13 @@ interface Server {
   logFile: string;
   inspectPort: number | null;
   exitCode: number | null | undefined;
+  /** REST credentials (the cluster view lists a multi-process node's processes). */
+  apiAuth: string;
 }
 
-async function startServer(tmp: string, name: string, connections: number, databaseUrl: string | null, keys: Keys): Promise<Server> {
+async function startServer(tmp: string, name: string, connections: number, databaseUrl: string | null, keys: Keys, redisUrl: string | null): Promise<Server> {
   const port = await freePort();
+  const apiSecret = randomBytes(24).toString('hex');
   const dataDir = path.join(tmp, `data-${name}`);
   mkdirSync(dataDir, { recursive: true });
   const logFile = path.join(tmp, `server-${name}.log`);
@@ -242,9 +267,13 @@ async function startServer(tmp: string, name: string, connections: number, datab
     JWT_PRIVATE_KEY_FILE: keys.privateKeyFile,
     JWT_AUDIENCE: AUDIENCE,
     API_KEY: 'APIbench',
-    API_SECRET: randomBytes(24).toString('hex'),
+    API_SECRET: apiSecret,
     LOG_LEVEL: 'warn',
     MAX_CONNECTIONS: String(opts.maxConnections ?? connections + 100),
+    // Multiproc: every process may take every room (placement skips a process at NODE_CAPACITY).
+    NODE_PROCESSES: String(opts.processes),
+    NODE_CAPACITY: String(connections + 100),
+    DRAIN_TIMEOUT_SECONDS: '0', // SIGTERM at the end of a scenario: no waiting for rooms to finish
     RATE_LIMIT_PER_SECOND: String(opts.rateLimit),
     RATE_LIMIT_BURST: String(opts.rateLimit * 2),
     // Signaling only: no mediasoup workers (and if enabled with --server-env, loopback only).
@@ -255,12 +284,15 @@ async function startServer(tmp: string, name: string, connections: number, datab
   delete env['DATABASE_URL'];
   delete env['REDIS_URL'];
   if (databaseUrl) env['DATABASE_URL'] = databaseUrl;
+  if (redisUrl) env['REDIS_URL'] = redisUrl;
   const inspectPort = opts.rssGc ? await freePort() : null;
   const flags = [...opts.serverNodeFlags, ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : [])];
   const child = spawn(process.execPath, [...flags, SERVER_MAIN], { cwd: REPO, env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   children.add(child);
-  const server: Server = { child, pid: child.pid!, url: `http://127.0.0.1:${port}`, logFile, inspectPort, exitCode: undefined };
+  const server: Server = {
+    child, pid: child.pid!, url: `http://127.0.0.1:${port}`, logFile, inspectPort, exitCode: undefined, apiAuth: `Basic ${Buffer.from(`APIbench:${apiSecret}`).toString('base64')}`,
+  };
   child.once('exit', (code, signal) => {
     server.exitCode = code ?? (signal ? -1 : null);
     children.delete(child);
@@ -268,7 +300,7 @@ async function startServer(tmp: string, name: string, connections: number, datab
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (server.exitCode !== undefined) throw new Error(`server exited (${server.exitCode}) during start: ${tail(logFile)}`);
-    if ((await health(server)) !== null) return server;
+    if ((await health(server)) !== null && (opts.processes === 1 || (await processViews(server)).length === opts.processes)) return server;
     if (Date.now() > deadline) throw new Error(`server not ready after 120 s: ${tail(logFile)}`);
     await sleep(200);
   }
@@ -310,6 +342,71 @@ async function metrics(server: Server): Promise<Record<string, number> | null> {
   } catch {
     return null;
   }
+}
+
+// ---- Several processes per node (issue 2, multiproc) ----
+
+interface ProcessView {
+  node_id: string;
+  url: string;
+  pid: number | null;
+  connections: number | null;
+  participants: number | null;
+  /** Connections of this process relayed to rooms on another process (0 when routing kept rooms together). */
+  relayed_connections: number | null;
+}
+
+/** The processes of a multi-process node (cluster view, then each one's own /health and /metrics). */
+async function processViews(server: Server): Promise<ProcessView[]> {
+  try {
+    const res = await fetch(`${server.url}/api/v1/cluster`, { headers: { authorization: server.apiAuth }, signal: AbortSignal.timeout(5000) });
+    if (!res.ok) return [];
+    const view = (await res.json()) as { nodes: Array<{ id: string; signalingUrl: string }> };
+    return await Promise.all(view.nodes.map(async (n) => {
+      const h = await fetch(`${n.signalingUrl}/health`, { signal: AbortSignal.timeout(5000) }).then((r) => r.json() as Promise<Record<string, any>>).catch(() => null);
+      const m = await fetch(`${n.signalingUrl}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).catch(() => '');
+      const relayed = /^switchboard_cluster_relayed_connections (\S+)$/m.exec(m);
+      return {
+        node_id: n.id, url: n.signalingUrl, pid: h?.['process']?.['pid'] ?? null, connections: h?.['connections'] ?? null,
+        participants: h?.['participants'] ?? null, relayed_connections: relayed ? Number(relayed[1]) : null,
+      };
+    }));
+  } catch {
+    return [];
+  }
+}
+
+/** Server processes: the primary and its workers (one process when NODE_PROCESSES=1). */
+const serverPids = (server: Server): number[] => processTree(server.pid);
+const serverRss = (server: Server) => sumOf(serverPids(server), procRssKiB);
+const serverRssAnon = (server: Server) => sumOf(serverPids(server), procRssAnonKiB);
+const serverHwm = (server: Server) => sumOf(serverPids(server), procHwmKiB);
+const serverFds = (server: Server) => sumOf(serverPids(server), openFds);
+
+/** Memory, descriptors and CPU of each server process. */
+function perProcess(server: Server): Array<{ pid: number; rss_kib: number | null; fds: number | null; cpu_s: number | null }> {
+  return serverPids(server).map((pid) => ({ pid, rss_kib: procRssKiB(pid), fds: openFds(pid), cpu_s: procCpuSeconds(pid) }));
+}
+
+/** One inspector per server process (worker i of a multi-process node debugs on the primary's port + 1 + i). */
+async function openInspectors(server: Server): Promise<InspectorSession | null> {
+  if (!server.inspectPort) return null;
+  const ports = [server.inspectPort, ...Array.from({ length: opts.processes > 1 ? opts.processes : 0 }, (_, i) => server.inspectPort! + 1 + i)];
+  const sessions = await Promise.all(ports.map((p) => openInspector(p)));
+  if (sessions.some((x) => x === null)) {
+    for (const x of sessions) x?.close();
+    log('could not open an inspector of every server process: RSS readings without a forced GC');
+    return null;
+  }
+  const all = sessions as InspectorSession[];
+  return {
+    collectGarbage: async () => (await Promise.all(all.map((x) => x.collectGarbage()))).every(Boolean),
+    heapUsed: async () => {
+      const heaps = await Promise.all(all.map((x) => x.heapUsed()));
+      return heaps.some((h) => h === null) ? null : heaps.reduce((a: number, h) => a + (h ?? 0), 0);
+    },
+    close: () => all.forEach((x) => x.close()),
+  };
 }
 
 /**
@@ -457,6 +554,8 @@ interface Ctx {
   keys: Keys;
   databaseUrl: string | null;
   pg: BenchPostgres | null;
+  redisUrl: string | null;
+  redis: RedisServer | null;
   cpus: number;
 }
 
@@ -465,18 +564,28 @@ interface CpuSample {
   serverSys: number;
   gens: number;
   db: number | null;
+  redis: number | null;
+  /** Multiproc: CPU seconds of each server process, by pid. */
+  byProcess: Record<number, number>;
   machine: MachineCpu;
   at: number; // performance-ish wall ms
 }
 
 function sample(server: Server | null, gens: Generator[], ctx: Ctx): CpuSample {
   const pgPid = ctx.pg?.pid() ?? null;
-  const split = server ? procCpuSplit(server.pid) : { user: 0, sys: 0 };
+  // Multiproc: the primary and all its workers.
+  const pids = server ? serverPids(server) : [];
+  const perPid = pids.map((p) => [p, procCpuSplit(p)] as const);
+  const splits = perPid.map(([, x]) => x).filter((x) => x !== null);
+  const split = server ? (splits.length ? { user: splits.reduce((a, x) => a + x!.user, 0), sys: splits.reduce((a, x) => a + x!.sys, 0) } : null) : { user: 0, sys: 0 };
+  const redisPid = ctx.redis?.pid() ?? null;
   return {
     server: split ? split.user + split.sys : NaN,
     serverSys: split ? split.sys : NaN,
     gens: gens.reduce((a, g) => a + g.cpuSeconds(), 0),
     db: pgPid ? treeCpuSeconds(pgPid) : null,
+    redis: redisPid ? procCpuSeconds(redisPid) : null,
+    byProcess: Object.fromEntries(perPid.filter(([, x]) => x).map(([p, x]) => [p, x!.user + x!.sys])),
     machine: machineCpu(),
     at: Date.now(),
   };
@@ -486,6 +595,7 @@ function cpuBetween(a: CpuSample, b: CpuSample, ctx: Ctx) {
   const wall = (b.at - a.at) / 1000;
   const pct = (x: number) => round1((x / wall) * 100);
   const db = a.db !== null && b.db !== null ? b.db - a.db : null;
+  const redis = a.redis !== null && b.redis !== null ? b.redis - a.redis : null;
   const busy = machineBusyPct(a.machine, b.machine, ctx.cpus);
   return {
     wall_s: round2(wall),
@@ -494,9 +604,13 @@ function cpuBetween(a: CpuSample, b: CpuSample, ctx: Ctx) {
     server_cpu_sys_pct: pct(b.serverSys - a.serverSys),
     generators_cpu_pct: pct(b.gens - a.gens),
     ...(db !== null ? { db_cpu_s: round2(db), db_cpu_pct: pct(db) } : {}),
+    ...(redis !== null ? { redis_cpu_pct: pct(redis) } : {}),
+    ...(Object.keys(b.byProcess).length > 1
+      ? { server_cpu_pct_by_process: Object.fromEntries(Object.entries(b.byProcess).map(([p, v]) => [p, pct(v - (a.byProcess[Number(p)] ?? v))])) }
+      : {}),
     machine_busy_pct: busy,
     // Everything else on the box (another engineer's build, the kernel's softirq work outside these processes).
-    other_busy_pct: round1(Math.max(0, busy - pct(b.server - a.server) - pct(b.gens - a.gens) - (db !== null ? pct(db) : 0))),
+    other_busy_pct: round1(Math.max(0, busy - pct(b.server - a.server) - pct(b.gens - a.gens) - (db !== null ? pct(db) : 0) - (redis !== null ? pct(redis) : 0))),
   };
 }
 
@@ -540,7 +654,7 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
   out['quiet_wait_before_start'] = await waitQuiet(name, null, [], ctx);
   log(`${name}: starting server`);
 
-  const server = await startServer(ctx.tmp, name, connections, ctx.databaseUrl, ctx.keys);
+  const server = await startServer(ctx.tmp, name, connections, ctx.databaseUrl, ctx.keys, ctx.redisUrl);
   const keeper = new Keeper(server);
   const gens: Generator[] = [];
   const stopAll = async () => {
@@ -552,11 +666,11 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
   try {
     await sleep(2000);
     // Full GC before the baseline (startup garbage) and before the held reading.
-    const inspector = server.inspectPort ? await openInspector(server.inspectPort) : null;
+    const inspector = await openInspectors(server); // multiproc: every process
     const gcBase = inspector ? await inspector.collectGarbage() : false;
     await sleep(500);
-    const rssBase = procRssKiB(server.pid);
-    const rssAnonBase = procRssAnonKiB(server.pid);
+    const rssBase = serverRss(server);
+    const rssAnonBase = serverRssAnon(server);
     const heapBase = inspector ? await inspector.heapUsed() : null;
     const sources = Array.from({ length: opts.sources }, (_, i) => `127.0.0.${i + 2}`);
     const roomPrefix = `bench-${name}-${randomBytes(3).toString('hex')}-`;
@@ -572,7 +686,7 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
       gens.push(gen);
       const init: InitCmd = {
         cmd: 'init', index: i, url: `${server.url.replace('http:', 'ws:')}/ws`, privatePem: ctx.keys.privatePem, audience: AUDIENCE,
-        roomPrefix, firstRoom: first, roomCount: count, roomSize, sources, sdpBytes: opts.sdpBytes,
+        roomPrefix, firstRoom: first, roomCount: count, roomSize, sources, sdpBytes: opts.sdpBytes, urlToken: opts.urlToken,
       };
       inits.push(init);
       first += count;
@@ -643,29 +757,34 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
     const h0 = sample(server, gens, ctx);
     await sleep(opts.holdMs);
     const h1 = sample(server, gens, ctx);
-    const rssHeldNoGc = procRssKiB(server.pid);
+    const rssHeldNoGc = serverRss(server);
     const gcHeld = inspector ? await inspector.collectGarbage() : false;
     const heapHeld = inspector ? await inspector.heapUsed() : null;
     inspector?.close();
     await sleep(500);
-    const rssHeld = procRssKiB(server.pid);
-    const rssAnonHeld = procRssAnonKiB(server.pid);
-    const fdsHeld = openFds(server.pid);
+    const rssHeld = serverRss(server);
+    const rssAnonHeld = serverRssAnon(server);
+    const fdsHeld = serverFds(server);
     const stats = await Promise.all(gens.map((x) => x.request<StatsEv>({ cmd: 'stats' }, 'stats')));
     const held = stats.reduce((a, s) => a + s.joined, 0);
     const hh = await keeper.health();
+    // Multiproc: each process's own figures (a multi-process node's /health is one process's).
+    const views = opts.processes > 1 ? await processViews(server) : [];
+    const procs = perProcess(server);
     const heapDelta = heapBase !== null && heapHeld !== null ? heapHeld - heapBase : null;
     const idle = cpuBetween(h0, h1, ctx);
     out['hold'] = {
       held_connections: held,
       server_open_fds: fdsHeld,
-      server_reported_connections: hh?.['connections'] ?? null,
-      server_reported_participants: hh?.['participants'] ?? null,
+      server_reported_connections: views.length ? views.reduce((a, v) => a + (v.connections ?? 0), 0) : hh?.['connections'] ?? null,
+      server_reported_participants: views.length ? views.reduce((a, v) => a + (v.participants ?? 0), 0) : hh?.['participants'] ?? null,
+      server_processes: procs.map((p) => ({ ...p, ...(views.find((v) => v.pid === p.pid) ?? { role: p.pid === server.pid ? 'primary' : 'other' }) })),
+      relayed_connections: views.length ? views.reduce((a, v) => a + (v.relayed_connections ?? 0), 0) : null,
       full_gc_before_readings: gcBase && gcHeld,
       rss_before_kib: rssBase,
       rss_held_kib: rssHeld,
       rss_held_before_gc_kib: rssHeldNoGc,
-      rss_hwm_kib: procHwmKiB(server.pid),
+      rss_hwm_kib: serverHwm(server),
       rss_kib_per_connection: rssBase !== null && rssHeld !== null && held ? round2((rssHeld - rssBase) / held) : null,
       rss_anon_kib_per_connection: rssAnonBase !== null && rssAnonHeld !== null && held ? round2((rssAnonHeld - rssAnonBase) / held) : null,
       heap_used_before_mib: heapBase !== null ? round1(heapBase / 2 ** 20) : null,
@@ -730,7 +849,7 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
         machine_saturated: cpuSend.machine_busy_pct > ctx.cpus * 100 * 0.95,
         contended: opts.quietThreshold > 0 && cpuSend.other_busy_pct >= opts.quietThreshold,
         quiet_wait: quiet,
-        rss_kib: procRssKiB(server.pid),
+        rss_kib: serverRss(server),
       };
     };
     for (const rate of rates) {
@@ -761,7 +880,7 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
       still_joined: after.reduce((a, s) => a + s.joined, 0),
       dropped: after.reduce((a, s) => addCounts(a, s.dropped), {} as Record<string, number>),
       server_errors: after.reduce((a, s) => addCounts(a, s.serverErrors), {} as Record<string, number>),
-      rss_hwm_kib: procHwmKiB(server.pid),
+      rss_hwm_kib: serverHwm(server),
     };
   } finally {
     if (server.exitCode !== undefined) out['server_exit'] = server.exitCode;
@@ -800,6 +919,7 @@ async function cleanup(): Promise<void> {
   if (activeStop) await activeStop().catch(() => {});
   for (const child of children) child.kill('SIGKILL');
   if (ctxGlobal?.pg) await ctxGlobal.pg.stop().catch(() => {});
+  if (ctxGlobal?.redis) await ctxGlobal.redis.stop().catch(() => {});
   if (ctxGlobal && !opts.keepTmp) rmSync(ctxGlobal.tmp, { recursive: true, force: true });
   else if (ctxGlobal) log(`temp dir kept: ${ctxGlobal.tmp}`);
 }
@@ -865,7 +985,7 @@ async function main(): Promise<void> {
   const keys: Keys = { privateKeyFile: path.join(tmp, 'private.pem'), publicKeyFile: path.join(tmp, 'public.pem'), privatePem: privateKey };
   writeFileSync(keys.privateKeyFile, privateKey, { mode: 0o600 });
   writeFileSync(keys.publicKeyFile, publicKey);
-  const ctx: Ctx = { tmp, keys, databaseUrl: opts.databaseUrl, pg: null, cpus: cpuList.length };
+  const ctx: Ctx = { tmp, keys, databaseUrl: opts.databaseUrl, pg: null, redisUrl: opts.redisUrl, redis: null, cpus: cpuList.length };
   ctxGlobal = ctx;
 
   if (opts.startPostgres) {
@@ -873,6 +993,11 @@ async function main(): Promise<void> {
     ctx.pg = await startPostgres({ settings: opts.postgresConf }); // durable defaults unless --postgres-conf says otherwise
     ctx.databaseUrl = ctx.pg.url;
     log(`PostgreSQL ${ctx.pg.version} at ${ctx.pg.url}`);
+  }
+  if (opts.startRedis) {
+    ctx.redis = await startRedis(); // the tests' throwaway redis-server (no persistence)
+    ctx.redisUrl = ctx.redis.url;
+    log(`redis-server at ${ctx.redis.url}`);
   }
   let commit: string | null = null;
   try {
@@ -884,6 +1009,9 @@ async function main(): Promise<void> {
   result['server'] = {
     git_commit: commit,
     database: ctx.databaseUrl ? 'postgres' : 'pglite',
+    processes: opts.processes, // multiproc: NODE_PROCESSES
+    redis: ctx.redisUrl ? { started_by_bench: ctx.redis !== null } : null,
+    url_token: opts.urlToken,
     postgres: ctx.pg ? { version: ctx.pg.version, started_by_bench: true, settings: ctx.pg.settings } : ctx.databaseUrl ? { started_by_bench: false } : null,
     node_flags: opts.serverNodeFlags,
     env: {

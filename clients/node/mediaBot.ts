@@ -61,7 +61,7 @@ export class MediaBot {
 
   /** Connects, authenticates, joins and loads the router's capabilities. */
   static async join(url: string, token: string, room: string, opts: { forceTcp?: boolean } = {}): Promise<MediaBot> {
-    const signaling = await SignalingClient.connect(url);
+    const signaling = await SignalingClient.connect(url, { room }); // multiproc: ?room= routes to the room's process
     let joined;
     try {
       await signaling.request('auth', { token });

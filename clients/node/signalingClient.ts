@@ -20,6 +20,11 @@ export interface ConnectOptions {
   /** Source address (the bench spreads connections over 127.0.0.x). */
   localAddress?: string;
   handshakeTimeout?: number;
+  /**
+   * Multiproc: the room this connection is for, sent as `?room=` so a node of
+   * several processes hands the connection to the process of that room (optional; a hint only).
+   */
+  room?: string;
 }
 
 export interface CloseInfo {
@@ -70,6 +75,7 @@ export class SignalingClient {
     if (target.protocol === 'https:') target.protocol = 'wss:';
     if (!target.pathname || target.pathname === '/') target.pathname = '/ws';
     if (opts.urlToken) target.searchParams.set('token', opts.urlToken);
+    if (opts.room) target.searchParams.set('room', opts.room); // multiproc: routing hint
     const ws = new WebSocket(target, {
       perMessageDeflate: false,
       handshakeTimeout: opts.handshakeTimeout ?? 10_000,

@@ -15,7 +15,8 @@ import type { CallStore } from '../storage/callStore.js';
 import type { RoomControlStore } from '../storage/roomControlStore.js';
 import { RedisNodeBus } from './nodeBus.js';
 import { NodeRegistry, type NodeInfo, type NodeLoad } from './nodeRegistry.js';
-import { SELECTORS } from './nodeSelector.js';
+import { localFirst, SELECTORS, type NodeSelector } from './nodeSelector.js';
+import { homeProcess, processNodeId } from './processRouting.js';
 import { connectRedis, ready } from './redis.js';
 import { RedisRoomDirectory } from './redisRoomDirectory.js';
 
@@ -122,7 +123,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       opts.load,
       log,
     );
-    const directory = new RedisRoomDirectory(redis, registry, { prefix, leaseMs: ttlMs, selector: SELECTORS[config.cluster.selector] }, log);
+    const directory = new RedisRoomDirectory(redis, registry, { prefix, leaseMs: ttlMs, selector: selectorOf(config) }, log);
     return new ClusterNode(bus, registry, directory, redis, config, log);
   }
 
@@ -304,6 +305,13 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
     await this.redis.quit().catch(() => {});
     this.redis.disconnect();
   }
+}
+
+/** Multiproc: `local-first` knows which process of this node a room's joiners are routed to. */
+function selectorOf(config: Config): NodeSelector {
+  if (config.cluster.selector !== 'local-first') return SELECTORS[config.cluster.selector];
+  const { count, index, nodeId } = config.processes;
+  return localFirst(config.nodeId, index !== null && count > 1 ? (room) => processNodeId(nodeId, homeProcess(room, count)) : null);
 }
 
 export interface DrainResult {

@@ -34,3 +34,22 @@ function compare(a: number[], b: number[]): number {
   for (let i = 0; i < a.length; i++) if (a[i]! !== b[i]!) return a[i]! - b[i]!;
   return 0;
 }
+
+// ---- Several processes per node (issue 2, multiproc) ----
+
+/**
+ * `local-first` (the default with NODE_PROCESSES > 1): a new room goes to the
+ * process of this node its name hashes to (where the node's front sends the
+ * room's later joiners), else to the process that was asked (where its first
+ * joiner is), else to the least loaded node; processes that are draining or
+ * full are skipped at every step. On a node of one process it is "this node
+ * unless it is full or draining".
+ */
+export function localFirst(selfId: string, home: ((room: string) => string) | null): NodeSelector {
+  return (candidates, room) => {
+    const preferred = home?.(room);
+    return (preferred !== undefined ? candidates.find((n) => n.id === preferred) : undefined)
+      ?? candidates.find((n) => n.id === selfId)
+      ?? leastLoaded(candidates, room);
+  };
+}

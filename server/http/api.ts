@@ -24,6 +24,8 @@ export interface ApiDeps {
   tokenTtl: { defaultSeconds: number; maxSeconds: number };
   connections: () => number;
   log: Logger;
+  /** Multiproc: this process is one of the node's NODE_PROCESSES (reported by /health). */
+  process?: { node_id: string; index: number; processes: number } | null;
 }
 
 const tokenRequest = object({
@@ -91,6 +93,7 @@ export function createApi(deps: ApiDeps): Router {
         connections: deps.connections(),
         rooms: deps.rooms.roomCount,
         participants: deps.rooms.participants,
+        ...(deps.process ? { process: { ...deps.process, pid: process.pid } } : {}), // multiproc
       },
     };
   });

@@ -7,5 +7,9 @@ const SCHEMA_LOCK_KEY = 72_511_001;
 
 export async function applySchema(db: Database): Promise<void> {
   const schema = await readFile(SCHEMA_FILE, 'utf8');
-  await db.exec(`SELECT pg_advisory_lock(${SCHEMA_LOCK_KEY});\n${schema}\nSELECT pg_advisory_unlock(${SCHEMA_LOCK_KEY});`);
+  // Multiproc: a transaction-level lock. The statements of one exec run in one implicit transaction,
+  // so a session lock released by its last statement freed the next node before this one's
+  // catalog changes committed, and its CREATE ... IF NOT EXISTS then failed on a duplicate
+  // (seen with NODE_PROCESSES=2 starting together on a fresh database under load).
+  await db.exec(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY});\n${schema}`);
 }

@@ -15,7 +15,9 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+/** Multiproc: `ready` is the log message that says the server listens (a multi-process node's primary logs its own). */
+export async function spawnServer(env: Record<string, string>, opts: { ready?: string } = {}): Promise<ServerProcess> {
+  const ready = new RegExp(`"url":"(http:\\/\\/[^"]+)".*"msg":"${opts.ready ?? 'switchboard listening'}"`);
   const keys = testKeys();
   const child = spawn(process.execPath, [MAIN], {
     env: {
@@ -43,7 +45,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
       reject(new Error(`server did not start:\n${output}`));
     }, 30_000);
     const check = () => {
-      const match = /"url":"(http:\/\/[^"]+)".*switchboard listening/.exec(output);
+      const match = ready.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);

@@ -62,7 +62,7 @@ async function join(): Promise<void> {
   client = c;
   wire(c);
   try {
-    await c.connect(server, tokenInput.value.trim());
+    await c.connect(server, tokenInput.value.trim(), { room }); // ?room=: a multi-process node routes to the room's process
     await c.join(room, name ? { displayName: name } : {});
   } catch (err) {
     showError(`Could not join: ${String((err as Error).message ?? err)}`);

@@ -196,9 +196,13 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     return this.signaling.state;
   }
 
-  /** Connects and authenticates. `token` may be a function returning a fresh token (used on reconnects). */
-  async connect(url: string, token: TokenSource): Promise<Identity> {
-    this.identity = await this.signaling.connect(url, token);
+  /**
+   * Connects and authenticates. `token` may be a function returning a fresh token (used on reconnects).
+   * `opts.room`: the room about to be joined, when known (sent as `?room=`: a node of several
+   * processes then hands the connection to that room's process; optional).
+   */
+  async connect(url: string, token: TokenSource, opts: { room?: string } = {}): Promise<Identity> {
+    this.identity = await this.signaling.connect(url, token, opts);
     return this.identity;
   }
 

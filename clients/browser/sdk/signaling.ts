@@ -69,13 +69,18 @@ export interface SignalingEvents {
 /** Close codes after which reconnecting cannot help: bad token, replaced by another connection. */
 const FINAL_CLOSE_CODES = new Set([1000, 4001, 4009]);
 
-/** http(s) URLs become ws(s); a URL without a path gets `/ws`. */
-export function signalingUrl(url: string): string {
+/**
+ * http(s) URLs become ws(s); a URL without a path gets `/ws`. Multiproc: a
+ * known room goes along as `?room=` (a node of several processes hands the
+ * connection to that room's process; servers without ignore it).
+ */
+export function signalingUrl(url: string, room?: string): string {
   const base = typeof location === 'object' ? location.href : undefined;
   const target = new URL(url, base);
   if (target.protocol === 'http:') target.protocol = 'ws:';
   if (target.protocol === 'https:') target.protocol = 'wss:';
   if (target.pathname === '' || target.pathname === '/') target.pathname = '/ws';
+  if (room) target.searchParams.set('room', room);
   return target.toString();
 }
 
@@ -101,12 +106,12 @@ export class Signaling extends Emitter<SignalingEvents> {
     super();
   }
 
-  /** Opens the socket and authenticates; resolves with the token's identity. */
-  async connect(url: string, token: TokenSource): Promise<Identity> {
+  /** Opens the socket and authenticates; resolves with the token's identity. `opts.room`: see signalingUrl. */
+  async connect(url: string, token: TokenSource, opts: { room?: string } = {}): Promise<Identity> {
     if (this.state === 'connecting' || this.state === 'connected' || this.state === 'reconnecting') {
       throw new Error(`cannot connect: already ${this.state}`);
     }
-    this.url = signalingUrl(url);
+    this.url = signalingUrl(url, opts.room);
     this.token = token;
     this.attempt = 0;
     this.setState({ state: 'connecting' });
