@@ -25,7 +25,8 @@ import type { WorkerPool } from '../../sfu/workerPool.js';
 import { startRedis, type RedisServer } from '../../test/support/redis.js';
 import { startServer, type TestServer } from '../../test/support/server.js';
 import type { PublisherRequest } from '../sfu/publisher.js';
-import type { SinkReply, SinkRequest, SinkSnapshot } from '../sfu/sink.js';
+import type { SinkSnapshot } from '../sfu/sink.js';
+import { SinkProc } from '../sfu/sinkProc.js';
 
 interface Options {
   subscribers: number[];
@@ -90,41 +91,6 @@ const t0 = Date.now();
 const log = (msg: string) => process.stderr.write(`[cascade-bench +${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
-
-/** A sink process of bench/sfu (sink.ts): UDP sockets counting RTP per SSRC. */
-class SinkProc {
-  private nextId = 1;
-  private readonly pending = new Map<number, (r: SinkReply) => void>();
-  sockets = 0;
-  constructor(readonly child: ChildProcess) {
-    child.on('message', (reply: SinkReply) => {
-      this.pending.get(reply.id)?.(reply);
-      this.pending.delete(reply.id);
-    });
-  }
-  static start(): SinkProc {
-    return new SinkProc(fork(fileURLToPath(new URL('../sfu/sink.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  }
-  private call(req: Omit<SinkRequest, 'id'>): Promise<SinkReply> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, (r) => ('error' in r ? reject(new Error(r.error)) : resolve(r)));
-      this.child.send({ ...req, id });
-    });
-  }
-  async open(count: number): Promise<number[]> {
-    const r = (await this.call({ cmd: 'open', count, rcvbuf: 1 << 20 } as Omit<SinkRequest, 'id'>)) as { ports: number[] };
-    this.sockets += count;
-    return r.ports;
-  }
-  async snapshot(): Promise<SinkSnapshot[]> {
-    return ((await this.call({ cmd: 'snapshot' })) as { sinks: SinkSnapshot[] }).sinks;
-  }
-  async closeAll(): Promise<void> {
-    await this.call({ cmd: 'close' });
-    this.sockets = 0;
-  }
-}
 
 /**
  * bench/sfu's publisher process (publisher.ts): clocked synthetic sources, VP8

@@ -23,7 +23,8 @@ import { MediaBot, type ReceivedTrack } from '../../clients/node/mediaBot.js';
 import { startServer, type TestServer } from '../../test/support/server.js';
 import { machineCpu, processCpuMs, snmpUdp, udpDropsByInode, udpDropsOf } from './procnet.js';
 import type { PublisherRequest, PublisherStats } from './publisher.js';
-import type { SinkReply, SinkRequest, SinkSnapshot } from './sink.js';
+import type { SinkSnapshot } from './sink.js';
+import { SINK_RCVBUF, SinkProc } from './sinkProc.js';
 
 // ---- options -----------------------------------------------------------------
 
@@ -112,7 +113,7 @@ function parseArgs(argv: string[]): Options {
     sinks: ['read', 'batch'],
     batchMs: 100,
     sinkProcs: 2,
-    sinkRcvbuf: 1 << 20,
+    sinkRcvbuf: SINK_RCVBUF,
     stopLoss: 0.25,
     tcc: true,
     plainTransports: 'subscriber',
@@ -232,62 +233,8 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-// ---- sinks (child processes) ----------------------------------------------------
+// ---- sinks (child processes): sinkProc.ts ----------------------------------------
 
-class SinkProc {
-  private nextId = 1;
-  private readonly pending = new Map<number, (r: SinkReply) => void>();
-  sockets = 0;
-
-  constructor(readonly child: ChildProcess) {
-    child.on('message', (reply: SinkReply) => {
-      const resolve = this.pending.get(reply.id);
-      this.pending.delete(reply.id);
-      resolve?.(reply);
-    });
-  }
-
-  static start(): SinkProc {
-    const file = fileURLToPath(new URL('./sink.js', import.meta.url));
-    return new SinkProc(fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  private call(req: Omit<SinkRequest, 'id'>): Promise<SinkReply> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, (r) => ('error' in r ? reject(new Error(r.error)) : resolve(r)));
-      this.child.send({ ...req, id });
-    });
-  }
-
-  async open(count: number, rcvbuf: number): Promise<number[]> {
-    const r = (await this.call({ cmd: 'open', count, rcvbuf } as Omit<SinkRequest, 'id'>)) as { ports: number[] };
-    this.sockets += count;
-    return r.ports;
-  }
-
-  async snapshot(): Promise<SinkSnapshot[]> {
-    return ((await this.call({ cmd: 'snapshot' })) as { sinks: SinkSnapshot[] }).sinks;
-  }
-
-  async closeAll(): Promise<void> {
-    await this.call({ cmd: 'close' });
-    this.sockets = 0;
-  }
-
-  /** ms > 0: read in batches, sleeping ms in between (see sink.ts). */
-  async batch(ms: number): Promise<void> {
-    await this.call({ cmd: 'batch', ms } as Omit<SinkRequest, 'id'>);
-  }
-
-  kill(): void {
-    this.child.kill();
-  }
-}
 
 /** The publisher process (publisher.ts). */
 class Publisher {
