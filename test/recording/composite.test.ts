@@ -2,23 +2,13 @@
 // microphone mixed, transcoded by ffmpeg into one WebM (VP8 + Opus).
 
 import path from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compositeFilter } from '../../recording/outputs.js';
 import { probe } from '../support/media.js';
 import { sleep } from '../support/net.js';
-import { closeBots, publisher, type BotPool } from '../support/recording.js';
-import { startServer } from '../support/server.js';
+import { publisher, recordingSuite } from '../support/recording.js';
 
-const test = suite<BotPool>('composite recording', { bots: [] } as unknown as BotPool);
-test.before(async (ctx) => {
-  ctx.srv = await startServer({ sfuWorkers: 1 });
-  ctx.bots = [];
-});
-test.after(async (ctx) => {
-  await closeBots(ctx);
-  await ctx.srv.stop();
-});
+const test = recordingSuite('composite recording');
 
 test('the filter tiles videos in a grid and mixes audio', () => {
   const three = compositeFilter([{ kind: 'audio' }, { kind: 'audio' }, { kind: 'video' }, { kind: 'video' }, { kind: 'video' }]);

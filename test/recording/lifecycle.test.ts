@@ -6,25 +6,15 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import { probe } from '../support/media.js';
 import { eventually, sleep } from '../support/net.js';
 import { spawnServer } from '../support/process.js';
-import { closeBots, publisher, type BotPool } from '../support/recording.js';
+import { publisher, recordingSuite, type BotPool } from '../support/recording.js';
 import { basicAuth, startServer } from '../support/server.js';
 
-const test = suite<BotPool>('recording lifecycle', { bots: [] } as unknown as BotPool);
-test.before(async (ctx) => {
-  ctx.srv = await startServer({ sfuWorkers: 1 });
-  ctx.bots = [];
-});
-test.after(async (ctx) => {
-  await closeBots(ctx);
-  await ctx.srv.stop();
-});
-test.after.each(async (ctx) => closeBots(ctx));
+const test = recordingSuite('recording lifecycle');
 
 const files = async (ctx: BotPool, id: string) => (await ctx.srv.api('GET', `/api/v1/recordings/${id}`)).body;
 

@@ -5,24 +5,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { probe } from '../support/media.js';
 import { eventually, sleep } from '../support/net.js';
-import { closeBots, publisher, type BotPool } from '../support/recording.js';
-import { startServer } from '../support/server.js';
+import { publisher, recordingSuite, type BotPool } from '../support/recording.js';
 
-const test = suite<BotPool>('recordings over REST', { bots: [] } as unknown as BotPool);
-
-test.before(async (ctx) => {
-  ctx.srv = await startServer({ sfuWorkers: 1, env: { RECORDING_AUTO_ROOM_TYPES: 'webinar' } });
-  ctx.bots = [];
-});
-test.after(async (ctx) => {
-  await closeBots(ctx);
-  await ctx.srv.stop();
-});
-test.after.each(async (ctx) => closeBots(ctx));
+const test = recordingSuite('recordings over REST', { env: { RECORDING_AUTO_ROOM_TYPES: 'webinar' } });
 
 /** Records `room` for about `seconds` through REST; returns the stopped recording's body. */
 async function recordFor(ctx: BotPool, room: string, seconds: number, body: Record<string, unknown> = {}) {

@@ -5,7 +5,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import type { Role } from '../../signaling/protocol.js';
-import type { TestServer } from './server.js';
+import { suite, type Test } from 'uvu';
+import { startServer, type TestServer, type TestServerOptions } from './server.js';
 import { eventually } from './net.js';
 
 export interface BotPool {
@@ -24,6 +25,21 @@ export async function publisher(ctx: BotPool, user: string, room: string, opts: 
 
 export async function closeBots(ctx: BotPool): Promise<void> {
   for (const b of ctx.bots.splice(0)) await b.close().catch(() => {});
+}
+
+/** A suite on one in-process node with one mediasoup worker; every test's bots are closed after it. */
+export function recordingSuite(name: string, opts: TestServerOptions = {}): Test<BotPool> {
+  const test = suite<BotPool>(name, { bots: [] } as unknown as BotPool);
+  test.before(async (ctx) => {
+    ctx.srv = await startServer({ sfuWorkers: 1, ...opts });
+    ctx.bots = [];
+  });
+  test.after(async (ctx) => {
+    await closeBots(ctx);
+    await ctx.srv.stop();
+  });
+  test.after.each(async (ctx) => closeBots(ctx));
+  return test;
 }
 
 /** Webhook receiver on 127.0.0.1 (signatures are the webhooks tests' business). */
