@@ -54,6 +54,18 @@ export interface MediaRoomObserverEvents {
 }
 
 /** mediasoup rejects bad client parameters with TypeError/UnsupportedError: that is the client's fault. */
+/** What mediasoup-client's `transport.consume` needs of a consumer (the cascade's agent sends the same, plus its score). */
+export function consumerParams(consumer: Consumer, producerId: string): Omit<ConsumerParams, 'score'> {
+  return {
+    id: consumer.id,
+    producerId,
+    kind: consumer.kind,
+    rtpParameters: consumer.rtpParameters,
+    type: consumer.type,
+    producerPaused: consumer.producerPaused,
+  };
+}
+
 export async function clientCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -303,16 +315,7 @@ export class MediaRoom {
       }),
     );
     consumer.on('score', ({ score }) => this.setScore(peer, consumer.id, score));
-    return {
-      consumer: {
-        id: consumer.id,
-        producerId: req.producerId,
-        kind: consumer.kind,
-        rtpParameters: consumer.rtpParameters,
-        type: consumer.type,
-        producerPaused: consumer.producerPaused,
-      },
-    };
+    return { consumer: consumerParams(consumer, req.producerId) };
   }
 
   async setConsumerPaused(peerId: string, consumerId: string, paused: boolean): Promise<void> {

@@ -9,7 +9,7 @@ import type { Consumer, DataConsumer, DataProducer, PipeTransport, Producer, Rtp
 import { AppError } from '../../server/errors.js';
 import type { Logger } from '../../server/logger.js';
 import { MEDIA_CODECS } from '../codecs.js';
-import { clientCall } from '../mediaRoom.js';
+import { clientCall, consumerParams } from '../mediaRoom.js';
 import { RouterSlot } from '../routerSlot.js';
 import { LivenessChecks } from './liveness.js';
 import type { WorkerPool, WorkerSlot } from '../workerPool.js';
@@ -295,15 +295,7 @@ export class MediaAgent {
       this.notify(r, { ...about, type: 'consumer-layers', spatialLayer: layers?.spatialLayer ?? null, temporalLayer: layers?.temporalLayer ?? null }),
     );
     consumer.on('score', ({ score }) => r.scores.set(consumer.id, [req.peerId, consumer.id, score]));
-    return {
-      id: consumer.id,
-      producerId: req.producerId,
-      kind: consumer.kind,
-      rtpParameters: consumer.rtpParameters,
-      type: consumer.type,
-      producerPaused: consumer.producerPaused,
-      score: consumer.score.score,
-    };
+    return { ...consumerParams(consumer, req.producerId), score: consumer.score.score };
   }
 
   private async consumeData(r: HostedRouter, req: ConsumeDataRequest): Promise<DataConsumerParams> {
