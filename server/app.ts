@@ -166,7 +166,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let events: EventSink = noEvents;
   if (config.webhooks.urls.length > 0) {
     const { secret, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs } = config.webhooks;
-    const d = new WebhookDeliverer(db, { urls: config.webhooks.urls, secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs }, log);
+    const d = new WebhookDeliverer(db, { urls: config.webhooks.urls, secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs,
+      releaseLeasesAtStart: db.kind === 'pglite' ? 'all' : 'node' }, log);
     deliverer = d;
     events = new WebhookOutbox(db, config.webhooks.urls, () => d.nudge());
   }

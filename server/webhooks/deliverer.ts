@@ -22,6 +22,13 @@ export interface DelivererOptions {
   pollIntervalMs: number;
   /** Longest a receiver may take to answer. */
   timeoutMs?: number;
+  /**
+   * Leases a previous run of this node left behind (it crashed between a
+   * receiver's answer and the row update) are released at start rather than
+   * waited out: 'node' releases this NODE_ID's, 'all' every lease (PGlite: the
+   * database has one owner, so any lease is a dead run's).
+   */
+  releaseLeasesAtStart: 'node' | 'all';
 }
 
 interface OutboxRow {
@@ -46,6 +53,7 @@ export class WebhookDeliverer {
   private stopped = false;
   private deliveries: Counter | null = null;
   private prunedAt = 0;
+  private leasesReleased = false;
 
   constructor(
     private readonly db: Database,
@@ -105,6 +113,7 @@ export class WebhookDeliverer {
   /** Claims and delivers until nothing is due. */
   private async pass(): Promise<void> {
     try {
+      if (!this.leasesReleased) await this.releaseStaleLeases();
       await this.prune();
       for (let round = 0; round < 100 && !this.stopped; round++) {
         const rows = await this.claim();
@@ -132,6 +141,19 @@ export class WebhookDeliverer {
        RETURNING id, event_id, url, event, body, attempts, EXTRACT(EPOCH FROM (now() - created_at))::float8 AS age_seconds`,
       [this.opts.nodeId, LEASE_SECONDS, BATCH, this.opts.urls],
     );
+  }
+
+  /** A row a dead run claimed would otherwise hold its room's later events for the whole lease. */
+  private async releaseStaleLeases(): Promise<void> {
+    const all = this.opts.releaseLeasesAtStart === 'all';
+    const rows = await this.db.query<{ id: string }>(
+      `UPDATE webhook_outbox SET locked_until = NULL, locked_by = NULL
+       WHERE delivered_at IS NULL AND failed_at IS NULL AND locked_until IS NOT NULL AND ($1::boolean OR locked_by = $2)
+       RETURNING id`,
+      [all, this.opts.nodeId],
+    );
+    this.leasesReleased = true;
+    if (rows.length > 0) this.log.info({ rows: rows.length }, 'webhook leases of a previous run released; those events may reach receivers twice');
   }
 
   /** Delivered rows are kept a week (audits, debugging), then dropped; at most once an hour. */
