@@ -22,6 +22,7 @@ import {
   treeCpuSeconds, type MachineCpu,
 } from './procstat.js';
 import { processTree, sumOf } from './procstat.js';
+import { ServerProbe } from './probe.js';
 import { startRedis, type RedisServer } from '../../test/support/redis.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench/signaling
@@ -657,8 +658,10 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
   const server = await startServer(ctx.tmp, name, connections, ctx.databaseUrl, ctx.keys, ctx.redisUrl);
   const keeper = new Keeper(server);
   const gens: Generator[] = [];
+  let closeProbe = () => {};
   const stopAll = async () => {
     keeper.stop();
+    closeProbe();
     await stopServer(server).catch(() => {});
     await Promise.all(gens.map((x) => x.exit().catch(() => {})));
   };
@@ -691,6 +694,9 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
       inits.push(init);
       first += count;
     }
+    // The probe connects before the joins: at 20k connections the server may have no descriptor left for it.
+    const probe = await ServerProbe.open(`${server.url.replace('http:', 'ws:')}/ws`, ctx.keys.privatePem, AUDIENCE);
+    closeProbe = () => probe.close();
     const mintStart = Date.now();
     const ready = await Promise.all(gens.map((x, i) => x.request<ReadyEv>(inits[i]!, 'ready')));
     out['tokens'] = { minted: ready.reduce((a, r) => a + r.tokens, 0), wall_ms: Date.now() - mintStart };
@@ -803,6 +809,8 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
     const relayStep = async (rate: number) => {
       const quiet = await waitQuiet(`${name} relay ${rate}/s`, server, gens, ctx);
       const r0 = sample(server, gens, ctx);
+      const startedAt = new Date().toISOString();
+      probe.start();
       const done = Promise.all(
         gens.map((x, i) =>
           x.request<RelayDoneEv>(
@@ -814,6 +822,7 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
       await sleep(opts.durationMs);
       const r1 = sample(server, gens, ctx);
       const res = await done;
+      const probed = probe.stop();
       const r2 = sample(server, gens, ctx);
       const sent = res.reduce((a, x) => a + x.sent, 0);
       const received = res.reduce((a, x) => a + x.received, 0);
@@ -824,6 +833,7 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
       const achieved = sent / (opts.durationMs / 1000);
       return {
         target_rate: rate,
+        started_at: startedAt, // second i of the per-second series starts here (+ i s)
         sent_per_s: Math.round(achieved),
         delivered_per_s: Math.round(inWindow / (opts.durationMs / 1000)),
         sent,
@@ -838,6 +848,8 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
           { length: Math.max(...res.map((x) => x.maxPerSecondUs.length)) },
           (_, i) => round1(Math.max(0, ...res.map((x) => x.maxPerSecondUs[i] ?? 0)) / 1000),
         ),
+        // The server's own event loop in the same seconds (a protocol ping's round trip, every 10 ms).
+        server_probe: probed,
         ...cpuSend,
         server_cpu_us_per_msg: received ? round1(((r2.server - r0.server) / received) * 1e6) : null,
         generator_cpu_pct: genCpuPct,
@@ -870,7 +882,7 @@ async function runScenario(name: string, requested: number, roomSize: number, ra
       const l = step.latency_ms;
       log(
         `${name}: RELAY ${rate}/s: sent ${step.sent_per_s}/s delivered ${step.delivered_per_s}/s loss ${step.loss_pct}%; ` +
-          `p50 ${l.p50} p99 ${l.p99} p999 ${l.p999} max ${l.max} ms; server ${step.server_cpu_pct}% (${step.server_cpu_sys_pct}% sys, ${step.server_cpu_us_per_msg} us/msg); ` +
+          `p50 ${l.p50} p99 ${l.p99} p999 ${l.p999} max ${l.max} ms; probe p99 ${step.server_probe.rtt_ms.p99} max ${step.server_probe.rtt_ms.max} ms; server ${step.server_cpu_pct}% (${step.server_cpu_sys_pct}% sys, ${step.server_cpu_us_per_msg} us/msg); ` +
           `gens ${step.generator_cpu_pct.join('/')}%; machine ${step.machine_busy_pct}% (other ${step.other_busy_pct}%)` +
           `${step.generator_saturated ? ' [GENERATOR SATURATED]' : ''}${step.contended ? ' [CONTENDED]' : ''}`,
       );
