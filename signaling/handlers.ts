@@ -18,6 +18,8 @@ type Handler<K extends ClientType> = (
 ) => (K extends keyof AckResults ? AckResults[K] | Promise<AckResults[K]> : void | Promise<void>);
 
 const EMPTY = Object.freeze({}) as Record<string, never>;
+// One reason for every cancelled join: abort() without one builds a DOMException (and its stack) each time.
+const JOIN_CANCELLED = Object.freeze({ reason: 'join cancelled' });
 
 export const handlers: { [K in ClientType]: Handler<K> } = {
   async auth(session, _ctx, { token }) {
@@ -34,7 +36,7 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
     // Room control (issue 4): a join put in the lobby is answered later; meanwhile this
     // connection's other requests (ping, leave) must go on, so the handler returns early.
     const cancel = new AbortController();
-    session.cancelJoin = () => cancel.abort();
+    session.cancelJoin = () => cancel.abort(JOIN_CANCELLED);
     let inLobby!: () => void;
     let waited = false;
     const lobby = new Promise<'lobby'>((resolve) => (inLobby = () => {
@@ -48,7 +50,7 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
       ...(payload.capabilities !== undefined ? { capabilities: payload.capabilities } : {}),
       clientIp: session.clientIp,
       sink: session,
-      signal: AbortSignal.any([session.gone, cancel.signal]),
+      signal: cancel.signal, // aborted by a `leave` while waiting, or by the socket closing (Session.onClosed)
       onLobby: inLobby,
       onJoined(p, roomState) {
         session.participant = p;

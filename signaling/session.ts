@@ -26,6 +26,8 @@ export interface SessionRelay {
 
 /** Requests a relaying edge still answers itself. */
 const EDGE_LOCAL_TYPES = new Set(['auth', 'ping']);
+// One reason for every closed socket: abort() without one builds a DOMException (and its stack) each time.
+const SOCKET_GONE = Object.freeze({ reason: 'socket closed' });
 
 export class Session<S extends SessionSocket = SessionSocket> implements ParticipantSink {
   identity: Identity | null = null;
@@ -228,7 +230,10 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
   /** The socket is gone: stop timers and leave the room. */
   onClosed(): void {
     this.closed = true;
-    this.goneController.abort();
+    // A join still waiting (in the lobby) ends with the socket. Not AbortSignal.any([gone, cancel]) per
+    // join: on Node 20 each one stays referenced from the long-lived `gone` signal until the socket closes.
+    this.cancelJoin?.();
+    this.goneController.abort(SOCKET_GONE);
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
     this.backlog = null;
