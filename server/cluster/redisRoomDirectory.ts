@@ -107,16 +107,25 @@ export class RedisRoomDirectory implements RoomDirectory {
     const nodes = await this.redisCall(this.registry.liveNodes());
     const chosen = this.opts.selector(eligible(nodes.map((n) => this.withRecentPlacements(n))), room);
     if (!chosen) throw new AppError('unavailable', 'no node can take a new room right now (all draining or full); try again');
-    const won = await this.redisCall(this.redis.set(this.key(room), chosen.id, 'PX', this.opts.leaseMs, 'NX'));
-    if (won === 'OK') {
-      this.recent.push({ node: chosen.id, at: Date.now() });
-      this.log.debug({ room, node: chosen.id }, 'room placed');
-      return chosen.id;
+    // Counted before the SET returns, so the rest of a burst of new rooms placed from this node
+    // sees it, instead of every one of them going to the node that looked least loaded at the start.
+    const placement = { node: chosen.id, at: Date.now() };
+    this.recent.push(placement);
+    try {
+      const won = await this.redisCall(this.redis.set(this.key(room), chosen.id, 'PX', this.opts.leaseMs, 'NX'));
+      if (won === 'OK') {
+        this.log.debug({ room, node: chosen.id }, 'room placed');
+        return chosen.id;
+      }
+      // Another node placed it first: its choice stands, and that node carries the room.
+      const winner = await this.owner(room);
+      placement.node = winner ?? '';
+      if (!winner) throw new AppError('unavailable', 'room placement raced with its release; try again');
+      return winner;
+    } catch (err) {
+      if (placement.node === chosen.id) placement.node = ''; // not placed: counts for no node
+      throw err;
     }
-    // Another node placed it first: its choice stands.
-    const winner = await this.owner(room);
-    if (!winner) throw new AppError('unavailable', 'room placement raced with its release; try again');
-    return winner;
   }
 
   private withRecentPlacements(n: NodeInfo): NodeInfo {

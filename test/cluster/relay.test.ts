@@ -132,6 +132,16 @@ test('racing first joins through different nodes agree on one owner', async (ctx
   for (const j of joins) await j.client.close();
 });
 
+test('a burst of new rooms placed from one node spreads over the nodes (each pick counts before its SET returns)', async (ctx) => {
+  const rooms = Array.from({ length: 6 }, (_, i) => `r-burst-${i}`);
+  // All six picks see the same registry figures; without counting the pending ones they all chose one node.
+  const placed = await Promise.all(rooms.map((room) => ctx.a.app.cluster!.directory.locate(room)));
+  assert.ok(new Set(placed).size >= 2, `placed on ${[...new Set(placed)].join(', ')}`);
+  for (const [i, room] of rooms.entries()) assert.is(await ctx.b.app.cluster!.directory.owner(room), placed[i]);
+  // Nobody joins them: give the placements back (only the owner can).
+  for (const [i, room] of rooms.entries()) await ctx.c.nodes.find((n) => n.app.config.nodeId === placed[i])!.app.cluster!.directory.release(room);
+});
+
 test('REST on a node that does not run the room acts on the owner\'s room', async (ctx) => {
   const host = await join(ctx.a, 'host', 'r-rest');
   const guest = await join(ctx.b, 'guest', 'r-rest');
