@@ -110,9 +110,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     throw err;
   }
   const store = new CallStore(db);
-  // PGlite is this node's alone; a shared PostgreSQL may hold other nodes' calls.
+  // The rows this node answers for (what a crashed run left open, local recordings to expire): with
+  // PGlite all of them (the database is this node's alone), in a shared PostgreSQL this NODE_ID's.
+  const nodeScope = db.kind === 'pglite' ? null : config.nodeId;
   const abandonedAt = new Date(); // issue 4: also names the calls closed here, for their room_finished webhooks
-  const closed = await store.closeAbandonedCalls(abandonedAt, db.kind === 'pglite' ? null : config.nodeId);
+  const closed = await store.closeAbandonedCalls(abandonedAt, nodeScope);
   if (closed > 0) log.warn({ calls: closed }, 'closed calls left open by a previous run');
 
   const { verifier, issuer } = await loadKeys(config, log);
@@ -166,8 +168,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let events: EventSink = noEvents;
   if (config.webhooks.urls.length > 0) {
     const { secret, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs } = config.webhooks;
-    const d = new WebhookDeliverer(db, { urls: config.webhooks.urls, secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs,
-      releaseLeasesAtStart: db.kind === 'pglite' ? 'all' : 'node' }, log);
+    const d = new WebhookDeliverer(db, { urls: config.webhooks.urls, secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs }, log);
+    await d.releaseStaleLeases(nodeScope);
     deliverer = d;
     events = new WebhookOutbox(db, config.webhooks.urls, () => d.nudge());
   }
@@ -198,11 +200,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const recording = new RecordingService({ store: recordingStore, storage: recordingStorage, rooms, sfu, events, config: config.recording, nodeId: config.nodeId, log });
   onRoomEvent = (event) => recording.onRoomEvent(event);
   recording.registerMetrics(metrics.registry);
-  const recordings = new RecordingLibrary(recordingStore, recordingStorage, signer, log, db.kind === 'pglite' ? null : config.nodeId);
+  const recordings = new RecordingLibrary(recordingStore, recordingStorage, signer, log, nodeScope);
   if (cluster && config.recording.storage === 'local') {
     log.warn('cluster mode with local recording storage: each recording stays on the disk of the node that made it (downloads must reach that node); set S3_* for a cluster');
   }
-  const abandonedRecordings = await recording.recoverAbandoned(db.kind === 'pglite' ? null : config.nodeId);
+  const abandonedRecordings = await recording.recoverAbandoned(nodeScope);
   if (abandonedRecordings > 0) log.warn({ recordings: abandonedRecordings }, 'recordings left open by a previous run marked failed');
   // ---- end recording ----
   // Live streaming (issue 5): signed playlist URLs use LIVE_URL_SECRET, else a key derived from API_SECRET.
@@ -214,7 +216,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const live = new LiveService(
     rooms, new LiveStore(db), () => events, sfu ? hlsPipelineFactory({ ...config.live, ffmpegPath: config.live.ffmpegPath ?? config.recording.ffmpegPath }, log) : null, liveAccess, config.live, config.nodeId, log,
   );
-  await live.recover(db.kind === 'pglite' ? null : config.nodeId);
+  await live.recover(nodeScope);
   live.registerMetrics(metrics.registry);
   cluster?.registerMetrics(metrics.registry); // issue 6
   if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool }); // issue 6 (cascade)

@@ -19,9 +19,8 @@ import { freePort } from '../../test/support/net.js';
 import { startPostgres, type PostgresServer as BenchPostgres } from '../../test/support/postgres.js';
 import {
   CLK_TCK, machineBusyPct, machineCpu, procCpuSeconds, procCpuSplit, procHwmKiB, procRssAnonKiB, procRssKiB, round1, round2,
-  treeCpuSeconds, type MachineCpu,
+  processTree, sumOf, treeCpuSeconds, type MachineCpu,
 } from './procstat.js';
-import { processTree, sumOf } from './procstat.js';
 import { ServerProbe } from './probe.js';
 import { startRedis, type RedisServer } from '../../test/support/redis.js';
 

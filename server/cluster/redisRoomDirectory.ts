@@ -123,7 +123,7 @@ export class RedisRoomDirectory implements RoomDirectory {
       if (!winner) throw new AppError('unavailable', 'room placement raced with its release; try again');
       return winner;
     } catch (err) {
-      if (placement.node === chosen.id) placement.node = ''; // not placed: counts for no node
+      placement.node = ''; // not placed, or the race's winner is unknown: counts for no node
       throw err;
     }
   }

@@ -22,13 +22,6 @@ export interface DelivererOptions {
   pollIntervalMs: number;
   /** Longest a receiver may take to answer. */
   timeoutMs?: number;
-  /**
-   * Leases a previous run of this node left behind (it crashed between a
-   * receiver's answer and the row update) are released at start rather than
-   * waited out: 'node' releases this NODE_ID's, 'all' every lease (PGlite: the
-   * database has one owner, so any lease is a dead run's).
-   */
-  releaseLeasesAtStart: 'node' | 'all';
 }
 
 interface OutboxRow {
@@ -53,7 +46,6 @@ export class WebhookDeliverer {
   private stopped = false;
   private deliveries: Counter | null = null;
   private prunedAt = 0;
-  private leasesReleased = false;
 
   constructor(
     private readonly db: Database,
@@ -113,7 +105,6 @@ export class WebhookDeliverer {
   /** Claims and delivers until nothing is due. */
   private async pass(): Promise<void> {
     try {
-      if (!this.leasesReleased) await this.releaseStaleLeases();
       await this.prune();
       for (let round = 0; round < 100 && !this.stopped; round++) {
         const rows = await this.claim();
@@ -143,16 +134,18 @@ export class WebhookDeliverer {
     );
   }
 
-  /** A row a dead run claimed would otherwise hold its room's later events for the whole lease. */
-  private async releaseStaleLeases(): Promise<void> {
-    const all = this.opts.releaseLeasesAtStart === 'all';
+  /**
+   * At start, before delivering: leases a previous run left (it crashed between a receiver's
+   * answer and the row update) would hold their rooms' later events for the whole lease.
+   * `nodeId` null releases every lease (PGlite: the database has one owner).
+   */
+  async releaseStaleLeases(nodeId: string | null): Promise<void> {
     const rows = await this.db.query<{ id: string }>(
       `UPDATE webhook_outbox SET locked_until = NULL, locked_by = NULL
-       WHERE delivered_at IS NULL AND failed_at IS NULL AND locked_until IS NOT NULL AND ($1::boolean OR locked_by = $2)
+       WHERE delivered_at IS NULL AND failed_at IS NULL AND locked_until IS NOT NULL AND ($1::text IS NULL OR locked_by = $1)
        RETURNING id`,
-      [all, this.opts.nodeId],
+      [nodeId],
     );
-    this.leasesReleased = true;
     if (rows.length > 0) this.log.info({ rows: rows.length }, 'webhook leases of a previous run released; those events may reach receivers twice');
   }
 
