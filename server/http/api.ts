@@ -26,6 +26,8 @@ export interface ApiDeps {
   log: Logger;
   /** Multiproc: this process is one of the node's NODE_PROCESSES (reported by /health). */
   process?: { node_id: string; index: number; processes: number } | null;
+  /** TRUST_PROXY hops and the per-address limit on REST writes (absent: no limit). */
+  edge?: { trustProxyHops: number; writeLimit: { ratePerSecond: number; burst: number } | null };
 }
 
 const tokenRequest = object({
@@ -73,7 +75,10 @@ function callJson(call: CallRecord, participants?: ParticipantRecord[]) {
 }
 
 export function createApi(deps: ApiDeps): Router {
-  const router = new Router(deps.log);
+  const router = new Router(deps.log, {
+    trustProxyHops: deps.edge?.trustProxyHops ?? 0,
+    ...(deps.edge?.writeLimit ? { writeLimit: deps.edge.writeLimit } : {}),
+  });
   const auth = (req: Request) => requireApiKey(req, deps.credentials);
 
   router.add('GET', '/health', async () => {
