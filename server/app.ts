@@ -234,7 +234,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     process: config.processes.index !== null ? { node_id: config.processes.nodeId, index: config.processes.index, processes: config.processes.count } : null,
     edge: { trustProxyHops: config.trustProxyHops, writeLimit: { ratePerSecond: config.limits.restRatePerSecond, burst: config.limits.restRateBurst } },
   });
-  createRoomsApi(api, { rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url }); // issue 4
+  createRoomsApi(api, { rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url }); // issue 4; NODE_PUBLIC_URL when the Host header is unusable
   const recordingsApi: RecordingsApiDeps = {
     recordings: recording, library: recordings, signer, verifier, credentials, downloadTtlSeconds: config.recording.downloadUrlTtlSeconds, publicUrl: () => url, log,
   }; // issue 5
