@@ -49,6 +49,28 @@ test('the documented answers: a target that does not parse is 400 invalid_payloa
   assert.is((await sendRaw(srv.url, rawRequest('GET', '/ws%', '', true))).status, 404, 'upgrade elsewhere than /ws');
 });
 
+test('malformed ids and names in REST paths never get a 5xx (a name that happens to be valid may list nothing: 200)', async ({ srv }) => {
+  const { client } = await srv.joined('id-owner', 'real-room');
+  const routes = [
+    'GET /calls/:x', 'GET /api/v1/rooms/:x', 'PATCH /api/v1/rooms/:x', 'DELETE /api/v1/rooms/:x', 'GET /api/v1/rooms/:x/participants',
+    'DELETE /api/v1/rooms/real-room/participants/:x', 'POST /api/v1/rooms/real-room/participants/:x/kick', 'POST /api/v1/rooms/real-room/participants/:x/role',
+    'DELETE /api/v1/rooms/real-room/hands/:x', 'POST /api/v1/rooms/real-room/lobby/:x/admit', 'POST /api/v1/rooms/:x/data',
+    'GET /api/v1/recordings/:x', 'PATCH /api/v1/recordings/:x', 'DELETE /api/v1/recordings/:x', 'POST /api/v1/recordings/:x/stop',
+    'GET /api/v1/recordings/:x/files/:x/download-url', 'GET /api/v1/recordings/:x/files/:x/content', 'GET /api/v1/rooms/:x/recordings',
+    'GET /api/v1/rooms/:x/live/streams', 'POST /api/v1/rooms/real-room/live/chat/:x/pin', 'DELETE /api/v1/rooms/real-room/live/chat/:x',
+  ];
+  const ids = ['not-a-uuid', '00000000-0000-0000-0000-00000000000g', '%E2%82%AC', 'x'.repeat(300), '%20', "'", '-1', '1e99', '%00x', '%C0%AF'];
+  for (const route of routes) {
+    const [method, pattern] = route.split(' ') as [string, string];
+    for (const id of ids) {
+      const path = pattern.replaceAll(':x', id);
+      const res = await srv.api(method, path, method === 'GET' || method === 'DELETE' ? undefined : {});
+      assert.ok(res.status < 500, `${method} ${path.slice(0, 120)} answered ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+    }
+  }
+  await client.close();
+});
+
 test('a join with a Host header that is no authority gets the node\'s own ws_url, not a 500', async ({ srv }) => {
   for (const host of ['[', 'x:99999', '[::1', 'a:b:c']) {
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
