@@ -2,7 +2,7 @@
 // and REST API on one HTTP server. Tests start it in-process; main.ts adds
 // process signals around it.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
@@ -51,7 +51,7 @@ import { hlsPipelineFactory } from '../recording/live/hlsPipeline.js';
 import { ClusterNode } from './cluster/clusterNode.js';
 import type { RoomDirectory } from './cluster/roomDirectory.js';
 import { createClusterApi } from './http/clusterApi.js';
-import { clusterForwarder } from './http/clusterForward.js';
+import { clusterForwarder, fromClusterNode } from './http/clusterForward.js';
 import { withClusterHls } from './http/clusterHls.js';
 // Cascade (issue 6, cascade)
 import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
@@ -232,7 +232,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     connections: () => hub.connectionCount,
     // Multiproc: /health on the node's public port says which of its processes answered.
     process: config.processes.index !== null ? { node_id: config.processes.nodeId, index: config.processes.index, processes: config.processes.count } : null,
-    edge: { trustProxyHops: config.trustProxyHops, writeLimit: { ratePerSecond: config.limits.restRatePerSecond, burst: config.limits.restRateBurst } },
+    edge: {
+      trustProxyHops: config.trustProxyHops,
+      writeLimit: { ratePerSecond: config.limits.restRatePerSecond, burst: config.limits.restRateBurst },
+      // Cluster: a room request another node passed on was counted there (by the client's address).
+      ...(cluster ? { unlimited: (req: IncomingMessage) => fromClusterNode(cluster!, req) } : {}),
+    },
   });
   createRoomsApi(api, { rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url }); // issue 4; NODE_PUBLIC_URL when the Host header is unusable
   const recordingsApi: RecordingsApiDeps = {

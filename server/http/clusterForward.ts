@@ -15,6 +15,24 @@ const ROOM_PATH = /^\/api\/v1\/rooms\/([^/]+)(\/.*)?$/;
 export const FORWARDED_HEADER = 'x-switchboard-forwarded-by';
 const FORWARD_TIMEOUT_MS = 10_000;
 
+/**
+ * A request another node of the cluster passed on (it counted it against its
+ * own per-address limit already): it carries FORWARDED_HEADER and comes
+ * straight from a registered node's address. The header alone could be
+ * forged by any client; the address check keeps the exemption to nodes.
+ */
+export function fromClusterNode(cluster: ClusterNode, req: IncomingMessage): boolean {
+  if (typeof req.headers[FORWARDED_HEADER] !== 'string') return false;
+  const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  return cluster.registry.cachedNodes().some((n) => {
+    try {
+      return new URL(n.signalingUrl).hostname.replace(/^\[|\]$/g, '') === peer;
+    } catch {
+      return false;
+    }
+  });
+}
+
 export function clusterForwarder(cluster: ClusterNode, log: Logger) {
   return async (req: IncomingMessage, res: ServerResponse, url: RequestTarget): Promise<boolean> => {
     const match = ROOM_PATH.exec(url.pathname);

@@ -95,6 +95,8 @@ export interface RouterOptions {
   trustProxyHops?: number;
   /** REST writes per client address; none: unlimited. */
   writeLimit?: { ratePerSecond: number; burst: number };
+  /** Requests exempt from the write limit (another cluster node passing on a request it already counted). */
+  unlimited?: (req: IncomingMessage) => boolean;
 }
 
 /** Methods that change something: rate limited per client address. */
@@ -107,10 +109,12 @@ export class Router {
   forwarder: ((req: IncomingMessage, res: ServerResponse, target: RequestTarget) => Promise<boolean>) | null = null;
   private readonly trustProxyHops: number;
   private readonly writeLimiter: AddressLimiter | null;
+  private readonly unlimited: ((req: IncomingMessage) => boolean) | null;
 
   constructor(private readonly log: Logger, opts: RouterOptions = {}) {
     this.trustProxyHops = opts.trustProxyHops ?? 0;
     this.writeLimiter = opts.writeLimit ? new AddressLimiter(opts.writeLimit.ratePerSecond, opts.writeLimit.burst) : null;
+    this.unlimited = opts.unlimited ?? null;
   }
 
   add(method: string, path: string, handler: Handler): this {
@@ -137,7 +141,7 @@ export class Router {
       if (!target) throw new AppError('invalid_payload', 'malformed request target');
       const clientIp = clientAddress(req, this.trustProxyHops);
       const method = req.method ?? 'GET';
-      if (this.writeLimiter && WRITE_METHODS.has(method)) {
+      if (this.writeLimiter && WRITE_METHODS.has(method) && !this.unlimited?.(req)) {
         const wait = this.writeLimiter.take(clientIp ?? 'unknown');
         if (wait > 0) throw new RateLimitedError(`too many requests from this address; retry in ${wait} s`, wait);
       }

@@ -5,6 +5,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { request as httpRequest } from 'node:http';
 import { startCluster, type TestCluster } from '../support/cluster.js';
 import { HOSTILE_TARGETS, hostileRequests, rawRequest, sendRaw } from '../support/hostile.js';
 import { basicAuth } from '../support/server.js';
@@ -52,3 +53,50 @@ test('an oversized body on a route forwarded to the room\'s node is a 413 payloa
 });
 
 test.run();
+
+// The REST write limit in a cluster: a room request passed on by another node was counted there.
+const limits = suite<{ cluster: TestCluster }>('cluster edge limits', {} as never);
+limits.before(async (ctx) => {
+  ctx.cluster = await startCluster(['lim-a', 'lim-b'], { env: { REST_RATE_LIMIT_PER_SECOND: '1', REST_RATE_LIMIT_BURST: '3' } });
+});
+limits.after(async (ctx) => ctx.cluster.stop());
+
+function post(url: string, route: string, body: unknown, localAddress: string, headers: Record<string, string> = {}): Promise<{ status: number; node: string | undefined }> {
+  const { port } = new URL(url);
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1', port: Number(port), method: 'POST', path: route, agent: false, localAddress,
+      headers: { authorization: basicAuth(), 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, node: res.headers['x-switchboard-node'] as string | undefined }));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+limits('writes passed on by another node count at that node per client, not at the owner per node; a forged forwarding header does not exempt a client', async ({ cluster }) => {
+  const [first, second] = cluster.nodes as [TestCluster['nodes'][0], TestCluster['nodes'][0]];
+  const room = 'lim-room';
+  await first.joined('owner', room);
+  const [owner, other] = first.app.rooms.getRoom(room) ? [first, second] : [second, first];
+  const route = `/api/v1/rooms/${room}/data`;
+  const data = { topic: 'news', data: { n: 1 } };
+  // Two clients, three writes each through the other node: six requests reach the owner from one node address.
+  for (const client of ['127.0.0.2', '127.0.0.3']) {
+    for (let i = 0; i < 3; i++) {
+      const res = await post(other.url, route, data, client);
+      assert.is(res.status, 200, `${client} write ${i}`);
+      assert.is(res.node, owner.app.config.nodeId, 'answered by the room\'s node');
+    }
+  }
+  assert.is((await post(other.url, route, data, '127.0.0.2')).status, 429, 'the other node counts each client');
+  // A client sending the forwarding header itself, straight to the owner, is counted like any client.
+  const forged = { 'x-switchboard-forwarded-by': other.app.config.nodeId };
+  for (let i = 0; i < 3; i++) assert.is((await post(owner.url, route, data, '127.0.0.4', forged)).status, 200);
+  assert.is((await post(owner.url, route, data, '127.0.0.4', forged)).status, 429);
+});
+
+limits.run();
