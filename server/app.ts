@@ -222,7 +222,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool }); // issue 6 (cascade)
   const hubContext = { config, verifier, rooms, media, control, metrics, log, recording, live, ...(cluster ? { cluster: cluster.relay } : {}) };
   cluster?.relay.attach(hubContext); // issue 6
-  cluster?.wire({ rooms, calls: store, control: controlStore, events });
+  cluster?.wire({ rooms, calls: store, control: controlStore, events, recordings: recording, live });
   const hub = new SignalingHub(hubContext);
   const api = createApi({
     db, rooms, metrics, issuer, credentials, log,

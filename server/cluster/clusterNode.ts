@@ -40,6 +40,9 @@ export interface ClusterWiring {
   calls: CallStore;
   control: RoomControlStore;
   events: EventSink;
+  /** Media jobs a dead node ran cannot go on anywhere: they are closed as failed (`node-failure`). */
+  recordings: { recoverAbandoned(node: string, reason: 'node-failure'): Promise<number> };
+  live: { recover(node: string, reason: 'node-failure'): Promise<number> };
 }
 
 /** After a node looked gone, how long its channel must stay without subscriber to be sure. */
@@ -190,7 +193,27 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
     this.relay.ownerGone(node);
     this.relay.edgeGone(node);
     this.scheduleReap(node);
+    void this.closeMediaJobs(node);
     this.emit('node-gone', node);
+  }
+
+  /**
+   * A dead node's recordings and live streams end at once (their ffmpeg died
+   * with it; unlike a call, nobody can take them over), by one node, so the
+   * room can be recorded or go live again on its new node.
+   */
+  private async closeMediaJobs(node: string): Promise<void> {
+    const w = this.wiring;
+    if (!w) return;
+    try {
+      const lock = await this.redis.set(`${this.config.cluster.prefix}reap-media:${node}`, this.nodeId, 'PX', 60_000, 'NX');
+      if (lock !== 'OK') return;
+      const recordings = await w.recordings.recoverAbandoned(node, 'node-failure');
+      const streams = await w.live.recover(node, 'node-failure');
+      if (recordings + streams > 0) this.log.warn({ node, recordings, live_streams: streams }, 'closed the recordings and live streams of a dead node');
+    } catch (err) {
+      this.log.error({ err: String(err), node }, 'could not close the recordings and live streams of a dead node');
+    }
   }
 
   /**

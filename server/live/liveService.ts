@@ -86,11 +86,19 @@ export class LiveService {
     private readonly log: Logger,
   ) {}
 
-  /** At start: streams a crash left open are over (failed, server-restart); their receivers hear it. */
-  async recover(nodeId: string | null): Promise<void> {
-    for (const row of await this.store.closeAbandoned(new Date(), nodeId)) {
-      await this.emit('live_stream_finished', row.room, streamInfo(row));
+  /**
+   * Streams a gone run left open are over (failed): at start, a crashed run
+   * of this node's (`server-restart`); in a cluster, a dead node's
+   * (`node-failure`, closed by the node that reaps it). Their receivers hear it.
+   */
+  async recover(nodeId: string | null, reason: 'server-restart' | 'node-failure' = 'server-restart'): Promise<number> {
+    const rows = await this.store.closeAbandoned(new Date(), nodeId, reason);
+    for (const row of rows) {
+      const info = streamInfo(row);
+      this.broadcast(row.room, { type: 'live-stream-updated', payload: { stream: info } });
+      await this.emit('live_stream_finished', row.room, info);
     }
+    return rows.length;
   }
 
   // ---- plumbing ------------------------------------------------------------
