@@ -73,12 +73,20 @@ function file(row: RecordingFileRow): RecordingFileRow {
 export class RecordingStore {
   constructor(private readonly db: Database) {}
 
-  /** Inserts a recording in status `recording`; null when the room already has one in progress. */
+  /**
+   * Inserts a recording in status `recording` and marks its call as recorded
+   * (`calls.recording`), in one statement; null when the room already has one in progress.
+   */
   async create(r: Pick<RecordingRow, 'id' | 'room' | 'call_id' | 'node_id' | 'mode' | 'started_by' | 'storage' | 'location' | 'access' | 'retention_days' | 'metadata'>): Promise<RecordingRow | null> {
     const rows = await this.db.query<RecordingRow>(
-      `INSERT INTO recordings (id, room, call_id, node_id, mode, status, started_by, storage, location, access, retention_days, metadata)
-       VALUES ($1, $2, $3, $4, $5, 'recording', $6, $7, $8, $9, $10, $11)
-       ON CONFLICT DO NOTHING RETURNING ${REC}`,
+      `WITH inserted AS (
+         INSERT INTO recordings (id, room, call_id, node_id, mode, status, started_by, storage, location, access, retention_days, metadata)
+         VALUES ($1, $2, $3, $4, $5, 'recording', $6, $7, $8, $9, $10, $11)
+         ON CONFLICT DO NOTHING RETURNING ${REC}
+       ), marked AS (
+         UPDATE calls SET recording = true WHERE id = (SELECT call_id FROM inserted) AND NOT recording
+       )
+       SELECT * FROM inserted`,
       [r.id, r.room, r.call_id, r.node_id, r.mode, r.started_by, r.storage, r.location, JSON.stringify(r.access), r.retention_days, JSON.stringify(r.metadata)],
     );
     return rows[0] ? rec(rows[0]) : null;

@@ -232,7 +232,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     // Multiproc: /health on the node's public port says which of its processes answered.
     process: config.processes.index !== null ? { node_id: config.processes.nodeId, index: config.processes.index, processes: config.processes.count } : null,
   });
-  createRoomsApi(api, { rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url }); // issue 4
+  createRoomsApi(api, {
+    rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url,
+    ...(cluster ? { liveStates: (names: string[]) => cluster!.roomsLive(names) } : {}),
+  }); // issue 4
   const recordingsApi: RecordingsApiDeps = {
     recordings: recording, library: recordings, signer, verifier, credentials, downloadTtlSeconds: config.recording.downloadUrlTtlSeconds, publicUrl: () => url, log,
   }; // issue 5

@@ -10,7 +10,7 @@ import {
 import { boolean, integer, jsonObject, object, oneOf, optional, string, ValidationError, type Schema } from '../../signaling/schema.js';
 import { AppError } from '../errors.js';
 import { API_ACTOR, type RoomControl } from '../rooms/roomControl.js';
-import type { Room } from '../rooms/room.js';
+import { NO_CALL, roomLiveState, type RoomLiveState } from '../rooms/room.js';
 import type { RoomService } from '../rooms/roomService.js';
 import { defaultSettings, resolveSettings } from '../rooms/roomSettings.js';
 import type { CallStore, ParticipantRecord } from '../storage/callStore.js';
@@ -29,6 +29,8 @@ export interface RoomsApiDeps {
   credentials: ApiCredentials;
   tokenTtl: { defaultTtlSeconds: number; maxTtlSeconds: number };
   publicUrl: () => string;
+  /** In a cluster: the live state of rooms wherever they run (default: this node's rooms only). */
+  liveStates?: (rooms: string[]) => Promise<Map<string, RoomLiveState>>;
 }
 
 const PREFIX = '/api/v1/rooms';
@@ -67,11 +69,6 @@ const dataRequest = object({
 
 
 
-function liveJson(room: Room | undefined) {
-  return room
-    ? { call_id: room.callId, call_state: room.callState, num_participants: room.participants.size, lobby_waiting: room.lobby.size }
-    : { call_id: null, call_state: null, num_participants: 0, lobby_waiting: 0 };
-}
 
 function participantJson(p: ParticipantRecord, now: Date) {
   const end = p.left_at ?? now;
@@ -101,7 +98,19 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     }
   };
   const settingsOf = (row: RoomRow): RoomSettings => rooms.getRoom(row.name)?.settings ?? resolveSettings(row, rooms.ctl.emptyTimeoutSeconds);
-  const roomJson = (row: RoomRow) => ({ name: row.name, created_at: row.created_at, settings: settingsOf(row), ...liveJson(rooms.getRoom(row.name)) });
+  const liveStates = deps.liveStates ?? (async (names: string[]) => {
+    const out = new Map<string, RoomLiveState>();
+    for (const name of names) {
+      const room = rooms.getRoom(name);
+      if (room) out.set(name, roomLiveState(room, rooms.nodeId));
+    }
+    return out;
+  });
+  const roomsJson = async (rows: RoomRow[]) => {
+    const live = await liveStates(rows.map((r) => r.name));
+    return rows.map((row) => ({ name: row.name, created_at: row.created_at, settings: settingsOf(row), ...(live.get(row.name) ?? NO_CALL) }));
+  };
+  const roomJson = async (row: RoomRow) => (await roomsJson([row]))[0]!;
   const existing = async (name: string): Promise<RoomRow> => {
     const row = await storage(store.getRoom(name));
     if (!row) throw new AppError('not_found', `no room ${name}`);
@@ -113,7 +122,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     auth(req);
     const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 100) || 100));
     const rows = await storage(store.listRooms(limit));
-    return { status: 200, body: { rooms: rows.map(roomJson) } };
+    return { status: 200, body: { rooms: await roomsJson(rows) } };
   });
 
   router.add('POST', PREFIX, async (req) => {
@@ -131,12 +140,12 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     };
     const created = await rooms.roomLocks.run(name, () => storage(store.createRoom(name, settings)));
     if (!created) throw new AppError('conflict', `room ${name} already exists`);
-    return { status: 201, body: roomJson(await existing(name)) };
+    return { status: 201, body: await roomJson(await existing(name)) };
   });
 
   router.add('GET', `${PREFIX}/:room`, async (req) => {
     auth(req);
-    return { status: 200, body: roomJson(await existing(roomParam(req))) };
+    return { status: 200, body: await roomJson(await existing(roomParam(req))) };
   });
 
   router.add('PATCH', `${PREFIX}/:room`, async (req) => {

@@ -70,7 +70,7 @@ export class RoomService {
   constructor(
     private readonly store: CallStore,
     private readonly directory: RoomDirectory,
-    private readonly nodeId: string,
+    readonly nodeId: string,
     private readonly log: Logger,
     readonly ctl: RoomControlDeps,
   ) {}
