@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import {
   ROLES, ROOM_NAME, ROOM_TYPES, TRACKS, DATA_MESSAGE_MAX_BYTES, roomSettingsPatch, type RoomSettings,
 } from '../../signaling/protocol.js';
-import { boolean, integer, jsonObject, object, oneOf, optional, string, ValidationError, type Schema } from '../../signaling/schema.js';
+import { boolean, integer, jsonObject, jsonValue, object, oneOf, optional, string } from '../../signaling/schema.js';
 import { AppError } from '../errors.js';
 import { API_ACTOR, type RoomControl } from '../rooms/roomControl.js';
 import { NO_CALL, roomLiveState, type RoomLiveState } from '../rooms/room.js';
@@ -59,11 +59,7 @@ const ackRequest = object({ user_id: optional(USER_ID), promote: optional(boolea
 const denyRequest = object({ reason: optional(string({ max: 256 })) });
 const dataRequest = object({
   topic: string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.:/-]+$/, hint: 'may contain only letters, digits and _ . : / -' }),
-  data: { parse: (v: unknown, path: string) => {
-    if (v === undefined) throw new ValidationError(path, `${path} is required`);
-    if (Buffer.byteLength(JSON.stringify(v)) > DATA_MESSAGE_MAX_BYTES) throw new ValidationError(path, `${path} must serialize to at most ${DATA_MESSAGE_MAX_BYTES} bytes`);
-    return v;
-  } } as Schema<unknown>,
+  data: jsonValue({ maxBytes: DATA_MESSAGE_MAX_BYTES }),
   to: optional(string({ min: 1, max: 64 })),
 });
 
