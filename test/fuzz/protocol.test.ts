@@ -64,7 +64,9 @@ class FuzzClient {
     if ((m.type === 'ack' || m.type === 'joined') && m.id) {
       const type = /"type":"([a-z-]+)"/.exec(this.frames.get(m.id) ?? '')?.[1] ?? '?';
       this.acks.set(type, (this.acks.get(type) ?? 0) + 1);
+      if (type === 'leave') this.inRoom = false;
     }
+    if (m.type === 'error' && (m.payload.code === 'not_in_room' || m.payload.code === 'already_in_room')) this.inRoom = m.payload.code === 'already_in_room';
     if (m.type === 'error') {
       const code = String(m.payload.code);
       this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
@@ -158,7 +160,7 @@ class FuzzClient {
     const r = this.r;
     const id = this.id();
     if (r.chance(0.12)) return junkFrame(r, id, MAX_MESSAGE_BYTES).frame;
-    let type: ClientType = !this.inRoom && r.chance(0.3) ? 'join' : r.pick(CLIENT_TYPES);
+    let type: ClientType = !this.inRoom && r.chance(0.6) ? 'join' : r.pick(CLIENT_TYPES);
     if (type === 'auth' && r.chance(0.8)) type = 'ping'; // a bad token closes the socket: keep that rare
     let payload: unknown = EXAMPLES[type](r, this.world);
     if (r.chance(0.5)) payload = mutate(payload, r);
@@ -206,7 +208,7 @@ test(`protocol fuzz (seed ${seed})`, async () => {
     const clients = roles.map((role, i) => new FuzzClient(`fz-${role}`, role, srv, rng(seed + i)));
     const deadline = Date.now() + millis;
     // A locked room would keep everyone out for the rest of the run: the service unlocks it now and then.
-    const janitor = setInterval(() => void srv.api('POST', `/api/v1/rooms/${ROOM}/unlock`).catch(() => {}), 2000);
+    const janitor = setInterval(() => void srv.api('POST', `/api/v1/rooms/${ROOM}/unlock`).catch(() => {}), 1000);
     try {
       await Promise.all(clients.map((c) => c.run(deadline)));
     } finally {
