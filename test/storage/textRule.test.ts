@@ -97,6 +97,18 @@ for (const kind of ['pglite', 'postgres'] as const) {
     await host.client.close();
   });
 
+  // Fuzz seed 777168995 (before the fix): a "__proto__" key holding NUL in capabilities came back `unavailable`.
+  test('WebSocket: a "__proto__" key in capabilities is checked like any other', async ({ srv }) => {
+    const c = await srv.connect();
+    await c.request('auth', { token: await srv.mint({ userId: 'proto' }) });
+    c.sendRaw('{"type":"join","id":"p1","payload":{"room":"tr-proto","capabilities":{"codecs":{"__proto__":"\\u0000","constructor":"x"}}}}');
+    const err = await c.next('error');
+    assert.equal([err.code, err.field], ['invalid_payload', 'payload.capabilities.codecs.__proto__']);
+    const joined = await c.request('join', { room: 'tr-proto', capabilities: JSON.parse('{"__proto__":{"ok":true}}') });
+    assert.is(joined.room_state.participants.length, 1);
+    await c.close();
+  });
+
   test('WebSocket: an envelope id with NUL is refused without echoing it', async ({ srv }) => {
     const c = await srv.connect();
     await c.request('auth', { token: await srv.mint({ userId: 'ids' }) });
