@@ -233,7 +233,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     process: config.processes.index !== null ? { node_id: config.processes.nodeId, index: config.processes.index, processes: config.processes.count } : null,
   });
   createRoomsApi(api, {
-    rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url,
+    rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url, log,
     ...(cluster ? { liveStates: (names: string[]) => cluster!.roomsLive(names) } : {}),
   }); // issue 4
   const recordingsApi: RecordingsApiDeps = {
