@@ -29,6 +29,7 @@ import { recordingJson } from './recordingJson.js';
 import type { RecordingAccess, RecordingRow, RecordingStore } from './recordingStore.js';
 import { RoomRecorder, type RecordedFile } from './roomRecorder.js';
 import { freeMegabytes, type RecordingStorage } from './storage.js';
+import { storageFailure } from '../server/storage/queryError.js';
 
 export interface StartOptions {
   mode?: RecordingModeName;
@@ -150,9 +151,8 @@ export class RecordingService {
         storage: storage.kind, location: storage.locationOf(id),
         access: { users: opts.access?.users ?? [], room_staff: opts.access?.room_staff ?? true },
         retention_days: retention, metadata: opts.metadata ?? {},
-      }).catch((err) => {
-        log.error({ err, room: roomName }, 'could not store a new recording');
-        throw new AppError('unavailable', 'storage is unavailable; try again');
+      }).catch((err: unknown) => {
+        throw storageFailure(err, log, `could not store a new recording of room ${roomName}`);
       });
       if (!row) throw new AppError('conflict', `room ${roomName} already has a recording in progress (another node, or one being stopped)`);
 
@@ -201,25 +201,42 @@ export class RecordingService {
     this.diskTimer = null;
   }
 
-  /** Recordings a previous run of this node left open: their files are whatever ffmpeg wrote; they become failed. */
-  async recoverAbandoned(nodeIdOrAll: string | null): Promise<number> {
-    const rows = await this.deps.store.abandoned(nodeIdOrAll);
-    for (const row of rows) {
-      // Its files hold what ffmpeg wrote before the crash: keep them, marked failed, with their size.
-      for (const f of await this.deps.store.files(row.id)) {
+  /**
+   * Recordings left open by a run that is gone: a previous run of this node
+   * (`server-restart`, at start) or another node that died (`node-failure`,
+   * closed by the survivor that reaps it). Their files hold what ffmpeg wrote:
+   * kept and listed, marked failed. Files on another node's disk cannot be
+   * measured here (size 0 until that node is back). Returns how many closed.
+   */
+  async recoverAbandoned(nodeIdOrAll: string | null, reason: 'server-restart' | 'node-failure' = 'server-restart'): Promise<number> {
+    const { store, config, events, log } = this.deps;
+    const why = reason === 'node-failure' ? `node ${nodeIdOrAll} stopped while recording` : 'the server stopped while recording';
+    let closed = 0;
+    for (const row of await store.abandoned(nodeIdOrAll)) {
+      const local = row.node_id === null || row.node_id === this.deps.nodeId || nodeIdOrAll === null;
+      for (const f of await store.files(row.id)) {
         if (f.status !== 'recording' && f.status !== 'processing') continue;
-        const size = await stat(path.join(this.deps.config.dir, row.id, f.key)).then((st) => st.size, () => 0);
-        await this.deps.store.finishFile(f.id, { status: 'failed', size, duration: null, probe: null, endedAt: new Date(), error: 'the server stopped while recording; partial file kept' });
+        const size = local ? await stat(path.join(config.dir, row.id, f.key)).then((st) => st.size, () => 0) : 0;
+        await store.finishFile(f.id, { status: 'failed', size, duration: null, probe: null, endedAt: new Date(), error: `${why}; partial file kept` });
       }
-      const finished = await this.deps.store.finish(row.id, {
-        status: 'failed', error: 'the server stopped while recording; partial files kept', endedAt: new Date(), reason: 'server-restart',
-        size: (await this.deps.store.files(row.id)).reduce((n, f) => n + f.size_bytes, 0), duration: (Date.now() - row.started_at.getTime()) / 1000,
+      const files = await store.files(row.id);
+      const finished = await store.finish(row.id, {
+        status: 'failed', error: `${why}; partial files kept`, endedAt: new Date(), reason,
+        size: files.reduce((n, f) => n + f.size_bytes, 0), duration: (Date.now() - row.started_at.getTime()) / 1000,
+      }, { onlyOpen: true });
+      if (!finished) continue; // closed meanwhile by someone else
+      closed++;
+      this.finishedTotal?.inc({ status: 'failed', reason });
+      // The room may run here now (its participants rejoined through this node): they hear the end.
+      const room = this.deps.rooms.getRoom(row.room);
+      room?.broadcast({
+        type: 'recording-finished',
+        payload: { recording_id: row.id, status: 'failed', reason, error: finished.error, duration_seconds: Math.round((finished.duration_seconds ?? 0) * 10) / 10 },
       });
-      if (finished) {
-        await this.deps.events.emit({ name: 'recording_finished', room: row.room, data: { call_id: row.call_id, recording: recordingJson(finished) } }).catch(() => {});
-      }
+      await events.emit({ name: 'recording_finished', room: row.room, data: { call_id: row.call_id, recording: recordingJson(finished, files) } })
+        .catch((err) => log.error({ err, recording: row.id }, 'could not record the recording_finished event'));
     }
-    return rows.length;
+    return closed;
   }
 
   /** Room events the recording side reacts to (the room's call ended). Never throws. */

@@ -73,12 +73,20 @@ function file(row: RecordingFileRow): RecordingFileRow {
 export class RecordingStore {
   constructor(private readonly db: Database) {}
 
-  /** Inserts a recording in status `recording`; null when the room already has one in progress. */
+  /**
+   * Inserts a recording in status `recording` and marks its call as recorded
+   * (`calls.recording`), in one statement; null when the room already has one in progress.
+   */
   async create(r: Pick<RecordingRow, 'id' | 'room' | 'call_id' | 'node_id' | 'mode' | 'started_by' | 'storage' | 'location' | 'access' | 'retention_days' | 'metadata'>): Promise<RecordingRow | null> {
     const rows = await this.db.query<RecordingRow>(
-      `INSERT INTO recordings (id, room, call_id, node_id, mode, status, started_by, storage, location, access, retention_days, metadata)
-       VALUES ($1, $2, $3, $4, $5, 'recording', $6, $7, $8, $9, $10, $11)
-       ON CONFLICT DO NOTHING RETURNING ${REC}`,
+      `WITH inserted AS (
+         INSERT INTO recordings (id, room, call_id, node_id, mode, status, started_by, storage, location, access, retention_days, metadata)
+         VALUES ($1, $2, $3, $4, $5, 'recording', $6, $7, $8, $9, $10, $11)
+         ON CONFLICT DO NOTHING RETURNING ${REC}
+       ), marked AS (
+         UPDATE calls SET recording = true WHERE id = (SELECT call_id FROM inserted) AND NOT recording
+       )
+       SELECT * FROM inserted`,
       [r.id, r.room, r.call_id, r.node_id, r.mode, r.started_by, r.storage, r.location, JSON.stringify(r.access), r.retention_days, JSON.stringify(r.metadata)],
     );
     return rows[0] ? rec(rows[0]) : null;
@@ -113,12 +121,17 @@ export class RecordingStore {
   }
 
   /** The final state: ready or failed, with totals and the expiry its retention gives. */
-  async finish(id: string, f: { status: 'ready' | 'failed'; error: string | null; endedAt: Date; reason: string; size: number; duration: number | null; location?: string }): Promise<RecordingRow | null> {
+  /** With `onlyOpen`, only a row still recording or processing changes (null otherwise). */
+  async finish(
+    id: string,
+    f: { status: 'ready' | 'failed'; error: string | null; endedAt: Date; reason: string; size: number; duration: number | null; location?: string },
+    opts: { onlyOpen?: boolean } = {},
+  ): Promise<RecordingRow | null> {
     const rows = await this.db.query<RecordingRow>(
       `UPDATE recordings SET status = $2, error = $3, ended_at = COALESCE(ended_at, $4), end_reason = COALESCE(end_reason, $5),
          size_bytes = $6, duration_seconds = $7, location = COALESCE($8, location),
          expires_at = CASE WHEN retention_days IS NULL THEN NULL ELSE COALESCE(ended_at, $4) + make_interval(days => retention_days) END
-       WHERE id = $1 RETURNING ${REC}`,
+       WHERE id = $1 ${opts.onlyOpen ? "AND status IN ('recording', 'processing')" : ''} RETURNING ${REC}`,
       [id, f.status, f.error, f.endedAt, f.reason, f.size, f.duration, f.location ?? null],
     );
     return rows[0] ? rec(rows[0]) : null;
@@ -154,7 +167,7 @@ export class RecordingStore {
     return rows.map(rec);
   }
 
-  /** Recordings this node left in recording/processing (a crash): they become failed at the next start. */
+  /** Recordings left in recording/processing by `nodeId` (all with null): a crashed run's, or a dead node's. */
   async abandoned(nodeId: string | null): Promise<RecordingRow[]> {
     const rows = await this.db.query<RecordingRow>(
       `SELECT ${REC} FROM recordings WHERE status IN ('recording', 'processing') ${nodeId ? 'AND node_id = $1' : ''}`,

@@ -223,7 +223,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool }); // issue 6 (cascade)
   const hubContext = { config, verifier, rooms, media, control, metrics, log, recording, live, ...(cluster ? { cluster: cluster.relay } : {}) };
   cluster?.relay.attach(hubContext); // issue 6
-  cluster?.wire({ rooms, calls: store, control: controlStore, events });
+  cluster?.wire({ rooms, calls: store, control: controlStore, events, recordings: recording, live });
   const hub = new SignalingHub(hubContext);
   const api = createApi({
     db, rooms, metrics, issuer, credentials, log,
@@ -239,7 +239,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       ...(cluster ? { unlimited: (req: IncomingMessage) => fromClusterNode(cluster!, req) } : {}),
     },
   });
-  createRoomsApi(api, { rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url }); // issue 4; NODE_PUBLIC_URL when the Host header is unusable
+  createRoomsApi(api, {
+    rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url, log, // NODE_PUBLIC_URL when the Host header is unusable
+    ...(cluster ? { liveStates: (names: string[]) => cluster!.roomsLive(names) } : {}),
+  }); // issue 4
   const recordingsApi: RecordingsApiDeps = {
     recordings: recording, library: recordings, signer, verifier, credentials, downloadTtlSeconds: config.recording.downloadUrlTtlSeconds, publicUrl: () => url, log,
   }; // issue 5

@@ -3,10 +3,9 @@
 // docs/protocol.md is written for client authors from this file.
 
 import {
-  boolean, integer, jsonObject, nullable, object, oneOf, optional, string,
+  boolean, integer, jsonObject, jsonValue, nullable, object, oneOf, optional, string,
   type Infer, type Schema,
 } from './schema.js';
-import { ValidationError } from './schema.js'; // room control: jsonValue
 
 export const ROLES = ['host', 'moderator', 'speaker', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -79,19 +78,6 @@ export const DATA_MESSAGE_MAX_BYTES = 16 * 1024;
 export const WHITEBOARD_STROKE_MAX_BYTES = 8 * 1024;
 const TOPIC = string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.:\/-]+$/, hint: 'may contain only letters, digits and _ . : / -' });
 const USER_ID = string({ min: 1, max: 128 });
-
-/** Any JSON value of bounded serialized size (data messages). */
-function jsonValue(opts: { maxBytes: number }): Schema<unknown> {
-  return {
-    parse(value, path) {
-      if (value === undefined) throw new ValidationError(path, `${path} is required`);
-      if (new TextEncoder().encode(JSON.stringify(value)).length > opts.maxBytes) {
-        throw new ValidationError(path, `${path} must serialize to at most ${opts.maxBytes} bytes`);
-      }
-      return value;
-    },
-  };
-}
 
 /** Settings a host (or REST) may change; absent fields stay as they are. */
 export const roomSettingsPatch = object({

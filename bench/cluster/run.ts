@@ -218,7 +218,7 @@ async function lookupPhase() {
   const regs = ['n1', 'n2', 'n3'].map((id) => new NodeRegistry(r, { id, signalingUrl: `http://127.0.0.1/${id}`, rtcAddress: null, capacity: { participants: 1000 } },
     { prefix, heartbeatMs: 1000, ttlMs: 5000 }, () => ({ rooms: 0, participants: 0, consumers: 0 }), log));
   for (const reg of regs) await reg.start();
-  const dir = new RedisRoomDirectory(r, regs[0]!, { prefix, leaseMs: 60_000, selector: leastLoaded }, log);
+  const dir = new RedisRoomDirectory(r, regs[0]!, { prefix, leaseMs: 60_000, pendingMs: 3000, selector: leastLoaded }, log);
   const n = Number(opt.lookups);
   const place = new Histogram();
   const lookup = new Histogram();

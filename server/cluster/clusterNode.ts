@@ -10,6 +10,7 @@ import { ClusterRelay } from '../../signaling/clusterRelay.js';
 import type { Config } from '../config.js';
 import type { EventSink } from '../events.js';
 import type { Logger } from '../logger.js';
+import { roomLiveState, type RoomLiveState } from '../rooms/room.js';
 import type { RoomService } from '../rooms/roomService.js';
 import type { CallStore } from '../storage/callStore.js';
 import type { RoomControlStore } from '../storage/roomControlStore.js';
@@ -40,6 +41,9 @@ export interface ClusterWiring {
   calls: CallStore;
   control: RoomControlStore;
   events: EventSink;
+  /** Media jobs a dead node ran cannot go on anywhere: they are closed as failed (`node-failure`). */
+  recordings: { recoverAbandoned(node: string, reason: 'node-failure'): Promise<number> };
+  live: { recover(node: string, reason: 'node-failure'): Promise<number> };
 }
 
 /** After a node looked gone, how long its channel must stay without subscriber to be sure. */
@@ -92,6 +96,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       // Every 10th beat (and after an outage), drop relayed connections their edge no longer holds.
       if (recovered || ++this.beats % 10 === 0) void this.relay.reconcile();
     });
+    bus.handle('rooms.live', (p: { rooms: string[] }) => this.localLive(p.rooms));
     bus.handle('cluster.drain', () => {
       void this.drain();
       return { draining: true };
@@ -123,7 +128,9 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       opts.load,
       log,
     );
-    const directory = new RedisRoomDirectory(redis, registry, { prefix, leaseMs: ttlMs, selector: selectorOf(config) }, log);
+    // A placement counts for its node until three of that node's beats had the chance to include it.
+    const pendingMs = Math.min(ttlMs, 3 * heartbeatMs);
+    const directory = new RedisRoomDirectory(redis, registry, { prefix, leaseMs: ttlMs, pendingMs, selector: selectorOf(config) }, log);
     return new ClusterNode(bus, registry, directory, redis, config, log);
   }
 
@@ -190,7 +197,27 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
     this.relay.ownerGone(node);
     this.relay.edgeGone(node);
     this.scheduleReap(node);
+    void this.closeMediaJobs(node);
     this.emit('node-gone', node);
+  }
+
+  /**
+   * A dead node's recordings and live streams end at once (their ffmpeg died
+   * with it; unlike a call, nobody can take them over), by one node, so the
+   * room can be recorded or go live again on its new node.
+   */
+  private async closeMediaJobs(node: string): Promise<void> {
+    const w = this.wiring;
+    if (!w) return;
+    try {
+      const lock = await this.redis.set(`${this.config.cluster.prefix}reap-media:${node}`, this.nodeId, 'PX', 60_000, 'NX');
+      if (lock !== 'OK') return;
+      const recordings = await w.recordings.recoverAbandoned(node, 'node-failure');
+      const streams = await w.live.recover(node, 'node-failure');
+      if (recordings + streams > 0) this.log.warn({ node, recordings, live_streams: streams }, 'closed the recordings and live streams of a dead node');
+    } catch (err) {
+      this.log.error({ err: String(err), node }, 'could not close the recordings and live streams of a dead node');
+    }
   }
 
   /**
@@ -285,6 +312,42 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       nodes: nodes.map((n) => ({ ...n, alive_ms: now - n.startedAt, room_names: byNode.get(n.id) ?? [] })),
       rooms: rooms.length,
     };
+  }
+
+  /** The live state of those of `rooms` that run on this node. */
+  private localLive(rooms: string[]): Record<string, RoomLiveState> {
+    const out: Record<string, RoomLiveState> = {};
+    const local = this.wiring?.rooms;
+    for (const name of Array.isArray(rooms) ? rooms : []) {
+      const room = typeof name === 'string' ? local?.getRoom(name) : undefined;
+      if (room) out[name] = roomLiveState(room, this.nodeId);
+    }
+    return out;
+  }
+
+  /**
+   * The live state of `rooms` wherever they run: this node's from memory,
+   * the others' asked of their owner (one request per node, in parallel). A
+   * room whose owner does not answer is left out (its caller shows no call).
+   */
+  async roomsLive(rooms: string[]): Promise<Map<string, RoomLiveState>> {
+    const out = new Map(Object.entries(this.localLive(rooms)));
+    const elsewhere = rooms.filter((r) => !out.has(r));
+    const owners = await this.directory.owners(elsewhere).catch(() => elsewhere.map(() => null));
+    const byNode = new Map<string, string[]>();
+    elsewhere.forEach((room, i) => {
+      const owner = owners[i];
+      if (owner && owner !== this.nodeId && !this.dead.has(owner)) byNode.set(owner, [...(byNode.get(owner) ?? []), room]);
+    });
+    await Promise.all([...byNode].map(async ([node, names]) => {
+      try {
+        const answer = await this.bus.request<Record<string, RoomLiveState>>(node, 'rooms.live', { rooms: names });
+        for (const name of names) if (answer[name]) out.set(name, answer[name]);
+      } catch (err) {
+        this.log.warn({ node, err: String(err) }, 'a node did not say how its rooms are doing');
+      }
+    }));
+    return out;
   }
 
   /** Asks another node (or this one) to drain. */

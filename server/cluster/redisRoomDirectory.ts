@@ -46,14 +46,20 @@ export interface RedisRoomDirectoryOptions {
   prefix: string;
   /** How long a mapping outlives its owner's last renewal (the node TTL). */
   leaseMs: number;
+  /**
+   * How long a placement this node made counts toward its node's load: until
+   * that node's own load record includes the room (a few heartbeats), not
+   * longer, or the room counts twice.
+   */
+  pendingMs: number;
   selector: NodeSelector;
 }
 
 export class RedisRoomDirectory implements RoomDirectory {
   /**
-   * Rooms this node placed lately (within a lease): a node's load record lags
-   * the rooms placed on it until they open and it beats, and a burst of new
-   * rooms must not all go to the node that looked emptiest.
+   * Rooms this node placed lately (within `pendingMs`): a node's load record
+   * lags the rooms placed on it until they open and it beats, and a burst of
+   * new rooms must not all go to the node that looked emptiest.
    */
   private recent: Array<{ node: string; at: number }> = [];
 
@@ -101,6 +107,12 @@ export class RedisRoomDirectory implements RoomDirectory {
     return this.redisCall(this.redis.get(this.key(room)));
   }
 
+  /** The owners of `rooms` (null: runs nowhere), in one round trip. */
+  async owners(rooms: string[]): Promise<Array<string | null>> {
+    if (rooms.length === 0) return [];
+    return this.redisCall(this.redis.mget(...rooms.map((r) => this.key(r))));
+  }
+
   async locate(room: string): Promise<string> {
     const current = await this.owner(room);
     if (current) return current;
@@ -129,11 +141,13 @@ export class RedisRoomDirectory implements RoomDirectory {
   }
 
   private withRecentPlacements(n: NodeInfo): NodeInfo {
-    const since = Date.now() - this.opts.leaseMs;
+    const since = Date.now() - this.opts.pendingMs;
     if (this.recent.length > 0 && this.recent[0]!.at < since) this.recent = this.recent.filter((p) => p.at >= since);
     let extra = 0;
     for (const p of this.recent) if (p.node === n.id) extra++;
-    return extra ? { ...n, load: { ...n.load, rooms: n.load.rooms + extra } } : n;
+    // A placement is made for a first joiner: it counts as a room and a participant there (the selector
+    // weighs participants first, so counting only rooms sent a burst to the node with the fewest people).
+    return extra ? { ...n, load: { ...n.load, rooms: n.load.rooms + extra, participants: n.load.participants + extra } } : n;
   }
 
   /** Renews the leases of the rooms this node runs; returns the rooms another node owns now. */

@@ -12,7 +12,7 @@ import type { CallRecord, ParticipantRecord } from '../storage/callStore.js';
 import type { TokenIssuer } from '../tokens.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import { Router, type Request } from './router.js';
-import { parseBody } from './requestParams.js';
+import { parseBody, pathParam } from './requestParams.js';
 import type { Logger } from '../logger.js';
 
 export interface ApiDeps {
@@ -139,7 +139,7 @@ export function createApi(deps: ApiDeps): Router {
 
   router.add('GET', '/calls/:id', async (req) => {
     auth(req);
-    const id = req.params['id']!;
+    const id = pathParam(req, 'id');
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
       throw new AppError('not_found', `no call ${id}`);
     }

@@ -13,7 +13,7 @@ import type { LiveService } from '../live/liveService.js';
 import { SEGMENT_FILE } from '../../recording/live/hlsPipeline.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
-import { parseBody, roomParam } from './requestParams.js';
+import { limitParam, parseBody, pathParam, roomParam } from './requestParams.js';
 import { clientAddress } from './clientAddress.js';
 import { decodePathPart, parseTarget, type RequestTarget } from './requestTarget.js';
 
@@ -29,7 +29,7 @@ const MESSAGE_ID = /^[0-9]{1,18}$/;
 
 
 function messageId(req: Request): string {
-  const id = req.params['id']!;
+  const id = pathParam(req, 'id');
   if (!MESSAGE_ID.test(id)) throw new AppError('not_found', `no message ${id.slice(0, 32)}`);
   return id;
 }
@@ -68,7 +68,7 @@ export function createLiveApi(router: Router, deps: { live: LiveService; credent
 
   router.add('GET', `${PREFIX}/streams`, async (req) => {
     auth(req);
-    const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 50) || 50));
+    const limit = limitParam(req, 50);
     return { status: 200, body: { streams: await live.history(roomParam(req), limit) } };
   });
 

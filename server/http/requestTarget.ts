@@ -35,15 +35,17 @@ export function parseTarget(raw: string | undefined): RequestTarget | null {
   return { pathname, search: search === '?' ? '' : search, searchParams: new URLSearchParams(search) };
 }
 
-/** A percent-decoded path segment, or null when its escapes are malformed (or it decodes to a NUL). */
+/**
+ * A percent-decoded path segment, or null when its escapes are malformed.
+ * What it may hold (NUL, surrogates) is the text rule's business
+ * (requestParams.ts), which names the parameter.
+ */
 export function decodePathPart(part: string): string | null {
-  let decoded: string;
   try {
-    decoded = decodeURIComponent(part);
+    return decodeURIComponent(part);
   } catch {
     return null;
   }
-  return decoded.includes('\0') ? null : decoded;
 }
 
 /** The JSON error body every listener answers a bad target with. */

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import {
   ROLES, ROOM_NAME, ROOM_TYPES, TRACKS, DATA_MESSAGE_MAX_BYTES, roomSettingsPatch, type RoomSettings,
 } from '../../signaling/protocol.js';
-import { boolean, integer, jsonObject, object, oneOf, optional, string, ValidationError, type Schema } from '../../signaling/schema.js';
+import { boolean, integer, jsonObject, jsonValue, object, oneOf, optional, string } from '../../signaling/schema.js';
 import { AppError } from '../errors.js';
 import { API_ACTOR, type RoomControl } from '../rooms/roomControl.js';
-import type { Room } from '../rooms/room.js';
+import { NO_CALL, roomLiveState, type RoomLiveState } from '../rooms/room.js';
 import type { RoomService } from '../rooms/roomService.js';
 import { defaultSettings, resolveSettings } from '../rooms/roomSettings.js';
 import type { CallStore, ParticipantRecord } from '../storage/callStore.js';
@@ -18,7 +18,9 @@ import type { RoomControlStore, RoomRow } from '../storage/roomControlStore.js';
 import type { TokenIssuer } from '../tokens.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
-import { parseBody, roomParam } from './requestParams.js';
+import { limitParam, parseBody, pathParam, roomParam } from './requestParams.js';
+import { storageFailure } from '../storage/queryError.js';
+import type { Logger } from '../logger.js';
 
 export interface RoomsApiDeps {
   rooms: RoomService;
@@ -29,6 +31,9 @@ export interface RoomsApiDeps {
   credentials: ApiCredentials;
   tokenTtl: { defaultTtlSeconds: number; maxTtlSeconds: number };
   publicUrl: () => string;
+  /** In a cluster: the live state of rooms wherever they run (default: this node's rooms only). */
+  liveStates?: (rooms: string[]) => Promise<Map<string, RoomLiveState>>;
+  log: Logger;
 }
 
 const PREFIX = '/api/v1/rooms';
@@ -57,21 +62,12 @@ const ackRequest = object({ user_id: optional(USER_ID), promote: optional(boolea
 const denyRequest = object({ reason: optional(string({ max: 256 })) });
 const dataRequest = object({
   topic: string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.:/-]+$/, hint: 'may contain only letters, digits and _ . : / -' }),
-  data: { parse: (v: unknown, path: string) => {
-    if (v === undefined) throw new ValidationError(path, `${path} is required`);
-    if (Buffer.byteLength(JSON.stringify(v)) > DATA_MESSAGE_MAX_BYTES) throw new ValidationError(path, `${path} must serialize to at most ${DATA_MESSAGE_MAX_BYTES} bytes`);
-    return v;
-  } } as Schema<unknown>,
+  data: jsonValue({ maxBytes: DATA_MESSAGE_MAX_BYTES }),
   to: optional(string({ min: 1, max: 64 })),
 });
 
 
 
-function liveJson(room: Room | undefined) {
-  return room
-    ? { call_id: room.callId, call_state: room.callState, num_participants: room.participants.size, lobby_waiting: room.lobby.size }
-    : { call_id: null, call_state: null, num_participants: 0, lobby_waiting: 0 };
-}
 
 function participantJson(p: ParticipantRecord, now: Date) {
   const end = p.left_at ?? now;
@@ -96,12 +92,23 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     try {
       return await work;
     } catch (err) {
-      if (err instanceof AppError) throw err;
-      throw new AppError('unavailable', 'storage is unavailable; try again');
+      throw storageFailure(err, deps.log, 'rooms api storage error');
     }
   };
   const settingsOf = (row: RoomRow): RoomSettings => rooms.getRoom(row.name)?.settings ?? resolveSettings(row, rooms.ctl.emptyTimeoutSeconds);
-  const roomJson = (row: RoomRow) => ({ name: row.name, created_at: row.created_at, settings: settingsOf(row), ...liveJson(rooms.getRoom(row.name)) });
+  const liveStates = deps.liveStates ?? (async (names: string[]) => {
+    const out = new Map<string, RoomLiveState>();
+    for (const name of names) {
+      const room = rooms.getRoom(name);
+      if (room) out.set(name, roomLiveState(room, rooms.nodeId));
+    }
+    return out;
+  });
+  const roomsJson = async (rows: RoomRow[]) => {
+    const live = await liveStates(rows.map((r) => r.name));
+    return rows.map((row) => ({ name: row.name, created_at: row.created_at, settings: settingsOf(row), ...(live.get(row.name) ?? NO_CALL) }));
+  };
+  const roomJson = async (row: RoomRow) => (await roomsJson([row]))[0]!;
   const existing = async (name: string): Promise<RoomRow> => {
     const row = await storage(store.getRoom(name));
     if (!row) throw new AppError('not_found', `no room ${name}`);
@@ -111,9 +118,9 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('GET', PREFIX, async (req) => {
     auth(req);
-    const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 100) || 100));
+    const limit = limitParam(req, 100);
     const rows = await storage(store.listRooms(limit));
-    return { status: 200, body: { rooms: rows.map(roomJson) } };
+    return { status: 200, body: { rooms: await roomsJson(rows) } };
   });
 
   router.add('POST', PREFIX, async (req) => {
@@ -131,12 +138,12 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     };
     const created = await rooms.roomLocks.run(name, () => storage(store.createRoom(name, settings)));
     if (!created) throw new AppError('conflict', `room ${name} already exists`);
-    return { status: 201, body: roomJson(await existing(name)) };
+    return { status: 201, body: await roomJson(await existing(name)) };
   });
 
   router.add('GET', `${PREFIX}/:room`, async (req) => {
     auth(req);
-    return { status: 200, body: roomJson(await existing(roomParam(req))) };
+    return { status: 200, body: await roomJson(await existing(roomParam(req))) };
   });
 
   router.add('PATCH', `${PREFIX}/:room`, async (req) => {
@@ -218,28 +225,28 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('DELETE', `${PREFIX}/:room/participants/:pid`, async (req) => {
     auth(req);
-    await control.remove(roomParam(req), req.params['pid']!);
+    await control.remove(roomParam(req), pathParam(req, 'pid'));
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/participants/:pid/kick`, async (req) => {
     auth(req);
     const body = await parseBody(req, kickRequest);
-    await control.kick(API_ACTOR, roomParam(req), req.params['pid']!, body.reason ?? 'removed by the service');
+    await control.kick(API_ACTOR, roomParam(req), pathParam(req, 'pid'), body.reason ?? 'removed by the service');
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/participants/:pid/mute`, async (req) => {
     auth(req);
     const body = await parseBody(req, trackRequest);
-    await control.muteParticipant(API_ACTOR, roomParam(req), req.params['pid']!, body.track ?? 'audio');
+    await control.muteParticipant(API_ACTOR, roomParam(req), pathParam(req, 'pid'), body.track ?? 'audio');
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/participants/:pid/role`, async (req) => {
     auth(req);
     const body = await parseBody(req, roleRequest);
-    await control.setRole(API_ACTOR, roomParam(req), req.params['pid']!, body.role);
+    await control.setRole(API_ACTOR, roomParam(req), pathParam(req, 'pid'), body.role);
     return ok;
   });
 
@@ -262,7 +269,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('DELETE', `${PREFIX}/:room/hands/:user_id`, async (req) => {
     auth(req);
-    await control.lowerHand(API_ACTOR, roomParam(req), req.params['user_id']!);
+    await control.lowerHand(API_ACTOR, roomParam(req), pathParam(req, 'user_id'));
     return ok;
   });
 
@@ -273,14 +280,14 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('POST', `${PREFIX}/:room/lobby/:user_id/admit`, async (req) => {
     auth(req);
-    await control.admit(API_ACTOR, roomParam(req), req.params['user_id']!);
+    await control.admit(API_ACTOR, roomParam(req), pathParam(req, 'user_id'));
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/lobby/:user_id/deny`, async (req) => {
     auth(req);
     const body = await parseBody(req, denyRequest);
-    await control.deny(API_ACTOR, roomParam(req), req.params['user_id']!, body.reason);
+    await control.deny(API_ACTOR, roomParam(req), pathParam(req, 'user_id'), body.reason);
     return ok;
   });
 

@@ -150,7 +150,8 @@ export class Router {
     } catch (err) {
       const error = toAppError(err);
       if (error.code === 'internal_error') this.log.error({ err, path: target?.pathname }, 'request failed');
-      response = { status: httpStatusOf(error.code), body: { error: { code: error.code, message: error.message } } };
+      // `field` names the offending body field, path or query parameter, as over the WebSocket.
+      response = { status: httpStatusOf(error.code), body: { error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } } };
       if (error instanceof RateLimitedError) response.headers = { 'retry-after': String(error.retryAfterSeconds) };
     }
     if (res.headersSent || res.destroyed) return;

@@ -26,6 +26,7 @@ import { KeyedMutex } from '../util/keyedMutex.js';
 import type { HlsAccess } from './hlsAccess.js';
 import { assertLiveAllowed, type LiveAction } from './livePermissions.js';
 import { LiveStream, streamInfo, type LivePipeline } from './liveStream.js';
+import { storageFailure } from '../storage/queryError.js';
 
 /** The node's live settings (LIVE_* variables, server/config.ts). */
 export type LiveConfig = Config['live'];
@@ -86,11 +87,19 @@ export class LiveService {
     private readonly log: Logger,
   ) {}
 
-  /** At start: streams a crash left open are over (failed, server-restart); their receivers hear it. */
-  async recover(nodeId: string | null): Promise<void> {
-    for (const row of await this.store.closeAbandoned(new Date(), nodeId)) {
-      await this.emit('live_stream_finished', row.room, streamInfo(row));
+  /**
+   * Streams a gone run left open are over (failed): at start, a crashed run
+   * of this node's (`server-restart`); in a cluster, a dead node's
+   * (`node-failure`, closed by the node that reaps it). Their receivers hear it.
+   */
+  async recover(nodeId: string | null, reason: 'server-restart' | 'node-failure' = 'server-restart'): Promise<number> {
+    const rows = await this.store.closeAbandoned(new Date(), nodeId, reason);
+    for (const row of rows) {
+      const info = streamInfo(row);
+      this.broadcast(row.room, { type: 'live-stream-updated', payload: { stream: info } });
+      await this.emit('live_stream_finished', row.room, info);
     }
+    return rows.length;
   }
 
   // ---- plumbing ------------------------------------------------------------
@@ -115,9 +124,7 @@ export class LiveService {
     try {
       return await work;
     } catch (err) {
-      if (err instanceof AppError) throw err;
-      this.log.error({ err }, 'live storage error');
-      throw new AppError('unavailable', 'storage is unavailable; try again');
+      throw storageFailure(err, this.log, 'live storage error');
     }
   }
 

@@ -108,3 +108,19 @@ export class Room {
     };
   }
 }
+
+/** What the REST room list says about a room's call right now (the same on every node). */
+export interface RoomLiveState {
+  call_id: string | null;
+  call_state: CallState | null;
+  num_participants: number;
+  lobby_waiting: number;
+  /** The node that runs the call (null when none runs). */
+  node_id: string | null;
+}
+
+export const NO_CALL: RoomLiveState = Object.freeze({ call_id: null, call_state: null, num_participants: 0, lobby_waiting: 0, node_id: null });
+
+export function roomLiveState(room: Room, nodeId: string): RoomLiveState {
+  return { call_id: room.callId, call_state: room.callState, num_participants: room.participants.size, lobby_waiting: room.lobby.size, node_id: nodeId };
+}

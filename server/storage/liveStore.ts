@@ -91,15 +91,17 @@ export class LiveStore {
   }
 
   /**
-   * Streams a crash left open (this node's, or all with an embedded database)
-   * end now with reason server-restart; returns them for their webhooks.
+   * Streams left open by a run that is gone (a previous run of this node, all
+   * of them with an embedded database: `server-restart`; a dead node:
+   * `node-failure`) end now as failed; returns them for their webhooks.
    */
-  async closeAbandoned(at: Date, nodeId: string | null): Promise<LiveStreamRow[]> {
+  async closeAbandoned(at: Date, nodeId: string | null, reason: 'server-restart' | 'node-failure' = 'server-restart'): Promise<LiveStreamRow[]> {
+    const error = reason === 'node-failure' ? `node ${nodeId} stopped while the stream ran` : 'the server stopped while the stream ran';
     return this.db.query<LiveStreamRow>(
-      `UPDATE live_streams SET status = 'failed', ended_at = $1, end_reason = 'server-restart', error = 'the server stopped while the stream ran', viewers_current = 0
+      `UPDATE live_streams SET status = 'failed', ended_at = $1, end_reason = $3, error = $4, viewers_current = 0
        WHERE status IN ('preparing', 'live') AND ($2::text IS NULL OR node_id = $2)
        RETURNING ${STREAM_COLUMNS}`,
-      [at, nodeId],
+      [at, nodeId, reason, error],
     );
   }
 

@@ -6,6 +6,9 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { ResilientBot } from '../../clients/node/resilientBot.js';
 import { SignalingClient } from '../../clients/node/signalingClient.js';
@@ -129,6 +132,64 @@ test('SIGKILL a node: its rooms are placed again, clients are back in the call w
   await alice.close();
   await bob.close();
   await eventually(async () => (await sql(ctx, 'SELECT 1 FROM participants WHERE call_id = $1 AND left_at IS NULL', [call.id])).length === 0, 10_000, 'all rows closed');
+});
+
+test('SIGKILL the owner mid-recording and live: the survivor closes both (failed, node-failure, files kept), the room records and goes live again there', async (ctx) => {
+  const prefix = `f${ctx.prefix++}:`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'sb-failover-rec-'));
+  const extra = { RECORDINGS_DIR: dir, LIVE_DIR: path.join(dir, 'live') };
+  const a = await node(ctx, 'rec-a', prefix, extra);
+  const b = await node(ctx, 'rec-b', prefix, extra);
+  try {
+    const urls = [a.url, b.url];
+    await eventually(async () => (await api(a.url, 'GET', '/api/v1/cluster')).body?.nodes?.length === 2, 10_000, 'two nodes');
+    const alice = await bot(ctx, urls, 0, 'alice', 'r-rec', true);
+    const bob = await bot(ctx, urls, 1, 'bob', 'r-rec', true);
+    await inMedia([alice, bob], 'media before the kill');
+    const started = await api(a.url, 'POST', '/api/v1/rooms/r-rec/recordings', { mode: 'composite' });
+    assert.is(started.status, 201, JSON.stringify(started.body));
+    const recordingId = started.body.recording_id as string;
+    const live = await api(b.url, 'POST', '/api/v1/rooms/r-rec/live', {});
+    assert.is(live.status, 201, JSON.stringify(live.body));
+    const streamId = live.body.stream.stream_id as string;
+    await eventually(async () => (await sql(ctx, 'SELECT 1 FROM recording_files WHERE recording_id = $1', [recordingId])).length > 0, 20_000, 'a file recording');
+    await eventually(async () => (await sql(ctx, 'SELECT status FROM live_streams WHERE id = $1', [streamId]))[0]?.status === 'live', 30_000, 'stream live');
+
+    const ownerId = (await ownerOf(a.url, 'r-rec'))!;
+    const victim = ownerId === 'rec-a' ? a : b;
+    const survivor = victim === a ? b : a;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+
+    // Closed by the survivor as soon as the death is confirmed, not left open for ever.
+    await eventually(async () => (await sql(ctx, 'SELECT status FROM recordings WHERE id = $1', [recordingId]))[0].status === 'failed', 15_000, 'recording closed');
+    const [rec] = await sql(ctx, 'SELECT end_reason, error FROM recordings WHERE id = $1', [recordingId]);
+    assert.is(rec.end_reason, 'node-failure');
+    assert.match(rec.error, ownerId);
+    const listed = await api(survivor.url, 'GET', `/api/v1/recordings/${recordingId}`);
+    assert.is(listed.status, 200);
+    assert.ok(listed.body.files.length > 0, 'the partial files are listed');
+    assert.ok(listed.body.files.every((f: any) => f.status === 'failed'), JSON.stringify(listed.body.files));
+    await eventually(async () => (await sql(ctx, 'SELECT status FROM live_streams WHERE id = $1', [streamId]))[0].status === 'failed', 15_000, 'stream closed');
+    const [stream] = await sql(ctx, 'SELECT end_reason FROM live_streams WHERE id = $1', [streamId]);
+    assert.is(stream.end_reason, 'node-failure');
+
+    // The participants are back through the survivor: the room records and goes live again there.
+    await eventually(() => alice.rejoins >= 1 && bob.rejoins >= 1, 30_000, 'both rejoined');
+    await inMedia([alice, bob], 'media after the failover');
+    const again = await api(survivor.url, 'POST', '/api/v1/rooms/r-rec/recordings', {});
+    assert.is(again.status, 201, JSON.stringify(again.body));
+    assert.is((await sql(ctx, 'SELECT node_id FROM recordings WHERE id = $1', [again.body.recording_id]))[0].node_id, survivor === a ? 'rec-a' : 'rec-b');
+    const liveAgain = await api(survivor.url, 'POST', '/api/v1/rooms/r-rec/live', {});
+    assert.is(liveAgain.status, 201, JSON.stringify(liveAgain.body));
+    await eventually(async () => (await sql(ctx, 'SELECT 1 FROM recording_files WHERE recording_id = $1', [again.body.recording_id])).length > 0, 20_000, 'new recording writes');
+    await new Promise((r) => setTimeout(r, 2000)); // a couple of seconds of media in the file
+    const stopped = await api(survivor.url, 'POST', '/api/v1/rooms/r-rec/recordings/stop');
+    assert.is(stopped.status, 200, JSON.stringify(stopped.body));
+    assert.is(stopped.body.status, 'ready', JSON.stringify(stopped.body));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('drain on SIGTERM: no new rooms on the node, its rooms move at the deadline, the clients are told to reconnect', async (ctx) => {

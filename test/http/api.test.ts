@@ -79,6 +79,7 @@ test('POST /calls creates a pending call that the first join uses; a second crea
   assert.is(got.status, 200);
   assert.is(got.body.participants.length, 1);
   assert.is(got.body.participants[0].user_id, 'alice');
+  assert.is(got.body.recording, false); // nobody recorded it
   await a.client.close();
 
   const generated = await srv.api('POST', '/calls', {});

@@ -29,6 +29,10 @@ test('start and stop over REST; download through a signed link that expires', as
   const rec = await recordFor(ctx, room, 4, { retention_days: 7, access: { users: ['bob'] }, metadata: { case: 42 } });
   assert.is(rec.status, 'ready');
   assert.is(rec.started_by, 'api');
+  // The call says it was recorded.
+  const call = await ctx.srv.api('GET', `/calls/${rec.call_id}`);
+  assert.is(call.status, 200);
+  assert.is(call.body.recording, true);
   assert.is(rec.retention_days, 7);
   assert.equal(rec.metadata, { case: 42 });
   const expires = new Date(rec.expires_at).getTime() - new Date(rec.ended_at).getTime();
