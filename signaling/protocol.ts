@@ -30,6 +30,8 @@ export const ERROR_CODES = [
   'unavailable', 'internal_error',
   // Room control (issue 4)
   'banned', 'room_locked', 'room_full', 'lobby_denied',
+  // REST: a request body over the size limit
+  'payload_too_large',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -42,6 +42,8 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
   cancelJoin: (() => void) | null = null;
   /** Cluster (issue 6): set while this connection's room lives on another node. */
   relay: SessionRelay | null = null;
+  /** Called once when the connection first has an identity (the hub stops counting it as unauthenticated). */
+  onAuthenticated: (() => void) | null = null;
 
   private readonly limiter: RateLimiter;
   private authTimer: NodeJS.Timeout | null;
@@ -76,6 +78,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
     this.identity = identity;
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
+    this.authenticated();
     return identity;
   }
 
@@ -84,6 +87,13 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
     this.identity = identity;
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
+    this.authenticated();
+  }
+
+  private authenticated(): void {
+    const hook = this.onAuthenticated;
+    this.onAuthenticated = null;
+    hook?.();
   }
 
   onMessage(data: RawData, isBinary: boolean): void {

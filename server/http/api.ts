@@ -3,6 +3,7 @@
 import { ROLES, ROOM_NAME } from '../../signaling/protocol.js';
 import { integer, jsonObject, object, oneOf, optional, string } from '../../signaling/schema.js';
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { AppError } from '../errors.js';
 import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics.js';
@@ -26,6 +27,8 @@ export interface ApiDeps {
   log: Logger;
   /** Multiproc: this process is one of the node's NODE_PROCESSES (reported by /health). */
   process?: { node_id: string; index: number; processes: number } | null;
+  /** TRUST_PROXY hops and the per-address limit on REST writes (absent: no limit). */
+  edge?: { trustProxyHops: number; writeLimit: { ratePerSecond: number; burst: number } | null; unlimited?: (req: IncomingMessage) => boolean };
 }
 
 const tokenRequest = object({
@@ -73,7 +76,11 @@ function callJson(call: CallRecord, participants?: ParticipantRecord[]) {
 }
 
 export function createApi(deps: ApiDeps): Router {
-  const router = new Router(deps.log);
+  const router = new Router(deps.log, {
+    trustProxyHops: deps.edge?.trustProxyHops ?? 0,
+    ...(deps.edge?.writeLimit ? { writeLimit: deps.edge.writeLimit } : {}),
+    ...(deps.edge?.unlimited ? { unlimited: deps.edge.unlimited } : {}),
+  });
   const auth = (req: Request) => requireApiKey(req, deps.credentials);
 
   router.add('GET', '/health', async () => {

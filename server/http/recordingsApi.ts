@@ -20,6 +20,7 @@ import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
 import { limitParam, parseBody, pathParam, queryParam, roomParam } from './requestParams.js';
 import { storageFailure } from '../storage/queryError.js';
+import { BAD_TARGET_BODY, decodePathPart, parseTarget, type RequestTarget } from './requestTarget.js';
 
 export interface RecordingsApiDeps {
   recordings: RecordingService;
@@ -193,10 +194,16 @@ const CONTENT_PATH = /^\/api\/v1\/recordings\/([^/]+)\/files\/([^/]+)\/content$/
  */
 export function withRecordingDownloads(fallback: RequestListener, deps: RecordingsApiDeps): RequestListener {
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const match = CONTENT_PATH.exec(url.pathname);
-    if (!match || (req.method !== 'GET' && req.method !== 'HEAD')) return fallback(req, res);
-    void serveContent(req, res, url, decodeURIComponent(match[1]!), decodeURIComponent(match[2]!), deps).catch((err) => {
+    const url = parseTarget(req.url);
+    const match = url ? CONTENT_PATH.exec(url.pathname) : null;
+    if (!url || !match || (req.method !== 'GET' && req.method !== 'HEAD')) return fallback(req, res);
+    const recordingId = decodePathPart(match[1]!);
+    const fileId = decodePathPart(match[2]!);
+    if (recordingId === null || fileId === null) {
+      res.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      return void res.end(BAD_TARGET_BODY);
+    }
+    void serveContent(req, res, url, recordingId, fileId, deps).catch((err) => {
       const error = toAppError(err instanceof StorageError ? new AppError('unavailable', err.message) : err);
       if (error.code === 'internal_error') deps.log.error({ err }, 'recording download failed');
       if (res.headersSent) return res.destroy();
@@ -206,7 +213,7 @@ export function withRecordingDownloads(fallback: RequestListener, deps: Recordin
   };
 }
 
-async function serveContent(req: IncomingMessage, res: ServerResponse, url: URL, recordingId: string, fileId: string, deps: RecordingsApiDeps): Promise<void> {
+async function serveContent(req: IncomingMessage, res: ServerResponse, url: RequestTarget, recordingId: string, fileId: string, deps: RecordingsApiDeps): Promise<void> {
   const signature = url.searchParams.get('signature');
   let found: Awaited<ReturnType<RecordingLibrary['file']>> | null = null;
   if (signature !== null) {

@@ -217,8 +217,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
       userId: body.user_id, ...(body.name !== undefined ? { name: body.name } : {}), room: name, role: body.role ?? 'speaker', ttlSeconds: ttl,
     });
     // Where the caller reached us (behind a proxy: its Host and X-Forwarded-Proto), else the listen address.
-    const host = typeof req.headers.host === 'string' && /^[A-Za-z0-9.\-:\[\]]+$/.test(req.headers.host) ? req.headers.host : null;
-    const ws = new URL('/ws', host ? `http://${host}` : deps.publicUrl());
+    const ws = wsBase(req.headers.host, deps.publicUrl());
     const secure = req.headers['x-forwarded-proto'] === 'https' || ws.protocol === 'https:';
     ws.protocol = secure ? 'wss:' : 'ws:';
     return { status: 201, body: { ...minted, room: name, ws_url: ws.toString() } };
@@ -304,4 +303,21 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     await control.clearWhiteboard(API_ACTOR, roomParam(req));
     return ok;
   });
+}
+
+/**
+ * The origin the caller reached (its Host header) for a join's ws_url; a
+ * Host that is not a valid authority (`[`, `x:99999`...) falls back to the
+ * node's own URL instead of failing the request.
+ */
+function wsBase(host: string | undefined, publicUrl: string): URL {
+  if (typeof host === 'string' && /^[A-Za-z0-9.\-:\[\]]{1,255}$/.test(host)) {
+    try {
+      const url = new URL('/ws', `http://${host}`);
+      if (url.host !== '') return url;
+    } catch {
+      // not an authority: the node's own URL below
+    }
+  }
+  return new URL('/ws', publicUrl);
 }
