@@ -306,8 +306,8 @@ export function loadConfig(env: Env = process.env): Config {
       pingIntervalMs: int('PING_INTERVAL_MS', 15_000, 100, 600_000),
       maxSendBufferBytes: int('MAX_SEND_BUFFER_BYTES', 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
       maxUnauthenticatedPerIp: int('MAX_UNAUTHENTICATED_PER_IP', 50, 1, 10_000_000),
-      restRatePerSecond: int('REST_RATE_LIMIT_PER_SECOND', 20, 1, 100_000),
-      restRateBurst: int('REST_RATE_LIMIT_BURST', 100, 1, 1_000_000),
+      restRatePerSecond: int('REST_RATE_LIMIT_PER_SECOND', 200, 1, 100_000),
+      restRateBurst: int('REST_RATE_LIMIT_BURST', 1000, 1, 1_000_000),
     },
     trustProxyHops: trustProxy(str('TRUST_PROXY'), problems),
     // Room control and webhooks (issue 4): filled in below.
