@@ -76,7 +76,15 @@ export class MediaPeer {
 
   closeAll(): void {
     // Closing a transport closes its producers, consumers and data channels.
-    for (const t of this.transports.values()) t.transport.close();
+    // On a worker whose request builder broke, close() throws after marking
+    // the transport closed; the worker's health check replaces that worker.
+    for (const t of this.transports.values()) {
+      try {
+        t.transport.close();
+      } catch {
+        // closed on our side; the worker is being replaced
+      }
+    }
     for (const t of this.remoteTransports.values()) t.router.tell(METHOD.transportOp, { transportId: t.id, op: 'close' });
     this.dropRemote();
   }

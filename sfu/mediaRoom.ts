@@ -78,7 +78,10 @@ export async function clientCall<T>(what: string, fn: () => Promise<T>, onUnexpe
   } catch (err) {
     if (err instanceof AppError) throw err;
     const name = (err as Error)?.name;
-    if (err instanceof TypeError || name === 'UnsupportedError' || name === 'TypeError') {
+    // The flatbuffers builder throws TypeErrors too, but those say the worker's
+    // request builder is broken (see workerPool.ts), not that the input was bad.
+    const builderBroken = String((err as Error)?.message).startsWith('FlatBuffers:');
+    if (!builderBroken && (err instanceof TypeError || name === 'UnsupportedError' || name === 'TypeError')) {
       throw new AppError('invalid_payload', `${what}: ${(err as Error).message}`);
     }
     if (name === 'InvalidStateError') throw new AppError('conflict', `${what}: ${(err as Error).message}`);

@@ -175,7 +175,13 @@ export class WorkerPool extends EventEmitter<{ 'worker-replaced': [slot: WorkerS
     slot.lost = reason;
     this.opts.log.error({ err, worker: slot.index, pid: slot.pid, reason }, 'mediasoup worker unhealthy; replacing it');
     const pid = slot.pid;
-    slot.worker.close();
+    try {
+      slot.worker.close(); // closes its routers first, then tells the process
+    } catch (closeErr) {
+      // With a broken request builder even close()'s last notification throws;
+      // the routers are closed by then, and the process goes below.
+      this.opts.log.warn({ err: closeErr, worker: slot.index }, 'closing the unhealthy worker threw');
+    }
     // A hung process may not act on close()'s SIGTERM. It is still our unreaped
     // child in this tick, so the pid cannot belong to anyone else yet.
     try {
