@@ -555,6 +555,20 @@ export class MediaRoom {
     if (!peer) return;
     this.peers.delete(peerId);
     peer.closeAll();
+    // Normally closing the transports closed everything on them (the close
+    // handlers emptied these maps). On a worker whose request builder broke,
+    // mediasoup's close() throws before telling anyone: forget what is left.
+    for (const [id, entry] of this.producers) {
+      if (entry.peer !== peer) continue;
+      this.producers.delete(id);
+      this.opts.listener.broadcast({ type: 'producer-removed', payload: { producer_id: id, participant_id: peerId } });
+      this.observer.emit('producerclose', entry.info); // issue 5
+    }
+    for (const [id, entry] of this.dataProducers) {
+      if (entry.peer !== peer) continue;
+      this.dataProducers.delete(id);
+      this.opts.listener.broadcast({ type: 'data-producer-removed', payload: { data_producer_id: id, participant_id: peerId } });
+    }
   }
 
   close(): void {

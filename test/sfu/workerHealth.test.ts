@@ -65,7 +65,15 @@ test('a wedged worker is found right after an unexpected error, replaced; its ro
     const { aPub, aSub, bSub, bTrack, victim, router } = await twoRooms(srv, bots);
     const pool = srv.app.sfu!.pool;
     const pid = victim.pid;
+    const leaver = await MediaBot.join(srv.url, await srv.mint({ userId: 'a-leaver' }), 'stuck');
+    bots.push(leaver);
+    const leaving = await leaver.publishAudio();
     await wedge(router);
+
+    // Leaving while the worker is broken (mediasoup's close() throws there): the room still forgets its media.
+    await leaver.signaling.request('leave', {});
+    await aSub.signaling.next('producer-removed', (p) => p.producer_id === leaving.id, 5_000);
+    assert.ok(!srv.app.rooms.getRoom('stuck')!.media!.producerList().some((p) => p.producer_id === leaving.id));
 
     // The next request on that worker fails; the server checks the worker at once.
     const err = await aPub.signaling.request('get-stats', { transport_id: aPub.sendTransport!.id }).catch((e) => e);
