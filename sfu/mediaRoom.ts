@@ -578,8 +578,15 @@ export class MediaRoom {
     for (const peer of this.peers.values()) peer.closeAll();
     this.peers.clear();
     this.remote?.close();
-    for (const slot of this.secondaries) slot.router.close();
-    this.primary?.router.close();
+    for (const slot of [...this.secondaries, this.primary]) {
+      try {
+        slot?.router.close();
+      } catch (err) {
+        // A worker whose request builder broke throws here after the router is
+        // marked closed; the health check replaces that worker.
+        this.opts.log.warn({ err, room: this.opts.name }, 'closing a router threw');
+      }
+    }
     this.observer.emit('close'); // issue 5
   }
 

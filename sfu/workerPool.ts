@@ -241,6 +241,18 @@ export class WorkerPool extends EventEmitter<{ 'worker-replaced': [slot: WorkerS
   close(): void {
     this.closed = true;
     if (this.checkTimer) clearInterval(this.checkTimer);
-    for (const s of this.slots) s.worker.close();
+    for (const s of this.slots) {
+      try {
+        s.worker.close();
+      } catch {
+        // A worker with a broken request builder throws from close() after
+        // closing its routers: end its process directly (see replace()).
+        try {
+          process.kill(s.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
   }
 }

@@ -137,4 +137,24 @@ test('a hung worker (stopped process) fails the periodic check by timeout and is
   }
 });
 
+test('rooms closing and a shutdown while a worker is wedged neither throw nor hang', async () => {
+  // No periodic check and nothing that triggers one: the worker stays wedged to the end.
+  const srv = await startServer({ sfuWorkers: 1, env: { SFU_WORKER_CHECK_INTERVAL_MS: '0', ROOM_EMPTY_TIMEOUT_SECONDS: '0' } });
+  let stopped = false;
+  try {
+    const a = await MediaBot.join(srv.url, await srv.mint({ userId: 'a' }), 'wedged-end');
+    await a.publishAudio();
+    const slot = srv.app.sfu!.pool.slots[0]!;
+    await wedge([...slot.routers][0]!);
+    await a.close(); // the last participant leaves: its transports and then the room's routers close
+    await eventually(() => srv.app.rooms.getRoom('wedged-end') === undefined, 10_000, 'the room closed');
+    const pid = slot.pid;
+    stopped = true;
+    await Promise.race([srv.stop(), new Promise((_, reject) => setTimeout(() => reject(new Error('stop hung')), 20_000))]);
+    await eventually(() => !alive(pid), 10_000, 'the wedged worker process is gone');
+  } finally {
+    if (!stopped) await srv.stop();
+  }
+});
+
 test.run();
