@@ -55,6 +55,7 @@ import { clusterForwarder, fromClusterNode } from './http/clusterForward.js';
 import { withClusterHls } from './http/clusterHls.js';
 // Cascade (issue 6, cascade)
 import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
+import { registerWorkerMetrics } from '../sfu/workerMetrics.js';
 
 export interface App {
   config: Config;
@@ -220,6 +221,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   await live.recover(nodeScope);
   live.registerMetrics(metrics.registry);
   cluster?.registerMetrics(metrics.registry); // issue 6
+  if (sfu) registerWorkerMetrics(metrics.registry, sfu.pool);
   if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool }); // issue 6 (cascade)
   const hubContext = { config, verifier, rooms, media, control, metrics, log, recording, live, ...(cluster ? { cluster: cluster.relay } : {}) };
   cluster?.relay.attach(hubContext); // issue 6

@@ -34,6 +34,9 @@ export interface Config {
     routerConsumerBudget: number;
     workerBin: string | null;
     logLevel: 'debug' | 'warn' | 'error' | 'none';
+    /** Health check of each worker every this many ms (0 = off); two failures in a row replace it. */
+    workerCheckIntervalMs: number;
+    workerCheckTimeoutMs: number;
   };
   limits: {
     maxConnections: number;
@@ -296,6 +299,8 @@ export function loadConfig(env: Env = process.env): Config {
       routerConsumerBudget: int('SFU_ROUTER_CONSUMER_BUDGET', 400, 1, 100_000),
       workerBin: str('MEDIASOUP_WORKER_BIN'),
       logLevel: sfuLogLevel as Config['sfu']['logLevel'],
+      workerCheckIntervalMs: int('SFU_WORKER_CHECK_INTERVAL_MS', 10_000, 0, 3_600_000),
+      workerCheckTimeoutMs: int('SFU_WORKER_CHECK_TIMEOUT_MS', 5_000, 10, 600_000),
     },
     limits: {
       maxConnections: int('MAX_CONNECTIONS', defaultMaxConnections(), 1, 10_000_000),

@@ -208,3 +208,66 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
     },
   };
 }
+
+/** An array of at most `max` (and at least `min`) items, each validated; paths read `field[i]`. */
+export function array<T>(inner: Schema<T>, opts: { min?: number; max: number }): Schema<T[]> {
+  const min = opts.min ?? 0;
+  return {
+    parse(value, path) {
+      if (!Array.isArray(value)) throw new ValidationError(path, `${path} must be an array, got ${describe(value)}`);
+      if (value.length < min) throw new ValidationError(path, `${path} must have at least ${min} items`);
+      if (value.length > opts.max) throw new ValidationError(path, `${path} must have at most ${opts.max} items`);
+      return value.map((item, i) => inner.parse(item, `${path}[${i}]`));
+    },
+  };
+}
+
+/** A finite number (fractions allowed) in [min, max]. */
+export function number(opts: { min: number; max: number }): Schema<number> {
+  return {
+    parse(value, path) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new ValidationError(path, `${path} must be a number, got ${describe(value)}`);
+      }
+      if (value < opts.min || value > opts.max) throw new ValidationError(path, `${path} must be between ${opts.min} and ${opts.max}`);
+      return value;
+    },
+  };
+}
+
+/** The first schema that accepts the value; the error names every alternative. */
+export function either<A, B>(a: Schema<A>, b: Schema<B>, hint: string): Schema<A | B> {
+  return {
+    parse(value, path) {
+      for (const s of [a, b] as Array<Schema<A | B>>) {
+        try {
+          return s.parse(value, path);
+        } catch (err) {
+          if (!(err instanceof ValidationError)) throw err;
+        }
+      }
+      throw new ValidationError(path, `${path} must be ${hint}`);
+    },
+  };
+}
+
+/** An object used as a map: at most `maxKeys` keys, each key and value validated (`field.key` paths). */
+export function record<T>(key: Schema<string>, inner: Schema<T>, opts: { maxKeys: number }): Schema<Record<string, T>> {
+  return {
+    parse(value, path) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new ValidationError(path, `${path} must be an object, got ${describe(value)}`);
+      }
+      const entries = Object.entries(value);
+      if (entries.length > opts.maxKeys) throw new ValidationError(path, `${path} must have at most ${opts.maxKeys} keys`);
+      const out: Record<string, T> = {};
+      for (const [k, v] of entries) {
+        const at = `${path}.${k}`;
+        key.parse(k, at);
+        // defineProperty: a key such as '__proto__' becomes an own data property, never the prototype.
+        Object.defineProperty(out, k, { value: inner.parse(v, at), enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    },
+  };
+}
