@@ -600,19 +600,13 @@ export class MediaRoom {
         this.primary = slot;
         this.opening = null;
         slot.router.once('workerclose', () => this.onRouterLost(slot));
-        this.audioLevels = await slot.router.createAudioLevelObserver({ maxEntries: 8, threshold: -70, interval: AUDIO_LEVEL_INTERVAL_MS });
-        this.audioLevels.on('volumes', (volumes) =>
-          this.opts.listener.broadcast({
-            type: 'audio-levels',
-            payload: { levels: volumes.map((v) => ({ participant_id: String(v.producer.appData['peerId']), volume: v.volume })) },
-          }),
-        );
-        this.audioLevels.on('silence', () => this.opts.listener.broadcast({ type: 'audio-levels', payload: { levels: [] } }));
-        this.activeSpeaker = await slot.router.createActiveSpeakerObserver();
-        this.activeSpeaker.on('dominantspeaker', ({ producer }) => {
-          this.opts.listener.broadcast({ type: 'active-speaker', payload: { participant_id: String(producer.appData['peerId']) } });
-          this.observer.emit('activespeaker', String(producer.appData['peerId'])); // issue 5: live streams follow the speaker
-        });
+        try {
+          await this.observeSpeakers(slot);
+        } catch (err) {
+          // The room closed (or its worker went) while the observers were made: not a fault of the request.
+          if (this.closed || slot.router.closed) throw new AppError('not_in_room', 'the room closed');
+          throw err;
+        }
         return slot;
       },
       (err) => {
@@ -621,6 +615,23 @@ export class MediaRoom {
       },
     );
     return this.opening;
+  }
+
+  /** Audio levels and the active speaker of the room, observed on its primary router. */
+  private async observeSpeakers(slot: RouterSlot): Promise<void> {
+    this.audioLevels = await slot.router.createAudioLevelObserver({ maxEntries: 8, threshold: -70, interval: AUDIO_LEVEL_INTERVAL_MS });
+    this.audioLevels.on('volumes', (volumes) =>
+      this.opts.listener.broadcast({
+        type: 'audio-levels',
+        payload: { levels: volumes.map((v) => ({ participant_id: String(v.producer.appData['peerId']), volume: v.volume })) },
+      }),
+    );
+    this.audioLevels.on('silence', () => this.opts.listener.broadcast({ type: 'audio-levels', payload: { levels: [] } }));
+    this.activeSpeaker = await slot.router.createActiveSpeakerObserver();
+    this.activeSpeaker.on('dominantspeaker', ({ producer }) => {
+      this.opts.listener.broadcast({ type: 'active-speaker', payload: { participant_id: String(producer.appData['peerId']) } });
+      this.observer.emit('activespeaker', String(producer.appData['peerId'])); // live streams follow the speaker
+    });
   }
 
   private async openRouter(worker: WorkerSlot): Promise<RouterSlot> {

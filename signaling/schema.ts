@@ -148,8 +148,23 @@ function checkJsonTree(root: unknown, path: string): void {
   }
 }
 
+/** UTF-8 length of a string without encoding it (this file also runs in browsers: no Buffer). */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      bytes += 4; // a surrogate pair is one 4-byte character (lone surrogates never get here: checkText refuses them)
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
 function checkJsonSize(value: unknown, path: string, maxBytes: number): void {
-  if (Buffer.byteLength(JSON.stringify(value)) > maxBytes) {
+  if (utf8Length(JSON.stringify(value)) > maxBytes) {
     throw new ValidationError(path, `${path} must serialize to at most ${maxBytes} bytes`);
   }
 }

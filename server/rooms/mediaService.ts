@@ -37,16 +37,24 @@ export class MediaService {
   }
 
   /**
-   * Runs one SFU request on the participant's room. An error that is no
-   * client's mistake (not an AppError) may mean a worker stopped answering:
-   * the room's workers get a health check at once.
+   * Runs one SFU request on the participant's room. A mediasoup object that
+   * closed under the request (the room ended, the participant left, a worker
+   * was replaced) is the request's bad luck, not a bug: `not_in_room` or
+   * `unavailable` (retry after sfu-reset). Any other error that is no
+   * client's mistake may mean a worker stopped answering: the room's workers
+   * get a health check at once.
    */
   private async run<T>(p: Participant, fn: (media: MediaRoom) => T | Promise<T>): Promise<T> {
     const media = this.media(p);
     try {
       return await fn(media);
     } catch (err) {
-      if (!(err instanceof AppError)) media.suspectWorkers(err);
+      if (err instanceof AppError) throw err;
+      if (media.closed || p.gone) throw new AppError('not_in_room', 'the room closed while the request ran');
+      if (err instanceof Error && err.name === 'InvalidStateError') {
+        throw new AppError('unavailable', 'the media server reset under this request; try again after sfu-reset');
+      }
+      media.suspectWorkers(err);
       throw err;
     }
   }

@@ -167,4 +167,26 @@ test('client mistakes mediasoup only reports as plain errors: conflict / invalid
   assert.equal(pool.stats.replaced, { died: 0, unhealthy: 0 });
 });
 
+test('SFU requests racing with the end of their room get not_in_room, never internal_error', async (ctx) => {
+  // The room's first SFU request makes its router and speaker observers; ending the room meanwhile
+  // closed the router under them (the fuzzer found sfu-capabilities answered internal_error).
+  const codes = new Map<string, number>();
+  for (let i = 0; i < 15; i++) {
+    const room = `race-end-${i}`;
+    const client = await joined(ctx, `racer-${i}`, room);
+    const requests = [
+      client.request('sfu-capabilities', {}),
+      client.request('create-transport', { direction: 'send' }),
+      client.request('create-transport', { direction: 'recv' }),
+    ].map((r) => r.then(() => 'ok', (e: { code?: string }) => e.code ?? 'no code'));
+    await new Promise((r) => setTimeout(r, i % 5)); // land the end at different points of the set-up
+    await ctx.srv.api('POST', `/api/v1/rooms/${room}/end`);
+    for (const code of await Promise.all(requests)) codes.set(code, (codes.get(code) ?? 0) + 1);
+  }
+  const seen = [...codes.keys()];
+  assert.ok(seen.every((c) => ['ok', 'not_in_room', 'conflict'].includes(c)), JSON.stringify([...codes]));
+  const pool = ctx.srv.app.sfu!.pool;
+  assert.equal(pool.stats.replaced, { died: 0, unhealthy: 0 });
+});
+
 test.run();
