@@ -170,11 +170,13 @@ export function killWorker(ctx: FaultContext): Promise<FaultResult> {
 
 export function restartPostgres(ctx: FaultContext): Promise<FaultResult> {
   return runWindow(ctx, 'postgres', async (inject) => {
-    const writer = new ProbeClient(ctx.cluster.nodes[0]!.url, `${ctx.prefix}probe-writer`, ctx.mint, `${ctx.prefix}probe-pg`);
+    const [user, room] = [`${ctx.prefix}probe-writer`, `${ctx.prefix}probe-pg`];
+    const writer = new ProbeClient(ctx.cluster.nodes[0]!.url, user, ctx.mint, room);
     await writer.ready();
     const write = new Probe('write', 200, async () => {
       const c = await writer.ready();
-      await c.request('whiteboard-draw', { stroke: { probe: true } }, 5000);
+      const { stroke_id } = await c.request('whiteboard-draw', { stroke: { probe: true } }, 5000);
+      ctx.load.record({ kind: 'stroke', at: Date.now(), room, user, stroke_id });
     }).start();
     const health = ctx.cluster.nodes.map((n) => new Probe(`health ${n.id}`, 250, async () => {
       const h = await ctx.cluster.health(n);

@@ -152,6 +152,11 @@ export class SignalingLoad {
     }
   }
 
+  /** A write acknowledged to someone outside the load (a probe): verified with the others. */
+  record(write: AckedWrite): void {
+    this.acked.push(write);
+  }
+
   private refuse(op: string, err: unknown, m: Member): void {
     this.refusals.push({ at: Date.now(), op, code: errorCode(err), user: m.user });
   }

@@ -42,9 +42,10 @@ function notes(f: FaultRecordEntry): string {
   if (f.fault === 'worker') out.push(`worker replaced after ${s(d['worker_replaced_ms'] as number | null)}`);
   if (f.fault === 'postgres') out.push(`health ok again after ${s(d['health_ok_ms'] as number | null)}; postgres accepting after ${s(d['accepting_again_ms'] as number)}`);
   if (f.fault === 'redis') {
-    const nr = d['new_room'] as { recovered_ms: number | null } | undefined;
-    const rs = d['relayed_signaling'] as { recovered_ms: number | null } | undefined;
-    out.push(`new room placed after ${s(nr?.recovered_ms)}, relayed signaling after ${s(rs?.recovered_ms)}`);
+    const nr = d['new_room'] as { recovered_ms: number | null; failures: number } | undefined;
+    const rs = d['relayed_signaling'] as { recovered_ms: number | null; failures: number } | undefined;
+    const r = (x: { recovered_ms: number | null; failures?: number } | undefined) => (x?.failures === 0 ? 'never interrupted' : `back after ${s(x?.recovered_ms)}`);
+    out.push(`new room placement ${r(nr)}, relayed signaling ${r(rs)}`);
   }
   if (f.fault === 'webhooks') {
     out.push(`${d['stall_s']} s stall (half hang, half 503); backlog ${d['backlog_at_stall_end']} events; time to recover = drain after the stall`);

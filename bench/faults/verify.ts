@@ -71,7 +71,7 @@ export async function verifyRows(url: string, load: SignalingLoad, windows: Arra
   const strokeRows = new Set((await query<{ seq: string }>(url, 'SELECT seq::text AS seq FROM whiteboard_strokes WHERE seq = ANY($1::bigint[])', [strokes.map((s) => s.stroke_id)])).map((r) => r.seq));
   const rooms = [...new Set(load.acked.map((a) => a.room))];
   const callEnds = await query<{ room: string; ended_ms: string }>(url, 'SELECT room, (extract(epoch FROM ended_at) * 1000)::bigint::text AS ended_ms FROM calls WHERE room = ANY($1) AND ended_at IS NOT NULL', [rooms]);
-  const hands = new Set((await query<{ k: string }>(url, "SELECT room || chr(0) || user_id AS k FROM room_hands WHERE room = ANY($1)", [rooms])).map((r) => r.k));
+  const hands = new Set((await query<{ room: string; user_id: string }>(url, 'SELECT room, user_id FROM room_hands WHERE room = ANY($1)', [rooms])).map((r) => `${r.room}\u0000${r.user_id}`));
 
   const lost = (a: AckedWrite, what: string) => {
     const r = at(bucket(a.at));
