@@ -21,6 +21,8 @@ export interface Recovery {
   first_failure_ms: number | null;
   /** ms from the injection to the end of the first success after the last failure (0: never interrupted; null: not recovered). */
   recovered_ms: number | null;
+  /** The slowest try (ms): an operation held up, not refused, shows here. */
+  slowest_ms: number;
 }
 
 export class Probe {
@@ -63,6 +65,7 @@ export class Probe {
       codes,
       first_failure_ms: failures[0] ? failures[0].at - from : null,
       recovered_ms: !last ? 0 : after ? after.at + after.ms - from : null,
+      slowest_ms: Math.max(0, ...window.map((t) => t.ms)),
     };
   }
 
