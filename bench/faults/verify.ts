@@ -138,7 +138,12 @@ export async function verifyEvents(url: string, load: SignalingLoad, receiver: W
     if (created < (maxCreated.get(e.room) ?? -Infinity)) at(bucket(row.created_ms)).created_at_inversions++;
     maxCreated.set(e.room, Math.max(created, maxCreated.get(e.room) ?? -Infinity));
   }
-  for (const d of receiver.duplicates) at(bucket(d.at)).duplicated++;
+  for (const d of receiver.duplicates) {
+    const w = at(bucket(d.at));
+    w.duplicated++;
+    const first = receiver.events.get(d.id);
+    if (w.examples.length < 5) w.examples.push(`duplicate: ${first?.event} ${d.id} of ${first?.room}, first ${new Date(first?.received_at ?? 0).toISOString()}, again ${new Date(d.at).toISOString()}`);
+  }
   // What the load did must be in the outbox: a participant_joined per acked join, a participant_left per acked leave.
   const stored = new Set(rows.filter((r) => r.pid !== null).map((r) => `${r.event}\u0000${r.pid}`));
   for (const a of load.acked) {
