@@ -47,7 +47,10 @@ function notes(f: FaultRecordEntry): string {
   const d = f.detail ?? {};
   const out: string[] = [];
   if (f.fault === 'worker') out.push(`worker replaced after ${s(d['worker_replaced_ms'] as number | null)}`);
-  if (f.fault === 'postgres') out.push(`health ok again after ${s(d['health_ok_ms'] as number | null)}; postgres accepting after ${s(d['accepting_again_ms'] as number)}`);
+  if (f.fault === 'postgres') {
+    const w = d['writes'] as { failures: number; codes: Record<string, number> } | undefined;
+    out.push(`probe writes refused: ${w ? `${w.failures}${w.failures > 0 ? ` (${codes(w.codes)})` : ''}` : '?'}; health ok again after ${s(d['health_ok_ms'] as number | null)}; postgres accepting after ${s(d['accepting_again_ms'] as number)}`);
+  }
   if (f.fault === 'redis') {
     const nr = d['new_room'] as { recovered_ms: number | null; failures: number } | undefined;
     const rs = d['relayed_signaling'] as { recovered_ms: number | null; failures: number } | undefined;
