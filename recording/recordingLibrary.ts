@@ -9,6 +9,9 @@ import type { DownloadSigner } from './downloadTokens.js';
 import type { RecordingFileRow, RecordingRow, RecordingStatus, RecordingStore } from './recordingStore.js';
 import type { RecordingStorage } from './storage.js';
 
+/** A recording or file id; anything else cannot name one (and must not reach a uuid column, where it is a data error). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface DownloadLink {
   url: string;
   expires_at: string;
@@ -32,7 +35,7 @@ export class RecordingLibrary {
   ) {}
 
   async get(id: string): Promise<{ recording: RecordingRow; files: RecordingFileRow[] }> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new AppError('not_found', `no recording ${id.slice(0, 64)}`);
+    if (!UUID.test(id)) throw new AppError('not_found', `no recording ${id.slice(0, 64)}`);
     const recording = await this.store.get(id);
     if (!recording) throw new AppError('not_found', `no recording ${id}`);
     return { recording, files: await this.store.files(id) };
@@ -44,7 +47,7 @@ export class RecordingLibrary {
 
   async file(recordingId: string, fileId: string): Promise<{ recording: RecordingRow; file: RecordingFileRow }> {
     const { recording } = await this.get(recordingId);
-    const file = /^[0-9a-f-]{36}$/i.test(fileId) ? await this.store.getFile(recordingId, fileId) : null;
+    const file = UUID.test(fileId) ? await this.store.getFile(recordingId, fileId) : null;
     if (!file) throw new AppError('not_found', `recording ${recordingId} has no file ${fileId.slice(0, 64)}`);
     return { recording, file };
   }

@@ -29,6 +29,7 @@ import { recordingJson } from './recordingJson.js';
 import type { RecordingAccess, RecordingRow, RecordingStore } from './recordingStore.js';
 import { RoomRecorder, type RecordedFile } from './roomRecorder.js';
 import { freeMegabytes, type RecordingStorage } from './storage.js';
+import { storageFailure } from '../server/storage/queryError.js';
 
 export interface StartOptions {
   mode?: RecordingModeName;
@@ -150,9 +151,8 @@ export class RecordingService {
         storage: storage.kind, location: storage.locationOf(id),
         access: { users: opts.access?.users ?? [], room_staff: opts.access?.room_staff ?? true },
         retention_days: retention, metadata: opts.metadata ?? {},
-      }).catch((err) => {
-        log.error({ err, room: roomName }, 'could not store a new recording');
-        throw new AppError('unavailable', 'storage is unavailable; try again');
+      }).catch((err: unknown) => {
+        throw storageFailure(err, log, `could not store a new recording of room ${roomName}`);
       });
       if (!row) throw new AppError('conflict', `room ${roomName} already has a recording in progress (another node, or one being stopped)`);
 

@@ -65,6 +65,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Carried fix to mediasoup's Node library (scripts/mediasoup/README.md, "Known
+# mediasoup bug"): idempotent, and it renames a new file over the old one
+# rather than writing into it, so hard-linked copies of node_modules elsewhere
+# keep theirs.
+node scripts/mediasoup/patch-lib.mjs node_modules
+
 # Where the app finds the worker at run time (sfu/workerBinary.ts reads this;
 # without it, mediasoup's prebuilt in node_modules is used).
 if [ -n "$worker_bin" ]; then echo "$worker_bin" > node_modules/.switchboard-mediasoup-worker

@@ -2,7 +2,7 @@
 // and REST API on one HTTP server. Tests start it in-process; main.ts adds
 // process signals around it.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { ensureDevApiCredentials, ensureDevKeys } from './devKeys.js';
 import { createApi } from './http/api.js';
 import { withStatic } from './http/static.js';
+import { guardRequests } from './lastResort.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MediaService } from './rooms/mediaService.js';
@@ -50,10 +51,11 @@ import { hlsPipelineFactory } from '../recording/live/hlsPipeline.js';
 import { ClusterNode } from './cluster/clusterNode.js';
 import type { RoomDirectory } from './cluster/roomDirectory.js';
 import { createClusterApi } from './http/clusterApi.js';
-import { clusterForwarder } from './http/clusterForward.js';
+import { clusterForwarder, fromClusterNode } from './http/clusterForward.js';
 import { withClusterHls } from './http/clusterHls.js';
 // Cascade (issue 6, cascade)
 import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
+import { registerWorkerMetrics } from '../sfu/workerMetrics.js';
 
 export interface App {
   config: Config;
@@ -219,6 +221,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   await live.recover(nodeScope);
   live.registerMetrics(metrics.registry);
   cluster?.registerMetrics(metrics.registry); // issue 6
+  if (sfu) registerWorkerMetrics(metrics.registry, sfu.pool);
   if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool }); // issue 6 (cascade)
   const hubContext = { config, verifier, rooms, media, control, metrics, log, recording, live, ...(cluster ? { cluster: cluster.relay } : {}) };
   cluster?.relay.attach(hubContext); // issue 6
@@ -231,9 +234,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     connections: () => hub.connectionCount,
     // Multiproc: /health on the node's public port says which of its processes answered.
     process: config.processes.index !== null ? { node_id: config.processes.nodeId, index: config.processes.index, processes: config.processes.count } : null,
+    edge: {
+      trustProxyHops: config.trustProxyHops,
+      writeLimit: { ratePerSecond: config.limits.restRatePerSecond, burst: config.limits.restRateBurst },
+      // Cluster: a room request another node passed on was counted there (by the client's address).
+      ...(cluster ? { unlimited: (req: IncomingMessage) => fromClusterNode(cluster!, req) } : {}),
+    },
   });
   createRoomsApi(api, {
-    rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => url,
+    rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url, log, // NODE_PUBLIC_URL when the Host header is unusable
     ...(cluster ? { liveStates: (names: string[]) => cluster!.roomsLive(names) } : {}),
   }); // issue 4
   const recordingsApi: RecordingsApiDeps = {
@@ -245,9 +254,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   if (cluster) api.forwarder = clusterForwarder(cluster, log); // issue 6: room REST acts on the room's node
 
   // HLS at /live/ and recording file downloads (issue 5, streamed), the browser demo at / and /app/, the API otherwise
-  const listener = withLive(live, withRecordingDownloads(withStatic(api.listener), recordingsApi));
+  const listener = withLive(live, withRecordingDownloads(withStatic(api.listener), recordingsApi), config.trustProxyHops);
   // Cluster (issue 6): HLS players may reach any node; streams of rooms running elsewhere are fetched from their node.
-  const server = createServer(cluster ? withClusterHls(cluster, live, listener, log) : listener);
+  // Last resort (docs/reliability.md): a listener that throws answers 500; the process goes on.
+  const server = createServer(guardRequests(cluster ? withClusterHls(cluster, live, listener, log) : listener, log));
   server.keepAliveTimeout = 5000;
   hub.attach(server);
   await new Promise<void>((resolve, reject) => {

@@ -34,6 +34,9 @@ export interface Config {
     routerConsumerBudget: number;
     workerBin: string | null;
     logLevel: 'debug' | 'warn' | 'error' | 'none';
+    /** Health check of each worker every this many ms (0 = off); two failures in a row replace it. */
+    workerCheckIntervalMs: number;
+    workerCheckTimeoutMs: number;
   };
   limits: {
     maxConnections: number;
@@ -43,7 +46,14 @@ export interface Config {
     rateLimitBurst: number;
     pingIntervalMs: number;
     maxSendBufferBytes: number;
+    /** WebSocket connections from one client address that have not authenticated yet. */
+    maxUnauthenticatedPerIp: number;
+    /** REST writes (POST, PUT, PATCH, DELETE) per client address: token bucket. */
+    restRatePerSecond: number;
+    restRateBurst: number;
   };
+  /** Proxies of ours in front of the node (0: none); the client address then comes from X-Forwarded-For (server/http/clientAddress.ts). */
+  trustProxyHops: number;
   // ---- Room control and webhooks (issue 4) ----
   rooms: {
     /** Default seconds a room with nobody in it stays open (per-room `empty_timeout` overrides). */
@@ -188,6 +198,18 @@ export function defaultMaxConnections(): number {
   return files ? Math.max(100, files - 500) : 10_000;
 }
 
+/** TRUST_PROXY: off (default), on (one proxy), or the number of proxies in front of the node. */
+function trustProxy(raw: string | null, problems: string[]): number {
+  if (raw === null) return 0;
+  const value = raw.toLowerCase();
+  if (['off', 'false', 'no', '0'].includes(value)) return 0;
+  if (['on', 'true', 'yes'].includes(value)) return 1;
+  const hops = Number(value);
+  if (Number.isInteger(hops) && hops >= 1 && hops <= 16) return hops;
+  problems.push('TRUST_PROXY must be off, on, or the number of proxies in front of the node (1-16)');
+  return 0;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
 
@@ -277,6 +299,8 @@ export function loadConfig(env: Env = process.env): Config {
       routerConsumerBudget: int('SFU_ROUTER_CONSUMER_BUDGET', 400, 1, 100_000),
       workerBin: str('MEDIASOUP_WORKER_BIN'),
       logLevel: sfuLogLevel as Config['sfu']['logLevel'],
+      workerCheckIntervalMs: int('SFU_WORKER_CHECK_INTERVAL_MS', 10_000, 0, 3_600_000),
+      workerCheckTimeoutMs: int('SFU_WORKER_CHECK_TIMEOUT_MS', 5_000, 10, 600_000),
     },
     limits: {
       maxConnections: int('MAX_CONNECTIONS', defaultMaxConnections(), 1, 10_000_000),
@@ -286,7 +310,11 @@ export function loadConfig(env: Env = process.env): Config {
       rateLimitBurst: int('RATE_LIMIT_BURST', 200, 1, 1_000_000),
       pingIntervalMs: int('PING_INTERVAL_MS', 15_000, 100, 600_000),
       maxSendBufferBytes: int('MAX_SEND_BUFFER_BYTES', 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+      maxUnauthenticatedPerIp: int('MAX_UNAUTHENTICATED_PER_IP', 50, 1, 10_000_000),
+      restRatePerSecond: int('REST_RATE_LIMIT_PER_SECOND', 200, 1, 100_000),
+      restRateBurst: int('REST_RATE_LIMIT_BURST', 1000, 1, 1_000_000),
     },
+    trustProxyHops: trustProxy(str('TRUST_PROXY'), problems),
     // Room control and webhooks (issue 4): filled in below.
     rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },

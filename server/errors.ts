@@ -36,7 +36,15 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   room_locked: 423,
   room_full: 409,
   lobby_denied: 403,
+  payload_too_large: 413,
 };
+
+/** rate_limited with the seconds after which a retry may succeed (REST sends it as Retry-After). */
+export class RateLimitedError extends AppError {
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super('rate_limited', message);
+  }
+}
 
 export function httpStatusOf(code: ErrorCode): number {
   return HTTP_STATUS[code];

@@ -3,6 +3,7 @@
 import { startApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { installProcessGuards } from './lastResort.js';
 import { runPrimary } from './cluster/processFront.js';
 import { serveForPrimary } from './cluster/processWorker.js';
 
@@ -21,10 +22,14 @@ async function main(): Promise<void> {
   // Multiproc: with NODE_PROCESSES > 1 this process is the node's primary; its workers run the code below.
   const worker = config.processes.index !== null;
   if (config.processes.count > 1 && !worker) return runPrimary(config, log);
+  // Last resort (docs/reliability.md): until the node is up an uncaught exception just exits 1.
+  let fatal: () => void = () => process.exit(1);
+  installProcessGuards(log, () => fatal());
   const app = await startApp(config, log);
   if (worker) serveForPrimary(app.server, app.url, log);
 
   let stopping = false;
+  let exitCode = 0;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -35,7 +40,7 @@ async function main(): Promise<void> {
     force.unref();
     const drained = drains ? app.cluster!.drain().then(() => undefined, (err) => log.error({ err }, 'drain failed')) : Promise.resolve();
     drained.then(() => app.close()).then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       (err) => {
         log.error({ err }, 'shutdown failed');
         process.exit(1);
@@ -44,6 +49,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // An uncaught exception: clients are told (1001) and recordings finalized as on SIGINT (no cluster
+  // drain: it may take minutes with state in doubt), then exit 1 for the supervisor to restart.
+  fatal = () => {
+    exitCode = 1;
+    stop('uncaughtException');
+  };
   // Multiproc: a worker whose primary is gone stops (the node's public port went with it).
   if (worker) process.on('disconnect', () => stop('SIGINT'));
 }

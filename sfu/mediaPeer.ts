@@ -10,6 +10,17 @@ export interface TransportEntry {
   slot: RouterSlot;
   /** Consumers reserved on the slot for this receiver and not created yet. */
   reserved: number;
+  /** connect-transport was accepted (or is under way): DTLS connects once. */
+  connected: boolean;
+  // What the worker's RTP listener and SCTP association hold unique per
+  // transport, taken when a request is accepted (before mediasoup answers, so
+  // two requests at once cannot both pass) and given back when it fails or
+  // its producer closes. A clash is the client's mistake, answered as such.
+  readonly mids: Set<string>;
+  readonly ssrcs: Set<number>;
+  /** RIDs of producers without a mid (the worker keys those by RID). */
+  readonly rids: Set<string>;
+  readonly streamIds: Set<number>;
 }
 
 export interface ConsumerEntry {
@@ -23,6 +34,7 @@ export interface ConsumerEntry {
 export interface RemoteTransportEntry {
   id: string;
   router: RemoteRouter;
+  connected: boolean;
 }
 
 /** A consumer that lives on another node; the owner keeps what the viewer's requests need. */
@@ -64,7 +76,15 @@ export class MediaPeer {
 
   closeAll(): void {
     // Closing a transport closes its producers, consumers and data channels.
-    for (const t of this.transports.values()) t.transport.close();
+    // On a worker whose request builder broke, close() throws after marking
+    // the transport closed; the worker's health check replaces that worker.
+    for (const t of this.transports.values()) {
+      try {
+        t.transport.close();
+      } catch {
+        // closed on our side; the worker is being replaced
+      }
+    }
     for (const t of this.remoteTransports.values()) t.router.tell(METHOD.transportOp, { transportId: t.id, op: 'close' });
     this.dropRemote();
   }

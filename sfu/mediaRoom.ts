@@ -4,7 +4,7 @@
 // about media through a listener and never touches sockets.
 
 import type {
-  ActiveSpeakerObserver, AudioLevelObserver, Consumer, DtlsParameters, MediaKind as MsKind, PlainTransport,
+  ActiveSpeakerObserver, AudioLevelObserver, Consumer, DtlsParameters, PlainTransport,
   RtpCapabilities, RtpParameters, SctpStreamParameters, SrtpParameters, WebRtcTransport,
 } from 'mediasoup/types';
 import { EventEmitter } from 'node:events';
@@ -19,7 +19,7 @@ import type { Cascade, RoomCascade } from './cascade/cascade.js';
 import { nodeLoad } from './cascade/mediaAgent.js';
 import type { RemoteRouter } from './cascade/remoteRouter.js';
 import { METHOD, type CascadeEvent, type ConsumerParams, type DataConsumerParams, type TransportOptions } from './cascade/wire.js';
-import { MediaPeer } from './mediaPeer.js';
+import { MediaPeer, type TransportEntry } from './mediaPeer.js';
 import { RouterSlot } from './routerSlot.js';
 import type { WorkerPool, WorkerSlot } from './workerPool.js';
 
@@ -53,7 +53,6 @@ export interface MediaRoomObserverEvents {
   activespeaker: [string];
 }
 
-/** mediasoup rejects bad client parameters with TypeError/UnsupportedError: that is the client's fault. */
 /** What mediasoup-client's `transport.consume` needs of a consumer (the cascade's agent sends the same, plus its score). */
 export function consumerParams(consumer: Consumer, producerId: string): Omit<ConsumerParams, 'score'> {
   return {
@@ -66,16 +65,28 @@ export function consumerParams(consumer: Consumer, producerId: string): Omit<Con
   };
 }
 
-export async function clientCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs a mediasoup call made with client input. mediasoup rejects bad client
+ * parameters with TypeError/UnsupportedError (the client's fault:
+ * invalid_payload), wrong states with InvalidStateError (conflict), unknown
+ * ids with NotFoundError (not_found). Anything else is unexpected: it goes to
+ * `onUnexpected` (the worker gets a health check) and on as internal_error.
+ */
+export async function clientCall<T>(what: string, fn: () => Promise<T>, onUnexpected?: (err: unknown) => void): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof AppError) throw err;
     const name = (err as Error)?.name;
-    if (err instanceof TypeError || name === 'UnsupportedError' || name === 'TypeError') {
+    // The flatbuffers builder throws TypeErrors too, but those say the worker's
+    // request builder is broken (see workerPool.ts), not that the input was bad.
+    const builderBroken = String((err as Error)?.message).startsWith('FlatBuffers:');
+    if (!builderBroken && (err instanceof TypeError || name === 'UnsupportedError' || name === 'TypeError')) {
       throw new AppError('invalid_payload', `${what}: ${(err as Error).message}`);
     }
     if (name === 'InvalidStateError') throw new AppError('conflict', `${what}: ${(err as Error).message}`);
+    if (name === 'NotFoundError') throw new AppError('not_found', `${what}: ${(err as Error).message}`);
+    onUnexpected?.(err);
     throw err;
   }
 }
@@ -170,7 +181,10 @@ export class MediaRoom {
       slot.release(reserved);
       throw err;
     }
-    const entry = { transport, direction, slot, reserved };
+    const entry: TransportEntry = {
+      transport, direction, slot, reserved, connected: false,
+      mids: new Set(), ssrcs: new Set(), rids: new Set(), streamIds: new Set(),
+    };
     transport.observer.once('close', () => {
       peer.transports.delete(transport.id);
       slot.release(entry.reserved);
@@ -194,11 +208,22 @@ export class MediaRoom {
     };
   }
 
-  async connectTransport(peerId: string, transportId: string, dtlsParameters: unknown): Promise<void> {
+  async connectTransport(peerId: string, transportId: string, dtlsParameters: DtlsParameters): Promise<void> {
     const remote = this.peer(peerId).remoteTransports.get(transportId);
-    if (remote) return void (await remote.router.call(METHOD.transportOp, { transportId, op: 'connect', dtlsParameters }));
-    const { transport } = this.transport(peerId, transportId);
-    await clientCall('connect-transport', () => transport.connect({ dtlsParameters: dtlsParameters as DtlsParameters }));
+    const entry = remote ?? this.transport(peerId, transportId);
+    // DTLS connects once per transport; mediasoup would answer a second time with a plain Error.
+    if (entry.connected) throw new AppError('conflict', 'this transport is already connected; create a new one or restart ICE', 'transport_id');
+    entry.connected = true;
+    try {
+      if (remote) await remote.router.call(METHOD.transportOp, { transportId, op: 'connect', dtlsParameters });
+      else {
+        const { transport, slot } = entry as TransportEntry;
+        await clientCall('connect-transport', () => transport.connect({ dtlsParameters }), (err) => this.suspect(slot, err));
+      }
+    } catch (err) {
+      entry.connected = false; // refused parameters: the client may try again
+      throw err;
+    }
   }
 
   async restartIce(peerId: string, transportId: string): Promise<AckResults['restart-ice']> {
@@ -210,7 +235,7 @@ export class MediaRoom {
 
   async produce(
     peerId: string,
-    req: { transportId: string; kind: MediaKind; rtpParameters: unknown; source: Source; paused: boolean },
+    req: { transportId: string; kind: MediaKind; rtpParameters: RtpParameters; source: Source; paused: boolean },
   ): Promise<string> {
     const peer = this.peer(peerId);
     const entry = this.transport(peerId, req.transportId);
@@ -221,14 +246,23 @@ export class MediaRoom {
     for (const p of peer.producers.values()) {
       if (p.source === req.source) throw new AppError('conflict', `you already publish a ${req.source} track; close it first`);
     }
-    const producer = await clientCall('produce', () =>
-      entry.transport.produce({
-        kind: req.kind as MsKind,
-        rtpParameters: req.rtpParameters as RtpParameters,
-        paused: req.paused,
-        appData: { peerId, source: req.source },
-      }),
-    );
+    const release = this.claimRtpIds(entry, req.rtpParameters);
+    let producer;
+    try {
+      producer = await clientCall('produce', () =>
+        entry.transport.produce({
+          kind: req.kind,
+          rtpParameters: req.rtpParameters,
+          paused: req.paused,
+          appData: { peerId, source: req.source },
+        }),
+        (err) => this.suspect(entry.slot, err),
+      );
+    } catch (err) {
+      release();
+      throw err;
+    }
+    producer.observer.once('close', release);
     const info: ProducerInfo = { producer_id: producer.id, participant_id: peerId, kind: req.kind, source: req.source, paused: producer.paused };
     peer.producers.set(producer.id, { producer, source: req.source });
     this.producers.set(producer.id, { peer, info });
@@ -271,7 +305,7 @@ export class MediaRoom {
 
   async consume(
     peerId: string,
-    req: { transportId: string; producerId: string; rtpCapabilities: unknown },
+    req: { transportId: string; producerId: string; rtpCapabilities: RtpCapabilities },
   ): Promise<AckResults['consume']> {
     const peer = this.peer(peerId);
     const remote = peer.remoteTransports.get(req.transportId);
@@ -281,11 +315,12 @@ export class MediaRoom {
     const source = this.producers.get(req.producerId);
     if (!source) throw new AppError('not_found', `no producer ${req.producerId} in this room`, 'producer_id');
     const localId = await this.pipedId(entry.slot, 'producer', req.producerId);
-    const rtpCapabilities = req.rtpCapabilities as RtpCapabilities;
+    const rtpCapabilities = req.rtpCapabilities;
     const canConsume = await clientCall('consume', async () => entry.slot.router.canConsume({ producerId: localId, rtpCapabilities }));
     if (!canConsume) throw new AppError('invalid_payload', 'your rtp_capabilities cannot receive this producer', 'rtp_capabilities');
     const consumer = await clientCall('consume', () =>
       entry.transport.consume({ producerId: localId, rtpCapabilities, paused: true, appData: { peerId, producerId: req.producerId } }),
+      (err) => this.suspect(entry.slot, err),
     );
     if (this.peers.get(peerId) !== peer) {
       consumer.close();
@@ -336,26 +371,47 @@ export class MediaRoom {
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') {
       throw new AppError('invalid_payload', `a ${consumer.type} consumer has no layers`, 'consumer_id');
     }
+    const { slot } = this.ownConsumer(peerId, consumerId);
     await clientCall('set-consumer-layers', () =>
       consumer.setPreferredLayers({ spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }),
+      (err) => this.suspect(slot, err),
     );
   }
 
   async produceData(
     peerId: string,
-    req: { transportId: string; sctpStreamParameters: unknown; label: string; protocol: string },
+    req: { transportId: string; sctpStreamParameters: SctpStreamParameters; label: string; protocol: string },
   ): Promise<string> {
     const peer = this.peer(peerId);
     const entry = this.transport(peerId, req.transportId);
     if (entry.direction !== 'send') throw new AppError('invalid_payload', 'produce-data needs a send transport', 'transport_id');
-    const dataProducer = await clientCall('produce-data', () =>
-      entry.transport.produceData({
-        sctpStreamParameters: req.sctpStreamParameters as SctpStreamParameters,
-        label: req.label,
-        protocol: req.protocol,
-        appData: { peerId },
-      }),
-    );
+    if (!entry.transport.sctpParameters) {
+      throw new AppError('invalid_payload', 'this transport has no data channels: create it with sctp: true', 'transport_id');
+    }
+    const { streamId, maxPacketLifeTime, maxRetransmits } = req.sctpStreamParameters;
+    if (maxPacketLifeTime !== undefined && maxRetransmits !== undefined) {
+      throw new AppError('invalid_payload', 'give maxPacketLifeTime or maxRetransmits, not both', 'sctp_stream_parameters');
+    }
+    if (entry.streamIds.has(streamId)) {
+      throw new AppError('conflict', `SCTP stream ${streamId} is already used on this transport`, 'sctp_stream_parameters.streamId');
+    }
+    entry.streamIds.add(streamId);
+    let dataProducer;
+    try {
+      dataProducer = await clientCall('produce-data', () =>
+        entry.transport.produceData({
+          sctpStreamParameters: req.sctpStreamParameters,
+          label: req.label,
+          protocol: req.protocol,
+          appData: { peerId },
+        }),
+        (err) => this.suspect(entry.slot, err),
+      );
+    } catch (err) {
+      entry.streamIds.delete(streamId);
+      throw err;
+    }
+    dataProducer.observer.once('close', () => entry.streamIds.delete(streamId));
     const info: DataProducerInfo = { data_producer_id: dataProducer.id, participant_id: peerId, label: req.label, protocol: req.protocol };
     peer.dataProducers.set(dataProducer.id, dataProducer);
     this.dataProducers.set(dataProducer.id, { peer, info });
@@ -374,10 +430,14 @@ export class MediaRoom {
     if (remote) return this.consumeDataRemote(peer, remote.router, transportId, dataProducerId);
     const entry = this.transport(peerId, transportId);
     if (entry.direction !== 'recv') throw new AppError('invalid_payload', 'consume-data needs a recv transport', 'transport_id');
+    if (!entry.transport.sctpParameters) {
+      throw new AppError('invalid_payload', 'this transport has no data channels: create it with sctp: true', 'transport_id');
+    }
     if (!this.dataProducers.has(dataProducerId)) throw new AppError('not_found', `no data producer ${dataProducerId}`, 'data_producer_id');
     const localId = await this.pipedId(entry.slot, 'dataProducer', dataProducerId);
     const dataConsumer = await clientCall('consume-data', () =>
       entry.transport.consumeData({ dataProducerId: localId, appData: { peerId, dataProducerId } }),
+      (err) => this.suspect(entry.slot, err),
     );
     peer.dataConsumers.set(dataConsumer.id, dataConsumer);
     dataConsumer.observer.once('close', () => peer.dataConsumers.delete(dataConsumer.id));
@@ -495,6 +555,20 @@ export class MediaRoom {
     if (!peer) return;
     this.peers.delete(peerId);
     peer.closeAll();
+    // Normally closing the transports closed everything on them (the close
+    // handlers emptied these maps). On a worker whose request builder broke,
+    // mediasoup's close() throws before telling anyone: forget what is left.
+    for (const [id, entry] of this.producers) {
+      if (entry.peer !== peer) continue;
+      this.producers.delete(id);
+      this.opts.listener.broadcast({ type: 'producer-removed', payload: { producer_id: id, participant_id: peerId } });
+      this.observer.emit('producerclose', entry.info); // issue 5
+    }
+    for (const [id, entry] of this.dataProducers) {
+      if (entry.peer !== peer) continue;
+      this.dataProducers.delete(id);
+      this.opts.listener.broadcast({ type: 'data-producer-removed', payload: { data_producer_id: id, participant_id: peerId } });
+    }
   }
 
   close(): void {
@@ -504,8 +578,15 @@ export class MediaRoom {
     for (const peer of this.peers.values()) peer.closeAll();
     this.peers.clear();
     this.remote?.close();
-    for (const slot of this.secondaries) slot.router.close();
-    this.primary?.router.close();
+    for (const slot of [...this.secondaries, this.primary]) {
+      try {
+        slot?.router.close();
+      } catch (err) {
+        // A worker whose request builder broke throws here after the router is
+        // marked closed; the health check replaces that worker.
+        this.opts.log.warn({ err, room: this.opts.name }, 'closing a router threw');
+      }
+    }
     this.observer.emit('close'); // issue 5
   }
 
@@ -612,7 +693,9 @@ export class MediaRoom {
     }
     for (const peer of affected) peer.closeAll();
     this.quiet = false;
-    for (const peer of affected) this.opts.listener.sendTo(peer.id, { type: 'sfu-reset', payload: { reason: 'worker-died' } });
+    // 'worker-unhealthy': the worker stopped answering (health check) and was replaced.
+    const reason = slot.worker.lost === 'unhealthy' ? 'worker-unhealthy' : 'worker-died';
+    for (const peer of affected) this.opts.listener.sendTo(peer.id, { type: 'sfu-reset', payload: { reason } });
   }
 
   // ---- cascade: viewers on other nodes --------------------------------------
@@ -638,14 +721,14 @@ export class MediaRoom {
       router.tell(METHOD.transportOp, { transportId: options.id, op: 'close' });
       throw new AppError('not_in_room', 'you left the room');
     }
-    peer.remoteTransports.set(options.id, { id: options.id, router });
+    peer.remoteTransports.set(options.id, { id: options.id, router, connected: false });
     return options;
   }
 
   private async consumeRemote(
     peer: MediaPeer,
     router: RemoteRouter,
-    req: { transportId: string; producerId: string; rtpCapabilities: unknown },
+    req: { transportId: string; producerId: string; rtpCapabilities: RtpCapabilities },
   ): Promise<AckResults['consume']> {
     if (!this.producers.has(req.producerId)) throw new AppError('not_found', `no producer ${req.producerId} in this room`, 'producer_id');
     await router.pipeProducer(req.producerId);
@@ -720,6 +803,49 @@ export class MediaRoom {
     }
     this.quiet = false;
     for (const peer of affected) this.opts.listener.sendTo(peer.id, { type: 'sfu-reset', payload: { reason } });
+  }
+
+  // ---- client mistakes mediasoup would only report as plain errors ----------
+
+  /**
+   * Takes the transport-unique ids of new RTP parameters (mid; SSRCs of
+   * encodings and RTX; RIDs when there is no mid), refusing ones another
+   * producer on the transport holds. Returns what gives them back.
+   */
+  private claimRtpIds(entry: TransportEntry, rtp: RtpParameters): () => void {
+    const ssrcs = new Set<number>();
+    for (const e of rtp.encodings ?? []) {
+      if (e.ssrc) ssrcs.add(e.ssrc);
+      if (e.rtx?.ssrc) ssrcs.add(e.rtx.ssrc);
+    }
+    const rids = rtp.mid ? [] : (rtp.encodings ?? []).flatMap((e) => (e.rid ? [e.rid] : []));
+    if (rtp.mid !== undefined && entry.mids.has(rtp.mid)) {
+      throw new AppError('conflict', `mid ${rtp.mid} is already used on this transport`, 'rtp_parameters.mid');
+    }
+    for (const ssrc of ssrcs) {
+      if (entry.ssrcs.has(ssrc)) throw new AppError('conflict', `SSRC ${ssrc} is already used on this transport`, 'rtp_parameters.encodings');
+    }
+    for (const rid of rids) {
+      if (entry.rids.has(rid)) throw new AppError('conflict', `RID ${rid} is already used on this transport (give a mid)`, 'rtp_parameters.encodings');
+    }
+    if (rtp.mid !== undefined) entry.mids.add(rtp.mid);
+    for (const ssrc of ssrcs) entry.ssrcs.add(ssrc);
+    for (const rid of rids) entry.rids.add(rid);
+    return () => {
+      if (rtp.mid !== undefined) entry.mids.delete(rtp.mid);
+      for (const ssrc of ssrcs) entry.ssrcs.delete(ssrc);
+      for (const rid of rids) entry.rids.delete(rid);
+    };
+  }
+
+  /** A mediasoup call failed in a way no client causes: the worker gets a health check now. */
+  private suspect(slot: RouterSlot, err: unknown): void {
+    this.opts.pool.suspect(slot.worker, err);
+  }
+
+  /** Health-checks every worker this room has a router on (an unexpected error, place unknown). */
+  suspectWorkers(err: unknown): void {
+    for (const slot of [this.primary, ...this.secondaries]) if (slot && !slot.router.closed) this.suspect(slot, err);
   }
 
   // ---- lookups ---------------------------------------------------------------

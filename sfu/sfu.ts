@@ -78,6 +78,8 @@ export class Sfu {
       workerBin: resolveWorkerBin(config.workerBin),
       logLevel: config.logLevel,
       log,
+      checkIntervalMs: config.workerCheckIntervalMs,
+      checkTimeoutMs: config.workerCheckTimeoutMs,
     });
     log.info({ listen_ip: config.listenIp, announced: announcedAddress }, 'sfu ready');
     return new Sfu(pool, config, log, announcedAddress);

@@ -1,6 +1,13 @@
 // One mediasoup worker per core, each with a WebRtcServer so a node needs one
 // UDP and one TCP port per worker. A worker that dies is replaced on the same
 // ports; its routers close, and the rooms using them rebuild (sfu-reset).
+//
+// A worker can also stop answering while its process lives on: a request that
+// throws while mediasoup builds it leaves the worker's shared request builder
+// half-built, after which every request on that worker fails; or the process
+// hangs. A health check (a cheap request on a timer, and at once after an
+// unexpected mediasoup error) finds such a worker, and it is closed and
+// replaced exactly like a dead one.
 
 import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
@@ -16,7 +23,18 @@ export interface WorkerPoolOptions {
   workerBin: string;
   logLevel: WorkerLogLevel;
   log: Logger;
+  /** Milliseconds between health checks of each worker; 0 = no periodic check. */
+  checkIntervalMs: number;
+  /** A health check not answered within this many milliseconds fails. */
+  checkTimeoutMs: number;
 }
+
+/** Consecutive failed health checks after which a worker is replaced. */
+export const CHECK_FAILURES_TO_REPLACE = 2;
+/** After a failed check, the next one runs this soon instead of a full interval later. */
+const RECHECK_MS = 500;
+
+export type ReplaceReason = 'died' | 'unhealthy';
 
 export class WorkerSlot {
   /** Consumers on this worker's routers: the load that placement balances. */
@@ -24,6 +42,12 @@ export class WorkerSlot {
   /** Consumers reserved for receivers placed here that have not consumed yet. */
   pending = 0;
   readonly routers = new Set<Router>();
+  /** Health checks failed in a row. */
+  failedChecks = 0;
+  /** A check is in flight (or queued): no second one is started. */
+  checking = false;
+  /** Why the worker went, once it is being replaced. */
+  lost: ReplaceReason | null = null;
 
   constructor(
     readonly index: number,
@@ -38,7 +62,10 @@ export class WorkerSlot {
 
 export class WorkerPool extends EventEmitter<{ 'worker-replaced': [slot: WorkerSlot] }> {
   readonly slots: WorkerSlot[] = [];
+  /** Counters for the metrics endpoint. */
+  readonly stats = { replaced: { died: 0, unhealthy: 0 } as Record<ReplaceReason, number>, failedChecks: 0 };
   private closed = false;
+  private checkTimer: NodeJS.Timeout | null = null;
 
   private constructor(private readonly opts: WorkerPoolOptions) {
     super();
@@ -53,6 +80,11 @@ export class WorkerPool extends EventEmitter<{ 'worker-replaced': [slot: WorkerS
       throw err;
     }
     opts.log.info({ workers: opts.workers, pids: pool.slots.map((s) => s.pid), port: opts.port }, 'mediasoup workers started');
+    if (opts.checkIntervalMs > 0) {
+      pool.checkTimer = setInterval(() => {
+        for (const slot of pool.slots) void pool.check(slot);
+      }, opts.checkIntervalMs).unref();
+    }
     return pool;
   }
 
@@ -84,10 +116,92 @@ export class WorkerPool extends EventEmitter<{ 'worker-replaced': [slot: WorkerS
     return slot;
   }
 
+  /**
+   * An unexpected error came back from mediasoup on this worker: check it now
+   * rather than at the next tick (a wedged worker fails every request).
+   */
+  suspect(slot: WorkerSlot, err: unknown): void {
+    if (this.closed || slot.lost || slot.checking || this.slots[slot.index] !== slot) return;
+    this.opts.log.warn({ err, worker: slot.index, pid: slot.pid }, 'unexpected mediasoup error: checking the worker');
+    void this.check(slot);
+  }
+
+  /**
+   * One health check: a resource-usage request must be answered within the
+   * timeout. CHECK_FAILURES_TO_REPLACE failures in a row (rechecked quickly
+   * after the first) replace the worker. Resolves true when it answered.
+   */
+  async check(slot: WorkerSlot): Promise<boolean> {
+    if (this.closed || slot.lost || slot.checking || slot.worker.closed) return true;
+    slot.checking = true;
+    let timer: NodeJS.Timeout | undefined;
+    let error: unknown = null;
+    try {
+      await Promise.race([
+        slot.worker.getResourceUsage(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${this.opts.checkTimeoutMs} ms`)), this.opts.checkTimeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      error = err;
+    } finally {
+      clearTimeout(timer);
+      slot.checking = false;
+    }
+    if (this.closed || slot.lost || slot.worker.closed) return error === null;
+    if (error === null) {
+      slot.failedChecks = 0;
+      return true;
+    }
+    slot.failedChecks++;
+    this.stats.failedChecks++;
+    this.opts.log.warn({ err: error, worker: slot.index, pid: slot.pid, failed: slot.failedChecks }, 'mediasoup worker health check failed');
+    if (slot.failedChecks >= CHECK_FAILURES_TO_REPLACE) {
+      this.replace(slot, 'unhealthy', error);
+    } else {
+      setTimeout(() => void this.check(slot), RECHECK_MS).unref();
+    }
+    return false;
+  }
+
+  /**
+   * Closes a worker that no longer answers and starts another in its slot.
+   * Closing it closes its routers ('workerclose'), as a death does, so the
+   * rooms on it rebuild the same way.
+   */
+  private replace(slot: WorkerSlot, reason: 'unhealthy', err: unknown): void {
+    if (slot.lost) return;
+    slot.lost = reason;
+    this.opts.log.error({ err, worker: slot.index, pid: slot.pid, reason }, 'mediasoup worker unhealthy; replacing it');
+    const pid = slot.pid;
+    try {
+      slot.worker.close(); // closes its routers first, then tells the process
+    } catch (closeErr) {
+      // With a broken request builder even close()'s last notification throws;
+      // the routers are closed by then, and the process goes below.
+      this.opts.log.warn({ err: closeErr, worker: slot.index }, 'closing the unhealthy worker threw');
+    }
+    // A hung process may not act on close()'s SIGTERM. It is still our unreaped
+    // child in this tick, so the pid cannot belong to anyone else yet.
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    this.restart(slot, reason);
+  }
+
   private onDied(slot: WorkerSlot, err: Error): void {
-    if (this.closed) return;
+    if (this.closed || slot.lost) return;
+    slot.lost = 'died';
     this.opts.log.error({ err, worker: slot.index, pid: slot.pid }, 'mediasoup worker died; replacing it');
     // Routers of a dead worker close themselves ('workerclose'); rooms rebuild from there.
+    this.restart(slot, 'died');
+  }
+
+  private restart(slot: WorkerSlot, reason: ReplaceReason): void {
+    this.stats.replaced[reason]++;
     const retry = (attempt: number) => {
       this.startWorker(slot.index).then(
         (fresh) => {
@@ -126,6 +240,19 @@ export class WorkerPool extends EventEmitter<{ 'worker-replaced': [slot: WorkerS
 
   close(): void {
     this.closed = true;
-    for (const s of this.slots) s.worker.close();
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    for (const s of this.slots) {
+      try {
+        s.worker.close();
+      } catch {
+        // A worker with a broken request builder throws from close() after
+        // closing its routers: end its process directly (see replace()).
+        try {
+          process.kill(s.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
   }
 }

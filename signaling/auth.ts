@@ -5,6 +5,7 @@ import { createRemoteJWKSet, errors, importSPKI, jwtVerify, type CryptoKey, type
 import { readFile } from 'node:fs/promises';
 import { AppError } from '../server/errors.js';
 import { ROLES, ROOM_NAME, type Identity, type Role } from './protocol.js';
+import { textProblem } from './schema.js';
 
 const ALGORITHMS = ['RS256'];
 const CLOCK_TOLERANCE_S = 5;
@@ -72,10 +73,13 @@ function identityFrom(payload: JWTPayload): Identity {
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) {
     throw new AppError('unauthorized', 'token "sub" must be a non-empty user id of at most 128 characters');
   }
+  // The catalog's text rule: a signed token is still client text, and an id the database cannot store can never join.
+  if (textProblem(sub)) throw new AppError('unauthorized', `token "sub" ${textProblem(sub)}`);
   const name = payload['name'];
   if (name !== undefined && (typeof name !== 'string' || name.length > 128)) {
     throw new AppError('unauthorized', 'token "name" must be a string of at most 128 characters');
   }
+  if (typeof name === 'string' && textProblem(name)) throw new AppError('unauthorized', `token "name" ${textProblem(name)}`);
   const role = payload['role'] ?? 'speaker';
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
     throw new AppError('unauthorized', `token "role" must be one of ${ROLES.join(', ')}`);

@@ -9,6 +9,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from './protocol.js';
 import type { HubContext } from './hubContext.js';
 import { Session } from './session.js';
+import { clientAddress } from '../server/http/clientAddress.js';
+import { parseTarget } from '../server/http/requestTarget.js';
+import { guardUpgrades } from '../server/lastResort.js';
 
 export const WS_PATH = '/ws';
 const PING_SLICES = 30;
@@ -21,6 +24,8 @@ export class SignalingHub {
   private sliceToAssign = 0;
   private readonly pingTimer: NodeJS.Timeout;
   private accepting = true;
+  /** Connections not authenticated yet, by client address (MAX_UNAUTHENTICATED_PER_IP). */
+  private readonly unauthenticated = new Map<string, number>();
 
   constructor(private readonly ctx: HubContext) {
     const { limits } = ctx.config;
@@ -39,25 +44,40 @@ export class SignalingHub {
   }
 
   attach(server: Server): void {
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname !== WS_PATH || !this.accepting) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-        return;
-      }
+    server.on('upgrade', guardUpgrades((req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => {}); // errors after upgrade are handled by ws; before, ignore resets
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, url.searchParams.get('token')));
-    });
+      const url = parseTarget(req.url);
+      if (!url) return refuse(socket, '400 Bad Request');
+      if (url.pathname !== WS_PATH || !this.accepting) return refuse(socket, '404 Not Found');
+      const ip = clientAddress(req, this.ctx.config.trustProxyHops) ?? 'unknown';
+      // A flood of idle sockets from one address must not fill MAX_CONNECTIONS for everyone.
+      if ((this.unauthenticated.get(ip) ?? 0) >= this.ctx.config.limits.maxUnauthenticatedPerIp) {
+        this.ctx.metrics.refused.inc({ reason: 'unauthenticated_per_ip' });
+        return refuse(socket, '429 Too Many Requests', 'Retry-After: 5\r\n');
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, ip, url.searchParams.get('token')));
+    }, this.ctx.log));
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage, urlToken: string | null): void {
+  private accept(ws: WebSocket, ip: string, urlToken: string | null): void {
     const { metrics, config, log } = this.ctx;
     if (this.sessions.size >= config.limits.maxConnections) {
       metrics.disconnects.inc({ reason: 'server_full' });
       ws.close(CloseCode.tryAgainLater, 'server full');
       return;
     }
-    const session = new Session(ws, req.socket.remoteAddress ?? null, this.ctx);
+    const session = new Session(ws, ip === 'unknown' ? null : ip, this.ctx);
+    // Counted as unauthenticated from its address until it has an identity or is gone, whichever comes first.
+    this.unauthenticated.set(ip, (this.unauthenticated.get(ip) ?? 0) + 1);
+    let counted = true;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.unauthenticated.get(ip) ?? 1) - 1;
+      if (left > 0) this.unauthenticated.set(ip, left);
+      else this.unauthenticated.delete(ip);
+    };
+    session.onAuthenticated = uncount;
     this.sessions.add(session);
     const slice = this.pingSlices[this.sliceToAssign]!;
     this.sliceToAssign = (this.sliceToAssign + 1) % PING_SLICES;
@@ -69,6 +89,7 @@ export class SignalingHub {
     });
     ws.on('error', (err) => log.debug({ err }, 'websocket error'));
     ws.on('close', () => {
+      uncount();
       this.sessions.delete(session);
       slice.delete(session);
       metrics.connections.dec();
@@ -117,4 +138,9 @@ export class SignalingHub {
     await Promise.all(closed);
     this.wss.close();
   }
+}
+
+/** Answers an upgrade request that gets no WebSocket, and closes its socket. */
+function refuse(socket: Duplex, status: string, extraHeaders = ''): void {
+  socket.end(`HTTP/1.1 ${status}\r\n${extraHeaders}Connection: close\r\nContent-Length: 0\r\n\r\n`);
 }

@@ -11,7 +11,7 @@ import type { ClusterRelay } from './clusterRelay.js';
 
 /** What message handlers may use: the layers below signaling, nothing of the socket. */
 export interface HubContext {
-  config: Pick<Config, 'limits'>;
+  config: Pick<Config, 'limits' | 'trustProxyHops'>;
   verifier: TokenVerifier;
   rooms: RoomService;
   media: MediaService;

@@ -3,10 +3,10 @@
 // docs/protocol.md is written for client authors from this file.
 
 import {
-  boolean, integer, jsonObject, nullable, object, oneOf, optional, string,
+  boolean, integer, jsonObject, jsonValue, nullable, object, oneOf, optional, string,
   type Infer, type Schema,
 } from './schema.js';
-import { ValidationError } from './schema.js'; // room control: jsonValue
+import { dtlsParameters, rtpCapabilities, rtpParameters, sctpStreamParameters } from './mediasoupSchemas.js';
 
 export const ROLES = ['host', 'moderator', 'speaker', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'unavailable', 'internal_error',
   // Room control (issue 4)
   'banned', 'room_locked', 'room_full', 'lobby_denied',
+  // REST: a request body over the size limit
+  'payload_too_large',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -48,7 +50,6 @@ export const CloseCode = {
 } as const;
 
 const ID = string({ min: 1, max: 64 });
-const MEDIASOUP_OBJECT = jsonObject({ maxBytes: 16 * 1024 });
 
 export const DIRECTIONS = ['send', 'recv'] as const;
 export const KINDS = ['audio', 'video'] as const;
@@ -77,19 +78,6 @@ export const DATA_MESSAGE_MAX_BYTES = 16 * 1024;
 export const WHITEBOARD_STROKE_MAX_BYTES = 8 * 1024;
 const TOPIC = string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.:\/-]+$/, hint: 'may contain only letters, digits and _ . : / -' });
 const USER_ID = string({ min: 1, max: 128 });
-
-/** Any JSON value of bounded serialized size (data messages). */
-function jsonValue(opts: { maxBytes: number }): Schema<unknown> {
-  return {
-    parse(value, path) {
-      if (value === undefined) throw new ValidationError(path, `${path} is required`);
-      if (new TextEncoder().encode(JSON.stringify(value)).length > opts.maxBytes) {
-        throw new ValidationError(path, `${path} must serialize to at most ${opts.maxBytes} bytes`);
-      }
-      return value;
-    },
-  };
-}
 
 /** Settings a host (or REST) may change; absent fields stay as they are. */
 export const roomSettingsPatch = object({
@@ -186,22 +174,23 @@ export const clientSchemas = {
   ping: object({ t: optional(integer({ min: 0, max: Number.MAX_SAFE_INTEGER })) }),
 
   // SFU (group calls). mediasoup objects (rtp_parameters, dtls_parameters, ...)
-  // travel as mediasoup defines them (camelCase inside); mediasoup checks them.
+  // travel as mediasoup defines them (camelCase inside), checked field by field
+  // by our own schemas (mediasoupSchemas.ts) before mediasoup sees them.
   'sfu-capabilities': object({}),
   'create-transport': object({ direction: oneOf(DIRECTIONS), sctp: optional(boolean()), force_tcp: optional(boolean()) }),
-  'connect-transport': object({ transport_id: ID, dtls_parameters: MEDIASOUP_OBJECT }),
+  'connect-transport': object({ transport_id: ID, dtls_parameters: dtlsParameters }),
   'restart-ice': object({ transport_id: ID }),
   produce: object({
     transport_id: ID,
     kind: oneOf(KINDS),
-    rtp_parameters: MEDIASOUP_OBJECT,
+    rtp_parameters: rtpParameters,
     source: oneOf(SOURCES),
     paused: optional(boolean()),
   }),
   'pause-producer': object({ producer_id: ID }),
   'resume-producer': object({ producer_id: ID }),
   'close-producer': object({ producer_id: ID }),
-  consume: object({ transport_id: ID, producer_id: ID, rtp_capabilities: MEDIASOUP_OBJECT }),
+  consume: object({ transport_id: ID, producer_id: ID, rtp_capabilities: rtpCapabilities }),
   'pause-consumer': object({ consumer_id: ID }),
   'resume-consumer': object({ consumer_id: ID }),
   'set-consumer-layers': object({
@@ -211,7 +200,7 @@ export const clientSchemas = {
   }),
   'produce-data': object({
     transport_id: ID,
-    sctp_stream_parameters: MEDIASOUP_OBJECT,
+    sctp_stream_parameters: sctpStreamParameters,
     label: optional(string({ max: 128 })),
     protocol: optional(string({ max: 128 })),
   }),

@@ -6,7 +6,7 @@ import type { Participant, ParticipantSink } from '../server/rooms/participant.j
 import { AppError, toAppError } from '../server/errors.js';
 import { CloseCode, clientSchemas, encode, isClientType, type Identity, type LeaveReason, type ServerMessage } from './protocol.js';
 import { RateLimiter } from './rateLimiter.js';
-import { ValidationError } from './schema.js';
+import { textProblem, ValidationError } from './schema.js';
 import type { HubContext } from './hubContext.js';
 import { handlers } from './handlers.js';
 
@@ -42,6 +42,8 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
   cancelJoin: (() => void) | null = null;
   /** Cluster (issue 6): set while this connection's room lives on another node. */
   relay: SessionRelay | null = null;
+  /** Called once when the connection first has an identity (the hub stops counting it as unauthenticated). */
+  onAuthenticated: (() => void) | null = null;
 
   private readonly limiter: RateLimiter;
   private authTimer: NodeJS.Timeout | null;
@@ -76,6 +78,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
     this.identity = identity;
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
+    this.authenticated();
     return identity;
   }
 
@@ -84,6 +87,13 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
     this.identity = identity;
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
+    this.authenticated();
+  }
+
+  private authenticated(): void {
+    const hook = this.onAuthenticated;
+    this.onAuthenticated = null;
+    hook?.();
   }
 
   onMessage(data: RawData, isBinary: boolean): void {
@@ -112,8 +122,8 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
       }
       const { type, id: rawId, payload = {} } = envelope as Record<string, unknown>;
       if (rawId !== undefined) {
-        if (typeof rawId !== 'string' || rawId.length === 0 || rawId.length > 64) {
-          throw new AppError('invalid_payload', 'id must be a string of 1 to 64 characters', 'id');
+        if (typeof rawId !== 'string' || rawId.length === 0 || rawId.length > 64 || textProblem(rawId)) {
+          throw new AppError('invalid_payload', 'id must be a string of 1 to 64 characters, without NUL or unpaired surrogates', 'id');
         }
         id = rawId;
       }

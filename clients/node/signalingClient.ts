@@ -20,6 +20,8 @@ export interface ConnectOptions {
   /** Source address (the bench spreads connections over 127.0.0.x). */
   localAddress?: string;
   handshakeTimeout?: number;
+  /** Extra headers on the upgrade request (tests: X-Forwarded-For behind a proxy). */
+  headers?: Record<string, string>;
   /**
    * Multiproc: the room this connection is for, sent as `?room=` so a node of
    * several processes hands the connection to the process of that room (optional; a hint only).
@@ -80,6 +82,7 @@ export class SignalingClient {
       perMessageDeflate: false,
       handshakeTimeout: opts.handshakeTimeout ?? 10_000,
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      ...(opts.headers ? { headers: opts.headers } : {}),
     });
     const client = new SignalingClient(ws);
     return new Promise((resolve, reject) => {

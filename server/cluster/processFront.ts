@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import { ensureDevApiCredentials, ensureDevKeys } from '../devKeys.js';
 import type { Logger } from '../logger.js';
+import { installProcessGuards } from '../lastResort.js';
 import { planWorkers, type WorkerPlan } from './processPlan.js';
 import { headEnd, homeProcess, isRequestLine, MAX_REQUEST_LINE, parseHead, routingRoom } from './processRouting.js';
 import type { HandedConnection, WorkerMessage } from './processWorker.js';
@@ -287,6 +288,7 @@ function stopReading(socket: Socket): void {
 /** main.ts with NODE_PROCESSES > 1: runs the node's primary until its workers have stopped. */
 export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const front = new ProcessFront(config, log);
+  let failed = false;
   const stop = (signal: 'SIGTERM' | 'SIGINT') => {
     // The workers give up on their own after this long (main.ts); the primary waits a little longer.
     const force = setTimeout(() => {
@@ -295,10 +297,15 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       process.exit(1);
     }, 30_000 + (signal === 'SIGTERM' ? config.cluster.drainTimeoutSeconds * 1000 : 0));
     force.unref();
-    void front.stop(signal).then((code) => process.exit(code));
+    void front.stop(signal).then((code) => process.exit(failed ? 1 : code));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Last resort (docs/reliability.md): an uncaught exception in the primary stops the workers quickly and exits 1.
+  installProcessGuards(log, () => {
+    failed = true;
+    stop('SIGINT');
+  });
   try {
     await front.start();
   } catch (err) {

@@ -3,6 +3,7 @@
 import { ROLES, ROOM_NAME } from '../../signaling/protocol.js';
 import { integer, jsonObject, object, oneOf, optional, string } from '../../signaling/schema.js';
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { AppError } from '../errors.js';
 import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics.js';
@@ -11,7 +12,7 @@ import type { CallRecord, ParticipantRecord } from '../storage/callStore.js';
 import type { TokenIssuer } from '../tokens.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import { Router, type Request } from './router.js';
-import { parseBody } from './requestParams.js';
+import { parseBody, pathParam } from './requestParams.js';
 import type { Logger } from '../logger.js';
 
 export interface ApiDeps {
@@ -26,6 +27,8 @@ export interface ApiDeps {
   log: Logger;
   /** Multiproc: this process is one of the node's NODE_PROCESSES (reported by /health). */
   process?: { node_id: string; index: number; processes: number } | null;
+  /** TRUST_PROXY hops and the per-address limit on REST writes (absent: no limit). */
+  edge?: { trustProxyHops: number; writeLimit: { ratePerSecond: number; burst: number } | null; unlimited?: (req: IncomingMessage) => boolean };
 }
 
 const tokenRequest = object({
@@ -73,7 +76,11 @@ function callJson(call: CallRecord, participants?: ParticipantRecord[]) {
 }
 
 export function createApi(deps: ApiDeps): Router {
-  const router = new Router(deps.log);
+  const router = new Router(deps.log, {
+    trustProxyHops: deps.edge?.trustProxyHops ?? 0,
+    ...(deps.edge?.writeLimit ? { writeLimit: deps.edge.writeLimit } : {}),
+    ...(deps.edge?.unlimited ? { unlimited: deps.edge.unlimited } : {}),
+  });
   const auth = (req: Request) => requireApiKey(req, deps.credentials);
 
   router.add('GET', '/health', async () => {
@@ -132,7 +139,7 @@ export function createApi(deps: ApiDeps): Router {
 
   router.add('GET', '/calls/:id', async (req) => {
     auth(req);
-    const id = req.params['id']!;
+    const id = pathParam(req, 'id');
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
       throw new AppError('not_found', `no call ${id}`);
     }

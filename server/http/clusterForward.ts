@@ -4,46 +4,43 @@
 // HTTP (the owner checks the API key as usual) and relays the answer.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, httpStatusOf } from '../errors.js';
+import { httpStatusOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ClusterNode } from '../cluster/clusterNode.js';
+import { decodePathPart, type RequestTarget } from './requestTarget.js';
+import { readLimitedBody } from './router.js';
 
 const ROOM_PATH = /^\/api\/v1\/rooms\/([^/]+)(\/.*)?$/;
 /** Set on a forwarded request: the receiving node acts itself (no second hop, no loop). */
 export const FORWARDED_HEADER = 'x-switchboard-forwarded-by';
-const MAX_BODY_BYTES = 64 * 1024;
 const FORWARD_TIMEOUT_MS = 10_000;
 
-function rawBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new AppError('invalid_payload', `body larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', reject);
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+/**
+ * A request another node of the cluster passed on (it counted it against its
+ * own per-address limit already): it carries FORWARDED_HEADER and comes
+ * straight from a registered node's address. The header alone could be
+ * forged by any client; the address check keeps the exemption to nodes.
+ */
+export function fromClusterNode(cluster: ClusterNode, req: IncomingMessage): boolean {
+  if (typeof req.headers[FORWARDED_HEADER] !== 'string') return false;
+  const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  return cluster.registry.cachedNodes().some((n) => {
+    try {
+      return new URL(n.signalingUrl).hostname.replace(/^\[|\]$/g, '') === peer;
+    } catch {
+      return false;
+    }
   });
 }
 
 export function clusterForwarder(cluster: ClusterNode, log: Logger) {
-  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
+  return async (req: IncomingMessage, res: ServerResponse, url: RequestTarget): Promise<boolean> => {
     const match = ROOM_PATH.exec(url.pathname);
     if (!match || req.headers[FORWARDED_HEADER] || !req.headers.authorization?.startsWith('Basic ')) return false;
     // Minting a join token needs no room state, and its ws_url must name the node the caller reached.
     if (match[2] === '/join') return false;
-    let room: string;
-    try {
-      room = decodeURIComponent(match[1]!);
-    } catch {
-      return false;
-    }
+    const room = decodePathPart(match[1]!);
+    if (room === null) return false; // the router answers the malformed escape
     const rooms = cluster.relay.localRooms();
     if (rooms.getRoom(room)) return false;
     let owner: string | null;
@@ -55,7 +52,7 @@ export function clusterForwarder(cluster: ClusterNode, log: Logger) {
     if (!owner || owner === cluster.nodeId) return false;
     const target = await cluster.registry.findNode(owner);
     if (!target) return false; // owner not live: its room is gone with it
-    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await rawBody(req);
+    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readLimitedBody(req);
     const headers: Record<string, string> = { [FORWARDED_HEADER]: cluster.nodeId, authorization: req.headers.authorization };
     if (req.headers['content-type']) headers['content-type'] = req.headers['content-type'];
     let status: number;

@@ -10,6 +10,7 @@ import type { ClusterNode } from '../cluster/clusterNode.js';
 import type { LiveService } from '../live/liveService.js';
 import type { Logger } from '../logger.js';
 import { FORWARDED_HEADER } from './clusterForward.js';
+import { decodePathPart, parseTarget, type RequestTarget } from './requestTarget.js';
 
 const HLS_PATH = /^\/live\/([^/]+)\/[^/]+$/;
 const FORWARD_TIMEOUT_MS = 10_000;
@@ -18,16 +19,11 @@ const PASSED_HEADERS = ['content-type', 'content-length', 'cache-control', 'acce
 
 export function withClusterHls(cluster: ClusterNode, live: LiveService, next: RequestListener, log: Logger): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const match = HLS_PATH.exec(url.pathname);
-    if (!match || req.headers[FORWARDED_HEADER] || (req.method !== 'GET' && req.method !== 'HEAD')) return next(req, res);
-    let room: string;
-    try {
-      room = decodeURIComponent(match[1]!);
-    } catch {
-      return next(req, res); // the live handler answers not_found
-    }
-    if (live.servedStream(room)) return next(req, res);
+    const url = parseTarget(req.url);
+    const match = url ? HLS_PATH.exec(url.pathname) : null;
+    if (!url || !match || req.headers[FORWARDED_HEADER] || (req.method !== 'GET' && req.method !== 'HEAD')) return next(req, res);
+    const room = decodePathPart(match[1]!);
+    if (room === null || live.servedStream(room)) return next(req, res); // a malformed name: the live handler answers not_found
     void forward(cluster, room, req, res, url).then(
       (done) => {
         if (!done) next(req, res);
@@ -44,7 +40,7 @@ export function withClusterHls(cluster: ClusterNode, live: LiveService, next: Re
 }
 
 /** Resolves false when the room runs nowhere else (this node answers itself). */
-async function forward(cluster: ClusterNode, room: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+async function forward(cluster: ClusterNode, room: string, req: IncomingMessage, res: ServerResponse, url: RequestTarget): Promise<boolean> {
   let owner: string | null;
   try {
     owner = await cluster.directory.owner(room);

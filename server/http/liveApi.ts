@@ -13,7 +13,9 @@ import type { LiveService } from '../live/liveService.js';
 import { SEGMENT_FILE } from '../../recording/live/hlsPipeline.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
-import { parseBody, roomParam } from './requestParams.js';
+import { limitParam, parseBody, pathParam, roomParam } from './requestParams.js';
+import { clientAddress } from './clientAddress.js';
+import { decodePathPart, parseTarget, type RequestTarget } from './requestTarget.js';
 
 const PREFIX = '/api/v1/rooms/:room/live';
 const startRequest = object({ layout: optional(oneOf(LIVE_LAYOUTS)), participant_id: optional(string({ min: 1, max: 64 })) });
@@ -27,7 +29,7 @@ const MESSAGE_ID = /^[0-9]{1,18}$/;
 
 
 function messageId(req: Request): string {
-  const id = req.params['id']!;
+  const id = pathParam(req, 'id');
   if (!MESSAGE_ID.test(id)) throw new AppError('not_found', `no message ${id.slice(0, 32)}`);
   return id;
 }
@@ -66,7 +68,7 @@ export function createLiveApi(router: Router, deps: { live: LiveService; credent
 
   router.add('GET', `${PREFIX}/streams`, async (req) => {
     auth(req);
-    const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 50) || 50));
+    const limit = limitParam(req, 50);
     return { status: 200, body: { streams: await live.history(roomParam(req), limit) } };
   });
 
@@ -125,26 +127,21 @@ function fail(res: ServerResponse, code: Parameters<typeof httpStatusOf>[0], mes
  * URIs get the request's token appended, so a player needs only the one URL.
  * Each request counts its viewer as present.
  */
-export function withLive(live: LiveService, fallback: RequestListener): RequestListener {
+export function withLive(live: LiveService, fallback: RequestListener, trustProxyHops = 0): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (!url.pathname.startsWith(LIVE_PREFIX)) return fallback(req, res);
-    void serve(live, req, res, url).catch(() => {
+    const url = parseTarget(req.url);
+    if (!url || !url.pathname.startsWith(LIVE_PREFIX)) return fallback(req, res); // a malformed target: the router answers 400
+    void serve(live, req, res, url, trustProxyHops).catch(() => {
       if (!res.headersSent) fail(res, 'internal_error', 'internal error');
       else res.destroy();
     });
   };
 }
 
-async function serve(live: LiveService, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function serve(live: LiveService, req: IncomingMessage, res: ServerResponse, url: RequestTarget, trustProxyHops: number): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, 'invalid_payload', `${req.method} not allowed here`);
   const parts = url.pathname.slice(LIVE_PREFIX.length).split('/');
-  let room = '';
-  try {
-    room = decodeURIComponent(parts[0] ?? '');
-  } catch {
-    // malformed escape: no such room
-  }
+  const room = decodePathPart(parts[0] ?? '') ?? ''; // a malformed escape names no room
   const file = parts[1] ?? '';
   if (parts.length !== 2 || !roomNameOk(room) || (file !== 'index.m3u8' && !SEGMENT_FILE.test(file))) {
     return fail(res, 'not_found', 'no such stream file');
@@ -161,7 +158,7 @@ async function serve(live: LiveService, req: IncomingMessage, res: ServerRespons
     viewerKey = `u:${grant.viewer}`;
   } else {
     const viewer = url.searchParams.get('viewer');
-    viewerKey = viewer && VIEWER.test(viewer) ? `v:${viewer}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
+    viewerKey = viewer && VIEWER.test(viewer) ? `v:${viewer}` : `ip:${clientAddress(req, trustProxyHops) ?? 'unknown'}`;
   }
   if (stream.open) stream.viewers.playerSeen(viewerKey);
 

@@ -18,7 +18,9 @@ import type { DownloadSigner } from '../../recording/downloadTokens.js';
 import { StorageError } from '../../recording/storage.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
-import { parseBody, roomParam } from './requestParams.js';
+import { limitParam, parseBody, pathParam, queryParam, roomParam } from './requestParams.js';
+import { storageFailure } from '../storage/queryError.js';
+import { BAD_TARGET_BODY, decodePathPart, parseTarget, type RequestTarget } from './requestTarget.js';
 
 export interface RecordingsApiDeps {
   recordings: RecordingService;
@@ -68,8 +70,7 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
     } catch (err) {
       if (err instanceof AppError) throw err;
       if (err instanceof StorageError) throw new AppError('unavailable', err.message);
-      deps.log.error({ err }, 'recordings storage error');
-      throw new AppError('unavailable', 'storage is unavailable; try again');
+      throw storageFailure(err, deps.log, 'recordings storage error');
     }
   };
   /** API key, or a participant token allowed by the recording's access. */
@@ -85,7 +86,7 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
     requireApiKey(req, deps.credentials);
   };
   const apiKey = (req: Request) => requireApiKey(req, deps.credentials);
-  const id = (req: Request) => req.params['id']!;
+  const id = (req: Request) => pathParam(req, 'id');
 
   router.add('POST', '/api/v1/rooms/:room/recordings', async (req) => {
     apiKey(req);
@@ -115,10 +116,10 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
 
   router.add('GET', '/api/v1/recordings', async (req) => {
     apiKey(req);
-    const status = req.query.get('status');
+    const status = queryParam(req, 'status');
     if (status && !STATUSES.includes(status as RecordingStatus)) throw new AppError('invalid_payload', `status must be one of ${STATUSES.join(', ')}`, 'status');
-    const room = req.query.get('room');
-    const before = req.query.get('before');
+    const room = queryParam(req, 'room');
+    const before = queryParam(req, 'before');
     const beforeDate = before ? new Date(before) : undefined;
     if (beforeDate && Number.isNaN(beforeDate.getTime())) throw new AppError('invalid_payload', 'before must be an ISO 8601 time', 'before');
     const rows = await storage(library.list({
@@ -166,20 +167,20 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
   });
 
   router.add('GET', '/api/v1/recordings/:id/files/:file_id/download-url', async (req) => {
-    const found = storage(library.file(id(req), req.params['file_id']!));
+    const found = storage(library.file(id(req), pathParam(req, 'file_id')));
     found.catch(() => {}); // as above
     await authorize(req, async () => (await found).recording);
     await found;
-    const ttlRaw = req.query.get('ttl');
+    const ttlRaw = queryParam(req, 'ttl');
     const ttl = ttlRaw === null ? deps.downloadTtlSeconds : Number(ttlRaw);
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 86400) throw new AppError('invalid_payload', 'ttl must be an integer between 1 and 604800 seconds', 'ttl');
-    const link = await storage(library.downloadLink(id(req), req.params['file_id']!, ttl, baseUrl(req.headers, deps.publicUrl())));
+    const link = await storage(library.downloadLink(id(req), pathParam(req, 'file_id'), ttl, baseUrl(req.headers, deps.publicUrl())));
     return { status: 200, body: link };
   });
 }
 
 function limitOf(req: Request): number {
-  return Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 100) || 100));
+  return limitParam(req, 100);
 }
 
 // ---- file content: streamed, outside the JSON router ----
@@ -193,10 +194,16 @@ const CONTENT_PATH = /^\/api\/v1\/recordings\/([^/]+)\/files\/([^/]+)\/content$/
  */
 export function withRecordingDownloads(fallback: RequestListener, deps: RecordingsApiDeps): RequestListener {
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const match = CONTENT_PATH.exec(url.pathname);
-    if (!match || (req.method !== 'GET' && req.method !== 'HEAD')) return fallback(req, res);
-    void serveContent(req, res, url, decodeURIComponent(match[1]!), decodeURIComponent(match[2]!), deps).catch((err) => {
+    const url = parseTarget(req.url);
+    const match = url ? CONTENT_PATH.exec(url.pathname) : null;
+    if (!url || !match || (req.method !== 'GET' && req.method !== 'HEAD')) return fallback(req, res);
+    const recordingId = decodePathPart(match[1]!);
+    const fileId = decodePathPart(match[2]!);
+    if (recordingId === null || fileId === null) {
+      res.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      return void res.end(BAD_TARGET_BODY);
+    }
+    void serveContent(req, res, url, recordingId, fileId, deps).catch((err) => {
       const error = toAppError(err instanceof StorageError ? new AppError('unavailable', err.message) : err);
       if (error.code === 'internal_error') deps.log.error({ err }, 'recording download failed');
       if (res.headersSent) return res.destroy();
@@ -206,7 +213,7 @@ export function withRecordingDownloads(fallback: RequestListener, deps: Recordin
   };
 }
 
-async function serveContent(req: IncomingMessage, res: ServerResponse, url: URL, recordingId: string, fileId: string, deps: RecordingsApiDeps): Promise<void> {
+async function serveContent(req: IncomingMessage, res: ServerResponse, url: RequestTarget, recordingId: string, fileId: string, deps: RecordingsApiDeps): Promise<void> {
   const signature = url.searchParams.get('signature');
   let found: Awaited<ReturnType<RecordingLibrary['file']>> | null = null;
   if (signature !== null) {

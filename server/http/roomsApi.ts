@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import {
   ROLES, ROOM_NAME, ROOM_TYPES, TRACKS, DATA_MESSAGE_MAX_BYTES, roomSettingsPatch, type RoomSettings,
 } from '../../signaling/protocol.js';
-import { boolean, integer, jsonObject, object, oneOf, optional, string, ValidationError, type Schema } from '../../signaling/schema.js';
+import { boolean, integer, jsonObject, jsonValue, object, oneOf, optional, string } from '../../signaling/schema.js';
 import { AppError } from '../errors.js';
 import { API_ACTOR, type RoomControl } from '../rooms/roomControl.js';
 import { NO_CALL, roomLiveState, type RoomLiveState } from '../rooms/room.js';
@@ -18,7 +18,9 @@ import type { RoomControlStore, RoomRow } from '../storage/roomControlStore.js';
 import type { TokenIssuer } from '../tokens.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
-import { parseBody, roomParam } from './requestParams.js';
+import { limitParam, parseBody, pathParam, roomParam } from './requestParams.js';
+import { storageFailure } from '../storage/queryError.js';
+import type { Logger } from '../logger.js';
 
 export interface RoomsApiDeps {
   rooms: RoomService;
@@ -31,6 +33,7 @@ export interface RoomsApiDeps {
   publicUrl: () => string;
   /** In a cluster: the live state of rooms wherever they run (default: this node's rooms only). */
   liveStates?: (rooms: string[]) => Promise<Map<string, RoomLiveState>>;
+  log: Logger;
 }
 
 const PREFIX = '/api/v1/rooms';
@@ -59,11 +62,7 @@ const ackRequest = object({ user_id: optional(USER_ID), promote: optional(boolea
 const denyRequest = object({ reason: optional(string({ max: 256 })) });
 const dataRequest = object({
   topic: string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.:/-]+$/, hint: 'may contain only letters, digits and _ . : / -' }),
-  data: { parse: (v: unknown, path: string) => {
-    if (v === undefined) throw new ValidationError(path, `${path} is required`);
-    if (Buffer.byteLength(JSON.stringify(v)) > DATA_MESSAGE_MAX_BYTES) throw new ValidationError(path, `${path} must serialize to at most ${DATA_MESSAGE_MAX_BYTES} bytes`);
-    return v;
-  } } as Schema<unknown>,
+  data: jsonValue({ maxBytes: DATA_MESSAGE_MAX_BYTES }),
   to: optional(string({ min: 1, max: 64 })),
 });
 
@@ -93,8 +92,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     try {
       return await work;
     } catch (err) {
-      if (err instanceof AppError) throw err;
-      throw new AppError('unavailable', 'storage is unavailable; try again');
+      throw storageFailure(err, deps.log, 'rooms api storage error');
     }
   };
   const settingsOf = (row: RoomRow): RoomSettings => rooms.getRoom(row.name)?.settings ?? resolveSettings(row, rooms.ctl.emptyTimeoutSeconds);
@@ -120,7 +118,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('GET', PREFIX, async (req) => {
     auth(req);
-    const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 100) || 100));
+    const limit = limitParam(req, 100);
     const rows = await storage(store.listRooms(limit));
     return { status: 200, body: { rooms: await roomsJson(rows) } };
   });
@@ -219,8 +217,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
       userId: body.user_id, ...(body.name !== undefined ? { name: body.name } : {}), room: name, role: body.role ?? 'speaker', ttlSeconds: ttl,
     });
     // Where the caller reached us (behind a proxy: its Host and X-Forwarded-Proto), else the listen address.
-    const host = typeof req.headers.host === 'string' && /^[A-Za-z0-9.\-:\[\]]+$/.test(req.headers.host) ? req.headers.host : null;
-    const ws = new URL('/ws', host ? `http://${host}` : deps.publicUrl());
+    const ws = wsBase(req.headers.host, deps.publicUrl());
     const secure = req.headers['x-forwarded-proto'] === 'https' || ws.protocol === 'https:';
     ws.protocol = secure ? 'wss:' : 'ws:';
     return { status: 201, body: { ...minted, room: name, ws_url: ws.toString() } };
@@ -228,28 +225,28 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('DELETE', `${PREFIX}/:room/participants/:pid`, async (req) => {
     auth(req);
-    await control.remove(roomParam(req), req.params['pid']!);
+    await control.remove(roomParam(req), pathParam(req, 'pid'));
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/participants/:pid/kick`, async (req) => {
     auth(req);
     const body = await parseBody(req, kickRequest);
-    await control.kick(API_ACTOR, roomParam(req), req.params['pid']!, body.reason ?? 'removed by the service');
+    await control.kick(API_ACTOR, roomParam(req), pathParam(req, 'pid'), body.reason ?? 'removed by the service');
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/participants/:pid/mute`, async (req) => {
     auth(req);
     const body = await parseBody(req, trackRequest);
-    await control.muteParticipant(API_ACTOR, roomParam(req), req.params['pid']!, body.track ?? 'audio');
+    await control.muteParticipant(API_ACTOR, roomParam(req), pathParam(req, 'pid'), body.track ?? 'audio');
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/participants/:pid/role`, async (req) => {
     auth(req);
     const body = await parseBody(req, roleRequest);
-    await control.setRole(API_ACTOR, roomParam(req), req.params['pid']!, body.role);
+    await control.setRole(API_ACTOR, roomParam(req), pathParam(req, 'pid'), body.role);
     return ok;
   });
 
@@ -272,7 +269,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('DELETE', `${PREFIX}/:room/hands/:user_id`, async (req) => {
     auth(req);
-    await control.lowerHand(API_ACTOR, roomParam(req), req.params['user_id']!);
+    await control.lowerHand(API_ACTOR, roomParam(req), pathParam(req, 'user_id'));
     return ok;
   });
 
@@ -283,14 +280,14 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
 
   router.add('POST', `${PREFIX}/:room/lobby/:user_id/admit`, async (req) => {
     auth(req);
-    await control.admit(API_ACTOR, roomParam(req), req.params['user_id']!);
+    await control.admit(API_ACTOR, roomParam(req), pathParam(req, 'user_id'));
     return ok;
   });
 
   router.add('POST', `${PREFIX}/:room/lobby/:user_id/deny`, async (req) => {
     auth(req);
     const body = await parseBody(req, denyRequest);
-    await control.deny(API_ACTOR, roomParam(req), req.params['user_id']!, body.reason);
+    await control.deny(API_ACTOR, roomParam(req), pathParam(req, 'user_id'), body.reason);
     return ok;
   });
 
@@ -306,4 +303,21 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     await control.clearWhiteboard(API_ACTOR, roomParam(req));
     return ok;
   });
+}
+
+/**
+ * The origin the caller reached (its Host header) for a join's ws_url; a
+ * Host that is not a valid authority (`[`, `x:99999`...) falls back to the
+ * node's own URL instead of failing the request.
+ */
+function wsBase(host: string | undefined, publicUrl: string): URL {
+  if (typeof host === 'string' && /^[A-Za-z0-9.\-:\[\]]{1,255}$/.test(host)) {
+    try {
+      const url = new URL('/ws', `http://${host}`);
+      if (url.host !== '') return url;
+    } catch {
+      // not an authority: the node's own URL below
+    }
+  }
+  return new URL('/ws', publicUrl);
 }

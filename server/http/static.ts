@@ -9,6 +9,7 @@ import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseTarget } from './requestTarget.js';
 
 export const STATIC_PREFIX = '/app/';
 
@@ -92,11 +93,7 @@ export function withStatic(fallback: RequestListener, opts: StaticOptions = {}):
 }
 
 function safePathname(url: string | undefined): string | null {
-  try {
-    return new URL(url ?? '/', 'http://localhost').pathname;
-  } catch {
-    return null;
-  }
+  return parseTarget(url)?.pathname ?? null;
 }
 
 async function serveFile(req: IncomingMessage, res: ServerResponse, file: string, rootReal: () => Promise<string | null>): Promise<void> {

@@ -26,6 +26,7 @@ import { KeyedMutex } from '../util/keyedMutex.js';
 import type { HlsAccess } from './hlsAccess.js';
 import { assertLiveAllowed, type LiveAction } from './livePermissions.js';
 import { LiveStream, streamInfo, type LivePipeline } from './liveStream.js';
+import { storageFailure } from '../storage/queryError.js';
 
 /** The node's live settings (LIVE_* variables, server/config.ts). */
 export type LiveConfig = Config['live'];
@@ -123,9 +124,7 @@ export class LiveService {
     try {
       return await work;
     } catch (err) {
-      if (err instanceof AppError) throw err;
-      this.log.error({ err }, 'live storage error');
-      throw new AppError('unavailable', 'storage is unavailable; try again');
+      throw storageFailure(err, this.log, 'live storage error');
     }
   }
 

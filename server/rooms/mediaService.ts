@@ -36,6 +36,21 @@ export class MediaService {
     return room.media;
   }
 
+  /**
+   * Runs one SFU request on the participant's room. An error that is no
+   * client's mistake (not an AppError) may mean a worker stopped answering:
+   * the room's workers get a health check at once.
+   */
+  private async run<T>(p: Participant, fn: (media: MediaRoom) => T | Promise<T>): Promise<T> {
+    const media = this.media(p);
+    try {
+      return await fn(media);
+    } catch (err) {
+      if (!(err instanceof AppError)) media.suspectWorkers(err);
+      throw err;
+    }
+  }
+
   private mayPublish(p: Participant): void {
     assertAllowed(p.identity.role, 'publish', this.rooms.roomOf(p).settings.type);
   }
@@ -50,74 +65,74 @@ export class MediaService {
   }
 
   async capabilities(p: Participant): Promise<AckResults['sfu-capabilities']> {
-    return { router_rtp_capabilities: await this.media(p).rtpCapabilities() };
+    return { router_rtp_capabilities: await this.run(p, (m) => m.rtpCapabilities()) };
   }
 
   createTransport(p: Participant, req: ClientPayloads['create-transport']): Promise<AckResults['create-transport']> {
-    return this.media(p).createTransport(p.id, req.direction, req.sctp ?? false, req.force_tcp ?? false);
+    return this.run(p, (m) => m.createTransport(p.id, req.direction, req.sctp ?? false, req.force_tcp ?? false));
   }
 
   async connectTransport(p: Participant, req: ClientPayloads['connect-transport']): Promise<typeof EMPTY> {
-    await this.media(p).connectTransport(p.id, req.transport_id, req.dtls_parameters);
+    await this.run(p, (m) => m.connectTransport(p.id, req.transport_id, req.dtls_parameters));
     return EMPTY;
   }
 
   restartIce(p: Participant, req: ClientPayloads['restart-ice']): Promise<AckResults['restart-ice']> {
-    return this.media(p).restartIce(p.id, req.transport_id);
+    return this.run(p, (m) => m.restartIce(p.id, req.transport_id));
   }
 
   async produce(p: Participant, req: ClientPayloads['produce']): Promise<AckResults['produce']> {
     this.mayPublish(p);
     // A participant muted by signaling publishes paused, so mute holds for late tracks too.
     const muted = (req.source === 'mic' && p.audioMuted) || (req.source === 'camera' && p.videoMuted);
-    const producerId = await this.media(p).produce(p.id, {
+    const producerId = await this.run(p, (m) => m.produce(p.id, {
       transportId: req.transport_id,
       kind: req.kind,
       rtpParameters: req.rtp_parameters,
       source: req.source,
       paused: (req.paused ?? false) || muted,
-    });
+    }));
     await this.recording.get(this.rooms.roomOf(p));
     return { producer_id: producerId };
   }
 
   async setProducerPaused(p: Participant, producerId: string, paused: boolean): Promise<typeof EMPTY> {
-    await this.media(p).setProducerPaused(p.id, producerId, paused);
+    await this.run(p, (m) => m.setProducerPaused(p.id, producerId, paused));
     return EMPTY;
   }
 
   async closeProducer(p: Participant, producerId: string): Promise<typeof EMPTY> {
-    this.media(p).closeProducer(p.id, producerId);
+    await this.run(p, (m) => m.closeProducer(p.id, producerId));
     await this.recording.get(this.rooms.roomOf(p)); // its track_unpublished is stored before the ack
     return EMPTY;
   }
 
   consume(p: Participant, req: ClientPayloads['consume']): Promise<AckResults['consume']> {
-    return this.media(p).consume(p.id, { transportId: req.transport_id, producerId: req.producer_id, rtpCapabilities: req.rtp_capabilities });
+    return this.run(p, (m) => m.consume(p.id, { transportId: req.transport_id, producerId: req.producer_id, rtpCapabilities: req.rtp_capabilities }));
   }
 
   async setConsumerPaused(p: Participant, consumerId: string, paused: boolean): Promise<typeof EMPTY> {
-    await this.media(p).setConsumerPaused(p.id, consumerId, paused);
+    await this.run(p, (m) => m.setConsumerPaused(p.id, consumerId, paused));
     return EMPTY;
   }
 
   async setConsumerLayers(p: Participant, req: ClientPayloads['set-consumer-layers']): Promise<typeof EMPTY> {
-    await this.media(p).setConsumerLayers(p.id, req.consumer_id, req.spatial_layer, req.temporal_layer);
+    await this.run(p, (m) => m.setConsumerLayers(p.id, req.consumer_id, req.spatial_layer, req.temporal_layer));
     return EMPTY;
   }
 
   async produceData(p: Participant, req: ClientPayloads['produce-data']): Promise<AckResults['produce-data']> {
-    const id = await this.media(p).produceData(p.id, {
+    const id = await this.run(p, (m) => m.produceData(p.id, {
       transportId: req.transport_id,
       sctpStreamParameters: req.sctp_stream_parameters,
       label: req.label ?? '',
       protocol: req.protocol ?? '',
-    });
+    }));
     return { data_producer_id: id };
   }
 
   consumeData(p: Participant, req: ClientPayloads['consume-data']): Promise<AckResults['consume-data']> {
-    return this.media(p).consumeData(p.id, req.transport_id, req.data_producer_id);
+    return this.run(p, (m) => m.consumeData(p.id, req.transport_id, req.data_producer_id));
   }
 
   closeDataProducer(p: Participant, dataProducerId: string): typeof EMPTY {
@@ -131,6 +146,6 @@ export class MediaService {
       ...(req.producer_id ? { producerId: req.producer_id } : {}),
       ...(req.consumer_id ? { consumerId: req.consumer_id } : {}),
     };
-    return { stats: await this.media(p).stats(p.id, ids) };
+    return { stats: await this.run(p, (m) => m.stats(p.id, ids)) };
   }
 }

@@ -16,6 +16,7 @@ import { assertAllowed, isAllowed, mayActOn, roleChangeAllowed, type Action } fr
 import type { Room } from './room.js';
 import { ROOM_TEMPLATES, resolveSettings } from './roomSettings.js';
 import type { RoomService } from './roomService.js';
+import { storageFailure } from '../storage/queryError.js';
 
 /** Who asks: a participant in the room, or the app's backend over REST (host rights). */
 export type Actor = { participant: Participant } | { api: true };
@@ -69,8 +70,7 @@ export class RoomControl {
     try {
       return await work;
     } catch (err) {
-      this.log.error({ err }, 'room control storage error');
-      throw new AppError('unavailable', 'storage is unavailable; try again');
+      throw storageFailure(err, this.log, 'room control storage error');
     }
   }
 

@@ -21,6 +21,7 @@ import { isAllowed, isStaff } from './permissions.js';
 import { sendingMedia } from './sdpDirections.js';
 import { Room } from './room.js';
 import { resolveSettings } from './roomSettings.js';
+import { storageFailure } from '../storage/queryError.js';
 
 /** Room control (issue 4): what the rooms domain needs beyond calls and participants. */
 export interface RoomControlDeps {
@@ -416,11 +417,9 @@ export class RoomService {
     await this.directory.release(room.name).catch(() => {});
   }
 
-  /** Database trouble becomes `unavailable` for the client; the cause goes to the log only. */
+  /** Database trouble becomes `unavailable` for the client (data errors do not: see storageFailure); the cause goes to the log only. */
   private storageError(err: unknown): AppError {
-    if (err instanceof AppError) return err;
-    this.log.error({ err }, 'storage error');
-    return new AppError('unavailable', 'storage is unavailable; try again');
+    return storageFailure(err, this.log, 'storage error');
   }
 
   async removeLocked(room: Room, p: Participant, reason: LeaveReason): Promise<void> {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Database } from './database.js';
+import { toQueryError } from './queryError.js';
 
 // Return timestamps as Date and bigint counts as numbers, like PGlite does.
 pg.types.setTypeParser(20, (value) => Number(value));
@@ -13,11 +14,16 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
   return {
     kind: 'postgres',
     async query<R>(sql: string, params: unknown[] = []) {
-      const result = await pool.query(sql, params);
-      return result.rows as R[];
+      try {
+        return (await pool.query(sql, params)).rows as R[];
+      } catch (err) {
+        throw toQueryError(err, sql); // `detail` may quote the values
+      }
     },
     async exec(sql) {
-      await pool.query(sql);
+      await pool.query(sql).catch((err: unknown) => {
+        throw toQueryError(err, sql);
+      });
     },
     async transaction(fn) {
       const client = await pool.connect();
@@ -25,7 +31,11 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
         await client.query('BEGIN');
         const result = await fn({
           async query<R>(sql: string, params: unknown[] = []) {
-            return (await client.query(sql, params)).rows as R[];
+            try {
+              return (await client.query(sql, params)).rows as R[];
+            } catch (err) {
+              throw toQueryError(err, sql);
+            }
           },
         });
         await client.query('COMMIT');

@@ -171,9 +171,13 @@ export class WebhookDeliverer {
         },
         body: row.body,
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+        // A redirect is not followed: the signed event would go to wherever the answer points (another
+        // host, an internal address). A 3xx is a failed delivery, retried like any other.
+        redirect: 'manual',
       });
       await res.arrayBuffer().catch(() => {});
-      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+      if (res.status >= 300 && res.status < 400) error = `HTTP ${res.status} (redirects are not followed)`;
+      else if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
     } catch (err) {
       error = (err as Error).cause ? String((err as Error & { cause: unknown }).cause) : String(err);
     }

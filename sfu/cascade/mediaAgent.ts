@@ -275,6 +275,7 @@ export class MediaAgent {
     if (!canConsume) throw new AppError('invalid_payload', 'your rtp_capabilities cannot receive this producer', 'rtp_capabilities');
     const consumer = await clientCall('consume', () =>
       entry.transport.consume({ producerId: localId, rtpCapabilities, paused: true, appData: { peerId: req.peerId } }),
+      (err) => this.pool.suspect(slot.worker, err), // a worker that stops answering gets its health check now
     );
     slot.addConsumer();
     if (entry.reserved > 0) {
@@ -301,7 +302,8 @@ export class MediaAgent {
   private async consumeData(r: HostedRouter, req: ConsumeDataRequest): Promise<DataConsumerParams> {
     const entry = this.transportEntry(r, req);
     const localId = await this.localId(r, entry.slot, 'dataProducer', req.dataProducerId);
-    const dc = await clientCall('consume-data', () => entry.transport.consumeData({ dataProducerId: localId, appData: { peerId: req.peerId } }));
+    const dc = await clientCall('consume-data', () => entry.transport.consumeData({ dataProducerId: localId, appData: { peerId: req.peerId } }),
+      (err) => this.pool.suspect(entry.slot.worker, err));
     r.dataConsumers.set(dc.id, dc);
     dc.observer.once('close', () => r.dataConsumers.delete(dc.id));
     dc.on('dataproducerclose', () =>

@@ -25,6 +25,7 @@ import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { spawnServer, type ServerProcess } from '../support/process.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { basicAuth } from '../support/server.js';
+import { hostileRequests, sendRaw } from '../support/hostile.js';
 
 type Ctx = { pg: PostgresServer; redis: RedisServer; issuer: TokenIssuer; node: ServerProcess; clients: SignalingClient[] };
 const test = suite<Ctx>('several processes per node', {} as Ctx);
@@ -235,6 +236,26 @@ test('garbage, oversized and unfinished request heads are closed without touchin
   await offerReaches(b, a, 'v=0 after garbage');
   assert.is(a.client.closeInfo, null);
   assert.is(b.client.closeInfo, null);
+});
+
+test('hostile request targets through the primary (plain and upgrade) get a 4xx or a close; no process dies, everyone goes on', async (ctx) => {
+  const room = roomOn(1, 'hostile');
+  const a = await joined(ctx, 'hal', room, 'hint');
+  const b = await joined(ctx, 'hol', room, 'hint');
+  const processesBefore = (await processUrls(ctx)).length;
+  for (const bytes of hostileRequests(basicAuth())) {
+    const answer = await sendRaw(ctx.node.url, bytes);
+    assert.ok(answer.status === null || (answer.status >= 400 && answer.status < 500), `${JSON.stringify(bytes.slice(0, 100))} answered ${answer.status}`);
+  }
+  assert.is((await http(ctx.node.url, 'GET', '/health')).status, 200);
+  await offerReaches(a, b, 'v=0 after hostile targets');
+  const c = await joined(ctx, 'hil', roomOn(0, 'after-hostile'), 'hint');
+  await c.client.request('ping', {});
+  assert.is(a.client.closeInfo, null);
+  assert.is(b.client.closeInfo, null);
+  assert.is((await processUrls(ctx)).length, processesBefore);
+  assert.not.match(ctx.node.output(), /worker process died/, 'no worker process died');
+  assert.is(ctx.node.child.exitCode, null);
 });
 
 test('SIGKILL of one worker: it is restarted, the public port stays up, the other process\'s rooms go on', async (ctx) => {

@@ -39,7 +39,7 @@ test('a demoted speaker loses its producers; a promoted viewer publishes at once
   assert.equal(ctx.srv.app.rooms.getRoom('rm-roles')!.media!.producerList().filter((p) => p.participant_id === speaker.participantId), []);
   assert.is((await speaker.signaling.next('role-changed')).role, 'viewer');
   // Now a viewer: publishing is refused by the server.
-  const refused = await speaker.signaling.request('produce', { transport_id: 'x', kind: 'audio', rtp_parameters: {}, source: 'mic' }).catch((e) => e);
+  const refused = await speaker.signaling.request('produce', { transport_id: 'x', kind: 'audio', rtp_parameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] }, source: 'mic' }).catch((e) => e);
   assert.is(refused.code, 'forbidden');
 
   // The viewer raises a hand; the host acknowledges with promotion; it publishes right away.

@@ -127,7 +127,7 @@ for (const c of CASES) {
 
 test('publishing: viewers are refused before any media is touched; moderators too in a webinar', async ({ srv }) => {
   const produce = (client: SignalingClient) =>
-    client.request('produce', { transport_id: 'T', kind: 'audio', rtp_parameters: {}, source: 'mic' }).then(() => 'ok', (e) => e.code);
+    client.request('produce', { transport_id: 'T', kind: 'audio', rtp_parameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] }, source: 'mic' }).then(() => 'ok', (e) => e.code);
   const v = await srv.joined('pv', 'm-publish', { role: 'viewer' });
   const m = await srv.joined('pm', 'm-publish', { role: 'moderator' });
   const h = await srv.joined('ph', 'm-publish', { role: 'host' });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startApp, type App } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
-import { createLogger } from '../../server/logger.js';
+import { createLogger, type Logger } from '../../server/logger.js';
 import { openPglite } from '../../server/storage/pgliteDatabase.js';
 import { applySchema } from '../../server/storage/schema.js';
 import { TokenIssuer, type TokenRequest } from '../../server/tokens.js';
@@ -27,6 +27,8 @@ export interface TestServerOptions {
   dataDir?: string;
   /** Start mediasoup workers (RTC_WORKERS); servers without are signaling-only. */
   sfuWorkers?: number;
+  /** The node's logger (tests that read what it logs); else pino at TEST_LOG_LEVEL. */
+  logger?: Logger;
 }
 
 export interface TestServer {
@@ -87,7 +89,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
     ...opts.env,
   });
-  const app = await startApp(config, createLogger(config.logLevel));
+  const app = await startApp(config, opts.logger ?? createLogger(config.logLevel));
   const issuer = await TokenIssuer.fromPrivateKeyFile(keys.privateKeyFile, { audience: config.jwt.audience, issuer: config.jwt.issuer });
   const clients: SignalingClient[] = [];
 

@@ -165,6 +165,38 @@ test('a receiver that fails for a while gets everything afterwards, in order (re
   }
 });
 
+test('a receiver answering 302 is a failed delivery: the redirect is not followed, the status is stored and retried', async () => {
+  const target = new Receiver(await freePort()); // where the redirect points: must see nothing
+  await target.start();
+  let redirects = 0;
+  const redirecting = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      redirects++;
+      res.writeHead(302, { location: target.url }).end();
+    });
+  });
+  await new Promise<void>((r) => redirecting.listen(0, '127.0.0.1', r));
+  const port = (redirecting.address() as { port: number }).port;
+  const srv = await startServer({ env: { ...env(target), WEBHOOK_URLS: `http://127.0.0.1:${port}/hook` } });
+  try {
+    await lifecycle(srv, 'w-redirect');
+    await eventually(() => redirects >= 3, 10_000, 'retried deliveries to the redirecting receiver');
+    const rows = await srv.app.db.query<{ attempts: number; last_error: string; delivered_at: Date | null }>(
+      `SELECT attempts, last_error, delivered_at FROM webhook_outbox WHERE room = 'w-redirect' ORDER BY id LIMIT 1`,
+    );
+    assert.ok(rows[0]!.attempts >= 2, JSON.stringify(rows[0]));
+    assert.match(rows[0]!.last_error, /^HTTP 302/);
+    assert.is(rows[0]!.delivered_at, null);
+    assert.is(target.attempts, 0, 'the redirect target got no request');
+  } finally {
+    await srv.stop();
+    redirecting.closeAllConnections();
+    await new Promise<void>((r) => redirecting.close(() => r()));
+    await target.stop();
+  }
+});
+
 test('events stored while the receiver is down are delivered after a server restart', async () => {
   const receiver = new Receiver(await freePort()); // not listening yet: connection refused
   const first = await startServer({ env: env(receiver) });

@@ -446,7 +446,7 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     const { consumer: params } = await this.signaling.request('consume', {
       transport_id: transport.id,
       producer_id: producerId,
-      rtp_capabilities: device.recvRtpCapabilities as unknown as Record<string, unknown>,
+      rtp_capabilities: device.recvRtpCapabilities as unknown as ClientPayloads['consume']['rtp_capabilities'],
     });
     this.checkEpoch(epoch);
     const consumer = await transport.consume({
@@ -548,7 +548,7 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
       };
       const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
       transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-        this.signaling.request('connect-transport', { transport_id: transport.id, dtls_parameters: dtlsParameters as unknown as Record<string, unknown> })
+        this.signaling.request('connect-transport', { transport_id: transport.id, dtls_parameters: dtlsParameters as unknown as ClientPayloads['connect-transport']['dtls_parameters'] })
           .then(() => callback(), errback);
       });
       if (direction === 'send') {
@@ -556,7 +556,7 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
           this.signaling.request('produce', {
             transport_id: transport.id,
             kind,
-            rtp_parameters: rtpParameters as unknown as Record<string, unknown>,
+            rtp_parameters: rtpParameters as unknown as ClientPayloads['produce']['rtp_parameters'],
             source: (appData['source'] as Source | undefined) ?? (kind === 'audio' ? 'mic' : 'camera'),
           }).then(({ producer_id }) => callback({ id: producer_id }), errback);
         });
