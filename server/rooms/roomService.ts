@@ -240,6 +240,21 @@ export class RoomService {
     await this.ctl.events.emit({ name, room: room.name, data: { call_id: room.callId, ...data } });
   }
 
+  /**
+   * Records an event of something that has happened anyway (a track published
+   * or closed): if the database refuses it, it is retried until the database
+   * is back instead of being lost. Never rejects.
+   */
+  async emitDurably(what: string, name: EventName, room: Room, data: Record<string, unknown>): Promise<void> {
+    const event = { call_id: room.callId, ...data };
+    try {
+      await this.emit(name, room, event);
+    } catch (err) {
+      this.log.error({ err, room: room.name, event: name }, 'could not record a webhook event; retrying until the database is back');
+      this.deferred.add(what, () => this.emit(name, room, event));
+    }
+  }
+
   /** Starts the countdown that ends the call of an empty room (0: at once). */
   armEmptyTimer(room: Room): void {
     this.disarmEmptyTimer(room);
