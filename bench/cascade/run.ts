@@ -11,12 +11,13 @@
 //
 // Re-executes itself inside `unshare -n` (loopback only), like bench/sfu.
 
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, networkInterfaces } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isolated, reexecIsolated } from '../shared/netns.js';
 import type { Consumer, PipeTransport, PlainTransport, Router, RtpCapabilities } from 'mediasoup/types';
 import { RedisNodeBus } from '../../server/cluster/nodeBus.js';
 import { createLogger } from '../../server/logger.js';
@@ -65,24 +66,6 @@ function parseArgs(argv: string[]): Options {
 
 // ---- isolation (loopback only) ------------------------------------------------------
 
-const isolated = () => Object.values(networkInterfaces()).flat().every((a) => a?.internal);
-
-function reexecIsolated(): void {
-  if (process.env['CASCADE_BENCH_NETNS'] === '1') {
-    process.stderr.write('[cascade-bench] still not isolated inside unshare -n: refusing to send media\n');
-    process.exit(2);
-  }
-  const script = fileURLToPath(import.meta.url);
-  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, script, ...process.argv.slice(2)], {
-    stdio: 'inherit', env: { ...process.env, CASCADE_BENCH_NETNS: '1' },
-  });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
-  child.on('error', (err) => {
-    process.stderr.write(`[cascade-bench] cannot enter a private network namespace (${err.message}); run as root\n`);
-    process.exit(2);
-  });
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
-}
 
 // ---- helpers ---------------------------------------------------------------------------
 
@@ -145,7 +128,7 @@ const workerCpuMs = async (pool: WorkerPool) => (await pool.usage()).reduce((n, 
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  if (!isolated()) return reexecIsolated();
+  if (!isolated()) return reexecIsolated('cascade-bench', fileURLToPath(import.meta.url));
   const started = new Date();
   const logger = createLogger('silent');
   const closers: Array<() => Promise<unknown>> = [];

@@ -12,11 +12,12 @@
 // Results: bench/recording/results/<time>.json and latest.json; summary on stdout.
 // Runs inside `unshare -n` (loopback only), like the SFU bench.
 
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, networkInterfaces } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isolated, reexecIsolated } from '../shared/netns.js';
 import { probeFile } from '../../recording/probe.js';
 import { startServer, type TestServer } from '../../test/support/server.js';
 import { machineCpu, processCpuMs } from '../sfu/procnet.js';
@@ -59,26 +60,6 @@ function parseArgs(argv: string[]): Options {
 
 // ---- isolation: loopback only ------------------------------------------------
 
-function isolated(): boolean {
-  return Object.values(networkInterfaces()).flat().every((a) => a?.internal);
-}
-
-function reexecIsolated(): void {
-  if (process.env['RECORDING_BENCH_NETNS'] === '1') {
-    process.stderr.write('[recording-bench] still not isolated inside unshare -n: refusing to send media\n');
-    process.exit(2);
-  }
-  const script = fileURLToPath(import.meta.url);
-  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, ...process.execArgv, script, ...process.argv.slice(2)], {
-    stdio: 'inherit', env: { ...process.env, RECORDING_BENCH_NETNS: '1' },
-  });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
-  child.on('error', (err) => {
-    process.stderr.write(`[recording-bench] cannot enter a private network namespace (${err.message}); run as root or under unshare -rn\n`);
-    process.exit(2);
-  });
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const t0 = Date.now();
@@ -158,7 +139,7 @@ async function measure(srv: TestServer, seconds: number, ffmpegPids: number[]): 
 }
 
 async function main(): Promise<void> {
-  if (!isolated()) return reexecIsolated();
+  if (!isolated()) return reexecIsolated('recording-bench', fileURLToPath(import.meta.url));
   const o = parseArgs(process.argv.slice(2));
   const load0 = loadavg();
   log(`server: in-process, 1 mediasoup worker; ${o.participants} publishers (audio + ${o.width}x${o.height}@${o.fps} VP8 ${o.kbps} kbps)`);

@@ -3,7 +3,10 @@
 // sends `reconnect`, close code 4012), it connects again, trying the given
 // node URLs in turn (a load balancer in front does the same with one URL),
 // joins the room again, republishes what it published, and consumes every
-// producer of the room. Used by the cluster tests and the failover benchmark.
+// producer of the room. After `sfu-reset` (its media worker died) it rebuilds
+// its media on the same connection the same way: new transports, publish
+// again, consume again. Used by the cluster tests and the failover and faults
+// benchmarks.
 
 import { EventEmitter } from 'node:events';
 import type { ReceivedTrack } from './mediaBot.js';
@@ -34,14 +37,24 @@ export interface RejoinEvent {
   attempts: number;
 }
 
-export class ResilientBot extends EventEmitter<{ rejoined: [RejoinEvent]; lost: [{ code: number; reason: string }] }> {
+export interface ResetEvent {
+  reason: string;
+  /** Milliseconds from the `sfu-reset` to publishing again (null when republishing failed). */
+  republishedAfterMs: number | null;
+}
+
+export class ResilientBot extends EventEmitter<{ rejoined: [RejoinEvent]; lost: [{ code: number; reason: string }]; reset: [ResetEvent] }> {
   bot!: MediaBot;
   /** The URL index of the current connection. */
   urlIndex = 0;
   rejoins = 0;
+  /** `sfu-reset` events handled. */
+  resets = 0;
   private stopped = false;
   /** Received tracks of the current connection, by producer id. */
   readonly received = new Map<string, ReceivedTrack>();
+  /** The other participants' producers in the room (joined state, producer-added, producer-removed). */
+  private readonly roomProducers = new Set<string>();
 
   private constructor(private readonly opts: ResilientBotOptions) {
     super();
@@ -69,12 +82,51 @@ export class ResilientBot extends EventEmitter<{ rejoined: [RejoinEvent]; lost: 
     const bot = await MediaBot.join(url, await this.opts.token(), this.opts.room);
     this.bot = bot;
     this.received.clear();
+    this.roomProducers.clear();
+    for (const p of bot.roomProducers) this.roomProducers.add(p.producer_id);
     void bot.signaling.closed.then((info) => this.onClosed(bot, info.code, info.reason));
+    void this.watchResets(bot);
+    await this.publish(bot);
+    if (this.opts.consumeAll ?? true) {
+      for (const id of this.roomProducers) void this.consume(bot, id);
+      void this.watchProducers(bot);
+    }
+  }
+
+  private async publish(bot: MediaBot): Promise<void> {
     if (this.opts.publish?.video) await bot.publishVideo({ width: 320, height: 180, fps: 15 });
     if (this.opts.publish?.audio) await bot.publishAudio();
-    if (this.opts.consumeAll ?? true) {
-      for (const p of bot.roomProducers) void this.consume(bot, p.producer_id);
-      void this.watchProducers(bot);
+  }
+
+  /** `sfu-reset`: everything on the SFU is gone; rebuild on the same connection (as the browser SDK does). */
+  private async watchResets(bot: MediaBot): Promise<void> {
+    while (bot === this.bot && !this.stopped) {
+      let reason: string;
+      try {
+        reason = (await bot.signaling.next('sfu-reset', () => true, 3_600_000)).reason;
+      } catch {
+        return; // closed: the rejoin starts a new watch
+      }
+      if (bot !== this.bot || this.stopped) return;
+      const at = Date.now();
+      this.resets++;
+      for (const r of this.received.values()) r.stop();
+      this.received.clear();
+      bot.resetTransports();
+      let republishedAfterMs: number | null = null;
+      // The replacement worker may still be starting: a few tries, backing off (0.25 s to 2 s).
+      for (let attempt = 0; attempt < 5 && bot === this.bot && !this.stopped; attempt++) {
+        try {
+          await this.publish(bot);
+          republishedAfterMs = Date.now() - at;
+          break;
+        } catch {
+          bot.resetTransports();
+          await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
+        }
+      }
+      if (this.opts.consumeAll ?? true) for (const id of this.roomProducers) void this.consume(bot, id);
+      this.emit('reset', { reason, republishedAfterMs });
     }
   }
 
@@ -88,10 +140,25 @@ export class ResilientBot extends EventEmitter<{ rejoined: [RejoinEvent]; lost: 
   }
 
   private async watchProducers(bot: MediaBot): Promise<void> {
+    void this.watchRemovals(bot);
     while (bot === this.bot && !this.stopped) {
       try {
         const added = await bot.signaling.next('producer-added', (p) => p.participant_id !== bot.participantId, 3_600_000);
+        this.roomProducers.add(added.producer_id);
         void this.consume(bot, added.producer_id);
+      } catch {
+        return; // closed
+      }
+    }
+  }
+
+  private async watchRemovals(bot: MediaBot): Promise<void> {
+    while (bot === this.bot && !this.stopped) {
+      try {
+        const removed = await bot.signaling.next('producer-removed', () => true, 3_600_000);
+        this.roomProducers.delete(removed.producer_id);
+        this.received.get(removed.producer_id)?.stop();
+        this.received.delete(removed.producer_id);
       } catch {
         return; // closed
       }

@@ -68,7 +68,8 @@ export class MediaService {
     if (message.type !== 'producer-added' && message.type !== 'producer-removed') return;
     const name = message.type === 'producer-added' ? 'track_published' : 'track_unpublished';
     const previous = this.recording.get(room) ?? Promise.resolve();
-    const recorded = previous.then(() => this.rooms.emit(name, room, { track: message.payload })).catch(() => {}); // the outbox logs its failures
+    // A refused write is retried until the database is back (the track exists whatever the database says).
+    const recorded = previous.then(() => this.rooms.emitDurably(`${name} of ${message.payload.producer_id}`, name, room, { track: message.payload }));
     this.recording.set(room, recorded);
   }
 

@@ -13,6 +13,7 @@ import type { RoomDirectory } from '../cluster/roomDirectory.js';
 import type { CallRecord, CallStore, ParticipantRecord } from '../storage/callStore.js';
 import type { RoomControlStore } from '../storage/roomControlStore.js';
 import type { EventSink, EventName } from '../events.js';
+import { DeferredWrites } from './deferredWrites.js';
 import { KeyedMutex } from '../util/keyedMutex.js';
 import { LobbyWaiter } from './lobby.js';
 import { Participant, type ParticipantSink } from './participant.js';
@@ -67,6 +68,8 @@ export class RoomService {
   /** Rooms whose room_started event was recorded (room_finished follows only those). */
   private readonly announced = new WeakSet<Room>();
   private participantCount = 0;
+  /** Leaves (rows and events) the database refused: stored once it is back. */
+  private readonly deferred: DeferredWrites;
 
   constructor(
     private readonly store: CallStore,
@@ -74,7 +77,9 @@ export class RoomService {
     readonly nodeId: string,
     private readonly log: Logger,
     readonly ctl: RoomControlDeps,
-  ) {}
+  ) {
+    this.deferred = new DeferredWrites(log);
+  }
 
   get roomCount(): number {
     return this.rooms.size;
@@ -235,6 +240,21 @@ export class RoomService {
     await this.ctl.events.emit({ name, room: room.name, data: { call_id: room.callId, ...data } });
   }
 
+  /**
+   * Records an event of something that has happened anyway (a track published
+   * or closed): if the database refuses it, it is retried until the database
+   * is back instead of being lost. Never rejects.
+   */
+  async emitDurably(what: string, name: EventName, room: Room, data: Record<string, unknown>): Promise<void> {
+    const event = { call_id: room.callId, ...data };
+    try {
+      await this.emit(name, room, event);
+    } catch (err) {
+      this.log.error({ err, room: room.name, event: name }, 'could not record a webhook event; retrying until the database is back');
+      this.deferred.add(what, () => this.emit(name, room, event));
+    }
+  }
+
   /** Starts the countdown that ends the call of an empty room (0: at once). */
   armEmptyTimer(room: Room): void {
     this.disarmEmptyTimer(room);
@@ -351,6 +371,7 @@ export class RoomService {
 
   /** Everyone leaves (server shutting down); their rows and calls are closed. */
   async shutdown(): Promise<void> {
+    this.deferred.close();
     await Promise.all(
       [...this.rooms.values()].map((room) =>
         this.roomLocks.run(room.name, async () => {
@@ -422,11 +443,14 @@ export class RoomService {
     room.media?.removePeer(p.id);
     this.participantCount--;
     if (reason === 'replaced' || reason === 'kicked' || reason === 'removed') p.sink.removed(reason);
+    const at = new Date();
+    let stored = true;
     try {
-      await this.store.participantLeft(p.id, new Date(), reason);
+      await this.store.participantLeft(p.id, at, reason);
     } catch (err) {
-      // The row stays open; it is closed when the call ends or at the next start.
-      this.log.error({ err, participant_id: p.id }, 'could not record leave');
+      // The participant is gone anyway (and the leave acknowledged): the row is written once the database is back.
+      this.log.error({ err, participant_id: p.id }, 'could not record leave; retrying until the database is back');
+      stored = false;
     }
     room.broadcast({ type: 'peer-left', payload: { participant_id: p.id, reason } });
     // An explicit leave or a kick gives up a raised hand; a dropped connection keeps its place.
@@ -441,10 +465,25 @@ export class RoomService {
       }
       room.sendHandQueue();
     }
-    await this.emit('participant_left', room, {
-      participant: { ...p.info(), left_at: new Date().toISOString() },
-      reason,
-    }).catch((err) => this.log.error({ err, room: room.name }, 'could not record participant_left'));
+    // The call of this leave, even if the event is stored after the room moved on to another call.
+    const event = { call_id: room.callId, participant: { ...p.info(), left_at: at.toISOString() }, reason };
+    const emitLeft = () => this.emit('participant_left', room, event);
+    if (stored) {
+      try {
+        await emitLeft();
+        return;
+      } catch (err) {
+        this.log.error({ err, room: room.name }, 'could not record participant_left; retrying until the database is back');
+      }
+    }
+    // Row first (it is guarded by left_at IS NULL, so a retry never overwrites), then the event.
+    this.deferred.add(`leave of ${p.id}`, async () => {
+      if (!stored) {
+        await this.store.participantLeft(p.id, at, reason);
+        stored = true;
+      }
+      await emitLeft();
+    });
   }
 
   /** Ends the room's call, tells everyone still in it, and forgets the room. */
@@ -514,13 +553,23 @@ export class RoomService {
       room.media = null;
       this.rooms.delete(name);
       const at = new Date();
-      await Promise.all(leaving.map((p) => this.store.participantLeft(p.id, at, 'migrated').catch((err) => {
-        this.log.error({ err, participant_id: p.id }, 'could not record leave');
+      const stored = await Promise.all(leaving.map((p) => this.store.participantLeft(p.id, at, 'migrated').then(() => true, (err) => {
+        this.log.error({ err, participant_id: p.id }, 'could not record leave; retrying until the database is back');
+        return false;
       })));
-      if (this.announced.has(room)) {
-        for (const p of leaving) {
-          await this.emit('participant_left', room, { participant: { ...p.info(), left_at: at.toISOString() }, reason: 'migrated' }).catch(() => {});
-        }
+      const announced = this.announced.has(room);
+      for (const [i, p] of leaving.entries()) {
+        const event = { call_id: room.callId, participant: { ...p.info(), left_at: at.toISOString() }, reason: 'migrated' };
+        let done = stored[i]!;
+        if (done && announced && (await this.emit('participant_left', room, event).then(() => true, () => false))) continue;
+        if (done && !announced) continue;
+        this.deferred.add(`migration of ${p.id}`, async () => {
+          if (!done) {
+            await this.store.participantLeft(p.id, at, 'migrated');
+            done = true;
+          }
+          if (announced) await this.emit('participant_left', room, event);
+        });
       }
       const notice = encode({ type: 'reconnect', payload: { reason, room: name, retry_after_ms: retryAfterMs } });
       for (const p of leaving) {

@@ -16,6 +16,14 @@ export interface PostgresServer {
   settings: string[];
   /** postmaster pid (its children are the backends). */
   pid(): number | null;
+  /**
+   * Fast shutdown (SIGINT: clients disconnected, a clean checkpoint), keeping
+   * the data directory; `start()` runs it again on the same port and data.
+   */
+  shutdown(): Promise<void>;
+  /** Starts it again after shutdown(); resolves when it accepts connections. */
+  start(): Promise<void>;
+  /** Shuts down and removes the data directory. */
   stop(): Promise<void>;
 }
 
@@ -65,10 +73,13 @@ export async function startPostgres(opts: { settings?: string[]; port?: number }
   const [initCmd, initArgs] = asPostgres(path.join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   execFileSync(initCmd, initArgs, { stdio: 'ignore' });
   const port = opts.port ?? (await freePort());
-  const [cmd, args] = asPostgres(path.join(bin, 'postgres'), [
-    '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', ...settings.flatMap((s) => ['-c', s]),
-  ]);
-  const child = spawn(cmd, args, { stdio: 'ignore' });
+  const launch = (): ChildProcess => {
+    const [cmd, args] = asPostgres(path.join(bin, 'postgres'), [
+      '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', ...settings.flatMap((s) => ['-c', s]),
+    ]);
+    return spawn(cmd, args, { stdio: 'ignore' });
+  };
+  let child = launch();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const version = await waitReady(url, child, 30_000);
   const pid = () => {
@@ -78,32 +89,40 @@ export async function startPostgres(opts: { settings?: string[]; port?: number }
       return null;
     }
   };
+  const shutdown = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    // Signal the postmaster itself (runuser does not pass SIGINT on); SIGINT = fast shutdown.
+    const p = pid();
+    try {
+      if (p) process.kill(p, 'SIGINT');
+      else child.kill('SIGINT');
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        if (p) process.kill(p, 'SIGKILL');
+        child.kill('SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  };
   return {
     url,
     version,
     settings,
     pid,
+    shutdown,
+    async start() {
+      if (child.exitCode === null && child.signalCode === null) return;
+      child = launch();
+      await waitReady(url, child, 30_000);
+    },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        // Signal the postmaster itself (runuser does not pass SIGINT on); SIGINT = fast shutdown.
-        const p = pid();
-        try {
-          if (p) process.kill(p, 'SIGINT');
-          else child.kill('SIGINT');
-        } catch {
-          // already gone
-        }
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-        if (child.exitCode === null) {
-          try {
-            if (p) process.kill(p, 'SIGKILL');
-            child.kill('SIGKILL');
-          } catch {
-            // gone
-          }
-        }
-      }
+      await shutdown();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -8,6 +8,19 @@ import { testKeys } from './keys.js';
 
 const MAIN = fileURLToPath(new URL('../../server/main.js', import.meta.url));
 
+export interface SpawnOptions {
+  /** The log message that says the server listens (a multi-process node's primary logs its own). */
+  ready?: string;
+  /**
+   * Readiness by polling this URL (any HTTP answer) instead of waiting for the
+   * listening message: for a node started with LOG_LEVEL=warn, which does not
+   * log it. The env must then set PORT.
+   */
+  readyUrl?: string;
+  /** Keep only the last this many characters of the output (a long-running node). */
+  maxOutputChars?: number;
+}
+
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
@@ -15,8 +28,7 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Multiproc: `ready` is the log message that says the server listens (a multi-process node's primary logs its own). */
-export async function spawnServer(env: Record<string, string>, opts: { ready?: string } = {}): Promise<ServerProcess> {
+export async function spawnServer(env: Record<string, string>, opts: SpawnOptions = {}): Promise<ServerProcess> {
   const ready = new RegExp(`"url":"(http:\\/\\/[^"]+)".*"msg":"${opts.ready ?? 'switchboard listening'}"`);
   const keys = testKeys();
   const child = spawn(process.execPath, [MAIN], {
@@ -36,8 +48,12 @@ export async function spawnServer(env: Record<string, string>, opts: { ready?: s
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  const append = (d: Buffer) => {
+    output += d;
+    if (opts.maxOutputChars !== undefined && output.length > opts.maxOutputChars * 2) output = output.slice(-opts.maxOutputChars);
+  };
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -51,7 +67,23 @@ export async function spawnServer(env: Record<string, string>, opts: { ready?: s
         resolve(match[1]!);
       }
     };
-    child.stdout!.on('data', check);
+    if (opts.readyUrl) {
+      const readyUrl = opts.readyUrl;
+      const poll = async () => {
+        while (child.exitCode === null && child.signalCode === null) {
+          const answered = await fetch(readyUrl, { signal: AbortSignal.timeout(2000) }).then(() => true, () => false);
+          if (answered) {
+            clearTimeout(timer);
+            resolve(new URL(readyUrl).origin);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+      void poll();
+    } else {
+      child.stdout!.on('data', check);
+    }
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code}:\n${output}`));
