@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
 const FILE_TIMEOUT_MS = Number(process.env['TEST_FILE_TIMEOUT_MS'] ?? 300_000);
 const CONCURRENCY = Number(process.env['TEST_CONCURRENCY'] ?? 2);
+/** How long a test file may take to exit once its tests finished (closing servers, databases, bots). */
+const EXIT_GRACE_MS = Number(process.env['TEST_EXIT_GRACE_MS'] ?? 30_000);
 
 interface Outcome {
   file: string;
@@ -38,14 +40,27 @@ function runFile(file: string): Promise<Outcome> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
+    let lingering: NodeJS.Timeout | null = null;
+    const onOutput = (d: Buffer) => {
+      output += d;
+      // uvu's summary is printed when every test ran: a process still alive long after it holds
+      // a leaked handle (an open socket, a native media track) and would otherwise use up FILE_TIMEOUT_MS.
+      if (!lingering && /Duration:/.test(output)) {
+        lingering = setTimeout(() => {
+          output += `\n[runner] still running ${EXIT_GRACE_MS} ms after its tests finished (a leaked handle keeps it alive): killed\n`;
+          child.kill('SIGKILL');
+        }, EXIT_GRACE_MS);
+      }
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
     const timer = setTimeout(() => {
       output += `\n[runner] killed after ${FILE_TIMEOUT_MS} ms\n`;
       child.kill('SIGKILL');
     }, FILE_TIMEOUT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (lingering) clearTimeout(lingering);
       // A file that dies without a word (a native crash in a media library) says how it ended.
       if (code !== 0) output += `\n[runner] exited with ${signal ? `signal ${signal}` : `code ${code}`}\n`;
       const clean = output.replace(/\x1b\[[0-9;]*m/g, '');

@@ -4,7 +4,7 @@
 
 import wrtc from '@roamhq/wrtc';
 import { Device } from 'mediasoup-client';
-import type { Consumer, Producer, Transport } from 'mediasoup-client/types';
+import type { Consumer, Producer, ProducerOptions, Transport } from 'mediasoup-client/types';
 import type { ProducerInfo, Source } from '../../signaling/protocol.js';
 import { SignalingClient } from './signalingClient.js';
 
@@ -50,6 +50,8 @@ export class MediaBot {
   private readonly timers = new Set<NodeJS.Timeout>();
   private recvTransportPromise: Promise<Transport> | null = null;
   forceTcp = false;
+  /** Set by close(): nothing new is published after it (a track left running keeps the process alive). */
+  private closed = false;
 
   private constructor(
     readonly signaling: SignalingClient,
@@ -79,6 +81,7 @@ export class MediaBot {
 
   private async createTransport(direction: 'send' | 'recv'): Promise<Transport> {
     const { transport: options } = await this.signaling.request('create-transport', { direction, sctp: true, force_tcp: this.forceTcp });
+    if (this.closed) throw new Error('media bot closed'); // no peer connection after close: nobody would close it
     const transport = direction === 'send'
       ? this.device.createSendTransport(options as never)
       : this.device.createRecvTransport(options as never);
@@ -134,9 +137,7 @@ export class MediaBot {
       source.onFrame({ width, height, data });
     }, 1000 / fps);
     this.timers.add(timer);
-    const transport = await this.send();
-    const producer = await transport.produce({
-      track,
+    const producer = await this.produceTrack(track, timer, {
       ...(codec ? { codec } : {}),
       appData: { source: opts.source ?? 'camera' },
       ...(opts.simulcast
@@ -151,10 +152,34 @@ export class MediaBot {
           ? { encodings: [{ scalabilityMode: opts.scalabilityMode, maxBitrate: 1_500_000 }] }
           : {}),
     });
-    producer.observer.on('close', () => {
+    return producer;
+  }
+
+  /**
+   * Publishes a synthetic track fed by `timer`. If publishing fails, or the bot
+   * closed meanwhile, the timer and the native track stop (an unstopped wrtc
+   * track kept the process alive after a test).
+   */
+  private async produceTrack(track: MediaStreamTrack, timer: NodeJS.Timeout, options: Omit<ProducerOptions, 'track'>): Promise<Producer> {
+    const stop = () => {
       clearInterval(timer);
+      this.timers.delete(timer);
       track.stop();
-    });
+    };
+    let producer: Producer;
+    try {
+      if (this.closed) throw new Error('media bot closed');
+      const transport = await this.send();
+      producer = await transport.produce({ track, ...options });
+    } catch (err) {
+      stop();
+      throw err;
+    }
+    producer.observer.on('close', stop);
+    if (this.closed) {
+      producer.close();
+      throw new Error('media bot closed');
+    }
     this.producers.set(producer.id, producer);
     return producer;
   }
@@ -179,14 +204,7 @@ export class MediaBot {
       source.onData({ samples, sampleRate });
     }, 10);
     this.timers.add(timer);
-    const transport = await this.send();
-    const producer = await transport.produce({ track, appData: { source: 'mic' } });
-    producer.observer.on('close', () => {
-      clearInterval(timer);
-      track.stop();
-    });
-    this.producers.set(producer.id, producer);
-    return producer;
+    return this.produceTrack(track, timer, { appData: { source: 'mic' } });
   }
 
   /** Opens a data channel to the room (chat, whiteboard...). */
@@ -232,6 +250,10 @@ export class MediaBot {
       kind: params.kind,
       rtpParameters: params.rtpParameters as never,
     });
+    if (this.closed) {
+      consumer.close();
+      throw new Error('media bot closed');
+    }
     const received: ReceivedTrack = { consumer, frames: 0, lastWidth: 0, lastHeight: 0, stop: () => {} };
     if (consumer.kind === 'video') {
       const sink = new wrtc.nonstandard.RTCVideoSink(consumer.track);
@@ -255,6 +277,7 @@ export class MediaBot {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const t of this.timers) clearInterval(t);
     for (const r of this.received.values()) r.stop();
     for (const p of this.producers.values()) p.close();

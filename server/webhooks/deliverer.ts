@@ -46,6 +46,8 @@ export class WebhookDeliverer {
   private stopped = false;
   private deliveries: Counter | null = null;
   private prunedAt = 0;
+  /** Receivers whose last delivery from this node failed. */
+  private readonly failing = new Set<string>();
 
   constructor(
     private readonly db: Database,
@@ -156,6 +158,25 @@ export class WebhookDeliverer {
     await this.db.query(`DELETE FROM webhook_outbox WHERE delivered_at < now() - interval '${KEEP_DELIVERED_DAYS} days'`);
   }
 
+  /**
+   * A delivery went through after a failure (this row's, or this receiver's
+   * last one): the receiver is back. Its other rows
+   * waiting out their backoff (each room's own, up to WEBHOOK_RETRY_MAX_MS)
+   * are due now, so a receiver's outage ends for every room at once.
+   */
+  private async receiverBack(url: string): Promise<void> {
+    const rows = await this.db.query<{ id: string }>(
+      `UPDATE webhook_outbox SET next_attempt_at = now()
+       WHERE url = $1 AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at > now()
+       RETURNING id`,
+      [url],
+    );
+    if (rows.length > 0) {
+      this.log.info({ url, rows: rows.length }, 'webhook receiver answers again: its waiting events are due now');
+      this.again = true;
+    }
+  }
+
   private async deliver(row: OutboxRow): Promise<void> {
     const timestamp = Math.floor(Date.now() / 1000);
     let error: string | null = null;
@@ -184,8 +205,11 @@ export class WebhookDeliverer {
     if (error === null) {
       this.deliveries?.inc({ result: 'delivered' });
       await this.db.query(`UPDATE webhook_outbox SET delivered_at = now(), attempts = attempts + 1, locked_until = NULL WHERE id = $1`, [row.id]);
+      const receiverWasFailing = this.failing.delete(row.url);
+      if (row.attempts > 0 || receiverWasFailing) await this.receiverBack(row.url);
       return;
     }
+    this.failing.add(row.url);
     const attempts = row.attempts + 1;
     const giveUp = row.age_seconds >= this.opts.giveUpSeconds;
     this.deliveries?.inc({ result: giveUp ? 'given_up' : 'retry' });

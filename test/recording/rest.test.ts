@@ -2,7 +2,7 @@
 // download links (signed, expiring), participant access, retention cleanup,
 // and rooms that record automatically.
 
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
@@ -111,6 +111,10 @@ test('REST refuses what it should: no call, disallowed room, twice, unknown ids'
   const busy = await ctx.srv.api('GET', '/api/v1/recordings?status=recording&room=twice');
   const id = busy.body.recordings[0].recording_id;
   assert.is((await ctx.srv.api('DELETE', `/api/v1/recordings/${id}`)).status, 409); // in progress
+  // Stopped before ffmpeg wrote any media, a recording is rightly `failed` (nothing could be read): wait
+  // for audio in its file (a loaded box starts ffmpeg late; stopping at once failed this test there).
+  const dir = path.join(ctx.srv.dataDir, 'recordings', id);
+  await eventually(() => readdirSync(dir).some((f) => { const st = statSync(path.join(dir, f)); return st.isFile() && st.size > 0; }), 30_000, 'audio in the file');
   const stopped = await ctx.srv.api('POST', `/api/v1/recordings/${id}/stop`);
   assert.is(stopped.status, 200);
   assert.is(stopped.body.status, 'ready');

@@ -165,6 +165,32 @@ test('a receiver that fails for a while gets everything afterwards, in order (re
   }
 });
 
+test('when a receiver answers again, every room\'s waiting events are due at once (not after each one\'s own backoff)', async () => {
+  const receiver = new Receiver(await freePort());
+  let failing = true;
+  receiver.status = () => (failing ? 503 : 200);
+  await receiver.start();
+  const srv = await startServer({ env: env(receiver, { WEBHOOK_RETRY_BASE_MS: '250', WEBHOOK_RETRY_MAX_MS: '60000' }) });
+  try {
+    const early = await srv.joined('early', 'w-early');
+    // Five failed attempts: room_started of w-early now waits ~4 s (250 ms doubling, ±20%) for its next try.
+    await eventually(() => receiver.attempts >= 5, 15_000, 'five attempts');
+    failing = false;
+    const late = await srv.joined('late', 'w-late'); // a fresh event goes through at once: the receiver is back
+    await eventually(() => receiver.events('w-late').length >= 1, 5000, 'the fresh event delivered');
+    const backAt = Date.now();
+    await eventually(() => receiver.events('w-early').length >= 2, 10_000, 'the waiting room delivered');
+    const waitedMs = Date.now() - backAt;
+    assert.ok(waitedMs < 2000, `w-early's events came ${waitedMs} ms after the receiver was back (its backoff was ~4 s)`);
+    assert.equal(receiver.events('w-early'), ['room_started', 'participant_joined']);
+    await early.client.close();
+    await late.client.close();
+  } finally {
+    await srv.stop();
+    await receiver.stop();
+  }
+});
+
 test('a receiver answering 302 is a failed delivery: the redirect is not followed, the status is stored and retried', async () => {
   const target = new Receiver(await freePort()); // where the redirect points: must see nothing
   await target.start();
