@@ -18,7 +18,7 @@ import { MEDIA_CODECS } from './codecs.js';
 import type { Cascade, RoomCascade } from './cascade/cascade.js';
 import { nodeLoad } from './cascade/mediaAgent.js';
 import type { RemoteRouter } from './cascade/remoteRouter.js';
-import { METHOD, type CascadeEvent, type ConsumerParams, type DataConsumerParams, type TransportOptions } from './cascade/wire.js';
+import { METHOD, type CascadeEvent, type ConsumerParams, type TransportOptions } from './cascade/wire.js';
 import { MediaPeer, type TransportEntry } from './mediaPeer.js';
 import { RouterSlot } from './routerSlot.js';
 import type { WorkerPool, WorkerSlot } from './workerPool.js';
@@ -215,7 +215,7 @@ export class MediaRoom {
     if (entry.connected) throw new AppError('conflict', 'this transport is already connected; create a new one or restart ICE', 'transport_id');
     entry.connected = true;
     try {
-      if (remote) await remote.router.call(METHOD.transportOp, { transportId, op: 'connect', dtlsParameters });
+      if (remote) await remote.router.transportOp({ transportId, op: 'connect', dtlsParameters });
       else {
         const { transport, slot } = entry as TransportEntry;
         await clientCall('connect-transport', () => transport.connect({ dtlsParameters }), (err) => this.suspect(slot, err));
@@ -228,7 +228,7 @@ export class MediaRoom {
 
   async restartIce(peerId: string, transportId: string): Promise<AckResults['restart-ice']> {
     const remote = this.peer(peerId).remoteTransports.get(transportId);
-    if (remote) return { ice_parameters: await remote.router.call(METHOD.transportOp, { transportId, op: 'restart-ice' }) };
+    if (remote) return { ice_parameters: await remote.router.transportOp({ transportId, op: 'restart-ice' }) };
     const { transport } = this.transport(peerId, transportId);
     return { ice_parameters: await transport.restartIce() };
   }
@@ -355,7 +355,7 @@ export class MediaRoom {
 
   async setConsumerPaused(peerId: string, consumerId: string, paused: boolean): Promise<void> {
     const remote = this.peer(peerId).remoteConsumers.get(consumerId);
-    if (remote) return void (await remote.router.call(METHOD.consumerOp, { consumerId, op: paused ? 'pause' : 'resume' }));
+    if (remote) return void (await remote.router.consumerOp({ consumerId, op: paused ? 'pause' : 'resume' }));
     const { consumer } = this.ownConsumer(peerId, consumerId);
     if (paused) await consumer.pause();
     else await consumer.resume();
@@ -365,7 +365,7 @@ export class MediaRoom {
     const remote = this.peer(peerId).remoteConsumers.get(consumerId);
     if (remote) {
       if (remote.type !== 'simulcast' && remote.type !== 'svc') throw new AppError('invalid_payload', `a ${remote.type} consumer has no layers`, 'consumer_id');
-      return void (await remote.router.call(METHOD.consumerOp, { consumerId, op: 'layers', spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }));
+      return void (await remote.router.consumerOp({ consumerId, op: 'layers', spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }));
     }
     const { consumer } = this.ownConsumer(peerId, consumerId);
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') {
@@ -464,9 +464,9 @@ export class MediaRoom {
   async stats(peerId: string, ids: { transportId?: string; producerId?: string; consumerId?: string }): Promise<unknown[]> {
     const peer = this.peer(peerId);
     const remoteTransport = ids.transportId ? peer.remoteTransports.get(ids.transportId) : undefined;
-    if (remoteTransport) return remoteTransport.router.call(METHOD.transportOp, { transportId: ids.transportId, op: 'stats' });
+    if (remoteTransport && ids.transportId) return remoteTransport.router.transportOp({ transportId: ids.transportId, op: 'stats' });
     const remoteConsumer = ids.consumerId ? peer.remoteConsumers.get(ids.consumerId) : undefined;
-    if (remoteConsumer) return remoteConsumer.router.call(METHOD.consumerOp, { consumerId: ids.consumerId, op: 'stats' });
+    if (remoteConsumer && ids.consumerId) return remoteConsumer.router.consumerOp({ consumerId: ids.consumerId, op: 'stats' });
     if (ids.transportId) return this.transport(peerId, ids.transportId).transport.getStats();
     if (ids.producerId) return this.ownProducer(peerId, ids.producerId).producer.getStats();
     if (ids.consumerId) return this.ownConsumer(peerId, ids.consumerId).consumer.getStats();
@@ -743,7 +743,7 @@ export class MediaRoom {
   ): Promise<AckResults['consume']> {
     if (!this.producers.has(req.producerId)) throw new AppError('not_found', `no producer ${req.producerId} in this room`, 'producer_id');
     await router.pipeProducer(req.producerId);
-    const params = await router.call<ConsumerParams>(METHOD.consume, {
+    const params = await router.call(METHOD.consume, {
       transportId: req.transportId, peerId: peer.id, producerId: req.producerId, rtpCapabilities: req.rtpCapabilities,
     });
     if (this.peers.get(peer.id) !== peer || router.closed) {
@@ -759,7 +759,7 @@ export class MediaRoom {
   private async consumeDataRemote(peer: MediaPeer, router: RemoteRouter, transportId: string, dataProducerId: string): Promise<AckResults['consume-data']> {
     if (!this.dataProducers.has(dataProducerId)) throw new AppError('not_found', `no data producer ${dataProducerId}`, 'data_producer_id');
     await router.pipeDataProducer(dataProducerId);
-    const dc = await router.call<DataConsumerParams>(METHOD.consumeData, { transportId, peerId: peer.id, dataProducerId });
+    const dc = await router.call(METHOD.consumeData, { transportId, peerId: peer.id, dataProducerId });
     peer.remoteDataConsumers.set(dc.id, router);
     return { data_consumer: dc };
   }

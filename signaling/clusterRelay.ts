@@ -6,26 +6,23 @@
 // runs every handler as for a local client; what it sends goes back to the
 // edge and out to the client unchanged. The client sees the same protocol.
 //
-// Bus methods: relay.open (edge->owner, request), relay.in (client message),
-// relay.leave (request: the owner handled the leave), relay.gone (client
-// socket closed), relay.out (server message), relay.close (the owner closed
-// the connection, with its code), relay.detach (the client is out of the room
-// on the owner: the edge handles its next join itself).
+// Bus methods: relay.* in server/cluster/busCatalog.ts (RelayMethods), with
+// their payloads, directions and replies.
 
 import { randomBytes } from 'node:crypto';
 import type { RawData } from 'ws';
 import { AppError } from '../server/errors.js';
 import type { Logger } from '../server/logger.js';
-import type { NodeBus } from '../server/cluster/nodeBus.js';
+import type { BusRequest, ClusterBus, RelayFrame } from '../server/cluster/busCatalog.js';
 import type { RoomDirectory } from '../server/cluster/roomDirectory.js';
 import type { LeaveReason } from './protocol.js';
-import { CloseCode, encode, type ClientPayloads, type Identity, type ReconnectReason } from './protocol.js';
+import { CloseCode, encode, type ClientPayloads, type ReconnectReason } from './protocol.js';
 import type { HubContext } from './hubContext.js';
 import { Session, type SessionRelay, type SessionSocket } from './session.js';
 
 /** What the edge needs from the cluster side besides the bus. */
 export interface RelayCluster {
-  bus: NodeBus;
+  bus: ClusterBus;
   directory: RoomDirectory;
   /** Resolves true when `node` is really gone (not just cut off for a moment). */
   confirmGone(node: string): Promise<boolean>;
@@ -39,11 +36,11 @@ const DETACHED_LINGER_MS = 10_000;
 const CLOSED = 3 as const;
 
 /** relay.in / relay.out travel as `<link id>\n<message text>` (raw on the bus: no escaping). */
-function frame(link: string, text: string): string {
+function frame(link: string, text: string): RelayFrame {
   return `${link}\n${text}`;
 }
 
-function unframe(p: string): [string, string] {
+function unframe(p: RelayFrame): [string, string] {
   const i = p.indexOf('\n');
   return [p.slice(0, i), p.slice(i + 1)];
 }
@@ -56,7 +53,7 @@ class RelaySocket implements SessionSocket {
   onClose: (() => void) | null = null;
 
   constructor(
-    private readonly bus: NodeBus,
+    private readonly bus: ClusterBus,
     readonly edge: string,
     readonly link: string,
   ) {}
@@ -68,7 +65,7 @@ class RelaySocket implements SessionSocket {
   close(code?: number, reason?: string): void {
     if (this.readyState !== OPEN) return;
     this.readyState = CLOSED;
-    this.bus.send(this.edge, 'relay.close', { l: this.link, c: code ?? CloseCode.normal, r: reason ?? '' });
+    this.bus.send(this.edge, 'relay.close', { link: this.link, code: code ?? CloseCode.normal, reason: reason ?? '' });
     this.onClose?.();
   }
 
@@ -101,7 +98,7 @@ class EdgeLink implements SessionRelay {
     const { bus } = this.relay.cluster;
     if (type === 'leave') {
       // The owner answers once the leave is done; this connection then joins rooms through this node again.
-      return bus.request(this.owner, 'relay.leave', { l: this.id, d: text }).then(() => this.relay.detach(this));
+      return bus.request(this.owner, 'relay.leave', { link: this.id, message: text }).then(() => this.relay.detach(this));
     }
     bus.trySend(this.owner, 'relay.in', frame(this.id, text)).catch((err) => {
       this.session.fail(id, err instanceof AppError ? err : new AppError('unavailable', 'the room\'s node is unavailable'));
@@ -110,7 +107,7 @@ class EdgeLink implements SessionRelay {
 
   closed(): void {
     this.relay.edgeLinks.delete(this.id);
-    if (!this.detached) this.relay.cluster.bus.send(this.owner, 'relay.gone', { l: this.id });
+    if (!this.detached) this.relay.cluster.bus.send(this.owner, 'relay.gone', { link: this.id });
   }
 }
 
@@ -126,27 +123,27 @@ export class ClusterRelay {
     private readonly log: Logger,
   ) {
     const { bus } = cluster;
-    bus.handle('relay.open', (p: { l: string; identity: Identity; ip: string | null }, from) => this.open(p, from));
-    bus.handle('relay.in', (p: string, from) => {
+    bus.handle('relay.open', (p, from) => this.open(p, from));
+    bus.handle('relay.in', (p, from) => {
       const [link, text] = unframe(p);
       this.incoming(link, text, from);
     });
-    bus.handle('relay.leave', (p: { l: string; d: string }, from) => this.leave(p.l, p.d, from));
-    bus.handle('relay.gone', (p: { l: string }) => this.gone(p.l));
-    bus.handle('relay.out', (p: string) => {
+    bus.handle('relay.leave', (p, from) => this.leave(p.link, p.message, from));
+    bus.handle('relay.gone', (p) => this.gone(p.link));
+    bus.handle('relay.out', (p) => {
       const [link, text] = unframe(p);
       this.edgeLinks.get(link)?.session.send(text);
     });
-    bus.handle('relay.close', (p: { l: string; c: number; r: string }) => this.edgeLinks.get(p.l)?.session.close(p.c, p.r, 'relay'));
+    bus.handle('relay.close', (p) => this.edgeLinks.get(p.link)?.session.close(p.code, p.reason, 'relay'));
     // Which of these links does this edge still hold? (The owner forgets the others: a lost relay.gone.)
-    bus.handle('relay.alive', (p: { links: string[] }) => ({
+    bus.handle('relay.alive', (p) => ({
       dead: p.links.filter((l) => {
         const link = this.edgeLinks.get(l);
         return !link || link.detached || link.session.closed;
       }),
     }));
-    bus.handle('relay.detach', (p: { l: string }) => {
-      const link = this.edgeLinks.get(p.l);
+    bus.handle('relay.detach', (p) => {
+      const link = this.edgeLinks.get(p.link);
       if (link) this.detach(link);
     });
   }
@@ -187,7 +184,7 @@ export class ClusterRelay {
       if (owner === this.nodeId) return false;
       const link = new EdgeLink(this, session, owner, `${this.nodeId}/${randomBytes(9).toString('base64url')}`);
       try {
-        await this.cluster.bus.request(owner, 'relay.open', { l: link.id, identity, ip: session.clientIp });
+        await this.cluster.bus.request(owner, 'relay.open', { link: link.id, identity, ip: session.clientIp });
       } catch (err) {
         // The owner died and its lease has not run out yet: free the room and place it again.
         if (attempt < 2 && err instanceof AppError && err.code === 'unavailable' && (await this.cluster.confirmGone(owner))) {
@@ -197,7 +194,7 @@ export class ClusterRelay {
         throw err;
       }
       if (session.closed) {
-        this.cluster.bus.send(owner, 'relay.gone', { l: link.id });
+        this.cluster.bus.send(owner, 'relay.gone', { link: link.id });
         return true;
       }
       this.edgeLinks.set(link.id, link);
@@ -240,17 +237,17 @@ export class ClusterRelay {
 
   // ---- owner ----
 
-  private open(p: { l: string; identity: Identity; ip: string | null }, edge: string): Record<string, never> {
+  private open(p: BusRequest<'relay.open'>, edge: string): Record<string, never> {
     if (!this.ctx) throw new AppError('unavailable', 'this node is starting');
-    const socket = new RelaySocket(this.cluster.bus, edge, p.l);
+    const socket = new RelaySocket(this.cluster.bus, edge, p.link);
     const session = new RemoteSession(socket, p.ip, this.ctx);
     session.adoptIdentity(p.identity);
     socket.onClose = () => {
-      this.remotes.delete(p.l);
+      this.remotes.delete(p.link);
       session.onClosed();
     };
-    session.onRemoved = () => void this.detachIfOut(p.l);
-    this.remotes.set(p.l, session);
+    session.onRemoved = () => void this.detachIfOut(p.link);
+    this.remotes.set(p.link, session);
     return {};
   }
 
@@ -280,7 +277,7 @@ export class ClusterRelay {
   /** A message for a connection that is no longer in a room here: it is answered as a local one would be. */
   private answerDetached(link: string, text: string, edge: string): void {
     // The edge may have missed the handover (Redis was away): it routes this connection itself again.
-    this.cluster.bus.send(edge, 'relay.detach', { l: link });
+    this.cluster.bus.send(edge, 'relay.detach', { link });
     let id: unknown;
     try {
       id = (JSON.parse(text) as { id?: unknown }).id;
@@ -310,7 +307,7 @@ export class ClusterRelay {
     if (!session) return;
     this.remotes.delete(link);
     const socket = session.ws;
-    this.cluster.bus.send(socket.edge, 'relay.detach', { l: link });
+    this.cluster.bus.send(socket.edge, 'relay.detach', { link });
     socket.readyState = CLOSED;
     session.onClosed();
   }
@@ -332,7 +329,7 @@ export class ClusterRelay {
     for (const [link, session] of this.remotes) byEdge.set(session.ws.edge, [...(byEdge.get(session.ws.edge) ?? []), link]);
     for (const [edge, links] of byEdge) {
       try {
-        const { dead } = await this.cluster.bus.request<{ dead: string[] }>(edge, 'relay.alive', { links });
+        const { dead } = await this.cluster.bus.request(edge, 'relay.alive', { links });
         for (const link of dead) {
           this.log.info({ link, edge }, 'relayed connection no longer held by its edge: disconnected');
           this.gone(link);
@@ -349,7 +346,7 @@ export class ClusterRelay {
       if (session.ws.edge !== node) continue;
       this.log.info({ link, edge: node }, 'edge node gone: relayed participant disconnected');
       // Should the edge still be there after all, its client reconnects instead of waiting for nothing.
-      this.cluster.bus.send(node, 'relay.close', { l: link, c: CloseCode.reconnect, r: 'reconnect: the room\'s node lost this connection' });
+      this.cluster.bus.send(node, 'relay.close', { link, code: CloseCode.reconnect, reason: 'reconnect: the room\'s node lost this connection' });
       this.gone(link);
     }
   }

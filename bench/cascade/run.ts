@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { isolated, reexecIsolated } from '../shared/netns.js';
 import type { Consumer, PipeTransport, PlainTransport, Router, RtpCapabilities } from 'mediasoup/types';
 import { RedisNodeBus } from '../../server/cluster/nodeBus.js';
+import type { BusMethods } from '../../server/cluster/busCatalog.js';
 import { createLogger } from '../../server/logger.js';
 import type { RemoteRouter } from '../../sfu/cascade/remoteRouter.js';
 import type { WorkerPool } from '../../sfu/workerPool.js';
@@ -144,10 +145,10 @@ async function main(): Promise<void> {
   try {
     redis = await startRedis();
     const env = { MEDIASOUP_LOG_LEVEL: 'error', ROOM_DEFAULT_TYPE: 'broadcast', SFU_NODE_CONSUMER_BUDGET: '100000' };
-    const nodes: Array<{ srv: TestServer; bus: RedisNodeBus }> = [];
+    const nodes: Array<{ srv: TestServer; bus: RedisNodeBus<BusMethods> }> = [];
     for (const [id, other] of [['owner', 'edge'], ['edge', 'owner']] as const) {
       const srv = await startServer({ sfuWorkers: 1, env: { ...env, NODE_ID: id } });
-      const bus = await RedisNodeBus.connect({ redisUrl: redis.url, nodeId: id, prefix: 'bench:', log: logger });
+      const bus = await RedisNodeBus.connect<BusMethods>({ redisUrl: redis.url, nodeId: id, prefix: 'bench:', log: logger });
       srv.app.sfu!.enableCascade(bus, { candidates: () => [other] }, srv.app.config.cascade);
       closers.push(async () => {
         await srv.app.sfu!.closeCascade();
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
       });
       nodes.push({ srv, bus });
     }
-    const [owner, edge] = nodes as [{ srv: TestServer; bus: RedisNodeBus }, { srv: TestServer; bus: RedisNodeBus }];
+    const [owner, edge] = nodes as [{ srv: TestServer; bus: RedisNodeBus<BusMethods> }, { srv: TestServer; bus: RedisNodeBus<BusMethods> }];
     const sinks = Array.from({ length: o.sinkProcs }, () => SinkProc.start());
     closers.push(async () => sinks.forEach((s) => s.child.kill()));
 

@@ -14,6 +14,7 @@ import { roomLiveState, type RoomLiveState } from '../rooms/room.js';
 import type { RoomService } from '../rooms/roomService.js';
 import type { CallStore } from '../storage/callStore.js';
 import type { RoomControlStore } from '../storage/roomControlStore.js';
+import type { BusMethods } from './busCatalog.js';
 import { RedisNodeBus } from './nodeBus.js';
 import { NodeRegistry, type NodeInfo, type NodeLoad } from './nodeRegistry.js';
 import { localFirst, SELECTORS, type NodeSelector } from './nodeSelector.js';
@@ -62,7 +63,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
   private draining: Promise<DrainResult> | null = null;
 
   private constructor(
-    readonly bus: RedisNodeBus,
+    readonly bus: RedisNodeBus<BusMethods>,
     readonly registry: NodeRegistry,
     readonly directory: RedisRoomDirectory,
     private readonly redis: Redis,
@@ -96,7 +97,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       // Every 10th beat (and after an outage), drop relayed connections their edge no longer holds.
       if (recovered || ++this.beats % 10 === 0) void this.relay.reconcile();
     });
-    bus.handle('rooms.live', (p: { rooms: string[] }) => this.localLive(p.rooms));
+    bus.handle('rooms.live', (p) => this.localLive(p.rooms));
     bus.handle('cluster.drain', () => {
       void this.drain();
       return { draining: true };
@@ -120,7 +121,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       redis.disconnect();
       throw new Error(`another live node already uses NODE_ID ${config.nodeId}: give each node its own NODE_ID`);
     }
-    const bus = await RedisNodeBus.connect({ redisUrl: url, nodeId: config.nodeId, prefix, log, requestTimeoutMs });
+    const bus = await RedisNodeBus.connect<BusMethods>({ redisUrl: url, nodeId: config.nodeId, prefix, log, requestTimeoutMs });
     const registry = new NodeRegistry(
       redis,
       { id: config.nodeId, signalingUrl: '', rtcAddress: opts.rtcAddress, capacity: { participants: config.cluster.capacity } },
@@ -341,7 +342,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
     });
     await Promise.all([...byNode].map(async ([node, names]) => {
       try {
-        const answer = await this.bus.request<Record<string, RoomLiveState>>(node, 'rooms.live', { rooms: names });
+        const answer = await this.bus.request(node, 'rooms.live', { rooms: names });
         for (const name of names) if (answer[name]) out.set(name, answer[name]);
       } catch (err) {
         this.log.warn({ node, err: String(err) }, 'a node did not say how its rooms are doing');

@@ -11,37 +11,70 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { connectRedis, ready } from './redis.js';
 
-export interface NodeBus {
+/**
+ * A bus catalog: for each method, the payload it carries and what its
+ * handler answers (`void`: nothing, a one-way send). The cluster's catalog
+ * is BusMethods (busCatalog.ts); tests use their own.
+ */
+export type Catalog<C> = { [M in keyof C]: { request: unknown; reply: unknown } };
+export type Method<C> = keyof C & string;
+/** Methods that may go one-way: those whose handler answers nothing. */
+export type SendMethodOf<C extends Catalog<C>> = { [M in Method<C>]: C[M]['reply'] extends void ? M : never }[Method<C>];
+export type Handler<C extends Catalog<C>, M extends Method<C>> = (payload: C[M]['request'], from: string) => C[M]['reply'] | Promise<C[M]['reply']>;
+
+/**
+ * What arrives from Redis is typed as the catalog says, not validated:
+ * only nodes of this cluster publish on its channels, they run the same
+ * version (a cluster is upgraded as a whole, docs/cluster.md), and the
+ * sender is type-checked against the same catalog. What a client sent is
+ * validated on the node that took its socket (signaling/schema.ts) before
+ * it is relayed. Whoever can publish on Redis can do far worse than send a
+ * malformed payload, so a schema here would guard against nothing but our
+ * own bugs, which the compiler already checks.
+ */
+export interface NodeBus<C extends Catalog<C>> {
   readonly nodeId: string;
-  /** Request/response to one node; rejects with AppError('unavailable') on timeout or when the node is gone. */
-  request<T = unknown>(node: string, method: string, payload: unknown, timeoutMs?: number): Promise<T>;
+  /**
+   * Request/response to one node; rejects with AppError('unavailable') on
+   * timeout or when the node is gone. A method without a reply may be
+   * requested too: the request then resolves once the handler is done.
+   */
+  request<M extends Method<C>>(node: string, method: M, payload: C[M]['request'], timeoutMs?: number): Promise<C[M]['reply']>;
   /** One-way message to one node, in order per sender->receiver pair. */
-  send(node: string, method: string, payload: unknown): void;
+  send<M extends SendMethodOf<C>>(node: string, method: M, payload: C[M]['request']): void;
   /** Handler for a method (requests and sends); an AppError thrown goes back to the requester with its code. */
-  handle(method: string, fn: (payload: any, from: string) => unknown | Promise<unknown>): void;
+  handle<M extends Method<C>>(method: M, fn: Handler<C, M>): void;
   close(): Promise<void>;
   /** Like send, but says whether the message reached the node's channel (rejects with `unavailable`). */
-  trySend(node: string, method: string, payload: unknown): Promise<void>;
+  trySend<M extends SendMethodOf<C>>(node: string, method: M, payload: C[M]['request']): Promise<void>;
   /** Called with a node's id when a message to it reached nobody (its process is gone or cut off). */
   onUnreachable(fn: (node: string) => void): void;
 }
 
-/** What travels on a node's channel. */
+/**
+ * What travels on a node's channel, as JSON. Its keys are one letter (it
+ * wraps every message); the payloads inside use readable names.
+ */
 interface Envelope {
-  /** q: request, r: response, s: one-way send. */
+  /** Kind: q request, r response, s one-way send. */
   k: 'q' | 'r' | 's';
   /** Sender node. */
   f: string;
+  /** Method (q and s). */
   m?: string;
   /** Request id (q and r). */
   i?: number;
+  /** Payload (q and s) or reply value (r). */
   p?: unknown;
-  /** Error of a response: code, message, field. */
+  /** Error of a response: code, message, field (d). */
   e?: { c: ErrorCode; m: string; d?: string };
 }
 
+/** A handler as stored: its payload type is the catalog's word for what arrives (see NodeBus). */
+type StoredHandler = (payload: unknown, from: string) => unknown;
+
 interface Pending {
-  resolve: (value: any) => void;
+  resolve: (value: unknown) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -51,8 +84,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 const RAW = '\u0001';
 const KNOWN_CODES = new Set<string>(ERROR_CODES);
 
-export class RedisNodeBus implements NodeBus {
-  private readonly handlers = new Map<string, (payload: any, from: string) => unknown>();
+export class RedisNodeBus<C extends Catalog<C>> implements NodeBus<C> {
+  private readonly handlers = new Map<string, StoredHandler>();
   private readonly pending = new Map<number, Pending>();
   private readonly unreachable: Array<(node: string) => void> = [];
   private nextId = 1;
@@ -75,12 +108,12 @@ export class RedisNodeBus implements NodeBus {
     sub.on('error', () => {});
   }
 
-  static async connect(opts: {
+  static async connect<C extends Catalog<C>>(opts: {
     redisUrl: string; nodeId: string; prefix: string; log: Logger; requestTimeoutMs?: number;
-  }): Promise<RedisNodeBus> {
+  }): Promise<RedisNodeBus<C>> {
     const pub = connectRedis(opts.redisUrl, `${opts.nodeId}:bus`, { autoPipelining: true });
     const sub = connectRedis(opts.redisUrl, `${opts.nodeId}:bus-sub`, { subscriber: true });
-    const bus = new RedisNodeBus(opts.nodeId, pub, sub, opts.prefix, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.log);
+    const bus = new RedisNodeBus<C>(opts.nodeId, pub, sub, opts.prefix, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.log);
     try {
       await Promise.all([ready(pub), ready(sub)]);
       await sub.subscribe(bus.channel(opts.nodeId));
@@ -96,18 +129,19 @@ export class RedisNodeBus implements NodeBus {
     return `${this.prefix}bus:${node}`;
   }
 
-  handle(method: string, fn: (payload: any, from: string) => unknown): void {
-    this.handlers.set(method, fn);
+  handle<M extends Method<C>>(method: M, fn: Handler<C, M>): void {
+    // Stored untyped: onMessage looks handlers up by the method name that arrived (see NodeBus on trusting it).
+    this.handlers.set(method, fn as StoredHandler);
   }
 
   onUnreachable(fn: (node: string) => void): void {
     this.unreachable.push(fn);
   }
 
-  request<T = unknown>(node: string, method: string, payload: unknown, timeoutMs = this.defaultTimeoutMs): Promise<T> {
+  request<M extends Method<C>>(node: string, method: M, payload: C[M]['request'], timeoutMs = this.defaultTimeoutMs): Promise<C[M]['reply']> {
     if (this.closed) return Promise.reject(new AppError('unavailable', 'this node is leaving the cluster'));
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<C[M]['reply']>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new AppError('unavailable', `node ${node} did not answer ${method} within ${timeoutMs} ms`));
@@ -123,14 +157,14 @@ export class RedisNodeBus implements NodeBus {
     });
   }
 
-  send(node: string, method: string, payload: unknown): void {
+  send<M extends SendMethodOf<C>>(node: string, method: M, payload: C[M]['request']): void {
     if (this.closed) return;
     this.publish(node, this.sendFrame(method, payload)).catch((err) => {
       this.log.debug({ err, node, method }, 'cluster send failed');
     });
   }
 
-  trySend(node: string, method: string, payload: unknown): Promise<void> {
+  trySend<M extends SendMethodOf<C>>(node: string, method: M, payload: C[M]['request']): Promise<void> {
     if (this.closed) return Promise.reject(new AppError('unavailable', 'this node is leaving the cluster'));
     return this.publish(node, this.sendFrame(method, payload));
   }
@@ -203,7 +237,7 @@ export class RedisNodeBus implements NodeBus {
     }
   }
 
-  private async answer(env: Envelope, handler: ((payload: any, from: string) => unknown) | undefined): Promise<void> {
+  private async answer(env: Envelope, handler: StoredHandler | undefined): Promise<void> {
     let reply: Envelope;
     try {
       if (!handler) throw new AppError('not_found', `node ${this.nodeId} has no handler for ${env.m}`);

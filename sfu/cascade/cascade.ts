@@ -7,7 +7,7 @@ import { AppError } from '../../server/errors.js';
 import type { Logger } from '../../server/logger.js';
 import { LivenessChecks } from './liveness.js';
 import { RemoteRouter } from './remoteRouter.js';
-import { METHOD, fromReply, type CascadeBus, type CascadeEvent, type CascadeNodes, type CascadeOptions, type Reply, type TransportOptions } from './wire.js';
+import { METHOD, fromReply, type CascadeBus, type CascadeEvent, type CascadeNodes, type CascadeOptions, type TransportOptions } from './wire.js';
 
 /** What a room's cascade needs from its MediaRoom. */
 export interface CascadeHost {
@@ -32,13 +32,13 @@ export class Cascade {
     readonly log: Logger,
   ) {
     // Only the node hosting a router speaks for it.
-    bus.handle(METHOD.event, (event: CascadeEvent, from: string) => {
+    bus.handle(METHOD.event, (event, from) => {
       const entry = this.routers.get(event.routerId);
       if (!entry || entry.remote.node !== from) return;
       if (event.type === 'router-lost') entry.room.lost(entry.remote, event.reason);
       else entry.room.host.onEvent(entry.remote, event);
     });
-    bus.handle(METHOD.alive, (req: { routerIds: string[] }, from: string) => ({
+    bus.handle(METHOD.alive, (req, from) => ({
       // While a router is being opened there, its id may not be registered yet: not missing.
       missing: (this.opening.get(from) ?? 0) > 0 ? [] : req.routerIds.filter((id) => this.routers.get(id)?.remote.node !== from),
     }));
@@ -91,7 +91,7 @@ export class Cascade {
   /** A node that leaves pingMisses checks in a row unanswered is dead: its routers are lost. */
   private checkNode(node: string, routerIds: string[], urgent = false): void {
     const probe = async () => {
-      const reply = await this.bus.request<Reply<{ missing: string[] }>>(node, METHOD.ping, { routerIds }, this.opts.pingIntervalMs);
+      const reply = await this.bus.request(node, METHOD.ping, { routerIds }, this.opts.pingIntervalMs);
       for (const id of fromReply(reply).missing) this.lose(id, 'router-gone');
     };
     this.liveness.check(node, probe, () => {
@@ -137,7 +137,7 @@ export class RoomCascade {
       if (this.closed) return null;
       try {
         const router = await this.routerOn(node);
-        const options = await router.call<TransportOptions>(METHOD.createTransport, { peerId, ...req });
+        const options = await router.call(METHOD.createTransport, { peerId, ...req });
         router.addTransport(options.id);
         return { router, options };
       } catch (err) {

@@ -12,10 +12,11 @@ import { MEDIA_CODECS } from '../codecs.js';
 import { clientCall, consumerParams } from '../mediaRoom.js';
 import { RouterSlot } from '../routerSlot.js';
 import { LivenessChecks } from './liveness.js';
+import type { RouterMethod } from './remoteRouter.js';
 import type { WorkerPool, WorkerSlot } from '../workerPool.js';
 import {
   METHOD, pipeIp, pipeListenInfo, toReply,
-  type CascadeBus, type CascadeEvent, type CascadeNodes, type CascadeOptions, type ConsumeDataRequest, type ConsumeRequest, type ConsumerOpRequest, type ConsumerParams,
+  type AgentCalls, type AgentMethod, type CascadeBus, type CascadeMethods, type ConsumerOpResults, type TransportOpResults, type CascadeEvent, type CascadeNodes, type CascadeOptions, type ConsumeDataRequest, type ConsumeRequest, type ConsumerOpRequest, type ConsumerParams,
   type CreateTransportRequest, type DataConsumerParams, type OpenRouterReply, type OpenRouterRequest, type PipeDataProducerRequest,
   type PipeProducerRequest, type ProducerStateRequest, type TransportOpRequest, type TransportOptions,
 } from './wire.js';
@@ -71,29 +72,33 @@ export class MediaAgent {
       const ids = [...this.routers.values()].filter((r) => r.owner === owner).map((r) => r.id);
       if (ids.length > 0) this.checkOwner(owner, ids, true);
     });
-    const on = <T, R>(method: string, fn: (req: T, from: string) => Promise<R> | R) =>
-      bus.handle(method, (req: T, from: string) => toReply(() => {
-        if (this.closed) throw new AppError('unavailable', 'this node is shutting down');
-        return fn(req, from);
-      }));
+    const on = <M extends AgentMethod>(method: M, fn: (req: AgentCalls[M]['request'], from: string) => Promise<AgentCalls[M]['result']> | AgentCalls[M]['result']) =>
+      bus.handle(method, (req, from) => {
+        const reply = toReply(() => {
+          if (this.closed) throw new AppError('unavailable', 'this node is shutting down');
+          return fn(req, from);
+        });
+        // CascadeMethods[M]['reply'] is Reply<AgentCalls[M]['result']> by its definition; TS does not follow a generic M through it.
+        return reply as Promise<CascadeMethods[M]['reply']>;
+      });
     // Only the node that opened a router may act on it.
-    const owned = <T extends { routerId: string }, R>(method: string, fn: (req: T, r: HostedRouter | undefined) => Promise<R> | R) =>
-      on(method, (req: T, from) => {
+    const owned = <M extends RouterMethod>(method: M, fn: (req: AgentCalls[M]['request'], r: HostedRouter | undefined) => Promise<AgentCalls[M]['result']> | AgentCalls[M]['result']) =>
+      on(method, (req, from) => {
         const r = this.routers.get(req.routerId);
         if (r && r.owner !== from) throw new AppError('forbidden', `router ${req.routerId} belongs to another node`);
         return fn(req, r);
       });
-    on(METHOD.open, (req: OpenRouterRequest, from) => this.open(req, from));
+    on(METHOD.open, (req, from) => this.open(req, from));
     owned(METHOD.close, (_req, r) => r?.slot.router.close());
-    owned(METHOD.pipe, (req: PipeProducerRequest, r) => this.pipeProducer(this.need(req, r), req));
-    owned(METHOD.pipeData, (req: PipeDataProducerRequest, r) => this.pipeDataProducer(this.need(req, r), req));
-    owned(METHOD.producerState, (req: ProducerStateRequest, r) => r && this.producerState(r, req));
-    owned(METHOD.createTransport, (req: CreateTransportRequest, r) => this.createTransport(this.need(req, r), req));
-    owned(METHOD.transportOp, (req: TransportOpRequest, r) => this.transportOp(r, req));
-    owned(METHOD.consume, (req: ConsumeRequest, r) => this.consume(this.need(req, r), req));
-    owned(METHOD.consumeData, (req: ConsumeDataRequest, r) => this.consumeData(this.need(req, r), req));
-    owned(METHOD.consumerOp, (req: ConsumerOpRequest, r) => this.consumerOp(r, req));
-    on(METHOD.ping, (req: { routerIds: string[] }, from) => ({ missing: req.routerIds.filter((id) => this.routers.get(id)?.owner !== from) }));
+    owned(METHOD.pipe, (req, r) => this.pipeProducer(this.need(req, r), req));
+    owned(METHOD.pipeData, (req, r) => this.pipeDataProducer(this.need(req, r), req));
+    owned(METHOD.producerState, (req, r) => r && this.producerState(r, req));
+    owned(METHOD.createTransport, (req, r) => this.createTransport(this.need(req, r), req));
+    owned(METHOD.transportOp, (req, r) => this.transportOp(r, req));
+    owned(METHOD.consume, (req, r) => this.consume(this.need(req, r), req));
+    owned(METHOD.consumeData, (req, r) => this.consumeData(this.need(req, r), req));
+    owned(METHOD.consumerOp, (req, r) => this.consumerOp(r, req));
+    on(METHOD.ping, (req, from) => ({ missing: req.routerIds.filter((id) => this.routers.get(id)?.owner !== from) }));
     this.timer = setInterval(() => this.checkOwners(), opts.pingIntervalMs);
     this.timer.unref();
     this.scoreTimer = setInterval(() => this.flushScores(), SCORE_FLUSH_MS);
@@ -252,7 +257,7 @@ export class MediaAgent {
     return entry;
   }
 
-  private async transportOp(r: HostedRouter | undefined, req: TransportOpRequest): Promise<unknown> {
+  private async transportOp(r: HostedRouter | undefined, req: TransportOpRequest): Promise<TransportOpResults[TransportOpRequest['op']]> {
     if (req.op === 'close') {
       r?.transports.get(req.transportId)?.transport.close();
       return null;
@@ -312,7 +317,7 @@ export class MediaAgent {
     return { id: dc.id, dataProducerId: req.dataProducerId, sctpStreamParameters: dc.sctpStreamParameters, label: dc.label, protocol: dc.protocol };
   }
 
-  private async consumerOp(r: HostedRouter | undefined, req: ConsumerOpRequest): Promise<unknown> {
+  private async consumerOp(r: HostedRouter | undefined, req: ConsumerOpRequest): Promise<ConsumerOpResults[ConsumerOpRequest['op']]> {
     const consumer = r?.consumers.get(req.consumerId);
     if (req.op === 'close') {
       consumer?.close();
@@ -402,7 +407,7 @@ export class MediaAgent {
 
   private checkOwner(owner: string, ids: string[], urgent = false): void {
     const probe = async () => {
-      const { missing } = await this.bus.request<{ missing: string[] }>(owner, METHOD.alive, { routerIds: ids }, this.opts.pingIntervalMs);
+      const { missing } = await this.bus.request(owner, METHOD.alive, { routerIds: ids }, this.opts.pingIntervalMs);
       for (const id of missing) this.routers.get(id)?.slot.router.close();
     };
     this.liveness.check(owner, probe, () => {

@@ -6,9 +6,14 @@ import type { PipeTransport, Router } from 'mediasoup/types';
 import type { Logger } from '../../server/logger.js';
 import {
   METHOD, fromReply, pipeIp, pipeListenInfo,
-  type CascadeBus, type CascadeOptions, type OpenRouterReply, type OpenRouterRequest, type PipeDataProducerRequest,
-  type PipeProducerRequest, type ProducerStateRequest, type Reply,
+  type AgentCalls, type AgentMethod, type CascadeBus, type CascadeOptions, type ConsumerOpRequest, type ConsumerOpResults, type OpenRouterRequest,
+  type PipeDataProducerRequest, type PipeProducerRequest, type ProducerStateRequest, type Reply, type TransportOpRequest, type TransportOpResults,
 } from './wire.js';
+
+/** Agent methods about a router this owner opened there (they carry its id). */
+export type RouterMethod = Exclude<AgentMethod, typeof METHOD.open | typeof METHOD.ping>;
+/** A router method's request without the router id, which RemoteRouter adds. */
+export type RouterPayload<M extends RouterMethod> = Omit<AgentCalls[M]['request'], 'routerId'>;
 
 export class RemoteRouter {
   /** Publisher's producer id -> its pipe producer (same id) on the remote router, once made. */
@@ -46,7 +51,7 @@ export class RemoteRouter {
         room,
         pipe: { ip: pipe.tuple.localAddress, port: pipe.tuple.localPort, srtpParameters: pipe.srtpParameters! },
       };
-      const reply = fromReply(await bus.request<Reply<OpenRouterReply>>(node, METHOD.open, request, opts.requestTimeoutMs));
+      const reply = fromReply(await bus.request(node, METHOD.open, request, opts.requestTimeoutMs));
       await pipe.connect({ ip: await pipeIp(reply.pipe.ip), port: reply.pipe.port, srtpParameters: reply.pipe.srtpParameters });
       return new RemoteRouter(node, reply.routerId, room, pipe, bus, opts, log);
     } catch (err) {
@@ -75,12 +80,25 @@ export class RemoteRouter {
   }
 
   /** A request to the agent about this router; typed errors come back as AppErrors. */
-  async call<T>(method: string, payload: Record<string, unknown>): Promise<T> {
-    return fromReply(await this.bus.request<Reply<T>>(this.node, method, { routerId: this.routerId, ...payload }, this.opts.requestTimeoutMs));
+  async call<M extends RouterMethod>(method: M, payload: RouterPayload<M>): Promise<AgentCalls[M]['result']> {
+    // The payload is the request minus its router id: adding it back gives the request (TS cannot see it through Omit).
+    const request = { routerId: this.routerId, ...payload } as AgentCalls[M]['request'];
+    // As for the request: the reply is Reply<AgentCalls[M]['result']> by the catalog's definition.
+    return fromReply((await this.bus.request(this.node, method, request, this.opts.requestTimeoutMs)) as Reply<AgentCalls[M]['result']>);
+  }
+
+  /** A transport operation; what comes back depends on the op (see the agent's transportOp). */
+  async transportOp<O extends TransportOpRequest['op']>(payload: RouterPayload<typeof METHOD.transportOp> & { op: O }): Promise<TransportOpResults[O]> {
+    return (await this.call(METHOD.transportOp, payload)) as TransportOpResults[O];
+  }
+
+  /** A consumer operation; what comes back depends on the op (see the agent's consumerOp). */
+  async consumerOp<O extends ConsumerOpRequest['op']>(payload: RouterPayload<typeof METHOD.consumerOp> & { op: O }): Promise<ConsumerOpResults[O]> {
+    return (await this.call(METHOD.consumerOp, payload)) as ConsumerOpResults[O];
   }
 
   /** Fire and forget (closing things): failures only matter to the log. */
-  tell(method: string, payload: Record<string, unknown>): void {
+  tell<M extends RouterMethod>(method: M, payload: RouterPayload<M>): void {
     this.call(method, payload).catch((err) => this.log.debug({ err, node: this.node, method }, 'cascade message failed'));
   }
 
@@ -110,7 +128,7 @@ export class RemoteRouter {
         appData: {},
       };
       try {
-        await this.call(METHOD.pipe, { ...request });
+        await this.call(METHOD.pipe, request);
       } catch (err) {
         consumer.close();
         throw err;
@@ -136,7 +154,7 @@ export class RemoteRouter {
         dataProducerId, sctpStreamParameters: dc.sctpStreamParameters!, label: dc.label, protocol: dc.protocol,
       };
       try {
-        await this.call(METHOD.pipeData, { ...request });
+        await this.call(METHOD.pipeData, request);
       } catch (err) {
         dc.close();
         throw err;

@@ -1,7 +1,8 @@
 // What the SFU needs from the cluster to cascade a room across nodes, and the
-// messages an owner node and a media agent exchange. The cluster injects a
-// bus with this shape (server/cluster's NodeBus fits it); the SFU never
-// imports the cluster.
+// messages an owner node and a media agent exchange: the cascade's part of
+// the bus catalog (CascadeMethods), which server/cluster/busCatalog.ts
+// composes into the whole. The cluster injects a bus with this shape
+// (server/cluster's NodeBus fits it); the SFU never imports the cluster.
 
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -9,11 +10,19 @@ import type { DtlsParameters, IceCandidate, IceParameters, RtpParameters, SctpPa
 import { AppError } from '../../server/errors.js';
 import type { ErrorCode } from '../../signaling/protocol.js';
 
+/**
+ * The bus the cluster injects, narrowed to the cascade's own methods
+ * (server/cluster's NodeBus over its full catalog fits it). Same shape as
+ * NodeBus, restated here because the SFU never imports the cluster.
+ */
 export interface CascadeBus {
   readonly nodeId: string;
-  request<T = unknown>(node: string, method: string, payload: unknown, timeoutMs?: number): Promise<T>;
-  send(node: string, method: string, payload: unknown): void;
-  handle(method: string, fn: (payload: any, from: string) => unknown | Promise<unknown>): void;
+  request<M extends CascadeMethod>(node: string, method: M, payload: CascadeMethods[M]['request'], timeoutMs?: number): Promise<CascadeMethods[M]['reply']>;
+  send<M extends CascadeSendMethod>(node: string, method: M, payload: CascadeMethods[M]['request']): void;
+  handle<M extends CascadeMethod>(
+    method: M,
+    fn: (payload: CascadeMethods[M]['request'], from: string) => CascadeMethods[M]['reply'] | Promise<CascadeMethods[M]['reply']>,
+  ): void;
 }
 
 /** The cluster's view of other nodes, for placing cascaded viewers. */
@@ -82,6 +91,46 @@ export const METHOD = {
   event: 'cascade.event',
 } as const;
 
+/**
+ * The cascade's part of the bus catalog: owner -> agent requests, each
+ * answered in a Reply envelope, with what the agent returns inside it
+ * (`void`: nothing but the acknowledgement). Requests about an existing
+ * router carry its id; only the node that opened it may make them.
+ */
+export interface AgentCalls {
+  'cascade.open-router': { request: OpenRouterRequest; result: OpenRouterReply };
+  'cascade.close-router': { request: { routerId: string }; result: void };
+  'cascade.pipe-producer': { request: PipeProducerRequest; result: void };
+  'cascade.pipe-data-producer': { request: PipeDataProducerRequest; result: void };
+  'cascade.producer-state': { request: ProducerStateRequest; result: void };
+  'cascade.create-transport': { request: CreateTransportRequest; result: TransportOptions };
+  'cascade.transport': { request: TransportOpRequest; result: TransportOpResults[TransportOpRequest['op']] };
+  'cascade.consume': { request: ConsumeRequest; result: ConsumerParams };
+  'cascade.consume-data': { request: ConsumeDataRequest; result: DataConsumerParams };
+  'cascade.consumer': { request: ConsumerOpRequest; result: ConsumerOpResults[ConsumerOpRequest['op']] };
+  'cascade.ping': { request: { routerIds: string[] }; result: { missing: string[] } };
+}
+export type AgentMethod = keyof AgentCalls;
+
+/**
+ * Every cascade method on the bus: its request payload and its reply
+ * (`void`: a one-way send). Composed into the cluster's bus catalog.
+ */
+export type CascadeMethods = {
+  [M in AgentMethod]: { request: AgentCalls[M]['request']; reply: Reply<AgentCalls[M]['result']> };
+} & {
+  /** Agent -> owner: which of these routers do you still want? (Answered plainly, no envelope.) */
+  'cascade.alive': { request: { routerIds: string[] }; reply: { missing: string[] } };
+  /**
+   * Agent -> owner, one-way; sent as a request only when the agent shuts
+   * down, so the bus does not close before it is out.
+   */
+  'cascade.event': { request: CascadeEvent; reply: void };
+};
+export type CascadeMethod = keyof CascadeMethods;
+/** Methods that may go as one-way sends: those without a reply. */
+export type CascadeSendMethod = { [M in CascadeMethod]: CascadeMethods[M]['reply'] extends void ? M : never }[CascadeMethod];
+
 export interface PipeTuple {
   ip: string;
   port: number;
@@ -145,6 +194,13 @@ export interface TransportOpRequest {
   op: 'connect' | 'restart-ice' | 'stats' | 'close';
   dtlsParameters?: unknown;
 }
+/** What the agent returns for each transport op. */
+export interface TransportOpResults {
+  connect: null;
+  'restart-ice': IceParameters;
+  stats: unknown[];
+  close: null;
+}
 
 export interface ConsumeRequest {
   routerId: string;
@@ -184,6 +240,14 @@ export interface ConsumerOpRequest {
   op: 'pause' | 'resume' | 'layers' | 'stats' | 'close';
   spatialLayer?: number;
   temporalLayer?: number;
+}
+/** What the agent returns for each consumer op. */
+export interface ConsumerOpResults {
+  pause: null;
+  resume: null;
+  layers: null;
+  stats: unknown[];
+  close: null;
 }
 
 /** Agent -> owner notifications; `peerId` names the viewer the event is about. */
