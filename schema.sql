@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS participants (
 CREATE INDEX IF NOT EXISTS participants_call ON participants (call_id);
 CREATE INDEX IF NOT EXISTS participants_open ON participants (call_id) WHERE left_at IS NULL;
 
--- ---- Room control (issue 4): settings, per-user room state, raised hands, whiteboard ----
+-- ---- Room control: settings, per-user room state, raised hands, whiteboard ----
 ALTER TABLE rooms ADD COLUMN IF NOT EXISTS max_participants integer;
 ALTER TABLE rooms ADD COLUMN IF NOT EXISTS empty_timeout integer;
 ALTER TABLE rooms ADD COLUMN IF NOT EXISTS lobby boolean NOT NULL DEFAULT false;
@@ -79,7 +79,7 @@ CREATE TABLE IF NOT EXISTS whiteboard_strokes (
 );
 CREATE INDEX IF NOT EXISTS whiteboard_strokes_room ON whiteboard_strokes (room, seq);
 
--- ---- Webhooks (issue 4): the outbox. One row per event and receiver URL;
+-- ---- Webhooks: the outbox. One row per event and receiver URL;
 -- delivered in id order per (url, room), claimed with a lease so several
 -- nodes sharing this database never deliver the same row at once.
 CREATE TABLE IF NOT EXISTS webhook_outbox (
@@ -100,7 +100,7 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
 );
 CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (url, room, id) WHERE delivered_at IS NULL AND failed_at IS NULL;
 
--- ---- Recording (issue 5): one row per recording of a room's call, one per
+-- ---- Recording: one row per recording of a room's call, one per
 -- file it produced (a participant's segment, or a composite segment).
 -- status: recording -> processing (ffmpeg finalized, probing/uploading) -> ready,
 -- or failed (ffmpeg crashed, storage error: `error` says why; files written so far stay).
@@ -150,7 +150,7 @@ CREATE TABLE IF NOT EXISTS recording_files (
   error           text
 );
 CREATE INDEX IF NOT EXISTS recording_files_recording ON recording_files (recording_id, started_at);
--- ---- Live streaming (issue 5): HLS streams of a room, their chat ----
+-- ---- Live streaming: HLS streams of a room, their chat ----
 -- One row per go-live. preparing (ffmpeg started, no segment yet) -> live
 -- (first segment written) -> ended (stopped, room closed) or failed (ffmpeg
 -- died). Viewer counts are written while live and once more at the end.

@@ -1,4 +1,4 @@
-// Recordings and their files as rows (schema.sql, "Recording (issue 5)").
+// Recordings and their files as rows (schema.sql, "Recording").
 
 import type { Database } from '../server/storage/database.js';
 

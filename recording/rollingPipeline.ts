@@ -46,7 +46,7 @@ export interface RollingPipelineOptions {
   settleMs?: number;
   overlapMs?: number;
   /**
-   * Issue 5 (live): a detached track always makes a new segment, even when
+   * Live streams: a detached track always makes a new segment, even when
    * its producer closed. Outputs that combine tracks (a grid, an encoder fed
    * one fixed input) stall on an input that stops, so they must roll.
    */

@@ -25,14 +25,14 @@ import { openPglite } from './storage/pgliteDatabase.js';
 import { openPostgres } from './storage/postgresDatabase.js';
 import { applySchema } from './storage/schema.js';
 import { TokenIssuer } from './tokens.js';
-// Room control and webhooks (issue 4)
+// Room control and webhooks
 import { noEvents, type EventSink } from './events.js';
 import { createRoomsApi } from './http/roomsApi.js';
 import { RoomControl } from './rooms/roomControl.js';
 import { RoomControlStore } from './storage/roomControlStore.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { WebhookOutbox } from './webhooks/outbox.js';
-// Recording (issue 5)
+// Recording
 import { DownloadSigner } from '../recording/downloadTokens.js';
 import { RecordingLibrary } from '../recording/recordingLibrary.js';
 import { RecordingService } from '../recording/recordingService.js';
@@ -40,20 +40,20 @@ import { RecordingStore } from '../recording/recordingStore.js';
 import { createStorage, S3Storage } from '../recording/storage.js';
 import { createRecordingsApi, withRecordingDownloads, type RecordingsApiDeps } from './http/recordingsApi.js';
 import type { RoomEvent } from './events.js';
-// Live streaming (issue 5)
+// Live streaming
 import { createHmac } from 'node:crypto';
 import { createLiveApi, withLive } from './http/liveApi.js';
 import { HlsAccess } from './live/hlsAccess.js';
 import { LiveService } from './live/liveService.js';
 import { LiveStore } from './storage/liveStore.js';
 import { hlsPipelineFactory } from '../recording/live/hlsPipeline.js';
-// Cluster (issue 6)
+// Cluster
 import { ClusterNode } from './cluster/clusterNode.js';
 import type { RoomDirectory } from './cluster/roomDirectory.js';
 import { createClusterApi } from './http/clusterApi.js';
 import { clusterForwarder, fromClusterNode } from './http/clusterForward.js';
 import { withClusterHls } from './http/clusterHls.js';
-// Cascade (issue 6, cascade)
+// Cascading big rooms across nodes
 import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
 import { registerWorkerMetrics } from '../sfu/workerMetrics.js';
 
@@ -65,16 +65,16 @@ export interface App {
   db: Database;
   rooms: RoomService;
   control: RoomControl;
-  /** Issue 4: the webhook outbox (noEvents without WEBHOOK_URLS); recording emits recording_* here. */
+  /** The webhook outbox (noEvents without WEBHOOK_URLS); recording emits recording_* here. */
   events: EventSink;
   sfu: Sfu | null;
   hub: SignalingHub;
-  /** Issue 5: recordings in progress, and the stored ones. */
+  /** Recordings in progress, and the stored ones. */
   recording: RecordingService;
   recordings: RecordingLibrary;
-  /** Issue 5: live streams (HLS), their audience, chat and reactions. */
+  /** Live streams (HLS), their audience, chat and reactions. */
   live: LiveService;
-  /** Cluster (issue 6): this node's cluster membership (null on a single node). */
+  /** Cluster: this node's cluster membership (null on a single node). */
   cluster: ClusterNode | null;
   close(): Promise<void>;
 }
@@ -115,7 +115,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // The rows this node answers for (what a crashed run left open, local recordings to expire): with
   // PGlite all of them (the database is this node's alone), in a shared PostgreSQL this NODE_ID's.
   const nodeScope = db.kind === 'pglite' ? null : config.nodeId;
-  const abandonedAt = new Date(); // issue 4: also names the calls closed here, for their room_finished webhooks
+  const abandonedAt = new Date(); // also names the calls closed here, for their room_finished webhooks
   const closed = await store.closeAbandonedCalls(abandonedAt, nodeScope);
   if (closed > 0) log.warn({ calls: closed }, 'closed calls left open by a previous run');
 
@@ -131,7 +131,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     await db.close().catch(() => {});
     throw err;
   });
-  // Cluster (issue 6): with REDIS_URL, rooms are placed across the nodes through Redis.
+  // Cluster: with REDIS_URL, rooms are placed across the nodes through Redis.
   let cluster: ClusterNode | null = null;
   if (config.redisUrl) {
     cluster = await ClusterNode.start({
@@ -150,7 +150,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     });
   }
   const directory: RoomDirectory = cluster ? cluster.directory : new LocalRoomDirectory(config.nodeId);
-  // Cascade (issue 6, cascade): past SFU_NODE_CONSUMER_BUDGET, a room's new viewers get their
+  // Cascade: past SFU_NODE_CONSUMER_BUDGET, a room's new viewers get their
   // media from another node's SFU, fed by SRTP pipes; this node also hosts other owners' viewers.
   if (cluster && sfu) {
     const registry = cluster.registry;
@@ -164,7 +164,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       busHealthy: () => registry.healthy, // a Redis outage is not the other node's death
     }, config.cascade);
   }
-  // Room control and webhooks (issue 4): events go to the outbox when receivers are configured.
+  // Room control and webhooks: events go to the outbox when receivers are configured.
   const controlStore = new RoomControlStore(db);
   let deliverer: WebhookDeliverer | null = null;
   let events: EventSink = noEvents;
@@ -181,7 +181,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await events.emit({ name: 'room_finished', room: c.room, data: { call_id: c.id, reason: 'server-restart' } });
     }
   }
-  // Recording (issue 5): the rooms domain's events also reach the recording service (a call's end stops its recording).
+  // Recording: the rooms domain's events also reach the recording service (a call's end stops its recording).
   let onRoomEvent: (event: RoomEvent) => void = () => {};
   const roomEvents: EventSink = { emit: (event) => (onRoomEvent(event), events.emit(event)) };
   const rooms = new RoomService(store, directory, config.nodeId, log, {
@@ -191,8 +191,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
-  deliverer?.registerMetrics(metrics.registry); // issue 4
-  // ---- Recording (issue 5) ----
+  deliverer?.registerMetrics(metrics.registry);
+  // ---- Recording ----
   const recordingStore = new RecordingStore(db);
   const recordingStorage = createStorage(config.recording);
   if (recordingStorage instanceof S3Storage) {
@@ -209,7 +209,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const abandonedRecordings = await recording.recoverAbandoned(nodeScope);
   if (abandonedRecordings > 0) log.warn({ recordings: abandonedRecordings }, 'recordings left open by a previous run marked failed');
   // ---- end recording ----
-  // Live streaming (issue 5): signed playlist URLs use LIVE_URL_SECRET, else a key derived from API_SECRET.
+  // Live streaming: signed playlist URLs use LIVE_URL_SECRET, else a key derived from API_SECRET.
   const liveAccess = new HlsAccess(
     config.live.access,
     config.live.urlSecret ?? createHmac('sha256', credentials.apiSecret).update('switchboard-live-url').digest('base64url'),
@@ -220,11 +220,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   );
   await live.recover(nodeScope);
   live.registerMetrics(metrics.registry);
-  cluster?.registerMetrics(metrics.registry); // issue 6
+  cluster?.registerMetrics(metrics.registry);
   if (sfu) registerWorkerMetrics(metrics.registry, sfu.pool);
-  if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool }); // issue 6 (cascade)
+  if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool });
   const hubContext = { config, verifier, rooms, media, control, metrics, log, recording, live, ...(cluster ? { cluster: cluster.relay } : {}) };
-  cluster?.relay.attach(hubContext); // issue 6
+  cluster?.relay.attach(hubContext);
   cluster?.wire({ rooms, calls: store, control: controlStore, events, recordings: recording, live });
   const hub = new SignalingHub(hubContext);
   const api = createApi({
@@ -244,18 +244,18 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   createRoomsApi(api, {
     rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url, log, // NODE_PUBLIC_URL when the Host header is unusable
     ...(cluster ? { liveStates: (names: string[]) => cluster!.roomsLive(names) } : {}),
-  }); // issue 4
+  });
   const recordingsApi: RecordingsApiDeps = {
     recordings: recording, library: recordings, signer, verifier, credentials, downloadTtlSeconds: config.recording.downloadUrlTtlSeconds, publicUrl: () => url, log,
-  }; // issue 5
+  };
   createRecordingsApi(api, recordingsApi);
-  createLiveApi(api, { live, credentials }); // issue 5
-  createClusterApi(api, { cluster, credentials }); // issue 6
-  if (cluster) api.forwarder = clusterForwarder(cluster, log); // issue 6: room REST acts on the room's node
+  createLiveApi(api, { live, credentials });
+  createClusterApi(api, { cluster, credentials });
+  if (cluster) api.forwarder = clusterForwarder(cluster, log); // room REST acts on the room's node
 
-  // HLS at /live/ and recording file downloads (issue 5, streamed), the browser demo at / and /app/, the API otherwise
+  // HLS at /live/ and recording file downloads (streamed), the browser demo at / and /app/, the API otherwise
   const listener = withLive(live, withRecordingDownloads(withStatic(api.listener), recordingsApi), config.trustProxyHops);
-  // Cluster (issue 6): HLS players may reach any node; streams of rooms running elsewhere are fetched from their node.
+  // Cluster: HLS players may reach any node; streams of rooms running elsewhere are fetched from their node.
   // Last resort (docs/reliability.md): a listener that throws answers 500; the process goes on.
   const server = createServer(guardRequests(cluster ? withClusterHls(cluster, live, listener, log) : listener, log));
   server.keepAliveTimeout = 5000;
@@ -272,19 +272,19 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   log.info({ url, node_id: config.nodeId, database: db.kind }, 'switchboard listening');
   deliverer?.start();
-  recordings.startCleanup(config.recording.cleanupIntervalSeconds); // issue 5
-  await cluster?.announce(config.cluster.publicUrl ?? reachableUrl(config.host, address.port, url)); // issue 6: other nodes may send rooms here now
+  recordings.startCleanup(config.recording.cleanupIntervalSeconds);
+  await cluster?.announce(config.cluster.publicUrl ?? reachableUrl(config.host, address.port, url)); // other nodes may send rooms here now
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
-      await live.shutdown(); // issue 5: streams end (server-shutdown) while the rooms still exist
-      await recording.shutdown(); // issue 5: ffmpeg finalizes its files first
+      await live.shutdown(); // streams end (server-shutdown) while the rooms still exist
+      await recording.shutdown(); // ffmpeg finalizes its files first
       await recordings.stopCleanup();
       await rooms.shutdown();
-      await sfu?.closeCascade(); // issue 6 (cascade): owners of viewers hosted here move them, while the bus is up
-      cluster?.relay.close(); // issue 6: clients relayed to rooms here reconnect
-      await deliverer?.stop(); // issue 4: undelivered events stay in the outbox for the next start
+      await sfu?.closeCascade(); // owners of viewers hosted here move them, while the bus is up
+      cluster?.relay.close(); // clients relayed to rooms here reconnect
+      await deliverer?.stop(); // undelivered events stay in the outbox for the next start
       await hub.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
@@ -298,7 +298,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   return { config, server, url, db, rooms, control, events, sfu, hub, recording, recordings, live, cluster, close };
 }
 
-/** Cluster (issue 6): listening on all interfaces, other hosts reach this node on its first external IPv4. */
+/** Cluster: listening on all interfaces, other hosts reach this node on its first external IPv4. */
 function reachableUrl(host: string, port: number, fallback: string): string {
   if (host !== '0.0.0.0') return fallback;
   for (const addrs of Object.values(networkInterfaces())) {

@@ -54,7 +54,7 @@ export interface Config {
   };
   /** Proxies of ours in front of the node (0: none); the client address then comes from X-Forwarded-For (server/http/clientAddress.ts). */
   trustProxyHops: number;
-  // ---- Room control and webhooks (issue 4) ----
+  // ---- Room control and webhooks ----
   rooms: {
     /** Default seconds a room with nobody in it stays open (per-room `empty_timeout` overrides). */
     emptyTimeoutSeconds: number;
@@ -72,7 +72,7 @@ export interface Config {
     giveUpSeconds: number;
     pollIntervalMs: number;
   };
-  // ---- Live streaming (issue 5) ----
+  // ---- Live streaming ----
   live: {
     /** Where streams' playlists and segments are written (one folder per stream). */
     dir: string;
@@ -99,9 +99,9 @@ export interface Config {
     /** An active-speaker stream switches at most once per this many seconds. */
     speakerHoldSeconds: number;
   };
-  // ---- Recording (issue 5) ----
+  // ---- Recording ----
   recording: RecordingConfig;
-  // ---- Cluster (issue 6) ----
+  // ---- Cluster ----
   cluster: {
     /** Prefix of every Redis key and channel (several clusters may share one Redis). */
     prefix: string;
@@ -119,7 +119,7 @@ export interface Config {
     /** Calls of a dead node not taken over by another node within this long are ended. */
     reapGraceMs: number;
   };
-  // ---- Cascading big rooms across nodes (issue 6, cascade) ----
+  // ---- Cascading big rooms across nodes ----
   cascade: {
     /** Cluster mode only: send viewers of a room that outgrows this node to other nodes. */
     enabled: boolean;
@@ -134,7 +134,7 @@ export interface Config {
     /** A room's router on another node with no viewer for this long is closed. */
     idleSeconds: number;
   };
-  // ---- Several processes per node (issue 2, multiproc) ----
+  // ---- Several processes per node ----
   processes: ProcessesConfig;
 }
 
@@ -150,7 +150,7 @@ export interface ProcessesConfig {
   nodeId: string;
 }
 
-/** Recording (issue 5): ffmpeg, where files go, how long they stay. */
+/** Recording: ffmpeg, where files go, how long they stay. */
 export interface RecordingConfig {
   ffmpegPath: string | null;
   ffprobePath: string | null;
@@ -315,19 +315,19 @@ export function loadConfig(env: Env = process.env): Config {
       restRateBurst: int('REST_RATE_LIMIT_BURST', 1000, 1, 1_000_000),
     },
     trustProxyHops: trustProxy(str('TRUST_PROXY'), problems),
-    // Room control and webhooks (issue 4): filled in below.
+    // Room control and webhooks: filled in below.
     rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
-    live: null as unknown as Config['live'], // live streaming (issue 5): filled in below
-    recording: null as unknown as RecordingConfig, // recording (issue 5): filled in below
+    live: null as unknown as Config['live'], // live streaming: filled in below
+    recording: null as unknown as RecordingConfig, // recording: filled in below
     cluster: {
       prefix: 'switchboard:', publicUrl: null, capacity: 1000, heartbeatMs: 1000, ttlMs: 5000, requestTimeoutMs: 5000,
       selector: 'least-loaded', drainTimeoutSeconds: 300, reapGraceMs: 30_000,
-    }, // cluster (issue 6): filled in below
-    cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null, address: null, idleSeconds: 30 }, // issue 6 (cascade): filled in below
+    }, // cluster: filled in below
+    cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null, address: null, idleSeconds: 30 }, // filled in below
     processes: { count: 1, internalPortBase: 0, index: null, nodeId }, // multiproc: filled in below
   };
-  // ---- Room control and webhooks (issue 4) ----
+  // ---- Room control and webhooks ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
   for (const u of webhookUrls) {
     try {
@@ -356,7 +356,7 @@ export function loadConfig(env: Env = process.env): Config {
     pollIntervalMs: int('WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 600_000),
   };
 
-  // ---- Live streaming (issue 5) ----
+  // ---- Live streaming ----
   const liveAccess = str('LIVE_HLS_ACCESS') ?? 'signed';
   if (liveAccess !== 'signed' && liveAccess !== 'public') problems.push('LIVE_HLS_ACCESS must be signed or public');
   const liveUrlSecret = str('LIVE_URL_SECRET');
@@ -384,11 +384,11 @@ export function loadConfig(env: Env = process.env): Config {
     ffmpegPath: str('LIVE_FFMPEG_PATH'),
     speakerHoldSeconds: int('LIVE_SPEAKER_HOLD_SECONDS', 4, 1, 3600),
   };
-  // ---- Recording (issue 5) ----
+  // ---- Recording ----
   config.recording = recordingConfig(config.dataDir, problems, int, str, url);
-  // ---- Several processes per node (issue 2, multiproc) ----
+  // ---- Several processes per node ----
   config.processes = processesConfig(config, problems, int, str);
-  // ---- Cluster (issue 6) ----
+  // ---- Cluster ----
   const selector = str('NODE_SELECTOR') ?? (config.processes.count > 1 ? 'local-first' : 'least-loaded'); // multiproc: local-first
   if (!['least-loaded', 'random', 'local-first'].includes(selector)) problems.push('NODE_SELECTOR must be least-loaded, random or local-first');
   const prefix = str('REDIS_PREFIX') ?? 'switchboard:';
@@ -411,7 +411,7 @@ export function loadConfig(env: Env = process.env): Config {
     reapGraceMs: int('CLUSTER_REAP_GRACE_MS', 30_000, 0, 86_400_000),
   };
 
-  // ---- Cascading big rooms across nodes (issue 6, cascade) ----
+  // ---- Cascading big rooms across nodes ----
   const cascadeFlag = (str('SFU_CASCADE') ?? 'on').toLowerCase();
   if (!['on', 'off', 'true', 'false', '1', '0'].includes(cascadeFlag)) problems.push('SFU_CASCADE must be on or off');
   config.cascade = {
@@ -435,7 +435,7 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
-// ---- Recording (issue 5) ----
+// ---- Recording ----
 function recordingConfig(
   dataDir: string, problems: string[],
   int: (name: string, fallback: number, min: number, max: number) => number,
@@ -476,7 +476,7 @@ function recordingConfig(
   };
 }
 
-// ---- Several processes per node (issue 2, multiproc) ----
+// ---- Several processes per node ----
 function processesConfig(
   config: Config, problems: string[],
   int: (name: string, fallback: number, min: number, max: number) => number,

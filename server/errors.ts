@@ -31,7 +31,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   not_configured: 501,
   unavailable: 503,
   internal_error: 500,
-  // Room control (issue 4)
+  // Room control
   banned: 403,
   room_locked: 423,
   room_full: 409,

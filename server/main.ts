@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    // Cluster (issue 6): SIGTERM drains first (rooms finish or move within DRAIN_TIMEOUT_SECONDS).
+    // Cluster: SIGTERM drains first (rooms finish or move within DRAIN_TIMEOUT_SECONDS).
     const drains = signal === 'SIGTERM' && app.cluster !== null;
     const force = setTimeout(() => process.exit(1), 15_000 + (drains ? config.cluster.drainTimeoutSeconds * 1000 : 0));
     force.unref();

@@ -42,14 +42,14 @@ export interface MediaRoomOptions {
 
 const AUDIO_LEVEL_INTERVAL_MS = 500;
 
-// Recording and live streaming (issue 5): what recorders watch, mediasoup-style.
+// Recording and live streaming: what recorders watch, mediasoup-style.
 export interface MediaRoomObserverEvents {
   produceradd: [ProducerInfo];
   producerclose: [ProducerInfo];
   producerpause: [ProducerInfo];
   producerresume: [ProducerInfo];
   close: [];
-  /** Live streaming (issue 5): the dominant speaker changed (participant id), for a stream that follows it. */
+  /** Live streaming: the dominant speaker changed (participant id), for a stream that follows it. */
   activespeaker: [string];
 }
 
@@ -113,7 +113,7 @@ export class MediaRoom {
   /** Set while the room resets or closes: the objects closing then are not news. */
   private quiet = false;
   closed = false;
-  /** Issue 5: producers appearing, pausing and closing, for recorders (never for signaling). */
+  /** Producers appearing, pausing and closing, for recorders (never for signaling). */
   readonly observer = new EventEmitter<MediaRoomObserverEvents>();
   /** This room's routers on other nodes (cluster mode with cascading on). */
   readonly remote: RoomCascade | null;
@@ -128,7 +128,7 @@ export class MediaRoom {
     }) ?? null;
   }
 
-  /** Issue 5: the room's name (recorders find the rooms-domain room by it). */
+  /** The room's name (recorders find the rooms-domain room by it). */
   get name(): string {
     return this.opts.name;
   }
@@ -274,7 +274,7 @@ export class MediaRoom {
       peer.scores.delete(producer.id);
       this.producers.delete(producer.id);
       if (!this.quiet) this.opts.listener.broadcast({ type: 'producer-removed', payload: { producer_id: producer.id, participant_id: peerId } });
-      this.observer.emit('producerclose', info); // issue 5
+      this.observer.emit('producerclose', info);
     });
     if (req.source === 'mic') {
       this.audioLevels?.addProducer({ producerId: producer.id }).catch(() => {});
@@ -282,7 +282,7 @@ export class MediaRoom {
     }
     this.remote?.producerAdded(producer.id);
     this.opts.listener.broadcast({ type: 'producer-added', payload: info }, peerId);
-    this.observer.emit('produceradd', info); // issue 5
+    this.observer.emit('produceradd', info);
     return producer.id;
   }
 
@@ -562,7 +562,7 @@ export class MediaRoom {
       if (entry.peer !== peer) continue;
       this.producers.delete(id);
       this.opts.listener.broadcast({ type: 'producer-removed', payload: { producer_id: id, participant_id: peerId } });
-      this.observer.emit('producerclose', entry.info); // issue 5
+      this.observer.emit('producerclose', entry.info);
     }
     for (const [id, entry] of this.dataProducers) {
       if (entry.peer !== peer) continue;
@@ -587,7 +587,7 @@ export class MediaRoom {
         this.opts.log.warn({ err, room: this.opts.name }, 'closing a router threw');
       }
     }
-    this.observer.emit('close'); // issue 5
+    this.observer.emit('close');
   }
 
   // ---- routers -------------------------------------------------------------
@@ -895,7 +895,7 @@ export class MediaRoom {
     entry.info.paused = paused;
     const payload = { producer_id: producerId, participant_id: entry.peer.id };
     this.opts.listener.broadcast({ type: paused ? 'producer-paused' : 'producer-resumed', payload });
-    this.observer.emit(paused ? 'producerpause' : 'producerresume', entry.info); // issue 5
+    this.observer.emit(paused ? 'producerpause' : 'producerresume', entry.info);
   }
 
   private setScore(peer: MediaPeer, id: string, score: number): void {

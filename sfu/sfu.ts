@@ -22,7 +22,7 @@ function defaultAnnouncedAddress(listenIp: string): string | null {
 }
 
 export class Sfu {
-  /** Issue 5: every MediaRoom made (recorders attach to it), mediasoup-style. */
+  /** Every MediaRoom made (recorders attach to it), mediasoup-style. */
   readonly observer = new EventEmitter<{ newroom: [MediaRoom] }>();
   /** Cluster mode: this node's side of cascading (owner of rooms, host of others' viewers). */
   cascade: { owner: Cascade; agent: MediaAgent; nodeConsumerBudget: number } | null = null;
@@ -95,7 +95,7 @@ export class Sfu {
       log: this.log,
       cascade: this.cascade ? { cascade: this.cascade.owner, nodeConsumerBudget: this.cascade.nodeConsumerBudget } : null,
     });
-    this.observer.emit('newroom', room); // issue 5
+    this.observer.emit('newroom', room);
     return room;
   }
 

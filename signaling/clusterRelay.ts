@@ -1,4 +1,4 @@
-// Cluster (issue 6): any node takes any WebSocket. When a client joins a room
+// Cluster: any node takes any WebSocket. When a client joins a room
 // that runs on another node, this node (the edge) keeps the socket, the auth
 // and the limits, and relays the client's messages, raw and already
 // validated, to the room's node (the owner). There a RemoteSession, the same

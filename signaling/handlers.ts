@@ -6,9 +6,9 @@ import type { AckResults, ClientPayloads, ClientType } from './protocol.js';
 import type { HubContext } from './hubContext.js';
 import type { Session } from './session.js';
 import { sfuHandlers } from './sfuHandlers.js';
-import { roomHandlers } from './roomHandlers.js'; // room control (issue 4)
-import { recordingHandlers } from './recordingHandlers.js'; // recording (issue 5)
-import { liveHandlers } from './liveHandlers.js'; // live streaming (issue 5)
+import { roomHandlers } from './roomHandlers.js';
+import { recordingHandlers } from './recordingHandlers.js';
+import { liveHandlers } from './liveHandlers.js';
 
 type Handler<K extends ClientType> = (
   session: Session,
@@ -29,11 +29,11 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
 
   async join(session, ctx, payload, id) {
     if (session.participant || session.joining) throw new AppError('already_in_room', 'leave the current room first');
-    // Cluster (issue 6): a room that runs on another node is joined there, through this node.
+    // Cluster: a room that runs on another node is joined there, through this node.
     if (ctx.cluster && (await ctx.cluster.joinElsewhere(session, payload, id))) return;
     session.joining = true;
     const started = performance.now();
-    // Room control (issue 4): a join put in the lobby is answered later; meanwhile this
+    // Room control: a join put in the lobby is answered later; meanwhile this
     // connection's other requests (ping, leave) must go on, so the handler returns early.
     const cancel = new AbortController();
     session.cancelJoin = () => cancel.abort(JOIN_CANCELLED);
@@ -75,7 +75,7 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
   },
 
   async leave(session, ctx) {
-    // Room control (issue 4): leaving the lobby ends the wait (the join fails with not_in_room).
+    // Room control: leaving the lobby ends the wait (the join fails with not_in_room).
     if (!session.participant && session.cancelJoin) {
       session.cancelJoin();
       return EMPTY;
@@ -136,7 +136,7 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
   },
 
   ...sfuHandlers,
-  ...roomHandlers, // room control (issue 4)
-  ...recordingHandlers, // recording (issue 5)
-  ...liveHandlers, // live streaming (issue 5)
+  ...roomHandlers,
+  ...recordingHandlers,
+  ...liveHandlers,
 };

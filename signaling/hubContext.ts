@@ -5,8 +5,8 @@ import type { MediaService } from '../server/rooms/mediaService.js';
 import type { RoomService } from '../server/rooms/roomService.js';
 import type { RoomControl } from '../server/rooms/roomControl.js';
 import type { TokenVerifier } from './auth.js';
-import type { RecordingService } from '../recording/recordingService.js'; // recording (issue 5)
-import type { LiveService } from '../server/live/liveService.js'; // live streaming (issue 5)
+import type { RecordingService } from '../recording/recordingService.js';
+import type { LiveService } from '../server/live/liveService.js';
 import type { ClusterRelay } from './clusterRelay.js';
 
 /** What message handlers may use: the layers below signaling, nothing of the socket. */
@@ -15,14 +15,14 @@ export interface HubContext {
   verifier: TokenVerifier;
   rooms: RoomService;
   media: MediaService;
-  /** Room control (issue 4): roles, hands, moderation, lobby, data, whiteboard. */
+  /** Room control: roles, hands, moderation, lobby, data, whiteboard. */
   control: RoomControl;
   metrics: Metrics;
-  /** Live streaming (issue 5): go live, watchers, stream chat and reactions (absent in signaling-only tests). */
+  /** Live streaming: go live, watchers, stream chat and reactions (absent in signaling-only tests). */
   live?: LiveService;
-  /** Cluster (issue 6): joins of rooms that run on another node go through it (absent on a single node). */
+  /** Cluster: joins of rooms that run on another node go through it (absent on a single node). */
   cluster?: ClusterRelay;
   log: Logger;
-  /** Recording (issue 5): start/stop by hosts and moderators; absent without an SFU. */
+  /** Recording: start/stop by hosts and moderators; absent without an SFU. */
   recording?: RecordingService;
 }

@@ -1,4 +1,4 @@
-// Handlers of the live-streaming requests (issue 5). A connection acts on a
+// Handlers of the live-streaming requests. A connection acts on a
 // stream either as a participant of the room or as a watcher (`live-watch`,
 // no seat in the room); LiveService checks the role.
 

@@ -17,9 +17,9 @@ export type Track = (typeof TRACKS)[number];
 export type CallState = 'pending' | 'active' | 'ended';
 
 export type LeaveReason = 'left' | 'disconnected' | 'replaced' | 'call-ended' | 'server-shutdown'
-  // Room control (issue 4): removed by a moderator (kick) or by the app's backend (REST leave).
+  // Removed by a moderator (kick) or by the app's backend (REST leave).
   | 'kicked' | 'removed'
-  // Cluster (issue 6): the room moved to another node (drain), or the node that ran it died.
+  // The room moved to another node (drain), or the node that ran it died.
   | 'migrated' | 'node-failure';
 
 /** Every error code a client can receive, over the WebSocket or REST. */
@@ -29,7 +29,7 @@ export const ERROR_CODES = [
   'peer_not_found', 'not_in_room', 'already_in_room',
   'rate_limited', 'not_found', 'conflict', 'not_configured',
   'unavailable', 'internal_error',
-  // Room control (issue 4)
+  // Room control: bans, locked or full rooms, the lobby
   'banned', 'room_locked', 'room_full', 'lobby_denied',
   // REST: a request body over the size limit
   'payload_too_large',
@@ -45,7 +45,7 @@ export const CloseCode = {
   unauthorized: 4001, // bad token, token for another room, or no auth in time
   rateLimited: 4008, // sustained flooding after rate_limited errors
   replaced: 4009, // same user joined the same room from another connection
-  // Cluster (issue 6): reconnect (through the load balancer) and join again; a `reconnect` event says why.
+  // Reconnect (through the load balancer) and join again; a `reconnect` event says why.
   reconnect: 4012,
 } as const;
 
@@ -67,8 +67,7 @@ const DTMF_TONES = string({
   min: 1, max: 64, pattern: /^[0-9A-Da-d*#,]+$/, hint: 'may contain only 0-9, A-D, *, # and , (pause)',
 });
 
-// ---- Room control (issue 4): roles, hands, moderation, settings, lobby, data, whiteboard ----
-// Types of these messages are declared in the matching block at the end of this file.
+// ---- Room control: room types, limits and requests (roles, hands, moderation, settings, lobby, data, whiteboard) ----
 
 export const ROOM_TYPES = ['individual', 'group', 'webinar', 'broadcast'] as const;
 export type RoomType = (typeof ROOM_TYPES)[number];
@@ -106,17 +105,16 @@ const roomControlSchemas = {
   'whiteboard-draw': object({ stroke: jsonObject({ maxBytes: WHITEBOARD_STROKE_MAX_BYTES }) }),
   'whiteboard-clear': object({}),
 } satisfies Record<string, Schema<unknown>>;
-// ---- end room control ----
 
-// ---- Recording (issue 5): start/stop by hosts and moderators; types in the matching block at the end ----
+// ---- Recording: modes and requests (start/stop by hosts and moderators) ----
+
 export const RECORDING_MODES = ['tracks', 'composite'] as const;
 const recordingSchemas = {
   'start-recording': object({ mode: optional(oneOf(RECORDING_MODES)) }),
   'stop-recording': object({}),
 } satisfies Record<string, Schema<unknown>>;
-// ---- end recording ----
-// ---- Live streaming (issue 5): go live (HLS), stream chat, reactions, viewer counts ----
-// Types of these messages are declared in the matching block at the end of this file.
+
+// ---- Live streaming: layouts, reactions, limits and requests (go live over HLS, stream chat, reactions) ----
 
 export const LIVE_REACTIONS = ['heart', 'like', 'fire', 'clap', 'laugh', 'wow', 'sad', 'angry'] as const;
 export type LiveReaction = (typeof LIVE_REACTIONS)[number];
@@ -142,7 +140,8 @@ const liveSchemas = {
   'live-chat-unpin': object({}),
   'live-react': object({ reaction: oneOf(LIVE_REACTIONS) }),
 } satisfies Record<string, Schema<unknown>>;
-// ---- end live streaming ----
+
+// ---- Client requests: every request and its payload schema ----
 
 export const clientSchemas = {
   auth: object({ token: string({ min: 1, max: 8192 }) }),
@@ -209,8 +208,8 @@ export const clientSchemas = {
   'get-stats': object({ transport_id: optional(ID), producer_id: optional(ID), consumer_id: optional(ID) }),
 
   ...roomControlSchemas,
-  ...recordingSchemas, // recording (issue 5)
-  ...liveSchemas, // live streaming (issue 5)
+  ...recordingSchemas,
+  ...liveSchemas,
 } satisfies Record<string, Schema<unknown>>;
 
 export type ClientPayloads = { [K in keyof typeof clientSchemas]: Infer<(typeof clientSchemas)[K]> };
@@ -218,6 +217,8 @@ export type ClientType = keyof ClientPayloads;
 export type ClientMessage = {
   [K in ClientType]: { type: K; id?: string; payload: ClientPayloads[K] };
 }[ClientType];
+
+// ---- Shared state: identity, participants, calls, media ----
 
 export interface Identity {
   user_id: string;
@@ -261,15 +262,6 @@ export interface DataProducerInfo {
   protocol: string;
 }
 
-export interface RoomState {
-  room: string;
-  call: CallInfo;
-  participants: ParticipantInfo[];
-  /** Media published through the SFU that the joiner may consume. */
-  producers: ProducerInfo[];
-  data_producers: DataProducerInfo[];
-}
-
 /** A transport as mediasoup-client's createSendTransport/createRecvTransport take it. */
 export interface TransportOptions {
   id: string;
@@ -281,89 +273,7 @@ export interface TransportOptions {
 
 export type Quality = 'excellent' | 'good' | 'poor' | 'lost';
 
-/** What `ack` carries for each request that succeeds (join answers with `joined` instead). */
-export interface AckResults {
-  auth: Identity;
-  leave: Record<string, never>;
-  offer: Record<string, never>;
-  answer: Record<string, never>;
-  'ice-candidate': Record<string, never>;
-  mute: Record<string, never>;
-  unmute: Record<string, never>;
-  hold: Record<string, never>;
-  unhold: Record<string, never>;
-  dtmf: Record<string, never>;
-  'end-call': Record<string, never>;
-  ping: { t?: number; server_time: number };
-  'sfu-capabilities': { router_rtp_capabilities: unknown };
-  'create-transport': { transport: TransportOptions };
-  'connect-transport': Record<string, never>;
-  'restart-ice': { ice_parameters: unknown };
-  produce: { producer_id: string };
-  'pause-producer': Record<string, never>;
-  'resume-producer': Record<string, never>;
-  'close-producer': Record<string, never>;
-  /** As mediasoup-client's recvTransport.consume takes it; the consumer starts paused. */
-  consume: { consumer: { id: string; producerId: string; kind: MediaKind; rtpParameters: unknown; type: string; producerPaused: boolean } };
-  'pause-consumer': Record<string, never>;
-  'resume-consumer': Record<string, never>;
-  'set-consumer-layers': Record<string, never>;
-  'produce-data': { data_producer_id: string };
-  'consume-data': { data_consumer: { id: string; dataProducerId: string; sctpStreamParameters: unknown; label: string; protocol: string } };
-  'close-data-producer': Record<string, never>;
-  'get-stats': { stats: unknown[] };
-}
-
-export interface ServerPayloads {
-  authenticated: Identity;
-  ack: AckResults[keyof AckResults];
-  error: { code: ErrorCode; message: string; field?: string };
-  joined: { participant_id: string; room_state: RoomState };
-  'peer-joined': { participant: ParticipantInfo };
-  'peer-left': { participant_id: string; reason: LeaveReason };
-  offer: ClientPayloads['offer'] & { from: string };
-  answer: ClientPayloads['answer'] & { from: string };
-  'ice-candidate': ClientPayloads['ice-candidate'] & { from: string };
-  mute: { from: string; track: Track };
-  unmute: { from: string; track: Track };
-  hold: { from: string };
-  unhold: { from: string };
-  dtmf: { from: string; tones: string; duration: number; gap: number };
-  'call-state-changed': CallInfo & { reason?: string };
-  'producer-added': ProducerInfo;
-  'producer-removed': { producer_id: string; participant_id: string };
-  'producer-paused': { producer_id: string; participant_id: string };
-  'producer-resumed': { producer_id: string; participant_id: string };
-  'consumer-closed': { consumer_id: string; producer_id: string };
-  'consumer-paused': { consumer_id: string };
-  'consumer-resumed': { consumer_id: string };
-  'consumer-layers-changed': { consumer_id: string; spatial_layer: number | null; temporal_layer: number | null };
-  'data-producer-added': DataProducerInfo;
-  'data-producer-removed': { data_producer_id: string; participant_id: string };
-  'data-consumer-closed': { data_consumer_id: string };
-  'active-speaker': { participant_id: string | null };
-  'audio-levels': { levels: Array<{ participant_id: string; volume: number }> };
-  'connection-quality': { participant_id: string; quality: Quality; score: number };
-  'sfu-reset': { reason: string };
-}
-export type ServerType = keyof ServerPayloads;
-export type ServerMessage = {
-  [K in ServerType]: { type: K; id?: string; payload: ServerPayloads[K] };
-}[ServerType];
-
-export const DTMF_DEFAULT_DURATION_MS = 100;
-export const DTMF_DEFAULT_GAP_MS = 70;
-
-export function isClientType(type: string): type is ClientType {
-  return Object.hasOwn(clientSchemas, type);
-}
-
-/** Serializes a server message; the one place outgoing JSON is made. */
-export function encode(message: ServerMessage): string {
-  return JSON.stringify(message);
-}
-
-// ---- Room control (issue 4): replies, events and state (declaration merging keeps this block apart) ----
+// ---- Shared state: room control ----
 
 export interface RoomSettings {
   type: RoomType;
@@ -397,46 +307,7 @@ export interface WhiteboardStroke {
   stroke: Record<string, unknown>;
 }
 
-export interface RoomState {
-  settings?: RoomSettings;
-  hands?: RaisedHand[];
-  whiteboard?: WhiteboardStroke[];
-}
-
-export interface AckResults {
-  'set-role': Record<string, never>;
-  'raise-hand': { position: number };
-  'lower-hand': Record<string, never>;
-  'acknowledge-hand': { hand: RaisedHand };
-  'mute-participant': Record<string, never>;
-  'mute-all': { muted: number };
-  kick: Record<string, never>;
-  'lock-room': Record<string, never>;
-  'unlock-room': Record<string, never>;
-  'update-room': { settings: RoomSettings };
-  admit: Record<string, never>;
-  deny: Record<string, never>;
-  'send-data': Record<string, never>;
-  'whiteboard-draw': { stroke_id: string };
-  'whiteboard-clear': Record<string, never>;
-}
-
-export interface ServerPayloads {
-  'role-changed': { participant_id: string; role: Role; by: string | null };
-  'hand-queue': { hands: RaisedHand[] };
-  'hand-acknowledged': { user_id: string; participant_id: string | null; by: string | null };
-  'participant-muted': { participant_id: string; track: Track; by: string | null };
-  kicked: { reason: string; by: string | null; ban_seconds: number };
-  'room-updated': { settings: RoomSettings };
-  'lobby-waiting': { room: string };
-  'lobby-updated': { waiting: LobbyEntry[] };
-  data: { from: string | null; topic: string; data: unknown; to?: string };
-  'whiteboard-stroke': WhiteboardStroke;
-  'whiteboard-cleared': { by: string | null };
-}
-// ---- end room control ----
-
-// ---- Recording (issue 5): replies, events and state ----
+// ---- Shared state: recording ----
 
 export type RecordingModeName = (typeof RECORDING_MODES)[number];
 
@@ -449,29 +320,7 @@ export interface RecordingState {
   started_by: string;
 }
 
-export interface RoomState {
-  /** The recording in progress, null when the room is not being recorded. */
-  recording?: RecordingState | null;
-}
-
-export interface AckResults {
-  'start-recording': { recording: RecordingState };
-  'stop-recording': { recording_id: string; status: 'ready' | 'failed' };
-}
-
-export interface ServerPayloads {
-  'recording-started': RecordingState;
-  'recording-finished': {
-    recording_id: string;
-    status: 'ready' | 'failed';
-    /** stopped, room-ended, failed, disk-full, server-shutdown, not-allowed */
-    reason: string;
-    error: string | null;
-    duration_seconds: number;
-  };
-}
-// ---- end recording ----
-// ---- Live streaming (issue 5): replies, events and state ----
+// ---- Shared state: live streaming ----
 
 export type LiveStatus = 'preparing' | 'live' | 'ended' | 'failed';
 
@@ -511,12 +360,87 @@ export interface LiveChatMessage {
 
 export type LiveReactionCounts = Partial<Record<LiveReaction, number>>;
 
+// ---- Shared state: cluster ----
+
+/** Why the server asks a client to reconnect: its node drains, the room moved, or the node running the room died. */
+export type ReconnectReason = 'node-draining' | 'room-moved' | 'node-failure';
+
+// ---- Room state: what a joiner is told about the room (in `joined`) ----
+
 export interface RoomState {
+  // Calls and SFU
+  room: string;
+  call: CallInfo;
+  participants: ParticipantInfo[];
+  /** Media published through the SFU that the joiner may consume. */
+  producers: ProducerInfo[];
+  data_producers: DataProducerInfo[];
+  // Room control
+  settings?: RoomSettings;
+  hands?: RaisedHand[];
+  whiteboard?: WhiteboardStroke[];
+  // Recording
+  /** The recording in progress, null when the room is not being recorded. */
+  recording?: RecordingState | null;
+  // Live streaming
   /** The room's stream while it is preparing or live, else null. */
   live?: LiveStreamInfo | null;
 }
 
+// ---- Replies: what `ack` carries per request ----
+
+/** What `ack` carries for each request that succeeds (join answers with `joined` instead). */
 export interface AckResults {
+  // Calls, signaling and SFU
+  auth: Identity;
+  leave: Record<string, never>;
+  offer: Record<string, never>;
+  answer: Record<string, never>;
+  'ice-candidate': Record<string, never>;
+  mute: Record<string, never>;
+  unmute: Record<string, never>;
+  hold: Record<string, never>;
+  unhold: Record<string, never>;
+  dtmf: Record<string, never>;
+  'end-call': Record<string, never>;
+  ping: { t?: number; server_time: number };
+  'sfu-capabilities': { router_rtp_capabilities: unknown };
+  'create-transport': { transport: TransportOptions };
+  'connect-transport': Record<string, never>;
+  'restart-ice': { ice_parameters: unknown };
+  produce: { producer_id: string };
+  'pause-producer': Record<string, never>;
+  'resume-producer': Record<string, never>;
+  'close-producer': Record<string, never>;
+  /** As mediasoup-client's recvTransport.consume takes it; the consumer starts paused. */
+  consume: { consumer: { id: string; producerId: string; kind: MediaKind; rtpParameters: unknown; type: string; producerPaused: boolean } };
+  'pause-consumer': Record<string, never>;
+  'resume-consumer': Record<string, never>;
+  'set-consumer-layers': Record<string, never>;
+  'produce-data': { data_producer_id: string };
+  'consume-data': { data_consumer: { id: string; dataProducerId: string; sctpStreamParameters: unknown; label: string; protocol: string } };
+  'close-data-producer': Record<string, never>;
+  'get-stats': { stats: unknown[] };
+  // Room control
+  'set-role': Record<string, never>;
+  'raise-hand': { position: number };
+  'lower-hand': Record<string, never>;
+  'acknowledge-hand': { hand: RaisedHand };
+  'mute-participant': Record<string, never>;
+  'mute-all': { muted: number };
+  kick: Record<string, never>;
+  'lock-room': Record<string, never>;
+  'unlock-room': Record<string, never>;
+  'update-room': { settings: RoomSettings };
+  admit: Record<string, never>;
+  deny: Record<string, never>;
+  'send-data': Record<string, never>;
+  'whiteboard-draw': { stroke_id: string };
+  'whiteboard-clear': Record<string, never>;
+  // Recording
+  'start-recording': { recording: RecordingState };
+  'stop-recording': { recording_id: string; status: 'ready' | 'failed' };
+  // Live streaming
   'live-start': { stream: LiveStreamInfo };
   'live-stop': { stream: LiveStreamInfo };
   'live-show': { stream: LiveStreamInfo };
@@ -529,22 +453,86 @@ export interface AckResults {
   'live-react': Record<string, never>;
 }
 
+// ---- Server messages: every message type and its payload ----
+
 export interface ServerPayloads {
+  // Calls, signaling and SFU
+  authenticated: Identity;
+  ack: AckResults[keyof AckResults];
+  error: { code: ErrorCode; message: string; field?: string };
+  joined: { participant_id: string; room_state: RoomState };
+  'peer-joined': { participant: ParticipantInfo };
+  'peer-left': { participant_id: string; reason: LeaveReason };
+  offer: ClientPayloads['offer'] & { from: string };
+  answer: ClientPayloads['answer'] & { from: string };
+  'ice-candidate': ClientPayloads['ice-candidate'] & { from: string };
+  mute: { from: string; track: Track };
+  unmute: { from: string; track: Track };
+  hold: { from: string };
+  unhold: { from: string };
+  dtmf: { from: string; tones: string; duration: number; gap: number };
+  'call-state-changed': CallInfo & { reason?: string };
+  'producer-added': ProducerInfo;
+  'producer-removed': { producer_id: string; participant_id: string };
+  'producer-paused': { producer_id: string; participant_id: string };
+  'producer-resumed': { producer_id: string; participant_id: string };
+  'consumer-closed': { consumer_id: string; producer_id: string };
+  'consumer-paused': { consumer_id: string };
+  'consumer-resumed': { consumer_id: string };
+  'consumer-layers-changed': { consumer_id: string; spatial_layer: number | null; temporal_layer: number | null };
+  'data-producer-added': DataProducerInfo;
+  'data-producer-removed': { data_producer_id: string; participant_id: string };
+  'data-consumer-closed': { data_consumer_id: string };
+  'active-speaker': { participant_id: string | null };
+  'audio-levels': { levels: Array<{ participant_id: string; volume: number }> };
+  'connection-quality': { participant_id: string; quality: Quality; score: number };
+  'sfu-reset': { reason: string };
+  // Room control
+  'role-changed': { participant_id: string; role: Role; by: string | null };
+  'hand-queue': { hands: RaisedHand[] };
+  'hand-acknowledged': { user_id: string; participant_id: string | null; by: string | null };
+  'participant-muted': { participant_id: string; track: Track; by: string | null };
+  kicked: { reason: string; by: string | null; ban_seconds: number };
+  'room-updated': { settings: RoomSettings };
+  'lobby-waiting': { room: string };
+  'lobby-updated': { waiting: LobbyEntry[] };
+  data: { from: string | null; topic: string; data: unknown; to?: string };
+  'whiteboard-stroke': WhiteboardStroke;
+  'whiteboard-cleared': { by: string | null };
+  // Recording
+  'recording-started': RecordingState;
+  'recording-finished': {
+    recording_id: string;
+    status: 'ready' | 'failed';
+    /** stopped, room-ended, failed, disk-full, server-shutdown, not-allowed */
+    reason: string;
+    error: string | null;
+    duration_seconds: number;
+  };
+  // Live streaming
   'live-stream-updated': { stream: LiveStreamInfo };
   'live-chat-message': { stream_id: string; message: LiveChatMessage };
   'live-chat-deleted': { stream_id: string; message_id: string; by: string | null };
   'live-chat-pinned': { stream_id: string; message: LiveChatMessage | null; by: string | null };
   'live-reactions': { stream_id: string; counts: LiveReactionCounts; totals: LiveReactionCounts; interval_ms: number };
   'live-viewers': { stream_id: string; current: number; peak: number; total: number };
-}
-// ---- end live streaming ----
-// ---- Cluster (issue 6): a node asks its clients to reconnect elsewhere ----
-
-/** Why the server asks a client to reconnect: its node drains, the room moved, or the node running the room died. */
-export type ReconnectReason = 'node-draining' | 'room-moved' | 'node-failure';
-
-export interface ServerPayloads {
+  // Cluster: a node asks its clients to reconnect elsewhere
   /** Sent just before the server closes the socket with CloseCode.reconnect (4012): connect again and rejoin. */
   reconnect: { reason: ReconnectReason; room: string | null; retry_after_ms: number };
 }
-// ---- end cluster ----
+export type ServerType = keyof ServerPayloads;
+export type ServerMessage = {
+  [K in ServerType]: { type: K; id?: string; payload: ServerPayloads[K] };
+}[ServerType];
+
+export const DTMF_DEFAULT_DURATION_MS = 100;
+export const DTMF_DEFAULT_GAP_MS = 70;
+
+export function isClientType(type: string): type is ClientType {
+  return Object.hasOwn(clientSchemas, type);
+}
+
+/** Serializes a server message; the one place outgoing JSON is made. */
+export function encode(message: ServerMessage): string {
+  return JSON.stringify(message);
+}

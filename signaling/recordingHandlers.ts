@@ -1,4 +1,4 @@
-// Recording requests (issue 5): hosts and moderators start and stop the
+// Recording requests: hosts and moderators start and stop the
 // room's recording; the recording service checks the role.
 
 import { AppError } from '../server/errors.js';

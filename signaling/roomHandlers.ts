@@ -1,4 +1,4 @@
-// Handlers of the room-control requests (issue 4): each hands the caller's
+// Handlers of the room-control requests: each hands the caller's
 // participant and the validated payload to the rooms domain's RoomControl,
 // which checks the caller's role.
 

@@ -16,7 +16,7 @@ const MAX_BACKLOG = 256;
 /** What a Session needs of its socket: a ws WebSocket, or (cluster) a link to the edge node holding the real one. */
 export type SessionSocket = Pick<WebSocket, 'readyState' | 'OPEN' | 'bufferedAmount' | 'send' | 'close' | 'terminate'>;
 
-/** Cluster (issue 6): this connection's room lives on another node; its messages go there. */
+/** Cluster: this connection's room lives on another node; its messages go there. */
 export interface SessionRelay {
   /** Forwards one validated client message (raw text); a promise holds back the next ones until it settles. */
   forward(type: string, text: string, id: string | undefined): void | Promise<void>;
@@ -40,7 +40,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
   readonly gone = this.goneController.signal;
   /** Set while a join is in progress (room control: `leave` ends a wait in the lobby). */
   cancelJoin: (() => void) | null = null;
-  /** Cluster (issue 6): set while this connection's room lives on another node. */
+  /** Cluster: set while this connection's room lives on another node. */
   relay: SessionRelay | null = null;
   /** Called once when the connection first has an identity (the hub stops counting it as unauthenticated). */
   onAuthenticated: (() => void) | null = null;
@@ -82,7 +82,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
     return identity;
   }
 
-  /** Cluster (issue 6): an identity the edge node already verified (a relayed connection). */
+  /** Cluster: an identity the edge node already verified (a relayed connection). */
   adoptIdentity(identity: Identity): void {
     this.identity = identity;
     if (this.authTimer) clearTimeout(this.authTimer);
@@ -146,7 +146,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
         if (err instanceof ValidationError) throw new AppError('invalid_payload', err.message, err.field);
         throw err;
       }
-      // Cluster (issue 6): validated here, handled by the node that runs the room.
+      // Cluster: validated here, handled by the node that runs the room.
       if (this.relay && !EDGE_LOCAL_TYPES.has(type)) {
         const forwarded = this.relay.forward(type, data.toString(), id);
         if (forwarded instanceof Promise) this.track(forwarded.catch((err) => this.fail(id, err)));
@@ -175,7 +175,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
     });
   }
 
-  /** Cluster (issue 6): resolves once every message received so far has been handled. */
+  /** Cluster: resolves once every message received so far has been handled. */
   async settled(): Promise<void> {
     while (this.pending) await this.pending;
   }
@@ -226,7 +226,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
   removed(reason: LeaveReason): void {
     this.participant = null;
     if (reason === 'replaced') this.close(CloseCode.replaced, 'joined from another connection', 'replaced');
-    // Cluster (issue 6): the room moved; the client was sent `reconnect` and joins again elsewhere.
+    // Cluster: the room moved; the client was sent `reconnect` and joins again elsewhere.
     if (reason === 'migrated') this.close(CloseCode.reconnect, 'reconnect: the room moved', 'reconnect');
   }
 
@@ -247,7 +247,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Partici
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
     this.backlog = null;
-    this.relay?.closed(); // cluster (issue 6)
+    this.relay?.closed();
     this.relay = null;
     const participant = this.participant;
     this.participant = null;

@@ -1,4 +1,4 @@
-// Cluster benchmark (issue 6): `node dist/bench/cluster/run.js [--help]`.
+// Cluster benchmark: `node dist/bench/cluster/run.js [--help]`.
 // Real node processes (dist/server/main.js), a throwaway PostgreSQL and a
 // redis-server, all on loopback. Measures:
 //   lookup    room -> node lookups (GET) and first placements (SET NX) against Redis

@@ -87,7 +87,7 @@ export function machineBusyPct(a: MachineCpu, b: MachineCpu, cpus: number): numb
 export const round1 = (x: number) => Math.round(x * 10) / 10;
 export const round2 = (x: number) => Math.round(x * 100) / 100;
 
-// ---- Several processes per node (issue 2, multiproc) ----
+// ---- Several processes per node ----
 
 /** The process and all its descendants (a multi-process node: primary, workers, their mediasoup workers). */
 export function processTree(pid: number): number[] {

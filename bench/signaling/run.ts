@@ -344,7 +344,7 @@ async function metrics(server: Server): Promise<Record<string, number> | null> {
   }
 }
 
-// ---- Several processes per node (issue 2, multiproc) ----
+// ---- Several processes per node ----
 
 interface ProcessView {
   node_id: string;

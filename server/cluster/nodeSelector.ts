@@ -35,7 +35,7 @@ function compare(a: number[], b: number[]): number {
   return 0;
 }
 
-// ---- Several processes per node (issue 2, multiproc) ----
+// ---- Several processes per node ----
 
 /**
  * `local-first` (the default with NODE_PROCESSES > 1): a new room goes to the

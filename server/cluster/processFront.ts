@@ -1,4 +1,4 @@
-// Several processes per node (issue 2, multiproc), the primary: one process on
+// Several processes per node, the primary: one process on
 // this host can hold ~19.9k sockets (the open-files limit), so a node may run
 // NODE_PROCESSES workers behind one public port. The primary owns the public
 // listening socket, reads each new connection's request head (bounded in size

@@ -1,4 +1,4 @@
-// Several processes per node (issue 2, multiproc): what each worker process of
+// Several processes per node: what each worker process of
 // a node gets. Each is a full cluster member of its own: NODE_ID
 // `<node>-p<i>`, its own internal HTTP port (node-to-node REST forwarding,
 // HLS fetches, scraping), its own share of the node's mediasoup workers and

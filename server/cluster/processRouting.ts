@@ -1,4 +1,4 @@
-// Several processes per node (issue 2, multiproc): which process of the node a
+// Several processes per node: which process of the node a
 // new TCP connection goes to, decided from its HTTP request head. A WebSocket
 // upgrade naming a room (`?room=`, else the `room` claim of a `?token=` JWT)
 // goes to the process the room's name hashes to, so the participants of a

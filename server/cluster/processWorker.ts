@@ -1,4 +1,4 @@
-// Several processes per node (issue 2, multiproc), worker side: connections
+// Several processes per node, worker side: connections
 // the node's primary accepted on the public port arrive over IPC with the
 // bytes it already read (the request head), and are fed to this process's
 // HTTP server as if it had accepted them itself (the @socket.io/sticky pattern).

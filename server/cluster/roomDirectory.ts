@@ -10,7 +10,7 @@ export interface RoomDirectory {
   /** Gives up this node's ownership of the room (it emptied or ended). */
   release(room: string): Promise<void>;
   /**
-   * Cluster (issue 6): the node that runs the room, placing it (on the node the
+   * Cluster: the node that runs the room, placing it (on the node the
    * selector picks) when it runs nowhere. Two nodes racing on a new room get the same answer.
    */
   locate(room: string): Promise<string>;

@@ -1,4 +1,4 @@
-// Cluster (issue 6) admin REST: the cluster's nodes with their load and rooms,
+// Cluster admin REST: the cluster's nodes with their load and rooms,
 // drain, and a readiness probe for load balancers.
 
 import { AppError } from '../errors.js';

@@ -1,4 +1,4 @@
-// Cluster (issue 6): REST calls about a room (/api/v1/rooms/:room/...) act on
+// Cluster: REST calls about a room (/api/v1/rooms/:room/...) act on
 // the room's in-memory state, which lives on its owner node. A node that gets
 // such a call for a room running elsewhere passes it on to that node over
 // HTTP (the owner checks the API key as usual) and relays the answer.

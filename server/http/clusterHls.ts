@@ -1,4 +1,4 @@
-// Cluster (issue 6) x live streaming (issue 5): a stream's ffmpeg, playlist
+// Cluster x live streaming: a stream's ffmpeg, playlist
 // and segments live on the node that runs its room, but an HLS player behind
 // a load balancer may reach any node. A node asked for /live/<room>/... of a
 // stream it does not serve passes the GET on to the room's node and streams

@@ -1,4 +1,4 @@
-// Live streaming over HTTP (issue 5): the app's backend drives streams under
+// Live streaming over HTTP: the app's backend drives streams under
 // /api/v1/rooms/:room/live (API key, host rights), and players fetch
 // GET /live/:room/index.m3u8 and its segments (signed URL or public).
 

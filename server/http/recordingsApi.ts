@@ -1,4 +1,4 @@
-// REST for recordings (issue 5), for the app's backend (API key): start and
+// REST for recordings, for the app's backend (API key): start and
 // stop a room's recording, list and fetch recordings with their files, set
 // retention and access, get expiring download links, delete, run retention.
 // A participant token (Authorization: Bearer) of a user the recording's

@@ -105,7 +105,7 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export class Router {
   private readonly routes: Route[] = [];
 
-  /** Cluster (issue 6): may answer a request itself (sending it to another node); true when it did. */
+  /** Cluster: may answer a request itself (sending it to another node); true when it did. */
   forwarder: ((req: IncomingMessage, res: ServerResponse, target: RequestTarget) => Promise<boolean>) | null = null;
   private readonly trustProxyHops: number;
   private readonly writeLimiter: AddressLimiter | null;
@@ -145,7 +145,7 @@ export class Router {
         const wait = this.writeLimiter.take(clientIp ?? 'unknown');
         if (wait > 0) throw new RateLimitedError(`too many requests from this address; retry in ${wait} s`, wait);
       }
-      if (this.forwarder && (await this.forwarder(req, res, target))) return; // cluster (issue 6)
+      if (this.forwarder && (await this.forwarder(req, res, target))) return;
       response = await this.dispatch(req, target, clientIp);
     } catch (err) {
       const error = toAppError(err);

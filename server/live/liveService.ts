@@ -33,7 +33,8 @@ export type LiveConfig = Config['live'];
 
 /** Most tiles in a grid stream (3 x 3); further cameras are left out, their audio still mixed. */
 export const GRID_MAX_VIDEOS = 9;
-type Pick = { participantId: string | null; producers: ProducerInfo[] };
+/** What a stream shows: one participant's camera/screen and mic, or (participantId null) the grid's tiles and mixed mics. */
+type ShownSource = { participantId: string | null; producers: ProducerInfo[] };
 
 /** What the media half needs to run a stream, and how it reports back. */
 export interface PipelineRequest {
@@ -224,7 +225,7 @@ export class LiveService {
    * first host/moderator/speaker publishing a camera (or screen), else anyone
    * publishing. Their camera (screen if no camera) and microphone go out.
    */
-  private pickSource(room: Room, media: MediaRoom, asked?: string): Pick & { participantId: string } {
+  private pickSource(room: Room, media: MediaRoom, asked?: string): ShownSource & { participantId: string } {
     const published = media.producerList();
     const of = (pid: string) => published.filter((p) => p.participant_id === pid);
     let participantId = asked;
@@ -249,7 +250,7 @@ export class LiveService {
    * (else screen) as a tile, hosts first, at most GRID_MAX_VIDEOS, and every
    * microphone mixed. Paused tracks are left out.
    */
-  private gridSource(room: Room, media: MediaRoom): Pick {
+  private gridSource(room: Room, media: MediaRoom): ShownSource {
     const rank: Record<Role, number> = { host: 0, moderator: 1, speaker: 2, viewer: 3 };
     const people = [...room.participants.values()].sort((a, b) => rank[a.identity.role] - rank[b.identity.role]);
     const tracks = people.flatMap((p) => this.tracksOf(media, p.id));
@@ -335,7 +336,7 @@ export class LiveService {
     const media = room?.media;
     if (!room || !media || media.closed) return; // the room's end is reported by the pipeline (room-closed)
     if (stream.row.layout === 'grid') {
-      let grid: Pick | null = null;
+      let grid: ShownSource | null = null;
       try {
         grid = this.gridSource(room, media);
       } catch {
@@ -347,7 +348,7 @@ export class LiveService {
       return;
     }
     const shown = stream.row.participant_id;
-    let pick: Pick | null = null;
+    let pick: ShownSource | null = null;
     // Someone who still publishes stays shown, even with everything paused (the part then stops until they resume).
     if (shown && room.participants.has(shown) && this.tracksOf(media, shown, true).length > 0) {
       pick = { participantId: shown, producers: this.tracksOf(media, shown) };
@@ -363,7 +364,7 @@ export class LiveService {
     await this.showLocked(stream, pick);
   }
 
-  private async showLocked(stream: LiveStream, pick: Pick): Promise<void> {
+  private async showLocked(stream: LiveStream, pick: ShownSource): Promise<void> {
     if (pick.participantId !== stream.row.participant_id) {
       await this.store.setParticipant(stream.id, pick.participantId).catch((err) => this.log.warn({ err, stream_id: stream.id }, 'could not store who the stream shows'));
       stream.row.participant_id = pick.participantId;

@@ -27,7 +27,7 @@ export class MediaService {
     room.media ??= this.sfu.createRoom(room.name, {
       sendTo: (id, message) => room.participants.get(id)?.sink.send(encode(message)),
       broadcast: (message, except) => {
-        this.trackEvent(room, message); // room control (issue 4): track webhooks
+        this.trackEvent(room, message); // room control: track webhooks
         const encoded = encode(message);
         for (const q of room.participants.values()) if (q.id !== except) q.sink.send(encoded);
       },

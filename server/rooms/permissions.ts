@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
 export const ACTIONS = [
   'publish', 'set-role', 'raise-hand', 'lower-other-hand', 'acknowledge-hand', 'mute-participant', 'mute-all',
   'kick', 'lock-room', 'update-room', 'admit', 'send-data', 'whiteboard-draw', 'whiteboard-clear', 'end-call',
-  'record', // recording (issue 5): start and stop
+  'record', // recording: start and stop
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -32,7 +32,7 @@ export const ALLOWED: Record<Action, readonly Role[]> = {
   'whiteboard-draw': ['host', 'moderator', 'speaker'],
   'whiteboard-clear': STAFF,
   'end-call': ['host'],
-  record: STAFF, // recording (issue 5)
+  record: STAFF,
 };
 
 /**

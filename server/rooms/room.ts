@@ -1,7 +1,7 @@
 import {
   encode, type CallState, type LiveStreamInfo, type RaisedHand, type Role, type RoomSettings, type RoomState, type ServerMessage, type WhiteboardStroke,
 } from '../../signaling/protocol.js';
-import type { RecordingState } from '../../signaling/protocol.js'; // recording (issue 5)
+import type { RecordingState } from '../../signaling/protocol.js';
 import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import type { Participant } from './participant.js';
 import type { LobbyWaiter } from './lobby.js';
@@ -14,7 +14,7 @@ export class Room {
   /** The room's SFU side, made on the first media request (P2P-only rooms never have one). */
   media: MediaRoom | null = null;
 
-  // Room control (issue 4): in-memory mirrors of persisted state, loaded when the room opens.
+  // Room control: in-memory mirrors of persisted state, loaded when the room opens.
   settings: RoomSettings;
   hands: RaisedHand[] = [];
   whiteboard: WhiteboardStroke[] = [];
@@ -25,9 +25,9 @@ export class Room {
   readonly bans = new Map<string, number>();
   /** Runs when the room has been empty for settings.empty_timeout seconds. */
   emptyTimer: NodeJS.Timeout | null = null;
-  /** Recording (issue 5): the recording in progress, set by the recording service. */
+  /** Recording: the recording in progress, set by the recording service. */
   recording: RecordingState | null = null;
-  /** Live streaming (issue 5): the room's stream while it is preparing or live (set by LiveService). */
+  /** Live streaming: the room's stream while it is preparing or live (set by LiveService). */
   live: { info(): LiveStreamInfo } | null = null;
 
   constructor(
@@ -103,8 +103,8 @@ export class Room {
       settings: this.settings,
       hands: this.handQueue(),
       whiteboard: this.whiteboard,
-      recording: this.recording, // issue 5
-      live: this.live?.info() ?? null, // live streaming (issue 5)
+      recording: this.recording,
+      live: this.live?.info() ?? null,
     };
   }
 }

@@ -23,7 +23,7 @@ import { Room } from './room.js';
 import { resolveSettings } from './roomSettings.js';
 import { storageFailure } from '../storage/queryError.js';
 
-/** Room control (issue 4): what the rooms domain needs beyond calls and participants. */
+/** Room control: what the rooms domain needs beyond calls and participants. */
 export interface RoomControlDeps {
   control: RoomControlStore;
   events: EventSink;
@@ -402,7 +402,7 @@ export class RoomService {
     try {
       const row = await this.ctl.control.loadRoom(name, this.ctl.defaultType);
       const call = await this.store.openCall(name, this.nodeId);
-      // Cluster (issue 6): the call another node ran moves here (rows it left open died with it).
+      // Cluster: the call another node ran moves here (rows it left open died with it).
       if (call.node_id !== null && call.node_id !== this.nodeId) {
         const closed = await this.store.takeOverCall(call.id, this.nodeId, new Date(), 'node-failure');
         this.log.info({ room: name, call_id: call.id, from_node: call.node_id, closed_participants: closed }, 'call taken over from another node');
@@ -526,7 +526,7 @@ export class RoomService {
     this.log.info({ room: room.name, call_id: room.callId, reason }, 'room closed');
   }
 
-  // ---- Cluster (issue 6) ----
+  // ---- Cluster ----
 
   /** Names of the rooms open on this node (their directory leases are renewed with each heartbeat). */
   roomNames(): string[] {

@@ -219,7 +219,7 @@ export class CallStore {
     });
   }
 
-  // ---- Cluster (issue 6) ----
+  // ---- Cluster ----
 
   /**
    * This node opens a room whose open call another node ran (it died, or

@@ -293,7 +293,7 @@ test('a dropped WebSocket: the SDK reconnects, joins again and republishes', asy
   assert.equal(ctx.pageErrors, []);
 });
 
-// ---- Room control (issue 4): the demo's raise-hand button and the SDK's state ----
+// ---- Room control: the demo's raise-hand button and the SDK's state ----
 test('room control in the demo: raise and lower a hand; a moderator mute shows in the SDK state', async (ctx) => {
   const { srv, bot, page } = ctx;
   await page.click('#raise-hand');

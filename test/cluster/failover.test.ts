@@ -1,4 +1,4 @@
-// Cluster (issue 6) failures with real node processes, a real PostgreSQL and
+// Cluster failures with real node processes, a real PostgreSQL and
 // a real redis-server: a node killed with SIGKILL (its rooms are placed again
 // and its clients are back in a call with media), a drain on SIGTERM (rooms
 // move at the deadline, the process exits), and Redis restarted mid-call

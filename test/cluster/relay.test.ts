@@ -1,4 +1,4 @@
-// Cluster (issue 6) with three in-process nodes, a real PostgreSQL and a real
+// Cluster with three in-process nodes, a real PostgreSQL and a real
 // redis-server: any node takes any client, signaling is relayed to the room's
 // node, media flows between clients on different nodes, racing joins agree on
 // one owner, REST acts on the owner's room, and the admin view shows it all.

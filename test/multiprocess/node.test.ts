@@ -1,4 +1,4 @@
-// Several processes per node (issue 2, multiproc): a real node started with
+// Several processes per node: a real node started with
 // NODE_PROCESSES=2 (dist/server/main.js as a child: a primary and two worker
 // processes), a real PostgreSQL and a real redis-server. The public port
 // serves REST and WebSockets through either process; `?room=` and a token's

@@ -1,4 +1,4 @@
-// Cluster (issue 6): several real nodes in one test, in-process, on loopback,
+// Cluster: several real nodes in one test, in-process, on loopback,
 // sharing one throwaway PostgreSQL and one redis-server. Heartbeats are fast
 // so deaths are noticed within about a second.
 

@@ -57,7 +57,7 @@ export async function spawnServer(env: Record<string, string>, opts: SpawnOption
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL'); // a node that did not start must not outlive the test (cluster, issue 6)
+      child.kill('SIGKILL'); // a node that did not start must not outlive the test (cluster)
       reject(new Error(`server did not start:\n${output}`));
     }, 30_000);
     const check = () => {

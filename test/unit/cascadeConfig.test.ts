@@ -1,4 +1,4 @@
-// Cascade settings (issue 6, cascade): defaults and validation (fail fast).
+// Cascade settings: defaults and validation (fail fast).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

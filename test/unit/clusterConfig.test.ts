@@ -1,4 +1,4 @@
-// Cluster (issue 6): configuration checks and the node selector, without Redis.
+// Cluster: configuration checks and the node selector, without Redis.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -17,9 +17,10 @@ test('every client message type is documented', () => {
 });
 
 test('every server message type is documented', () => {
-  // ServerPayloads may be declared in several blocks (feature blocks merge into it).
-  const types = protocolSource.split('export interface ServerPayloads').slice(1).flatMap((block) =>
-    [...block.slice(0, block.indexOf('}\n')).matchAll(/^\s+'?([a-z-]+)'?:/gm)].map((m) => m[1]!));
+  // Members of `export interface ServerPayloads` (one declaration); nested payload fields are indented deeper.
+  const blocks = [...protocolSource.matchAll(/^export interface ServerPayloads \{\n([\s\S]*?)\n\}$/gm)];
+  assert.is(blocks.length, 1, 'ServerPayloads is declared once');
+  const types = [...blocks[0]![1]!.matchAll(/^  '?([a-z][a-z-]*)'?:/gm)].map((m) => m[1]!);
   assert.ok(types.length >= 10, `found ${types.length} server types`);
   for (const type of types) assert.ok(protocolDoc.includes(`\`${type}\``), `docs/protocol.md lacks \`${type}\``);
 });

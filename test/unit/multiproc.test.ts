@@ -1,4 +1,4 @@
-// Several processes per node (issue 2, multiproc): the config rules, what each
+// Several processes per node: the config rules, what each
 // worker process gets, and how the primary reads a request head to route it.
 
 import { test } from 'uvu';

@@ -12,7 +12,7 @@ import type {
 } from 'mediasoup-client/types';
 import type {
   ClientPayloads, ClientType, Identity, MediaKind, ParticipantInfo, ProducerInfo, RoomState, ServerPayloads, ServerType, Source, Track,
-  RaisedHand, Role, RoomSettings, // room control (issue 4)
+  RaisedHand, Role, RoomSettings,
 } from '../../../signaling/protocol.js';
 import { Emitter } from './emitter.js';
 import {
@@ -707,7 +707,7 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
   }
 
   /**
-   * Cluster (issue 6): right after a node died or drained, its rooms are being
+   * Cluster: right after a node died or drained, its rooms are being
    * placed again for a few seconds and a join may answer `unavailable`: try
    * again (0.5 s to 4 s apart, about 15 s in all) while the connection holds.
    */
@@ -833,7 +833,7 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     if (m.type !== 'ack' && m.type !== 'joined') this.emit(m.type, m.payload as never);
   }
 
-  // ---- Room control (issue 4): roles, hands, moderation, lobby, data, whiteboard ----
+  // ---- Room control: roles, hands, moderation, lobby, data, whiteboard ----
   // Each is one request; the server checks the caller's role (`forbidden` otherwise).
   // Listen for the events with on('hand-queue' | 'role-changed' | 'participant-muted' | 'data' | ...).
 
@@ -897,7 +897,7 @@ export class SwitchboardClient extends Emitter<SwitchboardEvents> {
     await this.signaling.request('whiteboard-clear', {});
   }
 
-  // ---- Recording (issue 5): hosts and moderators; everyone hears on('recording-started' | 'recording-finished') ----
+  // ---- Recording: hosts and moderators; everyone hears on('recording-started' | 'recording-finished') ----
 
   startRecording(mode?: 'tracks' | 'composite'): Promise<Reply<'start-recording'>> {
     return this.signaling.request('start-recording', mode ? { mode } : {});
