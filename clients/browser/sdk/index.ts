@@ -1,11 +1,11 @@
 // Switchboard browser SDK. Bundled by clients/browser/build.mjs into
 // dist/browser/switchboard.js (ESM); see docs/sdk.md.
 
-export {
-  SwitchboardClient, CAMERA_SIMULCAST, CAMERA_SVC,
-  type ClientOptions, type VideoCodec, type JoinOptions, type PublishOptions, type LocalTrack, type RemoteTrack,
-  type SdkEvents, type ServerEvents, type SwitchboardEvents,
-} from './client.js';
+export { SwitchboardClient } from './client.js';
+export { CAMERA_SIMULCAST, CAMERA_SVC } from './encodings.js';
+export type {
+  ClientOptions, VideoCodec, JoinOptions, PublishOptions, LocalTrack, RemoteTrack, SdkEvents, ServerEvents, SwitchboardEvents,
+} from './types.js';
 export {
   Signaling, SignalingError, signalingUrl,
   type ConnectionState, type ReconnectOptions, type Reply, type SignalingOptions, type StateChange, type TokenSource,

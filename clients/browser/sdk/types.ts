@@ -1,0 +1,111 @@
+// The SDK's public types: client options, the tracks it publishes and
+// receives, and the events SwitchboardClient emits.
+
+import type { BuiltinHandlerName, Consumer, ConnectionState as TransportConnectionState, Producer } from 'mediasoup-client/types';
+import type {
+  MediaKind, ParticipantInfo, RoomState, ServerPayloads, ServerType, Source,
+} from '../../../signaling/protocol.js';
+import type { ReconnectOptions, StateChange } from './signaling.js';
+
+export interface ClientOptions {
+  /** Consume every producer of the room as it appears (default true). */
+  autoSubscribe?: boolean;
+  /** Publish the camera in three simulcast layers (default true); with VP9, three SVC spatial layers instead. */
+  simulcast?: boolean;
+  /** Video codec for camera and screen (default VP8). Must be one the browser and the SFU share. */
+  videoCodec?: VideoCodec;
+  reconnect?: ReconnectOptions;
+  requestTimeoutMs?: number;
+  heartbeatMs?: number;
+  /** mediasoup-client handler; detected from the browser when absent (Chrome111 on Chromium >= 111). */
+  handlerName?: BuiltinHandlerName;
+  /** STUN/TURN servers for the transports (the SFU itself needs none on a reachable network). */
+  iceServers?: RTCIceServer[];
+  iceTransportPolicy?: RTCIceTransportPolicy;
+  /** Ask the SFU for ICE over TCP only (networks that block UDP). */
+  forceTcp?: boolean;
+  /** How long a transport may stay `disconnected` before an ICE restart (default 2000 ms). */
+  iceDisconnectedGraceMs?: number;
+}
+
+export type VideoCodec = 'VP8' | 'VP9' | 'H264';
+
+export interface JoinOptions {
+  displayName?: string;
+  capabilities?: Record<string, unknown>;
+  /** How long `join` may wait in a room's lobby for a moderator (default 10 minutes). */
+  lobbyTimeoutMs?: number;
+}
+
+export interface PublishOptions {
+  /** The microphone: true or getUserMedia audio constraints. */
+  audio?: boolean | MediaTrackConstraints;
+  /** The camera: true or getUserMedia video constraints (default ideal 1280x720). */
+  video?: boolean | MediaTrackConstraints;
+  /** The screen (and its audio when the user shares it): true or getDisplayMedia options. */
+  screen?: boolean | DisplayMediaStreamOptions;
+  /** Overrides ClientOptions.simulcast for this camera. */
+  simulcast?: boolean;
+}
+
+/** Something this client publishes. The track belongs to the SDK until unpublished. */
+export interface LocalTrack {
+  source: Source;
+  kind: MediaKind;
+  track: MediaStreamTrack;
+  /** Null while (re)publishing. */
+  producer: Producer | null;
+  simulcast: boolean;
+}
+
+/** Something another participant publishes, as this client receives it. */
+export interface RemoteTrack {
+  producerId: string;
+  consumerId: string;
+  participantId: string;
+  kind: MediaKind;
+  source: Source;
+  track: MediaStreamTrack;
+  consumer: Consumer;
+  /** The publisher paused it (muted). */
+  paused: boolean;
+  /** The simulcast layer received now (null: none or not simulcast). */
+  spatialLayer: number | null;
+  temporalLayer: number | null;
+}
+
+/** Events the SDK adds to the server's own. */
+export interface SdkEvents {
+  'connection-state': StateChange;
+  /** Joined (rejoined: again, after a reconnect, with a new participant id). */
+  'room-joined': { participantId: string; roomState: RoomState; rejoined: boolean };
+  /** Not in the room anymore: left, the call ended, or joining again after a reconnect failed. */
+  'room-left': { reason: string };
+  'participant-joined': ParticipantInfo;
+  'participant-left': { participant_id: string; reason: string };
+  /** Mute or hold state changed (also for this client's own participant). */
+  'participant-updated': ParticipantInfo;
+  'track-added': RemoteTrack;
+  'track-removed': RemoteTrack;
+  /** Paused/resumed by its publisher, or its simulcast layer changed. */
+  'track-updated': RemoteTrack;
+  /** Published (again, after a media reset). */
+  'local-track-added': LocalTrack;
+  'local-track-removed': LocalTrack;
+  /** Every transport, producer and consumer was dropped and is being rebuilt. */
+  'media-reset': { reason: string };
+  'transport-state': { direction: 'send' | 'recv'; state: TransportConnectionState };
+  /** A background media operation failed (auto-subscribe, republish, ICE restart). */
+  'media-error': { action: string; error: Error };
+}
+
+/** Server events other than replies, passed through unchanged after the SDK has handled them. */
+export type ServerEvents = { [K in Exclude<ServerType, 'ack' | 'joined'>]: ServerPayloads[K] };
+
+export type SwitchboardEvents = SdkEvents & ServerEvents;
+
+/** How the client's parts announce SDK events through the client (internal; not exported by index.ts). */
+export type EmitSdkEvent = <K extends keyof SdkEvents>(type: K, payload: SwitchboardEvents[K]) => void;
+
+/** A server event with its type and payload tied together, so a switch on `type` narrows `payload`. */
+export type ServerMessage = { [T in ServerType]: { type: T; payload: ServerPayloads[T] } }[ServerType];
