@@ -9,11 +9,12 @@ import {
 } from '../../signaling/protocol.js';
 import { boolean, integer, jsonObject, jsonValue, object, oneOf, optional, string } from '../../signaling/schema.js';
 import { AppError } from '../errors.js';
+import { participantJson } from '../rooms/participantJson.js';
 import { API_ACTOR, type RoomControl } from '../rooms/roomControl.js';
 import { NO_CALL, roomLiveState, type RoomLiveState } from '../rooms/room.js';
 import type { RoomService } from '../rooms/roomService.js';
 import { defaultSettings, resolveSettings } from '../rooms/roomSettings.js';
-import type { CallStore, ParticipantRecord } from '../storage/callStore.js';
+import type { CallStore } from '../storage/callStore.js';
 import type { RoomControlStore, RoomRow } from '../storage/roomControlStore.js';
 import type { TokenIssuer } from '../tokens.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
@@ -68,22 +69,6 @@ const dataRequest = object({
 
 
 
-
-function participantJson(p: ParticipantRecord, now: Date) {
-  const end = p.left_at ?? now;
-  return {
-    participant_id: p.id,
-    user_id: p.user_id,
-    display_name: p.display_name,
-    role: p.role,
-    joined_at: p.joined_at,
-    left_at: p.left_at,
-    leave_reason: p.leave_reason,
-    // Billing: seconds in the call, counted up to now for those still in it.
-    duration_seconds: Math.max(0, Math.round((end.getTime() - p.joined_at.getTime()) / 1000)),
-    connected: p.left_at === null,
-  };
-}
 
 export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
   const { rooms, control, store } = deps;
