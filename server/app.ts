@@ -242,7 +242,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     },
   });
   createRoomsApi(api, {
-    rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url, log, // NODE_PUBLIC_URL when the Host header is unusable
+    rooms, control, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url, // NODE_PUBLIC_URL when the Host header is unusable
     ...(cluster ? { liveStates: (names: string[]) => cluster!.roomsLive(names) } : {}),
   });
   const recordingsApi: RecordingsApiDeps = {

@@ -19,7 +19,7 @@ import { LobbyWaiter } from './lobby.js';
 import { Participant, type ParticipantSink } from './participant.js';
 import { isAllowed, isStaff } from './permissions.js';
 import { sendingMedia } from './sdpDirections.js';
-import { Room } from './room.js';
+import { Room, roomLiveState, type RoomLiveState } from './room.js';
 import { resolveSettings } from './roomSettings.js';
 import { storageFailure } from '../storage/queryError.js';
 
@@ -57,6 +57,13 @@ export interface JoinResult {
 }
 
 type RelayType = 'offer' | 'answer' | 'ice-candidate';
+
+/** A room's participants over REST: who is connected now, and every stay in its current (else latest) call. */
+export interface RoomParticipants {
+  call_id: string | null;
+  participants: RoomState['participants'];
+  history: ParticipantRecord[];
+}
 
 function newParticipantId(): string {
   return `PA_${randomBytes(9).toString('base64url')}`;
@@ -367,6 +374,29 @@ export class RoomService {
     } catch (err) {
       throw this.storageError(err);
     }
+  }
+
+  /** The room's participants: connected now (open room) and the rows of its current or latest call (not_found: no such room). */
+  async roomParticipants(name: string): Promise<RoomParticipants> {
+    const room = this.rooms.get(name);
+    try {
+      const callId = room?.callId ?? (await this.ctl.control.latestCallId(name));
+      if (!room && !callId && !(await this.ctl.control.getRoom(name))) throw new AppError('not_found', `no room ${name}`);
+      const history = callId ? await this.store.listParticipants(callId) : [];
+      return { call_id: callId, participants: room ? room.state().participants : [], history };
+    } catch (err) {
+      throw this.storageError(err);
+    }
+  }
+
+  /** The live state of those of these rooms that are open on this node. */
+  liveStates(names: string[]): Map<string, RoomLiveState> {
+    const out = new Map<string, RoomLiveState>();
+    for (const name of names) {
+      const room = this.rooms.get(name);
+      if (room) out.set(name, roomLiveState(room, this.nodeId));
+    }
+    return out;
   }
 
   /** Everyone leaves (server shutting down); their rows and calls are closed. */
