@@ -519,16 +519,7 @@ export class RoomService {
   /** Ends the room's call, tells everyone still in it, and forgets the room. */
   async closeRoomLocked(room: Room, reason: string): Promise<void> {
     const leaveReason: LeaveReason = reason === 'server-shutdown' ? 'server-shutdown' : 'call-ended';
-    this.disarmEmptyTimer(room);
-    for (const w of room.lobby.values()) w.deny('the room closed');
-    room.lobby.clear();
-    const remaining = [...room.participants.values()];
-    for (const p of remaining) p.gone = true;
-    this.participantCount -= remaining.length;
-    room.participants.clear();
-    room.media?.close();
-    room.media = null;
-    this.rooms.delete(room.name);
+    const remaining = this.detachLocked(room, 'the room closed');
     room.callState = 'ended';
     try {
       await this.store.endCall(room.callId, new Date(), reason);
@@ -548,12 +539,36 @@ export class RoomService {
       }
     }
     const ended = encode({ type: 'call-state-changed', payload: { call_id: room.callId, state: 'ended', reason } });
-    for (const p of remaining) {
-      p.sink.send(ended);
-      p.sink.removed(leaveReason);
+    await this.sendOff(room, remaining, ended, leaveReason);
+    this.log.info({ room: room.name, call_id: room.callId, reason }, 'room closed');
+  }
+
+  /**
+   * The first half of taking a room down (its call ends, or it moves to
+   * another node): the lobby is turned away, everyone in it is marked gone,
+   * its media is freed and the node forgets it. Returns who was in it.
+   */
+  private detachLocked(room: Room, lobbyReason: string): Participant[] {
+    this.disarmEmptyTimer(room);
+    for (const w of room.lobby.values()) w.deny(lobbyReason);
+    room.lobby.clear();
+    const remaining = [...room.participants.values()];
+    for (const p of remaining) p.gone = true;
+    this.participantCount -= remaining.length;
+    room.participants.clear();
+    room.media?.close();
+    room.media = null;
+    this.rooms.delete(room.name);
+    return remaining;
+  }
+
+  /** The last half: those who were in it get a last message and their connections are closed; the room's directory entry is released. */
+  private async sendOff(room: Room, people: Participant[], farewell: string, reason: LeaveReason): Promise<void> {
+    for (const p of people) {
+      p.sink.send(farewell);
+      p.sink.removed(reason);
     }
     await this.directory.release(room.name).catch((err) => this.log.warn({ err, room: room.name }, 'release failed'));
-    this.log.info({ room: room.name, call_id: room.callId, reason }, 'room closed');
   }
 
   // ---- Cluster ----
@@ -572,16 +587,7 @@ export class RoomService {
     return this.roomLocks.run(name, async () => {
       const room = this.rooms.get(name);
       if (!room) return false;
-      this.disarmEmptyTimer(room);
-      for (const w of room.lobby.values()) w.deny('the room moved to another node: reconnect and join again');
-      room.lobby.clear();
-      const leaving = [...room.participants.values()];
-      for (const p of leaving) p.gone = true;
-      room.participants.clear();
-      this.participantCount -= leaving.length;
-      room.media?.close();
-      room.media = null;
-      this.rooms.delete(name);
+      const leaving = this.detachLocked(room, 'the room moved to another node: reconnect and join again');
       const at = new Date();
       const stored = await Promise.all(leaving.map((p) => this.store.participantLeft(p.id, at, 'migrated').then(() => true, (err) => {
         this.log.error({ err, participant_id: p.id }, 'could not record leave; retrying until the database is back');
@@ -602,11 +608,7 @@ export class RoomService {
         });
       }
       const notice = encode({ type: 'reconnect', payload: { reason, room: name, retry_after_ms: retryAfterMs } });
-      for (const p of leaving) {
-        p.sink.send(notice);
-        p.sink.removed('migrated');
-      }
-      await this.directory.release(name).catch((err) => this.log.warn({ err, room: name }, 'release failed'));
+      await this.sendOff(room, leaving, notice, 'migrated');
       this.log.info({ room: name, participants: leaving.length, reason }, 'room moved off this node');
       return true;
     });
