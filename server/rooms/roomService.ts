@@ -3,6 +3,7 @@
 // persisted before it is acknowledged; relays are synchronous and in memory.
 
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import {
   DTMF_DEFAULT_DURATION_MS, DTMF_DEFAULT_GAP_MS, encode, type ReconnectReason,
   type ClientPayloads, type Identity, type LeaveReason, type Role, type RoomSettings, type RoomState, type RoomType, type Track,
@@ -12,7 +13,7 @@ import type { Logger } from '../logger.js';
 import type { RoomDirectory } from '../cluster/roomDirectory.js';
 import type { CallRecord, CallStore, ParticipantRecord } from '../storage/callStore.js';
 import type { RoomControlStore } from '../storage/roomControlStore.js';
-import type { EventSink, EventName } from '../events.js';
+import type { EventSink, EventName, RoomEvent } from '../events.js';
 import { DeferredWrites } from './deferredWrites.js';
 import { KeyedMutex } from '../util/keyedMutex.js';
 import { LobbyWaiter } from './lobby.js';
@@ -58,6 +59,15 @@ export interface JoinResult {
 
 type RelayType = 'offer' | 'answer' | 'ice-candidate';
 
+/**
+ * What the rooms domain tells the rest of the node in process. `event`: every
+ * event it records, just before it goes to the webhook outbox (recording
+ * listens for room_finished to stop the call's recording).
+ */
+export interface RoomObserverEvents {
+  event: [RoomEvent];
+}
+
 /** A room's participants over REST: who is connected now, and every stay in its current (else latest) call. */
 export interface RoomParticipants {
   call_id: string | null;
@@ -72,6 +82,8 @@ function newParticipantId(): string {
 export class RoomService {
   private readonly rooms = new Map<string, Room>();
   readonly roomLocks = new KeyedMutex();
+  /** Listeners must not throw: they run inside the action that records the event. */
+  readonly observer = new EventEmitter<RoomObserverEvents>();
   /** Rooms whose room_started event was recorded (room_finished follows only those). */
   private readonly announced = new WeakSet<Room>();
   private participantCount = 0;
@@ -242,9 +254,11 @@ export class RoomService {
     return (await this.roomSettings(name))?.recording_allowed ?? true;
   }
 
-  /** Records a webhook event; the outbox write happens before the action is acknowledged. */
+  /** Records a webhook event (the observer hears it first); the outbox write happens before the action is acknowledged. */
   async emit(name: EventName, room: Room, data: Record<string, unknown>): Promise<void> {
-    await this.ctl.events.emit({ name, room: room.name, data: { call_id: room.callId, ...data } });
+    const event: RoomEvent = { name, room: room.name, data: { call_id: room.callId, ...data } };
+    this.observer.emit('event', event);
+    await this.ctl.events.emit(event);
   }
 
   /**
