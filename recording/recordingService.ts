@@ -78,6 +78,8 @@ export class RecordingService {
 
   constructor(private readonly deps: RecordingServiceDeps) {
     deps.sfu?.observer.on('newroom', (media) => this.onMediaRoom(media));
+    // The rooms domain's events (recorded before they reach the webhook outbox): a call's end stops its recording.
+    deps.rooms.observer.on('event', (event) => this.onRoomEvent(event));
   }
 
   /** Prometheus: recordings in progress, finished ones by status/reason, files by result (crashes among them). */

@@ -39,7 +39,6 @@ import { RecordingService } from '../recording/recordingService.js';
 import { RecordingStore } from '../recording/recordingStore.js';
 import { createStorage, S3Storage } from '../recording/storage.js';
 import { createRecordingsApi, withRecordingDownloads, type RecordingsApiDeps } from './http/recordingsApi.js';
-import type { RoomEvent } from './events.js';
 // Live streaming
 import { createHmac } from 'node:crypto';
 import { createLiveApi, withLive } from './http/liveApi.js';
@@ -181,11 +180,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await events.emit({ name: 'room_finished', room: c.room, data: { call_id: c.id, reason: 'server-restart' } });
     }
   }
-  // Recording: the rooms domain's events also reach the recording service (a call's end stops its recording).
-  let onRoomEvent: (event: RoomEvent) => void = () => {};
-  const roomEvents: EventSink = { emit: (event) => (onRoomEvent(event), events.emit(event)) };
   const rooms = new RoomService(store, directory, config.nodeId, log, {
-    control: controlStore, events: roomEvents, emptyTimeoutSeconds: config.rooms.emptyTimeoutSeconds, kickBanSeconds: config.rooms.kickBanSeconds,
+    control: controlStore, events, emptyTimeoutSeconds: config.rooms.emptyTimeoutSeconds, kickBanSeconds: config.rooms.kickBanSeconds,
     defaultType: config.rooms.defaultType,
   });
   const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
@@ -200,7 +196,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }
   const signer = DownloadSigner.fromSecret(credentials.apiSecret);
   const recording = new RecordingService({ store: recordingStore, storage: recordingStorage, rooms, sfu, events, config: config.recording, nodeId: config.nodeId, log });
-  onRoomEvent = (event) => recording.onRoomEvent(event);
   recording.registerMetrics(metrics.registry);
   const recordings = new RecordingLibrary(recordingStore, recordingStorage, signer, log, nodeScope);
   if (cluster && config.recording.storage === 'local') {
@@ -242,7 +237,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     },
   });
   createRoomsApi(api, {
-    rooms, control, store: controlStore, calls: store, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url, log, // NODE_PUBLIC_URL when the Host header is unusable
+    rooms, control, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url, // NODE_PUBLIC_URL when the Host header is unusable
     ...(cluster ? { liveStates: (names: string[]) => cluster!.roomsLive(names) } : {}),
   });
   const recordingsApi: RecordingsApiDeps = {

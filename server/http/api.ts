@@ -13,6 +13,7 @@ import type { TokenIssuer } from '../tokens.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import { Router, type Request } from './router.js';
 import { parseBody, pathParam } from './requestParams.js';
+import { participantJson } from '../rooms/participantJson.js';
 import type { Logger } from '../logger.js';
 
 export interface ApiDeps {
@@ -45,7 +46,7 @@ const createCallRequest = object({
 });
 
 
-function callJson(call: CallRecord, participants?: ParticipantRecord[]) {
+function callJson(call: CallRecord, participants?: ParticipantRecord[], now = new Date()) {
   return {
     call_id: call.id,
     room: call.room,
@@ -57,21 +58,7 @@ function callJson(call: CallRecord, participants?: ParticipantRecord[]) {
     end_reason: call.end_reason,
     recording: call.recording,
     metadata: call.metadata,
-    ...(participants
-      ? {
-          participants: participants.map((p) => ({
-            participant_id: p.id,
-            user_id: p.user_id,
-            display_name: p.display_name,
-            role: p.role,
-            joined_at: p.joined_at,
-            left_at: p.left_at,
-            leave_reason: p.leave_reason,
-            duration_seconds: p.left_at ? Math.round((p.left_at.getTime() - p.joined_at.getTime()) / 1000) : null,
-            client_ip: p.client_ip,
-          })),
-        }
-      : {}),
+    ...(participants ? { participants: participants.map((p) => participantJson(p, now)) } : {}),
   };
 }
 

@@ -3,37 +3,29 @@
 // on the same in-memory rooms as the WebSocket, through the same RoomControl
 // (with host rights), so connected clients see every change at once.
 
-import { randomBytes } from 'node:crypto';
 import {
-  ROLES, ROOM_NAME, ROOM_TYPES, TRACKS, DATA_MESSAGE_MAX_BYTES, roomSettingsPatch, type RoomSettings,
+  ROLES, ROOM_NAME, ROOM_TYPES, TRACKS, DATA_MESSAGE_MAX_BYTES, roomSettingsPatch,
 } from '../../signaling/protocol.js';
 import { boolean, integer, jsonObject, jsonValue, object, oneOf, optional, string } from '../../signaling/schema.js';
 import { AppError } from '../errors.js';
-import { API_ACTOR, type RoomControl } from '../rooms/roomControl.js';
-import { NO_CALL, roomLiveState, type RoomLiveState } from '../rooms/room.js';
+import { participantJson } from '../rooms/participantJson.js';
+import { API_ACTOR, type RoomControl, type RoomInfo } from '../rooms/roomControl.js';
+import { NO_CALL, type RoomLiveState } from '../rooms/room.js';
 import type { RoomService } from '../rooms/roomService.js';
-import { defaultSettings, resolveSettings } from '../rooms/roomSettings.js';
-import type { CallStore, ParticipantRecord } from '../storage/callStore.js';
-import type { RoomControlStore, RoomRow } from '../storage/roomControlStore.js';
 import type { TokenIssuer } from '../tokens.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
 import { limitParam, parseBody, pathParam, roomParam } from './requestParams.js';
-import { storageFailure } from '../storage/queryError.js';
-import type { Logger } from '../logger.js';
 
 export interface RoomsApiDeps {
   rooms: RoomService;
   control: RoomControl;
-  store: RoomControlStore;
-  calls: CallStore;
   issuer: TokenIssuer | null;
   credentials: ApiCredentials;
   tokenTtl: { defaultTtlSeconds: number; maxTtlSeconds: number };
   publicUrl: () => string;
   /** In a cluster: the live state of rooms wherever they run (default: this node's rooms only). */
   liveStates?: (rooms: string[]) => Promise<Map<string, RoomLiveState>>;
-  log: Logger;
 }
 
 const PREFIX = '/api/v1/rooms';
@@ -67,83 +59,32 @@ const dataRequest = object({
 });
 
 
-
-
-function participantJson(p: ParticipantRecord, now: Date) {
-  const end = p.left_at ?? now;
-  return {
-    participant_id: p.id,
-    user_id: p.user_id,
-    display_name: p.display_name,
-    role: p.role,
-    joined_at: p.joined_at,
-    left_at: p.left_at,
-    leave_reason: p.leave_reason,
-    // Billing: seconds in the call, counted up to now for those still in it.
-    duration_seconds: Math.max(0, Math.round((end.getTime() - p.joined_at.getTime()) / 1000)),
-    connected: p.left_at === null,
-  };
-}
-
 export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
-  const { rooms, control, store } = deps;
+  const { rooms, control } = deps;
   const auth = (req: Request) => requireApiKey(req, deps.credentials);
-  const storage = async <T>(work: Promise<T>): Promise<T> => {
-    try {
-      return await work;
-    } catch (err) {
-      throw storageFailure(err, deps.log, 'rooms api storage error');
-    }
+  const liveStates = deps.liveStates ?? (async (names: string[]) => rooms.liveStates(names));
+  const roomsJson = async (infos: RoomInfo[]) => {
+    const live = await liveStates(infos.map((r) => r.name));
+    return infos.map((info) => ({ ...info, ...(live.get(info.name) ?? NO_CALL) }));
   };
-  const settingsOf = (row: RoomRow): RoomSettings => rooms.getRoom(row.name)?.settings ?? resolveSettings(row, rooms.ctl.emptyTimeoutSeconds);
-  const liveStates = deps.liveStates ?? (async (names: string[]) => {
-    const out = new Map<string, RoomLiveState>();
-    for (const name of names) {
-      const room = rooms.getRoom(name);
-      if (room) out.set(name, roomLiveState(room, rooms.nodeId));
-    }
-    return out;
-  });
-  const roomsJson = async (rows: RoomRow[]) => {
-    const live = await liveStates(rows.map((r) => r.name));
-    return rows.map((row) => ({ name: row.name, created_at: row.created_at, settings: settingsOf(row), ...(live.get(row.name) ?? NO_CALL) }));
-  };
-  const roomJson = async (row: RoomRow) => (await roomsJson([row]))[0]!;
-  const existing = async (name: string): Promise<RoomRow> => {
-    const row = await storage(store.getRoom(name));
-    if (!row) throw new AppError('not_found', `no room ${name}`);
-    return row;
-  };
+  const roomJson = async (info: RoomInfo) => (await roomsJson([info]))[0]!;
   const ok = { status: 200, body: { ok: true } };
 
   router.add('GET', PREFIX, async (req) => {
     auth(req);
     const limit = limitParam(req, 100);
-    const rows = await storage(store.listRooms(limit));
-    return { status: 200, body: { rooms: await roomsJson(rows) } };
+    return { status: 200, body: { rooms: await roomsJson(await control.listRooms(limit)) } };
   });
 
   router.add('POST', PREFIX, async (req) => {
     auth(req);
     const body = await parseBody(req, createRoomRequest);
-    const name = body.name ?? `room-${randomBytes(6).toString('hex')}`;
-    const base = defaultSettings(body.type ?? rooms.ctl.defaultType, rooms.ctl.emptyTimeoutSeconds);
-    const settings: RoomSettings = {
-      ...base,
-      ...(body.max_participants !== undefined ? { max_participants: body.max_participants } : {}),
-      ...(body.empty_timeout !== undefined ? { empty_timeout: body.empty_timeout } : {}),
-      ...(body.lobby !== undefined ? { lobby: body.lobby } : {}),
-      ...(body.recording_allowed !== undefined ? { recording_allowed: body.recording_allowed } : {}),
-      ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
-    };
-    const created = await rooms.roomLocks.run(name, () => storage(store.createRoom(name, settings)));
-    if (!created) throw new AppError('conflict', `room ${name} already exists`);
-    return { status: 201, body: await roomJson(await existing(name)) };
+    return { status: 201, body: await roomJson(await control.createRoom(body)) };
   });
 
   router.add('GET', `${PREFIX}/:room`, async (req) => {
     auth(req);
-    return { status: 200, body: await roomJson(await existing(roomParam(req))) };
+    return { status: 200, body: await roomJson(await control.roomInfo(roomParam(req))) };
   });
 
   router.add('PATCH', `${PREFIX}/:room`, async (req) => {
@@ -156,10 +97,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
   // Ends the room's call for everyone and forgets its settings, hands and board; call history stays.
   router.add('DELETE', `${PREFIX}/:room`, async (req) => {
     auth(req);
-    const name = roomParam(req);
-    await existing(name);
-    await rooms.endRoom(name, 'deleted');
-    await rooms.roomLocks.run(name, () => storage(store.deleteRoom(name)));
+    await control.deleteRoom(roomParam(req));
     return ok;
   });
 
@@ -190,20 +128,9 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
   router.add('GET', `${PREFIX}/:room/participants`, async (req) => {
     auth(req);
     const name = roomParam(req);
-    const room = rooms.getRoom(name);
-    const callId = room?.callId ?? (await storage(store.latestCallId(name)));
-    if (!room && !callId) await existing(name);
-    const history = callId ? await storage(deps.calls.listParticipants(callId)) : [];
+    const { call_id, participants, history } = await rooms.roomParticipants(name);
     const now = new Date();
-    return {
-      status: 200,
-      body: {
-        room: name,
-        call_id: callId,
-        participants: room ? room.state().participants : [],
-        history: history.map((p) => participantJson(p, now)),
-      },
-    };
+    return { status: 200, body: { room: name, call_id, participants, history: history.map((p) => participantJson(p, now)) } };
   });
 
   router.add('POST', `${PREFIX}/:room/join`, async (req) => {

@@ -4,17 +4,18 @@
 // room's lock and in the same order: check the caller's role -> persist ->
 // change memory -> tell the room. A refused action changes nothing.
 
+import { randomBytes } from 'node:crypto';
 import {
-  encode, type RaisedHand, type Role, type RoomSettings, type ServerMessage, type Track,
+  encode, type RaisedHand, type Role, type RoomSettings, type RoomType, type ServerMessage, type Track,
 } from '../../signaling/protocol.js';
 import type { RoomSettingsPatch } from './roomSettingsPatch.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { RoomControlStore } from '../storage/roomControlStore.js';
+import type { RoomControlStore, RoomRow } from '../storage/roomControlStore.js';
 import type { Participant } from './participant.js';
 import { assertAllowed, isAllowed, mayActOn, roleChangeAllowed, type Action } from './permissions.js';
 import type { Room } from './room.js';
-import { ROOM_TEMPLATES, resolveSettings } from './roomSettings.js';
+import { ROOM_TEMPLATES, defaultSettings, resolveSettings } from './roomSettings.js';
 import type { RoomService } from './roomService.js';
 import { storageFailure } from '../storage/queryError.js';
 
@@ -22,6 +23,24 @@ import { storageFailure } from '../storage/queryError.js';
 export type Actor = { participant: Participant } | { api: true };
 
 export const API_ACTOR: Actor = { api: true };
+
+/** A room as the app's backend sees it: its row and its settings (the open room's when it runs here). */
+export interface RoomInfo {
+  name: string;
+  created_at: Date;
+  settings: RoomSettings;
+}
+
+/** A room the app's backend creates ahead of use: a name (generated when absent) and settings over its type's template. */
+export interface NewRoom {
+  name?: string | undefined;
+  type?: RoomType | undefined;
+  max_participants?: number | undefined;
+  empty_timeout?: number | undefined;
+  lobby?: boolean | undefined;
+  recording_allowed?: boolean | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
 
 /** Most strokes a board keeps; beyond, drawing is refused until a moderator clears it. */
 export const WHITEBOARD_MAX_STROKES = 5000;
@@ -72,6 +91,48 @@ export class RoomControl {
     } catch (err) {
       throw storageFailure(err, this.log, 'room control storage error');
     }
+  }
+
+  private info(row: RoomRow): RoomInfo {
+    const settings = this.rooms.getRoom(row.name)?.settings ?? resolveSettings(row, this.rooms.ctl.emptyTimeoutSeconds);
+    return { name: row.name, created_at: row.created_at, settings };
+  }
+
+  // ---- rooms (REST) --------------------------------------------------------
+
+  async listRooms(limit: number): Promise<RoomInfo[]> {
+    return (await this.persist(this.store.listRooms(limit))).map((row) => this.info(row));
+  }
+
+  /** The room (not_found when it was never made or was deleted). */
+  async roomInfo(name: string): Promise<RoomInfo> {
+    const row = await this.persist(this.store.getRoom(name));
+    if (!row) throw new AppError('not_found', `no room ${name}`);
+    return this.info(row);
+  }
+
+  /** Makes the room's row (conflict when it exists); its call starts with the first join. */
+  async createRoom(req: NewRoom): Promise<RoomInfo> {
+    const name = req.name ?? `room-${randomBytes(6).toString('hex')}`;
+    const base = defaultSettings(req.type ?? this.rooms.ctl.defaultType, this.rooms.ctl.emptyTimeoutSeconds);
+    const settings: RoomSettings = {
+      ...base,
+      ...(req.max_participants !== undefined ? { max_participants: req.max_participants } : {}),
+      ...(req.empty_timeout !== undefined ? { empty_timeout: req.empty_timeout } : {}),
+      ...(req.lobby !== undefined ? { lobby: req.lobby } : {}),
+      ...(req.recording_allowed !== undefined ? { recording_allowed: req.recording_allowed } : {}),
+      ...(req.metadata !== undefined ? { metadata: req.metadata } : {}),
+    };
+    const created = await this.rooms.roomLocks.run(name, () => this.persist(this.store.createRoom(name, settings)));
+    if (!created) throw new AppError('conflict', `room ${name} already exists`);
+    return this.roomInfo(name);
+  }
+
+  /** Ends the room's call for everyone and forgets its settings, hands and board; call history stays. */
+  async deleteRoom(name: string): Promise<void> {
+    await this.roomInfo(name);
+    await this.rooms.endRoom(name, 'deleted');
+    await this.rooms.roomLocks.run(name, () => this.persist(this.store.deleteRoom(name)));
   }
 
   // ---- roles ---------------------------------------------------------------

@@ -3,6 +3,7 @@
 // persisted before it is acknowledged; relays are synchronous and in memory.
 
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import {
   DTMF_DEFAULT_DURATION_MS, DTMF_DEFAULT_GAP_MS, encode, type ReconnectReason,
   type ClientPayloads, type Identity, type LeaveReason, type Role, type RoomSettings, type RoomState, type RoomType, type Track,
@@ -12,14 +13,14 @@ import type { Logger } from '../logger.js';
 import type { RoomDirectory } from '../cluster/roomDirectory.js';
 import type { CallRecord, CallStore, ParticipantRecord } from '../storage/callStore.js';
 import type { RoomControlStore } from '../storage/roomControlStore.js';
-import type { EventSink, EventName } from '../events.js';
+import type { EventSink, EventName, RoomEvent } from '../events.js';
 import { DeferredWrites } from './deferredWrites.js';
 import { KeyedMutex } from '../util/keyedMutex.js';
 import { LobbyWaiter } from './lobby.js';
 import { Participant, type ParticipantSink } from './participant.js';
 import { isAllowed, isStaff } from './permissions.js';
 import { sendingMedia } from './sdpDirections.js';
-import { Room } from './room.js';
+import { Room, roomLiveState, type RoomLiveState } from './room.js';
 import { resolveSettings } from './roomSettings.js';
 import { storageFailure } from '../storage/queryError.js';
 
@@ -58,6 +59,22 @@ export interface JoinResult {
 
 type RelayType = 'offer' | 'answer' | 'ice-candidate';
 
+/**
+ * What the rooms domain tells the rest of the node in process. `event`: every
+ * event it records, just before it goes to the webhook outbox (recording
+ * listens for room_finished to stop the call's recording).
+ */
+export interface RoomObserverEvents {
+  event: [RoomEvent];
+}
+
+/** A room's participants over REST: who is connected now, and every stay in its current (else latest) call. */
+export interface RoomParticipants {
+  call_id: string | null;
+  participants: RoomState['participants'];
+  history: ParticipantRecord[];
+}
+
 function newParticipantId(): string {
   return `PA_${randomBytes(9).toString('base64url')}`;
 }
@@ -65,6 +82,8 @@ function newParticipantId(): string {
 export class RoomService {
   private readonly rooms = new Map<string, Room>();
   readonly roomLocks = new KeyedMutex();
+  /** Listeners must not throw: they run inside the action that records the event. */
+  readonly observer = new EventEmitter<RoomObserverEvents>();
   /** Rooms whose room_started event was recorded (room_finished follows only those). */
   private readonly announced = new WeakSet<Room>();
   private participantCount = 0;
@@ -235,9 +254,11 @@ export class RoomService {
     return (await this.roomSettings(name))?.recording_allowed ?? true;
   }
 
-  /** Records a webhook event; the outbox write happens before the action is acknowledged. */
+  /** Records a webhook event (the observer hears it first); the outbox write happens before the action is acknowledged. */
   async emit(name: EventName, room: Room, data: Record<string, unknown>): Promise<void> {
-    await this.ctl.events.emit({ name, room: room.name, data: { call_id: room.callId, ...data } });
+    const event: RoomEvent = { name, room: room.name, data: { call_id: room.callId, ...data } };
+    this.observer.emit('event', event);
+    await this.ctl.events.emit(event);
   }
 
   /**
@@ -369,6 +390,29 @@ export class RoomService {
     }
   }
 
+  /** The room's participants: connected now (open room) and the rows of its current or latest call (not_found: no such room). */
+  async roomParticipants(name: string): Promise<RoomParticipants> {
+    const room = this.rooms.get(name);
+    try {
+      const callId = room?.callId ?? (await this.ctl.control.latestCallId(name));
+      if (!room && !callId && !(await this.ctl.control.getRoom(name))) throw new AppError('not_found', `no room ${name}`);
+      const history = callId ? await this.store.listParticipants(callId) : [];
+      return { call_id: callId, participants: room ? room.state().participants : [], history };
+    } catch (err) {
+      throw this.storageError(err);
+    }
+  }
+
+  /** The live state of those of these rooms that are open on this node. */
+  liveStates(names: string[]): Map<string, RoomLiveState> {
+    const out = new Map<string, RoomLiveState>();
+    for (const name of names) {
+      const room = this.rooms.get(name);
+      if (room) out.set(name, roomLiveState(room, this.nodeId));
+    }
+    return out;
+  }
+
   /** Everyone leaves (server shutting down); their rows and calls are closed. */
   async shutdown(): Promise<void> {
     this.deferred.close();
@@ -489,16 +533,7 @@ export class RoomService {
   /** Ends the room's call, tells everyone still in it, and forgets the room. */
   async closeRoomLocked(room: Room, reason: string): Promise<void> {
     const leaveReason: LeaveReason = reason === 'server-shutdown' ? 'server-shutdown' : 'call-ended';
-    this.disarmEmptyTimer(room);
-    for (const w of room.lobby.values()) w.deny('the room closed');
-    room.lobby.clear();
-    const remaining = [...room.participants.values()];
-    for (const p of remaining) p.gone = true;
-    this.participantCount -= remaining.length;
-    room.participants.clear();
-    room.media?.close();
-    room.media = null;
-    this.rooms.delete(room.name);
+    const remaining = this.detachLocked(room, 'the room closed');
     room.callState = 'ended';
     try {
       await this.store.endCall(room.callId, new Date(), reason);
@@ -518,12 +553,36 @@ export class RoomService {
       }
     }
     const ended = encode({ type: 'call-state-changed', payload: { call_id: room.callId, state: 'ended', reason } });
-    for (const p of remaining) {
-      p.sink.send(ended);
-      p.sink.removed(leaveReason);
+    await this.sendOff(room, remaining, ended, leaveReason);
+    this.log.info({ room: room.name, call_id: room.callId, reason }, 'room closed');
+  }
+
+  /**
+   * The first half of taking a room down (its call ends, or it moves to
+   * another node): the lobby is turned away, everyone in it is marked gone,
+   * its media is freed and the node forgets it. Returns who was in it.
+   */
+  private detachLocked(room: Room, lobbyReason: string): Participant[] {
+    this.disarmEmptyTimer(room);
+    for (const w of room.lobby.values()) w.deny(lobbyReason);
+    room.lobby.clear();
+    const remaining = [...room.participants.values()];
+    for (const p of remaining) p.gone = true;
+    this.participantCount -= remaining.length;
+    room.participants.clear();
+    room.media?.close();
+    room.media = null;
+    this.rooms.delete(room.name);
+    return remaining;
+  }
+
+  /** The last half: those who were in it get a last message and their connections are closed; the room's directory entry is released. */
+  private async sendOff(room: Room, people: Participant[], farewell: string, reason: LeaveReason): Promise<void> {
+    for (const p of people) {
+      p.sink.send(farewell);
+      p.sink.removed(reason);
     }
     await this.directory.release(room.name).catch((err) => this.log.warn({ err, room: room.name }, 'release failed'));
-    this.log.info({ room: room.name, call_id: room.callId, reason }, 'room closed');
   }
 
   // ---- Cluster ----
@@ -542,16 +601,7 @@ export class RoomService {
     return this.roomLocks.run(name, async () => {
       const room = this.rooms.get(name);
       if (!room) return false;
-      this.disarmEmptyTimer(room);
-      for (const w of room.lobby.values()) w.deny('the room moved to another node: reconnect and join again');
-      room.lobby.clear();
-      const leaving = [...room.participants.values()];
-      for (const p of leaving) p.gone = true;
-      room.participants.clear();
-      this.participantCount -= leaving.length;
-      room.media?.close();
-      room.media = null;
-      this.rooms.delete(name);
+      const leaving = this.detachLocked(room, 'the room moved to another node: reconnect and join again');
       const at = new Date();
       const stored = await Promise.all(leaving.map((p) => this.store.participantLeft(p.id, at, 'migrated').then(() => true, (err) => {
         this.log.error({ err, participant_id: p.id }, 'could not record leave; retrying until the database is back');
@@ -572,11 +622,7 @@ export class RoomService {
         });
       }
       const notice = encode({ type: 'reconnect', payload: { reason, room: name, retry_after_ms: retryAfterMs } });
-      for (const p of leaving) {
-        p.sink.send(notice);
-        p.sink.removed('migrated');
-      }
-      await this.directory.release(name).catch((err) => this.log.warn({ err, room: name }, 'release failed'));
+      await this.sendOff(room, leaving, notice, 'migrated');
       this.log.info({ room: name, participants: leaving.length, reason }, 'room moved off this node');
       return true;
     });

@@ -86,6 +86,25 @@ test('POST /calls creates a pending call that the first join uses; a second crea
   assert.match(generated.body.room, /^room-[0-9a-f]{12}$/);
 });
 
+test('GET /calls/:id and the rooms API show a participant still in the call the same way, counted up to now', async ({ srv }) => {
+  const a = await srv.joined('alice', 'same-json');
+  // In the call for half a minute already: billing counts those seconds.
+  await srv.app.db.query(`UPDATE participants SET joined_at = now() - interval '30 seconds' WHERE id = $1`, [a.id]);
+  const callId = srv.app.rooms.getRoom('same-json')!.callId;
+  const call = await srv.api('GET', `/calls/${callId}`);
+  const rooms = await srv.api('GET', '/api/v1/rooms/same-json/participants');
+  assert.equal([call.status, rooms.status], [200, 200]);
+  const fromCall = call.body.participants.find((p: { participant_id: string }) => p.participant_id === a.id);
+  const fromRooms = rooms.body.history.find((p: { participant_id: string }) => p.participant_id === a.id);
+  assert.is(typeof fromCall.duration_seconds, 'number');
+  assert.ok(fromCall.duration_seconds >= 30 && fromCall.duration_seconds < 60, String(fromCall.duration_seconds));
+  assert.equal([fromCall.connected, fromCall.left_at], [true, null]);
+  // The same fields and values (the two answers were made a moment apart: the duration may differ by a second).
+  assert.ok(Math.abs(fromCall.duration_seconds - fromRooms.duration_seconds) <= 1);
+  assert.equal({ ...fromCall, duration_seconds: 0 }, { ...fromRooms, duration_seconds: 0 });
+  await a.client.close();
+});
+
 test('GET /calls/:id: unknown ids are 404; unknown routes 404; wrong method 405', async ({ srv }) => {
   assert.is((await srv.api('GET', '/calls/3f2b2b2e-0000-4000-8000-000000000000')).status, 404);
   assert.is((await srv.api('GET', '/calls/not-a-uuid')).status, 404);
