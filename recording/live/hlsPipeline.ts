@@ -201,7 +201,9 @@ export class HlsStreamMedia implements LivePipeline {
     this.rolling.off('error', onError);
     if (!this.rolling.segment) {
       this.req.media.observer.off('close', this.onRoomClose);
-      throw failure ?? new Error('ffmpeg did not start');
+      await this.rolling.stop(); // no retry may start an ffmpeg nobody would stop
+      // No error but no part: every track to show closed while it started (each try met TrackGoneError).
+      throw failure ?? new TrackGoneError('the tracks to show closed while the stream started');
     }
     let sinceKeyframe = 0;
     // Live once the composed playlist has a segment (usually part 0's first; a later part's if part 0

@@ -27,6 +27,7 @@ import type { HlsAccess } from './hlsAccess.js';
 import { assertLiveAllowed, type LiveAction } from './livePermissions.js';
 import { LiveStream, streamInfo, type LivePipeline } from './liveStream.js';
 import { storageFailure } from '../storage/queryError.js';
+import { TrackGoneError } from '../../recording/rollingPipeline.js';
 
 /** The node's live settings (LIVE_* variables, server/config.ts). */
 export type LiveConfig = Config['live'];
@@ -210,6 +211,11 @@ export class LiveService {
         });
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
+        if (err instanceof TrackGoneError) {
+          // The shown tracks closed under the start (their owner left or unpublished): the room changed, not a fault.
+          await this.finishLocked(stream, 'source-left', null);
+          throw new AppError('conflict', `${reason}; try again`);
+        }
         this.log.error({ err, room: roomName, stream_id: row.id }, 'live stream could not start');
         await this.finishLocked(stream, 'ffmpeg-failed', reason);
         throw new AppError('unavailable', `the stream could not start: ${reason}`);
