@@ -10,7 +10,7 @@ import { ClusterRelay } from '../../signaling/clusterRelay.js';
 import type { Config } from '../config.js';
 import type { EventSink } from '../events.js';
 import type { Logger } from '../logger.js';
-import { roomLiveState, type RoomLiveState } from '../rooms/room.js';
+import type { RoomLiveState } from '../rooms/room.js';
 import type { RoomService } from '../rooms/roomService.js';
 import type { CallStore } from '../storage/callStore.js';
 import type { RoomControlStore } from '../storage/roomControlStore.js';
@@ -317,13 +317,8 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
 
   /** The live state of those of `rooms` that run on this node. */
   private localLive(rooms: string[]): Record<string, RoomLiveState> {
-    const out: Record<string, RoomLiveState> = {};
-    const local = this.wiring?.rooms;
-    for (const name of Array.isArray(rooms) ? rooms : []) {
-      const room = typeof name === 'string' ? local?.getRoom(name) : undefined;
-      if (room) out[name] = roomLiveState(room, this.nodeId);
-    }
-    return out;
+    const names = Array.isArray(rooms) ? rooms.filter((name) => typeof name === 'string') : [];
+    return Object.fromEntries(this.wiring?.rooms.liveStates(names) ?? []);
   }
 
   /**
