@@ -10,8 +10,8 @@
 // without any packet; the next attach then starts a new segment.
 
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../server/logger.js';
-import type { ProducerInfo } from '../signaling/protocol.js';
+import type { Logger } from '../server/kernel/logger.js';
+import type { ProducerInfo } from '../signaling/protocol/protocol.js';
 import type { FfmpegExit } from './ffmpegProcess.js';
 import type { RtpPipeline } from './rtpPipeline.js';
 

@@ -10,9 +10,9 @@ import { EventEmitter } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FfmpegCommand } from 'fluent-ffmpeg';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../server/kernel/logger.js';
 import type { MediaRoom } from '../sfu/mediaRoom.js';
-import type { ProducerInfo } from '../signaling/protocol.js';
+import type { ProducerInfo } from '../signaling/protocol/protocol.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpegProcess.js';
 import { RtpInput, type RtpTrack } from './rtpInput.js';
 

@@ -1,11 +1,11 @@
 // Entry point: `npm start`. Config from the environment (README), then one node.
 
 import { startApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
-import { installProcessGuards } from './lastResort.js';
-import { runPrimary } from './cluster/processFront.js';
-import { serveForPrimary } from './cluster/processWorker.js';
+import { ConfigError, loadConfig } from './kernel/config.js';
+import { createLogger } from './kernel/logger.js';
+import { installProcessGuards } from './kernel/lastResort.js';
+import { runPrimary } from './edges/cluster/processFront.js';
+import { serveForPrimary } from './edges/cluster/processWorker.js';
 
 async function main(): Promise<void> {
   let config;

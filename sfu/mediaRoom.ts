@@ -8,12 +8,12 @@ import type {
   RtpCapabilities, RtpParameters, SctpStreamParameters, SrtpParameters, WebRtcTransport,
 } from 'mediasoup/types';
 import { EventEmitter } from 'node:events';
-import { AppError } from '../server/errors.js';
-import type { Logger } from '../server/logger.js';
+import { AppError } from '../server/kernel/errors.js';
+import type { Logger } from '../server/kernel/logger.js';
 import {
   SOURCE_KIND,
   type AckResults, type DataProducerInfo, type MediaKind, type ProducerInfo, type Quality, type ServerMessage, type Source,
-} from '../signaling/protocol.js';
+} from '../signaling/protocol/protocol.js';
 import { MEDIA_CODECS } from './codecs.js';
 import type { Cascade, RoomCascade } from './cascade/cascade.js';
 import { nodeLoad } from './cascade/mediaAgent.js';

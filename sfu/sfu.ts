@@ -3,8 +3,8 @@
 
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
-import type { Config } from '../server/config.js';
-import type { Logger } from '../server/logger.js';
+import type { Config } from '../server/kernel/config.js';
+import type { Logger } from '../server/kernel/logger.js';
 import { Cascade } from './cascade/cascade.js';
 import { MediaAgent } from './cascade/mediaAgent.js';
 import type { CascadeBus, CascadeNodes } from './cascade/wire.js';

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type { Router, WebRtcServer, Worker, WorkerLogLevel } from 'mediasoup/types';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../server/kernel/logger.js';
 
 export interface WorkerPoolOptions {
   workers: number;

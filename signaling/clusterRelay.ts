@@ -6,17 +6,17 @@
 // runs every handler as for a local client; what it sends goes back to the
 // edge and out to the client unchanged. The client sees the same protocol.
 //
-// Bus methods: relay.* in server/cluster/busCatalog.ts (RelayMethods), with
+// Bus methods: relay.* in server/edges/cluster/busCatalog.ts (RelayMethods), with
 // their payloads, directions and replies.
 
 import { randomBytes } from 'node:crypto';
 import type { RawData } from 'ws';
-import { AppError } from '../server/errors.js';
-import type { Logger } from '../server/logger.js';
-import type { BusRequest, ClusterBus, RelayFrame } from '../server/cluster/busCatalog.js';
-import type { RoomDirectory } from '../server/cluster/roomDirectory.js';
-import type { LeaveReason } from './protocol.js';
-import { CloseCode, encode, type ClientPayloads, type ReconnectReason } from './protocol.js';
+import { AppError } from '../server/kernel/errors.js';
+import type { Logger } from '../server/kernel/logger.js';
+import type { BusRequest, ClusterBus, RelayFrame } from '../server/edges/cluster/busCatalog.js';
+import type { RoomDirectory } from '../server/domain/rooms/roomDirectory.js';
+import type { LeaveReason } from './protocol/protocol.js';
+import { CloseCode, encode, type ClientPayloads, type ReconnectReason } from './protocol/protocol.js';
 import type { HubContext } from './hubContext.js';
 import { Session, type SessionRelay, type SessionSocket } from './session.js';
 

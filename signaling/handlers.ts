@@ -1,8 +1,8 @@
 // One small function per client message type. A handler returns the `ack`
 // result (or a promise of it); returning undefined means it replied itself.
 
-import { AppError } from '../server/errors.js';
-import type { AckResults, ClientPayloads, ClientType } from './protocol.js';
+import { AppError } from '../server/kernel/errors.js';
+import type { AckResults, ClientPayloads, ClientType } from './protocol/protocol.js';
 import type { HubContext } from './hubContext.js';
 import type { Session } from './session.js';
 import { sfuHandlers } from './sfuHandlers.js';

@@ -6,12 +6,12 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CloseCode } from './protocol.js';
+import { CloseCode } from './protocol/protocol.js';
 import type { HubContext } from './hubContext.js';
 import { Session } from './session.js';
-import { clientAddress } from '../server/http/clientAddress.js';
-import { parseTarget } from '../server/http/requestTarget.js';
-import { guardUpgrades } from '../server/lastResort.js';
+import { clientAddress } from '../server/edges/http/clientAddress.js';
+import { parseTarget } from '../server/edges/http/requestTarget.js';
+import { guardUpgrades } from '../server/kernel/lastResort.js';
 
 export const WS_PATH = '/ws';
 const PING_SLICES = 30;

@@ -1,12 +1,12 @@
-import type { Config } from '../server/config.js';
-import type { Logger } from '../server/logger.js';
-import type { Metrics } from '../server/metrics.js';
-import type { MediaService } from '../server/rooms/mediaService.js';
-import type { RoomService } from '../server/rooms/roomService.js';
-import type { RoomControl } from '../server/rooms/roomControl.js';
-import type { TokenVerifier } from './auth.js';
-import type { RecordingService } from '../recording/recordingService.js';
-import type { LiveService } from '../server/live/liveService.js';
+import type { Config } from '../server/kernel/config.js';
+import type { Logger } from '../server/kernel/logger.js';
+import type { Metrics } from '../server/kernel/metrics.js';
+import type { MediaService } from '../server/domain/rooms/mediaService.js';
+import type { RoomService } from '../server/domain/rooms/roomService.js';
+import type { RoomControl } from '../server/domain/rooms/roomControl.js';
+import type { TokenVerifier } from '../server/edges/auth/auth.js';
+import type { RecordingService } from '../server/domain/recordings/recordingService.js';
+import type { LiveService } from '../server/domain/live/liveService.js';
 import type { ClusterRelay } from './clusterRelay.js';
 
 /** What message handlers may use: the layers below signaling, nothing of the socket. */

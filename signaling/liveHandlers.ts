@@ -2,10 +2,10 @@
 // stream either as a participant of the room or as a watcher (`live-watch`,
 // no seat in the room); LiveService checks the role.
 
-import { AppError } from '../server/errors.js';
-import type { LiveActor } from '../server/live/liveService.js';
+import { AppError } from '../server/kernel/errors.js';
+import type { LiveActor } from '../server/domain/live/liveService.js';
 import type { HubContext } from './hubContext.js';
-import type { AckResults, ClientPayloads } from './protocol.js';
+import type { AckResults, ClientPayloads } from './protocol/protocol.js';
 import type { Session } from './session.js';
 
 type LiveType =

@@ -1,9 +1,9 @@
 // Recording requests: hosts and moderators start and stop the
 // room's recording; the recording service checks the role.
 
-import { AppError } from '../server/errors.js';
+import { AppError } from '../server/kernel/errors.js';
 import type { HubContext } from './hubContext.js';
-import type { AckResults, ClientPayloads } from './protocol.js';
+import type { AckResults, ClientPayloads } from './protocol/protocol.js';
 import type { Session } from './session.js';
 
 type RecordingType = 'start-recording' | 'stop-recording';

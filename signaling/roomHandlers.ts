@@ -3,7 +3,7 @@
 // which checks the caller's role.
 
 import type { HubContext } from './hubContext.js';
-import type { AckResults, ClientPayloads } from './protocol.js';
+import type { AckResults, ClientPayloads } from './protocol/protocol.js';
 import type { Session } from './session.js';
 
 type RoomControlType =

@@ -2,11 +2,11 @@
 // in-order processing, and the way back to the client (with backpressure).
 
 import type { WebSocket, RawData } from 'ws';
-import type { Participant, ParticipantSink } from '../server/rooms/participant.js';
-import { AppError, toAppError } from '../server/errors.js';
-import { CloseCode, clientSchemas, encode, isClientType, type Identity, type LeaveReason, type ServerMessage } from './protocol.js';
-import { RateLimiter } from './rateLimiter.js';
-import { textProblem, ValidationError } from './schema.js';
+import type { Participant, ParticipantSink } from '../server/domain/rooms/participant.js';
+import { AppError, toAppError } from '../server/kernel/errors.js';
+import { CloseCode, clientSchemas, encode, isClientType, type Identity, type LeaveReason, type ServerMessage } from './protocol/protocol.js';
+import { RateLimiter } from '../server/kernel/rateLimiter.js';
+import { textProblem, ValidationError } from './protocol/schema.js';
 import type { HubContext } from './hubContext.js';
 import { handlers } from './handlers.js';
 

@@ -2,7 +2,7 @@
 // the validated payload to the rooms domain's MediaService.
 
 import type { HubContext } from './hubContext.js';
-import type { AckResults, ClientPayloads } from './protocol.js';
+import type { AckResults, ClientPayloads } from './protocol/protocol.js';
 import type { Session } from './session.js';
 
 type SfuType =

@@ -5,7 +5,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, verify } from '../../server/webhooks/signature.js';
+import { HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, verify } from '../../server/edges/webhooks/signature.js';
 
 export type ReceiverMode = 'ok' | 'hang' | 'unavailable';
 

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TokenIssuer } from '../../server/tokens.js';
+import { TokenIssuer } from '../../server/edges/auth/tokens.js';
 import { testKeys } from '../../test/support/keys.js';
 import { isolated, reexecIsolated } from '../shared/netns.js';
 import { parseOptions, type FaultName, type Options } from './args.js';

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import { SignalingClient } from '../../clients/node/signalingClient.js';
-import { TokenIssuer } from '../../server/tokens.js';
+import { TokenIssuer } from '../../server/edges/auth/tokens.js';
 import { testKeys } from '../../test/support/keys.js';
 import { spawnServer } from '../../test/support/process.js';
 import { basicAuth } from '../../test/support/server.js';

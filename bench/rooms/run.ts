@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignalingClient } from '../../clients/node/signalingClient.js';
-import { TokenIssuer } from '../../server/tokens.js';
+import { TokenIssuer } from '../../server/edges/auth/tokens.js';
 import { testKeys } from '../../test/support/keys.js';
 import { freePort } from '../../test/support/net.js';
 import { spawnServer } from '../../test/support/process.js';

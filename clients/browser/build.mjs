@@ -2,7 +2,7 @@
 //   switchboard.js  the SDK as one ES module (for apps)
 //   demo.js         the demo app (SDK included)
 //   index.html, demo.css
-// The server serves that folder (server/http/static.ts): / is index.html,
+// The server serves that folder (server/edges/http/static.ts): / is index.html,
 // /app/<file> the rest. Type checking is separate: tsc --noEmit -p clients/browser.
 // Usage: node clients/browser/build.mjs [--minify] [--outdir DIR]
 

@@ -5,7 +5,7 @@
 import wrtc from '@roamhq/wrtc';
 import { Device } from 'mediasoup-client';
 import type { Consumer, Producer, ProducerOptions, Transport } from 'mediasoup-client/types';
-import type { ProducerInfo, Source } from '../../signaling/protocol.js';
+import type { ProducerInfo, Source } from '../../signaling/protocol/protocol.js';
 import { SignalingClient } from './signalingClient.js';
 
 // @roamhq/wrtc 0.10 can abort in its N-API finalizers while Node tears the

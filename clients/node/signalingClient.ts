@@ -5,7 +5,7 @@
 import { WebSocket } from 'ws';
 import type {
   AckResults, ClientPayloads, ClientType, ErrorCode, ServerMessage, ServerPayloads, ServerType,
-} from '../../signaling/protocol.js';
+} from '../../signaling/protocol/protocol.js';
 
 export class SignalingError extends Error {
   constructor(readonly code: ErrorCode, message: string, readonly field?: string) {

@@ -18,12 +18,12 @@
 
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../../server/config.js';
-import { AppError } from '../../server/errors.js';
-import type { PipelineFactory, PipelineRequest } from '../../server/live/liveService.js';
-import type { LivePipeline } from '../../server/live/liveStream.js';
-import type { Logger } from '../../server/logger.js';
-import type { ProducerInfo } from '../../signaling/protocol.js';
+import type { Config } from '../../server/kernel/config.js';
+import { AppError } from '../../server/kernel/errors.js';
+import type { PipelineFactory, PipelineRequest } from '../../server/domain/live/liveService.js';
+import type { LivePipeline } from '../../server/domain/live/liveStream.js';
+import type { Logger } from '../../server/kernel/logger.js';
+import type { ProducerInfo } from '../../signaling/protocol/protocol.js';
 import { compositeFilter } from '../outputs.js';
 import { RollingPipeline, TrackGoneError } from '../rollingPipeline.js';
 import { RtpPipeline } from '../rtpPipeline.js';

@@ -2,10 +2,10 @@
 // Mints a participant token with the configured (or development) private key.
 
 import { parseArgs } from 'node:util';
-import { ROLES, type Role } from '../../signaling/protocol.js';
-import { loadConfig } from '../config.js';
-import { ensureDevKeys } from '../devKeys.js';
-import { TokenIssuer } from '../tokens.js';
+import { ROLES, type Role } from '../../signaling/protocol/protocol.js';
+import { loadConfig } from '../kernel/config.js';
+import { ensureDevKeys } from '../edges/auth/devKeys.js';
+import { TokenIssuer } from '../edges/auth/tokens.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -1,7 +1,7 @@
 // Rooms, calls and participants as rows: the only SQL the rooms domain needs.
 
 import { randomUUID } from 'node:crypto';
-import type { CallState, Role } from '../../signaling/protocol.js';
+import type { CallState, Role } from '../../signaling/protocol/protocol.js';
 import { Batcher } from './batcher.js';
 import type { Database } from './database.js';
 

@@ -1,7 +1,7 @@
 // Live streams and their chat as rows (schema.sql, "Live streaming").
 
 import { randomUUID } from 'node:crypto';
-import type { LiveChatMessage, LiveLayout, LiveReactionCounts, LiveStatus } from '../../signaling/protocol.js';
+import type { LiveChatMessage, LiveLayout, LiveReactionCounts, LiveStatus } from '../../signaling/protocol/protocol.js';
 import type { Database } from './database.js';
 
 export interface LiveStreamRow {

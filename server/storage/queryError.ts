@@ -3,8 +3,8 @@
 // errors, and pino would log them: user names, chat text, metadata), and a
 // client-facing code that says whether retrying can help.
 
-import { AppError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { AppError } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 
 /** A statement PostgreSQL refused; carries no parameter values. */
 export class QueryError extends Error {

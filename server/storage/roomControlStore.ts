@@ -1,8 +1,8 @@
 // Room control as rows: settings on `rooms`, per-user role overrides and kick
 // bans (`room_users`), the raise-hand queue and the whiteboard.
 
-import type { RaisedHand, Role, RoomSettings, RoomType, WhiteboardStroke } from '../../signaling/protocol.js';
-import type { StoredRoomSettings } from '../rooms/roomSettings.js';
+import type { RaisedHand, Role, RoomSettings, RoomType, WhiteboardStroke } from '../../signaling/protocol/protocol.js';
+import type { StoredRoomSettings } from '../domain/rooms/roomSettings.js';
 import type { Database, Queryable } from './database.js';
 
 export interface RoomRow extends StoredRoomSettings {

@@ -3,8 +3,8 @@
 // send back and the liveness checks that notice a node that died.
 
 import type { Router } from 'mediasoup/types';
-import { AppError } from '../../server/errors.js';
-import type { Logger } from '../../server/logger.js';
+import { AppError } from '../../server/kernel/errors.js';
+import type { Logger } from '../../server/kernel/logger.js';
 import { LivenessChecks } from './liveness.js';
 import { RemoteRouter } from './remoteRouter.js';
 import { METHOD, fromReply, type CascadeBus, type CascadeEvent, type CascadeNodes, type CascadeOptions, type TransportOptions } from './wire.js';

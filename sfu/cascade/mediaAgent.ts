@@ -6,8 +6,8 @@
 // to the owner, which runs the room's signaling.
 
 import type { Consumer, DataConsumer, DataProducer, PipeTransport, Producer, RtpCapabilities, WebRtcTransport } from 'mediasoup/types';
-import { AppError } from '../../server/errors.js';
-import type { Logger } from '../../server/logger.js';
+import { AppError } from '../../server/kernel/errors.js';
+import type { Logger } from '../../server/kernel/logger.js';
 import { MEDIA_CODECS } from '../codecs.js';
 import { clientCall, consumerParams } from '../mediaRoom.js';
 import { RouterSlot } from '../routerSlot.js';

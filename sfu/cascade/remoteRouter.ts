@@ -3,7 +3,7 @@
 // producer), the producers piped over it, and calls to the agent there.
 
 import type { PipeTransport, Router } from 'mediasoup/types';
-import type { Logger } from '../../server/logger.js';
+import type { Logger } from '../../server/kernel/logger.js';
 import {
   METHOD, fromReply, pipeIp, pipeListenInfo,
   type AgentCalls, type AgentMethod, type CascadeBus, type CascadeOptions, type ConsumerOpRequest, type ConsumerOpResults, type OpenRouterRequest,

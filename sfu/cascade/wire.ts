@@ -1,14 +1,14 @@
 // What the SFU needs from the cluster to cascade a room across nodes, and the
 // messages an owner node and a media agent exchange: the cascade's part of
-// the bus catalog (CascadeMethods), which server/cluster/busCatalog.ts
+// the bus catalog (CascadeMethods), which server/edges/cluster/busCatalog.ts
 // composes into the whole. The cluster injects a bus with this shape
 // (server/cluster's NodeBus fits it); the SFU never imports the cluster.
 
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { DtlsParameters, IceCandidate, IceParameters, RtpParameters, SctpParameters, SctpStreamParameters, SrtpParameters } from 'mediasoup/types';
-import { AppError } from '../../server/errors.js';
-import type { ErrorCode } from '../../signaling/protocol.js';
+import { AppError } from '../../server/kernel/errors.js';
+import type { ErrorCode } from '../../signaling/protocol/protocol.js';
 
 /**
  * The bus the cluster injects, narrowed to the cascade's own methods

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { MediaBot, type ReceivedTrack } from '../../clients/node/mediaBot.js';
-import type { ProducerInfo } from '../../signaling/protocol.js';
+import type { ProducerInfo } from '../../signaling/protocol/protocol.js';
 import { eventually } from '../support/net.js';
 import { startServer, type TestServer } from '../support/server.js';
 

@@ -1,4 +1,4 @@
-// server/http/static.ts: the demo at / and /app/, correct content types,
+// server/edges/http/static.ts: the demo at / and /app/, correct content types,
 // nothing outside the folder, everything else left to the API.
 
 import { suite } from 'uvu';
@@ -8,7 +8,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { resolveStaticPath, withStatic } from '../../server/http/static.js';
+import { resolveStaticPath, withStatic } from '../../server/edges/http/static.js';
 
 interface Ctx {
   dir: string;

@@ -4,11 +4,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
-import { AppError } from '../../server/errors.js';
-import { createLogger } from '../../server/logger.js';
-import { RedisNodeBus } from '../../server/cluster/nodeBus.js';
-import { NodeRegistry } from '../../server/cluster/nodeRegistry.js';
-import { connectRedis, ready } from '../../server/cluster/redis.js';
+import { AppError } from '../../server/kernel/errors.js';
+import { createLogger } from '../../server/kernel/logger.js';
+import { RedisNodeBus } from '../../server/edges/cluster/nodeBus.js';
+import { NodeRegistry } from '../../server/edges/cluster/nodeRegistry.js';
+import { connectRedis, ready } from '../../server/edges/cluster/redis.js';
 import { eventually, sleep } from '../support/net.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 

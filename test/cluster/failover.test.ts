@@ -13,7 +13,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { ResilientBot } from '../../clients/node/resilientBot.js';
 import { SignalingClient } from '../../clients/node/signalingClient.js';
-import { TokenIssuer } from '../../server/tokens.js';
+import { TokenIssuer } from '../../server/edges/auth/tokens.js';
 import { testKeys } from '../support/keys.js';
 import { eventually } from '../support/net.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';

@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { METHODS } from 'node:http';
 import net from 'node:net';
-import { ERROR_CODES } from '../../signaling/protocol.js';
+import { ERROR_CODES } from '../../signaling/protocol/protocol.js';
 import { fuzzMillis, fuzzSeed, mutate, nastyString, nastyValue, rng, serialize, deepText, type Rng } from '../support/fuzz.js';
 import { basicAuth, startServer, type TestServer } from '../support/server.js';
 

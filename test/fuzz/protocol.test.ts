@@ -10,7 +10,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { SignalingClient } from '../../clients/node/signalingClient.js';
-import { ERROR_CODES, type ClientType, type Role } from '../../signaling/protocol.js';
+import { ERROR_CODES, type ClientType, type Role } from '../../signaling/protocol/protocol.js';
 import {
   CLIENT_TYPES, EXAMPLES, emptyWorld, frameId, fuzzMillis, fuzzSeed, junkFrame, mutate, rng, serialize, type FuzzWorld, type Rng,
 } from '../support/fuzz.js';

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Writable } from 'node:stream';
-import { createLogger, scrubSecrets } from '../../server/logger.js';
+import { createLogger, scrubSecrets } from '../../server/kernel/logger.js';
 import { eventually, freePort } from '../support/net.js';
 import { rawRequest, sendRaw } from '../support/hostile.js';
 import { startServer } from '../support/server.js';

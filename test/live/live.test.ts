@@ -6,7 +6,7 @@
 // persisted and reported by webhook.
 
 import * as assert from 'uvu/assert';
-import type { LiveStreamInfo } from '../../signaling/protocol.js';
+import type { LiveStreamInfo } from '../../signaling/protocol/protocol.js';
 import { eventually } from '../support/net.js';
 import { liveSuite, ffprobeLive, host, untilStatus, watcher } from '../support/live.js';
 

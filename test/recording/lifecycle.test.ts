@@ -116,7 +116,7 @@ function processesMentioning(needle: string): number[] {
 
 /** Mints tokens with the test key pair (the child server trusts it). */
 async function startTokenIssuer() {
-  const { TokenIssuer } = await import('../../server/tokens.js');
+  const { TokenIssuer } = await import('../../server/edges/auth/tokens.js');
   const { testKeys } = await import('../support/keys.js');
   const issuer = await TokenIssuer.fromPrivateKeyFile(testKeys().privateKeyFile, { audience: 'switchboard', issuer: null });
   return async (userId: string) => (await issuer.mint({ userId, role: 'speaker', ttlSeconds: 600 })).token;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RecordingStore } from '../../recording/recordingStore.js';
+import { RecordingStore } from '../../server/storage/recordingStore.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 const test = suite<{ srv: TestServer }>('recording retention', {} as never);

@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MediaBot } from '../../clients/node/mediaBot.js';
-import type { Role } from '../../signaling/protocol.js';
+import type { Role } from '../../signaling/protocol/protocol.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 type Ctx = { srv: TestServer; bots: MediaBot[] };

@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import wrtc from '@roamhq/wrtc';
-import { sendingMedia } from '../../server/rooms/sdpDirections.js';
+import { sendingMedia } from '../../server/domain/rooms/sdpDirections.js';
 import { sleep } from '../support/net.js';
 import { startServer, type TestServer } from '../support/server.js';
 

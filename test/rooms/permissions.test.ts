@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { SignalingClient } from '../../clients/node/signalingClient.js';
-import type { ClientType, Role } from '../../signaling/protocol.js';
+import type { ClientType, Role } from '../../signaling/protocol/protocol.js';
 import { sleep } from '../support/net.js';
 import { startServer, type TestServer } from '../support/server.js';
 

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import type { SignalingClient } from '../../clients/node/signalingClient.js';
-import type { ClientPayloads } from '../../signaling/protocol.js';
+import type { ClientPayloads } from '../../signaling/protocol/protocol.js';
 import { eventually } from '../support/net.js';
 import { startServer, type TestServer } from '../support/server.js';
 

@@ -4,8 +4,8 @@
 // does not compile. Every run prints its seed; FUZZ_SEED replays one,
 // FUZZ_SECONDS sets how long each fuzz file runs (default 20).
 
-import { clientSchemas, type ClientType } from '../../signaling/protocol.js';
-import { textProblem } from '../../signaling/schema.js';
+import { clientSchemas, type ClientType } from '../../signaling/protocol/protocol.js';
+import { textProblem } from '../../signaling/protocol/schema.js';
 
 export interface Rng {
   /** Uniform in [0, 1). */

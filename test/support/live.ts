@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { suite } from 'uvu';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import type { SignalingClient } from '../../clients/node/signalingClient.js';
-import type { LiveStreamInfo } from '../../signaling/protocol.js';
+import type { LiveStreamInfo } from '../../signaling/protocol/protocol.js';
 import { freePort } from './net.js';
 import { startServer, type TestServer } from './server.js';
 

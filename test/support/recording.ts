@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MediaBot } from '../../clients/node/mediaBot.js';
-import type { Role } from '../../signaling/protocol.js';
+import type { Role } from '../../signaling/protocol/protocol.js';
 import { suite, type Test } from 'uvu';
 import { startServer, type TestServer, type TestServerOptions } from './server.js';
 import { eventually } from './net.js';

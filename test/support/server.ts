@@ -7,13 +7,13 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startApp, type App } from '../../server/app.js';
-import { loadConfig } from '../../server/config.js';
-import { createLogger, type Logger } from '../../server/logger.js';
+import { loadConfig } from '../../server/kernel/config.js';
+import { createLogger, type Logger } from '../../server/kernel/logger.js';
 import { openPglite } from '../../server/storage/pgliteDatabase.js';
 import { applySchema } from '../../server/storage/schema.js';
-import { TokenIssuer, type TokenRequest } from '../../server/tokens.js';
+import { TokenIssuer, type TokenRequest } from '../../server/edges/auth/tokens.js';
 import { SignalingClient, type ConnectOptions } from '../../clients/node/signalingClient.js';
-import type { Role } from '../../signaling/protocol.js';
+import type { Role } from '../../signaling/protocol/protocol.js';
 import { testKeys } from './keys.js';
 
 export const API_KEY = 'APItestkey';

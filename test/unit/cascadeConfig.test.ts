@@ -2,7 +2,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError, loadConfig } from '../../server/config.js';
+import { ConfigError, loadConfig } from '../../server/kernel/config.js';
 
 test('cascade defaults: on, node budget = workers x router budget, no port range', () => {
   const c = loadConfig({ RTC_WORKERS: '3', SFU_ROUTER_CONSUMER_BUDGET: '100' });

@@ -2,9 +2,9 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError, loadConfig } from '../../server/config.js';
-import type { NodeInfo } from '../../server/cluster/nodeRegistry.js';
-import { eligible, leastLoaded } from '../../server/cluster/nodeSelector.js';
+import { ConfigError, loadConfig } from '../../server/kernel/config.js';
+import type { NodeInfo } from '../../server/edges/cluster/nodeRegistry.js';
+import { eligible, leastLoaded } from '../../server/edges/cluster/nodeSelector.js';
 
 function problems(env: Record<string, string>): string[] {
   try {

@@ -4,13 +4,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { ERROR_CODES, clientSchemas } from '../../signaling/protocol.js';
+import { ERROR_CODES, clientSchemas } from '../../signaling/protocol/protocol.js';
 
 const root = new URL('../../../', import.meta.url);
 const protocolDoc = readFileSync(new URL('docs/protocol.md', root), 'utf8');
 const readme = readFileSync(new URL('README.md', root), 'utf8');
-const protocolSource = readFileSync(new URL('signaling/protocol.ts', root), 'utf8');
-const configSource = readFileSync(new URL('server/config.ts', root), 'utf8');
+const protocolSource = readFileSync(new URL('signaling/protocol/protocol.ts', root), 'utf8');
+const configSource = readFileSync(new URL('server/kernel/config.ts', root), 'utf8');
 
 test('every client message type is documented', () => {
   for (const type of Object.keys(clientSchemas)) assert.ok(protocolDoc.includes(`\`${type}\``), `docs/protocol.md lacks \`${type}\``);

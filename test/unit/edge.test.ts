@@ -5,9 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { IncomingMessage } from 'node:http';
-import { AddressLimiter } from '../../server/http/addressLimiter.js';
-import { clientAddress } from '../../server/http/clientAddress.js';
-import { decodePathPart, parseTarget } from '../../server/http/requestTarget.js';
+import { AddressLimiter } from '../../server/edges/http/addressLimiter.js';
+import { clientAddress } from '../../server/edges/http/clientAddress.js';
+import { decodePathPart, parseTarget } from '../../server/edges/http/requestTarget.js';
 
 test('parseTarget: origin-form targets split into path and query; anything else is null, and nothing throws', () => {
   assert.equal(parseTarget('/live/r/index.m3u8?token=a%2Bb&x'), {

@@ -12,8 +12,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '../../server/logger.js';
-import { guardRequests, guardUpgrades, uncaughtErrors } from '../../server/lastResort.js';
+import { createLogger } from '../../server/kernel/logger.js';
+import { guardRequests, guardUpgrades, uncaughtErrors } from '../../server/kernel/lastResort.js';
 import { rawRequest, sendRaw } from '../support/hostile.js';
 
 function capture(): { log: ReturnType<typeof createLogger>; lines: () => string } {
@@ -79,8 +79,8 @@ test('an upgrade listener that throws or rejects closes the socket with a 500 an
 });
 
 test('process level, in a real process: an unhandled rejection is logged and counted and the process goes on; an uncaught exception ends in fatal (exit 1)', async () => {
-  const lastResort = fileURLToPath(new URL('../../server/lastResort.js', import.meta.url));
-  const logger = fileURLToPath(new URL('../../server/logger.js', import.meta.url));
+  const lastResort = fileURLToPath(new URL('../../server/kernel/lastResort.js', import.meta.url));
+  const logger = fileURLToPath(new URL('../../server/kernel/logger.js', import.meta.url));
   const script = `
     const { installProcessGuards, uncaughtErrors } = await import(${JSON.stringify(lastResort)});
     const { createLogger } = await import(${JSON.stringify(logger)});

@@ -4,9 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parsePlaylist } from '../../recording/live/hlsPipeline.js';
-import { HlsAccess } from '../../server/live/hlsAccess.js';
-import { ReactionTally } from '../../server/live/reactionTally.js';
-import { ViewerCounter } from '../../server/live/viewerCounter.js';
+import { HlsAccess } from '../../server/domain/live/hlsAccess.js';
+import { ReactionTally } from '../../server/domain/live/reactionTally.js';
+import { ViewerCounter } from '../../server/domain/live/viewerCounter.js';
 
 test('signed URLs: valid for their room until they expire; forged, tampered or foreign ones are refused', () => {
   const access = new HlsAccess('signed', 'secret-0123456789abcdef', 60);

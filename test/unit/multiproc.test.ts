@@ -4,11 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SignJWT, generateKeyPair } from 'jose';
-import { ConfigError, loadConfig } from '../../server/config.js';
-import { localFirst } from '../../server/cluster/nodeSelector.js';
-import type { NodeInfo } from '../../server/cluster/nodeRegistry.js';
-import { planWorkers, splitRtcWorkers, workerExecArgv } from '../../server/cluster/processPlan.js';
-import { headEnd, homeProcess, isRequestLine, parseHead, routingRoom, unverifiedRoomClaim } from '../../server/cluster/processRouting.js';
+import { ConfigError, loadConfig } from '../../server/kernel/config.js';
+import { localFirst } from '../../server/edges/cluster/nodeSelector.js';
+import type { NodeInfo } from '../../server/edges/cluster/nodeRegistry.js';
+import { planWorkers, splitRtcWorkers, workerExecArgv } from '../../server/edges/cluster/processPlan.js';
+import { headEnd, homeProcess, isRequestLine, parseHead, routingRoom, unverifiedRoomClaim } from '../../server/edges/cluster/processRouting.js';
 
 const CLUSTER = { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://u@127.0.0.1/db' };
 

@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RateLimiter } from '../../signaling/rateLimiter.js';
-import { clientSchemas } from '../../signaling/protocol.js';
-import { ValidationError } from '../../signaling/schema.js';
-import { KeyedMutex } from '../../server/util/keyedMutex.js';
+import { RateLimiter } from '../../server/kernel/rateLimiter.js';
+import { clientSchemas } from '../../signaling/protocol/protocol.js';
+import { ValidationError } from '../../signaling/protocol/schema.js';
+import { KeyedMutex } from '../../server/kernel/keyedMutex.js';
 import { Batcher } from '../../server/storage/batcher.js';
 
 test('rate limiter: burst, refill, abuse', () => {

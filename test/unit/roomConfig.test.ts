@@ -2,8 +2,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError, loadConfig } from '../../server/config.js';
-import { sign, verify } from '../../server/webhooks/signature.js';
+import { ConfigError, loadConfig } from '../../server/kernel/config.js';
+import { sign, verify } from '../../server/edges/webhooks/signature.js';
 
 test('room and webhook defaults', () => {
   const c = loadConfig({});

@@ -1,6 +1,6 @@
 // Capturing the camera, mic and screen from the browser for `publish`.
 
-import type { Source } from '../../../signaling/protocol.js';
+import type { Source } from '../../../signaling/protocol/protocol.js';
 import { DEFAULT_AUDIO, DEFAULT_VIDEO } from './encodings.js';
 import type { PublishOptions } from './types.js';
 

@@ -17,7 +17,7 @@ import type { Device } from 'mediasoup-client/types';
 import type {
   ClientPayloads, ClientType, Identity, ParticipantInfo, ProducerInfo,
   ServerPayloads, ServerType, Source, Track,
-} from '../../../signaling/protocol.js';
+} from '../../../signaling/protocol/protocol.js';
 import { captureMedia, type CapturedTrack } from './capture.js';
 import { MediaSession } from './mediaSession.js';
 import { RoomControlRequests } from './roomControl.js';

@@ -13,4 +13,4 @@ export {
 export { Emitter, type Listener } from './emitter.js';
 export type {
   Identity, MediaKind, ParticipantInfo, ProducerInfo, Quality, RoomState, Role, Source, Track,
-} from '../../../signaling/protocol.js';
+} from '../../../signaling/protocol/protocol.js';

@@ -3,7 +3,7 @@
 // rebuilding both after the SFU dropped them (`sfu-reset`) or a rejoin.
 
 import type { Device, RtpParameters } from 'mediasoup-client/types';
-import type { ClientPayloads, MediaKind, Source, Track } from '../../../signaling/protocol.js';
+import type { ClientPayloads, MediaKind, Source, Track } from '../../../signaling/protocol/protocol.js';
 import { cameraEncodings } from './encodings.js';
 import { StaleError, withRetry } from './retry.js';
 import type { RoomMirror } from './roomMirror.js';

@@ -2,7 +2,7 @@
 // request: roles, raised hands, moderation, the lobby, data messages, the
 // whiteboard and recording. The client inherits them; they keep no state.
 
-import type { ClientPayloads, RaisedHand, Role, RoomSettings, Track } from '../../../signaling/protocol.js';
+import type { ClientPayloads, RaisedHand, Role, RoomSettings, Track } from '../../../signaling/protocol/protocol.js';
 import { Emitter } from './emitter.js';
 import type { Reply, Signaling } from './signaling.js';
 import type { SwitchboardEvents } from './types.js';

@@ -2,7 +2,7 @@
 // hold state), what others publish, and this client's own mute intent. Kept
 // from the join reply and the server's events; no requests, no media.
 
-import type { ParticipantInfo, ProducerInfo, ServerPayloads, Track } from '../../../signaling/protocol.js';
+import type { ParticipantInfo, ProducerInfo, ServerPayloads, Track } from '../../../signaling/protocol/protocol.js';
 import type { EmitSdkEvent, ServerMessage } from './types.js';
 
 export class RoomMirror {

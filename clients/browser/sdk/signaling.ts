@@ -1,11 +1,11 @@
 // The WebSocket side of the SDK: typed requests with ids (one reply each),
 // server events, a heartbeat, and reconnection with exponential backoff that
 // authenticates again. Joining the room again is the client's job (client.ts),
-// announced by the `reconnected` event. Types come from signaling/protocol.ts.
+// announced by the `reconnected` event. Types come from signaling/protocol/protocol.ts.
 
 import type {
   AckResults, ClientPayloads, ClientType, ErrorCode, Identity, ServerMessage, ServerPayloads,
-} from '../../../signaling/protocol.js';
+} from '../../../signaling/protocol/protocol.js';
 import { Emitter } from './emitter.js';
 
 /** What a request resolves with: `joined` for `join`, the `ack` payload otherwise. */

@@ -8,7 +8,7 @@ import { Device } from 'mediasoup-client';
 import type {
   ConnectionState as TransportConnectionState, IceParameters, RtpCapabilities, Transport, TransportOptions,
 } from 'mediasoup-client/types';
-import type { ClientPayloads, Source } from '../../../signaling/protocol.js';
+import type { ClientPayloads, Source } from '../../../signaling/protocol/protocol.js';
 import { StaleError } from './retry.js';
 import type { Signaling } from './signaling.js';
 import type { ClientOptions, EmitSdkEvent } from './types.js';

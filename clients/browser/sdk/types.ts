@@ -4,7 +4,7 @@
 import type { BuiltinHandlerName, Consumer, ConnectionState as TransportConnectionState, Producer } from 'mediasoup-client/types';
 import type {
   MediaKind, ParticipantInfo, RoomState, ServerPayloads, ServerType, Source,
-} from '../../../signaling/protocol.js';
+} from '../../../signaling/protocol/protocol.js';
 import type { ReconnectOptions, StateChange } from './signaling.js';
 
 export interface ClientOptions {

@@ -1,0 +1,61 @@
+// Every method of the node bus, with the payload it carries and what its
+// handler answers: the bus's protocol, as signaling/protocol/protocol.ts is the
+// client's. Senders and handlers are both checked against it (NodeBus is
+// generic over this catalog). The cascade's methods are declared by the
+// SFU in sfu/cascade/wire.ts (the SFU never imports the cluster) and
+// composed here. docs/cluster.md has the table.
+
+import type { CascadeMethods } from '../../../sfu/cascade/wire.js';
+import type { Identity } from '../../../signaling/protocol/protocol.js';
+import type { RoomLiveState } from '../../domain/rooms/room.js';
+import type { Method, NodeBus, SendMethodOf } from './nodeBus.js';
+
+/**
+ * A relayed client message, one way (relay.in: edge -> owner; relay.out:
+ * owner -> edge): `<link id>\n<message text>`. A string payload travels raw
+ * on the bus (no JSON escaping of what is JSON already), so the message is
+ * neither escaped nor parsed again on the way.
+ */
+export type RelayFrame = `${string}\n${string}`;
+
+/** No payload, or an empty acknowledgement. */
+export type Empty = Record<string, never>;
+
+/** The relay between a client's node (edge) and its room's node (owner): signaling/clusterRelay.ts. */
+export interface RelayMethods {
+  /** Edge -> owner: a client of the edge joins a room of the owner; the owner opens a session for the link. */
+  'relay.open': { request: { link: string; identity: Identity; ip: string | null }; reply: Empty };
+  /** Edge -> owner, one-way: a client message (validated on the edge) for the link's session. */
+  'relay.in': { request: RelayFrame; reply: void };
+  /** Edge -> owner: the client's leave message (its text); answered once the leave is done. */
+  'relay.leave': { request: { link: string; message: string }; reply: Empty };
+  /** Edge -> owner, one-way: the client's socket closed. */
+  'relay.gone': { request: { link: string }; reply: void };
+  /** Owner -> edge, one-way: a server message for the client. */
+  'relay.out': { request: RelayFrame; reply: void };
+  /** Owner -> edge, one-way: the owner closed the connection, with this WebSocket close code and reason. */
+  'relay.close': { request: { link: string; code: number; reason: string }; reply: void };
+  /** Owner -> edge: which of these links does the edge still hold? */
+  'relay.alive': { request: { links: string[] }; reply: { dead: string[] } };
+  /** Owner -> edge, one-way: the client is out of the room on the owner; the edge routes its next join itself. */
+  'relay.detach': { request: { link: string }; reply: void };
+}
+
+/** Node to node, about rooms and nodes: server/edges/cluster/clusterNode.ts. */
+export interface ClusterMethods {
+  /** Any node -> a room's owner: how are these rooms (of the owner) doing? Rooms not there are left out. */
+  'rooms.live': { request: { rooms: string[] }; reply: Record<string, RoomLiveState> };
+  /** Any node -> a node: drain (the admin API's drain of another node). */
+  'cluster.drain': { request: Empty; reply: { draining: true } };
+}
+
+/** The node bus's catalog. */
+export type BusMethods = RelayMethods & ClusterMethods & CascadeMethods;
+export type BusMethod = Method<BusMethods>;
+/** Any method may be requested (one without a reply resolves once handled: an acknowledgement). */
+export type RequestMethod = BusMethod;
+export type SendMethod = SendMethodOf<BusMethods>;
+export type BusRequest<M extends BusMethod> = BusMethods[M]['request'];
+export type BusReply<M extends BusMethod> = BusMethods[M]['reply'];
+/** The bus of a cluster node. */
+export type ClusterBus = NodeBus<BusMethods>;
