@@ -11,7 +11,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../server/kernel/logger.js';
-import type { ProducerInfo } from '../signaling/protocol/protocol.js';
+import type { ProducerInfo } from '../server/kernel/media.js';
 import type { FfmpegExit } from './ffmpegProcess.js';
 import type { RtpPipeline } from './rtpPipeline.js';
 

@@ -13,12 +13,12 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Logger } from '../server/kernel/logger.js';
 import type { MediaRoom } from '../sfu/mediaRoom.js';
-import type { ProducerInfo } from '../signaling/protocol/protocol.js';
+import type { ProducerInfo } from '../server/kernel/media.js';
 import type { FfmpegExit } from './ffmpegProcess.js';
 import { compositeOutput, copyFormat, copyOutput, type CompositeLayout } from './outputs.js';
 import { RollingPipeline, TrackGoneError } from './rollingPipeline.js';
 import { AppError } from '../server/kernel/errors.js';
-import type { RecordingMode, TrackInfo } from '../server/storage/recordingStore.js';
+import type { RecordingMode, TrackInfo } from '../server/kernel/media.js';
 import { RtpPipeline } from './rtpPipeline.js';
 
 export interface RecordedFile {

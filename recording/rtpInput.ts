@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Consumer, MediaKind, PlainTransport, RtpCapabilities } from 'mediasoup/types';
 import type { MediaRoom } from '../sfu/mediaRoom.js';
-import type { ProducerInfo } from '../signaling/protocol/protocol.js';
+import type { ProducerInfo } from '../server/kernel/media.js';
 import { allocateRtpPorts, releaseRtpPorts } from './ports.js';
 import { buildSdp, mediaCodecOf } from './sdp.js';
 

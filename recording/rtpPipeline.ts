@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { FfmpegCommand } from 'fluent-ffmpeg';
 import type { Logger } from '../server/kernel/logger.js';
 import type { MediaRoom } from '../sfu/mediaRoom.js';
-import type { ProducerInfo } from '../signaling/protocol/protocol.js';
+import type { ProducerInfo } from '../server/kernel/media.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpegProcess.js';
 import { RtpInput, type RtpTrack } from './rtpInput.js';
 

@@ -1,5 +1,5 @@
 import type { Consumer, DataConsumer, DataProducer, Producer, WebRtcTransport } from 'mediasoup/types';
-import type { Quality, Source } from '../signaling/protocol/protocol.js';
+import type { Quality, Source } from '../server/kernel/media.js';
 import type { RemoteRouter } from './cascade/remoteRouter.js';
 import { METHOD } from './cascade/wire.js';
 import type { RouterSlot } from './routerSlot.js';

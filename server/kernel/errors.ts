@@ -1,7 +1,20 @@
 // Typed errors: every failure a client can see carries an ErrorCode from the
-// protocol catalog; the REST layer maps codes to HTTP statuses.
+// catalog below (the wire catalog re-exports it); the REST layer maps codes to HTTP statuses.
 
-import type { ErrorCode } from '../../signaling/protocol/protocol.js';
+/** Every error code a client can receive, over the WebSocket or REST. */
+export const ERROR_CODES = [
+  'bad_json', 'unknown_type', 'invalid_payload',
+  'unauthenticated', 'unauthorized', 'already_authenticated', 'forbidden',
+  'peer_not_found', 'not_in_room', 'already_in_room',
+  'rate_limited', 'not_found', 'conflict', 'not_configured',
+  'unavailable', 'internal_error',
+  // Room control: bans, locked or full rooms, the lobby
+  'banned', 'room_locked', 'room_full', 'lobby_denied',
+  // REST: a request body over the size limit
+  'payload_too_large',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 
 export class AppError extends Error {
   constructor(

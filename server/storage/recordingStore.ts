@@ -1,9 +1,11 @@
 // Recordings and their files as rows (schema.sql, "Recording").
 
+import type { RecordingMode, TrackInfo } from '../kernel/media.js';
 import type { Database } from './database.js';
 
+export type { RecordingMode, TrackInfo };
+
 export type RecordingStatus = 'recording' | 'processing' | 'ready' | 'failed';
-export type RecordingMode = 'tracks' | 'composite';
 
 export interface RecordingAccess {
   /** User ids who may fetch it with their participant token (besides the API key). */
@@ -32,13 +34,6 @@ export interface RecordingRow {
   retention_days: number | null;
   expires_at: Date | null;
   metadata: Record<string, unknown>;
-}
-
-export interface TrackInfo {
-  kind: 'audio' | 'video';
-  source: string;
-  codec: string;
-  producer_id: string;
 }
 
 export interface RecordingFileRow {

@@ -8,7 +8,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { DtlsParameters, IceCandidate, IceParameters, RtpParameters, SctpParameters, SctpStreamParameters, SrtpParameters } from 'mediasoup/types';
 import { AppError } from '../../server/kernel/errors.js';
-import type { ErrorCode } from '../../signaling/protocol/protocol.js';
+import type { ErrorCode } from '../../server/kernel/errors.js';
 
 /**
  * The bus the cluster injects, narrowed to the cascade's own methods

@@ -7,6 +7,12 @@ import {
   type Infer, type Schema,
 } from './schema.js';
 import { dtlsParameters, rtpCapabilities, rtpParameters, sctpStreamParameters } from './mediasoupSchemas.js';
+import { ERROR_CODES, type ErrorCode } from '../../server/kernel/errors.js';
+import { KINDS, LIVE_LAYOUTS, SOURCES, SOURCE_KIND, type DataProducerInfo, type LiveLayout, type MediaKind, type ProducerInfo, type Quality, type Source } from '../../server/kernel/media.js';
+
+// The kernel's words are the catalog's words too.
+export { ERROR_CODES, KINDS, LIVE_LAYOUTS, SOURCES, SOURCE_KIND };
+export type { DataProducerInfo, ErrorCode, LiveLayout, MediaKind, ProducerInfo, Quality, Source };
 
 export const ROLES = ['host', 'moderator', 'speaker', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -22,19 +28,6 @@ export type LeaveReason = 'left' | 'disconnected' | 'replaced' | 'call-ended' | 
   // The room moved to another node (drain), or the node that ran it died.
   | 'migrated' | 'node-failure';
 
-/** Every error code a client can receive, over the WebSocket or REST. */
-export const ERROR_CODES = [
-  'bad_json', 'unknown_type', 'invalid_payload',
-  'unauthenticated', 'unauthorized', 'already_authenticated', 'forbidden',
-  'peer_not_found', 'not_in_room', 'already_in_room',
-  'rate_limited', 'not_found', 'conflict', 'not_configured',
-  'unavailable', 'internal_error',
-  // Room control: bans, locked or full rooms, the lobby
-  'banned', 'room_locked', 'room_full', 'lobby_denied',
-  // REST: a request body over the size limit
-  'payload_too_large',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** WebSocket close codes the server uses (4000-4999 are application codes). */
 export const CloseCode = {
@@ -52,12 +45,6 @@ export const CloseCode = {
 const ID = string({ min: 1, max: 64 });
 
 export const DIRECTIONS = ['send', 'recv'] as const;
-export const KINDS = ['audio', 'video'] as const;
-export type MediaKind = (typeof KINDS)[number];
-/** What a producer carries; decides which kind it must be and what `mute` pauses. */
-export const SOURCES = ['mic', 'camera', 'screen', 'screen-audio'] as const;
-export type Source = (typeof SOURCES)[number];
-export const SOURCE_KIND: Record<Source, MediaKind> = { mic: 'audio', camera: 'video', screen: 'video', 'screen-audio': 'audio' };
 export const ROOM_NAME = string({
   min: 1, max: 128, pattern: /^[A-Za-z0-9_.:@-]+$/, hint: 'may contain only letters, digits and _ . : @ -',
 });
@@ -123,8 +110,6 @@ export type LiveReaction = (typeof LIVE_REACTIONS)[number];
  * `speaker` keeps that participant until changed, `active-speaker` follows
  * the room's dominant speaker. `grid`: everyone's video tiled, all audio mixed.
  */
-export const LIVE_LAYOUTS = ['speaker', 'active-speaker', 'grid'] as const;
-export type LiveLayout = (typeof LIVE_LAYOUTS)[number];
 export const LIVE_CHAT_MAX_CHARS = 500;
 const CHAT_MESSAGE_ID = string({ min: 1, max: 20, pattern: /^[0-9]+$/, hint: 'is a message id (digits)' });
 
@@ -247,20 +232,6 @@ export interface CallInfo {
   state: CallState;
 }
 
-export interface ProducerInfo {
-  producer_id: string;
-  participant_id: string;
-  kind: MediaKind;
-  source: Source;
-  paused: boolean;
-}
-
-export interface DataProducerInfo {
-  data_producer_id: string;
-  participant_id: string;
-  label: string;
-  protocol: string;
-}
 
 /** A transport as mediasoup-client's createSendTransport/createRecvTransport take it. */
 export interface TransportOptions {
@@ -271,7 +242,6 @@ export interface TransportOptions {
   sctpParameters?: unknown;
 }
 
-export type Quality = 'excellent' | 'good' | 'poor' | 'lost';
 
 // ---- Shared state: room control ----
 

@@ -5,6 +5,12 @@
 // serves. In `public` mode anyone who knows the room name may play.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SEGMENT_FILE } from '../../../recording/live/hlsPipeline.js';
+
+/** A name a stream's folder may serve: its playlist or one of its segments. */
+export function isStreamFile(file: string): boolean {
+  return file === 'index.m3u8' || SEGMENT_FILE.test(file);
+}
 
 export interface HlsGrant {
   room: string;

@@ -25,7 +25,8 @@ import type { LiveStore, LiveStreamRow } from '../../storage/liveStore.js';
 import { KeyedMutex } from '../../kernel/keyedMutex.js';
 import type { HlsAccess } from './hlsAccess.js';
 import { assertLiveAllowed, type LiveAction } from './livePermissions.js';
-import { LiveStream, streamInfo, type LivePipeline } from './liveStream.js';
+import { LiveStream, streamInfo } from './liveStream.js';
+import type { PipelineFactory } from '../../../recording/live/livePipeline.js';
 import { storageFailure } from '../../storage/queryError.js';
 import { TrackGoneError } from '../../../recording/rollingPipeline.js';
 
@@ -37,23 +38,6 @@ export const GRID_MAX_VIDEOS = 9;
 /** What a stream shows: one participant's camera/screen and mic, or (participantId null) the grid's tiles and mixed mics. */
 type ShownSource = { participantId: string | null; producers: ProducerInfo[] };
 
-/** What the media half needs to run a stream, and how it reports back. */
-export interface PipelineRequest {
-  streamId: string;
-  room: string;
-  layout: LiveLayout;
-  media: MediaRoom;
-  /** The tracks to show: at most one audio and one video producer. */
-  producers: ProducerInfo[];
-  dir: string;
-  /** The first segment is in the playlist: the stream can be played. */
-  onLive(): void;
-  /** ffmpeg died or could not start. */
-  onFailed(reason: string): void;
-  /** Its media is gone: the room's SFU closed, or every track's producer closed. */
-  onSourceGone(reason: 'room-closed' | 'source-left'): void;
-}
-export type PipelineFactory = (req: PipelineRequest) => Promise<LivePipeline>;
 
 /** Who acts: a participant of the room, a watcher (WS, maybe not in the room), or the app's backend. */
 export type LiveActor = { participant: Participant } | { watcher: Watcher } | { api: true };

@@ -1,25 +1,13 @@
 // One stream in memory on the node that runs it: its row, its media
 // pipeline, viewers, reactions, chat history and the pinned message.
 
-import type { LiveChatMessage, LiveStreamInfo, LiveStatus, ProducerInfo } from '../../../signaling/protocol/protocol.js';
+import type { LiveChatMessage, LiveStreamInfo, LiveStatus } from '../../../signaling/protocol/protocol.js';
+import type { LivePipeline } from '../../../recording/live/livePipeline.js';
 import type { LiveStreamRow } from '../../storage/liveStore.js';
 import type { RateLimiter } from '../../kernel/rateLimiter.js';
 import { ReactionTally } from './reactionTally.js';
 import { ViewerCounter } from './viewerCounter.js';
 
-/** The media side of a stream (recording/live/hlsPipeline.ts makes the real one). */
-export interface LivePipeline {
-  /** The running ffmpeg's process id (null between parts or after the end). */
-  readonly pid: number | null;
-  /** The producers shown now. */
-  readonly showing: ProducerInfo[];
-  /** Shows other producers (a new ffmpeg part; players see a discontinuity, not a restart). */
-  show(producers: readonly ProducerInfo[]): void;
-  /** The playlist players get, each segment file name mapped through `uri`; null before the first segment. */
-  playlist(uri: (file: string) => string): Promise<string | null>;
-  /** Graceful stop: ffmpeg writes its last segment and the playlist ends (`now`: the media is gone, do not wait). */
-  stop(opts?: { now?: boolean }): Promise<void>;
-}
 
 export function streamInfo(row: LiveStreamRow, viewers?: ViewerCounter, current?: number): LiveStreamInfo {
   return {

@@ -10,7 +10,7 @@ import { LIVE_LAYOUTS, ROOM_NAME } from '../../../signaling/protocol/protocol.js
 import { integer, object, oneOf, optional, string } from '../../../signaling/protocol/schema.js';
 import { AppError, httpStatusOf } from '../../kernel/errors.js';
 import type { LiveService } from '../../domain/live/liveService.js';
-import { SEGMENT_FILE } from '../../../recording/live/hlsPipeline.js';
+import { isStreamFile } from '../../domain/live/hlsAccess.js';
 import { requireApiKey, type ApiCredentials } from './apiAuth.js';
 import type { Request, Router } from './router.js';
 import { limitParam, parseBody, pathParam, roomParam } from './requestParams.js';
@@ -143,7 +143,7 @@ async function serve(live: LiveService, req: IncomingMessage, res: ServerRespons
   const parts = url.pathname.slice(LIVE_PREFIX.length).split('/');
   const room = decodePathPart(parts[0] ?? '') ?? ''; // a malformed escape names no room
   const file = parts[1] ?? '';
-  if (parts.length !== 2 || !roomNameOk(room) || (file !== 'index.m3u8' && !SEGMENT_FILE.test(file))) {
+  if (parts.length !== 2 || !roomNameOk(room) || !isStreamFile(file)) {
     return fail(res, 'not_found', 'no such stream file');
   }
   const stream = live.servedStream(room);
