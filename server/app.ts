@@ -54,6 +54,7 @@ import { clusterForwarder, fromClusterNode } from './edges/http/clusterForward.j
 import { withClusterHls } from './edges/http/clusterHls.js';
 // Cascading big rooms across nodes
 import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
+import type { CascadeMethods } from '../sfu/cascade/wire.js';
 import { registerWorkerMetrics } from '../sfu/workerMetrics.js';
 
 export interface App {
@@ -153,7 +154,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // media from another node's SFU, fed by SRTP pipes; this node also hosts other owners' viewers.
   if (cluster && sfu) {
     const registry = cluster.registry;
-    sfu.enableCascade(cluster.bus, {
+    sfu.enableCascade(cluster.bus.carrying<CascadeMethods>(), {
       // Nodes taking new work, fewest consumers first (the registry's view, a beat old).
       candidates: () => registry.cachedNodes()
         .filter((n) => n.id !== config.nodeId && !n.draining)

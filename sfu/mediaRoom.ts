@@ -1,32 +1,24 @@
 // The SFU side of one room: its routers, every participant's transports,
 // producers and consumers, the pipes between routers, and the observers that
-// feed speaking indicators. The rooms domain calls it; it tells participants
-// about media through a listener and never touches sockets.
+// feed speaking indicators. The rooms domain calls it and listens to its
+// typed events (mediaRoomEvents.ts); it knows no sockets, roles or wire format.
 
 import type {
-  ActiveSpeakerObserver, AudioLevelObserver, Consumer, DtlsParameters, PlainTransport,
+  ActiveSpeakerObserver, AudioLevelObserver, Consumer, DtlsParameters, IceParameters, PlainTransport,
   RtpCapabilities, RtpParameters, SctpStreamParameters, SrtpParameters, WebRtcTransport,
 } from 'mediasoup/types';
 import { EventEmitter } from 'node:events';
 import { AppError } from '../server/kernel/errors.js';
 import type { Logger } from '../server/kernel/logger.js';
-import {
-  SOURCE_KIND,
-  type AckResults, type DataProducerInfo, type MediaKind, type ProducerInfo, type Quality, type ServerMessage, type Source,
-} from '../signaling/protocol/protocol.js';
+import { SOURCE_KIND, type DataProducerInfo, type MediaKind, type ProducerInfo, type Quality, type Source } from '../server/kernel/media.js';
 import { MEDIA_CODECS } from './codecs.js';
 import type { Cascade, RoomCascade } from './cascade/cascade.js';
-import { nodeLoad } from './cascade/mediaAgent.js';
 import type { RemoteRouter } from './cascade/remoteRouter.js';
-import { METHOD, type CascadeEvent, type ConsumerParams, type TransportOptions } from './cascade/wire.js';
+import { METHOD, type CascadeEvent, type ConsumerParams, type DataConsumerParams, type TransportOptions } from './cascade/wire.js';
 import { MediaPeer, type TransportEntry } from './mediaPeer.js';
+import type { MediaRoomEvents } from './mediaRoomEvents.js';
 import { RouterSlot } from './routerSlot.js';
-import type { WorkerPool, WorkerSlot } from './workerPool.js';
-
-export interface MediaRoomListener {
-  sendTo(participantId: string, message: ServerMessage): void;
-  broadcast(message: ServerMessage, exceptParticipantId?: string): void;
-}
+import { nodeLoad, type WorkerPool, type WorkerSlot } from './workerPool.js';
 
 export interface MediaRoomOptions {
   name: string;
@@ -34,7 +26,6 @@ export interface MediaRoomOptions {
   plainListenIp: string;
   pool: WorkerPool;
   routerConsumerBudget: number;
-  listener: MediaRoomListener;
   log: Logger;
   /** Cluster mode: past nodeConsumerBudget, new viewers' recv sides go to other nodes. */
   cascade?: { cascade: Cascade; nodeConsumerBudget: number } | null;
@@ -100,7 +91,10 @@ export interface PlainSubscriberOptions {
   paused?: boolean;
 }
 
-export class MediaRoom {
+/** A consumer as mediasoup-client's `transport.consume` takes it. */
+export type ConsumerOptions = Omit<ConsumerParams, 'score'>;
+
+export class MediaRoom extends EventEmitter<MediaRoomEvents> {
   private primary: RouterSlot | null = null;
   private opening: Promise<RouterSlot> | null = null;
   private readonly secondaries: RouterSlot[] = [];
@@ -120,6 +114,7 @@ export class MediaRoom {
   private overBudgetLoggedAt = 0;
 
   constructor(private readonly opts: MediaRoomOptions) {
+    super();
     this.remote = opts.cascade?.cascade.room(opts.name, {
       primaryRouter: async () => (await this.primarySlot()).router,
       producerIds: () => [...this.producers.keys()],
@@ -154,7 +149,7 @@ export class MediaRoom {
     return (await this.primarySlot()).router.rtpCapabilities;
   }
 
-  async createTransport(peerId: string, direction: 'send' | 'recv', sctp: boolean, forceTcp = false): Promise<AckResults['create-transport']> {
+  async createTransport(peerId: string, direction: 'send' | 'recv', sctp: boolean, forceTcp = false): Promise<TransportOptions> {
     const peer = this.peer(peerId);
     if (peer.transportOf(direction) || (direction === 'recv' && peer.remoteTransports.size > 0)) {
       throw new AppError('conflict', `you already have a ${direction} transport; close it or restart ICE`);
@@ -163,7 +158,7 @@ export class MediaRoom {
     const reserved = direction === 'recv' ? Math.max(1, this.producers.size) : 0;
     if (direction === 'recv' && this.nodeFull(reserved)) {
       const remote = await this.createRemoteRecvTransport(peer, reserved, sctp, forceTcp);
-      if (remote) return { transport: remote };
+      if (remote) return remote;
     }
     const slot = direction === 'send' ? await this.primarySlot() : await this.recvSlot(reserved);
     let transport: WebRtcTransport;
@@ -198,13 +193,11 @@ export class MediaRoom {
       if (state === 'failed' || state === 'closed') this.opts.log.warn({ room: this.opts.name, peer: peerId, direction, state }, 'transport dtls');
     });
     return {
-      transport: {
-        id: transport.id,
-        iceParameters: transport.iceParameters,
-        iceCandidates: transport.iceCandidates,
-        dtlsParameters: transport.dtlsParameters,
-        ...(transport.sctpParameters ? { sctpParameters: transport.sctpParameters } : {}),
-      },
+      id: transport.id,
+      iceParameters: transport.iceParameters,
+      iceCandidates: transport.iceCandidates,
+      dtlsParameters: transport.dtlsParameters,
+      ...(transport.sctpParameters ? { sctpParameters: transport.sctpParameters } : {}),
     };
   }
 
@@ -226,11 +219,11 @@ export class MediaRoom {
     }
   }
 
-  async restartIce(peerId: string, transportId: string): Promise<AckResults['restart-ice']> {
+  async restartIce(peerId: string, transportId: string): Promise<IceParameters> {
     const remote = this.peer(peerId).remoteTransports.get(transportId);
-    if (remote) return { ice_parameters: await remote.router.transportOp({ transportId, op: 'restart-ice' }) };
+    if (remote) return remote.router.transportOp({ transportId, op: 'restart-ice' });
     const { transport } = this.transport(peerId, transportId);
-    return { ice_parameters: await transport.restartIce() };
+    return transport.restartIce();
   }
 
   async produce(
@@ -273,7 +266,7 @@ export class MediaRoom {
       peer.producers.delete(producer.id);
       peer.scores.delete(producer.id);
       this.producers.delete(producer.id);
-      if (!this.quiet) this.opts.listener.broadcast({ type: 'producer-removed', payload: { producer_id: producer.id, participant_id: peerId } });
+      if (!this.quiet) this.emit('producerclose', info);
       this.observer.emit('producerclose', info);
     });
     if (req.source === 'mic') {
@@ -281,7 +274,7 @@ export class MediaRoom {
       this.activeSpeaker?.addProducer({ producerId: producer.id }).catch(() => {});
     }
     this.remote?.producerAdded(producer.id);
-    this.opts.listener.broadcast({ type: 'producer-added', payload: info }, peerId);
+    this.emit('newproducer', info);
     this.observer.emit('produceradd', info);
     return producer.id;
   }
@@ -306,7 +299,7 @@ export class MediaRoom {
   async consume(
     peerId: string,
     req: { transportId: string; producerId: string; rtpCapabilities: RtpCapabilities },
-  ): Promise<AckResults['consume']> {
+  ): Promise<ConsumerOptions> {
     const peer = this.peer(peerId);
     const remote = peer.remoteTransports.get(req.transportId);
     if (remote) return this.consumeRemote(peer, remote.router, req);
@@ -332,25 +325,23 @@ export class MediaRoom {
       entry.slot.release(1);
     }
     peer.consumers.set(consumer.id, { consumer, slot: entry.slot, producerId: req.producerId });
-    const send = (message: ServerMessage) => {
-      if (!this.quiet) this.opts.listener.sendTo(peerId, message);
+    // What happens to the consumer's producer is news for its peer (not while the room resets).
+    const tell = (fn: () => void) => {
+      if (!this.quiet) fn();
     };
     consumer.observer.once('close', () => {
       entry.slot.removeConsumer();
       peer.consumers.delete(consumer.id);
       peer.scores.delete(consumer.id);
     });
-    consumer.on('producerclose', () => send({ type: 'consumer-closed', payload: { consumer_id: consumer.id, producer_id: req.producerId } }));
-    consumer.on('producerpause', () => send({ type: 'consumer-paused', payload: { consumer_id: consumer.id } }));
-    consumer.on('producerresume', () => send({ type: 'consumer-resumed', payload: { consumer_id: consumer.id } }));
+    consumer.on('producerclose', () => tell(() => this.emit('consumerclose', peerId, consumer.id, req.producerId)));
+    consumer.on('producerpause', () => tell(() => this.emit('consumerpause', peerId, consumer.id)));
+    consumer.on('producerresume', () => tell(() => this.emit('consumerresume', peerId, consumer.id)));
     consumer.on('layerschange', (layers) =>
-      send({
-        type: 'consumer-layers-changed',
-        payload: { consumer_id: consumer.id, spatial_layer: layers?.spatialLayer ?? null, temporal_layer: layers?.temporalLayer ?? null },
-      }),
+      tell(() => this.emit('consumerlayerschange', peerId, consumer.id, layers?.spatialLayer ?? null, layers?.temporalLayer ?? null)),
     );
     consumer.on('score', ({ score }) => this.setScore(peer, consumer.id, score));
-    return { consumer: consumerParams(consumer, req.producerId) };
+    return consumerParams(consumer, req.producerId);
   }
 
   async setConsumerPaused(peerId: string, consumerId: string, paused: boolean): Promise<void> {
@@ -418,13 +409,13 @@ export class MediaRoom {
     dataProducer.observer.once('close', () => {
       peer.dataProducers.delete(dataProducer.id);
       this.dataProducers.delete(dataProducer.id);
-      if (!this.quiet) this.opts.listener.broadcast({ type: 'data-producer-removed', payload: { data_producer_id: dataProducer.id, participant_id: peerId } });
+      if (!this.quiet) this.emit('dataproducerclose', info);
     });
-    this.opts.listener.broadcast({ type: 'data-producer-added', payload: info }, peerId);
+    this.emit('newdataproducer', info);
     return dataProducer.id;
   }
 
-  async consumeData(peerId: string, transportId: string, dataProducerId: string): Promise<AckResults['consume-data']> {
+  async consumeData(peerId: string, transportId: string, dataProducerId: string): Promise<DataConsumerParams> {
     const peer = this.peer(peerId);
     const remote = peer.remoteTransports.get(transportId);
     if (remote) return this.consumeDataRemote(peer, remote.router, transportId, dataProducerId);
@@ -442,16 +433,14 @@ export class MediaRoom {
     peer.dataConsumers.set(dataConsumer.id, dataConsumer);
     dataConsumer.observer.once('close', () => peer.dataConsumers.delete(dataConsumer.id));
     dataConsumer.on('dataproducerclose', () => {
-      if (!this.quiet) this.opts.listener.sendTo(peerId, { type: 'data-consumer-closed', payload: { data_consumer_id: dataConsumer.id } });
+      if (!this.quiet) this.emit('dataconsumerclose', peerId, dataConsumer.id);
     });
     return {
-      data_consumer: {
-        id: dataConsumer.id,
-        dataProducerId,
-        sctpStreamParameters: dataConsumer.sctpStreamParameters,
-        label: dataConsumer.label,
-        protocol: dataConsumer.protocol,
-      },
+      id: dataConsumer.id,
+      dataProducerId,
+      sctpStreamParameters: dataConsumer.sctpStreamParameters,
+      label: dataConsumer.label,
+      protocol: dataConsumer.protocol,
     };
   }
 
@@ -561,13 +550,13 @@ export class MediaRoom {
     for (const [id, entry] of this.producers) {
       if (entry.peer !== peer) continue;
       this.producers.delete(id);
-      this.opts.listener.broadcast({ type: 'producer-removed', payload: { producer_id: id, participant_id: peerId } });
+      this.emit('producerclose', entry.info);
       this.observer.emit('producerclose', entry.info);
     }
     for (const [id, entry] of this.dataProducers) {
       if (entry.peer !== peer) continue;
       this.dataProducers.delete(id);
-      this.opts.listener.broadcast({ type: 'data-producer-removed', payload: { data_producer_id: id, participant_id: peerId } });
+      this.emit('dataproducerclose', entry.info);
     }
   }
 
@@ -621,15 +610,12 @@ export class MediaRoom {
   private async observeSpeakers(slot: RouterSlot): Promise<void> {
     this.audioLevels = await slot.router.createAudioLevelObserver({ maxEntries: 8, threshold: -70, interval: AUDIO_LEVEL_INTERVAL_MS });
     this.audioLevels.on('volumes', (volumes) =>
-      this.opts.listener.broadcast({
-        type: 'audio-levels',
-        payload: { levels: volumes.map((v) => ({ participant_id: String(v.producer.appData['peerId']), volume: v.volume })) },
-      }),
+      this.emit('audiolevels', volumes.map((v) => ({ peerId: String(v.producer.appData['peerId']), volume: v.volume }))),
     );
-    this.audioLevels.on('silence', () => this.opts.listener.broadcast({ type: 'audio-levels', payload: { levels: [] } }));
+    this.audioLevels.on('silence', () => this.emit('audiolevels', []));
     this.activeSpeaker = await slot.router.createActiveSpeakerObserver();
     this.activeSpeaker.on('dominantspeaker', ({ producer }) => {
-      this.opts.listener.broadcast({ type: 'active-speaker', payload: { participant_id: String(producer.appData['peerId']) } });
+      this.emit('activespeaker', String(producer.appData['peerId']));
       this.observer.emit('activespeaker', String(producer.appData['peerId'])); // live streams follow the speaker
     });
   }
@@ -706,7 +692,7 @@ export class MediaRoom {
     this.quiet = false;
     // 'worker-unhealthy': the worker stopped answering (health check) and was replaced.
     const reason = slot.worker.lost === 'unhealthy' ? 'worker-unhealthy' : 'worker-died';
-    for (const peer of affected) this.opts.listener.sendTo(peer.id, { type: 'sfu-reset', payload: { reason } });
+    for (const peer of affected) this.emit('reset', peer.id, reason);
   }
 
   // ---- cascade: viewers on other nodes --------------------------------------
@@ -740,7 +726,7 @@ export class MediaRoom {
     peer: MediaPeer,
     router: RemoteRouter,
     req: { transportId: string; producerId: string; rtpCapabilities: RtpCapabilities },
-  ): Promise<AckResults['consume']> {
+  ): Promise<ConsumerOptions> {
     if (!this.producers.has(req.producerId)) throw new AppError('not_found', `no producer ${req.producerId} in this room`, 'producer_id');
     await router.pipeProducer(req.producerId);
     const params = await router.call(METHOD.consume, {
@@ -753,15 +739,15 @@ export class MediaRoom {
     const { score, ...consumer } = params;
     peer.remoteConsumers.set(params.id, { router, producerId: req.producerId, type: params.type });
     if (score !== undefined) this.setScore(peer, params.id, score);
-    return { consumer };
+    return consumer;
   }
 
-  private async consumeDataRemote(peer: MediaPeer, router: RemoteRouter, transportId: string, dataProducerId: string): Promise<AckResults['consume-data']> {
+  private async consumeDataRemote(peer: MediaPeer, router: RemoteRouter, transportId: string, dataProducerId: string): Promise<DataConsumerParams> {
     if (!this.dataProducers.has(dataProducerId)) throw new AppError('not_found', `no data producer ${dataProducerId}`, 'data_producer_id');
     await router.pipeDataProducer(dataProducerId);
     const dc = await router.call(METHOD.consumeData, { transportId, peerId: peer.id, dataProducerId });
     peer.remoteDataConsumers.set(dc.id, router);
-    return { data_consumer: dc };
+    return dc;
   }
 
   /** What an agent reports about a viewer's consumer reaches the viewer as if it were local. */
@@ -776,9 +762,8 @@ export class MediaRoom {
     }
     const peer = this.peers.get(event.peerId);
     if (!peer) return;
-    const send = (message: ServerMessage) => this.opts.listener.sendTo(peer.id, message);
     if (event.type === 'data-consumer-producer-closed') {
-      if (peer.remoteDataConsumers.delete(event.dataConsumerId)) send({ type: 'data-consumer-closed', payload: { data_consumer_id: event.dataConsumerId } });
+      if (peer.remoteDataConsumers.delete(event.dataConsumerId)) this.emit('dataconsumerclose', peer.id, event.dataConsumerId);
       return;
     }
     const consumer = peer.remoteConsumers.get(event.consumerId);
@@ -788,13 +773,13 @@ export class MediaRoom {
       case 'consumer-producer-closed':
         peer.remoteConsumers.delete(consumerId);
         peer.scores.delete(consumerId);
-        return send({ type: 'consumer-closed', payload: { consumer_id: consumerId, producer_id: consumer.producerId } });
+        return void this.emit('consumerclose', peer.id, consumerId, consumer.producerId);
       case 'consumer-paused':
-        return send({ type: 'consumer-paused', payload: { consumer_id: consumerId } });
+        return void this.emit('consumerpause', peer.id, consumerId);
       case 'consumer-resumed':
-        return send({ type: 'consumer-resumed', payload: { consumer_id: consumerId } });
+        return void this.emit('consumerresume', peer.id, consumerId);
       case 'consumer-layers':
-        return send({ type: 'consumer-layers-changed', payload: { consumer_id: consumerId, spatial_layer: event.spatialLayer, temporal_layer: event.temporalLayer } });
+        return void this.emit('consumerlayerschange', peer.id, consumerId, event.spatialLayer, event.temporalLayer);
     }
   }
 
@@ -813,7 +798,7 @@ export class MediaRoom {
       peer.closeAll();
     }
     this.quiet = false;
-    for (const peer of affected) this.opts.listener.sendTo(peer.id, { type: 'sfu-reset', payload: { reason } });
+    for (const peer of affected) this.emit('reset', peer.id, reason);
   }
 
   // ---- client mistakes mediasoup would only report as plain errors ----------
@@ -893,8 +878,7 @@ export class MediaRoom {
     if (paused) await producer.pause();
     else await producer.resume();
     entry.info.paused = paused;
-    const payload = { producer_id: producerId, participant_id: entry.peer.id };
-    this.opts.listener.broadcast({ type: paused ? 'producer-paused' : 'producer-resumed', payload });
+    this.emit(paused ? 'producerpause' : 'producerresume', entry.info);
     this.observer.emit(paused ? 'producerpause' : 'producerresume', entry.info);
   }
 
@@ -903,6 +887,6 @@ export class MediaRoom {
     const current = peer.currentQuality();
     if (!current || current.quality === peer.quality) return;
     peer.quality = current.quality;
-    this.opts.listener.broadcast({ type: 'connection-quality', payload: { participant_id: peer.id, ...current } });
+    this.emit('quality', peer.id, current.quality, current.score);
   }
 }

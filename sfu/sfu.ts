@@ -8,7 +8,7 @@ import type { Logger } from '../server/kernel/logger.js';
 import { Cascade } from './cascade/cascade.js';
 import { MediaAgent } from './cascade/mediaAgent.js';
 import type { CascadeBus, CascadeNodes } from './cascade/wire.js';
-import { MediaRoom, type MediaRoomListener } from './mediaRoom.js';
+import { MediaRoom } from './mediaRoom.js';
 import { resolveWorkerBin } from './workerBinary.js';
 import { WorkerPool } from './workerPool.js';
 
@@ -85,13 +85,12 @@ export class Sfu {
     return new Sfu(pool, config, log, announcedAddress);
   }
 
-  createRoom(name: string, listener: MediaRoomListener): MediaRoom {
+  createRoom(name: string): MediaRoom {
     const room = new MediaRoom({
       name,
       pool: this.pool,
       routerConsumerBudget: this.config.routerConsumerBudget,
       plainListenIp: this.config.listenIp === '0.0.0.0' ? '127.0.0.1' : this.config.listenIp,
-      listener,
       log: this.log,
       cascade: this.cascade ? { cascade: this.cascade.owner, nodeConsumerBudget: this.cascade.nodeConsumerBudget } : null,
     });

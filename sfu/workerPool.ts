@@ -256,3 +256,8 @@ export class WorkerPool extends EventEmitter<{ 'worker-replaced': [slot: WorkerS
     }
   }
 }
+
+/** Consumers on this node's workers, placed or reserved: what the node budget limits. */
+export function nodeLoad(pool: WorkerPool): number {
+  return pool.slots.reduce((n, s) => n + s.consumers + s.pending, 0);
+}

@@ -21,6 +21,7 @@ import { isolated, reexecIsolated } from '../shared/netns.js';
 import type { Consumer, PipeTransport, PlainTransport, Router, RtpCapabilities } from 'mediasoup/types';
 import { RedisNodeBus } from '../../server/edges/cluster/nodeBus.js';
 import type { BusMethods } from '../../server/edges/cluster/busCatalog.js';
+import type { CascadeMethods } from '../../sfu/cascade/wire.js';
 import { createLogger } from '../../server/kernel/logger.js';
 import type { RemoteRouter } from '../../sfu/cascade/remoteRouter.js';
 import type { WorkerPool } from '../../sfu/workerPool.js';
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
     for (const [id, other] of [['owner', 'edge'], ['edge', 'owner']] as const) {
       const srv = await startServer({ sfuWorkers: 1, env: { ...env, NODE_ID: id } });
       const bus = await RedisNodeBus.connect<BusMethods>({ redisUrl: redis.url, nodeId: id, prefix: 'bench:', log: logger });
-      srv.app.sfu!.enableCascade(bus, { candidates: () => [other] }, srv.app.config.cascade);
+      srv.app.sfu!.enableCascade(bus.carrying<CascadeMethods>(), { candidates: () => [other] }, srv.app.config.cascade);
       closers.push(async () => {
         await srv.app.sfu!.closeCascade();
         await bus.close();

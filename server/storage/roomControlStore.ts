@@ -2,8 +2,18 @@
 // bans (`room_users`), the raise-hand queue and the whiteboard.
 
 import type { RaisedHand, Role, RoomSettings, RoomType, WhiteboardStroke } from '../../signaling/protocol/protocol.js';
-import type { StoredRoomSettings } from '../domain/rooms/roomSettings.js';
 import type { Database, Queryable } from './database.js';
+
+/** The settings of a room as stored (null columns mean "the type's template / the node default"). */
+export interface StoredRoomSettings {
+  type: string;
+  max_participants: number | null;
+  empty_timeout: number | null;
+  lobby: boolean;
+  recording_allowed: boolean;
+  locked: boolean;
+  metadata: Record<string, unknown>;
+}
 
 export interface RoomRow extends StoredRoomSettings {
   name: string;

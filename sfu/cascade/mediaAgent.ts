@@ -13,7 +13,7 @@ import { clientCall, consumerParams } from '../mediaRoom.js';
 import { RouterSlot } from '../routerSlot.js';
 import { LivenessChecks } from './liveness.js';
 import type { RouterMethod } from './remoteRouter.js';
-import type { WorkerPool, WorkerSlot } from '../workerPool.js';
+import { nodeLoad, type WorkerPool, type WorkerSlot } from '../workerPool.js';
 import {
   METHOD, pipeIp, pipeListenInfo, toReply,
   type AgentCalls, type AgentMethod, type CascadeBus, type CascadeMethods, type ConsumerOpResults, type TransportOpResults, type CascadeEvent, type CascadeNodes, type CascadeOptions, type ConsumeDataRequest, type ConsumeRequest, type ConsumerOpRequest, type ConsumerParams,
@@ -21,10 +21,6 @@ import {
   type PipeProducerRequest, type ProducerStateRequest, type TransportOpRequest, type TransportOptions,
 } from './wire.js';
 
-/** Consumers on this node's workers, placed or reserved: what the node budget limits. */
-export function nodeLoad(pool: WorkerPool): number {
-  return pool.slots.reduce((n, s) => n + s.consumers + s.pending, 0);
-}
 
 /**
  * One owner's room on this node: the router its pipe arrives at (`slot`),

@@ -3,8 +3,8 @@
 
 import { Gauge, type Registry } from 'prom-client';
 import type { Cascade } from './cascade.js';
-import { nodeLoad, type MediaAgent } from './mediaAgent.js';
-import type { WorkerPool } from '../workerPool.js';
+import type { MediaAgent } from './mediaAgent.js';
+import { nodeLoad, type WorkerPool } from '../workerPool.js';
 
 export function registerCascadeMetrics(registry: Registry, parts: { owner: Cascade; agent: MediaAgent; pool: WorkerPool; nodeConsumerBudget: number }): void {
   const gauge = (name: string, help: string, value: () => number) =>

@@ -1,11 +1,12 @@
 // SFU requests of participants: the permission checks of the rooms domain,
 // then the room's MediaRoom does the work.
 
-import { encode, type AckResults, type ClientPayloads, type ServerMessage } from '../../../signaling/protocol/protocol.js';
+import type { AckResults, ClientPayloads } from '../../../signaling/protocol/protocol.js';
 import type { Room } from './room.js';
 import type { MediaRoom } from '../../../sfu/mediaRoom.js';
 import type { Sfu } from '../../../sfu/sfu.js';
 import { AppError } from '../../kernel/errors.js';
+import { tellParticipants, type TrackEvent, type TrackPayload } from './mediaNews.js';
 import type { Participant } from './participant.js';
 import { assertAllowed } from './permissions.js';
 import type { RoomService } from './roomService.js';
@@ -24,14 +25,10 @@ export class MediaService {
   private media(p: Participant): MediaRoom {
     if (!this.sfu) throw new AppError('unavailable', 'this server runs without an SFU (RTC_WORKERS=0)');
     const room = this.rooms.roomOf(p);
-    room.media ??= this.sfu.createRoom(room.name, {
-      sendTo: (id, message) => room.participants.get(id)?.sink.send(encode(message)),
-      broadcast: (message, except) => {
-        this.trackEvent(room, message); // room control: track webhooks
-        const encoded = encode(message);
-        for (const q of room.participants.values()) if (q.id !== except) q.sink.send(encoded);
-      },
-    });
+    if (!room.media) {
+      room.media = this.sfu.createRoom(room.name);
+      tellParticipants(room.media, room, (event, track) => this.trackEvent(room, event, track));
+    }
     room.media.addPeer(p.id);
     return room.media;
   }
@@ -63,13 +60,11 @@ export class MediaService {
     assertAllowed(p.identity.role, 'publish', this.rooms.roomOf(p).settings.type);
   }
 
-  /** track_published / track_unpublished webhooks, observed where the SFU announces producers. */
-  private trackEvent(room: Room, message: ServerMessage): void {
-    if (message.type !== 'producer-added' && message.type !== 'producer-removed') return;
-    const name = message.type === 'producer-added' ? 'track_published' : 'track_unpublished';
+  /** track_published / track_unpublished webhooks, in the order the SFU announced the tracks. */
+  private trackEvent(room: Room, name: TrackEvent, track: TrackPayload): void {
     const previous = this.recording.get(room) ?? Promise.resolve();
     // A refused write is retried until the database is back (the track exists whatever the database says).
-    const recorded = previous.then(() => this.rooms.emitDurably(`${name} of ${message.payload.producer_id}`, name, room, { track: message.payload }));
+    const recorded = previous.then(() => this.rooms.emitDurably(`${name} of ${track.producer_id}`, name, room, { track }));
     this.recording.set(room, recorded);
   }
 
@@ -78,7 +73,7 @@ export class MediaService {
   }
 
   createTransport(p: Participant, req: ClientPayloads['create-transport']): Promise<AckResults['create-transport']> {
-    return this.run(p, (m) => m.createTransport(p.id, req.direction, req.sctp ?? false, req.force_tcp ?? false));
+    return this.run(p, async (m) => ({ transport: await m.createTransport(p.id, req.direction, req.sctp ?? false, req.force_tcp ?? false) }));
   }
 
   async connectTransport(p: Participant, req: ClientPayloads['connect-transport']): Promise<typeof EMPTY> {
@@ -87,7 +82,7 @@ export class MediaService {
   }
 
   restartIce(p: Participant, req: ClientPayloads['restart-ice']): Promise<AckResults['restart-ice']> {
-    return this.run(p, (m) => m.restartIce(p.id, req.transport_id));
+    return this.run(p, async (m) => ({ ice_parameters: await m.restartIce(p.id, req.transport_id) }));
   }
 
   async produce(p: Participant, req: ClientPayloads['produce']): Promise<AckResults['produce']> {
@@ -117,7 +112,9 @@ export class MediaService {
   }
 
   consume(p: Participant, req: ClientPayloads['consume']): Promise<AckResults['consume']> {
-    return this.run(p, (m) => m.consume(p.id, { transportId: req.transport_id, producerId: req.producer_id, rtpCapabilities: req.rtp_capabilities }));
+    return this.run(p, async (m) => ({
+      consumer: await m.consume(p.id, { transportId: req.transport_id, producerId: req.producer_id, rtpCapabilities: req.rtp_capabilities }),
+    }));
   }
 
   async setConsumerPaused(p: Participant, consumerId: string, paused: boolean): Promise<typeof EMPTY> {
@@ -141,7 +138,7 @@ export class MediaService {
   }
 
   consumeData(p: Participant, req: ClientPayloads['consume-data']): Promise<AckResults['consume-data']> {
-    return this.run(p, (m) => m.consumeData(p.id, req.transport_id, req.data_producer_id));
+    return this.run(p, async (m) => ({ data_consumer: await m.consumeData(p.id, req.transport_id, req.data_producer_id) }));
   }
 
   closeDataProducer(p: Participant, dataProducerId: string): typeof EMPTY {

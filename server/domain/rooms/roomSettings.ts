@@ -2,6 +2,7 @@
 // side asks `recordingAllowed(room)` before it starts.
 
 import type { RoomSettings, RoomType } from '../../../signaling/protocol/protocol.js';
+import type { StoredRoomSettings } from '../../storage/roomControlStore.js';
 
 /** Templates: a new room of a type starts with these limits. */
 export const ROOM_TEMPLATES: Record<RoomType, { max_participants: number }> = {
@@ -23,16 +24,6 @@ export function defaultSettings(type: RoomType, emptyTimeout: number): RoomSetti
   };
 }
 
-/** The settings of a room as stored (null columns mean "the type's template / the node default"). */
-export interface StoredRoomSettings {
-  type: string;
-  max_participants: number | null;
-  empty_timeout: number | null;
-  lobby: boolean;
-  recording_allowed: boolean;
-  locked: boolean;
-  metadata: Record<string, unknown>;
-}
 
 export function resolveSettings(row: StoredRoomSettings, defaultEmptyTimeout: number): RoomSettings {
   const type = (row.type in ROOM_TEMPLATES ? row.type : 'group') as RoomType;

@@ -1,11 +1,10 @@
 // Every method of the node bus, with the payload it carries and what its
 // handler answers: the bus's protocol, as signaling/protocol/protocol.ts is the
 // client's. Senders and handlers are both checked against it (NodeBus is
-// generic over this catalog). The cascade's methods are declared by the
-// SFU in sfu/cascade/wire.ts (the SFU never imports the cluster) and
-// composed here. docs/cluster.md has the table.
+// generic over this catalog). The SFU's cascade declares its own methods
+// (sfu/cascade/wire.ts); app.ts adds them to the node's bus, so neither side
+// imports the other. docs/cluster.md has the table.
 
-import type { CascadeMethods } from '../../../sfu/cascade/wire.js';
 import type { Identity } from '../../../signaling/protocol/protocol.js';
 import type { RoomLiveState } from '../../domain/rooms/room.js';
 import type { Method, NodeBus, SendMethodOf } from './nodeBus.js';
@@ -49,8 +48,8 @@ export interface ClusterMethods {
   'cluster.drain': { request: Empty; reply: { draining: true } };
 }
 
-/** The node bus's catalog. */
-export type BusMethods = RelayMethods & ClusterMethods & CascadeMethods;
+/** The node bus's catalog, as far as the cluster edge speaks it. */
+export type BusMethods = RelayMethods & ClusterMethods;
 export type BusMethod = Method<BusMethods>;
 /** Any method may be requested (one without a reply resolves once handled: an acknowledgement). */
 export type RequestMethod = BusMethod;

@@ -49,6 +49,12 @@ export interface NodeBus<C extends Catalog<C>> {
   trySend<M extends SendMethodOf<C>>(node: string, method: M, payload: C[M]['request']): Promise<void>;
   /** Called with a node's id when a message to it reached nobody (its process is gone or cut off). */
   onUnreachable(fn: (node: string) => void): void;
+  /**
+   * The same bus, typed by another layer's catalog (the SFU's cascade), so
+   * that layer and this one need not import each other. Method names of the
+   * two catalogs must not collide (each uses its own prefix).
+   */
+  carrying<Other extends Catalog<Other>>(): NodeBus<Other>;
 }
 
 /**
@@ -136,6 +142,11 @@ export class RedisNodeBus<C extends Catalog<C>> implements NodeBus<C> {
 
   onUnreachable(fn: (node: string) => void): void {
     this.unreachable.push(fn);
+  }
+
+  carrying<Other extends Catalog<Other>>(): NodeBus<Other> {
+    // The wire format is the same for every catalog; only the static types differ.
+    return this as unknown as RedisNodeBus<Other>;
   }
 
   request<M extends Method<C>>(node: string, method: M, payload: C[M]['request'], timeoutMs = this.defaultTimeoutMs): Promise<C[M]['reply']> {
