@@ -17,8 +17,9 @@ import type { BusRequest, ClusterBus, RelayFrame } from '../server/edges/cluster
 import type { RoomDirectory } from '../server/domain/rooms/roomDirectory.js';
 import type { LeaveReason } from './protocol/protocol.js';
 import { CloseCode, encode, type ClientPayloads, type ReconnectReason } from './protocol/protocol.js';
-import type { HubContext } from './hubContext.js';
-import { Session, type SessionRelay, type SessionSocket } from './session.js';
+import type { HubContext, JoinRouter } from './hubContext.js';
+import type { Client, SessionRelay } from './client.js';
+import { Session, type SessionSocket } from './session.js';
 
 /** What the edge needs from the cluster side besides the bus. */
 export interface RelayCluster {
@@ -89,7 +90,7 @@ class EdgeLink implements SessionRelay {
 
   constructor(
     private readonly relay: ClusterRelay,
-    readonly session: Session,
+    readonly session: Client,
     readonly owner: string,
     readonly id: string,
   ) {}
@@ -111,7 +112,7 @@ class EdgeLink implements SessionRelay {
   }
 }
 
-export class ClusterRelay {
+export class ClusterRelay implements JoinRouter {
   /** Edge: links of this node's sockets, by link id (detached ones stay until their socket closes: late replies). */
   readonly edgeLinks = new Map<string, EdgeLink>();
   /** Owner: relayed connections of other nodes' clients, by link id. */
@@ -173,7 +174,7 @@ export class ClusterRelay {
    * Handles a join whose room runs on another node (true), or leaves it to
    * the local rooms domain (false: the room is, or is being placed, here).
    */
-  async joinElsewhere(session: Session, payload: ClientPayloads['join'], id: string | undefined): Promise<boolean> {
+  async joinElsewhere(session: Client, payload: ClientPayloads['join'], id: string | undefined): Promise<boolean> {
     if (this.ctx.rooms.getRoom(payload.room)) return false;
     const identity = session.identity!;
     if (identity.room !== null && identity.room !== payload.room) {

@@ -4,14 +4,14 @@
 import { AppError } from '../server/kernel/errors.js';
 import type { AckResults, ClientPayloads, ClientType } from './protocol/protocol.js';
 import type { HubContext } from './hubContext.js';
-import type { Session } from './session.js';
+import type { Client } from './client.js';
 import { sfuHandlers } from './sfuHandlers.js';
 import { roomHandlers } from './roomHandlers.js';
 import { recordingHandlers } from './recordingHandlers.js';
 import { liveHandlers } from './liveHandlers.js';
 
 type Handler<K extends ClientType> = (
-  session: Session,
+  session: Client,
   ctx: HubContext,
   payload: ClientPayloads[K],
   id: string | undefined,

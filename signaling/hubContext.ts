@@ -7,7 +7,17 @@ import type { RoomControl } from '../server/domain/rooms/roomControl.js';
 import type { TokenVerifier } from '../server/edges/auth/auth.js';
 import type { RecordingService } from '../server/domain/recordings/recordingService.js';
 import type { LiveService } from '../server/domain/live/liveService.js';
-import type { ClusterRelay } from './clusterRelay.js';
+import type { ClientPayloads } from './protocol/protocol.js';
+import type { Client } from './client.js';
+
+/**
+ * Cluster: what handlers use of the relay (ClusterRelay implements it). Typed
+ * by this interface, not the class: clusterRelay.ts imports session.ts.
+ */
+export interface JoinRouter {
+  /** Handles a join whose room runs on another node (true), or leaves it to the local rooms domain (false). */
+  joinElsewhere(client: Client, payload: ClientPayloads['join'], id: string | undefined): Promise<boolean>;
+}
 
 /** What message handlers may use: the layers below signaling, nothing of the socket. */
 export interface HubContext {
@@ -21,7 +31,7 @@ export interface HubContext {
   /** Live streaming: go live, watchers, stream chat and reactions (absent in signaling-only tests). */
   live?: LiveService;
   /** Cluster: joins of rooms that run on another node go through it (absent on a single node). */
-  cluster?: ClusterRelay;
+  cluster?: JoinRouter;
   log: Logger;
   /** Recording: start/stop by hosts and moderators; absent without an SFU. */
   recording?: RecordingService;

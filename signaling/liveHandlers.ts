@@ -6,13 +6,13 @@ import { AppError } from '../server/kernel/errors.js';
 import type { LiveActor } from '../server/domain/live/liveService.js';
 import type { HubContext } from './hubContext.js';
 import type { AckResults, ClientPayloads } from './protocol/protocol.js';
-import type { Session } from './session.js';
+import type { Client } from './client.js';
 
 type LiveType =
   | 'live-start' | 'live-stop' | 'live-show' | 'live-watch' | 'live-unwatch' | 'live-chat' | 'live-chat-delete' | 'live-chat-pin'
   | 'live-chat-unpin' | 'live-react';
 
-type Handler<K extends LiveType> = (session: Session, ctx: HubContext, payload: ClientPayloads[K]) => AckResults[K] | Promise<AckResults[K]>;
+type Handler<K extends LiveType> = (session: Client, ctx: HubContext, payload: ClientPayloads[K]) => AckResults[K] | Promise<AckResults[K]>;
 
 const EMPTY = Object.freeze({}) as Record<string, never>;
 
@@ -22,7 +22,7 @@ function live(ctx: HubContext) {
 }
 
 /** The caller as an actor: its participant when in a room, else its watcher. */
-function actor(s: Session, ctx: HubContext): LiveActor {
+function actor(s: Client, ctx: HubContext): LiveActor {
   if (s.participant) return { participant: s.participant };
   const watcher = live(ctx).watcher(s);
   if (watcher) return { watcher };
@@ -30,7 +30,7 @@ function actor(s: Session, ctx: HubContext): LiveActor {
 }
 
 /** Stops watching when the socket goes (once per session). */
-const unwatchOnClose = new WeakSet<Session>();
+const unwatchOnClose = new WeakSet<Client>();
 
 export const liveHandlers: { [K in LiveType]: Handler<K> } = {
   'live-start': async (s, ctx, p) => {

@@ -4,10 +4,10 @@
 import { AppError } from '../server/kernel/errors.js';
 import type { HubContext } from './hubContext.js';
 import type { AckResults, ClientPayloads } from './protocol/protocol.js';
-import type { Session } from './session.js';
+import type { Client } from './client.js';
 
 type RecordingType = 'start-recording' | 'stop-recording';
-type Handler<K extends RecordingType> = (session: Session, ctx: HubContext, payload: ClientPayloads[K]) => Promise<AckResults[K]>;
+type Handler<K extends RecordingType> = (session: Client, ctx: HubContext, payload: ClientPayloads[K]) => Promise<AckResults[K]>;
 
 function service(ctx: HubContext) {
   if (!ctx.recording) throw new AppError('unavailable', 'recording is not available on this server');

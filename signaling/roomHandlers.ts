@@ -4,18 +4,18 @@
 
 import type { HubContext } from './hubContext.js';
 import type { AckResults, ClientPayloads } from './protocol/protocol.js';
-import type { Session } from './session.js';
+import type { Client } from './client.js';
 
 type RoomControlType =
   | 'set-role' | 'raise-hand' | 'lower-hand' | 'acknowledge-hand' | 'mute-participant' | 'mute-all' | 'kick'
   | 'lock-room' | 'unlock-room' | 'update-room' | 'admit' | 'deny' | 'send-data' | 'whiteboard-draw' | 'whiteboard-clear';
 
-type Handler<K extends RoomControlType> = (session: Session, ctx: HubContext, payload: ClientPayloads[K]) => Promise<AckResults[K]>;
+type Handler<K extends RoomControlType> = (session: Client, ctx: HubContext, payload: ClientPayloads[K]) => Promise<AckResults[K]>;
 
 const EMPTY = Object.freeze({}) as Record<string, never>;
 
 /** The caller as a RoomControl actor, and its room's name. */
-function me(s: Session) {
+function me(s: Client) {
   const participant = s.inRoom();
   return { actor: { participant }, room: participant.roomName };
 }

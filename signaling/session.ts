@@ -2,13 +2,14 @@
 // in-order processing, and the way back to the client (with backpressure).
 
 import type { WebSocket, RawData } from 'ws';
-import type { Participant, ParticipantSink } from '../server/domain/rooms/participant.js';
+import type { Participant } from '../server/domain/rooms/participant.js';
 import { AppError, toAppError } from '../server/kernel/errors.js';
 import { CloseCode, clientSchemas, encode, isClientType, type Identity, type LeaveReason, type ServerMessage } from './protocol/protocol.js';
 import { RateLimiter } from '../server/kernel/rateLimiter.js';
 import { textProblem, ValidationError } from './protocol/schema.js';
 import type { HubContext } from './hubContext.js';
 import { handlers } from './handlers.js';
+import type { Client, SessionRelay } from './client.js';
 
 // Messages waiting while an async request (auth, join, leave) of this client is in progress.
 const MAX_BACKLOG = 256;
@@ -16,20 +17,12 @@ const MAX_BACKLOG = 256;
 /** What a Session needs of its socket: a ws WebSocket, or (cluster) a link to the edge node holding the real one. */
 export type SessionSocket = Pick<WebSocket, 'readyState' | 'OPEN' | 'bufferedAmount' | 'send' | 'close' | 'terminate'>;
 
-/** Cluster: this connection's room lives on another node; its messages go there. */
-export interface SessionRelay {
-  /** Forwards one validated client message (raw text); a promise holds back the next ones until it settles. */
-  forward(type: string, text: string, id: string | undefined): void | Promise<void>;
-  /** The client's socket closed. */
-  closed(): void;
-}
-
 /** Requests a relaying edge still answers itself. */
 const EDGE_LOCAL_TYPES = new Set(['auth', 'ping']);
 // One reason for every closed socket: abort() without one builds a DOMException (and its stack) each time.
 const SOCKET_GONE = Object.freeze({ reason: 'socket closed' });
 
-export class Session<S extends SessionSocket = SessionSocket> implements ParticipantSink {
+export class Session<S extends SessionSocket = SessionSocket> implements Client {
   identity: Identity | null = null;
   participant: Participant | null = null;
   joining = false;

@@ -3,14 +3,14 @@
 
 import type { HubContext } from './hubContext.js';
 import type { AckResults, ClientPayloads } from './protocol/protocol.js';
-import type { Session } from './session.js';
+import type { Client } from './client.js';
 
 type SfuType =
   | 'sfu-capabilities' | 'create-transport' | 'connect-transport' | 'restart-ice' | 'produce' | 'pause-producer'
   | 'resume-producer' | 'close-producer' | 'consume' | 'pause-consumer' | 'resume-consumer' | 'set-consumer-layers'
   | 'produce-data' | 'consume-data' | 'close-data-producer' | 'get-stats';
 
-type Handler<K extends SfuType> = (session: Session, ctx: HubContext, payload: ClientPayloads[K]) => AckResults[K] | Promise<AckResults[K]>;
+type Handler<K extends SfuType> = (session: Client, ctx: HubContext, payload: ClientPayloads[K]) => AckResults[K] | Promise<AckResults[K]>;
 
 export const sfuHandlers: { [K in SfuType]: Handler<K> } = {
   'sfu-capabilities': (s, ctx) => ctx.media.capabilities(s.inRoom()),

@@ -1,0 +1,36 @@
+// What message handlers (and the cluster relay's edge side) use of a client
+// connection. Session implements it; handlers and the hub context depend on
+// this interface instead of session.ts, which imports the handlers: no cycle.
+
+import type { Participant, ParticipantSink } from '../server/domain/rooms/participant.js';
+import type { Identity, ServerMessage } from './protocol/protocol.js';
+
+/** Cluster: this connection's room lives on another node; its messages go there. */
+export interface SessionRelay {
+  /** Forwards one validated client message (raw text); a promise holds back the next ones until it settles. */
+  forward(type: string, text: string, id: string | undefined): void | Promise<void>;
+  /** The client's socket closed. */
+  closed(): void;
+}
+
+/** One client connection as handlers see it (the rooms domain sees it as a ParticipantSink). */
+export interface Client extends ParticipantSink {
+  readonly identity: Identity | null;
+  readonly clientIp: string | null;
+  participant: Participant | null;
+  joining: boolean;
+  readonly closed: boolean;
+  /** Aborted when the socket is gone. */
+  readonly gone: AbortSignal;
+  /** Set while a join is in progress (`leave` calls it to end a wait in the lobby). */
+  cancelJoin: (() => void) | null;
+  /** Cluster: set while this connection's room lives on another node. */
+  relay: SessionRelay | null;
+  authenticate(token: string): Promise<Identity>;
+  /** The caller's participant; throws not_in_room without one. */
+  inRoom(): Participant;
+  reply(message: ServerMessage): void;
+  /** Sends an error for request `id`. */
+  fail(id: string | undefined, err: unknown): void;
+  close(code: number, reason: string, metric: string): void;
+}
