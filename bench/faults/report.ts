@@ -1,8 +1,7 @@
 // The record on disk (results/<timestamp>.json and latest.json) and the
 // Markdown table for docs/reliability.md.
 
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { resultStamp, writeResultFiles } from '../shared/results.js';
 import type { FaultResult } from './faults.js';
 import type { EventsCheck, RowsCheck } from './verify.js';
 
@@ -83,10 +82,5 @@ export function markdownTable(faults: FaultRecordEntry[]): string {
 
 /** Writes results/<stamp>[-label].json and latest.json; returns the file. */
 export function writeRecord(outDir: string, startedAt: Date, label: string, record: unknown): string {
-  mkdirSync(outDir, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, 'Z');
-  const file = path.join(outDir, `${stamp}${label ? `-${label}` : ''}.json`);
-  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
-  copyFileSync(file, path.join(outDir, 'latest.json'));
-  return file;
+  return writeResultFiles(outDir, `${resultStamp(startedAt)}${label ? `-${label}` : ''}`, record);
 }

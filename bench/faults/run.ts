@@ -8,15 +8,15 @@
 // explains every number. Results: bench/faults/results/<timestamp>.json and
 // latest.json; the Markdown table for docs/reliability.md at the end.
 
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TokenIssuer } from '../../server/edges/auth/tokens.js';
 import { testKeys } from '../../test/support/keys.js';
 import { isolated, reexecIsolated } from '../shared/netns.js';
+import { gitCommit, machineInfo } from '../shared/results.js';
 import { parseOptions, type FaultName, type Options } from './args.js';
 import { startCluster, WEBHOOK_SECRET, type Cluster } from './cluster.js';
 import { killWorker, restartPostgres, restartRedis, stallWebhooks, type FaultContext, type FaultResult } from './faults.js';
@@ -48,16 +48,6 @@ let media: MediaLoad | null = null;
 const receiver = new WebhookReceiver(WEBHOOK_SECRET);
 const record: Record<string, unknown> = {};
 const faults: FaultRecordEntry[] = [];
-
-function gitCommit(): string | null {
-  try {
-    let commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    if (execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'server', 'signaling', 'sfu'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()) commit += '+dirty';
-    return commit;
-  } catch {
-    return null;
-  }
-}
 
 /** Stops everything we started, each step bounded. */
 async function cleanup(): Promise<void> {
@@ -97,8 +87,8 @@ async function main(opts: Options): Promise<void> {
     bench: 'faults',
     label: opts.label || null,
     started_at: new Date(T0).toISOString(),
-    git_commit: gitCommit(),
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? null, node: process.version, kernel: release(), mem_total_mib: Math.round(totalmem() / 2 ** 20), loadavg_start: loadavg() },
+    git_commit: gitCommit(REPO, ['server', 'signaling', 'sfu']),
+    machine: { ...machineInfo(), loadavg_start: loadavg() },
     network: 'private namespace (unshare -n), loopback only',
     params: { ...opts, outDir: undefined },
     note: 'All processes (two nodes with two mediasoup workers each, PostgreSQL, redis-server, the load, the WebRTC bots, the webhook receiver) share this machine; box_load of each fault says how busy it was and how much of that was others.',

@@ -55,10 +55,18 @@ export interface QuietWait {
   gave_up?: true;
 }
 
+/** Other processes' CPU (% of one core) over one 2-second window: the machine less our process tree. */
+async function treeOtherPct(): Promise<number> {
+  const a = sampleLoad();
+  await new Promise((r) => setTimeout(r, 2000));
+  return loadBetween(a, sampleLoad()).other_pct;
+}
+
 /**
- * Waits until processes outside our tree use less than `thresholdPct` of one
- * core over two 2-second windows in a row, at most `maxWaitMs` (then measures
- * anyway and says so). `thresholdPct` 0 does not wait.
+ * Waits until processes outside ours use less than `thresholdPct` of one
+ * core over two windows in a row, at most `maxWaitMs` (then measures anyway
+ * and says so). `thresholdPct` 0 does not wait. `otherPct` measures one
+ * window (default: everything outside our process tree, over 2 s).
  */
 export async function waitQuiet(opts: {
   thresholdPct: number;
@@ -66,15 +74,14 @@ export async function waitQuiet(opts: {
   label: string;
   log: (msg: string) => void;
   stopped?: () => boolean;
+  otherPct?: () => Promise<number>;
 }): Promise<QuietWait | null> {
   if (opts.thresholdPct <= 0) return null;
   const start = Date.now();
   let quiet = 0;
   let logged = 0;
   for (;;) {
-    const a = sampleLoad();
-    await new Promise((r) => setTimeout(r, 2000));
-    const other = loadBetween(a, sampleLoad()).other_pct;
+    const other = await (opts.otherPct ?? treeOtherPct)();
     const waited = round1((Date.now() - start) / 1000);
     quiet = other < opts.thresholdPct ? quiet + 1 : 0;
     if (quiet >= 2 || opts.stopped?.()) return { waited_s: waited, other_pct: other };
@@ -82,7 +89,7 @@ export async function waitQuiet(opts: {
       opts.log(`${opts.label}: other processes still use ${other}% of a core after ${waited} s: measuring anyway`);
       return { waited_s: waited, other_pct: other, gave_up: true };
     }
-    if (Date.now() - logged > 30_000) {
+    if (other >= opts.thresholdPct && Date.now() - logged > 30_000) {
       logged = Date.now();
       opts.log(`${opts.label}: waiting for a quiet machine (other processes use ${other}% of a core)`);
     }

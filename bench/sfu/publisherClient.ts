@@ -1,0 +1,69 @@
+// The publisher process (publisher.ts) seen from the bench: requests over IPC,
+// each answered by a reply with the same id.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { sleep } from './common.js';
+import type { PublisherRequest, PublisherStats } from './publisher.js';
+
+/** A publisher reply: start -> participantId + producers, stats -> stats, close -> nothing. */
+interface Reply {
+  id: number;
+  error?: string;
+  participantId?: string;
+  producers?: Record<string, string>;
+  stats?: PublisherStats[];
+}
+
+export class Publisher {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  participantId = '';
+  /** kind ('audio' | 'video') -> producer id */
+  producers: Record<string, string> = {};
+
+  constructor(readonly child: ChildProcess) {
+    child.on('message', (reply: Reply) => {
+      const p = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.error) p?.reject(new Error(`publisher: ${reply.error}`));
+      else p?.resolve(reply);
+    });
+    child.on('exit', () => {
+      for (const p of this.pending.values()) p.reject(new Error('publisher process exited'));
+      this.pending.clear();
+    });
+  }
+
+  static start(): Publisher {
+    const file = fileURLToPath(new URL('./publisher.js', import.meta.url));
+    return new Publisher(fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  }
+
+  private call(req: Omit<PublisherRequest, 'id'>): Promise<Reply> {
+    const id = this.nextId++;
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.child.send({ ...req, id });
+    });
+  }
+
+  async begin(req: { url: string; token: string; room: string; video: boolean; width: number; height: number; fps: number; kbps: number; bwe: boolean }): Promise<void> {
+    const r = await this.call({ cmd: 'start', ...req } as Omit<PublisherRequest, 'id'>);
+    this.participantId = r.participantId ?? '';
+    this.producers = r.producers ?? {};
+  }
+
+  async stats(): Promise<PublisherStats[]> {
+    return (await this.call({ cmd: 'stats' })).stats ?? [];
+  }
+
+  async close(): Promise<void> {
+    await Promise.race([this.call({ cmd: 'close' }), sleep(3000)]).catch(() => {});
+    this.kill();
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill();
+  }
+}
