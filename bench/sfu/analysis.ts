@@ -161,3 +161,12 @@ export function analyseCheap(a: Snapshot, b: Snapshot, subs: CheapSubscriber[], 
 
 
 export type Analysis = ReturnType<typeof analyseCheap>;
+
+/**
+ * A step the node sustains: under 1% loss at the subscribers (sequence gaps) and under 1% of
+ * the publisher's packets still missing at the SFU's producer (a worker that falls behind
+ * first queues its ingress, which no sequence gap shows yet).
+ */
+export function sustained(step: { loss: number; publisher: Record<string, { ingress_loss: number }> }): boolean {
+  return step.loss < 0.01 && Object.values(step.publisher).every((p) => (p.ingress_loss ?? 0) < 0.01);
+}

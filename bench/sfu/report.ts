@@ -6,6 +6,7 @@ import path from 'node:path';
 import { resolveWorkerBin } from '../../sfu/workerBinary.js';
 import { writeResultFiles } from '../shared/results.js';
 import type { FanoutRecord, RealRecord } from './steps.js';
+import { sustained } from './analysis.js';
 
 /** What the bench measured, in run order (partial when interrupted). */
 export interface Results {
@@ -21,14 +22,6 @@ interface ModeSummary {
   at_1000?: { loss: number; sustained: boolean; forwarded_pps: number; packets_per_worker_cpu_s: number | null };
 }
 
-/**
- * A step the node sustains: under 1% loss at the subscribers (sequence gaps) and under 1% of
- * the publisher's packets still missing at the SFU's producer (a worker that falls behind
- * first queues its ingress, which no sequence gap shows yet).
- */
-export function sustained(step: { loss: number; publisher: Record<string, { ingress_loss: number }> }): boolean {
-  return step.loss < 0.01 && Object.values(step.publisher).every((p) => (p.ingress_loss ?? 0) < 0.01);
-}
 
 /** The mediasoup worker binary and its build-info.txt (which build was measured). */
 export function workerInfo(): Record<string, unknown> {

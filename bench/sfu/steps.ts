@@ -2,11 +2,10 @@
 // subscriber counts, and a room of real WebRTC subscribers.
 
 import type { MediaBot, ReceivedTrack } from '../../clients/node/mediaBot.js';
-import { analyseCheap, type Analysis } from './analysis.js';
+import { analyseCheap, sustained, type Analysis } from './analysis.js';
 import type { Bench } from './bench.js';
 import { k, log, pct, quantile, r1, r4, sleep } from './common.js';
 import type { PublisherStats } from './publisher.js';
-import { sustained } from './report.js';
 import { publisherCounters, snapshot } from './sampling.js';
 import { addCheap, subscriberCaps, type CheapSubscriber, type SinkKind } from './subscribers.js';
 
