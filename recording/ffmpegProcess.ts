@@ -44,9 +44,9 @@ const TAIL = 40;
 
 /** What went wrong, from the last lines ffmpeg wrote: the line naming the error. */
 function reasonFrom(tail: readonly string[], code: number | null, signal: string | null): string {
-  const telling = [...tail].reverse().find((l) =>
-    /error|failed|invalid|no space|denied|could not|cannot|unable|not found/i.test(l) && !/^\s*(frame|size)=/.test(l),
-  );
+  const telling = [...tail]
+    .reverse()
+    .find((l) => /error|failed|invalid|no space|denied|could not|cannot|unable|not found/i.test(l) && !/^\s*(frame|size)=/.test(l));
   const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
   return telling ? `ffmpeg ${how}: ${telling.trim()}` : `ffmpeg ${how}`;
 }
@@ -63,18 +63,21 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     super();
     // fluent-ffmpeg's own ring of output lines stays small: a recording runs for hours.
     const command = ffmpeg(opts.sdpPath, { stdoutLines: opts.stderrLines ?? TAIL });
-    command
-      .inputFormat('sdp')
-      .inputOptions([
-        '-protocol_whitelist', 'file,udp,rtp',
-        // Depacketizer: rebuild timestamps where a stream has none yet; wait a little for reordered packets.
-        '-fflags', '+genpts',
-        '-reorder_queue_size', '512',
-        // Time to see a keyframe on every video track before writing starts.
-        '-analyzeduration', '5000000',
-        '-probesize', '10000000',
-        ...(opts.inputOptions ?? []),
-      ]);
+    command.inputFormat('sdp').inputOptions([
+      '-protocol_whitelist',
+      'file,udp,rtp',
+      // Depacketizer: rebuild timestamps where a stream has none yet; wait a little for reordered packets.
+      '-fflags',
+      '+genpts',
+      '-reorder_queue_size',
+      '512',
+      // Time to see a keyframe on every video track before writing starts.
+      '-analyzeduration',
+      '5000000',
+      '-probesize',
+      '10000000',
+      ...(opts.inputOptions ?? []),
+    ]);
     opts.output(command);
     this.command = command;
     this.exited = new Promise((resolve) => {
@@ -87,11 +90,16 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
         resolve(this.exitInfo);
       };
       command.on('start', () => {
-        const proc = (command as unknown as { ffmpegProc?: { pid?: number; once(e: 'exit', cb: (code: number | null, signal: string | null) => void): void } }).ffmpegProc;
+        const proc = (
+          command as unknown as {
+            ffmpegProc?: { pid?: number; once(e: 'exit', cb: (code: number | null, signal: string | null) => void): void };
+          }
+        ).ffmpegProc;
         this.pid = proc?.pid ?? null;
         // The child's own exit is the truth; fluent-ffmpeg's error/end only paraphrase it.
         proc?.once('exit', (code, signal) => setImmediate(() => finish(code, signal)));
-        if (this.stopRequested) command.kill('SIGKILL'); // stopped before it started
+        if (this.stopRequested)
+          command.kill('SIGKILL'); // stopped before it started
         else if (this.pid) this.emit('spawn', this.pid);
       });
       command.on('stderr', (line: string) => {
@@ -190,7 +198,7 @@ export function listensOn(pid: number, ports: readonly number[]): boolean {
   try {
     for (const fd of readdirFds(pid)) {
       const m = /^socket:\[(\d+)\]$/.exec(fd);
-      if (m) inodes.add(m[1]!);
+      if (m) inodes.add(m[1]);
     }
   } catch {
     return false;
@@ -205,8 +213,8 @@ export function listensOn(pid: number, ports: readonly number[]): boolean {
     }
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f.length < 10 || !inodes.has(f[9]!)) continue;
-      bound.add(parseInt(f[1]!.split(':')[1]!, 16));
+      if (f.length < 10 || !inodes.has(f[9])) continue;
+      bound.add(parseInt(f[1].split(':')[1], 16));
     }
   }
   return ports.every((p) => bound.has(p));
@@ -226,7 +234,12 @@ function readdirFds(pid: number): string[] {
 
 /** The executable `name` resolves to (a path, or a name looked up in PATH); throws when there is none. */
 export function resolveBinary(name: string): string {
-  const candidates = name.includes('/') ? [name] : (process.env['PATH'] ?? '').split(':').filter(Boolean).map((d) => path.join(d, name));
+  const candidates = name.includes('/')
+    ? [name]
+    : (process.env['PATH'] ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((d) => path.join(d, name));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);

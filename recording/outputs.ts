@@ -91,8 +91,22 @@ export function compositeOutput(file: string, layout: CompositeLayout = DEFAULT_
     const { filter, videoOut, audioOut } = compositeFilter(tracks, layout);
     const options = ['-filter_complex', filter];
     if (videoOut) {
-      options.push('-map', `[${videoOut}]`, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8',
-        '-b:v', `${layout.videoBitrateKbps}k`, '-g', String(layout.fps * 4), '-threads', '2');
+      options.push(
+        '-map',
+        `[${videoOut}]`,
+        '-c:v',
+        'libvpx',
+        '-deadline',
+        'realtime',
+        '-cpu-used',
+        '8',
+        '-b:v',
+        `${layout.videoBitrateKbps}k`,
+        '-g',
+        String(layout.fps * 4),
+        '-threads',
+        '2',
+      );
     }
     if (audioOut) options.push('-map', `[${audioOut}]`, '-c:a', 'libopus', '-b:a', '96k');
     command.output(file).outputOptions([...options, ...LIVE_MUX, '-f', 'webm']);

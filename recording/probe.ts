@@ -54,7 +54,12 @@ export function probeFile(file: string, opts: { ffprobePath?: string | null; cou
           start_time: Number(s.start_time) || 0,
         };
       });
-      resolve({ format: String(data.format.format_name), duration: formatDuration || Math.max(0, ...streams.map((s) => s.duration)), size: Number(data.format.size ?? 0), streams });
+      resolve({
+        format: String(data.format.format_name),
+        duration: formatDuration || Math.max(0, ...streams.map((s) => s.duration)),
+        size: Number(data.format.size ?? 0),
+        streams,
+      });
     });
   });
 }

@@ -120,16 +120,21 @@ export class RollingPipeline extends EventEmitter<RollingPipelineEvents> {
   }
 
   private enqueue(): void {
-    this.work = this.work.then(() => this.reconcile()).then(() => {
-      this.goneRetries = 0;
-    }, (err) => {
-      if (err instanceof TrackGoneError && this.goneRetries++ < 5) {
-        this.opts.log.debug({ err: err.message }, 'a track went away while its segment started; trying again');
-        this.schedule();
-        return;
-      }
-      this.emit('error', err as Error);
-    });
+    this.work = this.work
+      .then(() => this.reconcile())
+      .then(
+        () => {
+          this.goneRetries = 0;
+        },
+        (err) => {
+          if (err instanceof TrackGoneError && this.goneRetries++ < 5) {
+            this.opts.log.debug({ err: err.message }, 'a track went away while its segment started; trying again');
+            this.schedule();
+            return;
+          }
+          this.emit('error', err as Error);
+        },
+      );
   }
 
   private async reconcile(): Promise<void> {

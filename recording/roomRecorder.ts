@@ -65,7 +65,10 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
     if (this.stopped || this.media === media) return;
     this.detachMedia();
     this.media = media;
-    const on = <K extends 'produceradd' | 'producerclose' | 'producerpause' | 'producerresume'>(event: K, fn: (p: ProducerInfo) => void) => {
+    const on = <K extends 'produceradd' | 'producerclose' | 'producerpause' | 'producerresume'>(
+      event: K,
+      fn: (p: ProducerInfo) => void,
+    ) => {
       media.observer.on(event, fn as never);
       this.unwatch.push(() => media.observer.off(event, fn as never));
     };
@@ -126,21 +129,42 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
       startSegment: async (producers, seq) => {
         const media = this.media;
         if (!media) throw new TrackGoneError('the room has no media now');
-        const live = new Set(media.producerList().filter((p) => !p.paused).map((p) => p.producer_id));
+        const live = new Set(
+          media
+            .producerList()
+            .filter((p) => !p.paused)
+            .map((p) => p.producer_id),
+        );
         if (producers.some((p) => !live.has(p.producer_id))) throw new TrackGoneError('a producer closed or paused meanwhile');
         let file: RecordedFile | null = null;
         const name = `${key}-${seq}`;
         const pipeline = await RtpPipeline.start({
-          media, producers, workDir: this.opts.dir, name, log: this.opts.log,
+          media,
+          producers,
+          workDir: this.opts.dir,
+          name,
+          log: this.opts.log,
           ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
           output: (command, tracks) => {
-            const format = composite ? { extension: 'webm' as const, contentType: tracks.some((t) => t.kind === 'video') ? 'video/webm' : 'audio/webm' } : copyFormat(tracks);
+            const format = composite
+              ? { extension: 'webm' as const, contentType: tracks.some((t) => t.kind === 'video') ? 'video/webm' : 'audio/webm' }
+              : copyFormat(tracks);
             const fileName = `${name}.${format.extension}`;
             const full = path.join(this.opts.dir, fileName);
             file = {
-              key: fileName, path: full, kind: composite ? 'composite' : 'participant',
-              participantId: composite ? null : key, seq, contentType: format.contentType, startedAt: new Date(),
-              tracks: tracks.map((t) => ({ kind: t.kind, source: t.producer.source, codec: t.mimeType, producer_id: t.producer.producer_id })),
+              key: fileName,
+              path: full,
+              kind: composite ? 'composite' : 'participant',
+              participantId: composite ? null : key,
+              seq,
+              contentType: format.contentType,
+              startedAt: new Date(),
+              tracks: tracks.map((t) => ({
+                kind: t.kind,
+                source: t.producer.source,
+                codec: t.mimeType,
+                producer_id: t.producer.producer_id,
+              })),
             };
             if (composite) compositeOutput(full, this.opts.composite)(command, tracks);
             else copyOutput(full, copyFormat(tracks))(command, tracks);

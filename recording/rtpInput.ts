@@ -86,7 +86,7 @@ export class RtpInput extends EventEmitter<RtpInputEvents> {
     const tracks: RtpTrack[] = [];
     try {
       for (const [i, producer] of ordered.entries()) {
-        const port = ports[i]!;
+        const port = ports[i];
         const { transport, consumer } = await media.createPlainConsumer(producer.producer_id, { ip, port, rtpCapabilities, paused: true });
         tracks.push({ producer, kind: consumer.kind, port, transport, consumer, mimeType: mediaCodecOf(consumer.rtpParameters).mimeType });
       }
@@ -100,7 +100,11 @@ export class RtpInput extends EventEmitter<RtpInputEvents> {
 
   /** The SDP ffmpeg reads to receive these tracks. */
   sdp(sessionName?: string): string {
-    return buildSdp(this.tracks.map((t) => ({ kind: t.kind, port: t.port, rtpParameters: t.consumer.rtpParameters })), this.ip, sessionName);
+    return buildSdp(
+      this.tracks.map((t) => ({ kind: t.kind, port: t.port, rtpParameters: t.consumer.rtpParameters })),
+      this.ip,
+      sessionName,
+    );
   }
 
   get ports(): number[] {
@@ -116,7 +120,9 @@ export class RtpInput extends EventEmitter<RtpInputEvents> {
   /** PLI/FIR to every video publisher (harmless for audio, skipped). */
   async requestKeyFrames(): Promise<void> {
     await Promise.all(
-      this.live().filter((t) => t.kind === 'video').map((t) => t.consumer.requestKeyFrame().catch(() => {})),
+      this.live()
+        .filter((t) => t.kind === 'video')
+        .map((t) => t.consumer.requestKeyFrame().catch(() => {})),
     );
   }
 
@@ -133,9 +139,14 @@ export class RtpInput extends EventEmitter<RtpInputEvents> {
     for (const t of due) this.byes.add(t);
     const socket = dgram.createSocket(this.ip.includes(':') ? 'udp6' : 'udp4');
     try {
-      await Promise.all(due.map((t) => new Promise<void>((resolve) => {
-        socket.send(rtcpBye(t.consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0), t.port, this.ip, () => resolve());
-      })));
+      await Promise.all(
+        due.map(
+          (t) =>
+            new Promise<void>((resolve) => {
+              socket.send(rtcpBye(t.consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0), t.port, this.ip, () => resolve());
+            }),
+        ),
+      );
     } finally {
       socket.close();
     }

@@ -64,10 +64,15 @@ export class RtpPipeline extends EventEmitter<RtpPipelineEvents> {
     const onExit = (exit: FfmpegExit) => {
       for (const t of this.timers) clearTimeout(t);
       input.close();
-      if (!exit.requested || exit.reason) this.log.warn({ pid: ffmpeg.pid, code: exit.code, signal: exit.signal, reason: exit.reason, stderr: exit.stderrTail.slice(-8) }, 'ffmpeg ended unexpectedly');
+      if (!exit.requested || exit.reason)
+        this.log.warn(
+          { pid: ffmpeg.pid, code: exit.code, signal: exit.signal, reason: exit.reason, stderr: exit.stderrTail.slice(-8) },
+          'ffmpeg ended unexpectedly',
+        );
       this.emit('exit', exit);
     };
-    if (ffmpeg.exit) setImmediate(() => onExit(ffmpeg.exit!)); // died while we were starting the media
+    if (ffmpeg.exit)
+      setImmediate(() => onExit(ffmpeg.exit!)); // died while we were starting the media
     else ffmpeg.once('exit', onExit);
     for (const ms of keyFrameRetriesMs) this.timers.push(setTimeout(() => void input.requestKeyFrames(), ms));
   }

@@ -124,7 +124,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   if (!config.apiKey) {
     const dev = ensureDevApiCredentials(config.dataDir);
     credentials = { apiKey: dev.apiKey, apiSecret: dev.apiSecret };
-    log.warn({ api_key: dev.apiKey, credentials_file: dev.file }, 'API_KEY/API_SECRET not set: using development REST credentials from DATA_DIR');
+    log.warn(
+      { api_key: dev.apiKey, credentials_file: dev.file },
+      'API_KEY/API_SECRET not set: using development REST credentials from DATA_DIR',
+    );
   }
 
   const sfu = await Sfu.start(config.sfu, log).catch(async (err) => {
@@ -136,7 +139,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   if (config.redisUrl) {
     cluster = await ClusterNode.start({
       config,
-      rtcAddress: sfu ? config.sfu.announcedAddress ?? (config.sfu.listenIp === '0.0.0.0' ? null : config.sfu.listenIp) : null,
+      rtcAddress: sfu ? (config.sfu.announcedAddress ?? (config.sfu.listenIp === '0.0.0.0' ? null : config.sfu.listenIp)) : null,
       load: () => ({
         rooms: rooms.roomCount,
         participants: rooms.participants,
@@ -154,15 +157,21 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // media from another node's SFU, fed by SRTP pipes; this node also hosts other owners' viewers.
   if (cluster && sfu) {
     const registry = cluster.registry;
-    sfu.enableCascade(cluster.bus.carrying<CascadeMethods>(), {
-      // Nodes taking new work, fewest consumers first (the registry's view, a beat old).
-      candidates: () => registry.cachedNodes()
-        .filter((n) => n.id !== config.nodeId && !n.draining)
-        .sort((x, y) => x.load.consumers - y.load.consumers)
-        .map((n) => n.id),
-      onNodeDown: (fn) => cluster!.on('node-gone', fn),
-      busHealthy: () => registry.healthy, // a Redis outage is not the other node's death
-    }, config.cascade);
+    sfu.enableCascade(
+      cluster.bus.carrying<CascadeMethods>(),
+      {
+        // Nodes taking new work, fewest consumers first (the registry's view, a beat old).
+        candidates: () =>
+          registry
+            .cachedNodes()
+            .filter((n) => n.id !== config.nodeId && !n.draining)
+            .sort((x, y) => x.load.consumers - y.load.consumers)
+            .map((n) => n.id),
+        onNodeDown: (fn) => cluster.on('node-gone', fn),
+        busHealthy: () => registry.healthy, // a Redis outage is not the other node's death
+      },
+      config.cascade,
+    );
   }
   // Room control and webhooks: events go to the outbox when receivers are configured.
   const controlStore = new RoomControlStore(db);
@@ -170,7 +179,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let events: EventSink = noEvents;
   if (config.webhooks.urls.length > 0) {
     const { secret, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs } = config.webhooks;
-    const d = new WebhookDeliverer(db, { urls: config.webhooks.urls, secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs }, log);
+    const d = new WebhookDeliverer(
+      db,
+      { urls: config.webhooks.urls, secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs },
+      log,
+    );
     await d.releaseStaleLeases(nodeScope);
     deliverer = d;
     events = new WebhookOutbox(db, config.webhooks.urls, () => d.nudge());
@@ -182,7 +195,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     }
   }
   const rooms = new RoomService(store, directory, config.nodeId, log, {
-    control: controlStore, events, emptyTimeoutSeconds: config.rooms.emptyTimeoutSeconds, kickBanSeconds: config.rooms.kickBanSeconds,
+    control: controlStore,
+    events,
+    emptyTimeoutSeconds: config.rooms.emptyTimeoutSeconds,
+    kickBanSeconds: config.rooms.kickBanSeconds,
     defaultType: config.rooms.defaultType,
   });
   const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
@@ -193,14 +209,27 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const recordingStore = new RecordingStore(db);
   const recordingStorage = createStorage(config.recording);
   if (recordingStorage instanceof S3Storage) {
-    await recordingStorage.check().catch((err) => log.error({ err: (err as Error).message }, 'recording storage (S3) is not usable: recordings will fail until it is'));
+    await recordingStorage
+      .check()
+      .catch((err) => log.error({ err: (err as Error).message }, 'recording storage (S3) is not usable: recordings will fail until it is'));
   }
   const signer = DownloadSigner.fromSecret(credentials.apiSecret);
-  const recording = new RecordingService({ store: recordingStore, storage: recordingStorage, rooms, sfu, events, config: config.recording, nodeId: config.nodeId, log });
+  const recording = new RecordingService({
+    store: recordingStore,
+    storage: recordingStorage,
+    rooms,
+    sfu,
+    events,
+    config: config.recording,
+    nodeId: config.nodeId,
+    log,
+  });
   recording.registerMetrics(metrics.registry);
   const recordings = new RecordingLibrary(recordingStore, recordingStorage, signer, log, nodeScope);
   if (cluster && config.recording.storage === 'local') {
-    log.warn('cluster mode with local recording storage: each recording stays on the disk of the node that made it (downloads must reach that node); set S3_* for a cluster');
+    log.warn(
+      'cluster mode with local recording storage: each recording stays on the disk of the node that made it (downloads must reach that node); set S3_* for a cluster',
+    );
   }
   const abandonedRecordings = await recording.recoverAbandoned(nodeScope);
   if (abandonedRecordings > 0) log.warn({ recordings: abandonedRecordings }, 'recordings left open by a previous run marked failed');
@@ -212,37 +241,75 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     config.live.urlTtlSeconds,
   );
   const live = new LiveService(
-    rooms, new LiveStore(db), () => events, sfu ? hlsPipelineFactory({ ...config.live, ffmpegPath: config.live.ffmpegPath ?? config.recording.ffmpegPath }, log) : null, liveAccess, config.live, config.nodeId, log,
+    rooms,
+    new LiveStore(db),
+    () => events,
+    sfu ? hlsPipelineFactory({ ...config.live, ffmpegPath: config.live.ffmpegPath ?? config.recording.ffmpegPath }, log) : null,
+    liveAccess,
+    config.live,
+    config.nodeId,
+    log,
   );
   await live.recover(nodeScope);
   live.registerMetrics(metrics.registry);
   cluster?.registerMetrics(metrics.registry);
   if (sfu) registerWorkerMetrics(metrics.registry, sfu.pool);
   if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool });
-  const hubContext = { config, verifier, rooms, media, control, metrics, log, recording, live, ...(cluster ? { cluster: cluster.relay } : {}) };
+  const hubContext = {
+    config,
+    verifier,
+    rooms,
+    media,
+    control,
+    metrics,
+    log,
+    recording,
+    live,
+    ...(cluster ? { cluster: cluster.relay } : {}),
+  };
   cluster?.relay.attach(hubContext);
   cluster?.wire({ rooms, calls: store, control: controlStore, events, recordings: recording, live });
   const hub = new SignalingHub(hubContext);
   const api = createApi({
-    db, rooms, metrics, issuer, credentials, log,
+    db,
+    rooms,
+    metrics,
+    issuer,
+    credentials,
+    log,
     nodeId: config.nodeId,
     tokenTtl: { defaultSeconds: config.jwt.defaultTtlSeconds, maxSeconds: config.jwt.maxTtlSeconds },
     connections: () => hub.connectionCount,
     // Multiproc: /health on the node's public port says which of its processes answered.
-    process: config.processes.index !== null ? { node_id: config.processes.nodeId, index: config.processes.index, processes: config.processes.count } : null,
+    process:
+      config.processes.index !== null
+        ? { node_id: config.processes.nodeId, index: config.processes.index, processes: config.processes.count }
+        : null,
     edge: {
       trustProxyHops: config.trustProxyHops,
       writeLimit: { ratePerSecond: config.limits.restRatePerSecond, burst: config.limits.restRateBurst },
       // Cluster: a room request another node passed on was counted there (by the client's address).
-      ...(cluster ? { unlimited: (req: IncomingMessage) => fromClusterNode(cluster!, req) } : {}),
+      ...(cluster ? { unlimited: (req: IncomingMessage) => fromClusterNode(cluster, req) } : {}),
     },
   });
   createRoomsApi(api, {
-    rooms, control, issuer, credentials, tokenTtl: config.jwt, publicUrl: () => config.cluster.publicUrl ?? url, // NODE_PUBLIC_URL when the Host header is unusable
-    ...(cluster ? { liveStates: (names: string[]) => cluster!.roomsLive(names) } : {}),
+    rooms,
+    control,
+    issuer,
+    credentials,
+    tokenTtl: config.jwt,
+    publicUrl: () => config.cluster.publicUrl ?? url, // NODE_PUBLIC_URL when the Host header is unusable
+    ...(cluster ? { liveStates: (names: string[]) => cluster.roomsLive(names) } : {}),
   });
   const recordingsApi: RecordingsApiDeps = {
-    recordings: recording, library: recordings, signer, verifier, credentials, downloadTtlSeconds: config.recording.downloadUrlTtlSeconds, publicUrl: () => url, log,
+    recordings: recording,
+    library: recordings,
+    signer,
+    verifier,
+    credentials,
+    downloadTtlSeconds: config.recording.downloadUrlTtlSeconds,
+    publicUrl: () => url,
+    log,
   };
   createRecordingsApi(api, recordingsApi);
   createLiveApi(api, { live, credentials });

@@ -38,14 +38,21 @@ async function main(): Promise<void> {
     const drains = signal === 'SIGTERM' && app.cluster !== null;
     const force = setTimeout(() => process.exit(1), 15_000 + (drains ? config.cluster.drainTimeoutSeconds * 1000 : 0));
     force.unref();
-    const drained = drains ? app.cluster!.drain().then(() => undefined, (err) => log.error({ err }, 'drain failed')) : Promise.resolve();
-    drained.then(() => app.close()).then(
-      () => process.exit(exitCode),
-      (err) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    const drained = drains
+      ? app.cluster!.drain().then(
+          () => undefined,
+          (err) => log.error({ err }, 'drain failed'),
+        )
+      : Promise.resolve();
+    drained
+      .then(() => app.close())
+      .then(
+        () => process.exit(exitCode),
+        (err) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

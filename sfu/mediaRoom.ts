@@ -4,13 +4,29 @@
 // typed events (mediaRoomEvents.ts); it knows no sockets, roles or wire format.
 
 import type {
-  ActiveSpeakerObserver, AudioLevelObserver, Consumer, DtlsParameters, IceParameters, PlainTransport,
-  RtpCapabilities, RtpParameters, SctpStreamParameters, SrtpParameters, WebRtcTransport,
+  ActiveSpeakerObserver,
+  AudioLevelObserver,
+  Consumer,
+  DtlsParameters,
+  IceParameters,
+  PlainTransport,
+  RtpCapabilities,
+  RtpParameters,
+  SctpStreamParameters,
+  SrtpParameters,
+  WebRtcTransport,
 } from 'mediasoup/types';
 import { EventEmitter } from 'node:events';
 import { AppError } from '../server/kernel/errors.js';
 import type { Logger } from '../server/kernel/logger.js';
-import { SOURCE_KIND, type DataProducerInfo, type MediaKind, type ProducerInfo, type Quality, type Source } from '../server/kernel/media.js';
+import {
+  SOURCE_KIND,
+  type DataProducerInfo,
+  type MediaKind,
+  type ProducerInfo,
+  type Quality,
+  type Source,
+} from '../server/kernel/media.js';
 import { MEDIA_CODECS } from './codecs.js';
 import type { Cascade, RoomCascade } from './cascade/cascade.js';
 import type { RemoteRouter } from './cascade/remoteRouter.js';
@@ -115,12 +131,13 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
 
   constructor(private readonly opts: MediaRoomOptions) {
     super();
-    this.remote = opts.cascade?.cascade.room(opts.name, {
-      primaryRouter: async () => (await this.primarySlot()).router,
-      producerIds: () => [...this.producers.keys()],
-      onEvent: (router, event) => this.onRemoteEvent(router, event),
-      onLost: (router, reason) => this.onRemoteLost(router, reason),
-    }) ?? null;
+    this.remote =
+      opts.cascade?.cascade.room(opts.name, {
+        primaryRouter: async () => (await this.primarySlot()).router,
+        producerIds: () => [...this.producers.keys()],
+        onEvent: (router, event) => this.onRemoteEvent(router, event),
+        onLost: (router, reason) => this.onRemoteLost(router, reason),
+      }) ?? null;
   }
 
   /** The room's name (recorders find the rooms-domain room by it). */
@@ -177,8 +194,15 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
       throw err;
     }
     const entry: TransportEntry = {
-      transport, direction, slot, reserved, connected: false,
-      mids: new Set(), ssrcs: new Set(), rids: new Set(), streamIds: new Set(),
+      transport,
+      direction,
+      slot,
+      reserved,
+      connected: false,
+      mids: new Set(),
+      ssrcs: new Set(),
+      rids: new Set(),
+      streamIds: new Set(),
     };
     transport.observer.once('close', () => {
       peer.transports.delete(transport.id);
@@ -190,7 +214,8 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     }
     peer.transports.set(transport.id, entry);
     transport.on('dtlsstatechange', (state) => {
-      if (state === 'failed' || state === 'closed') this.opts.log.warn({ room: this.opts.name, peer: peerId, direction, state }, 'transport dtls');
+      if (state === 'failed' || state === 'closed')
+        this.opts.log.warn({ room: this.opts.name, peer: peerId, direction, state }, 'transport dtls');
     });
     return {
       id: transport.id,
@@ -205,13 +230,18 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     const remote = this.peer(peerId).remoteTransports.get(transportId);
     const entry = remote ?? this.transport(peerId, transportId);
     // DTLS connects once per transport; mediasoup would answer a second time with a plain Error.
-    if (entry.connected) throw new AppError('conflict', 'this transport is already connected; create a new one or restart ICE', 'transport_id');
+    if (entry.connected)
+      throw new AppError('conflict', 'this transport is already connected; create a new one or restart ICE', 'transport_id');
     entry.connected = true;
     try {
       if (remote) await remote.router.transportOp({ transportId, op: 'connect', dtlsParameters });
       else {
         const { transport, slot } = entry as TransportEntry;
-        await clientCall('connect-transport', () => transport.connect({ dtlsParameters }), (err) => this.suspect(slot, err));
+        await clientCall(
+          'connect-transport',
+          () => transport.connect({ dtlsParameters }),
+          (err) => this.suspect(slot, err),
+        );
       }
     } catch (err) {
       entry.connected = false; // refused parameters: the client may try again
@@ -242,13 +272,15 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     const release = this.claimRtpIds(entry, req.rtpParameters);
     let producer;
     try {
-      producer = await clientCall('produce', () =>
-        entry.transport.produce({
-          kind: req.kind,
-          rtpParameters: req.rtpParameters,
-          paused: req.paused,
-          appData: { peerId, source: req.source },
-        }),
+      producer = await clientCall(
+        'produce',
+        () =>
+          entry.transport.produce({
+            kind: req.kind,
+            rtpParameters: req.rtpParameters,
+            paused: req.paused,
+            appData: { peerId, source: req.source },
+          }),
         (err) => this.suspect(entry.slot, err),
       );
     } catch (err) {
@@ -256,7 +288,13 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
       throw err;
     }
     producer.observer.once('close', release);
-    const info: ProducerInfo = { producer_id: producer.id, participant_id: peerId, kind: req.kind, source: req.source, paused: producer.paused };
+    const info: ProducerInfo = {
+      producer_id: producer.id,
+      participant_id: peerId,
+      kind: req.kind,
+      source: req.source,
+      paused: producer.paused,
+    };
     peer.producers.set(producer.id, { producer, source: req.source });
     this.producers.set(producer.id, { peer, info });
     producer.on('score', (scores) => {
@@ -311,8 +349,10 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     const rtpCapabilities = req.rtpCapabilities;
     const canConsume = await clientCall('consume', async () => entry.slot.router.canConsume({ producerId: localId, rtpCapabilities }));
     if (!canConsume) throw new AppError('invalid_payload', 'your rtp_capabilities cannot receive this producer', 'rtp_capabilities');
-    const consumer = await clientCall('consume', () =>
-      entry.transport.consume({ producerId: localId, rtpCapabilities, paused: true, appData: { peerId, producerId: req.producerId } }),
+    const consumer = await clientCall(
+      'consume',
+      () =>
+        entry.transport.consume({ producerId: localId, rtpCapabilities, paused: true, appData: { peerId, producerId: req.producerId } }),
       (err) => this.suspect(entry.slot, err),
     );
     if (this.peers.get(peerId) !== peer) {
@@ -355,16 +395,23 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
   async setConsumerLayers(peerId: string, consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
     const remote = this.peer(peerId).remoteConsumers.get(consumerId);
     if (remote) {
-      if (remote.type !== 'simulcast' && remote.type !== 'svc') throw new AppError('invalid_payload', `a ${remote.type} consumer has no layers`, 'consumer_id');
-      return void (await remote.router.consumerOp({ consumerId, op: 'layers', spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }));
+      if (remote.type !== 'simulcast' && remote.type !== 'svc')
+        throw new AppError('invalid_payload', `a ${remote.type} consumer has no layers`, 'consumer_id');
+      return void (await remote.router.consumerOp({
+        consumerId,
+        op: 'layers',
+        spatialLayer,
+        ...(temporalLayer !== undefined ? { temporalLayer } : {}),
+      }));
     }
     const { consumer } = this.ownConsumer(peerId, consumerId);
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') {
       throw new AppError('invalid_payload', `a ${consumer.type} consumer has no layers`, 'consumer_id');
     }
     const { slot } = this.ownConsumer(peerId, consumerId);
-    await clientCall('set-consumer-layers', () =>
-      consumer.setPreferredLayers({ spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }),
+    await clientCall(
+      'set-consumer-layers',
+      () => consumer.setPreferredLayers({ spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }),
       (err) => this.suspect(slot, err),
     );
   }
@@ -389,13 +436,15 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     entry.streamIds.add(streamId);
     let dataProducer;
     try {
-      dataProducer = await clientCall('produce-data', () =>
-        entry.transport.produceData({
-          sctpStreamParameters: req.sctpStreamParameters,
-          label: req.label,
-          protocol: req.protocol,
-          appData: { peerId },
-        }),
+      dataProducer = await clientCall(
+        'produce-data',
+        () =>
+          entry.transport.produceData({
+            sctpStreamParameters: req.sctpStreamParameters,
+            label: req.label,
+            protocol: req.protocol,
+            appData: { peerId },
+          }),
         (err) => this.suspect(entry.slot, err),
       );
     } catch (err) {
@@ -426,8 +475,9 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     }
     if (!this.dataProducers.has(dataProducerId)) throw new AppError('not_found', `no data producer ${dataProducerId}`, 'data_producer_id');
     const localId = await this.pipedId(entry.slot, 'dataProducer', dataProducerId);
-    const dataConsumer = await clientCall('consume-data', () =>
-      entry.transport.consumeData({ dataProducerId: localId, appData: { peerId, dataProducerId } }),
+    const dataConsumer = await clientCall(
+      'consume-data',
+      () => entry.transport.consumeData({ dataProducerId: localId, appData: { peerId, dataProducerId } }),
       (err) => this.suspect(entry.slot, err),
     );
     peer.dataConsumers.set(dataConsumer.id, dataConsumer);
@@ -467,12 +517,9 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
    * recorders (ffmpeg) and benchmark sinks. Placed like a subscriber, so it
    * counts against router budgets and lands on piped routers when needed.
    */
-  async createPlainConsumer(
-    producerId: string,
-    opts: PlainSubscriberOptions,
-  ): Promise<{ transport: PlainTransport; consumer: Consumer }> {
+  async createPlainConsumer(producerId: string, opts: PlainSubscriberOptions): Promise<{ transport: PlainTransport; consumer: Consumer }> {
     const { transport, consumers } = await this.createPlainSubscriber([producerId], opts);
-    return { transport, consumer: consumers[0]! };
+    return { transport, consumer: consumers[0] };
   }
 
   /**
@@ -501,21 +548,27 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
       settle();
       throw err;
     }
-    const transport = await slot.router.createPlainTransport({
-      listenInfo: { protocol: 'udp', ip: this.opts.plainListenIp },
-      rtcpMux: true,
-      comedia: false,
-      enableSrtp: Boolean(opts.srtp),
-      ...(opts.srtp ? { srtpCryptoSuite: opts.srtp.cryptoSuite } : {}),
-    }).catch((err) => {
-      settle();
-      throw err;
-    });
+    const transport = await slot.router
+      .createPlainTransport({
+        listenInfo: { protocol: 'udp', ip: this.opts.plainListenIp },
+        rtcpMux: true,
+        comedia: false,
+        enableSrtp: Boolean(opts.srtp),
+        ...(opts.srtp ? { srtpCryptoSuite: opts.srtp.cryptoSuite } : {}),
+      })
+      .catch((err) => {
+        settle();
+        throw err;
+      });
     const consumers: Consumer[] = [];
     try {
       await transport.connect({ ip: opts.ip, port: opts.port, ...(opts.srtp ? { srtpParameters: opts.srtp } : {}) });
       for (const localId of localIds) {
-        const consumer = await transport.consume({ producerId: localId, rtpCapabilities: opts.rtpCapabilities, paused: opts.paused ?? false });
+        const consumer = await transport.consume({
+          producerId: localId,
+          rtpCapabilities: opts.rtpCapabilities,
+          paused: opts.paused ?? false,
+        });
         slot.addConsumer();
         consumer.observer.once('close', () => slot.removeConsumer());
         // The transport lives for its streams: it goes with the last of them.
@@ -610,7 +663,10 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
   private async observeSpeakers(slot: RouterSlot): Promise<void> {
     this.audioLevels = await slot.router.createAudioLevelObserver({ maxEntries: 8, threshold: -70, interval: AUDIO_LEVEL_INTERVAL_MS });
     this.audioLevels.on('volumes', (volumes) =>
-      this.emit('audiolevels', volumes.map((v) => ({ peerId: String(v.producer.appData['peerId']), volume: v.volume }))),
+      this.emit(
+        'audiolevels',
+        volumes.map((v) => ({ peerId: String(v.producer.appData['peerId']), volume: v.volume })),
+      ),
     );
     this.audioLevels.on('silence', () => this.emit('audiolevels', []));
     this.activeSpeaker = await slot.router.createActiveSpeakerObserver();
@@ -678,8 +734,12 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
    */
   private onRouterLost(slot: RouterSlot): void {
     if (this.closed) return;
-    const affected = slot === this.primary ? [...this.peers.values()] : [...this.peers.values()].filter((p) => p.transportOf('recv')?.slot === slot);
-    this.opts.log.warn({ room: this.opts.name, worker: slot.worker.index, peers: affected.length, primary: slot === this.primary }, 'router lost with its worker');
+    const affected =
+      slot === this.primary ? [...this.peers.values()] : [...this.peers.values()].filter((p) => p.transportOf('recv')?.slot === slot);
+    this.opts.log.warn(
+      { room: this.opts.name, worker: slot.worker.index, peers: affected.length, primary: slot === this.primary },
+      'router lost with its worker',
+    );
     this.quiet = true;
     if (slot === this.primary) {
       this.primary = null;
@@ -703,13 +763,21 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     return nodeLoad(this.opts.pool) + expectedConsumers > this.opts.cascade.nodeConsumerBudget;
   }
 
-  private async createRemoteRecvTransport(peer: MediaPeer, reserve: number, sctp: boolean, forceTcp: boolean): Promise<TransportOptions | null> {
+  private async createRemoteRecvTransport(
+    peer: MediaPeer,
+    reserve: number,
+    sctp: boolean,
+    forceTcp: boolean,
+  ): Promise<TransportOptions | null> {
     const placed = await this.remote!.createRecvTransport(peer.id, { reserve, sctp, forceTcp });
     if (!placed) {
       // Once a minute per room: a big room would say it for every viewer.
       if (Date.now() - this.overBudgetLoggedAt > 60_000) {
         this.overBudgetLoggedAt = Date.now();
-        this.opts.log.warn({ room: this.opts.name, peer: peer.id }, 'node over its consumer budget and no other node takes viewers: keeping them here');
+        this.opts.log.warn(
+          { room: this.opts.name, peer: peer.id },
+          'node over its consumer budget and no other node takes viewers: keeping them here',
+        );
       }
       return null;
     }
@@ -730,7 +798,10 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     if (!this.producers.has(req.producerId)) throw new AppError('not_found', `no producer ${req.producerId} in this room`, 'producer_id');
     await router.pipeProducer(req.producerId);
     const params = await router.call(METHOD.consume, {
-      transportId: req.transportId, peerId: peer.id, producerId: req.producerId, rtpCapabilities: req.rtpCapabilities,
+      transportId: req.transportId,
+      peerId: peer.id,
+      producerId: req.producerId,
+      rtpCapabilities: req.rtpCapabilities,
     });
     if (this.peers.get(peer.id) !== peer || router.closed) {
       router.tell(METHOD.consumerOp, { consumerId: params.id, op: 'close' });
@@ -742,7 +813,12 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     return consumer;
   }
 
-  private async consumeDataRemote(peer: MediaPeer, router: RemoteRouter, transportId: string, dataProducerId: string): Promise<DataConsumerParams> {
+  private async consumeDataRemote(
+    peer: MediaPeer,
+    router: RemoteRouter,
+    transportId: string,
+    dataProducerId: string,
+  ): Promise<DataConsumerParams> {
     if (!this.dataProducers.has(dataProducerId)) throw new AppError('not_found', `no data producer ${dataProducerId}`, 'data_producer_id');
     await router.pipeDataProducer(dataProducerId);
     const dc = await router.call(METHOD.consumeData, { transportId, peerId: peer.id, dataProducerId });
@@ -791,7 +867,10 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
   private onRemoteLost(router: RemoteRouter, reason: string): void {
     if (this.closed) return;
     const affected = [...this.peers.values()].filter((p) => [...p.remoteTransports.values()].some((t) => t.router === router));
-    this.opts.log.warn({ room: this.opts.name, node: router.node, peers: affected.length, reason }, 'viewers on another node lost their media');
+    this.opts.log.warn(
+      { room: this.opts.name, node: router.node, peers: affected.length, reason },
+      'viewers on another node lost their media',
+    );
     this.quiet = true;
     for (const peer of affected) {
       peer.dropRemote(router);
@@ -819,10 +898,12 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
       throw new AppError('conflict', `mid ${rtp.mid} is already used on this transport`, 'rtp_parameters.mid');
     }
     for (const ssrc of ssrcs) {
-      if (entry.ssrcs.has(ssrc)) throw new AppError('conflict', `SSRC ${ssrc} is already used on this transport`, 'rtp_parameters.encodings');
+      if (entry.ssrcs.has(ssrc))
+        throw new AppError('conflict', `SSRC ${ssrc} is already used on this transport`, 'rtp_parameters.encodings');
     }
     for (const rid of rids) {
-      if (entry.rids.has(rid)) throw new AppError('conflict', `RID ${rid} is already used on this transport (give a mid)`, 'rtp_parameters.encodings');
+      if (entry.rids.has(rid))
+        throw new AppError('conflict', `RID ${rid} is already used on this transport (give a mid)`, 'rtp_parameters.encodings');
     }
     if (rtp.mid !== undefined) entry.mids.add(rtp.mid);
     for (const ssrc of ssrcs) entry.ssrcs.add(ssrc);

@@ -156,7 +156,10 @@ export class WorkerPool extends EventEmitter<{ 'worker-replaced': [slot: WorkerS
     }
     slot.failedChecks++;
     this.stats.failedChecks++;
-    this.opts.log.warn({ err: error, worker: slot.index, pid: slot.pid, failed: slot.failedChecks }, 'mediasoup worker health check failed');
+    this.opts.log.warn(
+      { err: error, worker: slot.index, pid: slot.pid, failed: slot.failedChecks },
+      'mediasoup worker health check failed',
+    );
     if (slot.failedChecks >= CHECK_FAILURES_TO_REPLACE) {
       this.replace(slot, 'unhealthy', error);
     } else {
@@ -233,7 +236,14 @@ export class WorkerPool extends EventEmitter<{ 'worker-replaced': [slot: WorkerS
     return Promise.all(
       this.slots.map(async (s) => {
         const u = await s.worker.getResourceUsage();
-        return { index: s.index, pid: s.pid, cpu_ms: u.ru_utime + u.ru_stime, rss_kb: u.ru_maxrss, routers: s.routers.size, consumers: s.consumers };
+        return {
+          index: s.index,
+          pid: s.pid,
+          cpu_ms: u.ru_utime + u.ru_stime,
+          rss_kb: u.ru_maxrss,
+          routers: s.routers.size,
+          consumers: s.consumers,
+        };
       }),
     );
   }

@@ -102,7 +102,7 @@ class EdgeLink implements SessionRelay {
       return bus.request(this.owner, 'relay.leave', { link: this.id, message: text }).then(() => this.relay.detach(this));
     }
     bus.trySend(this.owner, 'relay.in', frame(this.id, text)).catch((err) => {
-      this.session.fail(id, err instanceof AppError ? err : new AppError('unavailable', 'the room\'s node is unavailable'));
+      this.session.fail(id, err instanceof AppError ? err : new AppError('unavailable', "the room's node is unavailable"));
     });
   }
 
@@ -200,7 +200,11 @@ export class ClusterRelay implements JoinRouter {
       }
       this.edgeLinks.set(link.id, link);
       session.relay = link;
-      this.cluster.bus.send(owner, 'relay.in', frame(link.id, JSON.stringify({ type: 'join', ...(id !== undefined ? { id } : {}), payload })));
+      this.cluster.bus.send(
+        owner,
+        'relay.in',
+        frame(link.id, JSON.stringify({ type: 'join', ...(id !== undefined ? { id } : {}), payload })),
+      );
       return true;
     }
   }
@@ -222,7 +226,7 @@ export class ClusterRelay implements JoinRouter {
       if (link.owner !== node || link.detached) continue;
       this.detach(link);
       link.session.send(encode({ type: 'reconnect', payload: { reason, room: null, retry_after_ms: 0 } }));
-      link.session.close(CloseCode.reconnect, 'reconnect: the room\'s node is gone', 'reconnect');
+      link.session.close(CloseCode.reconnect, "reconnect: the room's node is gone", 'reconnect');
     }
   }
 
@@ -298,10 +302,12 @@ export class ClusterRelay implements JoinRouter {
     };
     if (!out()) return Promise.resolve();
     // A failed join's error is sent a few microtasks after `joining` drops: let it go out first.
-    return new Promise((resolve) => setImmediate(() => {
-      this.detachNow(link, out());
-      resolve();
-    }));
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        this.detachNow(link, out());
+        resolve();
+      }),
+    );
   }
 
   private detachNow(link: string, session: RemoteSession | null): void {
@@ -347,7 +353,11 @@ export class ClusterRelay implements JoinRouter {
       if (session.ws.edge !== node) continue;
       this.log.info({ link, edge: node }, 'edge node gone: relayed participant disconnected');
       // Should the edge still be there after all, its client reconnects instead of waiting for nothing.
-      this.cluster.bus.send(node, 'relay.close', { link, code: CloseCode.reconnect, reason: 'reconnect: the room\'s node lost this connection' });
+      this.cluster.bus.send(node, 'relay.close', {
+        link,
+        code: CloseCode.reconnect,
+        reason: "reconnect: the room's node lost this connection",
+      });
       this.gone(link);
     }
   }

@@ -15,7 +15,7 @@ type Handler<K extends ClientType> = (
   ctx: HubContext,
   payload: ClientPayloads[K],
   id: string | undefined,
-) => (K extends keyof AckResults ? AckResults[K] | Promise<AckResults[K]> : void | Promise<void>);
+) => K extends keyof AckResults ? AckResults[K] | Promise<AckResults[K]> : void | Promise<void>;
 
 const EMPTY = Object.freeze({}) as Record<string, never>;
 // One reason for every cancelled join: abort() without one builds a DOMException (and its stack) each time.
@@ -39,35 +39,41 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
     session.cancelJoin = () => cancel.abort(JOIN_CANCELLED);
     let inLobby!: () => void;
     let waited = false;
-    const lobby = new Promise<'lobby'>((resolve) => (inLobby = () => {
-      waited = true;
-      resolve('lobby');
-    }));
-    const joining = ctx.rooms.join({
-      identity: session.identity!,
-      room: payload.room,
-      ...(payload.display_name !== undefined ? { displayName: payload.display_name } : {}),
-      ...(payload.capabilities !== undefined ? { capabilities: payload.capabilities } : {}),
-      clientIp: session.clientIp,
-      sink: session,
-      signal: cancel.signal, // aborted by a `leave` while waiting, or by the socket closing (Session.onClosed)
-      onLobby: inLobby,
-      onJoined(p, roomState) {
-        session.participant = p;
-        session.reply({ type: 'joined', ...(id !== undefined ? { id } : {}), payload: { participant_id: p.id, room_state: roomState } });
-      },
-    }).then(async ({ participant }) => {
-      if (!waited) ctx.metrics.joinSeconds.observe((performance.now() - started) / 1000); // the lobby wait is not join time
-      // The socket closed while the join was being recorded.
-      if (session.closed && session.participant === participant) {
-        session.participant = null;
-        await ctx.rooms.leave(participant, 'disconnected');
-      }
-      return 'joined' as const;
-    }).finally(() => {
-      session.joining = false;
-      session.cancelJoin = null;
-    });
+    const lobby = new Promise<'lobby'>(
+      (resolve) =>
+        (inLobby = () => {
+          waited = true;
+          resolve('lobby');
+        }),
+    );
+    const joining = ctx.rooms
+      .join({
+        identity: session.identity!,
+        room: payload.room,
+        ...(payload.display_name !== undefined ? { displayName: payload.display_name } : {}),
+        ...(payload.capabilities !== undefined ? { capabilities: payload.capabilities } : {}),
+        clientIp: session.clientIp,
+        sink: session,
+        signal: cancel.signal, // aborted by a `leave` while waiting, or by the socket closing (Session.onClosed)
+        onLobby: inLobby,
+        onJoined(p, roomState) {
+          session.participant = p;
+          session.reply({ type: 'joined', ...(id !== undefined ? { id } : {}), payload: { participant_id: p.id, room_state: roomState } });
+        },
+      })
+      .then(async ({ participant }) => {
+        if (!waited) ctx.metrics.joinSeconds.observe((performance.now() - started) / 1000); // the lobby wait is not join time
+        // The socket closed while the join was being recorded.
+        if (session.closed && session.participant === participant) {
+          session.participant = null;
+          await ctx.rooms.leave(participant, 'disconnected');
+        }
+        return 'joined' as const;
+      })
+      .finally(() => {
+        session.joining = false;
+        session.cancelJoin = null;
+      });
     joining.catch(() => {}); // handled by the race below, or by the late reply
     if ((await Promise.race([joining, lobby])) === 'lobby') {
       joining.catch((err) => session.fail(id, err));

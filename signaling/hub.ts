@@ -44,19 +44,22 @@ export class SignalingHub {
   }
 
   attach(server: Server): void {
-    server.on('upgrade', guardUpgrades((req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      socket.on('error', () => {}); // errors after upgrade are handled by ws; before, ignore resets
-      const url = parseTarget(req.url);
-      if (!url) return refuse(socket, '400 Bad Request');
-      if (url.pathname !== WS_PATH || !this.accepting) return refuse(socket, '404 Not Found');
-      const ip = clientAddress(req, this.ctx.config.trustProxyHops) ?? 'unknown';
-      // A flood of idle sockets from one address must not fill MAX_CONNECTIONS for everyone.
-      if ((this.unauthenticated.get(ip) ?? 0) >= this.ctx.config.limits.maxUnauthenticatedPerIp) {
-        this.ctx.metrics.refused.inc({ reason: 'unauthenticated_per_ip' });
-        return refuse(socket, '429 Too Many Requests', 'Retry-After: 5\r\n');
-      }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, ip, url.searchParams.get('token')));
-    }, this.ctx.log));
+    server.on(
+      'upgrade',
+      guardUpgrades((req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        socket.on('error', () => {}); // errors after upgrade are handled by ws; before, ignore resets
+        const url = parseTarget(req.url);
+        if (!url) return refuse(socket, '400 Bad Request');
+        if (url.pathname !== WS_PATH || !this.accepting) return refuse(socket, '404 Not Found');
+        const ip = clientAddress(req, this.ctx.config.trustProxyHops) ?? 'unknown';
+        // A flood of idle sockets from one address must not fill MAX_CONNECTIONS for everyone.
+        if ((this.unauthenticated.get(ip) ?? 0) >= this.ctx.config.limits.maxUnauthenticatedPerIp) {
+          this.ctx.metrics.refused.inc({ reason: 'unauthenticated_per_ip' });
+          return refuse(socket, '429 Too Many Requests', 'Retry-After: 5\r\n');
+        }
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, ip, url.searchParams.get('token')));
+      }, this.ctx.log),
+    );
   }
 
   private accept(ws: WebSocket, ip: string, urlToken: string | null): void {
@@ -79,7 +82,7 @@ export class SignalingHub {
     };
     session.onAuthenticated = uncount;
     this.sessions.add(session);
-    const slice = this.pingSlices[this.sliceToAssign]!;
+    const slice = this.pingSlices[this.sliceToAssign];
     this.sliceToAssign = (this.sliceToAssign + 1) % PING_SLICES;
     slice.add(session);
     metrics.connections.inc();
@@ -104,7 +107,7 @@ export class SignalingHub {
    * two intervals.
    */
   private sweepSlice(): void {
-    const slice = this.pingSlices[this.nextSlice]!;
+    const slice = this.pingSlices[this.nextSlice];
     this.nextSlice = (this.nextSlice + 1) % PING_SLICES;
     for (const session of slice) {
       if (!session.alive) {
@@ -126,14 +129,15 @@ export class SignalingHub {
     this.accepting = false;
     clearInterval(this.pingTimer);
     const closed = [...this.sessions].map(
-      (s) => new Promise<void>((resolve) => {
-        s.ws.once('close', () => resolve());
-        s.close(CloseCode.goingAway, 'server shutting down', 'shutdown');
-        setTimeout(() => {
-          s.ws.terminate();
-          resolve();
-        }, 2000).unref();
-      }),
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.ws.once('close', () => resolve());
+          s.close(CloseCode.goingAway, 'server shutting down', 'shutdown');
+          setTimeout(() => {
+            s.ws.terminate();
+            resolve();
+          }, 2000).unref();
+        }),
     );
     await Promise.all(closed);
     this.wss.close();

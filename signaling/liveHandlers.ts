@@ -9,8 +9,16 @@ import type { AckResults, ClientPayloads } from './protocol/protocol.js';
 import type { Client } from './client.js';
 
 type LiveType =
-  | 'live-start' | 'live-stop' | 'live-show' | 'live-watch' | 'live-unwatch' | 'live-chat' | 'live-chat-delete' | 'live-chat-pin'
-  | 'live-chat-unpin' | 'live-react';
+  | 'live-start'
+  | 'live-stop'
+  | 'live-show'
+  | 'live-watch'
+  | 'live-unwatch'
+  | 'live-chat'
+  | 'live-chat-delete'
+  | 'live-chat-pin'
+  | 'live-chat-unpin'
+  | 'live-react';
 
 type Handler<K extends LiveType> = (session: Client, ctx: HubContext, payload: ClientPayloads[K]) => AckResults[K] | Promise<AckResults[K]>;
 
@@ -35,7 +43,12 @@ const unwatchOnClose = new WeakSet<Client>();
 export const liveHandlers: { [K in LiveType]: Handler<K> } = {
   'live-start': async (s, ctx, p) => {
     const me = s.inRoom();
-    return { stream: await live(ctx).start({ participant: me }, me.roomName, { ...(p.layout ? { layout: p.layout } : {}), ...(p.participant_id ? { participantId: p.participant_id } : {}) }) };
+    return {
+      stream: await live(ctx).start({ participant: me }, me.roomName, {
+        ...(p.layout ? { layout: p.layout } : {}),
+        ...(p.participant_id ? { participantId: p.participant_id } : {}),
+      }),
+    };
   },
   'live-stop': async (s, ctx) => {
     const me = s.inRoom();
@@ -46,7 +59,8 @@ export const liveHandlers: { [K in LiveType]: Handler<K> } = {
     return { stream: await live(ctx).show({ participant: me }, me.roomName, p.participant_id) };
   },
   'live-watch': (s, ctx, p) => {
-    if (s.participant && s.participant.roomName !== p.room) throw new AppError('already_in_room', 'you are in another room; leave it first');
+    if (s.participant && s.participant.roomName !== p.room)
+      throw new AppError('already_in_room', 'you are in another room; leave it first');
     const result = live(ctx).watch(s, s.identity!, p.room);
     if (!unwatchOnClose.has(s)) {
       unwatchOnClose.add(s);

@@ -7,8 +7,21 @@ import type { AckResults, ClientPayloads } from './protocol/protocol.js';
 import type { Client } from './client.js';
 
 type RoomControlType =
-  | 'set-role' | 'raise-hand' | 'lower-hand' | 'acknowledge-hand' | 'mute-participant' | 'mute-all' | 'kick'
-  | 'lock-room' | 'unlock-room' | 'update-room' | 'admit' | 'deny' | 'send-data' | 'whiteboard-draw' | 'whiteboard-clear';
+  | 'set-role'
+  | 'raise-hand'
+  | 'lower-hand'
+  | 'acknowledge-hand'
+  | 'mute-participant'
+  | 'mute-all'
+  | 'kick'
+  | 'lock-room'
+  | 'unlock-room'
+  | 'update-room'
+  | 'admit'
+  | 'deny'
+  | 'send-data'
+  | 'whiteboard-draw'
+  | 'whiteboard-clear';
 
 type Handler<K extends RoomControlType> = (session: Client, ctx: HubContext, payload: ClientPayloads[K]) => Promise<AckResults[K]>;
 

@@ -4,7 +4,15 @@
 import type { WebSocket, RawData } from 'ws';
 import type { Participant } from '../server/domain/rooms/participant.js';
 import { AppError, toAppError } from '../server/kernel/errors.js';
-import { CloseCode, clientSchemas, encode, isClientType, type Identity, type LeaveReason, type ServerMessage } from './protocol/protocol.js';
+import {
+  CloseCode,
+  clientSchemas,
+  encode,
+  isClientType,
+  type Identity,
+  type LeaveReason,
+  type ServerMessage,
+} from './protocol/protocol.js';
 import { RateLimiter } from '../server/kernel/rateLimiter.js';
 import { textProblem, ValidationError } from './protocol/schema.js';
 import type { HubContext } from './hubContext.js';
@@ -148,7 +156,12 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
       const handler = handlers[type] as (s: Session, ctx: HubContext, p: unknown, id: string | undefined) => unknown;
       const result = handler(this, this.ctx, parsed, id);
       if (result instanceof Promise) {
-        this.track(result.then((value) => this.ack(id, value), (err) => this.fail(id, err)));
+        this.track(
+          result.then(
+            (value) => this.ack(id, value),
+            (err) => this.fail(id, err),
+          ),
+        );
       } else {
         this.ack(id, result);
       }
@@ -175,7 +188,8 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
 
   private ack(id: string | undefined, result: unknown): void {
     // `undefined` means the handler already replied (join answers with `joined`).
-    if (id !== undefined && result !== undefined) this.send(`{"type":"ack","id":${JSON.stringify(id)},"payload":${JSON.stringify(result)}}`);
+    if (id !== undefined && result !== undefined)
+      this.send(`{"type":"ack","id":${JSON.stringify(id)},"payload":${JSON.stringify(result)}}`);
   }
 
   fail(id: string | undefined, err: unknown): void {

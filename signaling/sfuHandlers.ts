@@ -6,9 +6,22 @@ import type { AckResults, ClientPayloads } from './protocol/protocol.js';
 import type { Client } from './client.js';
 
 type SfuType =
-  | 'sfu-capabilities' | 'create-transport' | 'connect-transport' | 'restart-ice' | 'produce' | 'pause-producer'
-  | 'resume-producer' | 'close-producer' | 'consume' | 'pause-consumer' | 'resume-consumer' | 'set-consumer-layers'
-  | 'produce-data' | 'consume-data' | 'close-data-producer' | 'get-stats';
+  | 'sfu-capabilities'
+  | 'create-transport'
+  | 'connect-transport'
+  | 'restart-ice'
+  | 'produce'
+  | 'pause-producer'
+  | 'resume-producer'
+  | 'close-producer'
+  | 'consume'
+  | 'pause-consumer'
+  | 'resume-consumer'
+  | 'set-consumer-layers'
+  | 'produce-data'
+  | 'consume-data'
+  | 'close-data-producer'
+  | 'get-stats';
 
 type Handler<K extends SfuType> = (session: Client, ctx: HubContext, payload: ClientPayloads[K]) => AckResults[K] | Promise<AckResults[K]>;
 

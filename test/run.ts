@@ -92,7 +92,9 @@ async function main(): Promise<void> {
       const outcome = await runFile(file);
       outcomes.push(outcome);
       const status = outcome.failed > 0 ? 'FAIL' : 'ok  ';
-      process.stdout.write(`${status} ${outcome.file}  ${outcome.passed} passed, ${outcome.failed} failed (${outcome.seconds.toFixed(1)} s)\n`);
+      process.stdout.write(
+        `${status} ${outcome.file}  ${outcome.passed} passed, ${outcome.failed} failed (${outcome.seconds.toFixed(1)} s)\n`,
+      );
       if (outcome.failed > 0 || process.env['TEST_VERBOSE']) process.stdout.write(outcome.output.replace(/^/gm, '    | ') + '\n');
     }
   };

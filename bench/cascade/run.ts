@@ -42,17 +42,46 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { subscribers: [50, 200], videoKbps: 500, duration: 15, settle: 4, sinkProcs: 2, out: 'bench/cascade/results', label: '' };
+  const o: Options = {
+    subscribers: [50, 200],
+    videoKbps: 500,
+    duration: 15,
+    settle: 4,
+    sinkProcs: 2,
+    out: 'bench/cascade/results',
+    label: '',
+  };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1] ?? '';
     switch (argv[i]) {
-      case '--subscribers': o.subscribers = v.split(',').map(Number); i++; break;
-      case '--duration': o.duration = Number(v); i++; break;
-      case '--video-kbps': o.videoKbps = Number(v); i++; break;
-      case '--settle': o.settle = Number(v); i++; break;
-      case '--sink-procs': o.sinkProcs = Number(v); i++; break;
-      case '--out': o.out = v; i++; break;
-      case '--label': o.label = v; i++; break;
+      case '--subscribers':
+        o.subscribers = v.split(',').map(Number);
+        i++;
+        break;
+      case '--duration':
+        o.duration = Number(v);
+        i++;
+        break;
+      case '--video-kbps':
+        o.videoKbps = Number(v);
+        i++;
+        break;
+      case '--settle':
+        o.settle = Number(v);
+        i++;
+        break;
+      case '--sink-procs':
+        o.sinkProcs = Number(v);
+        i++;
+        break;
+      case '--out':
+        o.out = v;
+        i++;
+        break;
+      case '--label':
+        o.label = v;
+        i++;
+        break;
       case '--help':
         process.stdout.write('cascade bench: see the header of bench/cascade/run.ts and bench/README.md\n');
         process.exit(0);
@@ -67,7 +96,6 @@ function parseArgs(argv: string[]): Options {
 }
 
 // ---- isolation (loopback only) ------------------------------------------------------
-
 
 // ---- helpers ---------------------------------------------------------------------------
 
@@ -94,7 +122,9 @@ class Publisher {
     });
   }
   static start(): Publisher {
-    return new Publisher(fork(fileURLToPath(new URL('../sfu/publisher.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    return new Publisher(
+      fork(fileURLToPath(new URL('../sfu/publisher.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    );
   }
   call(req: Omit<PublisherRequest, 'id'>): Promise<any> {
     const id = this.nextId++;
@@ -117,9 +147,17 @@ interface Sink {
 /** A cheap subscriber's consumer: plain RTP with SRTP to one sink socket, on `router`. */
 async function plainConsumer(router: Router, producerId: string, port: number, caps: RtpCapabilities) {
   const transport = await router.createPlainTransport({
-    listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false, enableSrtp: true, srtpCryptoSuite: 'AES_CM_128_HMAC_SHA1_80',
+    listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+    rtcpMux: true,
+    comedia: false,
+    enableSrtp: true,
+    srtpCryptoSuite: 'AES_CM_128_HMAC_SHA1_80',
   });
-  await transport.connect({ ip: '127.0.0.1', port, srtpParameters: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: randomBytes(30).toString('base64') } });
+  await transport.connect({
+    ip: '127.0.0.1',
+    port,
+    srtpParameters: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: randomBytes(30).toString('base64') },
+  });
   const consumer = await transport.consume({ producerId, rtpCapabilities: caps });
   return { transport, consumer };
 }
@@ -138,16 +176,23 @@ async function main(): Promise<void> {
   let status = 'ok';
   let redis: RedisServer | null = null;
   const meta: Record<string, unknown> = {
-    started: started.toISOString(), label: o.label, options: o, node: process.version,
-    cpus: `${availableParallelism()} x ${cpus()[0]?.model ?? '?'}`, loadavg_start: loadavg(),
+    started: started.toISOString(),
+    label: o.label,
+    options: o,
+    node: process.version,
+    cpus: `${availableParallelism()} x ${cpus()[0]?.model ?? '?'}`,
+    loadavg_start: loadavg(),
     network: 'private namespace (unshare -n), loopback only',
-    note: 'the 2 cores were shared with other agents\' builds and tests while this ran',
+    note: "the 2 cores were shared with other agents' builds and tests while this ran",
   };
   try {
     redis = await startRedis();
     const env = { MEDIASOUP_LOG_LEVEL: 'error', ROOM_DEFAULT_TYPE: 'broadcast', SFU_NODE_CONSUMER_BUDGET: '100000' };
     const nodes: Array<{ srv: TestServer; bus: RedisNodeBus<BusMethods> }> = [];
-    for (const [id, other] of [['owner', 'edge'], ['edge', 'owner']] as const) {
+    for (const [id, other] of [
+      ['owner', 'edge'],
+      ['edge', 'owner'],
+    ] as const) {
       const srv = await startServer({ sfuWorkers: 1, env: { ...env, NODE_ID: id } });
       const bus = await RedisNodeBus.connect<BusMethods>({ redisUrl: redis.url, nodeId: id, prefix: 'bench:', log: logger });
       srv.app.sfu!.enableCascade(bus.carrying<CascadeMethods>(), { candidates: () => [other] }, srv.app.config.cascade);
@@ -170,7 +215,16 @@ async function main(): Promise<void> {
     });
     const token = await owner.srv.mint({ userId: 'pub', role: 'host' });
     const started = await pub.call({
-      cmd: 'start', url: owner.srv.url, token, room: 'bench', video: true, width: 640, height: 360, fps: 15, kbps: o.videoKbps, bwe: false,
+      cmd: 'start',
+      url: owner.srv.url,
+      token,
+      room: 'bench',
+      video: true,
+      width: 640,
+      height: 360,
+      fps: 15,
+      kbps: o.videoKbps,
+      bwe: false,
     } as Omit<PublisherRequest, 'id'>);
     const producers = started.producers as Record<string, string>;
     const publisherId = started.participantId as string;
@@ -185,7 +239,7 @@ async function main(): Promise<void> {
       }
       return out;
     };
-    const primary = (owner.srv.app.sfu!.pool.slots[0]!.routers.values().next().value) as Router;
+    const primary = owner.srv.app.sfu!.pool.slots[0].routers.values().next().value as Router;
 
     let cascade: { remote: RemoteRouter; hosted: { router: { router: Router }; pipe: PipeTransport } } | null = null;
 
@@ -196,7 +250,7 @@ async function main(): Promise<void> {
         const openStart = performance.now();
         const remote = await media.remote!.routerOn('edge');
         meta['pipe'] = { srtp: remote.pipe.srtpParameters?.cryptoSuite, open_ms: r1(performance.now() - openStart) };
-        cascade = { remote, hosted: edge.srv.app.sfu!.cascade!.agent.hosted[0]! };
+        cascade = { remote, hosted: edge.srv.app.sfu!.cascade!.agent.hosted[0] };
         await sleep(2000);
       }
       for (const n of o.subscribers) {
@@ -212,8 +266,8 @@ async function main(): Promise<void> {
             const proc = next % sinks.length;
             const j = Math.floor(next / sinks.length);
             next++;
-            const { transport, consumer } = await plainConsumer(router, id, ports[proc]![j]!, router.rtpCapabilities);
-            made.push({ proc, index: bases[proc]! + j, ssrc: consumer.rtpParameters.encodings![0]!.ssrc!, kind, transport, consumer });
+            const { transport, consumer } = await plainConsumer(router, id, ports[proc][j], router.rtpCapabilities);
+            made.push({ proc, index: bases[proc] + j, ssrc: consumer.rtpParameters.encodings![0].ssrc!, kind, transport, consumer });
           }
         }
         await sleep(o.settle * 1000);
@@ -225,8 +279,8 @@ async function main(): Promise<void> {
             workerCpuMs(owner.srv.app.sfu!.pool),
             workerCpuMs(edge.srv.app.sfu!.pool),
             ingress(),
-            cascade ? cascade.remote.pipe.getStats().then((x) => x[0]!) : null,
-            cascade ? cascade.hosted.pipe.getStats().then((x) => x[0]!) : null,
+            cascade ? cascade.remote.pipe.getStats().then((x) => x[0]) : null,
+            cascade ? cascade.hosted.pipe.getStats().then((x) => x[0]) : null,
           ]);
           return { t, sinks: sinkSnaps, ownerCpu, edgeCpu, ingress: ingressNow, pipe, pipeIn };
         };
@@ -264,14 +318,17 @@ async function main(): Promise<void> {
           silent_consumers: silent,
           worker_cpu_pct: { owner: r1((ownerCpu / (secs * 1000)) * 100), edge: r1((edgeCpu / (secs * 1000)) * 100) },
           forwarded_per_worker_cpu_s: Math.round(received / ((ownerCpu + edgeCpu) / 1000)),
-          pipe: a.pipe && b.pipe && a.pipeIn && b.pipeIn
-            ? {
-                sent_kbps: r1(((b.pipe.bytesSent - a.pipe.bytesSent) * 8) / secs / 1000),
-                received_kbps_at_edge: r1(((b.pipeIn.bytesReceived - a.pipeIn.bytesReceived) * 8) / secs / 1000),
-              }
-            : null,
+          pipe:
+            a.pipe && b.pipe && a.pipeIn && b.pipeIn
+              ? {
+                  sent_kbps: r1(((b.pipe.bytesSent - a.pipe.bytesSent) * 8) / secs / 1000),
+                  received_kbps_at_edge: r1(((b.pipeIn.bytesReceived - a.pipeIn.bytesReceived) * 8) / secs / 1000),
+                }
+              : null,
         };
-        log(`  ${row.forwarded_pps} pps (publisher ${JSON.stringify(row.publisher_pps)}), loss ${(row.loss * 100).toFixed(2)}% (vs publisher ${(row.loss_vs_publisher * 100).toFixed(2)}%), worker cpu owner ${row.worker_cpu_pct.owner}% edge ${row.worker_cpu_pct.edge}%`);
+        log(
+          `  ${row.forwarded_pps} pps (publisher ${JSON.stringify(row.publisher_pps)}), loss ${(row.loss * 100).toFixed(2)}% (vs publisher ${(row.loss_vs_publisher * 100).toFixed(2)}%), worker cpu owner ${row.worker_cpu_pct.owner}% edge ${row.worker_cpu_pct.edge}%`,
+        );
         results.push(row);
         for (const s of made) s.transport.close();
         await Promise.all(sinks.map((s) => s.closeAll()));

@@ -64,13 +64,13 @@ if (opt.help) {
   process.stdout.write(`${HELP}\n`);
   process.exit(0);
 }
-const phases = new Set(opt.only!.split(','));
+const phases = new Set(opt.only.split(','));
 const DURATION_S = Number(opt.duration);
 const progress = (msg: string) => process.stderr.write(`[bench:cluster] ${msg}\n`);
 const log = createLogger('silent');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const FAST = { NODE_HEARTBEAT_MS: opt['heartbeat-ms']!, NODE_TTL_MS: opt['ttl-ms']!, CLUSTER_REQUEST_TIMEOUT_MS: '3000' };
+const FAST = { NODE_HEARTBEAT_MS: opt['heartbeat-ms'], NODE_TTL_MS: opt['ttl-ms'], CLUSTER_REQUEST_TIMEOUT_MS: '3000' };
 let pg: PostgresServer;
 let redis: RedisServer;
 let issuer: TokenIssuer;
@@ -82,8 +82,16 @@ async function startNodes(ids: string[], extra: Record<string, string> = {}): Pr
   const started: ServerProcess[] = [];
   for (const id of ids) {
     const p = await spawnServer({
-      NODE_ID: id, REDIS_URL: redis.url, REDIS_PREFIX: prefix, DATABASE_URL: pg.url, RTC_WORKERS: '0',
-      RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000', ROOM_EMPTY_TIMEOUT_SECONDS: '0', ...FAST, ...extra,
+      NODE_ID: id,
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      DATABASE_URL: pg.url,
+      RTC_WORKERS: '0',
+      RATE_LIMIT_PER_SECOND: '100000',
+      RATE_LIMIT_BURST: '100000',
+      ROOM_EMPTY_TIMEOUT_SECONDS: '0',
+      ...FAST,
+      ...extra,
     });
     procs.push(p);
     started.push(p);
@@ -91,7 +99,7 @@ async function startNodes(ids: string[], extra: Record<string, string> = {}): Pr
   // Every node sees every other before load starts.
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const res = await fetch(`${started[0]!.url}/api/v1/cluster`, { headers: { authorization: basic() } }).then((r) => r.json() as Promise<any>);
+    const res = await fetch(`${started[0].url}/api/v1/cluster`, { headers: { authorization: basic() } }).then((r) => r.json());
     if (res.nodes?.length === ids.length) break;
     if (Date.now() > deadline) throw new Error('nodes did not see each other');
     await sleep(100);
@@ -176,7 +184,7 @@ async function offerLoad(pairs: Array<{ from: RawClient; to: RawClient }>, rate:
       carry += perTick;
       while (carry >= 1) {
         carry--;
-        const p = pairs[next++ % pairs.length]!;
+        const p = pairs[next++ % pairs.length];
         p.from.ws.send(`{"type":"offer","payload":{"to":"${p.to.id}","sdp":"ts=${performance.now().toFixed(3)};${PAD}"}}`);
         sent++;
       }
@@ -188,7 +196,7 @@ async function offerLoad(pairs: Array<{ from: RawClient; to: RawClient }>, rate:
   });
   await sleep(1000); // stragglers
   const elapsed = (performance.now() - started) / 1000 - 1;
-  const cpu = pids.map((pid, i) => (procCpuSeconds(pid) ?? 0) - cpu0[i]!);
+  const cpu = pids.map((pid, i) => (procCpuSeconds(pid) ?? 0) - cpu0[i]);
   const busy = machineBusyPct(m0, machineCpu(), cpus().length);
   for (const p of pairs) p.to.onOffer = null;
   const cpuTotal = cpu.reduce((a, b) => a + b, 0);
@@ -215,10 +223,18 @@ async function lookupPhase() {
   await ready(r);
   const prefix = `lk-${randomBytes(3).toString('hex')}:`;
   // Three registered nodes, as a cluster would have.
-  const regs = ['n1', 'n2', 'n3'].map((id) => new NodeRegistry(r, { id, signalingUrl: `http://127.0.0.1/${id}`, rtcAddress: null, capacity: { participants: 1000 } },
-    { prefix, heartbeatMs: 1000, ttlMs: 5000 }, () => ({ rooms: 0, participants: 0, consumers: 0 }), log));
+  const regs = ['n1', 'n2', 'n3'].map(
+    (id) =>
+      new NodeRegistry(
+        r,
+        { id, signalingUrl: `http://127.0.0.1/${id}`, rtcAddress: null, capacity: { participants: 1000 } },
+        { prefix, heartbeatMs: 1000, ttlMs: 5000 },
+        () => ({ rooms: 0, participants: 0, consumers: 0 }),
+        log,
+      ),
+  );
   for (const reg of regs) await reg.start();
-  const dir = new RedisRoomDirectory(r, regs[0]!, { prefix, leaseMs: 60_000, pendingMs: 3000, selector: leastLoaded }, log);
+  const dir = new RedisRoomDirectory(r, regs[0], { prefix, leaseMs: 60_000, pendingMs: 3000, selector: leastLoaded }, log);
   const n = Number(opt.lookups);
   const place = new Histogram();
   const lookup = new Histogram();
@@ -236,14 +252,16 @@ async function lookupPhase() {
   // 32 at once: what a busy node sees.
   const concurrent = new Histogram();
   let k = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (k < n) {
-      const room = `room-${k++}`;
-      const t = performance.now();
-      await dir.locate(room);
-      concurrent.record((performance.now() - t) * 1000);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (k < n) {
+        const room = `room-${k++}`;
+        const t = performance.now();
+        await dir.locate(room);
+        concurrent.record((performance.now() - t) * 1000);
+      }
+    }),
+  );
   const redisCpu = (procCpuSeconds(redis.pid()!) ?? 0) - redisCpu0;
   for (const reg of regs) await reg.stop();
   r.disconnect();
@@ -254,7 +272,9 @@ async function lookupPhase() {
     lookup_existing_32_concurrent_ms: concurrent.summaryMs(),
     redis_cpu_us_per_op: Math.round((redisCpu / (3 * n)) * 1e6),
   };
-  progress(`lookup: existing p50 ${out.lookup_existing_ms.p50} ms p99 ${out.lookup_existing_ms.p99} ms; placement p50 ${out.first_placement_ms.p50} ms p99 ${out.first_placement_ms.p99} ms`);
+  progress(
+    `lookup: existing p50 ${out.lookup_existing_ms.p50} ms p99 ${out.lookup_existing_ms.p99} ms; placement p50 ${out.first_placement_ms.p50} ms p99 ${out.first_placement_ms.p99} ms`,
+  );
   return out;
 }
 
@@ -263,20 +283,20 @@ async function relayPhase() {
   const [a, b] = await startNodes(['relay-a', 'relay-b']);
   const rooms = Number(opt['relay-rooms']);
   const rate = Number(opt['relay-rate']);
-  const pids = [a!.child.pid!, b!.child.pid!, redis.pid()!];
+  const pids = [a.child.pid!, b.child.pid!, redis.pid()!];
   const local: Array<{ from: RawClient; to: RawClient }> = [];
   const cross: Array<{ from: RawClient; to: RawClient }> = [];
   for (let i = 0; i < rooms; i++) {
     // Same node: both clients on a (the room goes wherever a's placement puts it; keep those on a).
-    const l1 = await rawClient(a!.url, `l1-${i}`, `local-${i}`);
-    const l2 = await rawClient(a!.url, `l2-${i}`, `local-${i}`);
+    const l1 = await rawClient(a.url, `l1-${i}`, `local-${i}`);
+    const l2 = await rawClient(a.url, `l2-${i}`, `local-${i}`);
     local.push({ from: l1, to: l2 });
     // Across nodes: one client on each node.
-    const c1 = await rawClient(a!.url, `c1-${i}`, `cross-${i}`);
-    const c2 = await rawClient(b!.url, `c2-${i}`, `cross-${i}`);
+    const c1 = await rawClient(a.url, `c1-${i}`, `cross-${i}`);
+    const c2 = await rawClient(b.url, `c2-${i}`, `cross-${i}`);
     cross.push({ from: c1, to: c2 }, { from: c2, to: c1 });
   }
-  const view = await fetch(`${a!.url}/api/v1/cluster`, { headers: { authorization: basic() } }).then((r) => r.json() as Promise<any>);
+  const view = await fetch(`${a.url}/api/v1/cluster`, { headers: { authorization: basic() } }).then((r) => r.json());
   const placedOnA = new Set<string>(view.nodes.find((n: any) => n.id === 'relay-a').room_names);
   // "local" pairs count only if their room runs on a (else both are relayed to b: two hops).
   const sameNode = local.filter((_, i) => placedOnA.has(`local-${i}`));
@@ -284,9 +304,11 @@ async function relayPhase() {
   await offerLoad(cross, rate, 2, pids); // warm-up
   const sameResult = await offerLoad(sameNode.length > 0 ? sameNode : local, rate, DURATION_S, pids);
   const crossResult = await offerLoad(cross, rate, DURATION_S, pids);
-  progress(`relay: same node p50 ${sameResult.latency_ms.p50} p99 ${sameResult.latency_ms.p99} ms; cross-node p50 ${crossResult.latency_ms.p50} p99 ${crossResult.latency_ms.p99} ms`);
+  progress(
+    `relay: same node p50 ${sameResult.latency_ms.p50} p99 ${sameResult.latency_ms.p99} ms; cross-node p50 ${crossResult.latency_ms.p50} p99 ${crossResult.latency_ms.p99} ms`,
+  );
   for (const p of [...local, ...cross]) p.from.ws.terminate();
-  await stopNodes([a!, b!]);
+  await stopNodes([a, b]);
   return { rooms, rate_per_s: rate, same_node: sameResult, cross_node: crossResult, note: 'server_cpu_s: node a, node b, redis-server' };
 }
 
@@ -305,29 +327,31 @@ async function failoverPhase() {
     const waitMedia = async (timeoutMs: number) => {
       const before = bots.map((b) => b.frames('video'));
       const deadline = Date.now() + timeoutMs;
-      while (!bots.every((b, i) => b.received.size >= 2 && b.frames('video') > before[i]!)) {
+      while (!bots.every((b, i) => b.received.size >= 2 && b.frames('video') > before[i])) {
         if (Date.now() > deadline) throw new Error('no media');
         await sleep(20);
       }
     };
     await waitMedia(30_000);
-    const view = await fetch(`${urls[0]}/api/v1/cluster`, { headers: { authorization: basic() } }).then((r) => r.json() as Promise<any>);
+    const view = await fetch(`${urls[0]}/api/v1/cluster`, { headers: { authorization: basic() } }).then((r) => r.json());
     const ownerId = view.nodes.find((n: any) => n.room_names.includes(room)).id as string;
-    const victim = nodes[ownerId === `fo-a-${run}` ? 0 : 1]!;
+    const victim = nodes[ownerId === `fo-a-${run}` ? 0 : 1];
     const rejoined: number[] = [];
     for (const b of bots) b.once('rejoined', (e) => rejoined.push(e.afterMs));
     const killedAt = performance.now();
     victim.child.kill('SIGKILL');
     // Back in media: both bots joined again and decode frames from the other on their new connection.
     const frameAt: number[] = [];
-    await Promise.all(bots.map(async (b, i) => {
-      const deadline = Date.now() + 60_000;
-      while (!(b.rejoins > 0 && b.frames('video') > 0)) {
-        if (Date.now() > deadline) throw new Error('not back in media');
-        await sleep(10);
-      }
-      frameAt[i] = performance.now() - killedAt;
-    }));
+    await Promise.all(
+      bots.map(async (b, i) => {
+        const deadline = Date.now() + 60_000;
+        while (!(b.rejoins > 0 && b.frames('video') > 0)) {
+          if (Date.now() > deadline) throw new Error('not back in media');
+          await sleep(10);
+        }
+        frameAt[i] = performance.now() - killedAt;
+      }),
+    );
     const r = {
       owner_killed: ownerId,
       back_in_media_ms: Math.round(Math.max(...frameAt)),
@@ -340,11 +364,16 @@ async function failoverPhase() {
     await stopNodes(nodes);
   }
   const times = results.map((r) => r.back_in_media_ms as number).sort((x, y) => x - y);
-  return { runs: results, back_in_media_ms_median: times[Math.floor(times.length / 2)], back_in_media_ms_max: times[times.length - 1], settings: FAST };
+  return {
+    runs: results,
+    back_in_media_ms_median: times[Math.floor(times.length / 2)],
+    back_in_media_ms_max: times[times.length - 1],
+    settings: FAST,
+  };
 }
 
 async function throughputPhase() {
-  const rates = opt.rates!.split(',').map(Number);
+  const rates = opt.rates.split(',').map(Number);
   const out: Record<string, unknown> = {};
   for (const count of [1, 3]) {
     progress(`throughput: ${count} node(s)`);
@@ -353,15 +382,17 @@ async function throughputPhase() {
     // 200 rooms of 2; clients spread over the nodes like a load balancer would.
     let c = 0;
     for (let i = 0; i < 200; i++) {
-      const x = await rawClient(nodes[c++ % count]!.url, `x-${i}`, `tp-${i}`);
-      const y = await rawClient(nodes[c++ % count]!.url, `y-${i}`, `tp-${i}`);
+      const x = await rawClient(nodes[c++ % count].url, `x-${i}`, `tp-${i}`);
+      const y = await rawClient(nodes[c++ % count].url, `y-${i}`, `tp-${i}`);
       pairs.push({ from: x, to: y });
     }
     const pids = [...nodes.map((n) => n.child.pid!), redis.pid()!];
     const steps = [];
     for (const rate of rates) {
       const s = await offerLoad(pairs, rate, DURATION_S, pids);
-      progress(`throughput ${count} node(s) @ ${rate}/s: delivered ${s.delivered_per_s}/s, p99 ${s.latency_ms.p99} ms, machine ${s.machine_busy_pct}% busy`);
+      progress(
+        `throughput ${count} node(s) @ ${rate}/s: delivered ${s.delivered_per_s}/s, p99 ${s.latency_ms.p99} ms, machine ${s.machine_busy_pct}% busy`,
+      );
       steps.push(s);
     }
     for (const p of pairs) {

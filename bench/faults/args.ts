@@ -108,10 +108,16 @@ export function parseOptions(argv: string[], repo: string): Options {
     process.stdout.write(`${HELP}\n`);
     process.exit(0);
   }
-  const only = a.only!.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = a.only
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const f of only) if (!(FAULTS as readonly string[]).includes(f)) fail(`--only: unknown fault "${f}" (${FAULTS.join(', ')})`);
   const serverEnv: Record<string, string> = {};
-  for (const kv of a['server-env']!.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const kv of a['server-env']
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = kv.indexOf('=');
     if (eq <= 0) fail(`--server-env: "${kv}" is not NAME=value`);
     serverEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
@@ -133,7 +139,7 @@ export function parseOptions(argv: string[], repo: string): Options {
     quietThreshold: num('quiet-threshold', a['quiet-threshold'], 0),
     quietMaxWaitSeconds: num('quiet-max-wait', a['quiet-max-wait'], 0),
     maxMinutes: num('max-minutes', a['max-minutes'], 0.1),
-    label: a.label!.replace(/[^A-Za-z0-9_.-]/g, '-'),
-    outDir: path.resolve(a['out-dir']!),
+    label: a.label.replace(/[^A-Za-z0-9_.-]/g, '-'),
+    outDir: path.resolve(a['out-dir']),
   };
 }

@@ -53,7 +53,11 @@ function comm(pid: number): string {
   }
 }
 
-export async function startCluster(opts: { webhookUrl: string; serverEnv: Record<string, string>; log: (m: string) => void }): Promise<Cluster> {
+export async function startCluster(opts: {
+  webhookUrl: string;
+  serverEnv: Record<string, string>;
+  log: (m: string) => void;
+}): Promise<Cluster> {
   const tmp = mkdtempSync(path.join(tmpdir(), 'switchboard-faults-'));
   opts.log('starting PostgreSQL (durable settings) and redis-server');
   // Durable defaults (fsync on, synchronous commit): an acknowledged row must survive.
@@ -92,7 +96,10 @@ export async function startCluster(opts: { webhookUrl: string; serverEnv: Record
     async roomOwners() {
       for (const node of nodes) {
         try {
-          const res = await fetch(`${node.url}/api/v1/cluster`, { headers: { authorization: basicAuth() }, signal: AbortSignal.timeout(3000) });
+          const res = await fetch(`${node.url}/api/v1/cluster`, {
+            headers: { authorization: basicAuth() },
+            signal: AbortSignal.timeout(3000),
+          });
           if (!res.ok) continue;
           const view = (await res.json()) as { nodes: Array<{ id: string; room_names?: string[] }> };
           const owners = new Map<string, string>();
@@ -108,13 +115,15 @@ export async function startCluster(opts: { webhookUrl: string; serverEnv: Record
       return processTree(node.proc.child.pid!).filter((pid) => comm(pid).startsWith('mediasoup-work'));
     },
     async stop() {
-      await Promise.all(nodes.map(async (n) => {
-        const child = n.proc.child;
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        child.kill('SIGTERM');
-        await Promise.race([n.proc.exited, sleep(10_000)]);
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }));
+      await Promise.all(
+        nodes.map(async (n) => {
+          const child = n.proc.child;
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill('SIGTERM');
+          await Promise.race([n.proc.exited, sleep(10_000)]);
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        }),
+      );
       await Promise.allSettled([pg.stop(), redis.stop()]);
       rmSync(tmp, { recursive: true, force: true });
     },
@@ -160,8 +169,12 @@ export async function startCluster(opts: { webhookUrl: string; serverEnv: Record
     // Both nodes see each other before load starts.
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const res = await fetch(`${nodes[0]!.url}/api/v1/cluster`, { headers: { authorization: basicAuth() }, signal: AbortSignal.timeout(3000) })
-        .then((r) => r.json() as Promise<{ nodes?: unknown[] }>).catch(() => null);
+      const res = await fetch(`${nodes[0].url}/api/v1/cluster`, {
+        headers: { authorization: basicAuth() },
+        signal: AbortSignal.timeout(3000),
+      })
+        .then((r) => r.json() as Promise<{ nodes?: unknown[] }>)
+        .catch(() => null);
       if (res?.nodes?.length === NODE_IDS.length) break;
       if (Date.now() > deadline) throw new Error('the nodes did not see each other within 30 s');
       await sleep(200);

@@ -93,11 +93,21 @@ async function until(done: () => boolean | Promise<boolean>, deadline: number, s
 async function runWindow(
   ctx: FaultContext,
   fault: string,
-  body: (t0: () => number) => Promise<Omit<FaultResult, 'fault' | 'started_at' | 'injected_at' | 'from_ms' | 'to_ms' | 'quiet_wait' | 'box_load' | 'load' | 'media'>>,
+  body: (
+    t0: () => number,
+  ) => Promise<
+    Omit<FaultResult, 'fault' | 'started_at' | 'injected_at' | 'from_ms' | 'to_ms' | 'quiet_wait' | 'box_load' | 'load' | 'media'>
+  >,
 ): Promise<FaultResult> {
   const started = new Date();
   ctx.log(`${fault}: waiting for a quiet box`);
-  const quiet = await waitQuiet({ thresholdPct: ctx.opts.quietThreshold, maxWaitMs: ctx.opts.quietMaxWaitSeconds * 1000, label: fault, log: ctx.log, stopped: ctx.stopped });
+  const quiet = await waitQuiet({
+    thresholdPct: ctx.opts.quietThreshold,
+    maxWaitMs: ctx.opts.quietMaxWaitSeconds * 1000,
+    label: fault,
+    log: ctx.log,
+    stopped: ctx.stopped,
+  });
   if (ctx.media) await ctx.media.waitAllMedia(30_000, ctx.stopped);
   const b0 = sampleLoad();
   ctx.log(`${fault}: baseline ${ctx.opts.baselineSeconds} s`);
@@ -120,9 +130,11 @@ async function runWindow(
     load: loadWindow(ctx.load, from, to),
     media: ctx.media ? ctx.media.window(from, to) : null,
   };
-  ctx.log(`${fault}: ${result.recovered ? `recovered after ${result.recovery_ms} ms` : 'NOT recovered'} (${result.recovery_means}); ` +
-    `refused ${JSON.stringify(result.load.refused)}, disconnected ${result.load.participants_disconnected}` +
-    (result.media ? `, media: ${result.media.reset} reset, ${result.media.lost_media} lost media` : ''));
+  ctx.log(
+    `${fault}: ${result.recovered ? `recovered after ${result.recovery_ms} ms` : 'NOT recovered'} (${result.recovery_means}); ` +
+      `refused ${JSON.stringify(result.load.refused)}, disconnected ${result.load.participants_disconnected}` +
+      (result.media ? `, media: ${result.media.reset} reset, ${result.media.lost_media} lost media` : ''),
+  );
   return result;
 }
 
@@ -134,25 +146,36 @@ export function killWorker(ctx: FaultContext): Promise<FaultResult> {
     const mediaRooms = ctx.media?.rooms ?? [];
     // The node running most media rooms; of its workers, the busiest (the one carrying media).
     const perNode = ctx.cluster.nodes.map((n) => mediaRooms.filter((r) => owners?.get(r) === n.id).length);
-    const node = ctx.cluster.nodes[perNode.indexOf(Math.max(...perNode))]!;
-    const workers = ctx.cluster.mediasoupWorkers(node).map((pid) => ({ pid, cpu: procCpuSeconds(pid) ?? 0 })).sort((a, b) => b.cpu - a.cpu);
+    const node = ctx.cluster.nodes[perNode.indexOf(Math.max(...perNode))];
+    const workers = ctx.cluster
+      .mediasoupWorkers(node)
+      .map((pid) => ({ pid, cpu: procCpuSeconds(pid) ?? 0 }))
+      .sort((a, b) => b.cpu - a.cpu);
     if (workers.length === 0) throw new Error(`no mediasoup worker found under node ${node.id}`);
-    const victim = workers[0]!;
-    ctx.log(`worker: SIGKILL mediasoup worker ${victim.pid} of ${node.id} (${workers.length} workers; media rooms per node ${perNode.join('/')})`);
+    const victim = workers[0];
+    ctx.log(
+      `worker: SIGKILL mediasoup worker ${victim.pid} of ${node.id} (${workers.length} workers; media rooms per node ${perNode.join('/')})`,
+    );
     const t0 = inject();
     process.kill(victim.pid, 'SIGKILL');
     const deadline = t0 + ctx.opts.recoveryTimeoutSeconds * 1000;
     let replacedMs: number | null = null;
-    await until(() => {
-      const now = ctx.cluster.mediasoupWorkers(node);
-      if (replacedMs === null && now.length >= workers.length && !now.includes(victim.pid)) replacedMs = Date.now() - t0;
-      return replacedMs !== null && Date.now() - t0 > 3000 && (ctx.media?.allHaveMedia() ?? true);
-    }, deadline, ctx.stopped);
+    await until(
+      () => {
+        const now = ctx.cluster.mediasoupWorkers(node);
+        if (replacedMs === null && now.length >= workers.length && !now.includes(victim.pid)) replacedMs = Date.now() - t0;
+        return replacedMs !== null && Date.now() - t0 > 3000 && (ctx.media?.allHaveMedia() ?? true);
+      },
+      deadline,
+      ctx.stopped,
+    );
     const media = ctx.media?.window(t0, Date.now()) ?? null;
     const recoveryMs = media ? media.back_in_media_ms : replacedMs;
     return {
       recovery_ms: recoveryMs,
-      recovery_means: media ? 'every affected media bot decodes video from every other bot of its room again' : 'the worker was replaced (no media bots)',
+      recovery_means: media
+        ? 'every affected media bot decodes video from every other bot of its room again'
+        : 'the worker was replaced (no media bots)',
       recovered: recoveryMs !== null,
       detail: {
         node: node.id,
@@ -171,18 +194,20 @@ export function killWorker(ctx: FaultContext): Promise<FaultResult> {
 export function restartPostgres(ctx: FaultContext): Promise<FaultResult> {
   return runWindow(ctx, 'postgres', async (inject) => {
     const [user, room] = [`${ctx.prefix}probe-writer`, `${ctx.prefix}probe-pg`];
-    const writer = new ProbeClient(ctx.cluster.nodes[0]!.url, user, ctx.mint, room);
+    const writer = new ProbeClient(ctx.cluster.nodes[0].url, user, ctx.mint, room);
     await writer.ready();
     const write = new Probe('write', 200, async () => {
       const c = await writer.ready();
       const { stroke_id } = await c.request('whiteboard-draw', { stroke: { probe: true } }, 5000);
       ctx.load.record({ kind: 'stroke', at: Date.now(), room, user, stroke_id });
     }).start();
-    const health = ctx.cluster.nodes.map((n) => new Probe(`health ${n.id}`, 250, async () => {
-      const h = await ctx.cluster.health(n);
-      if (!h) throw new Error('no answer');
-      if (h.http !== 200 || h.status !== 'ok') throw new Error(`status ${h.http} ${h.status} db ${h.database}`);
-    }).start());
+    const health = ctx.cluster.nodes.map((n) =>
+      new Probe(`health ${n.id}`, 250, async () => {
+        const h = await ctx.cluster.health(n);
+        if (!h) throw new Error('no answer');
+        if (h.http !== 200 || h.status !== 'ok') throw new Error(`status ${h.http} ${h.status} db ${h.database}`);
+      }).start(),
+    );
     await sleep(1000);
     try {
       const t0 = inject();
@@ -198,7 +223,7 @@ export function restartPostgres(ctx: FaultContext): Promise<FaultResult> {
       await until(() => write.recoveredSince(upAt) && health.every((p) => p.recoveredSince(upAt)), deadline, ctx.stopped);
       await sleep(1000);
       const writes = write.recovery(t0);
-      const healthRec: Record<string, Recovery> = Object.fromEntries(health.map((p, i) => [ctx.cluster.nodes[i]!.id, p.recovery(t0)]));
+      const healthRec: Record<string, Recovery> = Object.fromEntries(health.map((p, i) => [ctx.cluster.nodes[i].id, p.recovery(t0)]));
       const healthMs = Object.values(healthRec).map((r) => r.recovered_ms);
       // A short restart can fall between two probe tries: the load's own refusals count too.
       const refusedAt = ctx.load.refusals.filter((r) => r.at >= t0).map((r) => r.at);
@@ -208,7 +233,8 @@ export function restartPostgres(ctx: FaultContext): Promise<FaultResult> {
       const recoveryMs = writes.recovered_ms === null || loadMs === null ? null : Math.max(writes.recovered_ms, loadMs);
       return {
         recovery_ms: recoveryMs,
-        recovery_means: 'first acknowledged write after the last refused one (a probe draws a stroke every 200 ms; the load\'s writes count too)',
+        recovery_means:
+          "first acknowledged write after the last refused one (a probe draws a stroke every 200 ms; the load's writes count too)",
         recovered: recoveryMs !== null,
         detail: {
           shutdown_ms: downMs,
@@ -234,7 +260,7 @@ export function restartPostgres(ctx: FaultContext): Promise<FaultResult> {
 
 export function restartRedis(ctx: FaultContext): Promise<FaultResult> {
   return runWindow(ctx, 'redis', async (inject) => {
-    const [a, b] = ctx.cluster.nodes as [typeof ctx.cluster.nodes[0], typeof ctx.cluster.nodes[0]];
+    const [a, b] = ctx.cluster.nodes as [(typeof ctx.cluster.nodes)[0], (typeof ctx.cluster.nodes)[0]];
     // A new room placed (join of a room nobody is in, then leave), through node b.
     const placer = new ProbeClient(b.url, `${ctx.prefix}probe-placer`, ctx.mint, null);
     let n = 0;
@@ -271,7 +297,11 @@ export function restartRedis(ctx: FaultContext): Promise<FaultResult> {
       const upAt = Date.now();
       ctx.log(`redis: started again (empty) after ${upAt - t0} ms`);
       const deadline = t0 + ctx.opts.recoveryTimeoutSeconds * 1000;
-      await until(() => place.recoveredSince(upAt) && relay.recoveredSince(upAt) && clusterView.recoveredSince(upAt), deadline, ctx.stopped);
+      await until(
+        () => place.recoveredSince(upAt) && relay.recoveredSince(upAt) && clusterView.recoveredSince(upAt),
+        deadline,
+        ctx.stopped,
+      );
       await sleep(2000);
       const placement = place.recovery(t0);
       const relayed = relay.recovery(t0);
@@ -309,21 +339,36 @@ export function stallWebhooks(ctx: FaultContext): Promise<FaultResult> {
     receiver.setMode('ok');
     const stallEnd = Date.now();
     const url = ctx.cluster.pg.url;
-    const [{ max_id: maxId, pending }] = await query<{ max_id: string | null; pending: string }>(url,
-      'SELECT max(id)::text AS max_id, count(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL)::text AS pending FROM webhook_outbox') as [{ max_id: string | null; pending: string }];
-    const [{ produced }] = await query<{ produced: string }>(url,
-      'SELECT count(*)::text AS produced FROM webhook_outbox WHERE created_at >= to_timestamp($1 / 1000.0) AND created_at <= to_timestamp($2 / 1000.0)', [t0, stallEnd]) as [{ produced: string }];
+    const [{ max_id: maxId, pending }] = (await query<{ max_id: string | null; pending: string }>(
+      url,
+      'SELECT max(id)::text AS max_id, count(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL)::text AS pending FROM webhook_outbox',
+    )) as [{ max_id: string | null; pending: string }];
+    const [{ produced }] = (await query<{ produced: string }>(
+      url,
+      'SELECT count(*)::text AS produced FROM webhook_outbox WHERE created_at >= to_timestamp($1 / 1000.0) AND created_at <= to_timestamp($2 / 1000.0)',
+      [t0, stallEnd],
+    )) as [{ produced: string }];
     ctx.log(`webhooks: receiver answers again; backlog ${pending} events (${produced} produced during the stall)`);
     // Drained: every event stored before the stall ended has reached the receiver.
     let missing = -1;
-    const drained = await until(async () => {
-      const rows = await query<{ event_id: string }>(url, 'SELECT DISTINCT event_id::text AS event_id FROM webhook_outbox WHERE id <= $1', [maxId ?? '0']).catch(() => null);
-      if (!rows) return false;
-      missing = rows.filter((r) => !receiver.events.has(r.event_id)).length;
-      return missing === 0;
-    }, stallEnd + ctx.opts.drainTimeoutSeconds * 1000, ctx.stopped);
+    const drained = await until(
+      async () => {
+        const rows = await query<{ event_id: string }>(
+          url,
+          'SELECT DISTINCT event_id::text AS event_id FROM webhook_outbox WHERE id <= $1',
+          [maxId ?? '0'],
+        ).catch(() => null);
+        if (!rows) return false;
+        missing = rows.filter((r) => !receiver.events.has(r.event_id)).length;
+        return missing === 0;
+      },
+      stallEnd + ctx.opts.drainTimeoutSeconds * 1000,
+      ctx.stopped,
+    );
     const drainMs = drained ? Date.now() - stallEnd : null;
-    ctx.log(`webhooks: ${drained ? `backlog delivered ${drainMs} ms after the stall` : `${missing} events still missing after ${ctx.opts.drainTimeoutSeconds} s`}`);
+    ctx.log(
+      `webhooks: ${drained ? `backlog delivered ${drainMs} ms after the stall` : `${missing} events still missing after ${ctx.opts.drainTimeoutSeconds} s`}`,
+    );
     return {
       recovery_ms: drainMs,
       recovery_means: 'from the end of the stall until every event stored before it reached the receiver',

@@ -79,7 +79,7 @@ export class SignalingLoad {
       this.members.push({
         user: `${opts.prefix}u${r}-${k}`,
         room: `${opts.prefix}room-${r}`,
-        url: opts.urls[i % opts.urls.length]!,
+        url: opts.urls[i % opts.urls.length],
         churner: k >= opts.roomSize - CHURNERS_PER_ROOM,
         client: null,
         participantId: null,
@@ -97,12 +97,14 @@ export class SignalingLoad {
   /** Connects and joins everyone (10 at a time); returns how many joined. */
   async start(): Promise<number> {
     let next = 0;
-    await Promise.all(Array.from({ length: 10 }, async () => {
-      while (next < this.members.length && !this.stopped) {
-        const m = this.members[next++]!;
-        await this.connect(m).catch(() => this.scheduleReconnect(m));
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        while (next < this.members.length && !this.stopped) {
+          const m = this.members[next++];
+          await this.connect(m).catch(() => this.scheduleReconnect(m));
+        }
+      }),
+    );
     this.timer = setInterval(() => this.tick(), 1000 / this.opts.writeRate);
     return this.joined();
   }
@@ -193,7 +195,7 @@ export class SignalingLoad {
 
   private pick(filter: (m: Member) => boolean): Member | null {
     const candidates = this.members.filter((m) => !m.busy && m.client !== null && filter(m));
-    return candidates.length > 0 ? candidates[Math.floor(Math.random() * candidates.length)]! : null;
+    return candidates.length > 0 ? candidates[Math.floor(Math.random() * candidates.length)] : null;
   }
 
   private tick(): void {
@@ -220,7 +222,20 @@ export class SignalingLoad {
 
   private async stroke(m: Member): Promise<void> {
     try {
-      const { stroke_id } = await m.client!.request('whiteboard-draw', { stroke: { kind: 'line', points: [[Math.random(), Math.random()], [Math.random(), Math.random()]], by: m.user } }, REQUEST_TIMEOUT_MS);
+      const { stroke_id } = await m.client!.request(
+        'whiteboard-draw',
+        {
+          stroke: {
+            kind: 'line',
+            points: [
+              [Math.random(), Math.random()],
+              [Math.random(), Math.random()],
+            ],
+            by: m.user,
+          },
+        },
+        REQUEST_TIMEOUT_MS,
+      );
       this.acked.push({ kind: 'stroke', at: Date.now(), room: m.room, user: m.user, stroke_id });
     } catch (err) {
       this.refuse('whiteboard-draw', err, m);
@@ -238,7 +253,8 @@ export class SignalingLoad {
       this.acked.push({ kind: 'hand', at: Date.now(), room: m.room, user: m.user, raised: raise });
     } catch (err) {
       // A refused lower of a hand that is not raised changes nothing; anything else leaves the row unknown.
-      if (!(err instanceof SignalingError && (err.code === 'not_found' || err.code === 'forbidden' || err.code === 'rate_limited'))) this.handUncertain.add(key);
+      if (!(err instanceof SignalingError && (err.code === 'not_found' || err.code === 'forbidden' || err.code === 'rate_limited')))
+        this.handUncertain.add(key);
       this.refuse(raise ? 'raise-hand' : 'lower-hand', err, m);
     }
   }
@@ -257,6 +273,8 @@ export class SignalingLoad {
 
   async stop(): Promise<void> {
     await this.quiesce();
-    await Promise.all(this.members.map((m) => Promise.race([m.client?.close(), new Promise((r) => setTimeout(r, 3000))]).catch(() => undefined)));
+    await Promise.all(
+      this.members.map((m) => Promise.race([m.client?.close(), new Promise((r) => setTimeout(r, 3000))]).catch(() => undefined)),
+    );
   }
 }

@@ -33,7 +33,9 @@ export class MediaLoad {
   readonly bots: BotState[] = [];
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly opts: { urls: string[]; bots: number; roomSize: number; mint: (user: string) => Promise<string>; prefix: string }) {}
+  constructor(
+    private readonly opts: { urls: string[]; bots: number; roomSize: number; mint: (user: string) => Promise<string>; prefix: string },
+  ) {}
 
   get rooms(): string[] {
     return [...new Set(this.bots.map((b) => b.room))];
@@ -44,7 +46,10 @@ export class MediaLoad {
     for (let i = 0; i < bots; i++) {
       const room = `${prefix}media-${Math.floor(i / roomSize)}`;
       const name = `${prefix}bot-${i}`;
-      const bot = await ResilientBot.start({ urls, room, token: () => this.opts.mint(name), publish: { video: true, audio: true } }, i % urls.length);
+      const bot = await ResilientBot.start(
+        { urls, room, token: () => this.opts.mint(name), publish: { video: true, audio: true } },
+        i % urls.length,
+      );
       const state: BotState = { name, room, bot, last: new Map(), timeline: [], resets: [], lost: [] };
       bot.on('reset', () => state.resets.push(Date.now()));
       bot.on('lost', () => state.lost.push(Date.now()));
@@ -104,7 +109,14 @@ export class MediaLoad {
       per[b.name] = back ? back.at - from : null;
       worst = worst === null || !back ? null : Math.max(worst, back.at - from);
     }
-    return { bots: this.bots.length, reset, disconnected, lost_media: lostMedia, back_in_media_ms: lostMedia === 0 ? 0 : worst, per_bot_back_in_media_ms: per };
+    return {
+      bots: this.bots.length,
+      reset,
+      disconnected,
+      lost_media: lostMedia,
+      back_in_media_ms: lostMedia === 0 ? 0 : worst,
+      per_bot_back_in_media_ms: per,
+    };
   }
 
   async stop(): Promise<void> {

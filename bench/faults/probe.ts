@@ -30,7 +30,11 @@ export class Probe {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
 
-  constructor(readonly name: string, private readonly intervalMs: number, private readonly op: () => Promise<void>) {}
+  constructor(
+    readonly name: string,
+    private readonly intervalMs: number,
+    private readonly op: () => Promise<void>,
+  ) {}
 
   start(): this {
     this.timer = setInterval(() => void this.once(), this.intervalMs);
@@ -45,7 +49,12 @@ export class Probe {
       await this.op();
       this.tries.push({ at, ok: true, ms: Date.now() - at, code: null });
     } catch (err) {
-      this.tries.push({ at, ok: false, ms: Date.now() - at, code: errorCode(err) === 'connect_failed' ? shortMessage(err) : errorCode(err) });
+      this.tries.push({
+        at,
+        ok: false,
+        ms: Date.now() - at,
+        code: errorCode(err) === 'connect_failed' ? shortMessage(err) : errorCode(err),
+      });
     } finally {
       this.running = false;
     }
@@ -83,7 +92,13 @@ export class Probe {
 
 function shortMessage(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/[^A-Za-z0-9 _-].*$/, '').slice(0, 40).trim().replace(/\s+/g, '_') || 'error';
+  return (
+    msg
+      .replace(/[^A-Za-z0-9 _-].*$/, '')
+      .slice(0, 40)
+      .trim()
+      .replace(/\s+/g, '_') || 'error'
+  );
 }
 
 /**
@@ -94,7 +109,12 @@ export class ProbeClient {
   private client: SignalingClient | null = null;
   private joinedRoom: string | null = null;
 
-  constructor(private readonly url: string, private readonly user: string, private readonly mint: (user: string) => Promise<string>, private readonly room: string | null) {}
+  constructor(
+    private readonly url: string,
+    private readonly user: string,
+    private readonly mint: (user: string) => Promise<string>,
+    private readonly room: string | null,
+  ) {}
 
   async ready(): Promise<SignalingClient> {
     if (this.client && this.client.closeInfo === null && (this.room === null || this.joinedRoom === this.room)) return this.client;

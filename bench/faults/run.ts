@@ -116,7 +116,13 @@ async function main(opts: Options): Promise<void> {
     const flowing = await media.waitAllMedia(90_000, () => stopping);
     log(`media: ${flowing ? 'every bot receives every other bot of its room' : 'NOT every bot receives media (measuring anyway)'}`);
   }
-  record['load'] = { participants: opts.participants, rooms: load.rooms.length, joined_at_start: joined, media_bots: opts.mediaBots, media_rooms: media?.rooms.length ?? 0 };
+  record['load'] = {
+    participants: opts.participants,
+    rooms: load.rooms.length,
+    joined_at_start: joined,
+    media_bots: opts.mediaBots,
+    media_rooms: media?.rooms.length ?? 0,
+  };
 
   const ctx: FaultContext = { opts, cluster, load, media, receiver, mint, prefix, log, stopped: () => stopping };
   for (const name of opts.only) {
@@ -145,7 +151,13 @@ async function main(opts: Options): Promise<void> {
     f.events = events[f.fault];
   }
   record['after_last_fault'] = { rows: rows['after'] ?? null, events: events['after'] ?? null };
-  record['webhooks'] = { received: receiver.events.size, duplicates: receiver.duplicates.length, bad_signatures: receiver.badSignatures, received_not_in_outbox: receivedNotInOutbox, missing_at_end: missing };
+  record['webhooks'] = {
+    received: receiver.events.size,
+    duplicates: receiver.duplicates.length,
+    bad_signatures: receiver.badSignatures,
+    received_not_in_outbox: receivedNotInOutbox,
+    missing_at_end: missing,
+  };
   await cleanup();
   finish(opts, 0);
 }

@@ -56,10 +56,31 @@ function bucketer(windows: Array<{ name: string; to_ms: number }>): (at: number)
   return (at) => sorted.find((w) => at <= w.to_ms)?.name ?? 'after';
 }
 
-const emptyRows = (): RowsCheck => ({ acked: 0, lost: 0, lost_by_kind: {}, examples: [], strokes_cleared_by_call_end: 0, hands_unverifiable: 0 });
-const emptyEvents = (): EventsCheck => ({ in_outbox: 0, received: 0, lost: 0, given_up: 0, reordered: 0, created_at_inversions: 0, duplicated: 0, acked_without_event: 0, examples: [] });
+const emptyRows = (): RowsCheck => ({
+  acked: 0,
+  lost: 0,
+  lost_by_kind: {},
+  examples: [],
+  strokes_cleared_by_call_end: 0,
+  hands_unverifiable: 0,
+});
+const emptyEvents = (): EventsCheck => ({
+  in_outbox: 0,
+  received: 0,
+  lost: 0,
+  given_up: 0,
+  reordered: 0,
+  created_at_inversions: 0,
+  duplicated: 0,
+  acked_without_event: 0,
+  examples: [],
+});
 
-export async function verifyRows(url: string, load: SignalingLoad, windows: Array<{ name: string; to_ms: number }>): Promise<Record<string, RowsCheck>> {
+export async function verifyRows(
+  url: string,
+  load: SignalingLoad,
+  windows: Array<{ name: string; to_ms: number }>,
+): Promise<Record<string, RowsCheck>> {
   const bucket = bucketer(windows);
   const out: Record<string, RowsCheck> = {};
   const at = (name: string) => (out[name] ??= emptyRows());
@@ -67,11 +88,29 @@ export async function verifyRows(url: string, load: SignalingLoad, windows: Arra
   const leaves = load.acked.filter((a): a is Extract<AckedWrite, { kind: 'leave' }> => a.kind === 'leave');
   const strokes = load.acked.filter((a): a is Extract<AckedWrite, { kind: 'stroke' }> => a.kind === 'stroke');
   const ids = [...new Set([...joins, ...leaves].map((a) => a.participant_id))];
-  const participants = new Map((await query<{ id: string; left: boolean }>(url, 'SELECT id, left_at IS NOT NULL AS left FROM participants WHERE id = ANY($1)', [ids])).map((r) => [r.id, r.left]));
-  const strokeRows = new Set((await query<{ seq: string }>(url, 'SELECT seq::text AS seq FROM whiteboard_strokes WHERE seq = ANY($1::bigint[])', [strokes.map((s) => s.stroke_id)])).map((r) => r.seq));
+  const participants = new Map(
+    (
+      await query<{ id: string; left: boolean }>(url, 'SELECT id, left_at IS NOT NULL AS left FROM participants WHERE id = ANY($1)', [ids])
+    ).map((r) => [r.id, r.left]),
+  );
+  const strokeRows = new Set(
+    (
+      await query<{ seq: string }>(url, 'SELECT seq::text AS seq FROM whiteboard_strokes WHERE seq = ANY($1::bigint[])', [
+        strokes.map((s) => s.stroke_id),
+      ])
+    ).map((r) => r.seq),
+  );
   const rooms = [...new Set(load.acked.map((a) => a.room))];
-  const callEnds = await query<{ room: string; ended_ms: string }>(url, 'SELECT room, (extract(epoch FROM ended_at) * 1000)::bigint::text AS ended_ms FROM calls WHERE room = ANY($1) AND ended_at IS NOT NULL', [rooms]);
-  const hands = new Set((await query<{ room: string; user_id: string }>(url, 'SELECT room, user_id FROM room_hands WHERE room = ANY($1)', [rooms])).map((r) => `${r.room}\u0000${r.user_id}`));
+  const callEnds = await query<{ room: string; ended_ms: string }>(
+    url,
+    'SELECT room, (extract(epoch FROM ended_at) * 1000)::bigint::text AS ended_ms FROM calls WHERE room = ANY($1) AND ended_at IS NOT NULL',
+    [rooms],
+  );
+  const hands = new Set(
+    (await query<{ room: string; user_id: string }>(url, 'SELECT room, user_id FROM room_hands WHERE room = ANY($1)', [rooms])).map(
+      (r) => `${r.room}\u0000${r.user_id}`,
+    ),
+  );
 
   const lost = (a: AckedWrite, what: string) => {
     const r = at(bucket(a.at));
@@ -101,14 +140,23 @@ export async function verifyRows(url: string, load: SignalingLoad, windows: Arra
   return out;
 }
 
-export async function verifyEvents(url: string, load: SignalingLoad, receiver: WebhookReceiver, windows: Array<{ name: string; to_ms: number }>): Promise<{ events: Record<string, EventsCheck>; receivedNotInOutbox: number }> {
+export async function verifyEvents(
+  url: string,
+  load: SignalingLoad,
+  receiver: WebhookReceiver,
+  windows: Array<{ name: string; to_ms: number }>,
+): Promise<{ events: Record<string, EventsCheck>; receivedNotInOutbox: number }> {
   const bucket = bucketer(windows);
   const out: Record<string, EventsCheck> = {};
   const at = (name: string) => (out[name] ??= emptyEvents());
-  const rows = (await query<{ id: string; event_id: string; room: string; event: string; created_ms: string; failed: boolean; pid: string | null }>(url,
-    `SELECT id::text AS id, event_id::text AS event_id, room, event, (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms,
+  const rows = (
+    await query<{ id: string; event_id: string; room: string; event: string; created_ms: string; failed: boolean; pid: string | null }>(
+      url,
+      `SELECT id::text AS id, event_id::text AS event_id, room, event, (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms,
             failed_at IS NOT NULL AS failed, body::jsonb -> 'participant' ->> 'participant_id' AS pid
-       FROM webhook_outbox ORDER BY id`)).map((r): OutboxRow => ({ ...r, created_ms: Number(r.created_ms) }));
+       FROM webhook_outbox ORDER BY id`,
+    )
+  ).map((r): OutboxRow => ({ ...r, created_ms: Number(r.created_ms) }));
   const byEvent = new Map(rows.map((r) => [r.event_id, r]));
   for (const r of rows) {
     const w = at(bucket(r.created_ms));
@@ -142,7 +190,10 @@ export async function verifyEvents(url: string, load: SignalingLoad, receiver: W
     const w = at(bucket(d.at));
     w.duplicated++;
     const first = receiver.events.get(d.id);
-    if (w.examples.length < 5) w.examples.push(`duplicate: ${first?.event} ${d.id} of ${first?.room}, first ${new Date(first?.received_at ?? 0).toISOString()}, again ${new Date(d.at).toISOString()}`);
+    if (w.examples.length < 5)
+      w.examples.push(
+        `duplicate: ${first?.event} ${d.id} of ${first?.room}, first ${new Date(first?.received_at ?? 0).toISOString()}, again ${new Date(d.at).toISOString()}`,
+      );
   }
   // What the load did must be in the outbox: a participant_joined per acked join, a participant_left per acked leave.
   const stored = new Set(rows.filter((r) => r.pid !== null).map((r) => `${r.event}\u0000${r.pid}`));
@@ -163,7 +214,10 @@ export async function verifyEvents(url: string, load: SignalingLoad, receiver: W
 export async function waitDelivered(url: string, receiver: WebhookReceiver, timeoutMs: number, stopped: () => boolean): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const rows = await query<{ event_id: string }>(url, 'SELECT DISTINCT event_id::text AS event_id FROM webhook_outbox WHERE failed_at IS NULL').catch(() => null);
+    const rows = await query<{ event_id: string }>(
+      url,
+      'SELECT DISTINCT event_id::text AS event_id FROM webhook_outbox WHERE failed_at IS NULL',
+    ).catch(() => null);
     const missing = rows ? rows.filter((r) => !receiver.events.has(r.event_id)).length : -1;
     if (missing === 0 || Date.now() > deadline || stopped()) return missing;
     await new Promise((r) => setTimeout(r, 500));

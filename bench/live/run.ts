@@ -28,12 +28,12 @@ import { CLK_TCK, machineBusyPct, machineCpu, procCpuSeconds, round1, round2 } f
 const args = process.argv.slice(2);
 const list = (name: string, fallback: number[]) => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]!.split(',').map(Number) : fallback;
+  return i >= 0 ? args[i + 1].split(',').map(Number) : fallback;
 };
 const STREAMS = list('streams', [1, 2]);
 const GRID = list('grid', [2, 4]);
 const VIEWERS = list('viewers', [100, 500, 1000]);
-const WINDOW_S = list('window', [20])[0]!;
+const WINDOW_S = list('window', [20])[0];
 const CHAT_SENDERS = 10;
 const FAN_SECONDS = 10;
 
@@ -42,7 +42,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function summary(ms: number[]) {
   const s = [...ms].sort((a, b) => a - b);
-  const at = (q: number) => (s.length ? round1(s[Math.min(s.length - 1, Math.floor(q * s.length))]!) : null);
+  const at = (q: number) => (s.length ? round1(s[Math.min(s.length - 1, Math.floor(q * s.length))]) : null);
   return { n: s.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
 }
 
@@ -72,22 +72,37 @@ async function main(): Promise<void> {
   const token = async (user: string, role: 'host' | 'viewer') => (await issuer.mint({ userId: user, role, ttlSeconds: 3600 })).token;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-bench-live-'));
   const server = await spawnServer({
-    DATA_DIR: dataDir, LOG_LEVEL: 'info', RTC_WORKERS: '1', RTC_PORT: '0', RTC_LISTEN_IP: '127.0.0.1',
-    RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000', MAX_SEND_BUFFER_BYTES: String(64 * 1024 * 1024),
-    LIVE_CHAT_RATE_PER_SECOND: '1000', LIVE_CHAT_BURST: '1000', LIVE_REACTION_RATE_PER_SECOND: '1000', LIVE_REACTION_BURST: '1000',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    RTC_WORKERS: '1',
+    RTC_PORT: '0',
+    RTC_LISTEN_IP: '127.0.0.1',
+    RATE_LIMIT_PER_SECOND: '100000',
+    RATE_LIMIT_BURST: '100000',
+    MAX_SEND_BUFFER_BYTES: String(64 * 1024 * 1024),
+    LIVE_CHAT_RATE_PER_SECOND: '1000',
+    LIVE_CHAT_BURST: '1000',
+    LIVE_REACTION_RATE_PER_SECOND: '1000',
+    LIVE_REACTION_BURST: '1000',
     LIVE_MAX_WATCHERS: '100000',
   });
   const serverPid = server.child.pid!;
   const api = async (method: string, route: string, body?: unknown) => {
     const res = await fetch(`${server.url}${route}`, {
-      method, headers: { authorization: basicAuth(), 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      method,
+      headers: { authorization: basicAuth(), 'content-type': 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-    return { status: res.status, body: await res.json() as any };
+    return { status: res.status, body: await res.json() };
   };
   const result: Record<string, unknown> = {
-    node: process.version, cpus: cpus().length, clk_tck: CLK_TCK, started_at: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    clk_tck: CLK_TCK,
+    started_at: new Date().toISOString(),
     note: 'shared 2-vCPU machine: other agents ran builds and tests at the same time; the bots (libwebrtc encode) run on the same cores',
-    source: '640x360@15 fps VP8 + Opus 440 Hz tone from @roamhq/wrtc bots; output H.264 (libx264 veryfast, 25 fps, 1500 kb/s) + AAC 128 kb/s, 2 s segments',
+    source:
+      '640x360@15 fps VP8 + Opus 440 Hz tone from @roamhq/wrtc bots; output H.264 (libx264 veryfast, 25 fps, 1500 kb/s) + AAC 128 kb/s, 2 s segments',
   };
   const bots: MediaBot[] = [];
 
@@ -129,7 +144,10 @@ async function main(): Promise<void> {
     const wall = (Date.now() - w0) / 1000;
     const c1 = { ff: cpuOf(ff), worker: cpuOf(workers), node: procCpuSeconds(serverPid) ?? 0 };
     const run = {
-      streams, ffmpeg_processes: ff.length, to_live_ms: toLiveMs, window_s: round1(wall),
+      streams,
+      ffmpeg_processes: ff.length,
+      to_live_ms: toLiveMs,
+      window_s: round1(wall),
       ffmpeg_pct_of_core_total: round1(((c1.ff - c0.ff) / wall) * 100),
       ffmpeg_pct_of_core_per_stream: round1(((c1.ff - c0.ff) / wall / streams) * 100),
       worker_pct_of_core: round1(((c1.worker - c0.worker) / wall) * 100),
@@ -180,7 +198,13 @@ async function main(): Promise<void> {
     const w0 = Date.now();
     await sleep(WINDOW_S * 1000);
     const wall = (Date.now() - w0) / 1000;
-    const run = { tiles, ffmpeg_processes: ff.length, to_live_ms: toLiveMs, window_s: round1(wall), ffmpeg_pct_of_core: round1(((cpuOf(ff) - c0) / wall) * 100) };
+    const run = {
+      tiles,
+      ffmpeg_processes: ff.length,
+      to_live_ms: toLiveMs,
+      window_s: round1(wall),
+      ffmpeg_pct_of_core: round1(((cpuOf(ff) - c0) / wall) * 100),
+    };
     log(`grid ${JSON.stringify(run)}`);
     gridRuns.push(run);
     await api('POST', `/api/v1/rooms/${name}/live/stop`);
@@ -205,13 +229,15 @@ async function main(): Promise<void> {
   const watchers: Array<{ client: SignalingClient; user: string }> = [];
   for (const n of VIEWERS) {
     while (watchers.length < n) {
-      const batch = await Promise.all(Array.from({ length: Math.min(100, n - watchers.length) }, async (_, i) => {
-        const user = `w${watchers.length + i}`;
-        const client = await SignalingClient.connect(server.url);
-        await client.request('auth', { token: await token(user, 'viewer') }, 30_000);
-        await client.request('live-watch', { room: fanRoom }, 30_000);
-        return { client, user };
-      }));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(100, n - watchers.length) }, async (_, i) => {
+          const user = `w${watchers.length + i}`;
+          const client = await SignalingClient.connect(server.url);
+          await client.request('auth', { token: await token(user, 'viewer') }, 30_000);
+          await client.request('live-watch', { room: fanRoom }, 30_000);
+          return { client, user };
+        }),
+      );
       watchers.push(...batch);
     }
     log(`${n} watchers connected`);
@@ -236,7 +262,7 @@ async function main(): Promise<void> {
     let sent = 0;
     for (let s = 0; s < FAN_SECONDS; s++) {
       for (let k = 0; k < CHAT_SENDERS; k++) {
-        watchers[k]!.client.send('live-chat', { text: `t=${Date.now()} hello from ${k}` });
+        watchers[k].client.send('live-chat', { text: `t=${Date.now()} hello from ${k}` });
         sent++;
       }
       await sleep(1000);
@@ -247,9 +273,14 @@ async function main(): Promise<void> {
     let wall = (Date.now() - t0) / 1000;
     let cpu = procCpuSeconds(serverPid)! - c0;
     const chat = {
-      messages_sent: sent, deliveries_expected: expected, deliveries: delivered, wall_s: round1(wall),
+      messages_sent: sent,
+      deliveries_expected: expected,
+      deliveries: delivered,
+      wall_s: round1(wall),
       // Includes storing each message (PGlite runs inside the server process).
-      server_cpu_s: round2(cpu), server_ms_per_message: round2((cpu / sent) * 1e3), server_us_per_delivery: round2((cpu / Math.max(1, delivered)) * 1e6),
+      server_cpu_s: round2(cpu),
+      server_ms_per_message: round2((cpu / sent) * 1e3),
+      server_us_per_delivery: round2((cpu / Math.max(1, delivered)) * 1e6),
       latency_ms: summary(latencies),
     };
     for (const off of listeners) off();
@@ -274,7 +305,7 @@ async function main(): Promise<void> {
     let reactions = 0;
     for (let tick = 0; tick < FAN_SECONDS * 2; tick++) {
       for (const [i, w] of watchers.entries()) {
-        w.client.send('live-react', { reaction: names[(i + tick) % names.length]! });
+        w.client.send('live-react', { reaction: names[(i + tick) % names.length] });
         reactions++;
       }
       await sleep(500);
@@ -284,9 +315,14 @@ async function main(): Promise<void> {
     cpu = procCpuSeconds(serverPid)! - c0;
     for (const off of rl) off();
     const react = {
-      reactions_sent: reactions, reactions_counted_by_one_watcher: counted, batches_received_total: batches,
-      batches_per_watcher: round1(batches / n), naive_messages_would_be: reactions * n, wall_s: round1(wall),
-      server_cpu_s: round2(cpu), server_us_per_reaction: round2((cpu / reactions) * 1e6),
+      reactions_sent: reactions,
+      reactions_counted_by_one_watcher: counted,
+      batches_received_total: batches,
+      batches_per_watcher: round1(batches / n),
+      naive_messages_would_be: reactions * n,
+      wall_s: round1(wall),
+      server_cpu_s: round2(cpu),
+      server_us_per_reaction: round2((cpu / reactions) * 1e6),
     };
     const run = { watchers: n, chat, reactions: react };
     log(JSON.stringify(run));

@@ -21,7 +21,6 @@ import { isolated, reexecIsolated } from '../shared/netns.js';
 import { probeFile } from '../../recording/probe.js';
 import { startServer, type TestServer } from '../../test/support/server.js';
 import { machineCpu, processCpuMs } from '../sfu/procnet.js';
-import type { PublisherRequest } from '../sfu/publisher.js';
 
 interface Options {
   participants: number;
@@ -36,30 +35,65 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { participants: 4, compositeParticipants: 3, duration: 30, warmup: 6, width: 640, height: 360, fps: 15, kbps: 600, label: '' };
+  const o: Options = {
+    participants: 4,
+    compositeParticipants: 3,
+    duration: 30,
+    warmup: 6,
+    width: 640,
+    height: 360,
+    fps: 15,
+    kbps: 600,
+    label: '',
+  };
   for (let i = 0; i < argv.length; i++) {
-    const key = argv[i]!.replace(/^--/, '');
+    const key = argv[i].replace(/^--/, '');
     const v = argv[++i] ?? '';
     const n = Number(v);
     switch (key) {
-      case 'participants': o.participants = n; break;
-      case 'composite-participants': o.compositeParticipants = n; break;
-      case 'duration': o.duration = n; break;
-      case 'warmup': o.warmup = n; break;
-      case 'width': o.width = n; break;
-      case 'height': o.height = n; break;
-      case 'fps': o.fps = n; break;
-      case 'kbps': o.kbps = n; break;
-      case 'label': o.label = v; break;
-      case 'help': process.stdout.write(`${readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 14).join('\n')}\n`); process.exit(0);
-      default: throw new Error(`unknown option --${key}`);
+      case 'participants':
+        o.participants = n;
+        break;
+      case 'composite-participants':
+        o.compositeParticipants = n;
+        break;
+      case 'duration':
+        o.duration = n;
+        break;
+      case 'warmup':
+        o.warmup = n;
+        break;
+      case 'width':
+        o.width = n;
+        break;
+      case 'height':
+        o.height = n;
+        break;
+      case 'fps':
+        o.fps = n;
+        break;
+      case 'kbps':
+        o.kbps = n;
+        break;
+      case 'label':
+        o.label = v;
+        break;
+      case 'help':
+        process.stdout.write(
+          `${readFileSync(fileURLToPath(import.meta.url), 'utf8')
+            .split('\n')
+            .slice(0, 14)
+            .join('\n')}\n`,
+        );
+        process.exit(0);
+      default:
+        throw new Error(`unknown option --${key}`);
     }
   }
   return o;
 }
 
 // ---- isolation: loopback only ------------------------------------------------
-
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const t0 = Date.now();
@@ -87,7 +121,7 @@ class Publisher {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
-      this.proc.send({ ...req, id } as PublisherRequest);
+      this.proc.send({ ...req, id });
     });
   }
 }
@@ -123,11 +157,15 @@ interface Window {
 async function measure(srv: TestServer, seconds: number, ffmpegPids: number[]): Promise<Window> {
   const workers = srv.app.sfu!.pool.slots.map((s) => s.pid);
   const sum = (pids: number[]) => pids.reduce((acc, p) => acc + (processCpuMs(p) ?? 0), 0);
-  const w0 = sum(workers), f0 = sum(ffmpegPids), s0 = process.cpuUsage(), m0 = machineCpu();
+  const w0 = sum(workers),
+    f0 = sum(ffmpegPids),
+    s0 = process.cpuUsage(),
+    m0 = machineCpu();
   const start = performance.now();
   await sleep(seconds * 1000);
   const wall = (performance.now() - start) / 1000;
-  const s1 = process.cpuUsage(s0), m1 = machineCpu();
+  const s1 = process.cpuUsage(s0),
+    m1 = machineCpu();
   return {
     seconds: wall,
     workerMsPerS: (sum(workers) - w0) / wall,
@@ -153,8 +191,16 @@ async function main(): Promise<void> {
       const p = Publisher.spawn();
       pubs.push(p);
       await p.request({
-        cmd: 'start', url: srv.url, token: await srv.mint({ userId: `pub-${i}`, role: 'speaker' }), room: i < o.participants ? room : `${room}-extra`,
-        video: true, width: o.width, height: o.height, fps: o.fps, kbps: o.kbps, bwe: false,
+        cmd: 'start',
+        url: srv.url,
+        token: await srv.mint({ userId: `pub-${i}`, role: 'speaker' }),
+        room: i < o.participants ? room : `${room}-extra`,
+        video: true,
+        width: o.width,
+        height: o.height,
+        fps: o.fps,
+        kbps: o.kbps,
+        bwe: false,
       });
       log(`publisher ${i + 1}/${total} publishing`);
     }
@@ -176,7 +222,9 @@ async function main(): Promise<void> {
     const copyFiles = await srv.app.recordings.get(copyRow.id);
     const perTrackFfmpeg = copy.ffmpegMsPerS / tracks / 10;
     const perTrackWorker = (copy.workerMsPerS - baseline.workerMsPerS) / tracks / 10;
-    log(`  ffmpeg ${(copy.ffmpegMsPerS / 10).toFixed(2)}% total over ${copyPids.length} processes = ${perTrackFfmpeg.toFixed(3)}% of a core per track; worker +${perTrackWorker.toFixed(3)}% per track; status ${copyDone.status}`);
+    log(
+      `  ffmpeg ${(copy.ffmpegMsPerS / 10).toFixed(2)}% total over ${copyPids.length} processes = ${perTrackFfmpeg.toFixed(3)}% of a core per track; worker +${perTrackWorker.toFixed(3)}% per track; status ${copyDone.status}`,
+    );
 
     // Composite over compositeParticipants publishers: the others stop publishing into the room first.
     log(`composite: ${o.compositeParticipants} participants (grid + mix, VP8/Opus transcode)`);
@@ -190,17 +238,37 @@ async function main(): Promise<void> {
     const composite = await measure(srv, o.duration, compPids);
     const compDone = await srv.app.recording.stop(compositeRoom, 'stopped');
     const compFiles = await srv.app.recordings.get(compRow.id);
-    log(`  ffmpeg ${(composite.ffmpegMsPerS / 10).toFixed(1)}% of a core per composite; worker +${((composite.workerMsPerS - baseline2.workerMsPerS) / 10).toFixed(2)}%; status ${compDone.status}`);
+    log(
+      `  ffmpeg ${(composite.ffmpegMsPerS / 10).toFixed(1)}% of a core per composite; worker +${((composite.workerMsPerS - baseline2.workerMsPerS) / 10).toFixed(2)}%; status ${compDone.status}`,
+    );
 
     const dir = srv.app.config.recording.dir;
-    const probeAll = async (rec: typeof copyFiles) => Promise.all(rec.files.map(async (f) => {
-      const p = await probeFile(path.join(dir, rec.recording.id, f.key)).catch(() => null);
-      return { name: f.key, status: f.status, size_bytes: f.size_bytes, duration_seconds: f.duration_seconds, streams: p?.streams.map((s) => ({ codec: s.codec_name, width: s.width, height: s.height, packets: s.frames, duration: s.duration })) };
-    }));
+    const probeAll = async (rec: typeof copyFiles) =>
+      Promise.all(
+        rec.files.map(async (f) => {
+          const p = await probeFile(path.join(dir, rec.recording.id, f.key)).catch(() => null);
+          return {
+            name: f.key,
+            status: f.status,
+            size_bytes: f.size_bytes,
+            duration_seconds: f.duration_seconds,
+            streams: p?.streams.map((s) => ({
+              codec: s.codec_name,
+              width: s.width,
+              height: s.height,
+              packets: s.frames,
+              duration: s.duration,
+            })),
+          };
+        }),
+      );
     Object.assign(results, {
       baseline,
       copy: {
-        participants: o.participants, tracks, window: copy, status: copyDone.status,
+        participants: o.participants,
+        tracks,
+        window: copy,
+        status: copyDone.status,
         ffmpeg_pct_core_per_track: perTrackFfmpeg,
         worker_pct_core_per_track: perTrackWorker,
         total_pct_core_per_track: perTrackFfmpeg + perTrackWorker,
@@ -208,7 +276,10 @@ async function main(): Promise<void> {
         files: await probeAll(copyFiles),
       },
       composite: {
-        participants: o.compositeParticipants, baseline: baseline2, window: composite, status: compDone.status,
+        participants: o.compositeParticipants,
+        baseline: baseline2,
+        window: composite,
+        status: compDone.status,
         ffmpeg_pct_core: composite.ffmpegMsPerS / 10,
         worker_pct_core_delta: (composite.workerMsPerS - baseline2.workerMsPerS) / 10,
         files: await probeAll(compFiles),
@@ -223,7 +294,13 @@ async function main(): Promise<void> {
     label: o.label || null,
     at: new Date().toISOString(),
     options: o,
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? null, loadavg_before: load0, loadavg_after: loadavg(), shared: 'other agents ran on the same 2 cores during the run' },
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model ?? null,
+      loadavg_before: load0,
+      loadavg_after: loadavg(),
+      shared: 'other agents ran on the same 2 cores during the run',
+    },
     network: 'private namespace (unshare -n), loopback only',
     ...results,
   };
@@ -233,7 +310,9 @@ async function main(): Promise<void> {
   writeFileSync(path.join(outDir, name), `${JSON.stringify(record, null, 2)}\n`);
   writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(record, null, 2)}\n`);
   log(`results: bench/recording/results/${name}`);
-  process.stdout.write(`${JSON.stringify({ copy: (record as any).copy && { per_track_pct: (record as any).copy.total_pct_core_per_track }, composite_pct: (record as any).composite?.ffmpeg_pct_core })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ copy: (record as any).copy && { per_track_pct: (record as any).copy.total_pct_core_per_track }, composite_pct: (record as any).composite?.ffmpeg_pct_core })}\n`,
+  );
   process.exit(0);
 }
 

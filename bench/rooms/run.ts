@@ -26,7 +26,7 @@ const SECRET = 'bench-webhook-secret-0123';
 
 function summary(ms: number[]) {
   const s = [...ms].sort((a, b) => a - b);
-  const at = (q: number) => (s.length ? Number(s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(2)) : null);
+  const at = (q: number) => (s.length ? Number(s[Math.min(s.length - 1, Math.floor(q * s.length))].toFixed(2)) : null);
   return { n: s.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
 }
 
@@ -35,7 +35,8 @@ const log = (msg: string) => process.stderr.write(`[bench:rooms] ${msg}\n`);
 async function main(): Promise<void> {
   const keys = testKeys();
   const issuer = await TokenIssuer.fromPrivateKeyFile(keys.privateKeyFile, { audience: 'switchboard', issuer: null });
-  const token = async (user: string, role: 'host' | 'viewer' | 'speaker') => (await issuer.mint({ userId: user, role, ttlSeconds: 3600 })).token;
+  const token = async (user: string, role: 'host' | 'viewer' | 'speaker') =>
+    (await issuer.mint({ userId: user, role, ttlSeconds: 3600 })).token;
 
   // Webhook receiver: records receipt time per event.
   const received: Array<{ event: string; room: string; lagMs: number }> = [];
@@ -53,15 +54,20 @@ async function main(): Promise<void> {
 
   const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-bench-rooms-'));
   const server = await spawnServer({
-    DATA_DIR: dataDir, LOG_LEVEL: 'info', // spawnServer waits for 'switchboard listening'
-    RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000',
-    WEBHOOK_URLS: `http://127.0.0.1:${hookPort}/hook`, WEBHOOK_SECRET: SECRET, ROOM_EMPTY_TIMEOUT_SECONDS: '0',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info', // spawnServer waits for 'switchboard listening'
+    RATE_LIMIT_PER_SECOND: '100000',
+    RATE_LIMIT_BURST: '100000',
+    WEBHOOK_URLS: `http://127.0.0.1:${hookPort}/hook`,
+    WEBHOOK_SECRET: SECRET,
+    ROOM_EMPTY_TIMEOUT_SECONDS: '0',
   });
   const result: Record<string, unknown> = { viewers: VIEWERS, messages: MESSAGES, cycles: CYCLES, node: process.version };
   try {
     // A group room sized for the run (the group template holds 25).
     const made = await fetch(`${server.url}/api/v1/rooms`, {
-      method: 'POST', headers: { authorization: basicAuth(), 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: basicAuth(), 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'bench-hands', type: 'group', max_participants: VIEWERS + 1 }),
     });
     if (made.status !== 201) throw new Error(`room create: HTTP ${made.status}`);
@@ -69,22 +75,26 @@ async function main(): Promise<void> {
     const host = await SignalingClient.connect(server.url);
     await host.request('auth', { token: await token('host', 'host') });
     await host.request('join', { room: 'bench-hands' });
-    const viewers = await Promise.all(Array.from({ length: VIEWERS }, async (_, i) => {
-      const c = await SignalingClient.connect(server.url);
-      await c.request('auth', { token: await token(`v${i}`, 'viewer') });
-      await c.request('join', { room: 'bench-hands' }, 60_000);
-      return c;
-    }));
+    const viewers = await Promise.all(
+      Array.from({ length: VIEWERS }, async (_, i) => {
+        const c = await SignalingClient.connect(server.url);
+        await c.request('auth', { token: await token(`v${i}`, 'viewer') });
+        await c.request('join', { room: 'bench-hands' }, 60_000);
+        return c;
+      }),
+    );
 
     // A: every viewer raises at once; ack latency and time until the host's queue is complete.
     log('raise-hand storm');
     const full = host.next('hand-queue', (q) => q.hands.length === VIEWERS, 120_000);
     const t0 = performance.now();
-    const acks = await Promise.all(viewers.map(async (c) => {
-      const s = performance.now();
-      await c.request('raise-hand', {}, 120_000);
-      return performance.now() - s;
-    }));
+    const acks = await Promise.all(
+      viewers.map(async (c) => {
+        const s = performance.now();
+        await c.request('raise-hand', {}, 120_000);
+        return performance.now() - s;
+      }),
+    );
     await full;
     result['raise_hand'] = { ack_ms: summary(acks), all_queued_ms: Number((performance.now() - t0).toFixed(1)) };
     log(`raise-hand: ${JSON.stringify(result['raise_hand'])}`);
@@ -94,12 +104,14 @@ async function main(): Promise<void> {
     // B: chat fan-out: the host sends MESSAGES messages to the room; latency per delivery.
     log('chat fan-out');
     const lat: number[] = [];
-    const waits = viewers.map((c) => (async () => {
-      for (let m = 0; m < MESSAGES; m++) {
-        const d = await c.next('data', (x) => x.topic === 'chat', 60_000);
-        lat.push(Date.now() - (d.data as { t: number }).t);
-      }
-    })());
+    const waits = viewers.map((c) =>
+      (async () => {
+        for (let m = 0; m < MESSAGES; m++) {
+          const d = await c.next('data', (x) => x.topic === 'chat', 60_000);
+          lat.push(Date.now() - (d.data as { t: number }).t);
+        }
+      })(),
+    );
     const c0 = performance.now();
     for (let m = 0; m < MESSAGES; m++) await host.request('send-data', { topic: 'chat', data: { t: Date.now(), m } });
     await Promise.all(waits);
@@ -126,8 +138,11 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - w0) / 1000;
     const got = mine();
     result['webhooks'] = {
-      events: got.length, expected, seconds: Number(seconds.toFixed(2)),
-      events_per_second: Math.round(got.length / seconds), lag_ms: summary(got.map((r) => r.lagMs)),
+      events: got.length,
+      expected,
+      seconds: Number(seconds.toFixed(2)),
+      events_per_second: Math.round(got.length / seconds),
+      lag_ms: summary(got.map((r) => r.lagMs)),
     };
     log(`webhooks: ${JSON.stringify(result['webhooks'])}`);
     await client.close();

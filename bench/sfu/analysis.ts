@@ -12,10 +12,10 @@ export function analyseCheap(a: Snapshot, b: Snapshot, subs: CheapSubscriber[], 
   const pubDelta: Record<string, { packets: number; bytes: number; lost: number; sent: number }> = {};
   for (const kind of Object.keys(b.publisher)) {
     pubDelta[kind] = {
-      packets: b.publisher[kind]!.packets - (a.publisher[kind]?.packets ?? 0),
-      bytes: b.publisher[kind]!.bytes - (a.publisher[kind]?.bytes ?? 0),
-      lost: b.publisher[kind]!.lost - (a.publisher[kind]?.lost ?? 0),
-      sent: b.publisher[kind]!.sent - (a.publisher[kind]?.sent ?? 0),
+      packets: b.publisher[kind].packets - (a.publisher[kind]?.packets ?? 0),
+      bytes: b.publisher[kind].bytes - (a.publisher[kind]?.bytes ?? 0),
+      lost: b.publisher[kind].lost - (a.publisher[kind]?.lost ?? 0),
+      sent: b.publisher[kind].sent - (a.publisher[kind]?.sent ?? 0),
     };
   }
   const nWorkers = b.workers.length;
@@ -58,12 +58,12 @@ export function analyseCheap(a: Snapshot, b: Snapshot, subs: CheapSubscriber[], 
       const expectedSeq = fb && received > 0 ? (fa ? fb[3] - fa[3] : fb[3] - fb[4] + 1) : expectedPub;
       outOfOrder += (fb?.[5] ?? 0) - (fa?.[5] ?? 0);
       if (firstOnPort) rtcp += (sb?.rtcp ?? 0) - (sa?.rtcp ?? 0);
-      for (const x of firstOnPort ? sb?.streams ?? [] : []) {
+      for (const x of firstOnPort ? (sb?.streams ?? []) : []) {
         if (own.has(x[0])) continue;
         other += x[1] - (sa?.streams.find((y) => y[0] === x[0])?.[1] ?? 0);
       }
       if (received === 0) silent++;
-      for (const x of [perWorker[c.worker] ?? perWorker[0]!, (perKind[c.kind] ??= acc())]) {
+      for (const x of [perWorker[c.worker] ?? perWorker[0], (perKind[c.kind] ??= acc())]) {
         x.consumers++;
         x.received += received;
         x.expected_pub += expectedPub;
@@ -80,7 +80,7 @@ export function analyseCheap(a: Snapshot, b: Snapshot, subs: CheapSubscriber[], 
   const lossVsPub = (x: Acc) => r4(x.expected_pub > 0 ? 1 - x.received / x.expected_pub : 0);
   const total = acc();
   for (const w of perWorker) for (const key of Object.keys(total) as Array<keyof Acc>) total[key] += w[key];
-  const workerCpuMs = b.workers.map((w, i) => w.cpu_ms - a.workers[i]!.cpu_ms);
+  const workerCpuMs = b.workers.map((w, i) => w.cpu_ms - a.workers[i].cpu_ms);
   const workerCpuTotalMs = workerCpuMs.reduce((x, y) => x + y, 0);
   const sinkCpuMs = b.sinkCpuMs.reduce((n, x, i) => n + x - (a.sinkCpuMs[i] ?? 0), 0);
   const mainCpuMs = (b.mainCpu.user - a.mainCpu.user + b.mainCpu.system - a.mainCpu.system) / 1000;
@@ -97,26 +97,36 @@ export function analyseCheap(a: Snapshot, b: Snapshot, subs: CheapSubscriber[], 
   return {
     sink,
     window_s: r4(secs),
-    publisher: Object.fromEntries(Object.entries(pubDelta).map(([kind, d]) => [kind, {
-      packets_per_s: r1(d.packets / secs),
-      kbps: r1((d.bytes * 8) / secs / 1000),
-      sent_packets_per_s: r1(d.sent / secs),
-      // Publisher packets the SFU never got (its ingress socket overflowed, or the network).
-      ingress_loss: r4(d.sent > 0 ? 1 - d.packets / d.sent : 0),
-      packets_lost: d.lost,
-    }])),
+    publisher: Object.fromEntries(
+      Object.entries(pubDelta).map(([kind, d]) => [
+        kind,
+        {
+          packets_per_s: r1(d.packets / secs),
+          kbps: r1((d.bytes * 8) / secs / 1000),
+          sent_packets_per_s: r1(d.sent / secs),
+          // Publisher packets the SFU never got (its ingress socket overflowed, or the network).
+          ingress_loss: r4(d.sent > 0 ? 1 - d.packets / d.sent : 0),
+          packets_lost: d.lost,
+        },
+      ]),
+    ),
     forwarded_packets: total.received,
     forwarded_pps: Math.round(total.received / secs),
     expected_pps: Math.round(total.expected_pub / secs),
     loss: lossOf(total),
     loss_basis: 'rtp sequence numbers at the sinks',
     loss_vs_publisher: lossVsPub(total),
-    per_kind: Object.fromEntries(Object.entries(perKind).map(([kind, x]) => [kind, {
-      forwarded_pps: Math.round(x.received / secs),
-      loss: lossOf(x),
-      loss_vs_publisher: lossVsPub(x),
-      mbps_out: r1((x.bytes * 8) / secs / 1e6),
-    }])),
+    per_kind: Object.fromEntries(
+      Object.entries(perKind).map(([kind, x]) => [
+        kind,
+        {
+          forwarded_pps: Math.round(x.received / secs),
+          loss: lossOf(x),
+          loss_vs_publisher: lossVsPub(x),
+          mbps_out: r1((x.bytes * 8) / secs / 1e6),
+        },
+      ]),
+    ),
     subscribers_over_1pct_loss: perSubLoss.filter((x) => x > 0.01).length,
     subscriber_loss_p50: r4(quantile(perSubLoss, 0.5)),
     subscriber_loss_p95: r4(quantile(perSubLoss, 0.95)),
@@ -127,14 +137,14 @@ export function analyseCheap(a: Snapshot, b: Snapshot, subs: CheapSubscriber[], 
     rtcp_packets_to_sinks: rtcp,
     packets_per_worker_cpu_s: workerCpuTotalMs > 0 ? Math.round(total.received / (workerCpuTotalMs / 1000)) : null,
     workers: b.workers.map((w, i) => {
-      const pw = perWorker[i]!;
+      const pw = perWorker[i];
       return {
         worker: w.index,
         consumers: pw.consumers,
-        cpu_pct: pctOf(workerCpuMs[i]!),
+        cpu_pct: pctOf(workerCpuMs[i]),
         forwarded_pps: Math.round(pw.received / secs),
         loss: lossOf(pw),
-        packets_per_cpu_s: workerCpuMs[i]! > 0 ? Math.round(pw.received / (workerCpuMs[i]! / 1000)) : null,
+        packets_per_cpu_s: workerCpuMs[i] > 0 ? Math.round(pw.received / (workerCpuMs[i] / 1000)) : null,
         socket_drops: dropsDelta(w.pid),
         rss_mb: r1(w.rss_kb / 1024),
       };
@@ -158,7 +168,6 @@ export function analyseCheap(a: Snapshot, b: Snapshot, subs: CheapSubscriber[], 
     },
   };
 }
-
 
 export type Analysis = ReturnType<typeof analyseCheap>;
 

@@ -98,18 +98,22 @@ export function parseOptions(argv: string[]): Options {
     out: 'bench/sfu/results',
     label: '',
   };
-  const list = (v: string) => v.split(',').filter(Boolean).map((x) => {
-    const n = Number(x);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`not a count: ${x}`);
-    return n;
-  });
+  const list = (v: string) =>
+    v
+      .split(',')
+      .filter(Boolean)
+      .map((x) => {
+        const n = Number(x);
+        if (!Number.isInteger(n) || n < 0) throw new Error(`not a count: ${x}`);
+        return n;
+      });
   const num = (v: string, name: string) => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a number`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
     if (a === '--help' || a === '-h') {
       process.stdout.write(`${HELP}\n`);
       process.exit(0);
@@ -119,42 +123,99 @@ export function parseOptions(argv: string[]): Options {
     const v = inline ?? argv[++i];
     if (v === undefined) throw new Error(`--${key} needs a value`);
     switch (key) {
-      case 'mode': o.modes = v.split(',').filter(Boolean).map((m) => {
-        if (m !== 'video' && m !== 'audio') throw new Error(`--mode: video or audio, not ${m}`);
-        return m;
-      }); break;
-      case 'subscribers': o.subscribers = list(v); break;
-      case 'audio-subscribers': o.audioSubscribers = list(v); break;
-      case 'duration': o.duration = num(v, key); break;
-      case 'settle': o.settle = num(v, key); break;
-      case 'warmup': o.warmup = num(v, key); break;
-      case 'workers': o.workers = num(v, key); break;
-      case 'budget': o.budget = num(v, key); break;
-      case 'real-subscribers': o.realSubscribers = num(v, key); break;
-      case 'real-background': o.realBackground = num(v, key); break;
-      case 'video-kbps': o.videoKbps = num(v, key); break;
-      case 'width': o.width = num(v, key); break;
-      case 'height': o.height = num(v, key); break;
-      case 'fps': o.fps = num(v, key); break;
-      case 'sinks': o.sinks = v.split(',').filter(Boolean).map((m) => {
-        if (m !== 'read' && m !== 'batch') throw new Error(`--sinks: read or batch, not ${m}`);
-        return m;
-      }); break;
-      case 'batch-ms': o.batchMs = num(v, key); break;
-      case 'sink-procs': o.sinkProcs = Math.max(1, num(v, key)); break;
-      case 'sink-rcvbuf': o.sinkRcvbuf = num(v, key); break;
-      case 'stop-loss': o.stopLoss = num(v, key); break;
-      case 'tcc': o.tcc = v !== 'off'; break;
+      case 'mode':
+        o.modes = v
+          .split(',')
+          .filter(Boolean)
+          .map((m) => {
+            if (m !== 'video' && m !== 'audio') throw new Error(`--mode: video or audio, not ${m}`);
+            return m;
+          });
+        break;
+      case 'subscribers':
+        o.subscribers = list(v);
+        break;
+      case 'audio-subscribers':
+        o.audioSubscribers = list(v);
+        break;
+      case 'duration':
+        o.duration = num(v, key);
+        break;
+      case 'settle':
+        o.settle = num(v, key);
+        break;
+      case 'warmup':
+        o.warmup = num(v, key);
+        break;
+      case 'workers':
+        o.workers = num(v, key);
+        break;
+      case 'budget':
+        o.budget = num(v, key);
+        break;
+      case 'real-subscribers':
+        o.realSubscribers = num(v, key);
+        break;
+      case 'real-background':
+        o.realBackground = num(v, key);
+        break;
+      case 'video-kbps':
+        o.videoKbps = num(v, key);
+        break;
+      case 'width':
+        o.width = num(v, key);
+        break;
+      case 'height':
+        o.height = num(v, key);
+        break;
+      case 'fps':
+        o.fps = num(v, key);
+        break;
+      case 'sinks':
+        o.sinks = v
+          .split(',')
+          .filter(Boolean)
+          .map((m) => {
+            if (m !== 'read' && m !== 'batch') throw new Error(`--sinks: read or batch, not ${m}`);
+            return m;
+          });
+        break;
+      case 'batch-ms':
+        o.batchMs = num(v, key);
+        break;
+      case 'sink-procs':
+        o.sinkProcs = Math.max(1, num(v, key));
+        break;
+      case 'sink-rcvbuf':
+        o.sinkRcvbuf = num(v, key);
+        break;
+      case 'stop-loss':
+        o.stopLoss = num(v, key);
+        break;
+      case 'tcc':
+        o.tcc = v !== 'off';
+        break;
       case 'plain-transports':
         if (v !== 'subscriber' && v !== 'consumer') throw new Error(`--plain-transports: subscriber or consumer, not ${v}`);
         o.plainTransports = v;
         break;
-      case 'publisher-bwe': o.publisherBwe = v === 'on'; break;
-      case 'max-seconds': o.maxSeconds = num(v, key); break;
-      case 'max-setup-seconds': o.maxSetupSeconds = num(v, key); break;
-      case 'out': o.out = v; break;
-      case 'label': o.label = v; break;
-      default: throw new Error(`unknown option --${key} (--help lists them)`);
+      case 'publisher-bwe':
+        o.publisherBwe = v === 'on';
+        break;
+      case 'max-seconds':
+        o.maxSeconds = num(v, key);
+        break;
+      case 'max-setup-seconds':
+        o.maxSetupSeconds = num(v, key);
+        break;
+      case 'out':
+        o.out = v;
+        break;
+      case 'label':
+        o.label = v;
+        break;
+      default:
+        throw new Error(`unknown option --${key} (--help lists them)`);
     }
   }
   o.subscribers.sort((a, b) => a - b);

@@ -19,8 +19,8 @@ export function udpDropsByInode(): Map<number, { port: number; drops: number; rx
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 13) continue;
-      const port = parseInt(f[1]!.split(':')[1]!, 16);
-      out.set(Number(f[9]), { port, drops: Number(f[12]), rxQueue: parseInt(f[4]!.split(':')[1]!, 16) });
+      const port = parseInt(f[1].split(':')[1], 16);
+      out.set(Number(f[9]), { port, drops: Number(f[12]), rxQueue: parseInt(f[4].split(':')[1], 16) });
     }
   }
   return out;
@@ -66,18 +66,20 @@ export function udpDropsOf(pids: number[]): Map<number, { sockets: number; drops
 
 /** The namespace's UDP counters (/proc/net/snmp "Udp:"). */
 export function snmpUdp(): Record<string, number> {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const lines = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
   const out: Record<string, number> = {};
   if (lines.length < 2) return out;
-  const names = lines[0]!.split(/\s+/).slice(1);
-  const values = lines[1]!.split(/\s+/).slice(1);
+  const names = lines[0].split(/\s+/).slice(1);
+  const values = lines[1].split(/\s+/).slice(1);
   names.forEach((n, i) => (out[n] = Number(values[i])));
   return out;
 }
 
 /** Whole-machine CPU time (all cores), in ms: busy and total. */
 export function machineCpu(): { busyMs: number; totalMs: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
   const idle = (v[3] ?? 0) + (v[4] ?? 0);

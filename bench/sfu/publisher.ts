@@ -49,14 +49,16 @@ const timers: NodeJS.Timeout[] = [];
 function clocked(periodMs: number, maxBurst: number, tick: () => void): void {
   const start = performance.now();
   let done = 0;
-  timers.push(setInterval(() => {
-    const due = Math.floor((performance.now() - start) / periodMs);
-    if (due - done > maxBurst) done = due - maxBurst;
-    while (done < due) {
-      tick();
-      done++;
-    }
-  }, periodMs / 2));
+  timers.push(
+    setInterval(() => {
+      const due = Math.floor((performance.now() - start) / periodMs);
+      if (due - done > maxBurst) done = due - maxBurst;
+      while (done < due) {
+        tick();
+        done++;
+      }
+    }, periodMs / 2),
+  );
 }
 
 /**
@@ -68,9 +70,12 @@ function clocked(periodMs: number, maxBurst: number, tick: () => void): void {
 function disableBwe(): void {
   const load = Device.prototype.load;
   Device.prototype.load = function (this: Device, opts: Parameters<Device['load']>[0]) {
-    const caps = opts.routerRtpCapabilities as RtpCapabilities;
+    const caps = opts.routerRtpCapabilities;
     const routerRtpCapabilities: RtpCapabilities = {
-      codecs: caps.codecs?.map((c) => ({ ...c, rtcpFeedback: (c.rtcpFeedback ?? []).filter((f) => f.type !== 'transport-cc' && f.type !== 'goog-remb') })),
+      codecs: caps.codecs?.map((c) => ({
+        ...c,
+        rtcpFeedback: (c.rtcpFeedback ?? []).filter((f) => f.type !== 'transport-cc' && f.type !== 'goog-remb'),
+      })),
       headerExtensions: caps.headerExtensions?.filter((h) => !h.uri.includes('transport-wide-cc') && !h.uri.includes('abs-send-time')),
     };
     return load.call(this, { ...opts, routerRtpCapabilities });

@@ -48,8 +48,18 @@ export class Publisher {
     });
   }
 
-  async begin(req: { url: string; token: string; room: string; video: boolean; width: number; height: number; fps: number; kbps: number; bwe: boolean }): Promise<void> {
-    const r = await this.call({ cmd: 'start', ...req } as Omit<PublisherRequest, 'id'>);
+  async begin(req: {
+    url: string;
+    token: string;
+    room: string;
+    video: boolean;
+    width: number;
+    height: number;
+    fps: number;
+    kbps: number;
+    bwe: boolean;
+  }): Promise<void> {
+    const r = await this.call({ cmd: 'start', ...req });
     this.participantId = r.participantId ?? '';
     this.producers = r.producers ?? {};
   }

@@ -22,7 +22,6 @@ interface ModeSummary {
   at_1000?: { loss: number; sustained: boolean; forwarded_pps: number; packets_per_worker_cpu_s: number | null };
 }
 
-
 /** The mediasoup worker binary and its build-info.txt (which build was measured). */
 export function workerInfo(): Record<string, unknown> {
   try {
@@ -52,13 +51,29 @@ export function summarize(results: Results): Record<string, unknown> {
       max_subscribers_under_1pct_loss: r.max_subscribers_under_1pct_loss,
       max_forwarded_pps_under_1pct_loss: Math.max(0, ...ok.map((x) => x.forwarded_pps)),
       best_packets_per_worker_cpu_s: Math.max(0, ...steps.map((x) => x.packets_per_worker_cpu_s ?? 0)),
-      steps: steps.map((x) => `N=${x.subscribers}: ${x.forwarded_pps} pkt/s, loss ${(x.loss * 100).toFixed(2)}%, ` +
-        `ingress ${Object.values(x.publisher).map((p) => `${((p.ingress_loss ?? 0) * 100).toFixed(2)}%`).join('/')}, ${x.packets_per_worker_cpu_s} pkt/worker-cpu-s${sustained(x) ? '' : ' (not sustained)'}`),
-      ...(at1000 ? { at_1000: { loss: at1000.loss, sustained: sustained(at1000), forwarded_pps: at1000.forwarded_pps, packets_per_worker_cpu_s: at1000.packets_per_worker_cpu_s } } : {}),
+      steps: steps.map(
+        (x) =>
+          `N=${x.subscribers}: ${x.forwarded_pps} pkt/s, loss ${(x.loss * 100).toFixed(2)}%, ` +
+          `ingress ${Object.values(x.publisher)
+            .map((p) => `${((p.ingress_loss ?? 0) * 100).toFixed(2)}%`)
+            .join('/')}, ${x.packets_per_worker_cpu_s} pkt/worker-cpu-s${sustained(x) ? '' : ' (not sustained)'}`,
+      ),
+      ...(at1000
+        ? {
+            at_1000: {
+              loss: at1000.loss,
+              sustained: sustained(at1000),
+              forwarded_pps: at1000.forwarded_pps,
+              packets_per_worker_cpu_s: at1000.packets_per_worker_cpu_s,
+            },
+          }
+        : {}),
     };
   }
   const s: Record<string, unknown> = { ...modes };
-  const video = Object.entries(modes).filter(([key]) => key.startsWith('video/')).map(([, v]) => v);
+  const video = Object.entries(modes)
+    .filter(([key]) => key.startsWith('video/'))
+    .map(([, v]) => v);
   if (video.length) {
     s['targets'] = {
       '>=100k packets per worker-cpu-s (best video step)': Math.max(...video.map((v) => v.best_packets_per_worker_cpu_s)) >= 100_000,

@@ -42,7 +42,11 @@ async function main(): Promise<void> {
   const bench = new Bench(o);
   const outDir = path.resolve(o.out);
   const write = (status: string) => {
-    const doc = { meta: { ...meta, finished: new Date().toISOString(), loadavg_end: loadavg(), status }, summary: summarize(results), ...results };
+    const doc = {
+      meta: { ...meta, finished: new Date().toISOString(), loadavg_end: loadavg(), status },
+      summary: summarize(results),
+      ...results,
+    };
     log(`results: ${writeResults(outDir, started, doc)} (and latest.json)`);
     return doc;
   };

@@ -32,21 +32,26 @@ export interface Snapshot {
   snmp: Record<string, number>;
 }
 
-
 export async function publisherCounters(media: MediaRoom, pub: Publisher): Promise<PublisherCounters> {
   const out: PublisherCounters = {};
   const sender = pub.stats().catch(() => [] as PublisherStats[]);
-  await Promise.all(Object.entries(pub.producers).map(async ([kind, id]) => {
-    const stats = (await media.stats(pub.participantId, { producerId: id })) as Array<{ packetCount: number; byteCount: number; packetsLost: number }>;
-    const c = { packets: 0, bytes: 0, lost: 0, sent: 0 };
-    for (const s of stats) {
-      c.packets += s.packetCount;
-      c.bytes += s.byteCount;
-      c.lost += s.packetsLost;
-    }
-    out[kind] = c;
-  }));
-  for (const x of await sender) if (out[x.kind]) out[x.kind]!.sent += x.packetsSent;
+  await Promise.all(
+    Object.entries(pub.producers).map(async ([kind, id]) => {
+      const stats = (await media.stats(pub.participantId, { producerId: id })) as Array<{
+        packetCount: number;
+        byteCount: number;
+        packetsLost: number;
+      }>;
+      const c = { packets: 0, bytes: 0, lost: 0, sent: 0 };
+      for (const s of stats) {
+        c.packets += s.packetCount;
+        c.bytes += s.byteCount;
+        c.lost += s.packetsLost;
+      }
+      out[kind] = c;
+    }),
+  );
+  for (const x of await sender) if (out[x.kind]) out[x.kind].sent += x.packetsSent;
   return out;
 }
 
@@ -60,11 +65,7 @@ export async function snapshot(bench: Bench, publisher: () => Promise<PublisherC
     portDrops.set(port, drops);
     portQueue.set(port, rxQueue);
   }
-  const [pub, workers, sinks] = await Promise.all([
-    pubPromise,
-    usagePromise,
-    Promise.all(bench.sinks.map((s) => s.snapshot())),
-  ]);
+  const [pub, workers, sinks] = await Promise.all([pubPromise, usagePromise, Promise.all(bench.sinks.map((s) => s.snapshot()))]);
   const t = performance.now();
   const mainCpu = process.cpuUsage();
   const machine = machineCpu();

@@ -41,7 +41,10 @@ class Stream {
   readonly firstExt: number;
   outOfOrder = 0;
 
-  constructor(readonly ssrc: number, seq: number) {
+  constructor(
+    readonly ssrc: number,
+    seq: number,
+  ) {
     // Start one cycle up so a little reordering around the first packet stays positive.
     this.maxExt = 65536 + seq;
     this.firstExt = this.maxExt;
@@ -67,8 +70,8 @@ class Sink {
 
   private onPacket(msg: Buffer): void {
     readsThisTurn++;
-    if (msg.length < 12 || msg[0]! >> 6 !== 2) return;
-    const pt = msg[1]! & 0x7f;
+    if (msg.length < 12 || msg[0] >> 6 !== 2) return;
+    const pt = msg[1] & 0x7f;
     if (pt >= 64 && pt <= 95) {
       // RTCP multiplexed on the same port (RFC 5761): 200-204 with the marker bit.
       this.rtcp++;
@@ -78,7 +81,7 @@ class Sink {
     const seq = msg.readUInt16BE(2);
     const streams = this.streams;
     for (let i = 0; i < streams.length; i++) {
-      const s = streams[i]!;
+      const s = streams[i];
       if (s.ssrc === ssrc) {
         s.add(seq, msg.length);
         return;

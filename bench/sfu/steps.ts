@@ -50,14 +50,23 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
   let b = await snapshot(bench, pubCounters);
   const base = analyseCheap(a, b, subs, sink);
   out.baseline = { publisher: base.publisher, cpu_pct: base.cpu_pct };
-  log(`${mode}/${sink}: publisher alone: ${Object.entries(base.publisher).map(([kk, p]) => `${kk} ${p.packets_per_s} pkt/s ${p.kbps} kbps`).join(', ')}; workers ${base.cpu_pct.workers}% cpu`);
+  log(
+    `${mode}/${sink}: publisher alone: ${Object.entries(base.publisher)
+      .map(([kk, p]) => `${kk} ${p.packets_per_s} pkt/s ${p.kbps} kbps`)
+      .join(', ')}; workers ${base.cpu_pct.workers}% cpu`,
+  );
 
   for (let n of steps) {
     if (bench.workerDied) break;
     const add = await addCheap(bench, media, subs, n, producers, caps);
-    if (add.timed_out) log(`${mode}/${sink}: adding subscribers took over ${bench.o.maxSetupSeconds} s (the worker answers late): measuring N=${subs.length} instead of ${n}, then stopping`);
+    if (add.timed_out)
+      log(
+        `${mode}/${sink}: adding subscribers took over ${bench.o.maxSetupSeconds} s (the worker answers late): measuring N=${subs.length} instead of ${n}, then stopping`,
+      );
     n = subs.length;
-    log(`${mode}/${sink} N=${n}: +${add.added} subscribers (${add.ms_per_subscriber} ms each), routers ${media.routerCount}: ${JSON.stringify(bench.routerLayout())}`);
+    log(
+      `${mode}/${sink} N=${n}: +${add.added} subscribers (${add.ms_per_subscriber} ms each), routers ${media.routerCount}: ${JSON.stringify(bench.routerLayout())}`,
+    );
     await sleep(bench.o.settle * 1000);
     a = await snapshot(bench, pubCounters);
     await sleep(bench.o.duration * 1000);
@@ -65,7 +74,11 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
     const m = analyseCheap(a, b, subs, sink);
     const sender = await pub.stats().catch(() => []);
     const step: StepRecord = {
-      subscribers: n, consumers: subs.length * Object.keys(producers).length, routers: media.routerCount, layout: bench.routerLayout(), setup: add,
+      subscribers: n,
+      consumers: subs.length * Object.keys(producers).length,
+      routers: media.routerCount,
+      layout: bench.routerLayout(),
+      setup: add,
       ...m,
       publisher_sender: sender,
     };
@@ -75,7 +88,12 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
         `${m.packets_per_worker_cpu_s === null ? '-' : k(m.packets_per_worker_cpu_s)} pkt per worker-cpu-s, ` +
         `workers ${m.workers.map((w) => `${w.cpu_pct}%`).join('+')} (loss ${m.workers.map((w) => pct(w.loss)).join('/')}), sinks ${m.cpu_pct.sinks}%, main ${m.cpu_pct.main_process}%, others ${m.cpu_pct.others_on_machine}%, ` +
         `worker socket drops ${m.drops.worker_socket_drops}, sink drops ${m.drops.sink_socket_drops}; ` +
-        `${sender.filter((x) => x.kind === 'video').map((x) => `camera ${x.frameWidth}x${x.frameHeight}@${x.framesPerSecond} (${x.qualityLimitationReason}) `).join('')}publisher ${Object.entries(m.publisher).map(([kk, p]) => `${kk} ${p.packets_per_s} pkt/s ${p.kbps} kbps (sent ${p.sent_packets_per_s})`).join(', ')}`,
+        `${sender
+          .filter((x) => x.kind === 'video')
+          .map((x) => `camera ${x.frameWidth}x${x.frameHeight}@${x.framesPerSecond} (${x.qualityLimitationReason}) `)
+          .join('')}publisher ${Object.entries(m.publisher)
+          .map(([kk, p]) => `${kk} ${p.packets_per_s} pkt/s ${p.kbps} kbps (sent ${p.sent_packets_per_s})`)
+          .join(', ')}`,
     );
     if (add.timed_out) break;
     if (m.loss > bench.o.stopLoss) {
@@ -90,15 +108,17 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
     // Sanity: what a few consumers say they sent, against what their sinks got (whole run).
     const sample = subs.slice(0, 2).flat();
     const snap = await Promise.all(bench.sinks.map((s) => s.snapshot()));
-    out.consumer_check = await Promise.all(sample.map(async (c) => {
-      const stats = (await c.consumer.getStats()) as Array<{ type: string; packetCount: number }>;
-      return {
-        kind: c.kind,
-        worker: c.worker,
-        sfu_sent: stats.find((x) => x.type === 'outbound-rtp')?.packetCount ?? null,
-        sink_received: snap[c.proc]![c.sinkIndex]?.streams.find((x) => x[0] === c.ssrc)?.[1] ?? 0,
-      };
-    }));
+    out.consumer_check = await Promise.all(
+      sample.map(async (c) => {
+        const stats = (await c.consumer.getStats()) as Array<{ type: string; packetCount: number }>;
+        return {
+          kind: c.kind,
+          worker: c.worker,
+          sfu_sent: stats.find((x) => x.type === 'outbound-rtp')?.packetCount ?? null,
+          sink_received: snap[c.proc][c.sinkIndex]?.streams.find((x) => x[0] === c.ssrc)?.[1] ?? 0,
+        };
+      }),
+    );
   }
 
   log(`${mode}/${sink}: tearing down ${subs.length} subscribers`);
@@ -107,7 +127,6 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
   await bench.unpublish(pub);
   await sleep(1000);
 }
-
 
 /** Real WebRTC subscribers (wrtc + mediasoup-client), decoding what they get. */
 export async function real(bench: Bench, count: number, background: number) {
@@ -136,27 +155,38 @@ export async function real(bench: Bench, count: number, background: number) {
   log(`real: ${count} subscribers decoding; layout ${JSON.stringify(bench.routerLayout())}`);
   await sleep(bench.o.settle * 1000);
 
-  type Inbound = { packetsReceived: number; packetsLost: number; framesDecoded: number; bytesReceived: number; nackCount: number; jitter: number; frames: number };
+  type Inbound = {
+    packetsReceived: number;
+    packetsLost: number;
+    framesDecoded: number;
+    bytesReceived: number;
+    nackCount: number;
+    jitter: number;
+    frames: number;
+  };
   // wrtc has no RTCRtpReceiver.getStats: read the recv transport's (peer connection's) report.
-  const readViewers = () => Promise.all(viewers.map(async (v) => {
-    const out: Record<string, Inbound> = {};
-    for (const [kind, t] of Object.entries(v.tracks)) {
-      out[kind] = { packetsReceived: 0, packetsLost: 0, framesDecoded: 0, bytesReceived: 0, nackCount: 0, jitter: 0, frames: t.frames };
-    }
-    const report = await v.bot.recvTransport!.getStats();
-    report.forEach((x: Record<string, unknown>) => {
-      if (x['type'] !== 'inbound-rtp') return;
-      const s = out[String(x['kind'] ?? x['mediaType'])];
-      if (!s) return;
-      s.packetsReceived += Number(x['packetsReceived'] ?? 0);
-      s.packetsLost += Number(x['packetsLost'] ?? 0);
-      s.framesDecoded += Number(x['framesDecoded'] ?? 0);
-      s.bytesReceived += Number(x['bytesReceived'] ?? 0);
-      s.nackCount += Number(x['nackCount'] ?? 0);
-      s.jitter = Math.max(s.jitter, Number(x['jitter'] ?? 0));
-    });
-    return out;
-  }));
+  const readViewers = () =>
+    Promise.all(
+      viewers.map(async (v) => {
+        const out: Record<string, Inbound> = {};
+        for (const [kind, t] of Object.entries(v.tracks)) {
+          out[kind] = { packetsReceived: 0, packetsLost: 0, framesDecoded: 0, bytesReceived: 0, nackCount: 0, jitter: 0, frames: t.frames };
+        }
+        const report = await v.bot.recvTransport!.getStats();
+        report.forEach((x: Record<string, unknown>) => {
+          if (x['type'] !== 'inbound-rtp') return;
+          const s = out[String(x['kind'] ?? x['mediaType'])];
+          if (!s) return;
+          s.packetsReceived += Number(x['packetsReceived'] ?? 0);
+          s.packetsLost += Number(x['packetsLost'] ?? 0);
+          s.framesDecoded += Number(x['framesDecoded'] ?? 0);
+          s.bytesReceived += Number(x['bytesReceived'] ?? 0);
+          s.nackCount += Number(x['nackCount'] ?? 0);
+          s.jitter = Math.max(s.jitter, Number(x['jitter'] ?? 0));
+        });
+        return out;
+      }),
+    );
   const [va, a] = await Promise.all([readViewers(), snapshot(bench, pubCounters)]);
   await sleep(bench.o.duration * 1000);
   const [vb, b] = await Promise.all([readViewers(), snapshot(bench, pubCounters)]);
@@ -169,8 +199,8 @@ export async function real(bench: Bench, count: number, background: number) {
   let realLost = 0;
   for (const kind of kinds) {
     const d = viewers.map((_, i) => {
-      const x = va[i]![kind]!;
-      const y = vb[i]![kind]!;
+      const x = va[i][kind];
+      const y = vb[i][kind];
       return {
         packets: y.packetsReceived - x.packetsReceived,
         lost: y.packetsLost - x.packetsLost,
@@ -180,7 +210,7 @@ export async function real(bench: Bench, count: number, background: number) {
         jitter: y.jitter,
       };
     });
-    const expected = (b.publisher[kind]!.packets - a.publisher[kind]!.packets) * viewers.length;
+    const expected = (b.publisher[kind].packets - a.publisher[kind].packets) * viewers.length;
     const packets = d.reduce((n, x) => n + x.packets, 0);
     realForwarded += packets;
     realExpected += expected;
@@ -195,7 +225,11 @@ export async function real(bench: Bench, count: number, background: number) {
       receiver_nacks: d.reduce((n, x) => n + x.nacks, 0),
       max_jitter_s: Math.max(...d.map((x) => x.jitter)),
       ...(kind === 'video'
-        ? { frames_decoded_per_s_min: r1(rate[0] ?? 0), frames_decoded_per_s_median: r1(quantile(rate, 0.5)), stats_frames_decoded: d.reduce((n, x) => n + x.framesDecoded, 0) }
+        ? {
+            frames_decoded_per_s_min: r1(rate[0] ?? 0),
+            frames_decoded_per_s_median: r1(quantile(rate, 0.5)),
+            stats_frames_decoded: d.reduce((n, x) => n + x.framesDecoded, 0),
+          }
         : { audio_10ms_chunks_per_s_min: r1(rate[0] ?? 0), audio_10ms_chunks_per_s_median: r1(quantile(rate, 0.5)) }),
     };
   }

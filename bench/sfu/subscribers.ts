@@ -50,7 +50,7 @@ export async function addCheap(
   // Sockets first (one per transport), spread round-robin over the sink processes.
   const perProc = bench.sinks.map((_, i) => Math.floor(need / bench.sinks.length) + (i < need % bench.sinks.length ? 1 : 0));
   const bases = bench.sinks.map((s) => s.sockets);
-  const ports = await Promise.all(bench.sinks.map((s, i) => s.open(perProc[i]!, bench.o.sinkRcvbuf)));
+  const ports = await Promise.all(bench.sinks.map((s, i) => s.open(perProc[i], bench.o.sinkRcvbuf)));
   const routersBefore = media.routerCount;
   const start = performance.now();
   const pool = bench.sfu.pool;
@@ -67,34 +67,40 @@ export async function addCheap(
       const proc = next % bench.sinks.length;
       const j = Math.floor(next / bench.sinks.length);
       next++;
-      const port = ports[proc]![j]!;
+      const port = ports[proc][j];
       const before = pool.slots.map((s) => s.consumers);
-      const pending = media.createPlainSubscriber(group.map((k) => producers[k]!), {
-        ip: '127.0.0.1',
-        port,
-        rtpCapabilities: caps,
-        srtp: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: randomBytes(30).toString('base64') },
-      });
+      const pending = media.createPlainSubscriber(
+        group.map((k) => producers[k]),
+        {
+          ip: '127.0.0.1',
+          port,
+          rtpCapabilities: caps,
+          srtp: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: randomBytes(30).toString('base64') },
+        },
+      );
       // One request may itself never come back from a saturated worker: bound it by
       // what is left of the setup time (a late answer is closed when it arrives).
       const leftMs = Math.max(5_000, bench.o.maxSetupSeconds * 1000 - (performance.now() - start));
       const made = await Promise.race([pending, sleep(leftMs).then(() => null)]);
       if (!made) {
-        void pending.then(({ transport }) => transport.close(), () => {});
+        void pending.then(
+          ({ transport }) => transport.close(),
+          () => {},
+        );
         for (const c of sub) c.transport.close();
         timedOut = true;
         break;
       }
       const { transport, consumers } = made;
-      const worker = pool.slots.findIndex((s, i) => s.consumers > before[i]!);
+      const worker = pool.slots.findIndex((s, i) => s.consumers > before[i]);
       group.forEach((kind, i) => {
-        const consumer = consumers[i]!;
+        const consumer = consumers[i];
         sub.push({
           kind: kind as 'audio' | 'video',
           ssrc: consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0,
           worker,
           proc,
-          sinkIndex: bases[proc]! + j,
+          sinkIndex: bases[proc] + j,
           port,
           transport,
           consumer,
@@ -113,4 +119,3 @@ export async function addCheap(
   const ms = performance.now() - start;
   return { added, ms_per_subscriber: r1(ms / Math.max(1, added)), new_routers: media.routerCount - routersBefore, timed_out: timedOut };
 }
-

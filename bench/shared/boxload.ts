@@ -45,7 +45,7 @@ export function loadBetween(a: LoadSample, b: LoadSample): BoxLoad {
     own_pct: ownPct,
     other_pct: round1(Math.max(0, busy - ownPct)),
     cpus: cpus().length,
-    loadavg_1m: Math.round(loadavg()[0]! * 100) / 100,
+    loadavg_1m: Math.round(loadavg()[0] * 100) / 100,
   };
 }
 

@@ -8,7 +8,9 @@ import { networkInterfaces } from 'node:os';
 
 /** True when every network interface is a loopback one. */
 export function isolated(): boolean {
-  return Object.values(networkInterfaces()).flat().every((a) => a?.internal);
+  return Object.values(networkInterfaces())
+    .flat()
+    .every((a) => a?.internal);
 }
 
 /**
@@ -22,13 +24,20 @@ export function reexecIsolated(name: string, script: string): void {
     process.stderr.write(`[${name}] still not isolated inside unshare -n: refusing to run\n`);
     process.exit(2);
   }
-  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, ...process.execArgv, script, ...process.argv.slice(2)], {
-    stdio: 'inherit', env: { ...process.env, [flag]: '1' },
-  });
+  const child = spawn(
+    'unshare',
+    ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, ...process.execArgv, script, ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, [flag]: '1' },
+    },
+  );
   // unshare and sh exec into node, so the child's pid is the bench's: pass stop signals on.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
   child.on('error', (err) => {
-    process.stderr.write(`[${name}] cannot enter a private network namespace (${err.message}); run as root, or under: unshare -rn sh -c 'ip link set lo up; exec node ...'\n`);
+    process.stderr.write(
+      `[${name}] cannot enter a private network namespace (${err.message}); run as root, or under: unshare -rn sh -c 'ip link set lo up; exec node ...'\n`,
+    );
     process.exit(2);
   });
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));

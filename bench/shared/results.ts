@@ -16,14 +16,27 @@ export interface MachineInfo {
 
 export function machineInfo(): MachineInfo {
   const list = cpus();
-  return { cpus: list.length, cpu_model: list[0]?.model ?? null, node: process.version, kernel: release(), mem_total_mib: Math.round(totalmem() / 2 ** 20) };
+  return {
+    cpus: list.length,
+    cpu_model: list[0]?.model ?? null,
+    node: process.version,
+    kernel: release(),
+    mem_total_mib: Math.round(totalmem() / 2 ** 20),
+  };
 }
 
 /** Short HEAD commit of `repo`, "+dirty" when `paths` (the code measured) have local changes; null outside git. */
 export function gitCommit(repo: string, paths: string[]): string | null {
   try {
-    let commit = execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    if (execFileSync('git', ['-C', repo, 'status', '--porcelain', '--', ...paths], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()) commit += '+dirty';
+    let commit = execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    if (
+      execFileSync('git', ['-C', repo, 'status', '--porcelain', '--', ...paths], { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim()
+    )
+      commit += '+dirty';
     return commit;
   } catch {
     return null;

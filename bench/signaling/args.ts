@@ -107,7 +107,11 @@ const num = (name: string, raw: string | undefined, min: number) => {
   return v;
 };
 const list = (name: string, raw: string) => (raw.trim() === '' ? [] : raw.split(',').map((s) => int(name, s.trim(), 1, 1_000_000)));
-const pairs = (raw: string) => raw.split(',').map((s) => s.trim()).filter(Boolean);
+const pairs = (raw: string) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** Parses and checks the flags; exits 2 with a message on a bad one, 0 after --help. */
 export function parseOptions(argvIn: string[], repo: string): Options {

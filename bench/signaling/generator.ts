@@ -9,7 +9,15 @@ import { WebSocket } from 'ws';
 import { Histogram } from './histogram.js';
 import type { FromGenerator, InitCmd, JoinCmd, RelayCmd, ToGenerator } from './ipc.js';
 
-const enum State { Idle, Connecting, Authenticating, Joining, Joined, Failed, Dropped }
+const enum State {
+  Idle,
+  Connecting,
+  Authenticating,
+  Joining,
+  Joined,
+  Failed,
+  Dropped,
+}
 
 interface Client {
   index: number;
@@ -63,11 +71,23 @@ const bump = (map: Record<string, number>, key: string) => {
 /** A plausible SDP body so the ~sdpBytes string has the escapes a real one has. */
 function makeFiller(sdpBytes: number): string {
   const lines = [
-    'v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1',
-    'a=msid-semantic: WMS stream', 'm=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8', 'c=IN IP4 0.0.0.0',
-    'a=rtcp:9 IN IP4 0.0.0.0', 'a=ice-ufrag:Bq3v', 'a=ice-pwd:m1TfjDG0f1u7pBQnQ4GjcZ3y',
+    'v=0',
+    'o=- 4611731400430051336 2 IN IP4 127.0.0.1',
+    's=-',
+    't=0 0',
+    'a=group:BUNDLE 0 1',
+    'a=msid-semantic: WMS stream',
+    'm=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8',
+    'c=IN IP4 0.0.0.0',
+    'a=rtcp:9 IN IP4 0.0.0.0',
+    'a=ice-ufrag:Bq3v',
+    'a=ice-pwd:m1TfjDG0f1u7pBQnQ4GjcZ3y',
     'a=fingerprint:sha-256 7B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64',
-    'a=setup:actpass', 'a=mid:0', 'a=sendrecv', 'a=rtcp-mux', 'a=rtpmap:111 opus/48000/2',
+    'a=setup:actpass',
+    'a=mid:0',
+    'a=sendrecv',
+    'a=rtcp-mux',
+    'a=rtpmap:111 opus/48000/2',
   ];
   let body = '';
   for (let i = 0; body.length < sdpBytes; i++) body += `${lines[i % lines.length]}\r\n`;
@@ -88,8 +108,17 @@ async function onInit(cmd: InitCmd): Promise<void> {
     const room: Room = { name: `${cmd.roomPrefix}${cmd.firstRoom + r}`, clients: [], members: [] };
     for (let k = 0; k < cmd.roomSize; k++) {
       const client: Client = {
-        index: clients.length, room: r, user: `u${cmd.firstRoom + r}-${k}`, token: '',
-        state: State.Idle, ws: null, pid: '', t0: 0, tStage: 0, timer: null, lastError: null,
+        index: clients.length,
+        room: r,
+        user: `u${cmd.firstRoom + r}-${k}`,
+        token: '',
+        state: State.Idle,
+        ws: null,
+        pid: '',
+        t0: 0,
+        tStage: 0,
+        timer: null,
+        lastError: null,
       };
       room.clients.push(client);
       clients.push(client);
@@ -100,7 +129,7 @@ async function onInit(cmd: InitCmd): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < clients.length) {
-      const c = clients[next++]!;
+      const c = clients[next++];
       c.token = await new SignJWT({ role: 'speaker' })
         .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
         .setSubject(c.user)
@@ -146,8 +175,16 @@ function runJoin(cmd: JoinCmd): void {
     for (const room of rooms) room.members = room.clients.filter((c) => c.state === State.Joined);
     const cpu = process.cpuUsage(cpu0);
     send({
-      ev: 'join-done', attempted: clients.length, ok, failures, startedAt, endedAt: Date.now(),
-      total: hTotal.toJSON(), connect: hConnect.toJSON(), auth: hAuth.toJSON(), join: hJoin.toJSON(),
+      ev: 'join-done',
+      attempted: clients.length,
+      ok,
+      failures,
+      startedAt,
+      endedAt: Date.now(),
+      total: hTotal.toJSON(),
+      connect: hConnect.toJSON(),
+      auth: hAuth.toJSON(),
+      join: hJoin.toJSON(),
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
     });
   };
@@ -174,11 +211,11 @@ function runJoin(cmd: JoinCmd): void {
     c.state = State.Connecting;
     c.t0 = performance.now();
     // ?room= lets a multi-process node hand the connection to the room's process (and ?token= saves the auth round trip).
-    const room = encodeURIComponent(rooms[c.room]!.name);
+    const room = encodeURIComponent(rooms[c.room].name);
     const ws = new WebSocket(`${init.url}?room=${room}${init.urlToken ? `&token=${c.token}` : ''}`, {
       perMessageDeflate: false,
       handshakeTimeout: cmd.timeoutMs,
-      localAddress: init.sources[(c.index + init.index) % init.sources.length]!,
+      localAddress: init.sources[(c.index + init.index) % init.sources.length],
     });
     c.ws = ws;
     c.timer = setTimeout(() => settle(c, `timeout_${stageName(c.state)}`), cmd.timeoutMs);
@@ -190,7 +227,7 @@ function runJoin(cmd: JoinCmd): void {
       if (init.urlToken) {
         // The server verifies the URL's token first; a join sent meanwhile waits for it.
         c.state = State.Joining;
-        ws.send(`{"type":"join","id":"2","payload":{"room":"${rooms[c.room]!.name}"}}`);
+        ws.send(`{"type":"join","id":"2","payload":{"room":"${rooms[c.room].name}"}}`);
         return;
       }
       c.state = State.Authenticating;
@@ -222,7 +259,7 @@ function runJoin(cmd: JoinCmd): void {
       hAuth.record((now - c.tStage) * 1000);
       c.state = State.Joining;
       c.tStage = now;
-      c.ws!.send(`{"type":"join","id":"2","payload":{"room":"${rooms[c.room]!.name}"}}`);
+      c.ws!.send(`{"type":"join","id":"2","payload":{"room":"${rooms[c.room].name}"}}`);
     } else if (c.state === State.Joining && msg.id === '2') {
       if (msg.type !== 'joined') return settle(c, `join_${msg.payload?.code ?? msg.type}`);
       hJoin.record((now - c.tStage) * 1000);
@@ -235,7 +272,7 @@ function runJoin(cmd: JoinCmd): void {
   const pump = () => {
     while (inflight < cmd.concurrency && next < clients.length) {
       inflight++;
-      start(clients[next++]!);
+      start(clients[next++]);
     }
     if (inflight === 0 && next >= clients.length) finish();
   };
@@ -251,7 +288,7 @@ function onMessage(c: Client, data: Buffer): void {
     if (at >= 0 && relayHist) {
       let ts = 0;
       for (let k = at + TS_MARK.length; k < data.length; k++) {
-        const d = data[k]! - 48;
+        const d = data[k] - 48;
         if (d < 0 || d > 9) break;
         ts = ts * 10 + d;
       }
@@ -276,7 +313,7 @@ function onMessage(c: Client, data: Buffer): void {
 }
 
 function runRelay(cmd: RelayCmd): void {
-  const senders = clients.filter((c) => c.state === State.Joined && rooms[c.room]!.members.length >= 2);
+  const senders = clients.filter((c) => c.state === State.Joined && rooms[c.room].members.length >= 2);
   relayHist = new Histogram();
   relayReceived = 0;
   relayInWindow = 0;
@@ -294,13 +331,13 @@ function runRelay(cmd: RelayCmd): void {
   const maxLag = Math.max(1, Math.round(cmd.rate * 0.1)); // 100 ms of schedule
 
   const sendOne = () => {
-    const c = senders[(Math.random() * senders.length) | 0]!;
+    const c = senders[(Math.random() * senders.length) | 0];
     const ws = c.ws!;
     if (c.state !== State.Joined || ws.readyState !== WebSocket.OPEN) {
       skipped++;
       return;
     }
-    const members = rooms[c.room]!.members;
+    const members = rooms[c.room].members;
     let target = c;
     while (target === c) target = members[(Math.random() * members.length) | 0]!;
     ws.send(`{"type":"offer","payload":{"to":"${target.pid}","sdp":"ts=${Math.round(performance.now() * 1000)};${filler}"}}`);
@@ -323,8 +360,17 @@ function runRelay(cmd: RelayCmd): void {
     const errs: Record<string, number> = {};
     for (const [k, v] of Object.entries(serverErrors)) if (v !== (errorsBefore[k] ?? 0)) errs[k] = v - (errorsBefore[k] ?? 0);
     send({
-      ev: 'relay-done', senders: senders.length, sent, skipped, received: relayReceived, receivedInWindow: relayInWindow,
-      latency, maxPerSecondUs: Array.from(relayMaxPerSecond, (v) => v ?? 0), serverErrors: errs, wallMs: Math.round(cmd.durationMs), cpuSeconds: cpuSending,
+      ev: 'relay-done',
+      senders: senders.length,
+      sent,
+      skipped,
+      received: relayReceived,
+      receivedInWindow: relayInWindow,
+      latency,
+      maxPerSecondUs: Array.from(relayMaxPerSecond, (v) => v ?? 0),
+      serverErrors: errs,
+      wallMs: Math.round(cmd.durationMs),
+      cpuSeconds: cpuSending,
       // The histogram holds whole timer intervals: the delay is what exceeds the 10 ms resolution.
       loopDelayP99Ms: Math.max(0, Math.round((loop.percentile(99) / 1e6 - 10) * 100) / 100),
       loopDelayMaxMs: Math.max(0, Math.round((loop.max / 1e6 - 10) * 100) / 100),

@@ -16,7 +16,11 @@ export class Generator {
   progress: JoinProgressEv = { ev: 'join-progress', ok: 0, failed: 0, inflight: 0 };
   exited = false;
 
-  constructor(readonly index: number, readonly child: ChildProcess, readonly connections: number) {
+  constructor(
+    readonly index: number,
+    readonly child: ChildProcess,
+    readonly connections: number,
+  ) {
     child.on('message', (m: FromGenerator) => {
       if (m.ev === 'join-progress') {
         this.progress = m;

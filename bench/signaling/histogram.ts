@@ -50,14 +50,14 @@ export class Histogram {
   sum = 0;
 
   record(us: number): void {
-    this.counts[bucketOf(us)]! += 1;
+    this.counts[bucketOf(us)] += 1;
     this.n++;
     this.sum += us;
     if (us > this.max) this.max = us;
   }
 
   merge(h: HistogramJson): void {
-    for (const [i, c] of h.b) this.counts[i]! += c;
+    for (const [i, c] of h.b) this.counts[i] += c;
     this.n += h.n;
     this.sum += h.sum;
     if (h.max > this.max) this.max = h.max;
@@ -69,7 +69,7 @@ export class Histogram {
     const rank = Math.max(1, Math.ceil(q * this.n));
     let seen = 0;
     for (let i = 0; i < BUCKETS; i++) {
-      seen += this.counts[i]!;
+      seen += this.counts[i];
       if (seen >= rank) return Math.min(valueOf(i), this.max);
     }
     return this.max;
@@ -77,7 +77,7 @@ export class Histogram {
 
   toJSON(): HistogramJson {
     const b: Array<[number, number]> = [];
-    for (let i = 0; i < BUCKETS; i++) if (this.counts[i]! > 0) b.push([i, this.counts[i]!]);
+    for (let i = 0; i < BUCKETS; i++) if (this.counts[i] > 0) b.push([i, this.counts[i]]);
     return { n: this.n, max: this.max, sum: this.sum, b };
   }
 

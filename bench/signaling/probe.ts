@@ -125,7 +125,8 @@ export class ServerProbe {
   private record(sentAt: number, now: number, serverTime = NaN): void {
     const us = (now - sentAt) * 1000;
     this.hist.record(us);
-    if (Number.isFinite(serverTime) && now - sentAt < this.offset.rtt) this.offset = { rtt: now - sentAt, value: serverTime - (sentAt + now) / 2 };
+    if (Number.isFinite(serverTime) && now - sentAt < this.offset.rtt)
+      this.offset = { rtt: now - sentAt, value: serverTime - (sentAt + now) / 2 };
     const second = Math.floor((sentAt - this.startedAt) / 1000);
     if (us < (this.perSecond[second] ?? 0)) return;
     this.perSecond[second] = us;

@@ -70,7 +70,7 @@ export interface MachineCpu {
 }
 
 export function machineCpu(): MachineCpu {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);

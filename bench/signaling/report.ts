@@ -50,7 +50,11 @@ export function paramsRecord(opts: Options): Record<string, unknown> {
   const { durationMs, warmupMs, drainMs, holdMs, joinTimeoutMs, quietMaxWaitMs, outDir: _outDir, ...rest } = opts;
   return {
     ...rest,
-    duration_s: durationMs / 1000, warmup_s: warmupMs / 1000, drain_s: drainMs / 1000, hold_s: holdMs / 1000, join_timeout_s: joinTimeoutMs / 1000,
+    duration_s: durationMs / 1000,
+    warmup_s: warmupMs / 1000,
+    drain_s: drainMs / 1000,
+    hold_s: holdMs / 1000,
+    join_timeout_s: joinTimeoutMs / 1000,
     quiet_max_wait_s: quietMaxWaitMs / 1000,
     databaseUrl: opts.databaseUrl ? opts.databaseUrl.replace(/\/\/[^@]*@/, '//***@') : null,
   };
@@ -64,7 +68,11 @@ export function serverRecord(opts: Options, ctx: Ctx, commit: string | null): Re
     processes: opts.processes, // multiproc: NODE_PROCESSES
     redis: ctx.redisUrl ? { started_by_bench: ctx.redis !== null } : null,
     url_token: opts.urlToken,
-    postgres: ctx.pg ? { version: ctx.pg.version, started_by_bench: true, settings: ctx.pg.settings } : ctx.databaseUrl ? { started_by_bench: false } : null,
+    postgres: ctx.pg
+      ? { version: ctx.pg.version, started_by_bench: true, settings: ctx.pg.settings }
+      : ctx.databaseUrl
+        ? { started_by_bench: false }
+        : null,
     node_flags: opts.serverNodeFlags,
     env: {
       MAX_CONNECTIONS: opts.maxConnections ?? 'connections + 100',
@@ -84,7 +92,7 @@ export function summarize(result: BenchRecord): Record<string, unknown> {
   const at10k = (s: ScenarioRecord | undefined): RelayEntry | null => s?.relay?.find((r) => r.target_rate === 10_000) ?? null;
   const p99At10k = (s: ScenarioRecord | undefined) => {
     const r = at10k(s);
-    return r && 'latency_ms' in r ? r.latency_ms.p99 ?? null : null;
+    return r && 'latency_ms' in r ? (r.latency_ms.p99 ?? null) : null;
   };
   const held = full?.hold?.held_connections ?? null;
   const perConn = full?.hold?.rss_kib_per_connection ?? null;

@@ -81,7 +81,15 @@ async function main(): Promise<void> {
 
   const tmp = mkdtempSync(path.join(tmpdir(), 'switchboard-bench-'));
   const ctx: Ctx = {
-    opts, tmp, keys: makeKeys(tmp), databaseUrl: opts.databaseUrl, pg: null, redisUrl: opts.redisUrl, redis: null, cpus: cpus().length, activeStop: null,
+    opts,
+    tmp,
+    keys: makeKeys(tmp),
+    databaseUrl: opts.databaseUrl,
+    pg: null,
+    redisUrl: opts.redisUrl,
+    redis: null,
+    cpus: cpus().length,
+    activeStop: null,
   };
   ctxGlobal = ctx;
 

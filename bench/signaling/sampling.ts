@@ -8,8 +8,19 @@ import type { Ctx } from './context.js';
 import type { Generator } from './generators.js';
 import { openInspector, type InspectorSession } from './inspector.js';
 import {
-  machineBusyPct, machineCpu, procCpuSeconds, procCpuSplit, procHwmKiB, procRssAnonKiB, procRssKiB, processTree, round1, round2, sumOf,
-  treeCpuSeconds, type MachineCpu,
+  machineBusyPct,
+  machineCpu,
+  procCpuSeconds,
+  procCpuSplit,
+  procHwmKiB,
+  procRssAnonKiB,
+  procRssKiB,
+  processTree,
+  round1,
+  round2,
+  sumOf,
+  treeCpuSeconds,
+  type MachineCpu,
 } from './procstat.js';
 import type { Server } from './server.js';
 import { log, sleep } from './util.js';
@@ -73,7 +84,11 @@ export function sample(server: Server | null, gens: Generator[], ctx: Ctx): CpuS
   const pids = server ? serverPids(server) : [];
   const perPid = pids.map((p) => [p, procCpuSplit(p)] as const);
   const splits = perPid.map(([, x]) => x).filter((x) => x !== null);
-  const split = server ? (splits.length ? { user: splits.reduce((a, x) => a + x!.user, 0), sys: splits.reduce((a, x) => a + x!.sys, 0) } : null) : { user: 0, sys: 0 };
+  const split = server
+    ? splits.length
+      ? { user: splits.reduce((a, x) => a + x.user, 0), sys: splits.reduce((a, x) => a + x.sys, 0) }
+      : null
+    : { user: 0, sys: 0 };
   const redisPid = ctx.redis?.pid() ?? null;
   return {
     server: split ? split.user + split.sys : NaN,
@@ -102,11 +117,17 @@ export function cpuBetween(a: CpuSample, b: CpuSample, ctx: Ctx) {
     ...(db !== null ? { db_cpu_s: round2(db), db_cpu_pct: pct(db) } : {}),
     ...(redis !== null ? { redis_cpu_pct: pct(redis) } : {}),
     ...(Object.keys(b.byProcess).length > 1
-      ? { server_cpu_pct_by_process: Object.fromEntries(Object.entries(b.byProcess).map(([p, v]) => [p, pct(v - (a.byProcess[Number(p)] ?? v))])) }
+      ? {
+          server_cpu_pct_by_process: Object.fromEntries(
+            Object.entries(b.byProcess).map(([p, v]) => [p, pct(v - (a.byProcess[Number(p)] ?? v))]),
+          ),
+        }
       : {}),
     machine_busy_pct: busy,
     // Everything else on the box (another engineer's build, the kernel's softirq work outside these processes).
-    other_busy_pct: round1(Math.max(0, busy - pct(b.server - a.server) - pct(b.gens - a.gens) - (db !== null ? pct(db) : 0) - (redis !== null ? pct(redis) : 0))),
+    other_busy_pct: round1(
+      Math.max(0, busy - pct(b.server - a.server) - pct(b.gens - a.gens) - (db !== null ? pct(db) : 0) - (redis !== null ? pct(redis) : 0)),
+    ),
   };
 }
 

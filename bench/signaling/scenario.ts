@@ -11,7 +11,17 @@ import type { InitCmd, ReadyEv } from './ipc.js';
 import { ServerProbe } from './probe.js';
 import { openInspectors, serverRss, serverRssAnon, waitQuiet } from './sampling.js';
 import { AUDIENCE, Keeper, serverLogSummary, startServer, stopServer } from './server.js';
-import { afterStep, holdStep, joinStep, relaySweep, type AfterRecord, type Baseline, type HoldRecord, type JoinRecord, type RelayEntry } from './steps.js';
+import {
+  afterStep,
+  holdStep,
+  joinStep,
+  relaySweep,
+  type AfterRecord,
+  type Baseline,
+  type HoldRecord,
+  type JoinRecord,
+  type RelayEntry,
+} from './steps.js';
 import { log, sleep } from './util.js';
 
 /** A scenario's part of the record (fields in the order they are filled). */
@@ -33,7 +43,14 @@ export interface ScenarioRecord {
   error?: string;
 }
 
-export async function runScenario(name: string, requested: number, roomSize: number, rates: number[], ctx: Ctx, out: ScenarioRecord): Promise<void> {
+export async function runScenario(
+  name: string,
+  requested: number,
+  roomSize: number,
+  rates: number[],
+  ctx: Ctx,
+  out: ScenarioRecord,
+): Promise<void> {
   const opts = ctx.opts;
   const rooms = Math.floor(requested / roomSize);
   const connections = rooms * roomSize;
@@ -64,7 +81,13 @@ export async function runScenario(name: string, requested: number, roomSize: num
     const inspector = await openInspectors(server, opts.processes); // multiproc: every process
     const gcBase = inspector ? await inspector.collectGarbage() : false;
     await sleep(500);
-    const base: Baseline = { inspector, gc: gcBase, rss: serverRss(server), rssAnon: serverRssAnon(server), heap: inspector ? await inspector.heapUsed() : null };
+    const base: Baseline = {
+      inspector,
+      gc: gcBase,
+      rss: serverRss(server),
+      rssAnon: serverRssAnon(server),
+      heap: inspector ? await inspector.heapUsed() : null,
+    };
     const sources = Array.from({ length: opts.sources }, (_, i) => `127.0.0.${i + 2}`);
     const roomPrefix = `bench-${name}-${randomBytes(3).toString('hex')}-`;
 
@@ -75,8 +98,18 @@ export async function runScenario(name: string, requested: number, roomSize: num
       const count = Math.floor(rooms / g) + (i < rooms % g ? 1 : 0);
       gens.push(Generator.start(i, count * roomSize));
       inits.push({
-        cmd: 'init', index: i, url: `${server.url.replace('http:', 'ws:')}/ws`, privatePem: ctx.keys.privatePem, audience: AUDIENCE,
-        roomPrefix, firstRoom: first, roomCount: count, roomSize, sources, sdpBytes: opts.sdpBytes, urlToken: opts.urlToken,
+        cmd: 'init',
+        index: i,
+        url: `${server.url.replace('http:', 'ws:')}/ws`,
+        privatePem: ctx.keys.privatePem,
+        audience: AUDIENCE,
+        roomPrefix,
+        firstRoom: first,
+        roomCount: count,
+        roomSize,
+        sources,
+        sdpBytes: opts.sdpBytes,
+        urlToken: opts.urlToken,
       });
       first += count;
     }
@@ -84,7 +117,7 @@ export async function runScenario(name: string, requested: number, roomSize: num
     const probe = await ServerProbe.open(`${server.url.replace('http:', 'ws:')}/ws`, ctx.keys.privatePem, AUDIENCE);
     closeProbe = () => probe.close();
     const mintStart = Date.now();
-    const ready = await Promise.all(gens.map((x, i) => x.request<ReadyEv>(inits[i]!, 'ready')));
+    const ready = await Promise.all(gens.map((x, i) => x.request<ReadyEv>(inits[i], 'ready')));
     out.tokens = { minted: ready.reduce((a, r) => a + r.tokens, 0), wall_ms: Date.now() - mintStart };
     log(`${name}: ${out.tokens.minted} tokens minted in ${out.tokens.wall_ms} ms; joining at concurrency ${opts.concurrency}`);
 
@@ -93,7 +126,12 @@ export async function runScenario(name: string, requested: number, roomSize: num
     out.join = join;
     out.hold = await holdStep(stage, base);
     out.relay = [];
-    await relaySweep(stage, rates, joins.map((x) => x.ok), out.relay);
+    await relaySweep(
+      stage,
+      rates,
+      joins.map((x) => x.ok),
+      out.relay,
+    );
     out.after = await afterStep(stage);
   } finally {
     if (server.exitCode !== undefined) out.server_exit = server.exitCode;

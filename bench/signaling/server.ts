@@ -44,7 +44,13 @@ export interface Server {
 }
 
 export async function startServer(
-  opts: Options, tmp: string, name: string, connections: number, databaseUrl: string | null, keys: Keys, redisUrl: string | null,
+  opts: Options,
+  tmp: string,
+  name: string,
+  connections: number,
+  databaseUrl: string | null,
+  keys: Keys,
+  redisUrl: string | null,
 ): Promise<Server> {
   const port = await freePort();
   const apiSecret = randomBytes(24).toString('hex');
@@ -86,7 +92,13 @@ export async function startServer(
   closeSync(fd);
   children.add(child);
   const server: Server = {
-    child, pid: child.pid!, url: `http://127.0.0.1:${port}`, logFile, inspectPort, exitCode: undefined, apiAuth: `Basic ${Buffer.from(`APIbench:${apiSecret}`).toString('base64')}`,
+    child,
+    pid: child.pid!,
+    url: `http://127.0.0.1:${port}`,
+    logFile,
+    inspectPort,
+    exitCode: undefined,
+    apiAuth: `Basic ${Buffer.from(`APIbench:${apiSecret}`).toString('base64')}`,
   };
   child.once('exit', (code, signal) => {
     server.exitCode = code ?? (signal ? -1 : null);
@@ -127,8 +139,11 @@ async function metrics(server: Server): Promise<Record<string, number> | null> {
     const text = await res.text();
     const out: Record<string, number> = {};
     for (const name of [
-      'nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes',
-      'switchboard_join_duration_seconds_sum', 'switchboard_join_duration_seconds_count',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_heap_size_total_bytes',
+      'nodejs_external_memory_bytes',
+      'switchboard_join_duration_seconds_sum',
+      'switchboard_join_duration_seconds_count',
     ]) {
       const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
       if (m) out[name] = Number(m[1]);
@@ -152,18 +167,31 @@ export interface ProcessView {
 /** The processes of a multi-process node (cluster view, then each one's own /health and /metrics). */
 export async function processViews(server: Server): Promise<ProcessView[]> {
   try {
-    const res = await fetch(`${server.url}/api/v1/cluster`, { headers: { authorization: server.apiAuth }, signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${server.url}/api/v1/cluster`, {
+      headers: { authorization: server.apiAuth },
+      signal: AbortSignal.timeout(5000),
+    });
     if (!res.ok) return [];
     const view = (await res.json()) as { nodes: Array<{ id: string; signalingUrl: string }> };
-    return await Promise.all(view.nodes.map(async (n) => {
-      const h = await fetch(`${n.signalingUrl}/health`, { signal: AbortSignal.timeout(5000) }).then((r) => r.json() as Promise<Health>).catch(() => null);
-      const m = await fetch(`${n.signalingUrl}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).catch(() => '');
-      const relayed = /^switchboard_cluster_relayed_connections (\S+)$/m.exec(m);
-      return {
-        node_id: n.id, url: n.signalingUrl, pid: h?.['process']?.['pid'] ?? null, connections: h?.['connections'] ?? null,
-        participants: h?.['participants'] ?? null, relayed_connections: relayed ? Number(relayed[1]) : null,
-      };
-    }));
+    return await Promise.all(
+      view.nodes.map(async (n) => {
+        const h = await fetch(`${n.signalingUrl}/health`, { signal: AbortSignal.timeout(5000) })
+          .then((r) => r.json() as Promise<Health>)
+          .catch(() => null);
+        const m = await fetch(`${n.signalingUrl}/metrics`, { signal: AbortSignal.timeout(5000) })
+          .then((r) => r.text())
+          .catch(() => '');
+        const relayed = /^switchboard_cluster_relayed_connections (\S+)$/m.exec(m);
+        return {
+          node_id: n.id,
+          url: n.signalingUrl,
+          pid: h?.['process']?.['pid'] ?? null,
+          connections: h?.['connections'] ?? null,
+          participants: h?.['participants'] ?? null,
+          relayed_connections: relayed ? Number(relayed[1]) : null,
+        };
+      }),
+    );
   } catch {
     return [];
   }
@@ -225,7 +253,9 @@ export function serverLogSummary(file: string): Record<string, unknown> {
   } catch {
     return {};
   }
-  const lines = text.split('\n').filter((l) => l && !/^(Debugger listening|For help, see|Debugger attached|Waiting for the debugger)/.test(l));
+  const lines = text
+    .split('\n')
+    .filter((l) => l && !/^(Debugger listening|For help, see|Debugger attached|Waiting for the debugger)/.test(l));
   const messages: Record<string, number> = {};
   let other = 0;
   for (const line of lines) {

@@ -42,7 +42,9 @@ export async function joinStep(s: Stage) {
   const per = Math.max(1, Math.ceil(opts.concurrency / gens.length));
   const quietJoin = await waitQuiet(`${name} join`, server, gens, ctx);
   const c0 = sample(server, gens, ctx);
-  const joinDone = Promise.all(gens.map((x) => x.request<JoinDoneEv>({ cmd: 'join', concurrency: per, timeoutMs: opts.joinTimeoutMs }, 'join-done')));
+  const joinDone = Promise.all(
+    gens.map((x) => x.request<JoinDoneEv>({ cmd: 'join', concurrency: per, timeoutMs: opts.joinTimeoutMs }, 'join-done')),
+  );
   let lastOk = 0;
   let lastAt = Date.now();
   const progress = setInterval(() => {
@@ -64,7 +66,7 @@ export async function joinStep(s: Stage) {
   const metricsJoined = await keeper.metrics();
   const serverJoin =
     metricsJoined && metricsJoined['switchboard_join_duration_seconds_count']
-      ? round2((metricsJoined['switchboard_join_duration_seconds_sum']! / metricsJoined['switchboard_join_duration_seconds_count']!) * 1000)
+      ? round2((metricsJoined['switchboard_join_duration_seconds_sum'] / metricsJoined['switchboard_join_duration_seconds_count']) * 1000)
       : null;
   const { wall_s: _sampledWall, ...cpuJoin } = cpuBetween(c0, c1, ctx);
   const j = {
@@ -125,9 +127,12 @@ export async function holdStep(s: Stage, base: Baseline) {
   const hd = {
     held_connections: held,
     server_open_fds: fdsHeld,
-    server_reported_connections: views.length ? views.reduce((a, v) => a + (v.connections ?? 0), 0) : hh?.['connections'] ?? null,
-    server_reported_participants: views.length ? views.reduce((a, v) => a + (v.participants ?? 0), 0) : hh?.['participants'] ?? null,
-    server_processes: procs.map((p) => ({ ...p, ...(views.find((v) => v.pid === p.pid) ?? { role: p.pid === server.pid ? 'primary' : 'other' }) })),
+    server_reported_connections: views.length ? views.reduce((a, v) => a + (v.connections ?? 0), 0) : (hh?.['connections'] ?? null),
+    server_reported_participants: views.length ? views.reduce((a, v) => a + (v.participants ?? 0), 0) : (hh?.['participants'] ?? null),
+    server_processes: procs.map((p) => ({
+      ...p,
+      ...(views.find((v) => v.pid === p.pid) ?? { role: p.pid === server.pid ? 'primary' : 'other' }),
+    })),
     relayed_connections: views.length ? views.reduce((a, v) => a + (v.relayed_connections ?? 0), 0) : null,
     full_gc_before_readings: base.gc && gcHeld,
     rss_before_kib: base.rss,
@@ -143,7 +148,9 @@ export async function holdStep(s: Stage, base: Baseline) {
     idle_machine_busy_pct: idle.machine_busy_pct,
     dropped: stats.reduce((a, x) => addCounts(a, x.dropped), counts()),
   };
-  log(`${name}: HOLD ${held} joined; RSS ${base.rss} -> ${rssHeld} KiB = ${hd.rss_kib_per_connection} KiB/connection (heap ${hd.heap_kib_per_connection} KiB/conn); idle server CPU ${hd.idle_server_cpu_pct}%`);
+  log(
+    `${name}: HOLD ${held} joined; RSS ${base.rss} -> ${rssHeld} KiB = ${hd.rss_kib_per_connection} KiB/connection (heap ${hd.heap_kib_per_connection} KiB/conn); idle server CPU ${hd.idle_server_cpu_pct}%`,
+  );
   return hd;
 }
 
@@ -163,7 +170,13 @@ async function relayStep(s: Stage, rate: number, okPer: number[]) {
   const done = Promise.all(
     gens.map((x, i) =>
       x.request<RelayDoneEv>(
-        { cmd: 'relay', rate: ok ? (rate * okPer[i]!) / ok : 0, durationMs: opts.durationMs, warmupMs: opts.warmupMs, drainMs: opts.drainMs },
+        {
+          cmd: 'relay',
+          rate: ok ? (rate * okPer[i]) / ok : 0,
+          durationMs: opts.durationMs,
+          warmupMs: opts.warmupMs,
+          drainMs: opts.drainMs,
+        },
         'relay-done',
       ),
     ),
@@ -193,9 +206,8 @@ async function relayStep(s: Stage, rate: number, okPer: number[]) {
     server_errors: res.reduce((a, x) => addCounts(a, x.serverErrors), counts()),
     latency_ms: merge(res.map((x) => x.latency)).summaryMs(),
     // Worst latency in each second of the step (all generators): periodic stalls show here.
-    max_latency_ms_per_second: Array.from(
-      { length: Math.max(...res.map((x) => x.maxPerSecondUs.length)) },
-      (_, i) => round1(Math.max(0, ...res.map((x) => x.maxPerSecondUs[i] ?? 0)) / 1000),
+    max_latency_ms_per_second: Array.from({ length: Math.max(...res.map((x) => x.maxPerSecondUs.length)) }, (_, i) =>
+      round1(Math.max(0, ...res.map((x) => x.maxPerSecondUs[i] ?? 0)) / 1000),
     ),
     // The server's own event loop in the same seconds (a protocol ping's round trip, every 10 ms).
     server_probe: probed,
@@ -230,7 +242,9 @@ export async function relaySweep(s: Stage, rates: number[], okPer: number[], int
     let attempts = 1;
     let last = step;
     while (last.contended && attempts <= opts.retries && server.exitCode === undefined) {
-      log(`${name}: RELAY ${rate}/s was contended (other processes used ${last.other_busy_pct}% of a core, p99 ${last.latency_ms.p99} ms): repeating`);
+      log(
+        `${name}: RELAY ${rate}/s was contended (other processes used ${last.other_busy_pct}% of a core, p99 ${last.latency_ms.p99} ms): repeating`,
+      );
       last = await relayStep(s, rate, okPer);
       attempts++;
       if (last.other_busy_pct < step.other_busy_pct) step = last; // keep the least contended attempt

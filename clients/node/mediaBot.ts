@@ -82,29 +82,33 @@ export class MediaBot {
   private async createTransport(direction: 'send' | 'recv'): Promise<Transport> {
     const { transport: options } = await this.signaling.request('create-transport', { direction, sctp: true, force_tcp: this.forceTcp });
     if (this.closed) throw new Error('media bot closed'); // no peer connection after close: nobody would close it
-    const transport = direction === 'send'
-      ? this.device.createSendTransport(options as never)
-      : this.device.createRecvTransport(options as never);
+    const transport =
+      direction === 'send' ? this.device.createSendTransport(options as never) : this.device.createRecvTransport(options as never);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this.signaling.request('connect-transport', { transport_id: transport.id, dtls_parameters: dtlsParameters as never })
+      this.signaling
+        .request('connect-transport', { transport_id: transport.id, dtls_parameters: dtlsParameters })
         .then(() => callback(), errback);
     });
     if (direction === 'send') {
       transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-        this.signaling.request('produce', {
-          transport_id: transport.id,
-          kind,
-          rtp_parameters: rtpParameters as never,
-          source: (appData['source'] as Source) ?? (kind === 'audio' ? 'mic' : 'camera'),
-        }).then(({ producer_id }) => callback({ id: producer_id }), errback);
+        this.signaling
+          .request('produce', {
+            transport_id: transport.id,
+            kind,
+            rtp_parameters: rtpParameters as never,
+            source: (appData['source'] as Source) ?? (kind === 'audio' ? 'mic' : 'camera'),
+          })
+          .then(({ producer_id }) => callback({ id: producer_id }), errback);
       });
       transport.on('producedata', ({ sctpStreamParameters, label, protocol }, callback, errback) => {
-        this.signaling.request('produce-data', {
-          transport_id: transport.id,
-          sctp_stream_parameters: sctpStreamParameters as never,
-          ...(label ? { label } : {}),
-          ...(protocol ? { protocol } : {}),
-        }).then(({ data_producer_id }) => callback({ id: data_producer_id }), errback);
+        this.signaling
+          .request('produce-data', {
+            transport_id: transport.id,
+            sctp_stream_parameters: sctpStreamParameters as never,
+            ...(label ? { label } : {}),
+            ...(protocol ? { protocol } : {}),
+          })
+          .then(({ data_producer_id }) => callback({ id: data_producer_id }), errback);
       });
     }
     return transport;
@@ -122,7 +126,8 @@ export class MediaBot {
 
   /** Publishes synthetic video: a moving gradient, so the encoder has real work. */
   async publishVideo(opts: VideoOptions = {}): Promise<Producer> {
-    const codec = opts.codec && this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === `video/${opts.codec!.toLowerCase()}`);
+    const codec =
+      opts.codec && this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === `video/${opts.codec!.toLowerCase()}`);
     if (opts.codec && !codec) throw new Error(`${opts.codec} is not in this device's capabilities (libwebrtc of @roamhq/wrtc has no H264)`);
     const width = opts.width ?? 640;
     const height = opts.height ?? 360;
@@ -216,7 +221,10 @@ export class MediaBot {
   /** Receives another participant's data channel. */
   async consumeData(dataProducerId: string) {
     const transport = await this.recv();
-    const { data_consumer } = await this.signaling.request('consume-data', { transport_id: transport.id, data_producer_id: dataProducerId });
+    const { data_consumer } = await this.signaling.request('consume-data', {
+      transport_id: transport.id,
+      data_producer_id: dataProducerId,
+    });
     return transport.consumeData({
       id: data_consumer.id,
       dataProducerId: data_consumer.dataProducerId,

@@ -63,7 +63,7 @@ export class ResilientBot extends EventEmitter<{ rejoined: [RejoinEvent]; lost: 
   static async start(opts: ResilientBotOptions, urlIndex = 0): Promise<ResilientBot> {
     const rb = new ResilientBot(opts);
     rb.urlIndex = urlIndex;
-    await rb.connect(opts.urls[urlIndex]!);
+    await rb.connect(opts.urls[urlIndex]);
     return rb;
   }
 
@@ -175,7 +175,7 @@ export class ResilientBot extends EventEmitter<{ rejoined: [RejoinEvent]; lost: 
     for (let attempt = 1; !this.stopped; attempt++) {
       // 4012 and crashes: the next node first (a load balancer would pick another healthy one).
       this.urlIndex = (this.urlIndex + 1) % this.opts.urls.length;
-      const url = this.opts.urls[this.urlIndex]!;
+      const url = this.opts.urls[this.urlIndex];
       try {
         await this.connect(url);
         this.rejoins++;

@@ -4,11 +4,21 @@
 
 import { WebSocket } from 'ws';
 import type {
-  AckResults, ClientPayloads, ClientType, ErrorCode, ServerMessage, ServerPayloads, ServerType,
+  AckResults,
+  ClientPayloads,
+  ClientType,
+  ErrorCode,
+  ServerMessage,
+  ServerPayloads,
+  ServerType,
 } from '../../signaling/protocol/protocol.js';
 
 export class SignalingError extends Error {
-  constructor(readonly code: ErrorCode, message: string, readonly field?: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
     super(`${code}: ${message}`);
     this.name = 'SignalingError';
   }
@@ -130,13 +140,13 @@ export class SignalingClient {
     timeoutMs = 5000,
   ): Promise<ServerPayloads[T]> {
     const index = this.inbox.findIndex((m) => m.type === type && match(m.payload as ServerPayloads[T]));
-    if (index >= 0) return Promise.resolve(this.inbox.splice(index, 1)[0]!.payload as ServerPayloads[T]);
+    if (index >= 0) return Promise.resolve(this.inbox.splice(index, 1)[0].payload as ServerPayloads[T]);
     if (this.closeInfo) return Promise.reject(new Error(`connection closed (${this.closeInfo.code})`));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         type,
-        match: match as (p: never) => boolean,
-        resolve: resolve as (p: never) => void,
+        match: match,
+        resolve: resolve,
         reject,
         timer: setTimeout(() => {
           this.waiters = this.waiters.filter((w) => w !== waiter);

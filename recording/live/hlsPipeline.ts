@@ -43,19 +43,52 @@ export function hlsOutputOptions(cfg: Config['live'], dir: string, part: number,
   const height = `trunc(min(${cfg.maxHeight}\\,ih)/2)*2`;
   const filtered = map.video.startsWith('[');
   return [
-    '-map', map.video, '-map', map.audio,
+    '-map',
+    map.video,
+    '-map',
+    map.audio,
     ...(filtered ? [] : ['-vf', `scale=-2:${height}`]),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
-    '-r', '25', '-fps_mode', 'cfr',
-    '-b:v', `${cfg.videoBitrateKbps}k`, '-maxrate', `${cfg.videoBitrateKbps}k`, '-bufsize', `${cfg.videoBitrateKbps * 2}k`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-tune',
+    'zerolatency',
+    '-profile:v',
+    'main',
+    '-pix_fmt',
+    'yuv420p',
+    '-r',
+    '25',
+    '-fps_mode',
+    'cfr',
+    '-b:v',
+    `${cfg.videoBitrateKbps}k`,
+    '-maxrate',
+    `${cfg.videoBitrateKbps}k`,
+    '-bufsize',
+    `${cfg.videoBitrateKbps * 2}k`,
     // A keyframe at every segment boundary: each segment starts decodable.
-    '-force_key_frames', `expr:gte(t,n_forced*${cfg.segmentSeconds})`,
-    '-c:a', 'aac', '-b:a', `${cfg.audioBitrateKbps}k`, '-ar', '48000', '-ac', '2',
-    '-f', 'hls',
-    '-hls_time', String(cfg.segmentSeconds),
-    '-hls_list_size', String(cfg.playlistSize),
-    '-hls_flags', 'delete_segments+independent_segments+temp_file',
-    '-hls_segment_filename', path.join(dir, `p${part}_%05d.ts`),
+    '-force_key_frames',
+    `expr:gte(t,n_forced*${cfg.segmentSeconds})`,
+    '-c:a',
+    'aac',
+    '-b:a',
+    `${cfg.audioBitrateKbps}k`,
+    '-ar',
+    '48000',
+    '-ac',
+    '2',
+    '-f',
+    'hls',
+    '-hls_time',
+    String(cfg.segmentSeconds),
+    '-hls_list_size',
+    String(cfg.playlistSize),
+    '-hls_flags',
+    'delete_segments+independent_segments+temp_file',
+    '-hls_segment_filename',
+    path.join(dir, `p${part}_%05d.ts`),
   ];
 }
 
@@ -151,8 +184,14 @@ export class HlsStreamMedia implements LivePipeline {
     const hasVideo = producers.some((p) => p.kind === 'video');
     const { dir } = this.req;
     // A producer that closed or paused meanwhile: not a failure; the change that follows brings a new set.
-    const live = new Set(this.req.media.producerList().filter((p) => !p.paused).map((p) => p.producer_id));
-    if (this.req.media.closed || producers.some((p) => !live.has(p.producer_id))) throw new TrackGoneError('a producer closed or paused meanwhile');
+    const live = new Set(
+      this.req.media
+        .producerList()
+        .filter((p) => !p.paused)
+        .map((p) => p.producer_id),
+    );
+    if (this.req.media.closed || producers.some((p) => !live.has(p.producer_id)))
+      throw new TrackGoneError('a producer closed or paused meanwhile');
     return RtpPipeline.start({
       media: this.req.media,
       producers,
@@ -167,7 +206,12 @@ export class HlsStreamMedia implements LivePipeline {
         if (this.req.layout === 'grid') {
           // The recording side's composite: tiles in a 16:9 canvas of LIVE_MAX_HEIGHT, audio mixed.
           const height = Math.floor(this.cfg.maxHeight / 2) * 2;
-          const grid = compositeFilter(tracks, { width: Math.floor((height * 16) / 9 / 2) * 2, height, fps: 25, videoBitrateKbps: this.cfg.videoBitrateKbps });
+          const grid = compositeFilter(tracks, {
+            width: Math.floor((height * 16) / 9 / 2) * 2,
+            height,
+            fps: 25,
+            videoBitrateKbps: this.cfg.videoBitrateKbps,
+          });
           command.complexFilter(grid.filter);
           if (grid.videoOut) video = `[${grid.videoOut}]`;
           if (grid.audioOut) audio = `[${grid.audioOut}]`;
@@ -213,14 +257,17 @@ export class HlsStreamMedia implements LivePipeline {
         sinceKeyframe = 0;
         void this.rolling.segment?.pipeline.requestKeyFrames();
       }
-      this.compose().then((text) => {
-        if (!this.live && !this.stopping && text !== null) {
-          this.live = true;
-          if (this.poll) clearInterval(this.poll);
-          this.poll = null;
-          this.req.onLive();
-        }
-      }, () => {});
+      this.compose().then(
+        (text) => {
+          if (!this.live && !this.stopping && text !== null) {
+            this.live = true;
+            if (this.poll) clearInterval(this.poll);
+            this.poll = null;
+            this.req.onLive();
+          }
+        },
+        () => {},
+      );
     }, LIVE_POLL_MS);
   }
 
@@ -265,7 +312,7 @@ export class HlsStreamMedia implements LivePipeline {
     let boundaries = 0;
     for (const [i, part] of this.parts.entries()) {
       // A part is listed once every part before it has ended, so the numbering stays fixed.
-      if (i > 0 && !this.parts[i - 1]!.exited) break;
+      if (i > 0 && !this.parts[i - 1].exited) break;
       let parsed: Parsed;
       try {
         parsed = parsePlaylist(await readFile(path.join(this.req.dir, `p${part.seq}.m3u8`), 'utf8'));
@@ -273,17 +320,27 @@ export class HlsStreamMedia implements LivePipeline {
         parsed = { mediaSequence: 0, segments: [] };
       }
       if (parsed.segments.length > 0 && entries.length > 0) boundaries++;
-      parsed.segments.forEach((s, j) => entries.push({
-        seq: base + parsed.mediaSequence + j, duration: s.duration, uri: s.uri, discontinuity: j === 0 && entries.length > 0, boundary: boundaries,
-      }));
+      parsed.segments.forEach((s, j) =>
+        entries.push({
+          seq: base + parsed.mediaSequence + j,
+          duration: s.duration,
+          uri: s.uri,
+          discontinuity: j === 0 && entries.length > 0,
+          boundary: boundaries,
+        }),
+      );
       base += parsed.mediaSequence + parsed.segments.length;
     }
     if (entries.length === 0) return null;
     const window = entries.slice(-this.cfg.playlistSize);
     const target = Math.max(this.cfg.segmentSeconds, ...window.map((e) => Math.ceil(e.duration)));
     const lines = [
-      '#EXTM3U', '#EXT-X-VERSION:6', `#EXT-X-TARGETDURATION:${target}`, `#EXT-X-MEDIA-SEQUENCE:${window[0]!.seq}`,
-      `#EXT-X-DISCONTINUITY-SEQUENCE:${window[0]!.boundary}`, '#EXT-X-INDEPENDENT-SEGMENTS',
+      '#EXTM3U',
+      '#EXT-X-VERSION:6',
+      `#EXT-X-TARGETDURATION:${target}`,
+      `#EXT-X-MEDIA-SEQUENCE:${window[0].seq}`,
+      `#EXT-X-DISCONTINUITY-SEQUENCE:${window[0].boundary}`,
+      '#EXT-X-INDEPENDENT-SEGMENTS',
     ];
     for (const [i, e] of window.entries()) {
       if (e.discontinuity && i > 0) lines.push('#EXT-X-DISCONTINUITY');

@@ -38,8 +38,15 @@ function duration(ms: number): string {
 }
 
 function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 async function main(): Promise<void> {
@@ -53,7 +60,8 @@ async function main(): Promise<void> {
 
   if (positionals[0] === 'drain') {
     const res = await fetch(`${base}/api/v1/cluster/drain`, {
-      method: 'POST', headers: { authorization, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
       body: JSON.stringify(positionals[1] ? { node: positionals[1] } : {}),
     });
     const body = (await res.json()) as { node?: string; error?: { message: string } };
@@ -74,9 +82,17 @@ async function main(): Promise<void> {
   for (const n of body.nodes) {
     const names = n.room_names.slice(0, 5).join(',') + (n.room_names.length > 5 ? `,+${n.room_names.length - 5}` : '');
     rows.push([
-      n.id + (n.id === body.node_id ? '*' : ''), n.draining ? 'draining' : 'ready', n.signalingUrl, n.rtcAddress ?? '-',
-      String(n.load.rooms), String(n.load.participants), String(n.load.consumers), n.load.cpu.toFixed(2),
-      String(n.capacity.participants), duration(n.alive_ms), names || '-',
+      n.id + (n.id === body.node_id ? '*' : ''),
+      n.draining ? 'draining' : 'ready',
+      n.signalingUrl,
+      n.rtcAddress ?? '-',
+      String(n.load.rooms),
+      String(n.load.participants),
+      String(n.load.consumers),
+      n.load.cpu.toFixed(2),
+      String(n.capacity.participants),
+      duration(n.alive_ms),
+      names || '-',
     ]);
   }
   process.stdout.write(`${table(rows)}\n\n${body.nodes.length} node(s), ${body.rooms} room(s); * = the node that answered\n`);

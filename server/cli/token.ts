@@ -18,10 +18,10 @@ async function main(): Promise<void> {
     },
   });
   if (!values.user) throw new Error('--user is required (the token subject)');
-  if (!(ROLES as readonly string[]).includes(values.role!)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
+  if (!(ROLES as readonly string[]).includes(values.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
   const config = loadConfig();
-  const keyFile = config.jwt.privateKeyFile
-    ?? (config.jwt.publicKeyFile || config.jwt.jwksUrl ? null : ensureDevKeys(config.dataDir).privateKeyFile);
+  const keyFile =
+    config.jwt.privateKeyFile ?? (config.jwt.publicKeyFile || config.jwt.jwksUrl ? null : ensureDevKeys(config.dataDir).privateKeyFile);
   if (!keyFile) throw new Error('JWT_PUBLIC_KEY_FILE/JWT_JWKS_URL is set: also set JWT_PRIVATE_KEY_FILE to mint tokens');
   const issuer = await TokenIssuer.fromPrivateKeyFile(keyFile, { audience: config.jwt.audience, issuer: config.jwt.issuer });
   const minted = await issuer.mint({

@@ -3,11 +3,16 @@
 // interface; the webhook outbox is one implementation, tests may add others.
 
 export const EVENT_NAMES = [
-  'room_started', 'room_finished',
-  'participant_joined', 'participant_left',
-  'track_published', 'track_unpublished',
-  'recording_started', 'recording_finished',
-  'live_stream_started', 'live_stream_finished',
+  'room_started',
+  'room_finished',
+  'participant_joined',
+  'participant_left',
+  'track_published',
+  'track_unpublished',
+  'recording_started',
+  'recording_finished',
+  'live_stream_started',
+  'live_stream_finished',
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 

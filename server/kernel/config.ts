@@ -267,7 +267,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(nodeId)) problems.push('NODE_ID may contain only letters, digits and _ . : - (max 64)');
 
   const sfuLogLevel = str('MEDIASOUP_LOG_LEVEL') ?? 'warn';
-  if (!['debug', 'warn', 'error', 'none'].includes(sfuLogLevel)) problems.push('MEDIASOUP_LOG_LEVEL must be one of debug, warn, error, none');
+  if (!['debug', 'warn', 'error', 'none'].includes(sfuLogLevel))
+    problems.push('MEDIASOUP_LOG_LEVEL must be one of debug, warn, error, none');
   const rtcWorkers = int('RTC_WORKERS', availableParallelism(), 0, 256);
   const rtcPort = int('RTC_PORT', 40000, 0, 65535);
   if (rtcPort > 0 && rtcPort + rtcWorkers - 1 > 65535) problems.push('RTC_PORT + RTC_WORKERS - 1 must be at most 65535');
@@ -321,14 +322,24 @@ export function loadConfig(env: Env = process.env): Config {
     live: null as unknown as Config['live'], // live streaming: filled in below
     recording: null as unknown as RecordingConfig, // recording: filled in below
     cluster: {
-      prefix: 'switchboard:', publicUrl: null, capacity: 1000, heartbeatMs: 1000, ttlMs: 5000, requestTimeoutMs: 5000,
-      selector: 'least-loaded', drainTimeoutSeconds: 300, reapGraceMs: 30_000,
+      prefix: 'switchboard:',
+      publicUrl: null,
+      capacity: 1000,
+      heartbeatMs: 1000,
+      ttlMs: 5000,
+      requestTimeoutMs: 5000,
+      selector: 'least-loaded',
+      drainTimeoutSeconds: 300,
+      reapGraceMs: 30_000,
     }, // cluster: filled in below
     cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null, address: null, idleSeconds: 30 }, // filled in below
     processes: { count: 1, internalPortBase: 0, index: null, nodeId }, // multiproc: filled in below
   };
   // ---- Room control and webhooks ----
-  const webhookUrls = (str('WEBHOOK_URLS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  const webhookUrls = (str('WEBHOOK_URLS') ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
   for (const u of webhookUrls) {
     try {
       if (!['http:', 'https:'].includes(new URL(u).protocol)) problems.push(`WEBHOOK_URLS: ${u} must use http or https`);
@@ -390,14 +401,17 @@ export function loadConfig(env: Env = process.env): Config {
   config.processes = processesConfig(config, problems, int, str);
   // ---- Cluster ----
   const selector = str('NODE_SELECTOR') ?? (config.processes.count > 1 ? 'local-first' : 'least-loaded'); // multiproc: local-first
-  if (!['least-loaded', 'random', 'local-first'].includes(selector)) problems.push('NODE_SELECTOR must be least-loaded, random or local-first');
+  if (!['least-loaded', 'random', 'local-first'].includes(selector))
+    problems.push('NODE_SELECTOR must be least-loaded, random or local-first');
   const prefix = str('REDIS_PREFIX') ?? 'switchboard:';
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) problems.push('REDIS_PREFIX may contain only letters, digits and _ . : - (max 64)');
   const heartbeatMs = int('NODE_HEARTBEAT_MS', 1000, 50, 60_000);
   const ttlMs = int('NODE_TTL_MS', 5000, 150, 600_000);
   if (ttlMs < 2 * heartbeatMs) problems.push('NODE_TTL_MS must be at least twice NODE_HEARTBEAT_MS (one late beat must not kill a node)');
   if (config.redisUrl && !config.databaseUrl) {
-    problems.push('REDIS_URL (cluster mode) needs a PostgreSQL database shared by all nodes: set DATABASE_URL (PGlite is one process\'s own)');
+    problems.push(
+      "REDIS_URL (cluster mode) needs a PostgreSQL database shared by all nodes: set DATABASE_URL (PGlite is one process's own)",
+    );
   }
   config.cluster = {
     prefix,
@@ -437,7 +451,8 @@ export function loadConfig(env: Env = process.env): Config {
 
 // ---- Recording ----
 function recordingConfig(
-  dataDir: string, problems: string[],
+  dataDir: string,
+  problems: string[],
   int: (name: string, fallback: number, min: number, max: number) => number,
   str: (name: string) => string | null,
   url: (name: string, protocols: string[]) => string | null,
@@ -450,12 +465,27 @@ function recordingConfig(
     const bucket = str('S3_BUCKET');
     const accessKey = str('S3_ACCESS_KEY');
     const secretKey = str('S3_SECRET_KEY');
-    for (const [name, value] of [['S3_ENDPOINT', endpoint], ['S3_BUCKET', bucket], ['S3_ACCESS_KEY', accessKey], ['S3_SECRET_KEY', secretKey]] as const) {
+    for (const [name, value] of [
+      ['S3_ENDPOINT', endpoint],
+      ['S3_BUCKET', bucket],
+      ['S3_ACCESS_KEY', accessKey],
+      ['S3_SECRET_KEY', secretKey],
+    ] as const) {
       if (!value) problems.push(`${name} is required when RECORDING_STORAGE is s3`);
     }
-    s3 = { endpoint: endpoint ?? '', bucket: bucket ?? '', accessKey: accessKey ?? '', secretKey: secretKey ?? '', region: str('S3_REGION') ?? 'us-east-1', prefix: (str('S3_PREFIX') ?? 'recordings/').replace(/^\/+/, '') };
+    s3 = {
+      endpoint: endpoint ?? '',
+      bucket: bucket ?? '',
+      accessKey: accessKey ?? '',
+      secretKey: secretKey ?? '',
+      region: str('S3_REGION') ?? 'us-east-1',
+      prefix: (str('S3_PREFIX') ?? 'recordings/').replace(/^\/+/, ''),
+    };
   }
-  const autoTypes = (str('RECORDING_AUTO_ROOM_TYPES') ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const autoTypes = (str('RECORDING_AUTO_ROOM_TYPES') ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   for (const t of autoTypes) {
     if (!['individual', 'group', 'webinar', 'broadcast'].includes(t)) problems.push(`RECORDING_AUTO_ROOM_TYPES: unknown room type ${t}`);
   }
@@ -478,7 +508,8 @@ function recordingConfig(
 
 // ---- Several processes per node ----
 function processesConfig(
-  config: Config, problems: string[],
+  config: Config,
+  problems: string[],
   int: (name: string, fallback: number, min: number, max: number) => number,
   str: (name: string) => string | null,
 ): ProcessesConfig {
@@ -491,12 +522,19 @@ function processesConfig(
   if (count > 1) {
     // The processes of a node are cluster members of each other: the same rule as cluster mode.
     if (!config.redisUrl) problems.push('NODE_PROCESSES > 1 needs Redis (the processes of a node form a cluster): set REDIS_URL');
-    if (!config.databaseUrl) problems.push('NODE_PROCESSES > 1 needs a PostgreSQL database shared by the processes: set DATABASE_URL (PGlite is one process\'s own)');
-    if (index === null && internalPortBase > 0 && internalPortBase + count - 1 > 65535) problems.push('NODE_INTERNAL_PORT_BASE + NODE_PROCESSES - 1 must be at most 65535');
+    if (!config.databaseUrl)
+      problems.push(
+        "NODE_PROCESSES > 1 needs a PostgreSQL database shared by the processes: set DATABASE_URL (PGlite is one process's own)",
+      );
+    if (index === null && internalPortBase > 0 && internalPortBase + count - 1 > 65535)
+      problems.push('NODE_INTERNAL_PORT_BASE + NODE_PROCESSES - 1 must be at most 65535');
     if (index === null && internalPortBase > 0 && config.port >= internalPortBase && config.port < internalPortBase + count) {
-      problems.push(`the internal ports ${internalPortBase}-${internalPortBase + count - 1} (NODE_INTERNAL_PORT_BASE) must not include PORT ${config.port}`);
+      problems.push(
+        `the internal ports ${internalPortBase}-${internalPortBase + count - 1} (NODE_INTERNAL_PORT_BASE) must not include PORT ${config.port}`,
+      );
     }
-    if (index === null && !/^[A-Za-z0-9_.:-]{1,60}$/.test(nodeId)) problems.push('NODE_ID may have at most 60 characters with NODE_PROCESSES > 1 (processes are <NODE_ID>-p<i>)');
+    if (index === null && !/^[A-Za-z0-9_.:-]{1,60}$/.test(nodeId))
+      problems.push('NODE_ID may have at most 60 characters with NODE_PROCESSES > 1 (processes are <NODE_ID>-p<i>)');
   }
   if (index !== null && index >= count) problems.push('SWITCHBOARD_PROCESS_INDEX must be below NODE_PROCESSES');
   return { count, internalPortBase, index, nodeId };

@@ -3,18 +3,31 @@
 
 /** Every error code a client can receive, over the WebSocket or REST. */
 export const ERROR_CODES = [
-  'bad_json', 'unknown_type', 'invalid_payload',
-  'unauthenticated', 'unauthorized', 'already_authenticated', 'forbidden',
-  'peer_not_found', 'not_in_room', 'already_in_room',
-  'rate_limited', 'not_found', 'conflict', 'not_configured',
-  'unavailable', 'internal_error',
+  'bad_json',
+  'unknown_type',
+  'invalid_payload',
+  'unauthenticated',
+  'unauthorized',
+  'already_authenticated',
+  'forbidden',
+  'peer_not_found',
+  'not_in_room',
+  'already_in_room',
+  'rate_limited',
+  'not_found',
+  'conflict',
+  'not_configured',
+  'unavailable',
+  'internal_error',
   // Room control: bans, locked or full rooms, the lobby
-  'banned', 'room_locked', 'room_full', 'lobby_denied',
+  'banned',
+  'room_locked',
+  'room_full',
+  'lobby_denied',
   // REST: a request body over the size limit
   'payload_too_large',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
-
 
 export class AppError extends Error {
   constructor(
@@ -54,7 +67,10 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
 
 /** rate_limited with the seconds after which a retry may succeed (REST sends it as Retry-After). */
 export class RateLimitedError extends AppError {
-  constructor(message: string, readonly retryAfterSeconds: number) {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
     super('rate_limited', message);
   }
 }

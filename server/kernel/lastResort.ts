@@ -77,11 +77,7 @@ export function guardUpgrades(listener: UpgradeListener, log: Logger): UpgradeLi
  * Process-level handlers. `fatal` is called once after an uncaught exception
  * (main.ts drains and exits 1); a second one while it runs is only logged.
  */
-export function installProcessGuards(
-  log: Logger,
-  fatal: (err: unknown) => void,
-  proc: Pick<NodeJS.EventEmitter, 'on'> = process,
-): void {
+export function installProcessGuards(log: Logger, fatal: (err: unknown) => void, proc: Pick<NodeJS.EventEmitter, 'on'> = process): void {
   let failing = false;
   proc.on('unhandledRejection', (reason: unknown) => {
     uncaughtErrors.inc({ kind: 'unhandled_rejection' });

@@ -26,7 +26,7 @@ function serializeError(err: unknown): unknown {
   delete out['queryOptions'];
   if (out['detail'] !== undefined) out['detail'] = '[redacted]';
   for (const key of ['message', 'stack']) {
-    if (typeof out[key] === 'string') out[key] = scrubSecrets(out[key] as string);
+    if (typeof out[key] === 'string') out[key] = scrubSecrets(out[key]);
   }
   return out;
 }
@@ -37,7 +37,18 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     level,
     base: { pid: process.pid },
     redact: {
-      paths: ['token', '*.token', 'secret', '*.secret', 'apiSecret', 'authorization', '*.authorization', 'headers.authorization', 'params', '*.params'],
+      paths: [
+        'token',
+        '*.token',
+        'secret',
+        '*.secret',
+        'apiSecret',
+        'authorization',
+        '*.authorization',
+        'headers.authorization',
+        'params',
+        '*.params',
+      ],
       censor: '[redacted]',
     },
     serializers: { err: serializeError, error: serializeError },
@@ -52,7 +63,10 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
     hooks: {
       logMethod(this: Logger, args: Parameters<Logger['info']>, method: (...a: unknown[]) => void) {
-        method.apply(this, args.map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)));
+        method.apply(
+          this,
+          args.map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)),
+        );
       },
     },
   };

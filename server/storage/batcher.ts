@@ -29,10 +29,12 @@ export class Batcher<T> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.inFlight++;
-      this.flush(batch.map((b) => b.item)).then(
-        () => batch.forEach((b) => b.resolve()),
-        (err) => batch.forEach((b) => b.reject(err)),
-      ).finally(() => this.inFlight--);
+      this.flush(batch.map((b) => b.item))
+        .then(
+          () => batch.forEach((b) => b.resolve()),
+          (err) => batch.forEach((b) => b.reject(err)),
+        )
+        .finally(() => this.inFlight--);
     }
   }
 

@@ -44,7 +44,14 @@ export class LiveStore {
   constructor(private readonly db: Database) {}
 
   /** A new stream in `preparing`; null when the room already has one that is not over. */
-  async create(s: { room: string; callId: string | null; nodeId: string; layout: LiveLayout; participantId: string | null; startedBy: string | null }): Promise<LiveStreamRow | null> {
+  async create(s: {
+    room: string;
+    callId: string | null;
+    nodeId: string;
+    layout: LiveLayout;
+    participantId: string | null;
+    startedBy: string | null;
+  }): Promise<LiveStreamRow | null> {
     const rows = await this.db.query<LiveStreamRow>(
       `INSERT INTO live_streams (id, room, call_id, node_id, status, layout, participant_id, started_by)
        VALUES ($1, $2, $3, $4, 'preparing', $5, $6, $7)
@@ -59,7 +66,17 @@ export class LiveStore {
     await this.db.query(`UPDATE live_streams SET status = 'live', live_at = $2 WHERE id = $1 AND status = 'preparing'`, [id, at]);
   }
 
-  async finish(id: string, f: { status: 'ended' | 'failed'; at: Date; reason: string; error: string | null; viewers: { current: number; peak: number; total: number }; reactions: LiveReactionCounts }): Promise<void> {
+  async finish(
+    id: string,
+    f: {
+      status: 'ended' | 'failed';
+      at: Date;
+      reason: string;
+      error: string | null;
+      viewers: { current: number; peak: number; total: number };
+      reactions: LiveReactionCounts;
+    },
+  ): Promise<void> {
     await this.db.query(
       `UPDATE live_streams SET status = $2, ended_at = $3, end_reason = $4, error = $5,
          viewers_current = $6, viewers_peak = $7, viewers_total = $8, reactions = $9
@@ -95,7 +112,11 @@ export class LiveStore {
    * of them with an embedded database: `server-restart`; a dead node:
    * `node-failure`) end now as failed; returns them for their webhooks.
    */
-  async closeAbandoned(at: Date, nodeId: string | null, reason: 'server-restart' | 'node-failure' = 'server-restart'): Promise<LiveStreamRow[]> {
+  async closeAbandoned(
+    at: Date,
+    nodeId: string | null,
+    reason: 'server-restart' | 'node-failure' = 'server-restart',
+  ): Promise<LiveStreamRow[]> {
     const error = reason === 'node-failure' ? `node ${nodeId} stopped while the stream ran` : 'the server stopped while the stream ran';
     return this.db.query<LiveStreamRow>(
       `UPDATE live_streams SET status = 'failed', ended_at = $1, end_reason = $3, error = $4, viewers_current = 0
@@ -113,7 +134,7 @@ export class LiveStore {
        RETURNING id::text AS id, user_id, display_name, text, created_at`,
       [streamId, userId, displayName, text],
     );
-    return chatMessage(rows[0]!);
+    return chatMessage(rows[0]);
   }
 
   /** The latest `limit` messages not deleted, oldest first. */
@@ -143,7 +164,10 @@ export class LiveStore {
       [streamId, messageId, at, by],
     );
     if (rows.length === 0) return false;
-    await this.db.query(`UPDATE live_streams SET pinned_message_id = NULL WHERE id = $1 AND pinned_message_id = $2::bigint`, [streamId, messageId]);
+    await this.db.query(`UPDATE live_streams SET pinned_message_id = NULL WHERE id = $1 AND pinned_message_id = $2::bigint`, [
+      streamId,
+      messageId,
+    ]);
     return true;
   }
 

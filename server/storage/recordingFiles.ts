@@ -156,7 +156,10 @@ export class S3Storage implements RecordingStorage {
     await rm(path.join(this.spool, recordingId), { recursive: true, force: true }); // SDPs, files whose upload failed
     if (keys.length > 0) {
       try {
-        await this.client.removeObjects(this.cfg.bucket, keys.map((k) => this.objectName(recordingId, k)));
+        await this.client.removeObjects(
+          this.cfg.bucket,
+          keys.map((k) => this.objectName(recordingId, k)),
+        );
       } catch (err) {
         throw new StorageError(`deleting recording ${recordingId} from s3 failed: ${(err as Error).message}`);
       }

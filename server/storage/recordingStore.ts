@@ -55,8 +55,10 @@ export interface RecordingFileRow {
   error: string | null;
 }
 
-const REC = 'id, room, call_id, node_id, mode, status, started_by, started_at, ended_at, end_reason, error, storage, location, size_bytes, duration_seconds, access, retention_days, expires_at, metadata';
-const FILE = 'id, recording_id, kind, participant_id, user_id, seq, status, key, content_type, tracks, size_bytes, duration_seconds, probe, started_at, ended_at, error';
+const REC =
+  'id, room, call_id, node_id, mode, status, started_by, started_at, ended_at, end_reason, error, storage, location, size_bytes, duration_seconds, access, retention_days, expires_at, metadata';
+const FILE =
+  'id, recording_id, kind, participant_id, user_id, seq, status, key, content_type, tracks, size_bytes, duration_seconds, probe, started_at, ended_at, error';
 
 function rec(row: RecordingRow): RecordingRow {
   return { ...row, size_bytes: Number(row.size_bytes) };
@@ -72,7 +74,12 @@ export class RecordingStore {
    * Inserts a recording in status `recording` and marks its call as recorded
    * (`calls.recording`), in one statement; null when the room already has one in progress.
    */
-  async create(r: Pick<RecordingRow, 'id' | 'room' | 'call_id' | 'node_id' | 'mode' | 'started_by' | 'storage' | 'location' | 'access' | 'retention_days' | 'metadata'>): Promise<RecordingRow | null> {
+  async create(
+    r: Pick<
+      RecordingRow,
+      'id' | 'room' | 'call_id' | 'node_id' | 'mode' | 'started_by' | 'storage' | 'location' | 'access' | 'retention_days' | 'metadata'
+    >,
+  ): Promise<RecordingRow | null> {
     const rows = await this.db.query<RecordingRow>(
       `WITH inserted AS (
          INSERT INTO recordings (id, room, call_id, node_id, mode, status, started_by, storage, location, access, retention_days, metadata)
@@ -82,7 +89,19 @@ export class RecordingStore {
          UPDATE calls SET recording = true WHERE id = (SELECT call_id FROM inserted) AND NOT recording
        )
        SELECT * FROM inserted`,
-      [r.id, r.room, r.call_id, r.node_id, r.mode, r.started_by, r.storage, r.location, JSON.stringify(r.access), r.retention_days, JSON.stringify(r.metadata)],
+      [
+        r.id,
+        r.room,
+        r.call_id,
+        r.node_id,
+        r.mode,
+        r.started_by,
+        r.storage,
+        r.location,
+        JSON.stringify(r.access),
+        r.retention_days,
+        JSON.stringify(r.metadata),
+      ],
     );
     return rows[0] ? rec(rows[0]) : null;
   }
@@ -119,7 +138,15 @@ export class RecordingStore {
   /** With `onlyOpen`, only a row still recording or processing changes (null otherwise). */
   async finish(
     id: string,
-    f: { status: 'ready' | 'failed'; error: string | null; endedAt: Date; reason: string; size: number; duration: number | null; location?: string },
+    f: {
+      status: 'ready' | 'failed';
+      error: string | null;
+      endedAt: Date;
+      reason: string;
+      size: number;
+      duration: number | null;
+      location?: string;
+    },
     opts: { onlyOpen?: boolean } = {},
   ): Promise<RecordingRow | null> {
     const rows = await this.db.query<RecordingRow>(
@@ -133,12 +160,17 @@ export class RecordingStore {
   }
 
   /** Sets retention (days from the end, or from now while it records) and/or access. */
-  async update(id: string, patch: { retention_days?: number | null; access?: RecordingAccess; expires_at?: Date | null }): Promise<RecordingRow | null> {
+  async update(
+    id: string,
+    patch: { retention_days?: number | null; access?: RecordingAccess; expires_at?: Date | null },
+  ): Promise<RecordingRow | null> {
     const sets: string[] = [];
     const params: unknown[] = [id];
     if (patch.retention_days !== undefined) {
       sets.push(`retention_days = $${params.push(patch.retention_days)}`);
-      sets.push(`expires_at = CASE WHEN $${params.length}::integer IS NULL THEN NULL ELSE COALESCE(ended_at, now()) + make_interval(days => $${params.length}::integer) END`);
+      sets.push(
+        `expires_at = CASE WHEN $${params.length}::integer IS NULL THEN NULL ELSE COALESCE(ended_at, now()) + make_interval(days => $${params.length}::integer) END`,
+      );
     }
     if (patch.expires_at !== undefined) sets.push(`expires_at = $${params.push(patch.expires_at)}`);
     if (patch.access !== undefined) sets.push(`access = $${params.push(JSON.stringify(patch.access))}`);
@@ -171,7 +203,12 @@ export class RecordingStore {
     return rows.map(rec);
   }
 
-  async addFile(f: Pick<RecordingFileRow, 'id' | 'recording_id' | 'kind' | 'participant_id' | 'user_id' | 'seq' | 'key' | 'content_type' | 'tracks' | 'started_at'>): Promise<void> {
+  async addFile(
+    f: Pick<
+      RecordingFileRow,
+      'id' | 'recording_id' | 'kind' | 'participant_id' | 'user_id' | 'seq' | 'key' | 'content_type' | 'tracks' | 'started_at'
+    >,
+  ): Promise<void> {
     await this.db.query(
       `INSERT INTO recording_files (id, recording_id, kind, participant_id, user_id, seq, status, key, content_type, tracks, started_at)
        VALUES ($1, $2, $3, $4, $5, $6, 'recording', $7, $8, $9, $10)`,
@@ -179,7 +216,10 @@ export class RecordingStore {
     );
   }
 
-  async finishFile(id: string, f: { status: RecordingStatus; size: number; duration: number | null; probe: unknown; endedAt: Date | null; error: string | null }): Promise<void> {
+  async finishFile(
+    id: string,
+    f: { status: RecordingStatus; size: number; duration: number | null; probe: unknown; endedAt: Date | null; error: string | null },
+  ): Promise<void> {
     await this.db.query(
       `UPDATE recording_files SET status = $2, size_bytes = $3, duration_seconds = $4, probe = $5, ended_at = COALESCE(ended_at, $6), error = COALESCE($7, error) WHERE id = $1`,
       [id, f.status, f.size, f.duration, f.probe === null ? null : JSON.stringify(f.probe), f.endedAt, f.error],
@@ -187,16 +227,25 @@ export class RecordingStore {
   }
 
   async endFile(id: string, endedAt: Date, error: string | null): Promise<void> {
-    await this.db.query(`UPDATE recording_files SET ended_at = $2, error = COALESCE($3, error), status = CASE WHEN $3::text IS NULL THEN 'processing' ELSE 'failed' END WHERE id = $1 AND ended_at IS NULL`, [id, endedAt, error]);
+    await this.db.query(
+      `UPDATE recording_files SET ended_at = $2, error = COALESCE($3, error), status = CASE WHEN $3::text IS NULL THEN 'processing' ELSE 'failed' END WHERE id = $1 AND ended_at IS NULL`,
+      [id, endedAt, error],
+    );
   }
 
   async files(recordingId: string): Promise<RecordingFileRow[]> {
-    const rows = await this.db.query<RecordingFileRow>(`SELECT ${FILE} FROM recording_files WHERE recording_id = $1 ORDER BY started_at, seq, id`, [recordingId]);
+    const rows = await this.db.query<RecordingFileRow>(
+      `SELECT ${FILE} FROM recording_files WHERE recording_id = $1 ORDER BY started_at, seq, id`,
+      [recordingId],
+    );
     return rows.map(file);
   }
 
   async getFile(recordingId: string, fileId: string): Promise<RecordingFileRow | null> {
-    const rows = await this.db.query<RecordingFileRow>(`SELECT ${FILE} FROM recording_files WHERE recording_id = $1 AND id = $2`, [recordingId, fileId]);
+    const rows = await this.db.query<RecordingFileRow>(`SELECT ${FILE} FROM recording_files WHERE recording_id = $1 AND id = $2`, [
+      recordingId,
+      fileId,
+    ]);
     return rows[0] ? file(rows[0]) : null;
   }
 }

@@ -42,7 +42,7 @@ export class RoomControlStore {
       [name, defaultType],
     );
     if (rows[0]) return rows[0];
-    return (await this.db.query<RoomRow>(`SELECT ${ROOM_COLUMNS} FROM rooms WHERE name = $1`, [name]))[0]!;
+    return (await this.db.query<RoomRow>(`SELECT ${ROOM_COLUMNS} FROM rooms WHERE name = $1`, [name]))[0];
   }
 
   async getRoom(name: string): Promise<RoomRow | null> {
@@ -51,10 +51,9 @@ export class RoomControlStore {
   }
 
   async listRooms(limit: number): Promise<RoomRow[]> {
-    return this.db.query<RoomRow>(
-      `SELECT ${ROOM_COLUMNS} FROM rooms WHERE deleted_at IS NULL ORDER BY created_at DESC, name LIMIT $1`,
-      [limit],
-    );
+    return this.db.query<RoomRow>(`SELECT ${ROOM_COLUMNS} FROM rooms WHERE deleted_at IS NULL ORDER BY created_at DESC, name LIMIT $1`, [
+      limit,
+    ]);
   }
 
   /** Creates the room with these settings; false if it exists (and is not deleted). */
@@ -117,10 +116,10 @@ export class RoomControlStore {
   }
 
   async roomUser(room: string, userId: string): Promise<RoomUserRow | null> {
-    const rows = await this.db.query<RoomUserRow>(
-      'SELECT user_id, role, banned_until FROM room_users WHERE room = $1 AND user_id = $2',
-      [room, userId],
-    );
+    const rows = await this.db.query<RoomUserRow>('SELECT user_id, role, banned_until FROM room_users WHERE room = $1 AND user_id = $2', [
+      room,
+      userId,
+    ]);
     return rows[0] ?? null;
   }
 
@@ -145,7 +144,12 @@ export class RoomControlStore {
       'SELECT user_id, display_name, raised_at FROM room_hands WHERE room = $1 ORDER BY seq',
       [room],
     );
-    return rows.map((r) => ({ user_id: r.user_id, participant_id: null, display_name: r.display_name, raised_at: r.raised_at.toISOString() }));
+    return rows.map((r) => ({
+      user_id: r.user_id,
+      participant_id: null,
+      display_name: r.display_name,
+      raised_at: r.raised_at.toISOString(),
+    }));
   }
 
   /** Adds the user at the end of the queue; false when already in it (the place is kept). */
@@ -176,7 +180,7 @@ export class RoomControlStore {
       'INSERT INTO whiteboard_strokes (room, participant_id, user_id, stroke) VALUES ($1, $2, $3, $4) RETURNING seq',
       [room, participantId, userId, JSON.stringify(stroke)],
     );
-    return String(rows[0]!.seq);
+    return String(rows[0].seq);
   }
 
   async clearStrokes(room: string): Promise<void> {

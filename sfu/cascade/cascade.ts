@@ -7,7 +7,15 @@ import { AppError } from '../../server/kernel/errors.js';
 import type { Logger } from '../../server/kernel/logger.js';
 import { LivenessChecks } from './liveness.js';
 import { RemoteRouter } from './remoteRouter.js';
-import { METHOD, fromReply, type CascadeBus, type CascadeEvent, type CascadeNodes, type CascadeOptions, type TransportOptions } from './wire.js';
+import {
+  METHOD,
+  fromReply,
+  type CascadeBus,
+  type CascadeEvent,
+  type CascadeNodes,
+  type CascadeOptions,
+  type TransportOptions,
+} from './wire.js';
 
 /** What a room's cascade needs from its MediaRoom. */
 export interface CascadeHost {
@@ -94,10 +102,15 @@ export class Cascade {
       const reply = await this.bus.request(node, METHOD.ping, { routerIds }, this.opts.pingIntervalMs);
       for (const id of fromReply(reply).missing) this.lose(id, 'router-gone');
     };
-    this.liveness.check(node, probe, () => {
-      this.log.warn({ node, routers: routerIds.length }, 'cascade node stopped answering: its viewers rebuild');
-      for (const id of routerIds) this.lose(id, 'node-lost');
-    }, urgent);
+    this.liveness.check(
+      node,
+      probe,
+      () => {
+        this.log.warn({ node, routers: routerIds.length }, 'cascade node stopped answering: its viewers rebuild');
+        for (const id of routerIds) this.lose(id, 'node-lost');
+      },
+      urgent,
+    );
   }
 
   private lose(routerId: string, reason: string): void {
@@ -182,14 +195,18 @@ export class RoomCascade {
     };
     log.info({ room: this.name, node, router: router.routerId }, 'room cascaded to another node');
     // Everything published so far follows; later producers follow through producerAdded.
-    await Promise.all(this.host.producerIds().map((id) => router.pipeProducer(id).catch((err) => log.warn({ err, node, producer: id }, 'pipe failed'))));
+    await Promise.all(
+      this.host.producerIds().map((id) => router.pipeProducer(id).catch((err) => log.warn({ err, node, producer: id }, 'pipe failed'))),
+    );
     return router;
   }
 
   /** A producer was published on the owner: every remote router gets it. */
   producerAdded(producerId: string): void {
     for (const router of this.routers) {
-      router.pipeProducer(producerId).catch((err) => this.cascade.log.warn({ err, node: router.node, producer: producerId }, 'pipe failed'));
+      router
+        .pipeProducer(producerId)
+        .catch((err) => this.cascade.log.warn({ err, node: router.node, producer: producerId }, 'pipe failed'));
     }
   }
 

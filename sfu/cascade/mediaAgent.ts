@@ -15,12 +15,33 @@ import { LivenessChecks } from './liveness.js';
 import type { RouterMethod } from './remoteRouter.js';
 import { nodeLoad, type WorkerPool, type WorkerSlot } from '../workerPool.js';
 import {
-  METHOD, pipeIp, pipeListenInfo, toReply,
-  type AgentCalls, type AgentMethod, type CascadeBus, type CascadeMethods, type ConsumerOpResults, type TransportOpResults, type CascadeEvent, type CascadeNodes, type CascadeOptions, type ConsumeDataRequest, type ConsumeRequest, type ConsumerOpRequest, type ConsumerParams,
-  type CreateTransportRequest, type DataConsumerParams, type OpenRouterReply, type OpenRouterRequest, type PipeDataProducerRequest,
-  type PipeProducerRequest, type ProducerStateRequest, type TransportOpRequest, type TransportOptions,
+  METHOD,
+  pipeIp,
+  pipeListenInfo,
+  toReply,
+  type AgentCalls,
+  type AgentMethod,
+  type CascadeBus,
+  type CascadeMethods,
+  type ConsumerOpResults,
+  type TransportOpResults,
+  type CascadeEvent,
+  type CascadeNodes,
+  type CascadeOptions,
+  type ConsumeDataRequest,
+  type ConsumeRequest,
+  type ConsumerOpRequest,
+  type ConsumerParams,
+  type CreateTransportRequest,
+  type DataConsumerParams,
+  type OpenRouterReply,
+  type OpenRouterRequest,
+  type PipeDataProducerRequest,
+  type PipeProducerRequest,
+  type ProducerStateRequest,
+  type TransportOpRequest,
+  type TransportOptions,
 } from './wire.js';
-
 
 /**
  * One owner's room on this node: the router its pipe arrives at (`slot`),
@@ -62,13 +83,19 @@ export class MediaAgent {
     private readonly log: Logger,
     nodes?: CascadeNodes,
   ) {
-    this.liveness = new LivenessChecks({ misses: opts.pingMisses, ...(nodes?.busHealthy ? { busHealthy: () => nodes.busHealthy!() } : {}) });
+    this.liveness = new LivenessChecks({
+      misses: opts.pingMisses,
+      ...(nodes?.busHealthy ? { busHealthy: () => nodes.busHealthy!() } : {}),
+    });
     // The cluster thinks an owner died: confirm it now rather than at the next round.
     nodes?.onNodeDown?.((owner) => {
       const ids = [...this.routers.values()].filter((r) => r.owner === owner).map((r) => r.id);
       if (ids.length > 0) this.checkOwner(owner, ids, true);
     });
-    const on = <M extends AgentMethod>(method: M, fn: (req: AgentCalls[M]['request'], from: string) => Promise<AgentCalls[M]['result']> | AgentCalls[M]['result']) =>
+    const on = <M extends AgentMethod>(
+      method: M,
+      fn: (req: AgentCalls[M]['request'], from: string) => Promise<AgentCalls[M]['result']> | AgentCalls[M]['result'],
+    ) =>
       bus.handle(method, (req, from) => {
         const reply = toReply(() => {
           if (this.closed) throw new AppError('unavailable', 'this node is shutting down');
@@ -78,7 +105,10 @@ export class MediaAgent {
         return reply as Promise<CascadeMethods[M]['reply']>;
       });
     // Only the node that opened a router may act on it.
-    const owned = <M extends RouterMethod>(method: M, fn: (req: AgentCalls[M]['request'], r: HostedRouter | undefined) => Promise<AgentCalls[M]['result']> | AgentCalls[M]['result']) =>
+    const owned = <M extends RouterMethod>(
+      method: M,
+      fn: (req: AgentCalls[M]['request'], r: HostedRouter | undefined) => Promise<AgentCalls[M]['result']> | AgentCalls[M]['result'],
+    ) =>
       on(method, (req, from) => {
         const r = this.routers.get(req.routerId);
         if (r && r.owner !== from) throw new AppError('forbidden', `router ${req.routerId} belongs to another node`);
@@ -110,9 +140,25 @@ export class MediaAgent {
   }
 
   /** Routers hosted for other nodes' rooms (tests, admin). */
-  get hosted(): ReadonlyArray<{ id: string; room: string; owner: string; router: RouterSlot; spread: number; pipe: PipeTransport; transports: number; consumers: number }> {
+  get hosted(): ReadonlyArray<{
+    id: string;
+    room: string;
+    owner: string;
+    router: RouterSlot;
+    spread: number;
+    pipe: PipeTransport;
+    transports: number;
+    consumers: number;
+  }> {
     return [...this.routers.values()].map((r) => ({
-      id: r.id, room: r.room, owner: r.owner, router: r.slot, spread: r.spread.length, pipe: r.pipe, transports: r.transports.size, consumers: r.consumers.size,
+      id: r.id,
+      room: r.room,
+      owner: r.owner,
+      router: r.slot,
+      spread: r.spread.length,
+      pipe: r.pipe,
+      transports: r.transports.size,
+      consumers: r.consumers.size,
     }));
   }
 
@@ -154,8 +200,20 @@ export class MediaAgent {
       throw new AppError('invalid_payload', `cannot connect the pipe: ${(err as Error).message}`);
     }
     const hosted: HostedRouter = {
-      id: router.id, room: req.room, owner, openedAt: Date.now(), slot, spread: [], opening: new Map(), pipe,
-      producers: new Map(), dataProducers: new Map(), transports: new Map(), consumers: new Map(), dataConsumers: new Map(), scores: new Map(),
+      id: router.id,
+      room: req.room,
+      owner,
+      openedAt: Date.now(),
+      slot,
+      spread: [],
+      opening: new Map(),
+      pipe,
+      producers: new Map(),
+      dataProducers: new Map(),
+      transports: new Map(),
+      consumers: new Map(),
+      dataConsumers: new Map(),
+      scores: new Map(),
     };
     this.routers.set(router.id, hosted);
     router.observer.once('close', () => {
@@ -177,7 +235,13 @@ export class MediaAgent {
   private pipeProducer(r: HostedRouter, req: PipeProducerRequest): Promise<void> {
     let producer = r.producers.get(req.producerId);
     if (!producer) {
-      producer = r.pipe.produce({ id: req.producerId, kind: req.kind, rtpParameters: req.rtpParameters, paused: req.paused, appData: req.appData });
+      producer = r.pipe.produce({
+        id: req.producerId,
+        kind: req.kind,
+        rtpParameters: req.rtpParameters,
+        paused: req.paused,
+        appData: req.appData,
+      });
       r.producers.set(req.producerId, producer);
       producer.then(
         (p) => p.observer.once('close', () => r.producers.delete(p.id)),
@@ -190,7 +254,12 @@ export class MediaAgent {
   private pipeDataProducer(r: HostedRouter, req: PipeDataProducerRequest): Promise<void> {
     let dp = r.dataProducers.get(req.dataProducerId);
     if (!dp) {
-      dp = r.pipe.produceData({ id: req.dataProducerId, sctpStreamParameters: req.sctpStreamParameters, label: req.label, protocol: req.protocol });
+      dp = r.pipe.produceData({
+        id: req.dataProducerId,
+        sctpStreamParameters: req.sctpStreamParameters,
+        label: req.label,
+        protocol: req.protocol,
+      });
       r.dataProducers.set(req.dataProducerId, dp);
       dp.then(
         (p) => p.observer.once('close', () => r.dataProducers.delete(p.id)),
@@ -215,7 +284,8 @@ export class MediaAgent {
   // ---- viewers' transports and consumers --------------------------------------
 
   private async createTransport(r: HostedRouter, req: CreateTransportRequest): Promise<TransportOptions> {
-    if (nodeLoad(this.pool) + req.reserve > this.opts.nodeConsumerBudget) throw new AppError('unavailable', 'this node has no room for more viewers');
+    if (nodeLoad(this.pool) + req.reserve > this.opts.nodeConsumerBudget)
+      throw new AppError('unavailable', 'this node has no room for more viewers');
     const slot = await this.slotFor(r, req.reserve);
     let transport: WebRtcTransport;
     try {
@@ -274,8 +344,9 @@ export class MediaAgent {
     const rtpCapabilities = req.rtpCapabilities as RtpCapabilities;
     const canConsume = await clientCall('consume', async () => slot.router.canConsume({ producerId: localId, rtpCapabilities }));
     if (!canConsume) throw new AppError('invalid_payload', 'your rtp_capabilities cannot receive this producer', 'rtp_capabilities');
-    const consumer = await clientCall('consume', () =>
-      entry.transport.consume({ producerId: localId, rtpCapabilities, paused: true, appData: { peerId: req.peerId } }),
+    const consumer = await clientCall(
+      'consume',
+      () => entry.transport.consume({ producerId: localId, rtpCapabilities, paused: true, appData: { peerId: req.peerId } }),
       (err) => this.pool.suspect(slot.worker, err), // a worker that stops answering gets its health check now
     );
     slot.addConsumer();
@@ -294,7 +365,12 @@ export class MediaAgent {
     consumer.on('producerpause', () => this.notify(r, { ...about, type: 'consumer-paused' }));
     consumer.on('producerresume', () => this.notify(r, { ...about, type: 'consumer-resumed' }));
     consumer.on('layerschange', (layers) =>
-      this.notify(r, { ...about, type: 'consumer-layers', spatialLayer: layers?.spatialLayer ?? null, temporalLayer: layers?.temporalLayer ?? null }),
+      this.notify(r, {
+        ...about,
+        type: 'consumer-layers',
+        spatialLayer: layers?.spatialLayer ?? null,
+        temporalLayer: layers?.temporalLayer ?? null,
+      }),
     );
     consumer.on('score', ({ score }) => r.scores.set(consumer.id, [req.peerId, consumer.id, score]));
     return { ...consumerParams(consumer, req.producerId), score: consumer.score.score };
@@ -303,14 +379,23 @@ export class MediaAgent {
   private async consumeData(r: HostedRouter, req: ConsumeDataRequest): Promise<DataConsumerParams> {
     const entry = this.transportEntry(r, req);
     const localId = await this.localId(r, entry.slot, 'dataProducer', req.dataProducerId);
-    const dc = await clientCall('consume-data', () => entry.transport.consumeData({ dataProducerId: localId, appData: { peerId: req.peerId } }),
-      (err) => this.pool.suspect(entry.slot.worker, err));
+    const dc = await clientCall(
+      'consume-data',
+      () => entry.transport.consumeData({ dataProducerId: localId, appData: { peerId: req.peerId } }),
+      (err) => this.pool.suspect(entry.slot.worker, err),
+    );
     r.dataConsumers.set(dc.id, dc);
     dc.observer.once('close', () => r.dataConsumers.delete(dc.id));
     dc.on('dataproducerclose', () =>
       this.notify(r, { routerId: r.id, type: 'data-consumer-producer-closed', peerId: req.peerId, dataConsumerId: dc.id }),
     );
-    return { id: dc.id, dataProducerId: req.dataProducerId, sctpStreamParameters: dc.sctpStreamParameters, label: dc.label, protocol: dc.protocol };
+    return {
+      id: dc.id,
+      dataProducerId: req.dataProducerId,
+      sctpStreamParameters: dc.sctpStreamParameters,
+      label: dc.label,
+      protocol: dc.protocol,
+    };
   }
 
   private async consumerOp(r: HostedRouter | undefined, req: ConsumerOpRequest): Promise<ConsumerOpResults[ConsumerOpRequest['op']]> {
@@ -325,7 +410,10 @@ export class MediaAgent {
     else if (req.op === 'stats') return consumer.getStats();
     else {
       await clientCall('set-consumer-layers', () =>
-        consumer.setPreferredLayers({ spatialLayer: req.spatialLayer ?? 0, ...(req.temporalLayer !== undefined ? { temporalLayer: req.temporalLayer } : {}) }),
+        consumer.setPreferredLayers({
+          spatialLayer: req.spatialLayer ?? 0,
+          ...(req.temporalLayer !== undefined ? { temporalLayer: req.temporalLayer } : {}),
+        }),
       );
     }
     return null;
@@ -398,7 +486,11 @@ export class MediaAgent {
     // A router opened just now may not be registered by its owner yet (the reply is on its way).
     const settled = Date.now() - this.opts.pingIntervalMs;
     for (const r of this.routers.values()) if (r.openedAt < settled) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r]);
-    for (const [owner, routers] of byOwner) this.checkOwner(owner, routers.map((r) => r.id));
+    for (const [owner, routers] of byOwner)
+      this.checkOwner(
+        owner,
+        routers.map((r) => r.id),
+      );
   }
 
   private checkOwner(owner: string, ids: string[], urgent = false): void {
@@ -406,9 +498,14 @@ export class MediaAgent {
       const { missing } = await this.bus.request(owner, METHOD.alive, { routerIds: ids }, this.opts.pingIntervalMs);
       for (const id of missing) this.routers.get(id)?.slot.router.close();
     };
-    this.liveness.check(owner, probe, () => {
-      this.log.warn({ owner, routers: ids.length }, 'owner node of cascaded rooms is gone: closing their routers');
-      for (const id of ids) this.routers.get(id)?.slot.router.close();
-    }, urgent);
+    this.liveness.check(
+      owner,
+      probe,
+      () => {
+        this.log.warn({ owner, routers: ids.length }, 'owner node of cascaded rooms is gone: closing their routers');
+        for (const id of ids) this.routers.get(id)?.slot.router.close();
+      },
+      urgent,
+    );
   }
 }

@@ -5,9 +5,23 @@
 import type { PipeTransport, Router } from 'mediasoup/types';
 import type { Logger } from '../../server/kernel/logger.js';
 import {
-  METHOD, fromReply, pipeIp, pipeListenInfo,
-  type AgentCalls, type AgentMethod, type CascadeBus, type CascadeOptions, type ConsumerOpRequest, type ConsumerOpResults, type OpenRouterRequest,
-  type PipeDataProducerRequest, type PipeProducerRequest, type ProducerStateRequest, type Reply, type TransportOpRequest, type TransportOpResults,
+  METHOD,
+  fromReply,
+  pipeIp,
+  pipeListenInfo,
+  type AgentCalls,
+  type AgentMethod,
+  type CascadeBus,
+  type CascadeOptions,
+  type ConsumerOpRequest,
+  type ConsumerOpResults,
+  type OpenRouterRequest,
+  type PipeDataProducerRequest,
+  type PipeProducerRequest,
+  type ProducerStateRequest,
+  type Reply,
+  type TransportOpRequest,
+  type TransportOpResults,
 } from './wire.js';
 
 /** Agent methods about a router this owner opened there (they carry its id). */
@@ -38,7 +52,14 @@ export class RemoteRouter {
   ) {}
 
   /** Opens the room's router on `node` and the SRTP pipe between it and `primary`. */
-  static async open(node: string, room: string, primary: Router, bus: CascadeBus, opts: CascadeOptions, log: Logger): Promise<RemoteRouter> {
+  static async open(
+    node: string,
+    room: string,
+    primary: Router,
+    bus: CascadeBus,
+    opts: CascadeOptions,
+    log: Logger,
+  ): Promise<RemoteRouter> {
     const pipe = await primary.createPipeTransport({
       listenInfo: pipeListenInfo(opts),
       enableSrtp: true,
@@ -88,12 +109,16 @@ export class RemoteRouter {
   }
 
   /** A transport operation; what comes back depends on the op (see the agent's transportOp). */
-  async transportOp<O extends TransportOpRequest['op']>(payload: RouterPayload<typeof METHOD.transportOp> & { op: O }): Promise<TransportOpResults[O]> {
+  async transportOp<O extends TransportOpRequest['op']>(
+    payload: RouterPayload<typeof METHOD.transportOp> & { op: O },
+  ): Promise<TransportOpResults[O]> {
     return (await this.call(METHOD.transportOp, payload)) as TransportOpResults[O];
   }
 
   /** A consumer operation; what comes back depends on the op (see the agent's consumerOp). */
-  async consumerOp<O extends ConsumerOpRequest['op']>(payload: RouterPayload<typeof METHOD.consumerOp> & { op: O }): Promise<ConsumerOpResults[O]> {
+  async consumerOp<O extends ConsumerOpRequest['op']>(
+    payload: RouterPayload<typeof METHOD.consumerOp> & { op: O },
+  ): Promise<ConsumerOpResults[O]> {
     return (await this.call(METHOD.consumerOp, payload)) as ConsumerOpResults[O];
   }
 
@@ -151,7 +176,10 @@ export class RemoteRouter {
         if (!this.closed) this.tell(METHOD.producerState, { producerId: dataProducerId, data: true, state: 'closed' });
       });
       const request: Omit<PipeDataProducerRequest, 'routerId'> = {
-        dataProducerId, sctpStreamParameters: dc.sctpStreamParameters!, label: dc.label, protocol: dc.protocol,
+        dataProducerId,
+        sctpStreamParameters: dc.sctpStreamParameters!,
+        label: dc.label,
+        protocol: dc.protocol,
       };
       try {
         await this.call(METHOD.pipeData, request);

@@ -6,7 +6,15 @@
 
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { DtlsParameters, IceCandidate, IceParameters, RtpParameters, SctpParameters, SctpStreamParameters, SrtpParameters } from 'mediasoup/types';
+import type {
+  DtlsParameters,
+  IceCandidate,
+  IceParameters,
+  RtpParameters,
+  SctpParameters,
+  SctpStreamParameters,
+  SrtpParameters,
+} from 'mediasoup/types';
 import { AppError } from '../../server/kernel/errors.js';
 import type { ErrorCode } from '../../server/kernel/errors.js';
 
@@ -17,7 +25,12 @@ import type { ErrorCode } from '../../server/kernel/errors.js';
  */
 export interface CascadeBus {
   readonly nodeId: string;
-  request<M extends CascadeMethod>(node: string, method: M, payload: CascadeMethods[M]['request'], timeoutMs?: number): Promise<CascadeMethods[M]['reply']>;
+  request<M extends CascadeMethod>(
+    node: string,
+    method: M,
+    payload: CascadeMethods[M]['request'],
+    timeoutMs?: number,
+  ): Promise<CascadeMethods[M]['reply']>;
   send<M extends CascadeSendMethod>(node: string, method: M, payload: CascadeMethods[M]['request']): void;
   handle<M extends CascadeMethod>(
     method: M,
@@ -254,7 +267,14 @@ export interface ConsumerOpResults {
 export type CascadeEvent =
   | { routerId: string; type: 'router-lost'; reason: 'worker-died' | 'node-closing' }
   | { routerId: string; type: 'consumer-producer-closed' | 'consumer-paused' | 'consumer-resumed'; peerId: string; consumerId: string }
-  | { routerId: string; type: 'consumer-layers'; peerId: string; consumerId: string; spatialLayer: number | null; temporalLayer: number | null }
+  | {
+      routerId: string;
+      type: 'consumer-layers';
+      peerId: string;
+      consumerId: string;
+      spatialLayer: number | null;
+      temporalLayer: number | null;
+    }
   /** Latest scores of the router's consumers that changed, at most once per SCORE_FLUSH_MS: [peerId, consumerId, score]. */
   | { routerId: string; type: 'consumer-scores'; scores: Array<[string, string, number]> }
   | { routerId: string; type: 'data-consumer-producer-closed'; peerId: string; dataConsumerId: string };

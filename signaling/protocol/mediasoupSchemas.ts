@@ -39,7 +39,12 @@ const PAYLOAD_TYPE = integer({ min: 0, max: 127 });
 const CLOCK_RATE = integer({ min: 1, max: 1_000_000 });
 const CHANNELS = integer({ min: 1, max: 255 });
 const HEADER_EXTENSION_ID = integer({ min: 1, max: 255 });
-const MIME_TYPE = string({ min: 7, max: 64, pattern: /^(audio|video)\/[A-Za-z0-9._+-]+$/i, hint: 'must be audio/<codec> or video/<codec>' });
+const MIME_TYPE = string({
+  min: 7,
+  max: 64,
+  pattern: /^(audio|video)\/[A-Za-z0-9._+-]+$/i,
+  hint: 'must be audio/<codec> or video/<codec>',
+});
 const TOKEN = (max: number) => string({ min: 1, max, pattern: /^[A-Za-z0-9_.+-]+$/, hint: 'may contain only letters, digits and _ . + -' });
 
 /**
@@ -71,7 +76,9 @@ export const rtpEncodingParameters = object({
   codecPayloadType: optional(PAYLOAD_TYPE),
   rtx: optional(object({ ssrc: SSRC })),
   dtx: optional(boolean()),
-  scalabilityMode: optional(string({ min: 1, max: 32, pattern: /^[A-Za-z0-9_]+$/, hint: 'is a scalability mode such as L1T3 or L3T3_KEY' })),
+  scalabilityMode: optional(
+    string({ min: 1, max: 32, pattern: /^[A-Za-z0-9_]+$/, hint: 'is a scalability mode such as L1T3 or L3T3_KEY' }),
+  ),
   // A 64-bit unsigned integer in the worker request (BigInt in mediasoup): integers only.
   maxBitrate: optional(integer({ min: 0, max: 100_000_000_000 })),
 });
@@ -80,12 +87,17 @@ export const rtpEncodingParameters = object({
 export const rtpParameters = object({
   mid: optional(string({ min: 1, max: 64 })),
   codecs: array(rtpCodecParameters, { min: 1, max: 16 }),
-  headerExtensions: optional(array(object({
-    uri: oneOf(RTP_HEADER_EXTENSION_URIS),
-    id: HEADER_EXTENSION_ID,
-    encrypt: optional(boolean()),
-    parameters: optional(PARAMETERS),
-  }), { max: 16 })),
+  headerExtensions: optional(
+    array(
+      object({
+        uri: oneOf(RTP_HEADER_EXTENSION_URIS),
+        id: HEADER_EXTENSION_ID,
+        encrypt: optional(boolean()),
+        parameters: optional(PARAMETERS),
+      }),
+      { max: 16 },
+    ),
+  ),
   encodings: optional(array(rtpEncodingParameters, { max: 8 })),
   rtcp: optional(object({ cname: optional(string({ max: 256 })), reducedSize: optional(boolean()) })),
   msid: optional(string({ max: 256 })),
@@ -93,33 +105,46 @@ export const rtpParameters = object({
 
 /** What `consume` carries: the receiving device's RTP capabilities. */
 export const rtpCapabilities = object({
-  codecs: optional(array(object({
-    kind: oneOf(MEDIA_KINDS),
-    mimeType: MIME_TYPE,
-    preferredPayloadType: PAYLOAD_TYPE,
-    clockRate: CLOCK_RATE,
-    channels: optional(CHANNELS),
-    parameters: optional(PARAMETERS),
-    rtcpFeedback: optional(array(RTCP_FEEDBACK, { max: 16 })),
-  }), { max: 64 })),
-  headerExtensions: optional(array(object({
-    kind: oneOf(MEDIA_KINDS),
-    // A device's capabilities come from the router's, so only mediasoup's URIs appear.
-    uri: oneOf(RTP_HEADER_EXTENSION_URIS),
-    preferredId: HEADER_EXTENSION_ID,
-    preferredEncrypt: optional(boolean()),
-    direction: optional(oneOf(EXTENSION_DIRECTIONS)),
-  }), { max: 64 })),
+  codecs: optional(
+    array(
+      object({
+        kind: oneOf(MEDIA_KINDS),
+        mimeType: MIME_TYPE,
+        preferredPayloadType: PAYLOAD_TYPE,
+        clockRate: CLOCK_RATE,
+        channels: optional(CHANNELS),
+        parameters: optional(PARAMETERS),
+        rtcpFeedback: optional(array(RTCP_FEEDBACK, { max: 16 })),
+      }),
+      { max: 64 },
+    ),
+  ),
+  headerExtensions: optional(
+    array(
+      object({
+        kind: oneOf(MEDIA_KINDS),
+        // A device's capabilities come from the router's, so only mediasoup's URIs appear.
+        uri: oneOf(RTP_HEADER_EXTENSION_URIS),
+        preferredId: HEADER_EXTENSION_ID,
+        preferredEncrypt: optional(boolean()),
+        direction: optional(oneOf(EXTENSION_DIRECTIONS)),
+      }),
+      { max: 64 },
+    ),
+  ),
 });
 
 /** What `connect-transport` carries. */
 export const dtlsParameters = object({
   role: optional(oneOf(DTLS_ROLES)),
-  fingerprints: array(object({
-    algorithm: oneOf(FINGERPRINT_ALGORITHMS),
-    // Colon-separated hex bytes: sha-512 is 64 bytes, 191 characters.
-    value: string({ min: 2, max: 191, pattern: /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})*$/, hint: 'must be hex bytes separated by colons' }),
-  }), { min: 1, max: 8 }),
+  fingerprints: array(
+    object({
+      algorithm: oneOf(FINGERPRINT_ALGORITHMS),
+      // Colon-separated hex bytes: sha-512 is 64 bytes, 191 characters.
+      value: string({ min: 2, max: 191, pattern: /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})*$/, hint: 'must be hex bytes separated by colons' }),
+    }),
+    { min: 1, max: 8 },
+  ),
 });
 
 /** What `produce-data` carries. Stream ids and the reliability limits are 16-bit in the worker. */

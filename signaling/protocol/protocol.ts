@@ -2,13 +2,21 @@
 // message, as schemas (validation) and as a discriminated union (types).
 // docs/protocol.md is written for client authors from this file.
 
-import {
-  boolean, integer, jsonObject, jsonValue, nullable, object, oneOf, optional, string,
-  type Infer, type Schema,
-} from './schema.js';
+import { boolean, integer, jsonObject, jsonValue, nullable, object, oneOf, optional, string, type Infer, type Schema } from './schema.js';
 import { dtlsParameters, rtpCapabilities, rtpParameters, sctpStreamParameters } from './mediasoupSchemas.js';
 import { ERROR_CODES, type ErrorCode } from '../../server/kernel/errors.js';
-import { KINDS, LIVE_LAYOUTS, SOURCES, SOURCE_KIND, type DataProducerInfo, type LiveLayout, type MediaKind, type ProducerInfo, type Quality, type Source } from '../../server/kernel/media.js';
+import {
+  KINDS,
+  LIVE_LAYOUTS,
+  SOURCES,
+  SOURCE_KIND,
+  type DataProducerInfo,
+  type LiveLayout,
+  type MediaKind,
+  type ProducerInfo,
+  type Quality,
+  type Source,
+} from '../../server/kernel/media.js';
 
 // The kernel's words are the catalog's words too.
 export { ERROR_CODES, KINDS, LIVE_LAYOUTS, SOURCES, SOURCE_KIND };
@@ -22,12 +30,18 @@ export type Track = (typeof TRACKS)[number];
 
 export type CallState = 'pending' | 'active' | 'ended';
 
-export type LeaveReason = 'left' | 'disconnected' | 'replaced' | 'call-ended' | 'server-shutdown'
+export type LeaveReason =
+  | 'left'
+  | 'disconnected'
+  | 'replaced'
+  | 'call-ended'
+  | 'server-shutdown'
   // Removed by a moderator (kick) or by the app's backend (REST leave).
-  | 'kicked' | 'removed'
+  | 'kicked'
+  | 'removed'
   // The room moved to another node (drain), or the node that ran it died.
-  | 'migrated' | 'node-failure';
-
+  | 'migrated'
+  | 'node-failure';
 
 /** WebSocket close codes the server uses (4000-4999 are application codes). */
 export const CloseCode = {
@@ -46,12 +60,18 @@ const ID = string({ min: 1, max: 64 });
 
 export const DIRECTIONS = ['send', 'recv'] as const;
 export const ROOM_NAME = string({
-  min: 1, max: 128, pattern: /^[A-Za-z0-9_.:@-]+$/, hint: 'may contain only letters, digits and _ . : @ -',
+  min: 1,
+  max: 128,
+  pattern: /^[A-Za-z0-9_.:@-]+$/,
+  hint: 'may contain only letters, digits and _ . : @ -',
 });
 const SDP = string({ min: 1, max: 32_768 });
 // DTMF as in RTCDTMFSender.insertDTMF: tones 0-9 A-D * #, ',' is a 2 s pause.
 const DTMF_TONES = string({
-  min: 1, max: 64, pattern: /^[0-9A-Da-d*#,]+$/, hint: 'may contain only 0-9, A-D, *, # and , (pause)',
+  min: 1,
+  max: 64,
+  pattern: /^[0-9A-Da-d*#,]+$/,
+  hint: 'may contain only 0-9, A-D, *, # and , (pause)',
 });
 
 // ---- Room control: room types, limits and requests (roles, hands, moderation, settings, lobby, data, whiteboard) ----
@@ -232,7 +252,6 @@ export interface CallInfo {
   state: CallState;
 }
 
-
 /** A transport as mediasoup-client's createSendTransport/createRecvTransport take it. */
 export interface TransportOptions {
   id: string;
@@ -241,7 +260,6 @@ export interface TransportOptions {
   dtlsParameters: unknown;
   sctpParameters?: unknown;
 }
-
 
 // ---- Shared state: room control ----
 
@@ -414,7 +432,13 @@ export interface AckResults {
   'live-start': { stream: LiveStreamInfo };
   'live-stop': { stream: LiveStreamInfo };
   'live-show': { stream: LiveStreamInfo };
-  'live-watch': { stream: LiveStreamInfo | null; playlist_url: string | null; chat: LiveChatMessage[]; pinned: LiveChatMessage | null; reactions: LiveReactionCounts };
+  'live-watch': {
+    stream: LiveStreamInfo | null;
+    playlist_url: string | null;
+    chat: LiveChatMessage[];
+    pinned: LiveChatMessage | null;
+    reactions: LiveReactionCounts;
+  };
   'live-unwatch': Record<string, never>;
   'live-chat': { message: LiveChatMessage };
   'live-chat-delete': Record<string, never>;

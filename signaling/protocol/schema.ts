@@ -3,7 +3,10 @@
 // (Small enough that a dependency like zod is not worth it.)
 
 export class ValidationError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'ValidationError';
   }
@@ -88,7 +91,7 @@ export function oneOf<const T extends readonly string[]>(values: T): Schema<T[nu
       if (typeof value !== 'string' || !values.includes(value)) {
         throw new ValidationError(path, `${path} must be one of ${values.join(', ')}`);
       }
-      return value as T[number];
+      return value;
     },
   };
 }
@@ -216,7 +219,7 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
       const input = value as Record<string, unknown>;
       const out: Record<string, unknown> = {};
       for (const key of keys) {
-        const parsed = shape[key]!.parse(input[key], path ? `${path}.${key}` : key);
+        const parsed = shape[key].parse(input[key], path ? `${path}.${key}` : key);
         if (parsed !== undefined) out[key] = parsed;
       }
       return out as ObjectOf<S>;

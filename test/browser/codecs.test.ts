@@ -17,9 +17,15 @@ import { startServer, type TestServer } from '../support/server.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const FLAGS = [
-  '--headless=new', '--no-sandbox', '--disable-gpu',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
   '--allow-loopback-in-peer-connection',
   '--autoplay-policy=no-user-gesture-required',
 ];
@@ -56,24 +62,34 @@ async function joinedPage(ctx: Ctx, user: string, room: string, videoCodec: stri
   ctx.pages.push(page);
   await page.goto(`${ctx.srv.url}/health`);
   const token = await ctx.srv.mint({ userId: user, name: user });
-  await page.evaluate(async ({ url, token, room, videoCodec }) => {
-    const sdk = await import('/app/switchboard.js' as string);
-    const client = new sdk.SwitchboardClient(videoCodec ? { videoCodec } : {});
-    (window as unknown as { sb: unknown }).sb = client;
-    await client.connect(url, token);
-    await client.join(room);
-  }, { url: `${ctx.srv.url.replace('http:', 'ws:')}/ws`, token, room, videoCodec });
+  await page.evaluate(
+    async ({ url, token, room, videoCodec }) => {
+      // The SDK bundle the page loads; `as string` keeps TypeScript from resolving it here.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+      const sdk = await import('/app/switchboard.js' as string);
+      const client = new sdk.SwitchboardClient(videoCodec ? { videoCodec } : {});
+      (window as unknown as { sb: unknown }).sb = client;
+      await client.connect(url, token);
+      await client.join(room);
+    },
+    { url: `${ctx.srv.url.replace('http:', 'ws:')}/ws`, token, room, videoCodec },
+  );
   return page;
 }
 
 /** Plays the first remote video track in a <video>; resolves with its producer id. */
 async function playRemoteVideo(page: Page): Promise<string> {
-  await page.waitForFunction(() => {
-    const sb = (window as unknown as { sb: { remoteTracks: Map<string, { kind: string }> } }).sb;
-    return [...sb.remoteTracks.values()].some((r) => r.kind === 'video');
-  }, undefined, { timeout: 20_000 });
+  await page.waitForFunction(
+    () => {
+      const sb = (window as unknown as { sb: { remoteTracks: Map<string, { kind: string }> } }).sb;
+      return [...sb.remoteTracks.values()].some((r) => r.kind === 'video');
+    },
+    undefined,
+    { timeout: 20_000 },
+  );
   return page.evaluate(() => {
-    const sb = (window as unknown as { sb: { remoteTracks: Map<string, { kind: string; producerId: string; track: MediaStreamTrack }> } }).sb;
+    const sb = (window as unknown as { sb: { remoteTracks: Map<string, { kind: string; producerId: string; track: MediaStreamTrack }> } })
+      .sb;
     const remote = [...sb.remoteTracks.values()].find((r) => r.kind === 'video')!;
     const video = document.createElement('video');
     video.id = 'remote';
@@ -88,7 +104,11 @@ async function playRemoteVideo(page: Page): Promise<string> {
 function decoded(page: Page): Promise<{ frames: number; width: number; codec: string }> {
   return page.evaluate(async () => {
     const video = document.querySelector<HTMLVideoElement>('#remote')!;
-    const sb = (window as unknown as { sb: { remoteTracks: Map<string, { kind: string; consumer: { getStats(): Promise<Map<string, Record<string, unknown>>> } }> } }).sb;
+    const sb = (
+      window as unknown as {
+        sb: { remoteTracks: Map<string, { kind: string; consumer: { getStats(): Promise<Map<string, Record<string, unknown>>> } }> };
+      }
+    ).sb;
     const remote = [...sb.remoteTracks.values()].find((r) => r.kind === 'video')!;
     const stats = await remote.consumer.getStats();
     let codec = '';
@@ -103,9 +123,13 @@ test('H264: one page publishes H264, the other decodes it', async (ctx) => {
   const publisher = await joinedPage(ctx, 'h264-pub', 'codec-h264', 'H264');
   const viewer = await joinedPage(ctx, 'h264-sub', 'codec-h264', null);
   const mime = await publisher.evaluate(async () => {
-    const sb = (window as unknown as { sb: { publish(o: unknown): Promise<Array<{ producer: { rtpParameters: { codecs: Array<{ mimeType: string }> } } }>> } }).sb;
+    const sb = (
+      window as unknown as {
+        sb: { publish(o: unknown): Promise<Array<{ producer: { rtpParameters: { codecs: Array<{ mimeType: string }> } } }>> };
+      }
+    ).sb;
     const [local] = await sb.publish({ video: true });
-    return local!.producer.rtpParameters.codecs[0]!.mimeType;
+    return local.producer.rtpParameters.codecs[0].mimeType;
   });
   assert.is(mime.toLowerCase(), 'video/h264');
   await playRemoteVideo(viewer);
@@ -117,22 +141,34 @@ test('VP9 SVC: the viewer switches spatial layers and the decoded size follows',
   const publisher = await joinedPage(ctx, 'svc-pub', 'codec-svc', 'VP9');
   const viewer = await joinedPage(ctx, 'svc-sub', 'codec-svc', null);
   const mode = await publisher.evaluate(async () => {
-    const sb = (window as unknown as { sb: { publish(o: unknown): Promise<Array<{ producer: { rtpParameters: { encodings: Array<{ scalabilityMode?: string }> } } }>> } }).sb;
+    const sb = (
+      window as unknown as {
+        sb: { publish(o: unknown): Promise<Array<{ producer: { rtpParameters: { encodings: Array<{ scalabilityMode?: string }> } } }>> };
+      }
+    ).sb;
     const [local] = await sb.publish({ video: { width: 1280, height: 720 } });
-    return local!.producer.rtpParameters.encodings[0]!.scalabilityMode;
+    return local.producer.rtpParameters.encodings[0].scalabilityMode;
   });
   assert.is(mode, 'L3T3_KEY');
   const producerId = await playRemoteVideo(viewer);
   await eventually(async () => (await decoded(viewer)).frames > 10, 20_000, 'the viewer decodes VP9');
   assert.is((await decoded(viewer)).codec.toLowerCase(), 'video/vp9');
-  const setLayer = (layer: number) => viewer.evaluate(({ id, layer }) =>
-    (window as unknown as { sb: { setPreferredLayers(id: string, s: number): Promise<void> } }).sb.setPreferredLayers(id, layer), { id: producerId, layer });
+  const setLayer = (layer: number) =>
+    viewer.evaluate(
+      ({ id, layer }) =>
+        (window as unknown as { sb: { setPreferredLayers(id: string, s: number): Promise<void> } }).sb.setPreferredLayers(id, layer),
+      { id: producerId, layer },
+    );
   await setLayer(0);
   let low = 0;
-  await eventually(async () => {
-    low = (await decoded(viewer)).width;
-    return low > 0 && low <= 400;
-  }, 20_000, 'lowest spatial layer (a quarter of the width)');
+  await eventually(
+    async () => {
+      low = (await decoded(viewer)).width;
+      return low > 0 && low <= 400;
+    },
+    20_000,
+    'lowest spatial layer (a quarter of the width)',
+  );
   await setLayer(2);
   await eventually(async () => (await decoded(viewer)).width >= low * 3, 30_000, 'top spatial layer (full width)');
 });

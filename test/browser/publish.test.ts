@@ -23,9 +23,15 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const ROOM = 'browser-demo';
 const FLAGS = [
-  '--headless=new', '--no-sandbox', '--disable-gpu',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
   '--allow-loopback-in-peer-connection', // without it Chromium gathers no loopback candidates
   '--autoplay-policy=no-user-gesture-required',
 ];
@@ -34,7 +40,10 @@ const FLAGS = [
 interface DemoWindow {
   switchboardDemo: {
     client: {
-      remoteTracks: Map<string, { kind: string; consumer: { getStats(): Promise<Map<string, { type: string; totalSamplesReceived?: number }>> } }>;
+      remoteTracks: Map<
+        string,
+        { kind: string; consumer: { getStats(): Promise<Map<string, { type: string; totalSamplesReceived?: number }>> } }
+      >;
       localTracks: Map<string, { track: MediaStreamTrack; producer: { rtpParameters: { encodings?: Array<{ rid?: string }> } } | null }>;
       setPreferredLayers(producerId: string, spatialLayer: number, temporalLayer?: number): Promise<void>;
     } | null;
@@ -147,13 +156,15 @@ test('the demo page is served, joins through its form and publishes camera + mic
   await page.fill('#token', 'not-a-jwt');
   await page.click('#join');
   await page.waitForSelector('#error:not([hidden])', { timeout: 5000 });
-  assert.match(await page.textContent('#error') ?? '', /Could not join: unauthorized/);
+  assert.match((await page.textContent('#error')) ?? '', /Could not join: unauthorized/);
   assert.ok(await page.isEnabled('#join'));
   await page.fill('#token', await srv.mint({ userId: 'alice', name: 'Alice' }));
-  const added = settledLater(Promise.all([
-    ctx.bot.signaling.next('producer-added', (p) => p.source === 'camera', 20_000),
-    ctx.bot.signaling.next('producer-added', (p) => p.source === 'mic', 20_000),
-  ]));
+  const added = settledLater(
+    Promise.all([
+      ctx.bot.signaling.next('producer-added', (p) => p.source === 'camera', 20_000),
+      ctx.bot.signaling.next('producer-added', (p) => p.source === 'mic', 20_000),
+    ]),
+  );
   await page.click('#join');
   await page.waitForSelector('#call:not([hidden])', { timeout: 10_000 });
   assert.is(await page.textContent('#connection'), 'connected');
@@ -175,16 +186,20 @@ test('the demo page is served, joins through its form and publishes camera + mic
 test('the page receives the bot: its tile plays video and audio arrives', async (ctx) => {
   const { page } = ctx;
   await page.waitForSelector(`.tile[data-participant="${ctx.bot.participantId}"]`, { timeout: 5000 });
-  await eventually(async () => (await remoteVideoFrames(page, ctx.bot.participantId)) > 10, 15_000, 'the page decodes the bot\'s video');
-  await eventually(async () => (await remoteAudioSamples(page)) > 48_000, 15_000, 'the page receives the bot\'s audio (1 s)');
-  assert.match(await page.textContent(`.tile[data-participant="${ctx.bot.participantId}"] .name`) ?? '', /Bot/);
+  await eventually(async () => (await remoteVideoFrames(page, ctx.bot.participantId)) > 10, 15_000, "the page decodes the bot's video");
+  await eventually(async () => (await remoteAudioSamples(page)) > 48_000, 15_000, "the page receives the bot's audio (1 s)");
+  assert.match((await page.textContent(`.tile[data-participant="${ctx.bot.participantId}"] .name`)) ?? '', /Bot/);
 });
 
 test('speaking indicator and connection quality show on the tiles', async (ctx) => {
   const { page } = ctx;
   // The fake mic beeps and the bot plays a tone: the SFU reports levels for someone.
   await page.waitForSelector('.tile.speaking', { timeout: 10_000 });
-  await page.waitForFunction(() => Array.from(document.querySelectorAll('.tile .quality')).some((q) => /excellent|good|poor|lost/.test(q.textContent ?? '')), undefined, { timeout: 15_000 });
+  await page.waitForFunction(
+    () => Array.from(document.querySelectorAll('.tile .quality')).some((q) => /excellent|good|poor|lost/.test(q.textContent ?? '')),
+    undefined,
+    { timeout: 15_000 },
+  );
 });
 
 test('mute from the UI: the bot hears mute and its consumer pauses; unmute resumes', async (ctx) => {
@@ -199,9 +214,11 @@ test('mute from the UI: the bot hears mute and its consumer pauses; unmute resum
   await bot.signaling.next('consumer-resumed');
 });
 
-test('simulcast from the browser: the subscriber\'s preferred layer decides the resolution it gets', async (ctx) => {
+test("simulcast from the browser: the subscriber's preferred layer decides the resolution it gets", async (ctx) => {
   const { bot, page } = ctx;
-  const width = await page.evaluate(() => (window as unknown as DemoWindow).switchboardDemo.client!.localTracks.get('camera')!.track.getSettings().width ?? 0);
+  const width = await page.evaluate(
+    () => (window as unknown as DemoWindow).switchboardDemo.client!.localTracks.get('camera')!.track.getSettings().width ?? 0,
+  );
   assert.is(width, 1280, 'the SDK asks for 720p');
   const camera = [...bot.received.values()].find((r) => r.consumer.kind === 'video')!;
   await bot.signaling.request('set-consumer-layers', { consumer_id: camera.consumer.id, spatial_layer: 0 });
@@ -211,7 +228,11 @@ test('simulcast from the browser: the subscriber\'s preferred layer decides the 
   // The page's side of the same request, on its consumer of the bot's camera: not
   // simulcast, so the server refuses, and the SDK hands back its error.
   const outcome = await page.evaluate(
-    (producerId) => (window as unknown as DemoWindow).switchboardDemo.client!.setPreferredLayers(producerId, 0).then(() => 'ok', (e: Error) => `${e.name} ${e.message}`),
+    (producerId) =>
+      (window as unknown as DemoWindow).switchboardDemo.client!.setPreferredLayers(producerId, 0).then(
+        () => 'ok',
+        (e: Error) => `${e.name} ${e.message}`,
+      ),
     [...bot.producers.values()].find((p) => p.kind === 'video')!.id,
   );
   assert.match(outcome, /^SignalingError invalid_payload: a simple consumer has no layers/);
@@ -250,11 +271,11 @@ test('stopping the screen share removes its producers', async (ctx) => {
 test('sfu-reset: the SDK rebuilds its transports and publishes again', async (ctx) => {
   const { srv, bot, page } = ctx;
   const pool = srv.app.sfu!.pool;
-  const deadPid = pool.slots[0]!.pid;
+  const deadPid = pool.slots[0].pid;
   const republished = settledLater(Promise.all([nextProducer(ctx, 'camera', 20_000), nextProducer(ctx, 'mic', 20_000)]));
   process.kill(deadPid, 'SIGKILL');
   await bot.signaling.next('sfu-reset', () => true, 10_000);
-  await eventually(() => pool.slots[0]!.pid !== deadPid && !pool.slots[0]!.worker.closed, 10_000, 'worker replaced');
+  await eventually(() => pool.slots[0].pid !== deadPid && !pool.slots[0].worker.closed, 10_000, 'worker replaced');
   // The page rebuilt by itself; the bot does what the protocol asks of every client.
   bot.resetTransports();
   for (const r of bot.received.values()) r.stop();
@@ -265,16 +286,24 @@ test('sfu-reset: the SDK rebuilds its transports and publishes again', async (ct
   await bot.publishAudio();
   const frames = () => remoteVideoFrames(page, bot.participantId);
   const before = await frames();
-  await eventually(async () => (await frames()) > before + 10 || (before === 0 && (await frames()) > 10), 20_000, 'the page decodes the bot again');
+  await eventually(
+    async () => (await frames()) > before + 10 || (before === 0 && (await frames()) > 10),
+    20_000,
+    'the page decodes the bot again',
+  );
   assert.equal(ctx.pageErrors, []);
 });
 
 test('a dropped WebSocket: the SDK reconnects, joins again and republishes', async (ctx) => {
   const { srv, bot, page } = ctx;
-  const hub = srv.app.hub as unknown as { sessions: Set<{ ws: { terminate(): void }; participant: { identity: { userId: string } } | null }> };
+  const hub = srv.app.hub as unknown as {
+    sessions: Set<{ ws: { terminate(): void }; participant: { identity: { userId: string } } | null }>;
+  };
   const left = settledLater(bot.signaling.next('peer-left', (p) => p.participant_id === ctx.aliceId, 10_000));
   const oldId = ctx.aliceId;
-  const joined = settledLater(bot.signaling.next('peer-joined', (p) => p.participant.user_id === 'alice' && p.participant.participant_id !== oldId, 20_000));
+  const joined = settledLater(
+    bot.signaling.next('peer-joined', (p) => p.participant.user_id === 'alice' && p.participant.participant_id !== oldId, 20_000),
+  );
   let dropped = 0;
   for (const s of hub.sessions) {
     if (s.participant?.identity.userId === 'alice') {
@@ -288,7 +317,7 @@ test('a dropped WebSocket: the SDK reconnects, joins again and republishes', asy
   const [camera, mic] = await Promise.all([nextProducer(ctx, 'camera', 20_000), nextProducer(ctx, 'mic', 20_000)]);
   await consumeAndCount(ctx, camera, mic);
   await page.waitForFunction(() => document.querySelector('#connection')?.textContent === 'connected');
-  assert.match(await page.textContent('#log') ?? '', /rejoined browser-demo/);
+  assert.match((await page.textContent('#log')) ?? '', /rejoined browser-demo/);
   await eventually(async () => (await remoteVideoFrames(page, bot.participantId)) > 10, 20_000, 'the page decodes the bot after rejoining');
   assert.equal(ctx.pageErrors, []);
 });
@@ -300,14 +329,16 @@ test('room control in the demo: raise and lower a hand; a moderator mute shows i
   const raised = await bot.signaling.next('hand-queue', (q) => q.hands.some((h) => h.user_id === 'alice'), 10_000);
   assert.is(raised.hands.find((h) => h.user_id === 'alice')!.participant_id, ctx.aliceId);
   await page.waitForFunction(() => document.querySelector('#raise-hand')?.textContent === 'Lower hand');
-  assert.match(await page.textContent('#hands') ?? '', /✋/);
+  assert.match((await page.textContent('#hands')) ?? '', /✋/);
   await page.click('#raise-hand');
   await bot.signaling.next('hand-queue', (q) => !q.hands.some((h) => h.user_id === 'alice'), 10_000);
   await page.waitForFunction(() => document.querySelector('#raise-hand')?.textContent === 'Raise hand');
   // The app's backend mutes the page's mic: the SDK's own mute state follows.
   assert.is((await srv.api('POST', `/api/v1/rooms/${ROOM}/participants/${ctx.aliceId}/mute`, { track: 'audio' })).status, 200);
-  await page.waitForFunction(() => (window as unknown as { switchboardDemo: { client: { muted: { audio: boolean } } } }).switchboardDemo.client.muted.audio === true);
-  assert.match(await page.textContent('#log') ?? '', /audio was muted by a moderator/);
+  await page.waitForFunction(
+    () => (window as unknown as { switchboardDemo: { client: { muted: { audio: boolean } } } }).switchboardDemo.client.muted.audio === true,
+  );
+  assert.match((await page.textContent('#log')) ?? '', /audio was muted by a moderator/);
   await page.waitForFunction(() => document.querySelector('#toggle-audio')?.textContent === 'Unmute mic');
   assert.equal(ctx.pageErrors, []);
 });

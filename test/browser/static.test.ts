@@ -48,16 +48,23 @@ test.after((ctx) => {
 
 /** Raw request: the path goes out exactly as written (no URL normalization). */
 function get(ctx: Ctx, rawPath: string, opts: { method?: string; headers?: Record<string, string> } = {}) {
-  return new Promise<{ status: number; type: string; body: string; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: ctx.port, path: rawPath, method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return new Promise<{ status: number; type: string; body: string; headers: Record<string, string | string[] | undefined> }>(
+    (resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: ctx.port, path: rawPath, method: opts.method ?? 'GET', headers: opts.headers ?? {} },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body, headers: res.headers }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    },
+  );
 }
 
 test('GET / is index.html; /app/ files with their content types', async (ctx) => {
@@ -93,9 +100,21 @@ test('HEAD has the headers and no body; ETag revalidation answers 304', async (c
 
 test('nothing outside the folder: dot segments, encoded slashes, dotfiles, symlinks, directories', async (ctx) => {
   for (const p of [
-    '/app/../secret.txt', '/app/%2e%2e/secret.txt', '/app/..%2fsecret.txt', '/app/%2E%2E%2Fsecret.txt',
-    '/app/sub/../../secret.txt', '/app/..%5csecret.txt', '/app/.env', '/app//etc/passwd',
-    '/app/escape.txt', '/app/sub', '/app/sub/', '/app/missing.js', '/app/%00', '/app/%E0%A4%A', '/app/demo.js%00.html',
+    '/app/../secret.txt',
+    '/app/%2e%2e/secret.txt',
+    '/app/..%2fsecret.txt',
+    '/app/%2E%2E%2Fsecret.txt',
+    '/app/sub/../../secret.txt',
+    '/app/..%5csecret.txt',
+    '/app/.env',
+    '/app//etc/passwd',
+    '/app/escape.txt',
+    '/app/sub',
+    '/app/sub/',
+    '/app/missing.js',
+    '/app/%00',
+    '/app/%E0%A4%A',
+    '/app/demo.js%00.html',
   ]) {
     const res = await get(ctx, p);
     assert.is(res.status, 404, p);
@@ -104,7 +123,13 @@ test('nothing outside the folder: dot segments, encoded slashes, dotfiles, symli
 });
 
 test('everything else goes to the fallback (the API)', async (ctx) => {
-  for (const [method, p] of [['GET', '/health'], ['POST', '/'], ['GET', '/apps'], ['PUT', '/app/demo.js'], ['GET', '/index.html']] as const) {
+  for (const [method, p] of [
+    ['GET', '/health'],
+    ['POST', '/'],
+    ['GET', '/apps'],
+    ['PUT', '/app/demo.js'],
+    ['GET', '/index.html'],
+  ] as const) {
     const res = await get(ctx, p, { method });
     assert.is(res.status, 404, `${method} ${p}`);
     assert.equal(JSON.parse(res.body), { api: true, method, url: p });
@@ -115,16 +140,30 @@ test('resolveStaticPath stays inside the root', () => {
   const root = '/srv/demo';
   assert.is(resolveStaticPath(root, '/'), '/srv/demo/index.html');
   assert.is(resolveStaticPath(root, '/app/x/y.js'), '/srv/demo/x/y.js');
-  for (const p of ['/app/..', '/app/a/../../b', '/app/%2e%2e', '/app/a%2f..%2f..%2fb', '/other', '/app/.git/config', '/app/a\\b', '/app/x//y']) {
+  for (const p of [
+    '/app/..',
+    '/app/a/../../b',
+    '/app/%2e%2e',
+    '/app/a%2f..%2f..%2fb',
+    '/other',
+    '/app/.git/config',
+    '/app/a\\b',
+    '/app/x//y',
+  ]) {
     assert.is(resolveStaticPath(root, p), null, p);
   }
 });
 
 test('a root that does not exist (demo not built): 404 with a hint, the API still answers', async () => {
-  const server = createServer(withStatic((_req, res) => {
-    res.writeHead(200);
-    res.end('api');
-  }, { root: path.join(tmpdir(), 'switchboard-no-such-dir-' + process.pid) }));
+  const server = createServer(
+    withStatic(
+      (_req, res) => {
+        res.writeHead(200);
+        res.end('api');
+      },
+      { root: path.join(tmpdir(), 'switchboard-no-such-dir-' + process.pid) },
+    ),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   try {

@@ -30,7 +30,10 @@ test.after.each(async (ctx) => {
 let prefixes = 0;
 /** The AppError a request rejects with (fails the test if it resolves). */
 function failure(p: Promise<unknown>): Promise<AppError> {
-  return p.then(() => assert.unreachable('resolved'), (e: AppError) => e) as Promise<AppError>;
+  return p.then(
+    () => assert.unreachable('resolved'),
+    (e: AppError) => e,
+  ) as Promise<AppError>;
 }
 
 /** The methods these tests use (the bus is generic over its catalog; the cluster's is BusMethods). */
@@ -73,7 +76,10 @@ test('request/response between two nodes; the handler sees the sender', async (c
   assert.is(await a.request('b', 'later', 'hi'), 'HI');
   // Many in flight at once each get their own answer.
   const many = await Promise.all(Array.from({ length: 50 }, (_, i) => a.request('b', 'sum', { x: i, y: 1 })));
-  assert.equal(many.map((r) => r.sum), Array.from({ length: 50 }, (_, i) => i + 1));
+  assert.equal(
+    many.map((r) => r.sum),
+    Array.from({ length: 50 }, (_, i) => i + 1),
+  );
 });
 
 test('an AppError keeps its code and field; other errors become internal_error', async (ctx) => {
@@ -125,13 +131,13 @@ test('sends arrive in order per sender and receiver', async (ctx) => {
   const b = await bus(ctx, 'b', prefix);
   const got: Record<string, number[]> = { a: [], c: [] };
   b.handle('seq', (n, from) => {
-    got[from]!.push(n);
+    got[from].push(n);
   });
   for (let i = 0; i < 500; i++) {
     a.send('b', 'seq', i);
     c.send('b', 'seq', i);
   }
-  await eventually(() => got['a']!.length === 500 && got['c']!.length === 500, 10_000, 'all sends');
+  await eventually(() => got['a'].length === 500 && got['c'].length === 500, 10_000, 'all sends');
   const inOrder = Array.from({ length: 500 }, (_, i) => i);
   assert.equal(got['a'], inOrder);
   assert.equal(got['c'], inOrder);
@@ -149,7 +155,10 @@ test('string payloads travel unchanged (raw frames): quotes, newlines, control c
   for (const t of texts) await a.trySend('b', 'raw', t);
   a.send('b', 'raw', { not: 'a string' });
   await eventually(() => got.length === texts.length + 1, 5000, 'all frames');
-  assert.equal(got.map((g) => g[0]), [...texts, { not: 'a string' }]);
+  assert.equal(
+    got.map((g) => g[0]),
+    [...texts, { not: 'a string' }],
+  );
   assert.ok(got.every((g) => g[1] === 'a'));
 });
 
@@ -178,13 +187,16 @@ test('registry: live nodes with address, capacity and load; a node that stops be
   r1.on('node-down', (id) => down.push(id));
   await eventually(async () => (await r1.liveNodes()).length === 2, 5000, 'both nodes live');
   const [n1] = await r1.liveNodes();
-  assert.is(n1!.id, 'n1');
-  assert.is(n1!.signalingUrl, 'http://127.0.0.1:1/n1');
-  assert.is(n1!.rtcAddress, '127.0.0.1');
-  assert.equal(n1!.capacity, { participants: 100 });
-  assert.equal({ rooms: n1!.load.rooms, participants: n1!.load.participants, consumers: n1!.load.consumers }, { rooms: 2, participants: 7, consumers: 9 });
-  assert.type(n1!.load.cpu, 'number');
-  assert.is(n1!.draining, false);
+  assert.is(n1.id, 'n1');
+  assert.is(n1.signalingUrl, 'http://127.0.0.1:1/n1');
+  assert.is(n1.rtcAddress, '127.0.0.1');
+  assert.equal(n1.capacity, { participants: 100 });
+  assert.equal(
+    { rooms: n1.load.rooms, participants: n1.load.participants, consumers: n1.load.consumers },
+    { rooms: 2, participants: 7, consumers: 9 },
+  );
+  assert.type(n1.load.cpu, 'number');
+  assert.is(n1.draining, false);
 
   await r1.setDraining(true);
   assert.is((await r1.liveNodes()).find((n) => n.id === 'n1')!.draining, true);

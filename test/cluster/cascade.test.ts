@@ -29,7 +29,13 @@ test.after.each(async (ctx) => {
 
 let run = 0;
 /** Fast liveness checks, pipe ports in a known range, rooms that close when empty. */
-const NODE_ENV = { ROOM_EMPTY_TIMEOUT_SECONDS: '0', SFU_CASCADE_PING_MS: '1000', SFU_CASCADE_PING_MISSES: '3', SFU_CASCADE_PORTS: '47000-47099', SFU_CASCADE_IDLE_SECONDS: '1' };
+const NODE_ENV = {
+  ROOM_EMPTY_TIMEOUT_SECONDS: '0',
+  SFU_CASCADE_PING_MS: '1000',
+  SFU_CASCADE_PING_MISSES: '3',
+  SFU_CASCADE_PORTS: '47000-47099',
+  SFU_CASCADE_IDLE_SECONDS: '1',
+};
 
 /** A node of this test's cluster (own NODE_ID and key prefix), stopped after the test. */
 async function node(ctx: Ctx, id: string, env: Record<string, string> = {}, workers = 1): Promise<TestServer & { id: string }> {
@@ -41,7 +47,16 @@ async function node(ctx: Ctx, id: string, env: Record<string, string> = {}, work
 /** Waits until `n` sees every node in `ids` (and no other) as live. */
 async function sees(n: TestServer, ids: string[]): Promise<void> {
   const want = [...ids].sort().join(',');
-  await eventually(() => n.app.cluster!.registry.cachedNodes().map((x) => x.id).sort().join(',') === want, 10_000, `${want} live`);
+  await eventually(
+    () =>
+      n.app
+        .cluster!.registry.cachedNodes()
+        .map((x) => x.id)
+        .sort()
+        .join(',') === want,
+    10_000,
+    `${want} live`,
+  );
 }
 
 /**
@@ -58,7 +73,13 @@ async function pair(ctx: Ctx, room: string, budget: number, b: { env?: Record<st
   return { a, b: nb, pub };
 }
 
-async function bot(ctx: Ctx, srv: { url: string; mint: TestServer['mint'] }, user: string, room: string, role: 'host' | 'speaker' = 'speaker'): Promise<MediaBot> {
+async function bot(
+  ctx: Ctx,
+  srv: { url: string; mint: TestServer['mint'] },
+  user: string,
+  room: string,
+  role: 'host' | 'speaker' = 'speaker',
+): Promise<MediaBot> {
   const b = await MediaBot.join(srv.url, await srv.mint({ userId: user, role }), room);
   ctx.closers.push(() => b.close());
   return b;
@@ -83,30 +104,32 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
   // The far viewer's transport and consumer live on node b; ICE goes to node b's worker port.
   const [router] = hosted(b);
   assert.ok(router, 'node b hosts a router of the room');
-  assert.is(router!.room, 'big');
-  assert.is(router!.owner, a.id);
-  assert.is(router!.transports, 1);
-  assert.is(router!.consumers, 1);
-  assert.is(a.app.sfu!.pool.slots[0]!.consumers, 1, 'node a: the local viewer');
-  assert.is(b.app.sfu!.pool.slots[0]!.consumers, 1, 'node b: the far viewer');
-  const bPort = (await b.app.sfu!.pool.slots[0]!.webRtcServer.dump()).udpSockets[0]!.port;
-  const farStats = (await far.signaling.request('get-stats', { transport_id: far.recvTransport!.id })).stats as Array<{ iceSelectedTuple?: { localPort: number } }>;
-  assert.is(farStats[0]!.iceSelectedTuple?.localPort, bPort, 'the far viewer is connected to node b');
+  assert.is(router.room, 'big');
+  assert.is(router.owner, a.id);
+  assert.is(router.transports, 1);
+  assert.is(router.consumers, 1);
+  assert.is(a.app.sfu!.pool.slots[0].consumers, 1, 'node a: the local viewer');
+  assert.is(b.app.sfu!.pool.slots[0].consumers, 1, 'node b: the far viewer');
+  const bPort = (await b.app.sfu!.pool.slots[0].webRtcServer.dump()).udpSockets[0].port;
+  const farStats = (await far.signaling.request('get-stats', { transport_id: far.recvTransport!.id })).stats as Array<{
+    iceSelectedTuple?: { localPort: number };
+  }>;
+  assert.is(farStats[0].iceSelectedTuple?.localPort, bPort, 'the far viewer is connected to node b');
 
   // SRTP on both halves of the pipe, and media crossing it.
   const [remote] = remoteRouters(a);
-  assert.is(remote!.node, b.id);
-  for (const pipe of [remote!.pipe, router!.pipe]) {
+  assert.is(remote.node, b.id);
+  for (const pipe of [remote.pipe, router.pipe]) {
     assert.ok(pipe.srtpParameters, 'pipe has SRTP parameters');
-    assert.is(pipe.srtpParameters!.cryptoSuite, 'AEAD_AES_256_GCM');
-    assert.ok(pipe.srtpParameters!.keyBase64.length >= 40);
+    assert.is(pipe.srtpParameters.cryptoSuite, 'AEAD_AES_256_GCM');
+    assert.ok(pipe.srtpParameters.keyBase64.length >= 40);
     assert.ok(pipe.tuple.localPort >= 47000 && pipe.tuple.localPort <= 47099, `pipe port ${pipe.tuple.localPort} in SFU_CASCADE_PORTS`);
   }
-  assert.is(remote!.pipe.tuple.localAddress, '127.0.0.1');
-  assert.is(router!.pipe.tuple.localAddress, 'localhost');
-  assert.is(remote!.pipe.tuple.remoteIp, '127.0.0.1', 'node a resolved node b\'s host name');
-  assert.is.not(remote!.pipe.srtpParameters!.keyBase64, router!.pipe.srtpParameters!.keyBase64, 'each side has its own key');
-  const pipeBytes = async () => (await router!.pipe.getStats())[0]!.bytesReceived;
+  assert.is(remote.pipe.tuple.localAddress, '127.0.0.1');
+  assert.is(router.pipe.tuple.localAddress, 'localhost');
+  assert.is(remote.pipe.tuple.remoteIp, '127.0.0.1', "node a resolved node b's host name");
+  assert.is.not(remote.pipe.srtpParameters!.keyBase64, router.pipe.srtpParameters!.keyBase64, 'each side has its own key');
+  const pipeBytes = async () => (await router.pipe.getStats())[0].bytesReceived;
   const first = await pipeBytes();
   await eventually(async () => (await pipeBytes()) > first + 5000, 10_000, 'media keeps crossing the pipe');
 
@@ -125,15 +148,25 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
 
   // Consumer requests of the far viewer reach node b (stats, pause), and bad ones get typed errors.
   const cStats = (await far.signaling.request('get-stats', { consumer_id: farTrack.consumer.id })).stats as Array<{ type: string }>;
-  assert.ok(cStats.some((x) => x.type === 'outbound-rtp'), 'consumer stats come from node b');
-  const bad = await far.signaling.request('set-consumer-layers', { consumer_id: farTrack.consumer.id, spatial_layer: 1 }).then(() => null, (e) => e);
+  assert.ok(
+    cStats.some((x) => x.type === 'outbound-rtp'),
+    'consumer stats come from node b',
+  );
+  const bad = await far.signaling.request('set-consumer-layers', { consumer_id: farTrack.consumer.id, spatial_layer: 1 }).then(
+    () => null,
+    (e) => e,
+  );
   assert.is(bad?.code, 'invalid_payload', 'a simple consumer has no layers');
-  const unknown = await far.signaling.request('pause-consumer', { consumer_id: '00000000-0000-4000-8000-000000000000' }).then(() => null, (e) => e);
+  const unknown = await far.signaling.request('pause-consumer', { consumer_id: '00000000-0000-4000-8000-000000000000' }).then(
+    () => null,
+    (e) => e,
+  );
   assert.is(unknown?.code, 'not_found');
   const restarted = await far.signaling.request('restart-ice', { transport_id: far.recvTransport!.id });
   assert.ok((restarted.ice_parameters as { usernameFragment?: string }).usernameFragment, 'ICE restart answered by node b');
   // Operators see it in the metrics of both nodes.
-  const metric = async (n: TestServer, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await n.api('GET', '/metrics', undefined, null)).body as string)?.[1]);
+  const metric = async (n: TestServer, name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await n.api('GET', '/metrics', undefined, null)).body as string)?.[1]);
   assert.is(await metric(a, 'switchboard_cascade_remote_routers'), 1);
   assert.is(await metric(b, 'switchboard_cascade_hosted_routers'), 1);
   assert.is(await metric(b, 'switchboard_cascade_hosted_consumers'), 2);
@@ -144,14 +177,14 @@ test('past the node budget a viewer lands on the other node, over an SRTP pipe; 
   await pub.signaling.request('close-producer', { producer_id: video.id });
   const closed = await far.signaling.next('consumer-closed', (p) => p.consumer_id === farTrack.consumer.id);
   assert.is(closed.producer_id, video.id);
-  await eventually(() => hosted(b)[0]!.consumers === 1, 5000, 'node b dropped the closed consumer');
+  await eventually(() => hosted(b)[0].consumers === 1, 5000, 'node b dropped the closed consumer');
   await local.signaling.next('consumer-closed', (p) => p.consumer_id === localTrack.consumer.id);
   assert.is(far.signaling.unread('sfu-reset').length, 0);
 
   // The far viewer leaves while the room goes on: its router on node b closes once idle.
   await far.close();
   await eventually(() => hosted(b).length === 0 && remoteRouters(a).length === 0, 10_000, 'idle router on node b closed');
-  assert.is(b.app.sfu!.pool.slots[0]!.routers.size, 0);
+  assert.is(b.app.sfu!.pool.slots[0].routers.size, 0);
   assert.ok(a.app.rooms.getRoom('big'), 'the room itself goes on');
 });
 
@@ -166,7 +199,7 @@ test("killing the other node's worker resets only its viewers; they rebuild and 
   assert.is(hosted(b).length, 1);
 
   const pool = b.app.sfu!.pool;
-  const deadPid = pool.slots[0]!.pid;
+  const deadPid = pool.slots[0].pid;
   process.kill(deadPid, 'SIGKILL');
   const reset = await far.signaling.next('sfu-reset', () => true, 10_000);
   assert.is(reset.reason, 'worker-died');
@@ -175,7 +208,7 @@ test("killing the other node's worker resets only its viewers; they rebuild and 
   await eventually(() => localTrack.frames > before + 5, 10_000, 'the local viewer kept its media');
   assert.is(local.signaling.unread('sfu-reset').length, 0);
 
-  await eventually(() => pool.slots[0]!.pid !== deadPid && !pool.slots[0]!.worker.closed, 10_000, 'node b replaced its worker');
+  await eventually(() => pool.slots[0].pid !== deadPid && !pool.slots[0].worker.closed, 10_000, 'node b replaced its worker');
   far.resetTransports();
   const again = await far.consume(video.id);
   await eventually(() => again.frames >= 3, 20_000, 'the far viewer decodes after rebuilding');
@@ -192,7 +225,13 @@ test('a node killed with SIGKILL resets its viewers; a node shutting down tells 
   // Node b is a real server process, so it can die for real.
   const bId = `b-${run}`;
   const b: ServerProcess = await spawnServer({
-    ...ctx.c.env, ...NODE_ENV, NODE_ID: bId, REDIS_PREFIX: `cascade${run}:`, RTC_WORKERS: '1', RTC_PORT: '0', RTC_LISTEN_IP: '127.0.0.1',
+    ...ctx.c.env,
+    ...NODE_ENV,
+    NODE_ID: bId,
+    REDIS_PREFIX: `cascade${run}:`,
+    RTC_WORKERS: '1',
+    RTC_PORT: '0',
+    RTC_LISTEN_IP: '127.0.0.1',
   });
   ctx.closers.push(async () => {
     b.child.kill('SIGKILL');
@@ -221,7 +260,7 @@ test('a node killed with SIGKILL resets its viewers; a node shutting down tells 
   const again = await far.consume(video.id);
   await eventually(() => again.frames >= 3, 20_000, 'the far viewer decodes from node c');
   assert.is(hosted(c).length, 1);
-  assert.is(hosted(c)[0]!.transports, 1, 'the far viewer is on node c');
+  assert.is(hosted(c)[0].transports, 1, 'the far viewer is on node c');
   assert.is(remoteRouters(a)[0]?.node, c.id);
   await c.stop();
   const closing = await far.signaling.next('sfu-reset', (p) => p.reason === 'node-closing', 10_000);
@@ -238,12 +277,15 @@ test('viewers on the other node spread over its workers; when the room ends, not
   const tracks = await Promise.all(viewers.map((v) => v.consume(video.id)));
   await eventually(() => tracks.every((t) => t.frames >= 3), 20_000, 'viewers on node b decode');
   assert.is(hosted(b).length, 1, 'one pipe of the room to node b');
-  assert.is(hosted(b)[0]!.transports, 2);
-  assert.is(hosted(b)[0]!.spread, 1, "the second viewer went to node b's other worker");
-  assert.equal(b.app.sfu!.pool.slots.map((s) => s.consumers), [1, 1]);
+  assert.is(hosted(b)[0].transports, 2);
+  assert.is(hosted(b)[0].spread, 1, "the second viewer went to node b's other worker");
+  assert.equal(
+    b.app.sfu!.pool.slots.map((s) => s.consumers),
+    [1, 1],
+  );
   // Data channels are piped too.
-  const dp = a.app.rooms.getRoom('ending')!.media!.dataProducerList()[0]!;
-  const dc = await viewers[1]!.consumeData(dp.data_producer_id);
+  const dp = a.app.rooms.getRoom('ending')!.media!.dataProducerList()[0];
+  const dc = await viewers[1].consumeData(dp.data_producer_id);
   assert.is(dc.label, 'chat');
   const got = new Promise<string>((resolve) => dc.on('message', (m: unknown) => resolve(String(m))));
   await eventually(() => dc.readyState === 'open', 10_000, 'data channel open');
@@ -266,7 +308,7 @@ test('viewers on the other node spread over its workers; when the room ends, not
     assert.is((await slot.webRtcServer.dump()).webRtcTransportIds.length, 0, 'no transports on node b');
   }
   assert.is(remoteRouters(a).length, 0);
-  assert.is((await a.app.sfu!.pool.slots[0]!.worker.dump()).routerIds.length, 0, 'nor on node a');
+  assert.is((await a.app.sfu!.pool.slots[0].worker.dump()).routerIds.length, 0, 'nor on node a');
 });
 
 test('a Redis outage leaves cascaded viewers alone; their events flow again once Redis is back', async (ctx) => {

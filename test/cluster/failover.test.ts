@@ -44,8 +44,16 @@ test.after.each(async (ctx) => {
 
 async function node(ctx: Ctx, id: string, prefix: string, extra: Record<string, string> = {}): Promise<ServerProcess> {
   const proc = await spawnServer({
-    NODE_ID: id, REDIS_URL: ctx.redis.url, REDIS_PREFIX: prefix, DATABASE_URL: ctx.pg.url,
-    RTC_WORKERS: '1', RTC_PORT: '0', RTC_LISTEN_IP: '127.0.0.1', LOG_LEVEL: 'info', ...FAST_CLUSTER_ENV, ...extra,
+    NODE_ID: id,
+    REDIS_URL: ctx.redis.url,
+    REDIS_PREFIX: prefix,
+    DATABASE_URL: ctx.pg.url,
+    RTC_WORKERS: '1',
+    RTC_PORT: '0',
+    RTC_LISTEN_IP: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    ...FAST_CLUSTER_ENV,
+    ...extra,
   });
   ctx.procs.push(proc);
   return proc;
@@ -61,11 +69,15 @@ async function api(url: string, method: string, route: string, body?: unknown) {
 }
 
 async function bot(ctx: Ctx, urls: string[], first: number, user: string, room: string, publish = false): Promise<ResilientBot> {
-  const b = await ResilientBot.start({
-    urls, room,
-    token: async () => (await ctx.issuer.mint({ userId: user, role: 'speaker', ttlSeconds: 600 })).token,
-    publish: publish ? { video: true, audio: true } : {},
-  }, first);
+  const b = await ResilientBot.start(
+    {
+      urls,
+      room,
+      token: async () => (await ctx.issuer.mint({ userId: user, role: 'speaker', ttlSeconds: 600 })).token,
+      publish: publish ? { video: true, audio: true } : {},
+    },
+    first,
+  );
   ctx.bots.push(b);
   return b;
 }
@@ -89,7 +101,7 @@ async function sql(ctx: Ctx, text: string, params: unknown[] = []) {
 /** Both bots receive fresh media: each one's frame count grows. */
 async function inMedia(bots: ResilientBot[], what: string): Promise<void> {
   const before = bots.map((b) => b.frames('video'));
-  await eventually(() => bots.every((b, i) => b.received.size >= 2 && b.frames('video') >= before[i]! + 10), 30_000, what);
+  await eventually(() => bots.every((b, i) => b.received.size >= 2 && b.frames('video') >= before[i] + 10), 30_000, what);
 }
 
 test('SIGKILL a node: its rooms are placed again, clients are back in the call with media, Postgres shows leave and rejoin', async (ctx) => {
@@ -119,10 +131,15 @@ test('SIGKILL a node: its rooms are placed again, clients are back in the call w
   assert.ok(backInMediaMs < 30_000, `back in media after ${backInMediaMs} ms`);
 
   // The call went on (taken over); the dead node's rows are closed, the new ones open.
-  const rows = await sql(ctx, 'SELECT id, user_id, left_at, leave_reason FROM participants WHERE call_id = $1 ORDER BY joined_at', [call.id]);
+  const rows = await sql(ctx, 'SELECT id, user_id, left_at, leave_reason FROM participants WHERE call_id = $1 ORDER BY joined_at', [
+    call.id,
+  ]);
   const old = rows.filter((r) => firstIds.includes(r.id));
   assert.is(old.length, 2);
-  assert.ok(old.every((r) => r.left_at !== null && r.leave_reason === 'node-failure'), JSON.stringify(old));
+  assert.ok(
+    old.every((r) => r.left_at !== null && r.leave_reason === 'node-failure'),
+    JSON.stringify(old),
+  );
   const current = rows.filter((r) => r.left_at === null);
   assert.equal(current.map((r) => r.id).sort(), [alice.participantId, bob.participantId].sort());
   const [callNow] = await sql(ctx, 'SELECT node_id, status FROM calls WHERE id = $1', [call.id]);
@@ -132,7 +149,11 @@ test('SIGKILL a node: its rooms are placed again, clients are back in the call w
   // Leaving for good leaves nothing open.
   await alice.close();
   await bob.close();
-  await eventually(async () => (await sql(ctx, 'SELECT 1 FROM participants WHERE call_id = $1 AND left_at IS NULL', [call.id])).length === 0, 10_000, 'all rows closed');
+  await eventually(
+    async () => (await sql(ctx, 'SELECT 1 FROM participants WHERE call_id = $1 AND left_at IS NULL', [call.id])).length === 0,
+    10_000,
+    'all rows closed',
+  );
 });
 
 test('SIGKILL the owner mid-recording and live: the survivor closes both (failed, node-failure, files kept), the room records and goes live again there', async (ctx) => {
@@ -153,8 +174,16 @@ test('SIGKILL the owner mid-recording and live: the survivor closes both (failed
     const live = await api(b.url, 'POST', '/api/v1/rooms/r-rec/live', {});
     assert.is(live.status, 201, JSON.stringify(live.body));
     const streamId = live.body.stream.stream_id as string;
-    await eventually(async () => (await sql(ctx, 'SELECT 1 FROM recording_files WHERE recording_id = $1', [recordingId])).length > 0, 20_000, 'a file recording');
-    await eventually(async () => (await sql(ctx, 'SELECT status FROM live_streams WHERE id = $1', [streamId]))[0]?.status === 'live', 30_000, 'stream live');
+    await eventually(
+      async () => (await sql(ctx, 'SELECT 1 FROM recording_files WHERE recording_id = $1', [recordingId])).length > 0,
+      20_000,
+      'a file recording',
+    );
+    await eventually(
+      async () => (await sql(ctx, 'SELECT status FROM live_streams WHERE id = $1', [streamId]))[0]?.status === 'live',
+      30_000,
+      'stream live',
+    );
 
     const ownerId = (await ownerOf(a.url, 'r-rec'))!;
     const victim = ownerId === 'rec-a' ? a : b;
@@ -163,15 +192,26 @@ test('SIGKILL the owner mid-recording and live: the survivor closes both (failed
     await victim.exited;
 
     // Closed by the survivor as soon as the death is confirmed, not left open for ever.
-    await eventually(async () => (await sql(ctx, 'SELECT status FROM recordings WHERE id = $1', [recordingId]))[0].status === 'failed', 15_000, 'recording closed');
+    await eventually(
+      async () => (await sql(ctx, 'SELECT status FROM recordings WHERE id = $1', [recordingId]))[0].status === 'failed',
+      15_000,
+      'recording closed',
+    );
     const [rec] = await sql(ctx, 'SELECT end_reason, error FROM recordings WHERE id = $1', [recordingId]);
     assert.is(rec.end_reason, 'node-failure');
     assert.match(rec.error, ownerId);
     const listed = await api(survivor.url, 'GET', `/api/v1/recordings/${recordingId}`);
     assert.is(listed.status, 200);
     assert.ok(listed.body.files.length > 0, 'the partial files are listed');
-    assert.ok(listed.body.files.every((f: any) => f.status === 'failed'), JSON.stringify(listed.body.files));
-    await eventually(async () => (await sql(ctx, 'SELECT status FROM live_streams WHERE id = $1', [streamId]))[0].status === 'failed', 15_000, 'stream closed');
+    assert.ok(
+      listed.body.files.every((f: any) => f.status === 'failed'),
+      JSON.stringify(listed.body.files),
+    );
+    await eventually(
+      async () => (await sql(ctx, 'SELECT status FROM live_streams WHERE id = $1', [streamId]))[0].status === 'failed',
+      15_000,
+      'stream closed',
+    );
     const [stream] = await sql(ctx, 'SELECT end_reason FROM live_streams WHERE id = $1', [streamId]);
     assert.is(stream.end_reason, 'node-failure');
 
@@ -180,10 +220,17 @@ test('SIGKILL the owner mid-recording and live: the survivor closes both (failed
     await inMedia([alice, bob], 'media after the failover');
     const again = await api(survivor.url, 'POST', '/api/v1/rooms/r-rec/recordings', {});
     assert.is(again.status, 201, JSON.stringify(again.body));
-    assert.is((await sql(ctx, 'SELECT node_id FROM recordings WHERE id = $1', [again.body.recording_id]))[0].node_id, survivor === a ? 'rec-a' : 'rec-b');
+    assert.is(
+      (await sql(ctx, 'SELECT node_id FROM recordings WHERE id = $1', [again.body.recording_id]))[0].node_id,
+      survivor === a ? 'rec-a' : 'rec-b',
+    );
     const liveAgain = await api(survivor.url, 'POST', '/api/v1/rooms/r-rec/live', {});
     assert.is(liveAgain.status, 201, JSON.stringify(liveAgain.body));
-    await eventually(async () => (await sql(ctx, 'SELECT 1 FROM recording_files WHERE recording_id = $1', [again.body.recording_id])).length > 0, 20_000, 'new recording writes');
+    await eventually(
+      async () => (await sql(ctx, 'SELECT 1 FROM recording_files WHERE recording_id = $1', [again.body.recording_id])).length > 0,
+      20_000,
+      'new recording writes',
+    );
     await new Promise((r) => setTimeout(r, 2000)); // a couple of seconds of media in the file
     const stopped = await api(survivor.url, 'POST', '/api/v1/rooms/r-rec/recordings/stop');
     assert.is(stopped.status, 200, JSON.stringify(stopped.body));
@@ -209,11 +256,21 @@ test('drain on SIGTERM: no new rooms on the node, its rooms move at the deadline
   const drained = ownerId === 'drain-a' ? a : b;
   const other = drained === a ? b : a;
   const notices: string[] = [];
-  for (const bt of [alice, bob]) bt.bot.signaling.next('reconnect', () => true, 20_000).then((r) => notices.push(r.reason), () => {});
+  for (const bt of [alice, bob])
+    bt.bot.signaling
+      .next('reconnect', () => true, 20_000)
+      .then(
+        (r) => notices.push(r.reason),
+        () => {},
+      );
   const [call] = await sql(ctx, "SELECT id FROM calls WHERE room = 'r-drain' AND status <> 'ended'");
 
   drained.child.kill('SIGTERM');
-  await eventually(async () => (await api(other.url, 'GET', '/api/v1/cluster')).body?.nodes?.find((n: any) => n.id === ownerId)?.draining === true, 5000, 'marked draining');
+  await eventually(
+    async () => (await api(other.url, 'GET', '/api/v1/cluster')).body?.nodes?.find((n: any) => n.id === ownerId)?.draining === true,
+    5000,
+    'marked draining',
+  );
   assert.is((await fetch(`${drained.url}/api/v1/cluster/ready`)).status, 503);
   // A new room joined through the draining node is placed on the other one.
   const c = await SignalingClient.connect(drained.url);
@@ -229,11 +286,14 @@ test('drain on SIGTERM: no new rooms on the node, its rooms move at the deadline
   await inMedia([alice, bob], 'media after the drain');
   assert.is(await ownerOf(other.url, 'r-drain'), other === a ? 'drain-a' : 'drain-b');
   const rows = await sql(ctx, 'SELECT leave_reason, left_at FROM participants WHERE call_id = $1 ORDER BY joined_at', [call.id]);
-  assert.equal(rows.filter((r) => r.left_at !== null).map((r) => r.leave_reason), ['migrated', 'migrated']);
+  assert.equal(
+    rows.filter((r) => r.left_at !== null).map((r) => r.leave_reason),
+    ['migrated', 'migrated'],
+  );
   assert.is(rows.filter((r) => r.left_at === null).length, 2);
 });
 
-test('SIGKILL the edge of a relayed client: the room\'s node sees it leave (disconnected), the others stay', async (ctx) => {
+test("SIGKILL the edge of a relayed client: the room's node sees it leave (disconnected), the others stay", async (ctx) => {
   const prefix = `f${ctx.prefix++}:`;
   const owner = await node(ctx, 'edge-owner', prefix, { RTC_WORKERS: '0' });
   const mintFor = async (user: string) => (await ctx.issuer.mint({ userId: user, role: 'speaker', ttlSeconds: 600 })).token;
@@ -251,7 +311,11 @@ test('SIGKILL the edge of a relayed client: the room\'s node sees it leave (disc
   edge.child.kill('SIGKILL');
   const left = await local.next('peer-left', (p) => p.participant_id === joined.participant_id, 20_000);
   assert.is(left.reason, 'disconnected');
-  await eventually(async () => (await sql(ctx, 'SELECT left_at FROM participants WHERE id = $1', [joined.participant_id]))[0].left_at !== null, 5000, 'row closed');
+  await eventually(
+    async () => (await sql(ctx, 'SELECT left_at FROM participants WHERE id = $1', [joined.participant_id]))[0].left_at !== null,
+    5000,
+    'row closed',
+  );
   const [row] = await sql(ctx, 'SELECT leave_reason FROM participants WHERE id = $1', [joined.participant_id]);
   assert.is(row.leave_reason, 'disconnected');
   // The owner's own client is still in the call.
@@ -275,7 +339,11 @@ test('the calls of a dead node that nobody comes back to are ended after the gra
   const survivor = await node(ctx, 'reap-survivor', prefix, { CLUSTER_REAP_GRACE_MS: '1000' });
   await eventually(async () => (await api(survivor.url, 'GET', '/api/v1/cluster')).body?.nodes?.length === 2, 10_000, 'two nodes');
   victim.child.kill('SIGKILL');
-  await eventually(async () => (await sql(ctx, 'SELECT status FROM calls WHERE id = $1', [call.id]))[0].status === 'ended', 20_000, 'call ended by the survivor');
+  await eventually(
+    async () => (await sql(ctx, 'SELECT status FROM calls WHERE id = $1', [call.id]))[0].status === 'ended',
+    20_000,
+    'call ended by the survivor',
+  );
   const [ended] = await sql(ctx, 'SELECT end_reason FROM calls WHERE id = $1', [call.id]);
   assert.is(ended.end_reason, 'node-failure');
   const rows = await sql(ctx, 'SELECT left_at, leave_reason FROM participants WHERE call_id = $1', [call.id]);
@@ -288,7 +356,7 @@ test('the calls of a dead node that nobody comes back to are ended after the gra
 test('Redis restarted mid-call: rooms keep running, new rooms are refused with unavailable, then everything recovers', async () => {
   const c = await startCluster(['redis-a', 'redis-b'], { sfuWorkers: 1 });
   try {
-    const [a, b] = c.nodes as [typeof c.nodes[0], typeof c.nodes[0]];
+    const [a, b] = c.nodes as [(typeof c.nodes)[0], (typeof c.nodes)[0]];
     await eventually(() => c.nodes.every((n) => n.app.cluster!.registry.cachedNodes().length === 2), 10_000, 'two nodes');
     const alice = await a.joined('alice', 'r-redis');
     const bob = await b.joined('bob', 'r-redis');
@@ -307,23 +375,43 @@ test('Redis restarted mid-call: rooms keep running, new rooms are refused with u
     await late.client.request('mute', { track: 'audio' });
     assert.is((await direct.client.next('mute')).from, late.id);
     // A new room cannot be placed.
-    const fresh = await (await a.connect());
+    const fresh = await await a.connect();
     await fresh.request('auth', { token: await a.mint({ userId: 'dave' }) });
     const refused = await fresh.request('join', { room: 'r-new-in-outage' }).catch((e) => e);
     assert.is(refused.code, 'unavailable');
 
     await c.redis.start(); // empty: registry, leases and subscriptions come back on their own
-    await eventually(() => c.nodes.every((n) => n.app.cluster!.registry.healthy && n.app.cluster!.registry.cachedNodes().length === 2), 15_000, 'registry back');
+    await eventually(
+      () => c.nodes.every((n) => n.app.cluster!.registry.healthy && n.app.cluster!.registry.cachedNodes().length === 2),
+      15_000,
+      'registry back',
+    );
     await eventually(async () => (await a.app.cluster!.directory.owner('r-redis')) === ownerId, 10_000, 'lease re-taken by the owner');
-    await eventually(async () => {
-      const ok = await fresh.request('join', { room: 'r-new-after-outage' }).then(() => true, () => false);
-      return ok;
-    }, 15_000, 'new rooms placed again');
+    await eventually(
+      async () => {
+        const ok = await fresh.request('join', { room: 'r-new-after-outage' }).then(
+          () => true,
+          () => false,
+        );
+        return ok;
+      },
+      15_000,
+      'new rooms placed again',
+    );
     // The relayed client's signaling flows again, in both directions.
-    await eventually(async () => {
-      await relayed.client.request('hold', {}).catch(() => {});
-      return direct.client.next('hold', () => true, 500).then(() => true, () => false);
-    }, 15_000, 'relay works again');
+    await eventually(
+      async () => {
+        await relayed.client.request('hold', {}).catch(() => {});
+        return direct.client
+          .next('hold', () => true, 500)
+          .then(
+            () => true,
+            () => false,
+          );
+      },
+      15_000,
+      'relay works again',
+    );
     await direct.client.request('unhold', {});
     assert.is((await relayed.client.next('unhold', (p) => p.from === direct.id, 5000)).from, direct.id);
     // The ghost's leave was lost with Redis; the owner reconciles with the edge and lets it go.

@@ -23,15 +23,20 @@ test.after(async (ctx) => {
 
 function ffprobe(url: string): Promise<Array<{ codec_type: string; codec_name: string; nb_read_frames?: string }>> {
   return new Promise((resolve, reject) => {
-    execFile('ffprobe', ['-v', 'error', '-read_intervals', '%+3', '-count_frames', '-show_streams', '-of', 'json', url], { timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`ffprobe failed: ${stderr || err.message}`));
-      resolve(JSON.parse(stdout).streams);
-    });
+    execFile(
+      'ffprobe',
+      ['-v', 'error', '-read_intervals', '%+3', '-count_frames', '-show_streams', '-of', 'json', url],
+      { timeout: 60_000 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`ffprobe failed: ${stderr || err.message}`));
+        resolve(JSON.parse(stdout).streams);
+      },
+    );
   });
 }
 
-test('a player reaching the other node plays the stream from the room\'s node', async (ctx) => {
-  const [a, b] = ctx.cluster.nodes as [typeof ctx.cluster.nodes[0], typeof ctx.cluster.nodes[0]];
+test("a player reaching the other node plays the stream from the room's node", async (ctx) => {
+  const [a, b] = ctx.cluster.nodes as [(typeof ctx.cluster.nodes)[0], (typeof ctx.cluster.nodes)[0]];
   const room = 'hls-town-hall';
   const bot = await MediaBot.join(a.url, await a.mint({ userId: 'host', role: 'host' }), room);
   ctx.bots.push(bot);
@@ -47,11 +52,17 @@ test('a player reaching the other node plays the stream from the room\'s node', 
   assert.is(started.status, 201, JSON.stringify(started.body));
   const { body: urls } = await other.api('POST', `/api/v1/rooms/${room}/live/urls`, { viewer_id: 'tv-1' });
   assert.ok(urls.playlist_url?.includes('token='), JSON.stringify(urls));
-  const playlist = (await eventually(async () => {
-    const res = await fetch(`${other.url}${urls.playlist_url}`);
-    return res.status === 200 ? { text: await res.text(), node: res.headers.get('x-switchboard-node'), type: res.headers.get('content-type') } : null;
-  }, 45_000, "the playlist through the other node"))!;
-  assert.is(playlist.node, owner.app.config.nodeId, 'answered by the room\'s node');
+  const playlist = (await eventually(
+    async () => {
+      const res = await fetch(`${other.url}${urls.playlist_url}`);
+      return res.status === 200
+        ? { text: await res.text(), node: res.headers.get('x-switchboard-node'), type: res.headers.get('content-type') }
+        : null;
+    },
+    45_000,
+    'the playlist through the other node',
+  ))!;
+  assert.is(playlist.node, owner.app.config.nodeId, "answered by the room's node");
   assert.match(playlist.type ?? '', /mpegurl/);
   const segment = /^(p\d+_\d+\.ts\?token=\S+)$/m.exec(playlist.text)?.[1];
   assert.ok(segment, playlist.text);
@@ -63,7 +74,7 @@ test('a player reaching the other node plays the stream from the room\'s node', 
   assert.is(viaOther.headers.get('content-type'), 'video/mp2t');
   const [bytesOther, bytesOwner] = await Promise.all([viaOther.arrayBuffer(), viaOwner.arrayBuffer()]);
   assert.ok(bytesOther.byteLength > 1000, `segment bytes: ${bytesOther.byteLength}`);
-  assert.ok(Buffer.from(bytesOther).equals(Buffer.from(bytesOwner)), 'the same bytes as from the room\'s node');
+  assert.ok(Buffer.from(bytesOther).equals(Buffer.from(bytesOwner)), "the same bytes as from the room's node");
 
   const streams = await ffprobe(`${other.url}${urls.playlist_url}`);
   assert.is(streams.find((s) => s.codec_type === 'video')?.codec_name, 'h264');

@@ -36,7 +36,7 @@ test.after.each(async (ctx) => {
 function ownerOf(ctx: Ctx, room: string): TestServer {
   const owners = ctx.c.nodes.filter((n) => n.app.rooms.getRoom(room));
   assert.is(owners.length, 1, `room ${room} open on exactly one node (found ${owners.length})`);
-  return owners[0]!;
+  return owners[0];
 }
 
 async function join(node: TestServer, user: string, room: string): Promise<{ client: SignalingClient; id: string }> {
@@ -96,23 +96,38 @@ test('real media between clients on different nodes (media runs on the owner)', 
   await eventually(() => rv.frames >= 10 && ra.frames >= 50, 20_000, 'decoded video frames and audio');
   assert.is(rv.lastWidth, 320);
   // The media went through the owner's SFU: its room has both producers.
-  assert.equal(owner.app.rooms.getRoom('r-media')!.media!.producerList().map((p) => p.producer_id).sort(), [audio.id, video.id].sort());
+  assert.equal(
+    owner.app.rooms
+      .getRoom('r-media')!
+      .media!.producerList()
+      .map((p) => p.producer_id)
+      .sort(),
+    [audio.id, video.id].sort(),
+  );
 });
 
 test('racing first joins through different nodes agree on one owner', async (ctx) => {
   const rooms = Array.from({ length: 8 }, (_, i) => `r-race-${i}`);
   const nodes = ctx.c.nodes;
-  const joins = await Promise.all(rooms.flatMap((room) => nodes.map(async (n, i) => {
-    const client = await n.connect();
-    await client.request('auth', { token: await n.mint({ userId: `u${i}` }) });
-    try {
-      return { client, id: (await client.request('join', { room }, 30_000)).participant_id };
-    } catch (err) {
-      const owners = nodes.filter((x) => x.app.rooms.getRoom(room)).map((x) => x.app.config.nodeId);
-      const members = nodes.flatMap((x) => [...(x.app.rooms.getRoom(room)?.participants.values() ?? [])].map((p) => `${x.app.config.nodeId}:${p.identity.userId}`));
-      throw new Error(`join of ${room} as u${i} via ${n.app.config.nodeId}: ${String(err)}; open on ${owners}; mapped to ${await nodes[0]!.app.cluster!.directory.owner(room)}; members ${members}; unread ${JSON.stringify(client.unread())}`);
-    }
-  })));
+  const joins = await Promise.all(
+    rooms.flatMap((room) =>
+      nodes.map(async (n, i) => {
+        const client = await n.connect();
+        await client.request('auth', { token: await n.mint({ userId: `u${i}` }) });
+        try {
+          return { client, id: (await client.request('join', { room }, 30_000)).participant_id };
+        } catch (err) {
+          const owners = nodes.filter((x) => x.app.rooms.getRoom(room)).map((x) => x.app.config.nodeId);
+          const members = nodes.flatMap((x) =>
+            [...(x.app.rooms.getRoom(room)?.participants.values() ?? [])].map((p) => `${x.app.config.nodeId}:${p.identity.userId}`),
+          );
+          throw new Error(
+            `join of ${room} as u${i} via ${n.app.config.nodeId}: ${String(err)}; open on ${owners}; mapped to ${await nodes[0].app.cluster!.directory.owner(room)}; members ${members}; unread ${JSON.stringify(client.unread())}`,
+          );
+        }
+      }),
+    ),
+  );
   for (const room of rooms) {
     const owner = ownerOf(ctx, room);
     assert.is(owner.app.rooms.getRoom(room)!.participants.size, 3);
@@ -138,14 +153,18 @@ test('a burst of new rooms placed from one node spreads over the nodes (each pic
   // Earlier tests may leave people on some nodes: the picks fill the emptiest first, one person per new room.
   const figures = async () => new Map((await ctx.a.app.cluster!.registry.liveNodes()).map((n) => [n.id, n.load.participants]));
   let before = await figures();
-  await eventually(async () => {
-    // Past the pending window (3 beats) of the last test's placements, and their leaves are in the figures.
-    await new Promise((r) => setTimeout(r, 1000));
-    const now = await figures();
-    const stable = [...now].every(([id, p]) => before.get(id) === p);
-    before = now;
-    return stable;
-  }, 10_000, 'load figures settle');
+  await eventually(
+    async () => {
+      // Past the pending window (3 beats) of the last test's placements, and their leaves are in the figures.
+      await new Promise((r) => setTimeout(r, 1000));
+      const now = await figures();
+      const stable = [...now].every(([id, p]) => before.get(id) === p);
+      before = now;
+      return stable;
+    },
+    10_000,
+    'load figures settle',
+  );
   const placed = await Promise.all(rooms.map((room) => ctx.a.app.cluster!.directory.locate(room)));
   const count = (id: string) => placed.filter((p) => p === id).length;
   for (const [x, px] of before) {
@@ -157,10 +176,11 @@ test('a burst of new rooms placed from one node spreads over the nodes (each pic
   }
   for (const [i, room] of rooms.entries()) assert.is(await ctx.b.app.cluster!.directory.owner(room), placed[i]);
   // Nobody joins them: give the placements back (only the owner can).
-  for (const [i, room] of rooms.entries()) await ctx.c.nodes.find((n) => n.app.config.nodeId === placed[i])!.app.cluster!.directory.release(room);
+  for (const [i, room] of rooms.entries())
+    await ctx.c.nodes.find((n) => n.app.config.nodeId === placed[i])!.app.cluster!.directory.release(room);
 });
 
-test('REST on a node that does not run the room acts on the owner\'s room', async (ctx) => {
+test("REST on a node that does not run the room acts on the owner's room", async (ctx) => {
   const host = await join(ctx.a, 'host', 'r-rest');
   const guest = await join(ctx.b, 'guest', 'r-rest');
   const owner = ownerOf(ctx, 'r-rest');
@@ -258,13 +278,20 @@ test('a relayed client that leaves joins its next room through its own node agai
 
 test('GET /api/v1/cluster lists nodes, load and rooms per node; POST drain needs the API key', async (ctx) => {
   const p1 = await join(ctx.a, 'viewer1', 'r-view');
-  await eventually(async () => {
-    const res = await ctx.b.api('GET', '/api/v1/cluster');
-    const owner = res.body.nodes.find((n: any) => n.room_names.includes('r-view'));
-    return res.status === 200 && owner && owner.load.participants >= 1;
-  }, 5000, 'the view shows the room and its participant');
+  await eventually(
+    async () => {
+      const res = await ctx.b.api('GET', '/api/v1/cluster');
+      const owner = res.body.nodes.find((n: any) => n.room_names.includes('r-view'));
+      return res.status === 200 && owner && owner.load.participants >= 1;
+    },
+    5000,
+    'the view shows the room and its participant',
+  );
   const res = await ctx.b.api('GET', '/api/v1/cluster');
-  assert.equal(res.body.nodes.map((n: any) => n.id), ['node-a', 'node-b', 'node-c']);
+  assert.equal(
+    res.body.nodes.map((n: any) => n.id),
+    ['node-a', 'node-b', 'node-c'],
+  );
   for (const n of res.body.nodes) {
     assert.match(n.signalingUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.is(n.capacity.participants, 1000);
@@ -280,23 +307,42 @@ test('GET /api/v1/cluster lists nodes, load and rooms per node; POST drain needs
 test('the cluster CLI prints every node with its state, load and rooms', async (ctx) => {
   const p1 = await join(ctx.b, 'cli-user', 'r-cli');
   const owner = ownerOf(ctx, 'r-cli').app.config.nodeId;
-  await eventually(async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.some((n: any) => n.room_names.includes('r-cli')), 5000, 'room listed');
+  await eventually(
+    async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.some((n: any) => n.room_names.includes('r-cli')),
+    5000,
+    'room listed',
+  );
   const cli = fileURLToPath(new URL('../../server/cli/cluster.js', import.meta.url));
-  const { stdout } = await promisify(execFile)(process.execPath, [cli, '--url', ctx.a.url], { env: { ...process.env, API_KEY, API_SECRET } });
+  const { stdout } = await promisify(execFile)(process.execPath, [cli, '--url', ctx.a.url], {
+    env: { ...process.env, API_KEY, API_SECRET },
+  });
   const lines = stdout.split('\n');
-  assert.match(lines[0]!, /^NODE\s+STATE\s+URL/);
-  for (const id of ['node-a', 'node-b', 'node-c']) assert.ok(lines.some((l) => l.startsWith(id) && l.includes('ready')), `${id} listed:\n${stdout}`);
-  assert.ok(lines.some((l) => l.startsWith(owner) && l.includes('r-cli')), stdout);
+  assert.match(lines[0], /^NODE\s+STATE\s+URL/);
+  for (const id of ['node-a', 'node-b', 'node-c'])
+    assert.ok(
+      lines.some((l) => l.startsWith(id) && l.includes('ready')),
+      `${id} listed:\n${stdout}`,
+    );
+  assert.ok(
+    lines.some((l) => l.startsWith(owner) && l.includes('r-cli')),
+    stdout,
+  );
   assert.match(stdout, /3 node\(s\)/);
-  const json = JSON.parse((await promisify(execFile)(process.execPath, [cli, '--url', ctx.a.url, '--json'], { env: { ...process.env, API_KEY, API_SECRET } })).stdout);
+  const json = JSON.parse(
+    (await promisify(execFile)(process.execPath, [cli, '--url', ctx.a.url, '--json'], { env: { ...process.env, API_KEY, API_SECRET } }))
+      .stdout,
+  );
   assert.is(json.nodes.length, 3);
   await p1.client.close();
 });
 
-test('a second node with a live node\'s NODE_ID is refused; metrics show the cluster', async (ctx) => {
-  const err = await ctx.c.addNode('node-a').then(() => null, (e: Error) => e);
+test("a second node with a live node's NODE_ID is refused; metrics show the cluster", async (ctx) => {
+  const err = await ctx.c.addNode('node-a').then(
+    () => null,
+    (e: Error) => e,
+  );
   assert.ok(err, 'refused');
-  assert.match(err!.message, /NODE_ID node-a/);
+  assert.match(err.message, /NODE_ID node-a/);
   const metrics = await ctx.a.api('GET', '/metrics');
   assert.match(metrics.body, /switchboard_cluster_nodes 3/);
   assert.match(metrics.body, /switchboard_cluster_redis_up 1/);
@@ -308,7 +354,11 @@ test('an admin drain through another node: the node takes no new rooms and fails
   assert.equal(res.body, { node: 'node-c', draining: true });
   await eventually(() => ctx.n3.app.cluster!.isDraining, 5000, 'node-c draining');
   assert.is((await ctx.n3.api('GET', '/api/v1/cluster/ready', undefined, null)).status, 503);
-  await eventually(async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.find((n: any) => n.id === 'node-c').draining, 5000, 'seen draining');
+  await eventually(
+    async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.find((n: any) => n.id === 'node-c').draining,
+    5000,
+    'seen draining',
+  );
   await eventually(() => ctx.a.app.cluster!.registry.cachedNodes().find((n) => n.id === 'node-c')?.draining, 5000, 'a sees it');
   await eventually(() => ctx.b.app.cluster!.registry.cachedNodes().find((n) => n.id === 'node-c')?.draining, 5000, 'b sees it');
   // New rooms joined through the draining node run elsewhere.

@@ -12,7 +12,18 @@ import * as assert from 'uvu/assert';
 import type { SignalingClient } from '../../clients/node/signalingClient.js';
 import { ERROR_CODES, type ClientType, type Role } from '../../signaling/protocol/protocol.js';
 import {
-  CLIENT_TYPES, EXAMPLES, emptyWorld, frameId, fuzzMillis, fuzzSeed, junkFrame, mutate, rng, serialize, type FuzzWorld, type Rng,
+  CLIENT_TYPES,
+  EXAMPLES,
+  emptyWorld,
+  frameId,
+  fuzzMillis,
+  fuzzSeed,
+  junkFrame,
+  mutate,
+  rng,
+  serialize,
+  type FuzzWorld,
+  type Rng,
 } from '../support/fuzz.js';
 import { startServer, type TestServer } from '../support/server.js';
 
@@ -52,7 +63,12 @@ class FuzzClient {
   unknownReplies: string[] = [];
   requests = 0;
 
-  constructor(readonly name: string, readonly role: Role, private readonly srv: TestServer, private readonly r: Rng) {}
+  constructor(
+    readonly name: string,
+    readonly role: Role,
+    private readonly srv: TestServer,
+    private readonly r: Rng,
+  ) {}
 
   private onMessage(text: string): void {
     const m = JSON.parse(text) as { type: string; id?: string; payload: any };
@@ -66,7 +82,8 @@ class FuzzClient {
       this.acks.set(type, (this.acks.get(type) ?? 0) + 1);
       if (type === 'leave') this.inRoom = false;
     }
-    if (m.type === 'error' && (m.payload.code === 'not_in_room' || m.payload.code === 'already_in_room')) this.inRoom = m.payload.code === 'already_in_room';
+    if (m.type === 'error' && (m.payload.code === 'not_in_room' || m.payload.code === 'already_in_room'))
+      this.inRoom = m.payload.code === 'already_in_room';
     if (m.type === 'error') {
       const code = String(m.payload.code);
       this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
@@ -241,7 +258,11 @@ test(`protocol fuzz (seed ${seed})`, async () => {
     await a.client.request('offer', { to: b.id, sdp: 'after the fuzz' });
     assert.is((await b.client.next('offer')).sdp, 'after the fuzz');
 
-    assert.equal(findings.map((f) => `${f.code}: ${f.message}`), [], `undocumented, internal_error or unavailable replies (seed ${seed})`);
+    assert.equal(
+      findings.map((f) => `${f.code}: ${f.message}`),
+      [],
+      `undocumented, internal_error or unavailable replies (seed ${seed})`,
+    );
     assert.equal(mismatches, [], `requests without exactly one reply (seed ${seed})`);
     assert.equal(unknown, [], 'replies with ids nobody sent');
     assert.equal(heard, [], 'the sentinel in another room heard nothing');

@@ -39,7 +39,13 @@ test('API routes need the API key; wrong credentials are unauthorized', async ({
 });
 
 test('POST /auth/token mints a token the WebSocket accepts, with the requested claims', async ({ srv }) => {
-  const { status, body } = await srv.api('POST', '/auth/token', { user_id: 'carol', name: 'Carol', room: 'api-room', role: 'moderator', ttl: 120 });
+  const { status, body } = await srv.api('POST', '/auth/token', {
+    user_id: 'carol',
+    name: 'Carol',
+    room: 'api-room',
+    role: 'moderator',
+    ttl: 120,
+  });
   assert.is(status, 201);
   assert.ok(body.expires_at - Date.now() / 1000 <= 121);
   const client = await SignalingClient.connect(srv.url);

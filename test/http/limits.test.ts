@@ -10,22 +10,44 @@ import { request as httpRequest } from 'node:http';
 import { sleep } from '../support/net.js';
 import { basicAuth, startServer, type TestServer } from '../support/server.js';
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: any }
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+}
 
 /** A REST call from a chosen source address and with chosen headers. */
-function call(srv: TestServer, method: string, route: string, body: unknown, opts: { localAddress?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+function call(
+  srv: TestServer,
+  method: string,
+  route: string,
+  body: unknown,
+  opts: { localAddress?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const { port } = new URL(srv.url);
   const text = body === undefined ? '' : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: '127.0.0.1', port: Number(port), method, path: route, agent: false,
-      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-      headers: { authorization: basicAuth(), 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...opts.headers },
-    }, (res) => {
-      let raw = '';
-      res.on('data', (d) => (raw += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: raw ? JSON.parse(raw) : null }));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: Number(port),
+        method,
+        path: route,
+        agent: false,
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+        headers: {
+          authorization: basicAuth(),
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+          ...opts.headers,
+        },
+      },
+      (res) => {
+        let raw = '';
+        res.on('data', (d) => (raw += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: raw ? JSON.parse(raw) : null }));
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });
@@ -44,7 +66,11 @@ test('REST writes past the per-address limit get 429 rate_limited with Retry-Aft
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 2, `Retry-After ${limited.headers['retry-after']}`);
     assert.is((await call(srv, 'POST', '/calls', { room: 'limited-call' })).status, 429, 'every write shares the bucket');
     assert.is((await call(srv, 'GET', '/health', undefined)).status, 200, 'reads are not limited');
-    assert.is((await call(srv, 'POST', '/auth/token', mint, { localAddress: '127.0.0.2' })).status, 201, 'another address has its own bucket');
+    assert.is(
+      (await call(srv, 'POST', '/auth/token', mint, { localAddress: '127.0.0.2' })).status,
+      201,
+      'another address has its own bucket',
+    );
     await sleep(retryAfter * 1000);
     assert.is((await call(srv, 'POST', '/auth/token', mint)).status, 201, 'recovered after Retry-After');
   } finally {
@@ -58,7 +84,11 @@ test('with TRUST_PROXY the REST limit is per forwarded client; a forged left par
     const as = (client: string, forged = '10.0.0.1') => ({ headers: { 'x-forwarded-for': `${forged}, ${client}` } });
     assert.is((await call(srv, 'POST', '/auth/token', mint, as('203.0.113.1', 'a'))).status, 201);
     assert.is((await call(srv, 'POST', '/auth/token', mint, as('203.0.113.1', 'b'))).status, 201);
-    assert.is((await call(srv, 'POST', '/auth/token', mint, as('203.0.113.1', 'c'))).status, 429, 'a new forged hop is still the same client');
+    assert.is(
+      (await call(srv, 'POST', '/auth/token', mint, as('203.0.113.1', 'c'))).status,
+      429,
+      'a new forged hop is still the same client',
+    );
     assert.is((await call(srv, 'POST', '/auth/token', mint, as('203.0.113.2'))).status, 201, 'another client behind the proxy');
   } finally {
     await srv.stop();
@@ -68,7 +98,7 @@ test('with TRUST_PROXY the REST limit is per forwarded client; a forged left par
 async function storedClientIp(srv: TestServer, user: string): Promise<string | null> {
   const rows = await srv.app.db.query<{ client_ip: string | null }>('SELECT client_ip FROM participants WHERE user_id = $1', [user]);
   assert.is(rows.length, 1);
-  return rows[0]!.client_ip;
+  return rows[0].client_ip;
 }
 
 async function joinVia(srv: TestServer, user: string, opts: { localAddress?: string; headers?: Record<string, string> }): Promise<void> {
@@ -77,7 +107,7 @@ async function joinVia(srv: TestServer, user: string, opts: { localAddress?: str
   await client.request('join', { room: 'ip-room' });
 }
 
-test('participants.client_ip: the forwarded address with TRUST_PROXY, the socket\'s without (a sent X-Forwarded-For is ignored)', async () => {
+test("participants.client_ip: the forwarded address with TRUST_PROXY, the socket's without (a sent X-Forwarded-For is ignored)", async () => {
   const xff = { 'x-forwarded-for': '192.0.2.44, 203.0.113.9' };
   const proxied = await startServer({ env: { TRUST_PROXY: '1' } });
   try {

@@ -14,13 +14,20 @@ import { startServer } from '../support/server.js';
 
 test('tokens in URLs, URL passwords and SQL parameters never reach the logs', async () => {
   let logs = '';
-  const stream = new Writable({ write(chunk, _enc, cb) { logs += chunk; cb(); } });
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      logs += chunk;
+      cb();
+    },
+  });
   const hookPort = await freePort(); // nothing listens: every delivery fails and is logged
   const srv = await startServer({
     logger: createLogger('debug', stream),
     env: {
       WEBHOOK_URLS: `http://hookuser:HOOK-PASSWORD-5521@127.0.0.1:${hookPort}/hook?token=HOOK-QUERY-TOKEN-8812`,
-      WEBHOOK_SECRET: 'webhook-secret-0123456789', WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_POLL_INTERVAL_MS: '100',
+      WEBHOOK_SECRET: 'webhook-secret-0123456789',
+      WEBHOOK_RETRY_BASE_MS: '100',
+      WEBHOOK_POLL_INTERVAL_MS: '100',
     },
   });
   try {
@@ -41,13 +48,32 @@ test('tokens in URLs, URL passwords and SQL parameters never reach the logs', as
     await srv.app.db.exec('ALTER TABLE participants RENAME TO participants_gone');
     const victim = await srv.connect();
     await victim.request('auth', { token: await srv.mint({ userId: 'SQL-PARAM-USER-6650', name: 'SQL-PARAM-NAME-6650' }) });
-    const failed = await victim.request('join', { room: 'log-room-2' }).then(() => null, (err: { code?: string }) => err.code);
+    const failed = await victim.request('join', { room: 'log-room-2' }).then(
+      () => null,
+      (err: { code?: string }) => err.code,
+    );
     assert.is(failed, 'unavailable', 'the join fails on the storage error');
     await eventually(() => /participants/.test(logs) && /"level":50/.test(logs), 5000, 'the database error logged');
     await srv.app.db.exec('ALTER TABLE participants_gone RENAME TO participants');
 
-    for (const secret of ['HOOK-PASSWORD-5521', 'HOOK-QUERY-TOKEN-8812', 'URL-TOKEN-SECRET-4417', 'HLS-TOKEN-SECRET-9034', 'SIG-SECRET-2290', 'TARGET-TOKEN-SECRET-7781', 'SQL-PARAM-USER-6650', 'SQL-PARAM-NAME-6650']) {
-      assert.not.ok(logs.includes(secret), `${secret} is in the logs:\n${logs.split('\n').filter((l) => l.includes(secret)).join('\n').slice(0, 2000)}`);
+    for (const secret of [
+      'HOOK-PASSWORD-5521',
+      'HOOK-QUERY-TOKEN-8812',
+      'URL-TOKEN-SECRET-4417',
+      'HLS-TOKEN-SECRET-9034',
+      'SIG-SECRET-2290',
+      'TARGET-TOKEN-SECRET-7781',
+      'SQL-PARAM-USER-6650',
+      'SQL-PARAM-NAME-6650',
+    ]) {
+      assert.not.ok(
+        logs.includes(secret),
+        `${secret} is in the logs:\n${logs
+          .split('\n')
+          .filter((l) => l.includes(secret))
+          .join('\n')
+          .slice(0, 2000)}`,
+      );
     }
     assert.match(logs, /hookuser|\[redacted\]@/, 'the receiver is still named (without its password)');
   } finally {

@@ -31,7 +31,11 @@ test('go live: preparing -> live, ffprobe plays H.264/AAC from the playlist, vie
   const live = await untilStatus(tv.client, 'live', stream.stream_id);
   assert.ok(live.stream.live_at);
   await untilStatus(viewerPart.client, 'live');
-  const row = (await srv.app.db.query<{ status: string; participant_id: string }>(`SELECT status, participant_id FROM live_streams WHERE id = $1`, [stream.stream_id]))[0]!;
+  const row = (
+    await srv.app.db.query<{ status: string; participant_id: string }>(`SELECT status, participant_id FROM live_streams WHERE id = $1`, [
+      stream.stream_id,
+    ])
+  )[0];
   assert.equal(row, { status: 'live', participant_id: bot.participantId });
 
   // A late joiner sees the stream in room_state.
@@ -68,12 +72,23 @@ test('go live: preparing -> live, ffprobe plays H.264/AAC from the playlist, vie
   const chatOnly = await watcher(ctx, 'tv-3', room);
   await tv.client.next('live-viewers', (v) => v.current === 3 && v.peak === 3, 20_000);
   await chatOnly.client.request('live-unwatch', {});
-  assert.equal(await tv.client.next('live-viewers', (v) => v.current === 2, 20_000), { stream_id: stream.stream_id, current: 2, peak: 3, total: 3 });
-  await eventually(async () => {
-    const r = await srv.app.db.query<{ viewers_current: number; viewers_peak: number; viewers_total: number }>(
-      `SELECT viewers_current, viewers_peak, viewers_total FROM live_streams WHERE id = $1`, [stream.stream_id]);
-    return r[0]!.viewers_current === 2 && r[0]!.viewers_peak === 3 && r[0]!.viewers_total === 3;
-  }, 20_000, 'counts persisted');
+  assert.equal(await tv.client.next('live-viewers', (v) => v.current === 2, 20_000), {
+    stream_id: stream.stream_id,
+    current: 2,
+    peak: 3,
+    total: 3,
+  });
+  await eventually(
+    async () => {
+      const r = await srv.app.db.query<{ viewers_current: number; viewers_peak: number; viewers_total: number }>(
+        `SELECT viewers_current, viewers_peak, viewers_total FROM live_streams WHERE id = $1`,
+        [stream.stream_id],
+      );
+      return r[0].viewers_current === 2 && r[0].viewers_peak === 3 && r[0].viewers_total === 3;
+    },
+    20_000,
+    'counts persisted',
+  );
 
   // Operators see it in /metrics.
   const metrics = await (await fetch(`${srv.url}/metrics`)).text();
@@ -94,7 +109,7 @@ test('go live: preparing -> live, ffprobe plays H.264/AAC from the playlist, vie
 test('chat: rate limited per user, moderation (delete, pin) with permissions, history for a late viewer', async (ctx) => {
   const { srv } = ctx;
   const room = 'live-main'; // still live from the previous test
-  const bot = ctx.bots[0]!;
+  const bot = ctx.bots[0];
   const a = await watcher(ctx, 'alice', room);
   const b = await watcher(ctx, 'bob', room);
   const mod = await watcher(ctx, 'mod', room, 'moderator');
@@ -112,7 +127,11 @@ test('chat: rate limited per user, moderation (delete, pin) with permissions, hi
   assert.is(refused.code, 'rate_limited');
   const bobs = await b.client.request('live-chat', { text: 'from bob' });
   const rows = await srv.app.db.query<{ text: string }>(`SELECT text FROM live_chat_messages WHERE user_id = 'alice' ORDER BY id`);
-  assert.equal(rows.map((r) => r.text), ['hello', 'two', 'three'], 'the refused message was not stored');
+  assert.equal(
+    rows.map((r) => r.text),
+    ['hello', 'two', 'three'],
+    'the refused message was not stored',
+  );
   // Bad input: blank text, a bad id.
   assert.is((await b.client.request('live-chat', { text: '   ' }).catch((e) => e)).code, 'invalid_payload');
   assert.is((await b.client.request('live-chat-delete', { message_id: 'x' }).catch((e) => e)).code, 'invalid_payload');
@@ -127,24 +146,41 @@ test('chat: rate limited per user, moderation (delete, pin) with permissions, hi
   const pinned = await mod.client.request('live-chat-pin', { message_id: third.message.message_id });
   assert.is(pinned.message.text, 'three');
   assert.is((await a.client.next('live-chat-pinned', () => true, 20_000)).message?.message_id, third.message.message_id);
-  const pinRow = await srv.app.db.query<{ pinned_message_id: string }>(`SELECT pinned_message_id::text AS pinned_message_id FROM live_streams WHERE room = $1 AND status = 'live'`, [room]);
-  assert.is(pinRow[0]!.pinned_message_id, third.message.message_id);
+  const pinRow = await srv.app.db.query<{ pinned_message_id: string }>(
+    `SELECT pinned_message_id::text AS pinned_message_id FROM live_streams WHERE room = $1 AND status = 'live'`,
+    [room],
+  );
+  assert.is(pinRow[0].pinned_message_id, third.message.message_id);
 
   // A late viewer gets the recent messages (not the deleted one) and the pinned one.
   const late = await watcher(ctx, 'late-viewer', room);
-  assert.equal(late.watched.chat.map((m) => m.text), ['hello', 'two', 'three']);
+  assert.equal(
+    late.watched.chat.map((m) => m.text),
+    ['hello', 'two', 'three'],
+  );
   assert.is(late.watched.pinned?.message_id, third.message.message_id);
 
   await mod.client.request('live-chat-delete', { message_id: third.message.message_id });
   assert.equal(await a.client.next('live-chat-deleted', (d) => d.message_id === third.message.message_id, 20_000), {
-    stream_id: late.watched.stream!.stream_id, message_id: third.message.message_id, by: 'mod',
+    stream_id: late.watched.stream!.stream_id,
+    message_id: third.message.message_id,
+    by: 'mod',
   });
-  assert.equal(await a.client.next('live-chat-pinned', (p) => p.message === null, 20_000), { stream_id: late.watched.stream!.stream_id, message: null, by: 'mod' });
-  const deleted = await srv.app.db.query<{ deleted_by: string }>(`SELECT deleted_by FROM live_chat_messages WHERE id = $1::bigint`, [third.message.message_id]);
-  assert.is(deleted[0]!.deleted_by, 'mod');
+  assert.equal(await a.client.next('live-chat-pinned', (p) => p.message === null, 20_000), {
+    stream_id: late.watched.stream!.stream_id,
+    message: null,
+    by: 'mod',
+  });
+  const deleted = await srv.app.db.query<{ deleted_by: string }>(`SELECT deleted_by FROM live_chat_messages WHERE id = $1::bigint`, [
+    third.message.message_id,
+  ]);
+  assert.is(deleted[0].deleted_by, 'mod');
   // REST sees the same history and may delete too.
   const { body } = await srv.api('GET', `/api/v1/rooms/${room}/live/chat`);
-  assert.equal(body.messages.map((m: { text: string }) => m.text), ['hello', 'two']);
+  assert.equal(
+    body.messages.map((m: { text: string }) => m.text),
+    ['hello', 'two'],
+  );
   assert.is(body.pinned, null);
   assert.is((await srv.api('DELETE', `/api/v1/rooms/${room}/live/chat/${first.message.message_id}`)).status, 200);
   assert.is((await srv.api('DELETE', `/api/v1/rooms/${room}/live/chat/${first.message.message_id}`)).status, 404);
@@ -155,9 +191,13 @@ test('reactions: aggregated per interval, rate limited per user', async (ctx) =>
   const room = 'live-main';
   const viewers = await Promise.all(['r1', 'r2', 'r3', 'r4'].map((u) => watcher(ctx, u, room)));
   // Each sends its burst (5); a sixth is refused.
-  await Promise.all(viewers.flatMap((v) => ['heart', 'fire', 'heart', 'clap', 'wow'].map((r) => v.client.request('live-react', { reaction: r as 'heart' }))));
-  assert.is((await viewers[0]!.client.request('live-react', { reaction: 'sad' }).catch((e) => e)).code, 'rate_limited');
-  assert.is((await viewers[0]!.client.request('live-react', { reaction: 'nope' as 'sad' }).catch((e) => e)).code, 'invalid_payload');
+  await Promise.all(
+    viewers.flatMap((v) =>
+      ['heart', 'fire', 'heart', 'clap', 'wow'].map((r) => v.client.request('live-react', { reaction: r as 'heart' })),
+    ),
+  );
+  assert.is((await viewers[0].client.request('live-react', { reaction: 'sad' }).catch((e) => e)).code, 'rate_limited');
+  assert.is((await viewers[0].client.request('live-react', { reaction: 'nope' as 'sad' }).catch((e) => e)).code, 'invalid_payload');
   // Every viewer gets the 20 reactions in a few aggregated messages, not 20.
   for (const v of viewers) {
     const counts: Record<string, number> = {};
@@ -166,10 +206,14 @@ test('reactions: aggregated per interval, rate limited per user', async (ctx) =>
     while ((counts['heart'] ?? 0) < 8 || (counts['fire'] ?? 0) < 4 || (counts['clap'] ?? 0) < 4 || (counts['wow'] ?? 0) < 4) {
       const batch = await v.client.next('live-reactions', () => true, 20_000);
       messages++;
-      const size = Object.values(batch.counts).reduce((a, b) => a + b!, 0);
+      const size = Object.values(batch.counts).reduce((a, b) => a + b, 0);
       largest = Math.max(largest, size);
-      assert.equal(batch.totals, { ...counts, ...Object.fromEntries(Object.entries(batch.counts).map(([k, n]) => [k, (counts[k] ?? 0) + n!])) }, 'totals so far');
-      for (const [k, n] of Object.entries(batch.counts)) counts[k] = (counts[k] ?? 0) + n!;
+      assert.equal(
+        batch.totals,
+        { ...counts, ...Object.fromEntries(Object.entries(batch.counts).map(([k, n]) => [k, (counts[k] ?? 0) + n])) },
+        'totals so far',
+      );
+      for (const [k, n] of Object.entries(batch.counts)) counts[k] = (counts[k] ?? 0) + n;
     }
     assert.equal(counts, { heart: 8, fire: 4, clap: 4, wow: 4 });
     // Batched, not relayed: fewer messages than reactions, several reactions in one (at most one message per 300 ms interval).
@@ -181,14 +225,18 @@ test('reactions: aggregated per interval, rate limited per user', async (ctx) =>
 test('ffmpeg killed: the stream fails (webhook, everyone told), the room goes on; it can go live again', async (ctx) => {
   const { srv } = ctx;
   const room = 'live-main';
-  const bot = ctx.bots[0]!;
+  const bot = ctx.bots[0];
   const stream = srv.app.live.current(room)!;
   const pid = stream.pipeline!.pid!;
   process.kill(pid, 'SIGKILL');
   const failed = await bot.signaling.next('live-stream-updated', (p) => p.stream.status === 'failed', 20_000);
   assert.is(failed.stream.end_reason, 'ffmpeg-failed');
   assert.match(failed.stream.error ?? '', /SIGKILL/);
-  const hook = await eventually(() => ctx.hooks.find((h) => h.event === 'live_stream_finished' && h.body.stream.stream_id === stream.id), 15_000, 'webhook') as { event: string; body: any };
+  const hook = (await eventually(
+    () => ctx.hooks.find((h) => h.event === 'live_stream_finished' && h.body.stream.stream_id === stream.id),
+    15_000,
+    'webhook',
+  )) as { event: string; body: any };
   assert.is(hook.body.stream.status, 'failed');
   assert.ok(ctx.hooks.some((h) => h.event === 'live_stream_started' && h.body.stream.stream_id === stream.id));
   // The room is untouched: the host is still in it, still publishing, and may go live again.
@@ -205,7 +253,7 @@ test('ffmpeg killed: the stream fails (webhook, everyone told), the room goes on
 test('end: REST stop ends the stream (ENDLIST, row, webhook with counts); chat is refused afterwards', async (ctx) => {
   const { srv } = ctx;
   const room = 'live-main';
-  const bot = ctx.bots[0]!;
+  const bot = ctx.bots[0];
   const current = srv.app.live.current(room)!;
   const viewer = await watcher(ctx, 'last-viewer', room);
   const url = viewer.watched.playlist_url!;
@@ -218,19 +266,30 @@ test('end: REST stop ends the stream (ENDLIST, row, webhook with counts); chat i
   // Players can still fetch the finished playlist for a while; it is closed.
   const finalList = await (await fetch(`${srv.url}${url}`)).text();
   assert.match(finalList, /#EXT-X-ENDLIST/, finalList);
-  const row = (await srv.app.db.query<{ status: string; end_reason: string; ended_at: Date; viewers_total: number }>(
-    `SELECT status, end_reason, ended_at, viewers_total FROM live_streams WHERE id = $1`, [current.id]))[0]!;
+  const row = (
+    await srv.app.db.query<{ status: string; end_reason: string; ended_at: Date; viewers_total: number }>(
+      `SELECT status, end_reason, ended_at, viewers_total FROM live_streams WHERE id = $1`,
+      [current.id],
+    )
+  )[0];
   assert.is(row.status, 'ended');
   assert.is(row.end_reason, 'stopped');
   assert.ok(row.ended_at);
   assert.is(row.viewers_total, 1);
-  const hook = await eventually(() => ctx.hooks.find((h) => h.event === 'live_stream_finished' && h.body.stream.stream_id === current.id), 15_000, 'webhook') as { event: string; body: any };
+  const hook = (await eventually(
+    () => ctx.hooks.find((h) => h.event === 'live_stream_finished' && h.body.stream.stream_id === current.id),
+    15_000,
+    'webhook',
+  )) as { event: string; body: any };
   assert.is(hook.body.stream.status, 'ended');
   assert.is(hook.body.stream.viewers.total, 1);
   assert.is((await viewer.client.request('live-chat', { text: 'too late' }).catch((e) => e)).code, 'conflict');
   assert.is((await srv.api('POST', `/api/v1/rooms/${room}/live/stop`)).status, 404);
   const { body: list } = await srv.api('GET', `/api/v1/rooms/${room}/live/streams`);
-  assert.equal(list.streams.map((s: LiveStreamInfo) => s.status), ['ended', 'failed']);
+  assert.equal(
+    list.streams.map((s: LiveStreamInfo) => s.status),
+    ['ended', 'failed'],
+  );
   await viewer.client.close();
 });
 

@@ -23,13 +23,15 @@ test('restart: streams left preparing/live are closed as failed (server-restart)
   const second = await startServer({ env, dataDir });
   try {
     const rows = await second.app.db.query<{ status: string; end_reason: string; ended_at: Date | null }>(
-      `SELECT status, end_reason, ended_at FROM live_streams WHERE id = $1`, [id]);
-    assert.is(rows[0]!.status, 'failed');
-    assert.is(rows[0]!.end_reason, 'server-restart');
-    assert.ok(rows[0]!.ended_at);
+      `SELECT status, end_reason, ended_at FROM live_streams WHERE id = $1`,
+      [id],
+    );
+    assert.is(rows[0].status, 'failed');
+    assert.is(rows[0].end_reason, 'server-restart');
+    assert.ok(rows[0].ended_at);
     const events = await second.app.db.query<{ body: string }>(`SELECT body FROM webhook_outbox WHERE event = 'live_stream_finished'`);
     assert.is(events.length, 1);
-    const body = JSON.parse(events[0]!.body);
+    const body = JSON.parse(events[0].body);
     assert.is(body.stream.stream_id, id);
     assert.is(body.stream.status, 'failed');
     assert.equal(body.stream.viewers, { current: 0, peak: 7, total: 9 });

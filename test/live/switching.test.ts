@@ -23,7 +23,11 @@ test('show another participant: a new ffmpeg part in the same playlist (disconti
   const guest = await MediaBot.join(srv.url, await srv.mint({ userId: 'guest', role: 'speaker' }), room);
   ctx.bots.push(guest);
   const silent = await srv.joined('silent', room, { role: 'speaker' });
-  assert.is((await bot.signaling.request('live-show', { participant_id: silent.id }).catch((e) => e)).code, 'conflict', 'publishes nothing');
+  assert.is(
+    (await bot.signaling.request('live-show', { participant_id: silent.id }).catch((e) => e)).code,
+    'conflict',
+    'publishes nothing',
+  );
   assert.is((await silent.client.request('live-show', { participant_id: bot.participantId }).catch((e) => e)).code, 'forbidden');
   await guest.publishAudio();
   await guest.publishVideo({ width: 320, height: 240, fps: 15 });
@@ -33,16 +37,20 @@ test('show another participant: a new ffmpeg part in the same playlist (disconti
   assert.is(shown.stream_id, stream.id, 'the same stream');
   await silent.client.next('live-stream-updated', (p) => p.stream.participant_id === guest.participantId, 20_000);
   const url = `${srv.url}${srv.app.live.playlistUrl(stream, 'checker')}`;
-  const list = await eventually(async () => {
-    const text = await (await fetch(url)).text();
-    return /#EXT-X-DISCONTINUITY\n#EXTINF[^\n]*\np1_/.test(text) && (text.match(/^p1_/gm) ?? []).length >= 3 ? text : null;
-  }, 45_000, 'the new part in the playlist') as string;
+  const list = (await eventually(
+    async () => {
+      const text = await (await fetch(url)).text();
+      return /#EXT-X-DISCONTINUITY\n#EXTINF[^\n]*\np1_/.test(text) && (text.match(/^p1_/gm) ?? []).length >= 3 ? text : null;
+    },
+    45_000,
+    'the new part in the playlist',
+  )) as string;
   // Public access: the playlist needs no token; ?viewer= is carried to the segments, and a bare request counts by address.
   assert.match(list, /^p1_\d+\.ts\?viewer=checker$/m);
   const bare = await fetch(`${srv.url}/live/${room}/index.m3u8`);
   assert.is(bare.status, 200);
   assert.match(await bare.text(), /^p\d+_\d+\.ts$/m);
-  const seg = (await (await fetch(url)).text()).match(/^(p\d+_\d+\.ts)\?viewer=checker$/m)![1]!;
+  const seg = (await (await fetch(url)).text()).match(/^(p\d+_\d+\.ts)\?viewer=checker$/m)![1];
   const segment = await fetch(`${srv.url}/live/${room}/${seg}`);
   assert.is(segment.status, 200);
   assert.is(segment.headers.get('content-type'), 'video/mp2t');
@@ -70,18 +78,22 @@ test('show another participant: a new ffmpeg part in the same playlist (disconti
 test('camera off: a part without it (black picture); everything paused: no part; resume: a new part with both', async (ctx) => {
   const { srv } = ctx;
   const room = 'live-show';
-  const bot = ctx.bots[0]!;
+  const bot = ctx.bots[0];
   const stream = srv.app.live.current(room)!;
   const media = srv.app.rooms.getRoom(room)!.media!;
   const url = `${srv.url}${srv.app.live.playlistUrl(stream, 'checker')}`;
   const lastPart = async () => Math.max(...(await (await fetch(url)).text()).match(/^p(\d+)_/gm)!.map((m) => Number(m.slice(1, -1))));
   const audio = [...bot.producers.values()].find((p) => p.kind === 'audio');
   const video = [...bot.producers.values()].find((p) => p.kind === 'video');
-  const showing = () => stream.pipeline!.showing.map((p) => p.kind).sort().join('+');
+  const showing = () =>
+    stream
+      .pipeline!.showing.map((p) => p.kind)
+      .sort()
+      .join('+');
 
   await bot.signaling.request('pause-producer', { producer_id: video!.id });
   await eventually(() => showing() === 'audio', 20_000, 'the camera to leave the picture');
-  const withoutCamera = await lastPart() + 1;
+  const withoutCamera = (await lastPart()) + 1;
   await eventually(async () => (await lastPart()) >= withoutCamera, 45_000, 'the audio-only part');
   await bot.signaling.request('pause-producer', { producer_id: audio!.id });
   await eventually(() => stream.pipeline!.pid === null && showing() === '', 15_000, 'no part while everything is paused');
@@ -104,10 +116,19 @@ test('grid layout: everyone tiled and mixed (the recording composite) in 1280x72
   ctx.bots.push(b);
   await b.publishAudio();
   await b.publishVideo({ width: 320, height: 240, fps: 15 });
-  assert.is((await a.signaling.request('live-start', { layout: 'grid', participant_id: b.participantId }).catch((e) => e)).code, 'invalid_payload');
+  assert.is(
+    (await a.signaling.request('live-start', { layout: 'grid', participant_id: b.participantId }).catch((e) => e)).code,
+    'invalid_payload',
+  );
   const { stream } = await a.signaling.request('live-start', { layout: 'grid' });
   assert.is(stream.participant_id, null);
-  assert.equal(srv.app.live.current(room)!.pipeline!.showing.map((p) => p.kind).sort(), ['audio', 'audio', 'video', 'video']);
+  assert.equal(
+    srv.app.live
+      .current(room)!
+      .pipeline!.showing.map((p) => p.kind)
+      .sort(),
+    ['audio', 'audio', 'video', 'video'],
+  );
   await untilStatus(a.signaling, 'live', stream.stream_id);
   const url = `${srv.url}${srv.app.live.playlistUrl(srv.app.live.current(room)!, 'checker')}`;
   const probed = await ffprobeLive(url);
@@ -146,7 +167,7 @@ test('active-speaker layout follows the dominant speaker; the room closing ends 
   const switched = await tv.client.next('live-stream-updated', (p) => p.stream.participant_id === guest.participantId, 30_000);
   assert.is(switched.stream.status, 'live');
   const url = `${srv.url}${srv.app.live.playlistUrl(srv.app.live.current(room)!, 'checker')}`;
-  await eventually(async () => /^p1_/m.test(await (await fetch(url)).text()), 45_000, 'the speaker\'s part in the playlist');
+  await eventually(async () => /^p1_/m.test(await (await fetch(url)).text()), 45_000, "the speaker's part in the playlist");
 
   await hostBot.signaling.request('end-call', {});
   const ended = await untilStatus(tv.client, 'ended', stream.stream_id, 20_000);

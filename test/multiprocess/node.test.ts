@@ -41,10 +41,18 @@ test.before(async (ctx) => {
 async function start(ctx: Ctx): Promise<void> {
   [ctx.pg, ctx.redis] = await Promise.all([startPostgres(), startRedis()]);
   ctx.issuer = await TokenIssuer.fromPrivateKeyFile(testKeys().privateKeyFile, { audience: 'switchboard', issuer: null });
-  ctx.node = await spawnServer({
-    NODE_ID: 'mp', NODE_PROCESSES: String(PROCESSES), REDIS_URL: ctx.redis.url, DATABASE_URL: ctx.pg.url,
-    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-mp-')), DRAIN_TIMEOUT_SECONDS: '1', ...FAST_CLUSTER_ENV,
-  }, { ready: 'switchboard node listening' });
+  ctx.node = await spawnServer(
+    {
+      NODE_ID: 'mp',
+      NODE_PROCESSES: String(PROCESSES),
+      REDIS_URL: ctx.redis.url,
+      DATABASE_URL: ctx.pg.url,
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-mp-')),
+      DRAIN_TIMEOUT_SECONDS: '1',
+      ...FAST_CLUSTER_ENV,
+    },
+    { ready: 'switchboard node listening' },
+  );
   // Both processes see each other before rooms are placed.
   await eventually(async () => (await processUrls(ctx)).length === PROCESSES, 15_000, 'both processes in the cluster view');
 }
@@ -63,22 +71,30 @@ test.after.each(async (ctx) => {
 function http(url: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = httpRequest(`${url}${route}`, {
-      method, agent: false,
-      headers: { authorization: basicAuth(), ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => {
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // Prometheus text
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
+    const req = httpRequest(
+      `${url}${route}`,
+      {
+        method,
+        agent: false,
+        headers: {
+          authorization: basicAuth(),
+          ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => {
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // Prometheus text
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -88,14 +104,16 @@ function http(url: string, method: string, route: string, body?: unknown): Promi
 async function processUrls(ctx: Ctx): Promise<string[]> {
   const view = await http(ctx.node.url, 'GET', '/api/v1/cluster');
   const nodes = (view.body?.nodes ?? []) as Array<{ id: string; signalingUrl: string }>;
-  return Array.from({ length: PROCESSES }, (_, i) => nodes.find((n) => n.id === `mp-p${i}`)?.signalingUrl).filter((u): u is string => Boolean(u));
+  return Array.from({ length: PROCESSES }, (_, i) => nodes.find((n) => n.id === `mp-p${i}`)?.signalingUrl).filter((u): u is string =>
+    Boolean(u),
+  );
 }
 
 async function gauge(url: string, name: string): Promise<number> {
   const res = await http(url, 'GET', '/metrics');
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(String(res.body));
   assert.ok(m, `${name} in /metrics of ${url}`);
-  return Number(m![1]);
+  return Number(m[1]);
 }
 
 /** Relayed sessions of the node: connections of one process in rooms of the other. */
@@ -118,7 +136,12 @@ async function token(ctx: Ctx, user: string, room: string | null = null): Promis
 }
 
 /** Connects through the public port (with `?room=` when hinted), authenticates and joins. */
-async function joined(ctx: Ctx, user: string, room: string, how: 'hint' | 'token' | 'none'): Promise<{ client: SignalingClient; id: string }> {
+async function joined(
+  ctx: Ctx,
+  user: string,
+  room: string,
+  how: 'hint' | 'token' | 'none',
+): Promise<{ client: SignalingClient; id: string }> {
   let client: SignalingClient;
   if (how === 'token') {
     client = await SignalingClient.connect(ctx.node.url, { urlToken: await token(ctx, user, room) });
@@ -135,10 +158,19 @@ async function joined(ctx: Ctx, user: string, room: string, how: 'hint' | 'token
 
 /** A promise that must settle within `ms` (a hang is a failure, not a stuck test file). */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, sleep(ms).then(() => { throw new Error(`${what} did not happen within ${ms} ms`); })]);
+  return Promise.race([
+    p,
+    sleep(ms).then(() => {
+      throw new Error(`${what} did not happen within ${ms} ms`);
+    }),
+  ]);
 }
 
-async function offerReaches(from: { client: SignalingClient; id: string }, to: { client: SignalingClient; id: string }, sdp: string): Promise<void> {
+async function offerReaches(
+  from: { client: SignalingClient; id: string },
+  to: { client: SignalingClient; id: string },
+  sdp: string,
+): Promise<void> {
   await from.client.request('offer', { to: to.id, sdp });
   assert.equal(await to.client.next('offer', (p) => p.sdp === sdp), { to: to.id, sdp, from: from.id });
 }
@@ -172,7 +204,7 @@ test('?room= puts every participant of a room on its process: no relayed session
     for (const user of ['ann', 'ben', 'cid']) people.push(await joined(ctx, `${user}-${index}`, room, 'hint'));
     assert.is(await ownerOf(ctx, room), `mp-p${index}`);
     assert.equal(await relayed(ctx), [0, 0]);
-    await offerReaches(people[0]!, people[2]!, `v=0 hinted ${index}`);
+    await offerReaches(people[0], people[2], `v=0 hinted ${index}`);
   }
 });
 
@@ -195,14 +227,14 @@ test('joins without a hint reach a room on the other process through the relay',
   for (let i = 0; i < 4; i++) guests.push(await joined(ctx, `guest${i}`, room, 'none'));
   assert.is(await ownerOf(ctx, room), 'mp-p1');
   const [r0, r1] = await relayed(ctx);
-  assert.ok(r0! >= 1, `process 0 relays its guests (${r0})`);
+  assert.ok(r0 >= 1, `process 0 relays its guests (${r0})`);
   assert.is(r1, 0);
   const urls = await processUrls(ctx);
-  assert.is(await gauge(urls[1]!, 'switchboard_cluster_remote_participants'), r0);
+  assert.is(await gauge(urls[1], 'switchboard_cluster_remote_participants'), r0);
   for (const g of guests) await offerReaches(g, host, `v=0 from ${g.id}`);
-  await offerReaches(host, guests[0]!, 'v=0 back');
-  await guests[0]!.client.close();
-  assert.is((await host.client.next('peer-left', (p) => p.participant_id === guests[0]!.id)).reason, 'disconnected');
+  await offerReaches(host, guests[0], 'v=0 back');
+  await guests[0].client.close();
+  assert.is((await host.client.next('peer-left', (p) => p.participant_id === guests[0].id)).reason, 'disconnected');
 });
 
 /** Opens a raw TCP connection, writes `bytes`, and resolves with what came back once it closed. */
@@ -245,7 +277,10 @@ test('hostile request targets through the primary (plain and upgrade) get a 4xx 
   const processesBefore = (await processUrls(ctx)).length;
   for (const bytes of hostileRequests(basicAuth())) {
     const answer = await sendRaw(ctx.node.url, bytes);
-    assert.ok(answer.status === null || (answer.status >= 400 && answer.status < 500), `${JSON.stringify(bytes.slice(0, 100))} answered ${answer.status}`);
+    assert.ok(
+      answer.status === null || (answer.status >= 400 && answer.status < 500),
+      `${JSON.stringify(bytes.slice(0, 100))} answered ${answer.status}`,
+    );
   }
   assert.is((await http(ctx.node.url, 'GET', '/health')).status, 200);
   await offerReaches(a, b, 'v=0 after hostile targets');
@@ -258,27 +293,31 @@ test('hostile request targets through the primary (plain and upgrade) get a 4xx 
   assert.is(ctx.node.child.exitCode, null);
 });
 
-test('SIGKILL of one worker: it is restarted, the public port stays up, the other process\'s rooms go on', async (ctx) => {
+test("SIGKILL of one worker: it is restarted, the public port stays up, the other process's rooms go on", async (ctx) => {
   const safeRoom = roomOn(0, 'survivors');
   const doomedRoom = roomOn(1, 'doomed');
   const s1 = await joined(ctx, 'sam', safeRoom, 'hint');
   const s2 = await joined(ctx, 'sue', safeRoom, 'hint');
   const d1 = await joined(ctx, 'dan', doomedRoom, 'hint');
   const urls = await processUrls(ctx);
-  const victim = (await http(urls[1]!, 'GET', '/health')).body.process.pid as number;
-  assert.is((await http(urls[1]!, 'GET', '/health')).body.process.index, 1);
+  const victim = (await http(urls[1], 'GET', '/health')).body.process.pid as number;
+  assert.is((await http(urls[1], 'GET', '/health')).body.process.index, 1);
   process.kill(victim, 'SIGKILL');
-  const lost = await within(d1.client.closed, 15_000, 'the killed process\'s client seeing its connection close');
+  const lost = await within(d1.client.closed, 15_000, "the killed process's client seeing its connection close");
   assert.ok(lost.code !== 1000, `the killed process's client lost its connection (${lost.code})`);
   // Once the primary has seen the death (a connection handed over in that very instant dies with the
   // worker, as its own connections do), the public port answers (process 0), and process 1 comes back.
   await eventually(() => /worker process died: restarting it/.test(ctx.node.output()), 10_000, 'the primary saw the death');
   for (let i = 0; i < 3; i++) assert.is((await http(ctx.node.url, 'GET', '/health')).status, 200);
   await offerReaches(s1, s2, 'v=0 during restart');
-  await eventually(async () => {
-    const h = await http(ctx.node.url, 'GET', '/health');
-    return h.body?.process?.index === 1 && h.body.process.pid !== victim;
-  }, 30_000, 'process 1 restarted');
+  await eventually(
+    async () => {
+      const h = await http(ctx.node.url, 'GET', '/health');
+      return h.body?.process?.index === 1 && h.body.process.pid !== victim;
+    },
+    30_000,
+    'process 1 restarted',
+  );
   // Its room can be joined again (the restarted process owns it; a join may meet the old lease for a moment).
   const back = await eventually(async () => joined(ctx, 'dan2', doomedRoom, 'hint'), 20_000, 'rejoin of the doomed room');
   const back2 = await joined(ctx, 'dot', doomedRoom, 'hint');
@@ -295,16 +334,24 @@ test('SIGTERM of the primary drains its processes and exits 0', async (ctx) => {
   const closed = await within(a.client.closed, 20_000, 'the drained client closing');
   assert.ok([4012, 1001].includes(closed.code), `moved or going away (${closed.code})`);
   assert.is(await within(ctx.node.exited, 30_000, 'the primary exiting'), 0);
-  const refused = await http(ctx.node.url, 'GET', '/health').then(() => 'answered', (err: NodeJS.ErrnoException) => err.code);
+  const refused = await http(ctx.node.url, 'GET', '/health').then(
+    () => 'answered',
+    (err: NodeJS.ErrnoException) => err.code,
+  );
   assert.is(refused, 'ECONNREFUSED');
 });
 
 test('NODE_PROCESSES > 1 without REDIS_URL exits 2 with a clear message', async (ctx) => {
-  const err = await spawnServer({ NODE_PROCESSES: '2', DATABASE_URL: ctx.pg.url, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-mp-')) }, { ready: 'switchboard node listening' })
-    .then(() => null, (e: Error) => e.message);
+  const err = await spawnServer(
+    { NODE_PROCESSES: '2', DATABASE_URL: ctx.pg.url, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-mp-')) },
+    { ready: 'switchboard node listening' },
+  ).then(
+    () => null,
+    (e: Error) => e.message,
+  );
   assert.ok(err, 'the node must not start');
-  assert.match(err!, /server exited with 2/);
-  assert.match(err!, /NODE_PROCESSES > 1 needs Redis/);
+  assert.match(err, /server exited with 2/);
+  assert.match(err, /NODE_PROCESSES > 1 needs Redis/);
   await sleep(0);
 });
 

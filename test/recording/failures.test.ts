@@ -12,7 +12,9 @@ import { eventually, sleep } from '../support/net.js';
 import { closeBots, HookReceiver, publisher, webhookEnv, type BotPool } from '../support/recording.js';
 import { startServer } from '../support/server.js';
 
-interface Ctx extends BotPool { hooks: HookReceiver }
+interface Ctx extends BotPool {
+  hooks: HookReceiver;
+}
 const test = suite<Ctx>('recording failures', { bots: [] } as unknown as Ctx);
 
 test.before(async (ctx) => {
@@ -49,10 +51,14 @@ test('ffmpeg killed mid-recording: failed + webhook, partial file kept, the call
   const viewer = await ctx.srv.joined('viewer', room, { role: 'viewer' });
   const { recording } = await host.signaling.request('start-recording', {});
   await sleep(4000);
-  const pid = await eventually(() => {
-    const pids = childrenWith(recording.recording_id);
-    return pids.length === 1 ? pids[0] : undefined;
-  }, 5000, 'the ffmpeg child');
+  const pid = await eventually(
+    () => {
+      const pids = childrenWith(recording.recording_id);
+      return pids.length === 1 ? pids[0] : undefined;
+    },
+    5000,
+    'the ffmpeg child',
+  );
   process.kill(pid!, 'SIGKILL');
 
   const finished = await viewer.client.next('recording-finished', () => true, 30_000);

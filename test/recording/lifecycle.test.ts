@@ -27,16 +27,23 @@ test('a participant who leaves mid-recording: their file ends then, the others g
   const leftAt = Date.now();
   await leave.close();
   // The leaver's file is finalized at once (RTCP BYE ends ffmpeg's input), long before the recording stops.
-  const done = await eventually(async () => {
-    const body = await files(ctx, rec.recording_id);
-    return body.files.find((f: any) => f.user_id === 'leave' && f.status === 'ready');
-  }, 10_000, "the leaver's file ready");
+  const done = await eventually(
+    async () => {
+      const body = await files(ctx, rec.recording_id);
+      return body.files.find((f: any) => f.user_id === 'leave' && f.status === 'ready');
+    },
+    10_000,
+    "the leaver's file ready",
+  );
   assert.ok(new Date(done.ended_at).getTime() - leftAt < 5000, `ended ${new Date(done.ended_at).getTime() - leftAt} ms after the leave`);
   await sleep(3000);
   const { body } = await ctx.srv.api('POST', `/api/v1/rooms/${room}/recordings/stop`);
   assert.is(body.status, 'ready');
   const byUser = Object.fromEntries(body.files.map((f: any) => [f.user_id, f]));
-  assert.ok(byUser.stay.duration_seconds > byUser.leave.duration_seconds + 1.5, `stay ${byUser.stay.duration_seconds}s, leave ${byUser.leave.duration_seconds}s`);
+  assert.ok(
+    byUser.stay.duration_seconds > byUser.leave.duration_seconds + 1.5,
+    `stay ${byUser.stay.duration_seconds}s, leave ${byUser.leave.duration_seconds}s`,
+  );
   void stay;
 });
 
@@ -53,12 +60,18 @@ test('muting the camera (a paused producer) rolls to an audio-only segment, unmu
   await host.client.request('stop-recording', {});
   const body = await files(ctx, recording.recording_id);
   const segments = body.files.filter((f: any) => f.user_id === 'p').sort((a: any, b: any) => a.seq - b.seq);
-  assert.equal(segments.map((f: any) => f.tracks.map((t: any) => t.kind).join('+')), ['audio+video', 'audio', 'audio+video']);
+  assert.equal(
+    segments.map((f: any) => f.tracks.map((t: any) => t.kind).join('+')),
+    ['audio+video', 'audio', 'audio+video'],
+  );
   for (const f of segments) {
     assert.is(f.status, 'ready', `${f.name}: ${f.error}`);
     const probed = await probe(path.join(ctx.srv.dataDir, 'recordings', recording.recording_id, f.name));
     assert.equal(probed.streams.map((s) => s.codec_type).sort(), f.tracks.map((t: any) => t.kind).sort());
-    assert.ok(probed.streams.every((s) => s.frames > 0), `${f.name} has media in every stream`);
+    assert.ok(
+      probed.streams.every((s) => s.frames > 0),
+      `${f.name} has media in every stream`,
+    );
   }
 });
 
@@ -71,7 +84,11 @@ test('a server killed mid-recording: the next start marks it failed and keeps th
     const token = await (await startTokenIssuer())('crash-pub');
     bot = await MediaBot.join(child.url, token, 'life-crash');
     await bot.publishAudio();
-    const res = await fetch(`${child.url}/api/v1/rooms/life-crash/recordings`, { method: 'POST', headers: { authorization: basicAuth(), 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${child.url}/api/v1/rooms/life-crash/recordings`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(), 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.is(res.status, 201);
     id = (await res.json()).recording_id;
     await sleep(4000);

@@ -45,7 +45,10 @@ test('start and stop over REST; download through a signed link that expires', as
 
   // Listed for the room and overall.
   const listed = await ctx.srv.api('GET', `/api/v1/rooms/${room}/recordings`);
-  assert.equal(listed.body.recordings.map((r: any) => r.recording_id), [rec.recording_id]);
+  assert.equal(
+    listed.body.recordings.map((r: any) => r.recording_id),
+    [rec.recording_id],
+  );
   const ready = await ctx.srv.api('GET', '/api/v1/recordings?status=ready&room=rest-rec');
   assert.is(ready.body.recordings.length, 1);
   assert.is((await ctx.srv.api('GET', '/api/v1/recordings?status=nope')).status, 400);
@@ -78,7 +81,9 @@ test('start and stop over REST; download through a signed link that expires', as
 
   // Without a link: the API key, or a token of a user the recording is shared with.
   const contentPath = `/api/v1/recordings/${rec.recording_id}/files/${file.file_id}/content`;
-  const withKey = await fetch(`${ctx.srv.url}${contentPath}`, { headers: { authorization: `Basic ${Buffer.from('APItestkey:test-secret-0123456789abcdef').toString('base64')}` } });
+  const withKey = await fetch(`${ctx.srv.url}${contentPath}`, {
+    headers: { authorization: `Basic ${Buffer.from('APItestkey:test-secret-0123456789abcdef').toString('base64')}` },
+  });
   assert.is(withKey.status, 200);
   assert.is((await withKey.arrayBuffer()).byteLength, file.size_bytes);
   const bob = await ctx.srv.mint({ userId: 'bob', role: 'viewer' });
@@ -114,7 +119,15 @@ test('REST refuses what it should: no call, disallowed room, twice, unknown ids'
   // Stopped before ffmpeg wrote any media, a recording is rightly `failed` (nothing could be read): wait
   // for audio in its file, past the ~0.5 KB header ffmpeg writes at once (stopping at once failed here).
   const dir = path.join(ctx.srv.dataDir, 'recordings', id);
-  await eventually(() => readdirSync(dir).some((f) => { const st = statSync(path.join(dir, f)); return st.isFile() && st.size > 4096; }), 30_000, 'audio in the file');
+  await eventually(
+    () =>
+      readdirSync(dir).some((f) => {
+        const st = statSync(path.join(dir, f));
+        return st.isFile() && st.size > 4096;
+      }),
+    30_000,
+    'audio in the file',
+  );
   const stopped = await ctx.srv.api('POST', `/api/v1/recordings/${id}/stop`);
   assert.is(stopped.status, 200);
   assert.is(stopped.body.status, 'ready', JSON.stringify(stopped.body));
@@ -123,7 +136,17 @@ test('REST refuses what it should: no call, disallowed room, twice, unknown ids'
   assert.is((await ctx.srv.api('GET', '/api/v1/recordings/not-a-uuid')).status, 404);
   // Without credentials a missing recording is 401 like any other (and the server stays up).
   assert.is((await ctx.srv.api('GET', '/api/v1/recordings/00000000-0000-0000-0000-000000000000', undefined, null)).status, 401);
-  assert.is((await ctx.srv.api('GET', '/api/v1/recordings/00000000-0000-0000-0000-000000000000/files/00000000-0000-0000-0000-000000000000/download-url', undefined, null)).status, 401);
+  assert.is(
+    (
+      await ctx.srv.api(
+        'GET',
+        '/api/v1/recordings/00000000-0000-0000-0000-000000000000/files/00000000-0000-0000-0000-000000000000/download-url',
+        undefined,
+        null,
+      )
+    ).status,
+    401,
+  );
   assert.is((await ctx.srv.api('GET', '/health')).status, 200);
 });
 
@@ -137,14 +160,20 @@ test('retention: an expired recording is deleted, files and rows; delete removes
   // Nothing has expired yet.
   assert.equal((await ctx.srv.api('POST', '/api/v1/recordings/cleanup')).body, { deleted: 0 });
   // A day and a bit later (the row's clock moved back instead of ours forward).
-  await ctx.srv.app.db.query(`UPDATE recordings SET ended_at = ended_at - interval '25 hours', expires_at = expires_at - interval '25 hours' WHERE id = $1`, [old.recording_id]);
+  await ctx.srv.app.db.query(
+    `UPDATE recordings SET ended_at = ended_at - interval '25 hours', expires_at = expires_at - interval '25 hours' WHERE id = $1`,
+    [old.recording_id],
+  );
   assert.equal((await ctx.srv.api('POST', '/api/v1/recordings/cleanup')).body, { deleted: 1 });
   assert.not.ok(existsSync(dir), 'files deleted');
   assert.is((await ctx.srv.api('GET', `/api/v1/recordings/${old.recording_id}`)).status, 404);
   assert.is((await ctx.srv.app.db.query('SELECT id FROM recording_files WHERE recording_id = $1', [old.recording_id])).length, 0);
   assert.is((await ctx.srv.api('GET', `/api/v1/recordings/${keep.recording_id}`)).status, 200);
   // PATCH retention: expiry follows the recording's end.
-  const patched = await ctx.srv.api('PATCH', `/api/v1/recordings/${keep.recording_id}`, { retention_days: 3, access: { room_staff: false } });
+  const patched = await ctx.srv.api('PATCH', `/api/v1/recordings/${keep.recording_id}`, {
+    retention_days: 3,
+    access: { room_staff: false },
+  });
   assert.is(patched.status, 200);
   assert.is(Math.round((new Date(patched.body.expires_at).getTime() - new Date(patched.body.ended_at).getTime()) / 86_400_000), 3);
   assert.equal(patched.body.access, { users: [], room_staff: false });
@@ -157,7 +186,10 @@ test('retention: an expired recording is deleted, files and rows; delete removes
 test('automatic recording: a webinar (RECORDING_AUTO_ROOM_TYPES) and a room whose metadata asks for it', async (ctx) => {
   assert.is((await ctx.srv.api('POST', '/api/v1/rooms', { name: 'auto-webinar', type: 'webinar' })).status, 201);
   assert.is((await ctx.srv.api('POST', '/api/v1/rooms', { name: 'auto-meta', metadata: { auto_record: true } })).status, 201);
-  assert.is((await ctx.srv.api('POST', '/api/v1/rooms', { name: 'auto-off', type: 'webinar', metadata: { auto_record: false } })).status, 201);
+  assert.is(
+    (await ctx.srv.api('POST', '/api/v1/rooms', { name: 'auto-off', type: 'webinar', metadata: { auto_record: false } })).status,
+    201,
+  );
   for (const room of ['auto-webinar', 'auto-meta', 'auto-off']) {
     const watcher = await ctx.srv.joined(`w-${room}`, room, { role: 'viewer' });
     await publisher(ctx, `p-${room}`, room, { role: 'host', video: false });

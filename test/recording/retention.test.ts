@@ -28,9 +28,13 @@ test('expired: local recordings only for their own node, S3 ones for every node'
       [r.id, r.node, r.storage, past],
     );
   }
-  const ids = async (node: string | null) => (await store.expired(new Date(), 100, node)).map((r) => r.id).filter((id) => rows.some((r) => r.id === id)).sort();
-  assert.equal(await ids('node-a'), [rows[0]!.id, rows[2]!.id].sort());
-  assert.equal(await ids('node-b'), [rows[1]!.id, rows[2]!.id].sort());
+  const ids = async (node: string | null) =>
+    (await store.expired(new Date(), 100, node))
+      .map((r) => r.id)
+      .filter((id) => rows.some((r) => r.id === id))
+      .sort();
+  assert.equal(await ids('node-a'), [rows[0].id, rows[2].id].sort());
+  assert.equal(await ids('node-b'), [rows[1].id, rows[2].id].sort());
   assert.equal(await ids(null), rows.map((r) => r.id).sort(), 'one node alone (PGlite) owns every recording');
 });
 

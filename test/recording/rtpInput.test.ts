@@ -17,7 +17,11 @@ import { probe } from '../support/media.js';
 import { eventually, sleep } from '../support/net.js';
 import { startServer, type TestServer } from '../support/server.js';
 
-interface Ctx { srv: TestServer; bots: MediaBot[]; dir: string }
+interface Ctx {
+  srv: TestServer;
+  bots: MediaBot[];
+  dir: string;
+}
 const test = suite<Ctx>('recording rtp input', {} as Ctx);
 const log = createLogger('silent');
 
@@ -57,8 +61,23 @@ function ownProducers(media: MediaRoom, participantId: string): ProducerInfo[] {
 
 test('SDP lines come from the consumer parameters', () => {
   const sdp = buildSdp([
-    { kind: 'audio', port: 5000, rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 } }], encodings: [{ ssrc: 11 }], rtcp: { cname: 'c' } } },
-    { kind: 'video', port: 5002, rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, parameters: { 'x-google-start-bitrate': 1000 } }], encodings: [{ ssrc: 22 }] } },
+    {
+      kind: 'audio',
+      port: 5000,
+      rtpParameters: {
+        codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 } }],
+        encodings: [{ ssrc: 11 }],
+        rtcp: { cname: 'c' },
+      },
+    },
+    {
+      kind: 'video',
+      port: 5002,
+      rtpParameters: {
+        codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, parameters: { 'x-google-start-bitrate': 1000 } }],
+        encodings: [{ ssrc: 22 }],
+      },
+    },
   ]);
   assert.match(sdp, /m=audio 5000 RTP\/AVPF 100\r\na=rtpmap:100 opus\/48000\/2\r\na=fmtp:100 useinbandfec=1\r\na=rtcp-mux/);
   assert.match(sdp, /a=ssrc:11 cname:c/);
@@ -69,8 +88,18 @@ test('SDP lines come from the consumer parameters', () => {
 test('one participant, audio + video, copied into Matroska: codecs, frames, duration', async (ctx) => {
   const { bot, media } = await publisher(ctx, 'rtp-basic');
   const file = path.join(ctx.dir, 'basic.mkv');
-  const pipeline = await RtpPipeline.start({ media, producers: ownProducers(media, bot.participantId), workDir: ctx.dir, name: 'basic', output: copyTo(file), log });
-  assert.equal(pipeline.tracks.map((t) => t.mimeType), ['audio/opus', 'video/VP8']);
+  const pipeline = await RtpPipeline.start({
+    media,
+    producers: ownProducers(media, bot.participantId),
+    workDir: ctx.dir,
+    name: 'basic',
+    output: copyTo(file),
+    log,
+  });
+  assert.equal(
+    pipeline.tracks.map((t) => t.mimeType),
+    ['audio/opus', 'video/VP8'],
+  );
   await sleep(5000);
   const exit = await pipeline.stop();
   assert.ok(exit.requested, 'stop was requested');
@@ -94,13 +123,17 @@ test('a simulcast producer is recorded from its best layer', async (ctx) => {
   const media = ctx.srv.app.rooms.getRoom('rtp-simulcast')!.media!;
   const file = path.join(ctx.dir, 'simulcast.webm');
   const pipeline = await RtpPipeline.start({
-    media, producers: ownProducers(media, bot.participantId), workDir: ctx.dir, name: 'simulcast', log,
+    media,
+    producers: ownProducers(media, bot.participantId),
+    workDir: ctx.dir,
+    name: 'simulcast',
+    log,
     output: (c) => c.output(file).outputOptions(['-map', '0', '-c', 'copy', '-f', 'webm']),
   });
-  assert.is(pipeline.tracks[0]!.consumer.type, 'simulcast');
+  assert.is(pipeline.tracks[0].consumer.type, 'simulcast');
   await sleep(6000);
   assert.is((await pipeline.stop()).reason, null);
-  const video = (await probe(file)).streams[0]!;
+  const video = (await probe(file)).streams[0];
   assert.is(video.codec_name, 'vp8');
   // libwebrtc sends only the lower layers at first (bandwidth ramp-up): the file holds whichever was best.
   assert.ok((video.width ?? 0) >= 320, `width ${video.width}`);
@@ -111,8 +144,13 @@ test('a killed ffmpeg is reported with its reason; the partial file stays readab
   const { bot, media } = await publisher(ctx, 'rtp-crash');
   const file = path.join(ctx.dir, 'crash.mkv');
   const pipeline = await RtpPipeline.start({
-    media, producers: ownProducers(media, bot.participantId), workDir: ctx.dir, name: 'crash', log,
-    output: (c) => c.output(file).outputOptions(['-map', '0', '-c', 'copy', '-f', 'matroska', '-cluster_time_limit', '1000', '-flush_packets', '1']),
+    media,
+    producers: ownProducers(media, bot.participantId),
+    workDir: ctx.dir,
+    name: 'crash',
+    log,
+    output: (c) =>
+      c.output(file).outputOptions(['-map', '0', '-c', 'copy', '-f', 'matroska', '-cluster_time_limit', '1000', '-flush_packets', '1']),
   });
   await sleep(4000);
   const exited = new Promise<import('../../recording/ffmpegProcess.js').FfmpegExit>((r) => pipeline.once('exit', r));
@@ -121,7 +159,10 @@ test('a killed ffmpeg is reported with its reason; the partial file stays readab
   assert.not.ok(exit.requested);
   assert.is(exit.signal, 'SIGKILL');
   assert.match(String(exit.reason), /killed by SIGKILL/);
-  assert.ok(pipeline.tracks.every((t) => t.transport.closed), 'consumers closed with it');
+  assert.ok(
+    pipeline.tracks.every((t) => t.transport.closed),
+    'consumers closed with it',
+  );
   assert.ok(existsSync(file));
   const probed = await probe(file);
   assert.ok((probed.streams.find((s) => s.codec_type === 'video')?.frames ?? 0) > 0, 'written video survives');
@@ -132,8 +173,13 @@ test('a killed ffmpeg is reported with its reason; the partial file stays readab
 test('a missing ffmpeg binary fails the start clearly', async (ctx) => {
   const { bot, media } = await publisher(ctx, 'rtp-missing', { audio: true });
   const err = await RtpPipeline.start({
-    media, producers: ownProducers(media, bot.participantId), workDir: ctx.dir, name: 'missing', log,
-    ffmpegPath: '/nonexistent/ffmpeg', output: copyTo(path.join(ctx.dir, 'missing.mkv')),
+    media,
+    producers: ownProducers(media, bot.participantId),
+    workDir: ctx.dir,
+    name: 'missing',
+    log,
+    ffmpegPath: '/nonexistent/ffmpeg',
+    output: copyTo(path.join(ctx.dir, 'missing.mkv')),
   }).catch((e) => e as Error);
   assert.instance(err, Error);
   assert.match((err as Error).message, /ffmpeg|ENOENT/i);
@@ -143,7 +189,8 @@ test('attaching a track mid-way rolls to a new segment; both segments hold media
   const { bot, media } = await publisher(ctx, 'rtp-roll', { audio: true });
   const files: string[] = [];
   const rolling = new RollingPipeline({
-    log, overlapMs: 800,
+    log,
+    overlapMs: 800,
     startSegment: (producers, seq) => {
       const file = path.join(ctx.dir, `roll-${seq}.mkv`);
       files.push(file);
@@ -167,9 +214,12 @@ test('attaching a track mid-way rolls to a new segment; both segments hold media
   await sleep(3000);
   await rolling.stop();
   assert.equal(ended.sort(), [0, 1]);
-  const first = await probe(files[0]!);
-  const second = await probe(files[1]!);
-  assert.equal(first.streams.map((s) => s.codec_name), ['opus']);
+  const first = await probe(files[0]);
+  const second = await probe(files[1]);
+  assert.equal(
+    first.streams.map((s) => s.codec_name),
+    ['opus'],
+  );
   assert.equal(second.streams.map((s) => s.codec_name).sort(), ['opus', 'vp8']);
   assert.ok(second.streams.every((s) => s.frames > 0));
 });
@@ -179,10 +229,18 @@ test('a segment whose track went away while starting is tried again, not failed'
   let calls = 0;
   const errors: Error[] = [];
   const rolling = new RollingPipeline({
-    log, settleMs: 50,
+    log,
+    settleMs: 50,
     startSegment: (producers, seq) => {
       if (calls++ === 0) throw new TrackGoneError('closed meanwhile');
-      return RtpPipeline.start({ media, producers, workDir: ctx.dir, name: `gone-${seq}`, output: copyTo(path.join(ctx.dir, `gone-${seq}.mkv`)), log });
+      return RtpPipeline.start({
+        media,
+        producers,
+        workDir: ctx.dir,
+        name: `gone-${seq}`,
+        output: copyTo(path.join(ctx.dir, `gone-${seq}.mkv`)),
+        log,
+      });
     },
   });
   rolling.on('error', (err) => errors.push(err));

@@ -12,7 +12,9 @@ import { closeBots, publisher, type BotPool } from '../support/recording.js';
 import { startS3, type TestS3 } from '../support/s3.js';
 import { startServer } from '../support/server.js';
 
-interface Ctx extends BotPool { s3: TestS3 }
+interface Ctx extends BotPool {
+  s3: TestS3;
+}
 const test = suite<Ctx>('recording to S3', { bots: [] } as unknown as Ctx);
 test.before(async (ctx) => {
   ctx.s3 = await startS3();
@@ -53,12 +55,17 @@ test('files go to the bucket; presigned download links work and expire; delete r
 
   // The server can also stream it from the bucket (API key).
   const auth = `Basic ${Buffer.from('APItestkey:test-secret-0123456789abcdef').toString('base64')}`;
-  const streamed = await fetch(`${ctx.srv.url}/api/v1/recordings/${body.recording_id}/files/${file.file_id}/content`, { headers: { authorization: auth } });
+  const streamed = await fetch(`${ctx.srv.url}/api/v1/recordings/${body.recording_id}/files/${file.file_id}/content`, {
+    headers: { authorization: auth },
+  });
   assert.is(streamed.status, 200);
   assert.is((await streamed.arrayBuffer()).byteLength, file.size_bytes);
 
   assert.is((await ctx.srv.api('DELETE', `/api/v1/recordings/${body.recording_id}`)).status, 200);
-  const gone = await ctx.s3.client.statObject(ctx.s3.bucket, object).then(() => 'present', (err) => err.code);
+  const gone = await ctx.s3.client.statObject(ctx.s3.bucket, object).then(
+    () => 'present',
+    (err) => err.code,
+  );
   assert.is(gone, 'NotFound');
   assert.not.ok(existsSync(path.join(ctx.srv.dataDir, 'recordings', body.recording_id)), 'local spool (SDPs) removed too');
 });

@@ -12,7 +12,9 @@ import { eventually, sleep } from '../support/net.js';
 import { closeBots, HookReceiver, publisher, webhookEnv, type BotPool } from '../support/recording.js';
 import { startServer } from '../support/server.js';
 
-interface Ctx extends BotPool { hooks: HookReceiver }
+interface Ctx extends BotPool {
+  hooks: HookReceiver;
+}
 const test = suite<Ctx>('recording over the websocket', { bots: [] } as unknown as Ctx);
 
 test.before(async (ctx) => {
@@ -67,8 +69,14 @@ test('a host records the room: per-participant WebM files with the right codecs,
   assert.is(body.files.length, 2);
   const byUser = Object.fromEntries(body.files.map((f: any) => [f.user_id, f]));
   assert.equal(Object.keys(byUser).sort(), ['host', 'speaker']);
-  assert.equal(byUser.host.tracks.map((t: any) => t.codec), ['audio/opus']);
-  assert.equal(byUser.speaker.tracks.map((t: any) => t.codec), ['audio/opus', 'video/VP8']);
+  assert.equal(
+    byUser.host.tracks.map((t: any) => t.codec),
+    ['audio/opus'],
+  );
+  assert.equal(
+    byUser.speaker.tracks.map((t: any) => t.codec),
+    ['audio/opus', 'video/VP8'],
+  );
   for (const f of body.files) {
     assert.is(f.status, 'ready');
     assert.ok(f.size_bytes > 0);
@@ -93,8 +101,11 @@ test('a host records the room: per-participant WebM files with the right codecs,
   // A/V sync: both tracks cover about the same time span.
   assert.ok(Math.abs(video.duration - audio.duration) < 1.5, `video ${video.duration}s vs audio ${audio.duration}s`);
   const hostFile = await probe(path.join(dir, byUser.host.name));
-  assert.equal(hostFile.streams.map((s) => s.codec_name), ['opus']);
-  assert.ok(hostFile.streams[0]!.frames >= 200);
+  assert.equal(
+    hostFile.streams.map((s) => s.codec_name),
+    ['opus'],
+  );
+  assert.ok(hostFile.streams[0].frames >= 200);
 });
 
 test('only hosts and moderators may start or stop; a room that disallows recording refuses', async (ctx) => {
@@ -144,9 +155,18 @@ test('a track published mid-recording and a participant joining later get their 
   const { body } = await ctx.srv.api('GET', `/api/v1/recordings/${recording.recording_id}`);
   assert.is(body.status, 'ready');
   const firstFiles = body.files.filter((f: any) => f.user_id === 'first').sort((a: any, b: any) => a.seq - b.seq);
-  assert.equal(firstFiles.map((f: any) => f.seq), [0, 1]);
-  assert.equal(firstFiles[0].tracks.map((t: any) => t.kind), ['audio']);
-  assert.equal(firstFiles[1].tracks.map((t: any) => t.kind), ['audio', 'video']);
+  assert.equal(
+    firstFiles.map((f: any) => f.seq),
+    [0, 1],
+  );
+  assert.equal(
+    firstFiles[0].tracks.map((t: any) => t.kind),
+    ['audio'],
+  );
+  assert.equal(
+    firstFiles[1].tracks.map((t: any) => t.kind),
+    ['audio', 'video'],
+  );
   assert.ok(new Date(firstFiles[1].started_at) > new Date(firstFiles[0].started_at));
   assert.ok(body.files.some((f: any) => f.user_id === 'second'));
   for (const f of body.files) {
@@ -155,7 +175,10 @@ test('a track published mid-recording and a participant joining later get their 
     assert.ok(existsSync(file));
     const probed = await probe(file);
     assert.equal(probed.streams.map((s) => s.codec_type).sort(), f.tracks.map((t: any) => t.kind).sort());
-    assert.ok(probed.streams.every((s) => s.frames > 0), `${f.name} has media`);
+    assert.ok(
+      probed.streams.every((s) => s.frames > 0),
+      `${f.name} has media`,
+    );
   }
 });
 
@@ -165,10 +188,14 @@ test('when the call ends, its recording ends (room-ended)', async (ctx) => {
   const { recording } = await host.signaling.request('start-recording', {});
   await sleep(2000);
   await host.signaling.request('end-call', {});
-  const done = await eventually(async () => {
-    const { body } = await ctx.srv.api('GET', `/api/v1/recordings/${recording.recording_id}`);
-    return ['ready', 'failed'].includes(body.status) && body;
-  }, 30_000, 'recording finished');
+  const done = await eventually(
+    async () => {
+      const { body } = await ctx.srv.api('GET', `/api/v1/recordings/${recording.recording_id}`);
+      return ['ready', 'failed'].includes(body.status) && body;
+    },
+    30_000,
+    'recording finished',
+  );
   assert.is(done.status, 'ready', JSON.stringify(done));
   const hook = await ctx.hooks.wait('recording_finished', room);
   assert.is(hook.recording.end_reason, 'room-ended');

@@ -23,32 +23,41 @@ test('hand queue: concurrent raises are FIFO, once per user, persisted, broadcas
   assert.is(queue.length, 8, 'each user once');
   assert.equal([...new Set(queue.map((h) => h.user_id))].length, 8);
   assert.equal(positions.filter((_, i) => i % 2 === 0).sort(), [1, 2, 3, 4, 5, 6, 7, 8].sort(), 'first raises got distinct places');
-  for (let i = 0; i < results.length; i += 2) assert.is(results[i + 1]!.position, results[i]!.position, 'a second raise keeps the place');
+  for (let i = 0; i < results.length; i += 2) assert.is(results[i + 1].position, results[i].position, 'a second raise keeps the place');
   // Memory and rows agree, in order.
   const rows = await srv.app.db.query<{ user_id: string }>(`SELECT user_id FROM room_hands WHERE room = 'c-hands' ORDER BY seq`);
-  assert.equal(rows.map((r) => r.user_id), queue.map((h) => h.user_id));
+  assert.equal(
+    rows.map((r) => r.user_id),
+    queue.map((h) => h.user_id),
+  );
   const last = await host.client.next('hand-queue', (q) => q.hands.length === 8);
-  assert.equal(last.hands.map((h) => h.user_id), queue.map((h) => h.user_id));
+  assert.equal(
+    last.hands.map((h) => h.user_id),
+    queue.map((h) => h.user_id),
+  );
 
   // Acknowledge the head (promoting the viewer), lower one's own, a disconnect keeps the place.
-  const head = queue[0]!;
+  const head = queue[0];
   const ack = await host.client.request('acknowledge-hand', { promote: true });
   assert.is(ack.hand.user_id, head.user_id);
   const promoted = viewers.find((v) => v.id === head.participant_id)!;
   assert.equal(await promoted.client.next('role-changed'), { participant_id: promoted.id, role: 'speaker', by: host.id });
-  const second = viewers.find((v) => v.id === queue[1]!.participant_id)!;
+  const second = viewers.find((v) => v.id === queue[1].participant_id)!;
   await second.client.request('lower-hand', {});
-  const third = viewers.find((v) => v.id === queue[2]!.participant_id)!;
+  const third = viewers.find((v) => v.id === queue[2].participant_id)!;
   third.client.ws.terminate();
   await host.client.next('peer-left', (p) => p.participant_id === third.id);
   const afterDrop = await host.client.next('hand-queue', (q) => q.hands[0]?.participant_id === null);
-  assert.is(afterDrop.hands[0]!.user_id, queue[2]!.user_id, 'a dropped connection keeps its place');
-  const back = await srv.joined(queue[2]!.user_id, 'c-hands', { role: 'viewer' });
+  assert.is(afterDrop.hands[0].user_id, queue[2].user_id, 'a dropped connection keeps its place');
+  const back = await srv.joined(queue[2].user_id, 'c-hands', { role: 'viewer' });
   const rejoined = await host.client.next('hand-queue', (q) => q.hands[0]?.participant_id === back.id);
   assert.is(rejoined.hands.length, 6);
   // REST sees the same queue.
   const { body } = await srv.api('GET', '/api/v1/rooms/c-hands/hands');
-  assert.equal(body.hands.map((h: { user_id: string }) => h.user_id), rejoined.hands.map((h) => h.user_id));
+  assert.equal(
+    body.hands.map((h: { user_id: string }) => h.user_id),
+    rejoined.hands.map((h) => h.user_id),
+  );
   for (const v of [host, back, ...viewers]) await v.client.close();
 });
 
@@ -62,22 +71,33 @@ test('kick: the kicked one is told why, leaves, and cannot rejoin with the same 
   // Two moderators' kicks race: exactly one wins, the other finds nobody.
   const mod2 = await srv.joined('mod2', 'c-kick', { role: 'moderator' });
   const outcomes = await Promise.all([
-    mod.client.request('kick', { participant_id: joined.participant_id, reason: 'spam' }).then(() => 'ok', (e) => e.code),
-    mod2.client.request('kick', { participant_id: joined.participant_id }).then(() => 'ok', (e) => e.code),
+    mod.client.request('kick', { participant_id: joined.participant_id, reason: 'spam' }).then(
+      () => 'ok',
+      (e) => e.code,
+    ),
+    mod2.client.request('kick', { participant_id: joined.participant_id }).then(
+      () => 'ok',
+      (e) => e.code,
+    ),
   ]);
   assert.equal(outcomes.sort(), ['ok', 'peer_not_found']);
   const kicked = await troll.next('kicked');
   assert.is(kicked.ban_seconds, 60);
   assert.ok(['spam', 'removed by a moderator'].includes(kicked.reason));
-  assert.equal(await watcher.client.next('peer-left', (p) => p.participant_id === joined.participant_id), { participant_id: joined.participant_id, reason: 'kicked' });
+  assert.equal(await watcher.client.next('peer-left', (p) => p.participant_id === joined.participant_id), {
+    participant_id: joined.participant_id,
+    reason: 'kicked',
+  });
   // Still connected, out of the room; rejoin refused, on this and on a new connection.
   assert.is((await troll.request('hold', {}).catch((e) => e)).code, 'not_in_room');
   assert.is((await troll.request('join', { room: 'c-kick' }).catch((e) => e)).code, 'banned');
   const again = await srv.connect();
   await again.request('auth', { token });
   assert.is((await again.request('join', { room: 'c-kick' }).catch((e) => e)).code, 'banned');
-  const ban = await srv.app.db.query<{ banned_until: Date }>(`SELECT banned_until FROM room_users WHERE room = 'c-kick' AND user_id = 'troll'`);
-  assert.ok(ban[0]!.banned_until.getTime() > Date.now() + 50_000, 'ban persisted');
+  const ban = await srv.app.db.query<{ banned_until: Date }>(
+    `SELECT banned_until FROM room_users WHERE room = 'c-kick' AND user_id = 'troll'`,
+  );
+  assert.ok(ban[0].banned_until.getTime() > Date.now() + 50_000, 'ban persisted');
   for (const x of [mod.client, mod2.client, watcher.client, troll, again]) await x.close();
 });
 
@@ -89,8 +109,14 @@ test('kick racing the same user rejoining from a new connection: either order en
     const second = await srv.connect();
     await second.request('auth', { token: await srv.mint({ userId: 'racer', role: 'viewer' }) });
     const [kick, join] = await Promise.all([
-      mod.client.request('kick', { participant_id: target.id }).then(() => 'ok', (e) => e.code),
-      second.request('join', { room }).then((j) => j.participant_id, (e) => e.code),
+      mod.client.request('kick', { participant_id: target.id }).then(
+        () => 'ok',
+        (e) => e.code,
+      ),
+      second.request('join', { room }).then(
+        (j) => j.participant_id,
+        (e) => e.code,
+      ),
     ]);
     const inRoom = srv.app.rooms.getRoom(room)!.findByUser('racer');
     if (kick === 'ok') {
@@ -109,15 +135,25 @@ test('kick racing the same user rejoining from a new connection: either order en
 test('lock: a locked room refuses new joins except hosts/moderators; lock and join race cleanly', async ({ srv }) => {
   const host = await srv.joined('h', 'c-lock', { role: 'host' });
   // Joins racing the lock: each either got in before it or was refused; none half in.
-  const racers = await Promise.all(Array.from({ length: 6 }, async (_, i) => {
-    const c = await srv.connect();
-    await c.request('auth', { token: await srv.mint({ userId: `r${i}` }) });
-    return c;
-  }));
-  const joins = racers.map((c) => c.request('join', { room: 'c-lock' }).then(() => 'in', (e) => e.code));
+  const racers = await Promise.all(
+    Array.from({ length: 6 }, async (_, i) => {
+      const c = await srv.connect();
+      await c.request('auth', { token: await srv.mint({ userId: `r${i}` }) });
+      return c;
+    }),
+  );
+  const joins = racers.map((c) =>
+    c.request('join', { room: 'c-lock' }).then(
+      () => 'in',
+      (e) => e.code,
+    ),
+  );
   await host.client.request('lock-room', {});
   const outcomes = await Promise.all(joins);
-  assert.ok(outcomes.every((o) => o === 'in' || o === 'room_locked'), outcomes.join());
+  assert.ok(
+    outcomes.every((o) => o === 'in' || o === 'room_locked'),
+    outcomes.join(),
+  );
   const room = srv.app.rooms.getRoom('c-lock')!;
   assert.is(room.participants.size, 1 + outcomes.filter((o) => o === 'in').length);
   const upd = await host.client.next('room-updated');
@@ -142,7 +178,7 @@ test('lobby: joiners wait until admitted or denied; staff skip it and see the li
   const ann = await join('ann');
   assert.equal(await ann.c.next('lobby-waiting'), { room: 'c-lobby' });
   const list = await host.client.next('lobby-updated', (l) => l.waiting.length === 1);
-  assert.is(list.waiting[0]!.user_id, 'ann');
+  assert.is(list.waiting[0].user_id, 'ann');
   assert.is(srv.app.rooms.getRoom('c-lobby')!.participants.size, 1, 'not in the room yet');
   // Waiting does not hold up the connection: pings are answered meanwhile.
   assert.ok((await ann.c.request('ping', { t: 1 })).server_time > 0);
@@ -153,7 +189,10 @@ test('lobby: joiners wait until admitted or denied; staff skip it and see the li
   await host.client.next('lobby-updated', (l) => l.waiting.length === 3);
   // A moderator joining skips the lobby and is told who waits.
   const mod = await srv.joined('mod', 'c-lobby', { role: 'moderator' });
-  assert.equal((await mod.client.next('lobby-updated')).waiting.map((w) => w.user_id), ['ann', 'ben', 'cid']);
+  assert.equal(
+    (await mod.client.next('lobby-updated')).waiting.map((w) => w.user_id),
+    ['ann', 'ben', 'cid'],
+  );
 
   await mod.client.request('admit', { user_id: 'ann' });
   const annJoined = await ann.joining;
@@ -184,7 +223,10 @@ test('lobby: joiners wait until admitted or denied; staff skip it and see the li
 test('room types and capacity: individual rooms hold 2 (room_full), REST-created settings apply', async ({ srv }) => {
   const created = await srv.api('POST', '/api/v1/rooms', { name: 'c-one', type: 'individual', metadata: { topic: 'x' } });
   assert.is(created.status, 201);
-  assert.equal([created.body.settings.type, created.body.settings.max_participants, created.body.settings.metadata], ['individual', 2, { topic: 'x' }]);
+  assert.equal(
+    [created.body.settings.type, created.body.settings.max_participants, created.body.settings.metadata],
+    ['individual', 2, { topic: 'x' }],
+  );
   assert.is((await srv.api('POST', '/api/v1/rooms', { name: 'c-one' })).status, 409);
   // The recording side's question, before anyone joined and after a change.
   assert.is(await srv.app.rooms.recordingAllowed('c-one'), true);
@@ -236,21 +278,42 @@ test('data messages: to everyone but the sender or to one participant, with a to
   assert.is((await srv.api('POST', '/api/v1/rooms/c-data/data', { topic: 'system', data: { notice: 'closing soon' } })).status, 200);
   assert.equal(await a.client.next('data', (d) => d.topic === 'system'), { from: null, topic: 'system', data: { notice: 'closing soon' } });
   await sleep(50);
-  assert.is(a.client.unread('data').length + b.client.unread('data').length, 1, 'the sender does not get its own; b got only the broadcasts');
+  assert.is(
+    a.client.unread('data').length + b.client.unread('data').length,
+    1,
+    'the sender does not get its own; b got only the broadcasts',
+  );
   for (const x of [a, b, c]) await x.client.close();
 });
 
 test('whiteboard: strokes are kept for late joiners (also across calls of a restarting node), a moderator clears', async ({ srv }) => {
   const s = await srv.joined('s', 'c-board');
   const v = await srv.joined('v', 'c-board', { role: 'viewer' });
-  const first = await s.client.request('whiteboard-draw', { stroke: { tool: 'pen', points: [[1, 2], [3, 4]] } });
+  const first = await s.client.request('whiteboard-draw', {
+    stroke: {
+      tool: 'pen',
+      points: [
+        [1, 2],
+        [3, 4],
+      ],
+    },
+  });
   await s.client.request('whiteboard-draw', { stroke: { tool: 'text', text: 'hi' } });
-  assert.equal((await v.client.next('whiteboard-stroke')).stroke, { tool: 'pen', points: [[1, 2], [3, 4]] });
+  assert.equal((await v.client.next('whiteboard-stroke')).stroke, {
+    tool: 'pen',
+    points: [
+      [1, 2],
+      [3, 4],
+    ],
+  });
   const late = await srv.connect();
   await late.request('auth', { token: await srv.mint({ userId: 'late' }) });
   const joined = await late.request('join', { room: 'c-board' });
-  assert.equal(joined.room_state.whiteboard!.map((w) => w.stroke['tool']), ['pen', 'text']);
-  assert.is(joined.room_state.whiteboard![0]!.stroke_id, first.stroke_id);
+  assert.equal(
+    joined.room_state.whiteboard!.map((w) => w.stroke['tool']),
+    ['pen', 'text'],
+  );
+  assert.is(joined.room_state.whiteboard![0].stroke_id, first.stroke_id);
   const mod = await srv.joined('m', 'c-board', { role: 'moderator' });
   await mod.client.request('whiteboard-clear', {});
   assert.equal(await late.next('whiteboard-cleared'), { by: mod.id });
@@ -266,7 +329,7 @@ test('REST and WebSocket act on the same room in real time', async ({ srv }) => 
   const sp = await srv.joined('sp', 'c-rest', { role: 'speaker' });
   // REST raises a hand for v; the room hears it; WS acknowledges; REST sees it gone.
   assert.equal((await srv.api('POST', '/api/v1/rooms/c-rest/hands', { user_id: 'v' })).body, { position: 1 });
-  assert.is((await host.client.next('hand-queue', (q) => q.hands.length === 1)).hands[0]!.participant_id, v.id);
+  assert.is((await host.client.next('hand-queue', (q) => q.hands.length === 1)).hands[0].participant_id, v.id);
   await host.client.request('acknowledge-hand', { user_id: 'v', promote: true });
   assert.equal((await srv.api('GET', '/api/v1/rooms/c-rest/hands')).body.hands, []);
   // REST sets a role, mutes, locks; clients hear each.
@@ -279,14 +342,20 @@ test('REST and WebSocket act on the same room in real time', async ({ srv }) => 
   // WebSocket changes are visible over REST.
   await host.client.request('update-room', { max_participants: 7, metadata: { course: 'math' } });
   const got = await srv.api('GET', '/api/v1/rooms/c-rest');
-  assert.equal([got.body.settings.max_participants, got.body.settings.locked, got.body.settings.metadata, got.body.num_participants], [7, true, { course: 'math' }, 3]);
+  assert.equal(
+    [got.body.settings.max_participants, got.body.settings.locked, got.body.settings.metadata, got.body.num_participants],
+    [7, true, { course: 'math' }, 3],
+  );
   // Participants with entry/exit times and durations (billing); REST leave and kick.
   assert.is((await srv.api('DELETE', `/api/v1/rooms/c-rest/participants/${sp.id}`)).status, 200);
   assert.equal(await host.client.next('peer-left', (p) => p.participant_id === sp.id), { participant_id: sp.id, reason: 'removed' });
   assert.is((await srv.api('POST', `/api/v1/rooms/c-rest/participants/${v.id}/kick`, { reason: 'bye' })).status, 200);
   assert.is((await v.client.next('kicked')).reason, 'bye');
   const parts = await srv.api('GET', '/api/v1/rooms/c-rest/participants');
-  assert.equal(parts.body.participants.map((p: { user_id: string }) => p.user_id), ['h']);
+  assert.equal(
+    parts.body.participants.map((p: { user_id: string }) => p.user_id),
+    ['h'],
+  );
   const byUser = Object.fromEntries(parts.body.history.map((p: { user_id: string }) => [p.user_id, p]));
   assert.equal([byUser.sp.leave_reason, byUser.v.leave_reason, byUser.h.left_at], ['removed', 'kicked', null]);
   assert.ok(byUser.sp.duration_seconds >= 0 && byUser.h.connected);

@@ -35,11 +35,27 @@ test('a demoted speaker loses its producers; a promoted viewer publishes at once
   await host.signaling.next('producer-added', (p) => p.producer_id === audio.id, 10_000);
 
   await host.signaling.request('set-role', { participant_id: speaker.participantId, role: 'viewer' });
-  assert.equal(await host.signaling.next('producer-removed', (p) => p.producer_id === audio.id, 10_000), { producer_id: audio.id, participant_id: speaker.participantId });
-  assert.equal(ctx.srv.app.rooms.getRoom('rm-roles')!.media!.producerList().filter((p) => p.participant_id === speaker.participantId), []);
+  assert.equal(await host.signaling.next('producer-removed', (p) => p.producer_id === audio.id, 10_000), {
+    producer_id: audio.id,
+    participant_id: speaker.participantId,
+  });
+  assert.equal(
+    ctx.srv.app.rooms
+      .getRoom('rm-roles')!
+      .media!.producerList()
+      .filter((p) => p.participant_id === speaker.participantId),
+    [],
+  );
   assert.is((await speaker.signaling.next('role-changed')).role, 'viewer');
   // Now a viewer: publishing is refused by the server.
-  const refused = await speaker.signaling.request('produce', { transport_id: 'x', kind: 'audio', rtp_parameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] }, source: 'mic' }).catch((e) => e);
+  const refused = await speaker.signaling
+    .request('produce', {
+      transport_id: 'x',
+      kind: 'audio',
+      rtp_parameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] },
+      source: 'mic',
+    })
+    .catch((e) => e);
   assert.is(refused.code, 'forbidden');
 
   // The viewer raises a hand; the host acknowledges with promotion; it publishes right away.
@@ -61,7 +77,13 @@ test('a moderator mute pauses the producer server-side and tells the participant
   await mod.signaling.request('mute-participant', { participant_id: spk.participantId, track: 'audio' });
   assert.equal(await spk.signaling.next('participant-muted'), { participant_id: spk.participantId, track: 'audio', by: mod.participantId });
   await mod.signaling.next('producer-paused', (p) => p.producer_id === audio.id);
-  assert.is(ctx.srv.app.rooms.getRoom('rm-mute')!.media!.producerList().find((p) => p.producer_id === audio.id)!.paused, true);
+  assert.is(
+    ctx.srv.app.rooms
+      .getRoom('rm-mute')!
+      .media!.producerList()
+      .find((p) => p.producer_id === audio.id)!.paused,
+    true,
+  );
   // Speakers may unmute themselves.
   await spk.signaling.request('unmute', { track: 'audio' });
   await spk.signaling.request('resume-producer', { producer_id: audio.id });

@@ -57,7 +57,10 @@ test('a viewer may not offer or answer media it would send; receiving-only SDP i
   const speaker = await srv.joined('s', 'p2p-rules', { role: 'speaker' });
   const sending = await realOffer('send');
   for (const type of ['offer', 'answer'] as const) {
-    const err = await viewer.client.request(type, { to: speaker.id, sdp: sending }).then(() => null, (e: { code: string; field?: string }) => e);
+    const err = await viewer.client.request(type, { to: speaker.id, sdp: sending }).then(
+      () => null,
+      (e: { code: string; field?: string }) => e,
+    );
     assert.is(err?.code, 'forbidden', `${type} with sendrecv media`);
     assert.is(err?.field, 'sdp');
   }
@@ -77,7 +80,10 @@ test('a viewer promoted to speaker may send at once', async ({ srv }) => {
   const host = await srv.joined('h', 'p2p-promote', { role: 'host' });
   const viewer = await srv.joined('v2', 'p2p-promote', { role: 'viewer' });
   const sending = await realOffer('send');
-  await viewer.client.request('offer', { to: host.id, sdp: sending }).then(() => assert.unreachable('viewer offered media'), () => {});
+  await viewer.client.request('offer', { to: host.id, sdp: sending }).then(
+    () => assert.unreachable('viewer offered media'),
+    () => {},
+  );
   await host.client.request('set-role', { participant_id: viewer.id, role: 'speaker' });
   await viewer.client.request('offer', { to: host.id, sdp: sending });
   assert.is((await host.client.next('offer')).from, viewer.id);

@@ -38,11 +38,15 @@ const CASES: Case[] = [
   { type: 'set-role', allowed: STAFF, payload: (s) => ({ participant_id: s.target.id, role: 'speaker' }) },
   { type: 'raise-hand', allowed: ['moderator', 'speaker', 'viewer'], payload: () => ({}) },
   {
-    type: 'lower-hand', allowed: STAFF, payload: (s) => ({ user_id: s.target.user }),
+    type: 'lower-hand',
+    allowed: STAFF,
+    payload: (s) => ({ user_id: s.target.user }),
     setup: async (s) => void (await s.target.client.request('raise-hand', {})),
   },
   {
-    type: 'acknowledge-hand', allowed: STAFF, payload: () => ({}),
+    type: 'acknowledge-hand',
+    allowed: STAFF,
+    payload: () => ({}),
     setup: async (s) => void (await s.target.client.request('raise-hand', {})),
   },
   { type: 'mute-participant', allowed: STAFF, payload: (s) => ({ participant_id: s.target.id, track: 'audio' }) },
@@ -50,22 +54,41 @@ const CASES: Case[] = [
   { type: 'kick', allowed: STAFF, payload: (s) => ({ participant_id: s.target.id }) },
   { type: 'lock-room', allowed: STAFF, payload: () => ({}) },
   {
-    type: 'unlock-room', allowed: STAFF, payload: () => ({}),
+    type: 'unlock-room',
+    allowed: STAFF,
+    payload: () => ({}),
     setup: async (s) => void (await s.host.client.request('lock-room', {})),
   },
   { type: 'update-room', allowed: ['host'], payload: () => ({ max_participants: 10, lobby: true }) },
   {
-    type: 'admit', allowed: STAFF, payload: () => ({ user_id: 'waiter' }),
+    type: 'admit',
+    allowed: STAFF,
+    payload: () => ({ user_id: 'waiter' }),
     setup: async (s, srv) => lobbyWaiter(s, srv),
   },
   {
-    type: 'deny', allowed: STAFF, payload: () => ({ user_id: 'waiter' }),
+    type: 'deny',
+    allowed: STAFF,
+    payload: () => ({ user_id: 'waiter' }),
     setup: async (s, srv) => lobbyWaiter(s, srv),
   },
   { type: 'send-data', allowed: ALL, payload: () => ({ topic: 'chat', data: { text: 'hi' } }) },
-  { type: 'whiteboard-draw', allowed: ['host', 'moderator', 'speaker'], payload: () => ({ stroke: { points: [[0, 0], [1, 1]] } }) },
   {
-    type: 'whiteboard-clear', allowed: STAFF, payload: () => ({}),
+    type: 'whiteboard-draw',
+    allowed: ['host', 'moderator', 'speaker'],
+    payload: () => ({
+      stroke: {
+        points: [
+          [0, 0],
+          [1, 1],
+        ],
+      },
+    }),
+  },
+  {
+    type: 'whiteboard-clear',
+    allowed: STAFF,
+    payload: () => ({}),
     setup: async (s) => void (await s.host.client.request('whiteboard-draw', { stroke: { points: [[0, 0]] } })),
   },
   { type: 'end-call', allowed: ['host'], payload: () => ({}) },
@@ -112,7 +135,10 @@ for (const c of CASES) {
       await c.setup?.(scene, srv);
       await sleep(20);
       const before = await snapshot(srv, room);
-      const result = await actor.client.request(c.type, c.payload(scene) as never).then(() => 'ok', (e) => e.code);
+      const result = await actor.client.request(c.type, c.payload(scene) as never).then(
+        () => 'ok',
+        (e) => e.code,
+      );
       if (allowed) {
         assert.is(result, 'ok', `${role} ${c.type}`);
       } else {
@@ -127,7 +153,17 @@ for (const c of CASES) {
 
 test('publishing: viewers are refused before any media is touched; moderators too in a webinar', async ({ srv }) => {
   const produce = (client: SignalingClient) =>
-    client.request('produce', { transport_id: 'T', kind: 'audio', rtp_parameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] }, source: 'mic' }).then(() => 'ok', (e) => e.code);
+    client
+      .request('produce', {
+        transport_id: 'T',
+        kind: 'audio',
+        rtp_parameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] },
+        source: 'mic',
+      })
+      .then(
+        () => 'ok',
+        (e) => e.code,
+      );
   const v = await srv.joined('pv', 'm-publish', { role: 'viewer' });
   const m = await srv.joined('pm', 'm-publish', { role: 'moderator' });
   const h = await srv.joined('ph', 'm-publish', { role: 'host' });
@@ -149,8 +185,10 @@ test('moderators cannot act on hosts or moderators, nor make anyone staff', asyn
   const m2 = await srv.joined('sm2', 'm-staff', { role: 'moderator' });
   const v = await srv.joined('sv', 'm-staff', { role: 'viewer' });
   for (const [type, payload] of [
-    ['kick', { participant_id: h.id }], ['mute-participant', { participant_id: m2.id, track: 'audio' }],
-    ['set-role', { participant_id: v.id, role: 'moderator' }], ['set-role', { participant_id: m2.id, role: 'viewer' }],
+    ['kick', { participant_id: h.id }],
+    ['mute-participant', { participant_id: m2.id, track: 'audio' }],
+    ['set-role', { participant_id: v.id, role: 'moderator' }],
+    ['set-role', { participant_id: m2.id, role: 'viewer' }],
   ] as const) {
     assert.is((await m.client.request(type, payload as never).catch((e) => e)).code, 'forbidden', type);
   }

@@ -33,10 +33,10 @@ for (const codec of ['VP9'] as const) {
     const pub = await bot(ctx, 'pub', room);
     const sub = await bot(ctx, 'sub', room);
     const producer = await pub.publishVideo({ codec });
-    assert.is(producer.rtpParameters.codecs[0]!.mimeType.toLowerCase(), `video/${codec.toLowerCase()}`);
+    assert.is(producer.rtpParameters.codecs[0].mimeType.toLowerCase(), `video/${codec.toLowerCase()}`);
     await sub.signaling.next('producer-added');
     const track = await sub.consume(producer.id);
-    assert.is(track.consumer.rtpParameters.codecs[0]!.mimeType.toLowerCase(), `video/${codec.toLowerCase()}`);
+    assert.is(track.consumer.rtpParameters.codecs[0].mimeType.toLowerCase(), `video/${codec.toLowerCase()}`);
     await eventually(() => track.frames >= 15, 20_000, `${codec} frames decoded`);
     assert.is(track.lastWidth, 640);
     assert.is(track.lastHeight, 360);

@@ -46,8 +46,8 @@ test('speaking: audio-levels and active-speaker name the participant with sound'
   const b = await bot(ctx, 'b', 'f-speak');
   await a.publishAudio();
   const levels = await b.signaling.next('audio-levels', (l) => l.levels.length > 0, 10_000);
-  assert.is(levels.levels[0]!.participant_id, a.participantId);
-  assert.ok(levels.levels[0]!.volume > -60 && levels.levels[0]!.volume <= 0, `volume ${levels.levels[0]!.volume}`);
+  assert.is(levels.levels[0].participant_id, a.participantId);
+  assert.ok(levels.levels[0].volume > -60 && levels.levels[0].volume <= 0, `volume ${levels.levels[0].volume}`);
   const speaker = await b.signaling.next('active-speaker', () => true, 10_000);
   assert.is(speaker.participant_id, a.participantId);
 });
@@ -86,18 +86,26 @@ test('SFU request errors: unknown ids are not_found, wrong direction invalid_pay
   await a.publishAudio();
   const e2 = await a.signaling.request('create-transport', { direction: 'send' }).catch((e) => e);
   assert.is(e2.code, 'conflict');
-  const e3 = await a.signaling.request('consume', { transport_id: a.sendTransport!.id, producer_id: 'x', rtp_capabilities: {} }).catch((e) => e);
+  const e3 = await a.signaling
+    .request('consume', { transport_id: a.sendTransport!.id, producer_id: 'x', rtp_capabilities: {} })
+    .catch((e) => e);
   assert.equal([e3.code, e3.field], ['invalid_payload', 'transport_id']);
   const e4 = await a.publishAudio().catch((e) => e);
   assert.match(String(e4?.message ?? e4), /conflict/);
-  const e5 = await a.signaling.request('connect-transport', { transport_id: a.sendTransport!.id, dtls_parameters: { role: 'bogus' } as never }).catch((e) => e);
+  const e5 = await a.signaling
+    .request('connect-transport', { transport_id: a.sendTransport!.id, dtls_parameters: { role: 'bogus' } as never })
+    .catch((e) => e);
   assert.equal([e5.code, e5.field], ['invalid_payload', 'payload.dtls_parameters.role']);
-  const e6 = await a.signaling.request('produce', {
-    transport_id: a.sendTransport!.id, kind: 'video', rtp_parameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }] }, source: 'mic',
-  }).catch((e) => e);
+  const e6 = await a.signaling
+    .request('produce', {
+      transport_id: a.sendTransport!.id,
+      kind: 'video',
+      rtp_parameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }] },
+      source: 'mic',
+    })
+    .catch((e) => e);
   assert.equal([e6.code, e6.field], ['invalid_payload', 'source']);
 });
-
 
 test('plain subscriber: one transport carries audio and video to one UDP port, each with its SSRC, and closes with its last stream', async (ctx) => {
   const pub = await bot(ctx, 'pub', 'f-plain');
@@ -108,24 +116,35 @@ test('plain subscriber: one transport carries audio and video to one UDP port, e
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const seen = new Map<number, number>();
   socket.on('message', (m) => {
-    if (m.length >= 12 && !((m[1]! & 0x7f) >= 64 && (m[1]! & 0x7f) <= 95)) seen.set(m.readUInt32BE(8), (seen.get(m.readUInt32BE(8)) ?? 0) + 1);
+    if (m.length >= 12 && !((m[1] & 0x7f) >= 64 && (m[1] & 0x7f) <= 95))
+      seen.set(m.readUInt32BE(8), (seen.get(m.readUInt32BE(8)) ?? 0) + 1);
   });
   try {
     const { transport, consumers } = await media.createPlainSubscriber([audio.id, video.id], {
-      ip: '127.0.0.1', port: socket.address().port, rtpCapabilities: await media.rtpCapabilities(),
+      ip: '127.0.0.1',
+      port: socket.address().port,
+      rtpCapabilities: await media.rtpCapabilities(),
     });
     assert.is(consumers.length, 2);
-    const ssrcs = consumers.map((c) => c.rtpParameters.encodings![0]!.ssrc!);
+    const ssrcs = consumers.map((c) => c.rtpParameters.encodings![0].ssrc!);
     assert.is.not(ssrcs[0], ssrcs[1]);
     await eventually(() => ssrcs.every((s) => (seen.get(s) ?? 0) >= 10), 15_000, 'audio and video packets on the one port');
     // Unknown producers are refused and create nothing.
     const before = media.routerCount;
-    await media.createPlainSubscriber([audio.id, 'nope'], { ip: '127.0.0.1', port: socket.address().port, rtpCapabilities: await media.rtpCapabilities() })
-      .then(() => assert.unreachable('accepted an unknown producer'), (err: { code?: string }) => assert.is(err.code, 'not_found'));
+    await media
+      .createPlainSubscriber([audio.id, 'nope'], {
+        ip: '127.0.0.1',
+        port: socket.address().port,
+        rtpCapabilities: await media.rtpCapabilities(),
+      })
+      .then(
+        () => assert.unreachable('accepted an unknown producer'),
+        (err: { code?: string }) => assert.is(err.code, 'not_found'),
+      );
     assert.is(media.routerCount, before);
     // The transport outlives one closed producer and goes with the last.
     await pub.signaling.request('close-producer', { producer_id: audio.id });
-    await eventually(() => consumers[0]!.closed, 10_000, 'audio consumer closed');
+    await eventually(() => consumers[0].closed, 10_000, 'audio consumer closed');
     assert.is(transport.closed, false);
     await pub.signaling.request('close-producer', { producer_id: video.id });
     await eventually(() => transport.closed, 10_000, 'transport closed with its last stream');

@@ -19,7 +19,12 @@ test.after.each(async (ctx) => {
   for (const b of ctx.bots) await b.close().catch(() => {});
 });
 
-async function bot(ctx: { srv: TestServer; bots: MediaBot[] }, user: string, room: string, role: 'host' | 'speaker' | 'viewer' = 'speaker') {
+async function bot(
+  ctx: { srv: TestServer; bots: MediaBot[] },
+  user: string,
+  room: string,
+  role: 'host' | 'speaker' | 'viewer' = 'speaker',
+) {
   const b = await MediaBot.join(ctx.srv.url, await ctx.srv.mint({ userId: user, role }), room);
   ctx.bots.push(b);
   return b;
@@ -122,8 +127,14 @@ test('leaving closes transports, producers and consumers; the router goes with t
   assert.is((await sub.signaling.next('producer-removed')).producer_id, video.id);
   await sub.signaling.request('leave', {});
   await sleep(100);
-  assert.is(slot.reduce((n, s) => n + s.routers.size, 0), routersBefore - 1);
-  assert.is(slot.reduce((n, s) => n + s.consumers, 0), 0);
+  assert.is(
+    slot.reduce((n, s) => n + s.routers.size, 0),
+    routersBefore - 1,
+  );
+  assert.is(
+    slot.reduce((n, s) => n + s.consumers, 0),
+    0,
+  );
 });
 
 test.run();

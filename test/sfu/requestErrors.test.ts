@@ -39,11 +39,16 @@ async function bot(ctx: Ctx, user: string, room: string): Promise<MediaBot> {
 
 type Rtp = ClientPayloads['produce']['rtp_parameters'];
 const opus = (mid: string, ssrc: number): Rtp => ({
-  mid, codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc }],
+  mid,
+  codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }],
+  encodings: [{ ssrc }],
 });
 const vp8 = (mid: string, ssrc: number, rtx?: number): Rtp => ({
   mid,
-  codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }, { mimeType: 'video/rtx', payloadType: 102, clockRate: 90000, parameters: { apt: 101 } }],
+  codecs: [
+    { mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 },
+    { mimeType: 'video/rtx', payloadType: 102, clockRate: 90000, parameters: { apt: 101 } },
+  ],
   encodings: [{ ssrc, ...(rtx ? { rtx: { ssrc: rtx } } : {}) }],
 });
 
@@ -65,40 +70,98 @@ test('bad mediasoup objects are invalid_payload with the field path, and the wor
   const encoding = (e: Record<string, unknown>) => ({ ...base, encodings: [e] });
 
   // A fractional maxBitrate: the value that wedges an unpatched mediasoup 3.27.1 worker for good.
-  assert.equal(await produce(encoding({ ssrc: 1, maxBitrate: 1.5 })), ['invalid_payload', 'payload.rtp_parameters.encodings[0].maxBitrate']);
+  assert.equal(await produce(encoding({ ssrc: 1, maxBitrate: 1.5 })), [
+    'invalid_payload',
+    'payload.rtp_parameters.encodings[0].maxBitrate',
+  ]);
   assert.equal(await produce(encoding({ ssrc: 2 ** 32 })), ['invalid_payload', 'payload.rtp_parameters.encodings[0].ssrc']);
-  assert.equal(await produce(encoding({ ssrc: 1, rtx: { ssrc: 7.5 } })), ['invalid_payload', 'payload.rtp_parameters.encodings[0].rtx.ssrc']);
-  assert.equal(await produce(encoding({ ssrc: 1, scalabilityMode: 'L1T3'.repeat(20) })), ['invalid_payload', 'payload.rtp_parameters.encodings[0].scalabilityMode']);
-  assert.equal(await produce({ ...base, encodings: Array.from({ length: 9 }, (_, i) => ({ ssrc: i + 1 })) }), ['invalid_payload', 'payload.rtp_parameters.encodings']);
-  assert.equal(await produce({ ...base, codecs: [{ mimeType: 'video/VP8', payloadType: 200, clockRate: 90000 }] }), ['invalid_payload', 'payload.rtp_parameters.codecs[0].payloadType']);
-  assert.equal(await produce({ ...base, codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000.5 }] }), ['invalid_payload', 'payload.rtp_parameters.codecs[0].clockRate']);
+  assert.equal(await produce(encoding({ ssrc: 1, rtx: { ssrc: 7.5 } })), [
+    'invalid_payload',
+    'payload.rtp_parameters.encodings[0].rtx.ssrc',
+  ]);
+  assert.equal(await produce(encoding({ ssrc: 1, scalabilityMode: 'L1T3'.repeat(20) })), [
+    'invalid_payload',
+    'payload.rtp_parameters.encodings[0].scalabilityMode',
+  ]);
+  assert.equal(await produce({ ...base, encodings: Array.from({ length: 9 }, (_, i) => ({ ssrc: i + 1 })) }), [
+    'invalid_payload',
+    'payload.rtp_parameters.encodings',
+  ]);
+  assert.equal(await produce({ ...base, codecs: [{ mimeType: 'video/VP8', payloadType: 200, clockRate: 90000 }] }), [
+    'invalid_payload',
+    'payload.rtp_parameters.codecs[0].payloadType',
+  ]);
+  assert.equal(await produce({ ...base, codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000.5 }] }), [
+    'invalid_payload',
+    'payload.rtp_parameters.codecs[0].clockRate',
+  ]);
   assert.equal(await produce({ ...base, codecs: [] }), ['invalid_payload', 'payload.rtp_parameters.codecs']);
   assert.equal(
     await produce({ ...base, codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, parameters: { big: 2 ** 40 } }] }),
     ['invalid_payload', 'payload.rtp_parameters.codecs[0].parameters.big'],
   );
-  assert.equal(await produce({ ...opus('0', 1), codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2.5 }] }, 'audio', 'mic'),
-    ['invalid_payload', 'payload.rtp_parameters.codecs[0].channels']);
-  assert.equal(await produce({ ...base, headerExtensions: [{ uri: 'urn:example:unknown', id: 1 }] }), ['invalid_payload', 'payload.rtp_parameters.headerExtensions[0].uri']);
   assert.equal(
-    await produce({ ...base, headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', id: 1.5 }] }),
-    ['invalid_payload', 'payload.rtp_parameters.headerExtensions[0].id'],
+    await produce(
+      { ...opus('0', 1), codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2.5 }] },
+      'audio',
+      'mic',
+    ),
+    ['invalid_payload', 'payload.rtp_parameters.codecs[0].channels'],
   );
-  assert.equal(await refusal(c.request('connect-transport', {
-    transport_id: transport.id, dtls_parameters: { role: 'client', fingerprints: [{ algorithm: 'md5' as never, value: 'AB:CD' }] },
-  })), ['invalid_payload', 'payload.dtls_parameters.fingerprints[0].algorithm']);
-  assert.equal(await refusal(c.request('connect-transport', {
-    transport_id: transport.id, dtls_parameters: { role: 'client', fingerprints: [] },
-  })), ['invalid_payload', 'payload.dtls_parameters.fingerprints']);
-  assert.equal(await refusal(c.request('produce-data', {
-    transport_id: transport.id, sctp_stream_parameters: { streamId: 1.5 },
-  })), ['invalid_payload', 'payload.sctp_stream_parameters.streamId']);
-  assert.equal(await refusal(c.request('produce-data', {
-    transport_id: transport.id, sctp_stream_parameters: { streamId: 1, maxRetransmits: 70_000 },
-  })), ['invalid_payload', 'payload.sctp_stream_parameters.maxRetransmits']);
-  assert.equal(await refusal(c.request('consume', {
-    transport_id: transport.id, producer_id: 'x', rtp_capabilities: { codecs: [{ kind: 'video', mimeType: 'video/VP8', preferredPayloadType: '96' as never, clockRate: 90000 }] },
-  })), ['invalid_payload', 'payload.rtp_capabilities.codecs[0].preferredPayloadType']);
+  assert.equal(await produce({ ...base, headerExtensions: [{ uri: 'urn:example:unknown', id: 1 }] }), [
+    'invalid_payload',
+    'payload.rtp_parameters.headerExtensions[0].uri',
+  ]);
+  assert.equal(await produce({ ...base, headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', id: 1.5 }] }), [
+    'invalid_payload',
+    'payload.rtp_parameters.headerExtensions[0].id',
+  ]);
+  assert.equal(
+    await refusal(
+      c.request('connect-transport', {
+        transport_id: transport.id,
+        dtls_parameters: { role: 'client', fingerprints: [{ algorithm: 'md5' as never, value: 'AB:CD' }] },
+      }),
+    ),
+    ['invalid_payload', 'payload.dtls_parameters.fingerprints[0].algorithm'],
+  );
+  assert.equal(
+    await refusal(
+      c.request('connect-transport', {
+        transport_id: transport.id,
+        dtls_parameters: { role: 'client', fingerprints: [] },
+      }),
+    ),
+    ['invalid_payload', 'payload.dtls_parameters.fingerprints'],
+  );
+  assert.equal(
+    await refusal(
+      c.request('produce-data', {
+        transport_id: transport.id,
+        sctp_stream_parameters: { streamId: 1.5 },
+      }),
+    ),
+    ['invalid_payload', 'payload.sctp_stream_parameters.streamId'],
+  );
+  assert.equal(
+    await refusal(
+      c.request('produce-data', {
+        transport_id: transport.id,
+        sctp_stream_parameters: { streamId: 1, maxRetransmits: 70_000 },
+      }),
+    ),
+    ['invalid_payload', 'payload.sctp_stream_parameters.maxRetransmits'],
+  );
+  assert.equal(
+    await refusal(
+      c.request('consume', {
+        transport_id: transport.id,
+        producer_id: 'x',
+        rtp_capabilities: { codecs: [{ kind: 'video', mimeType: 'video/VP8', preferredPayloadType: '96' as never, clockRate: 90000 }] },
+      }),
+    ),
+    ['invalid_payload', 'payload.rtp_capabilities.codecs[0].preferredPayloadType'],
+  );
 
   // Nothing reached mediasoup, so nothing went wrong there: the same transport takes a good producer,
   // real clients publish and receive on the same worker, and no health check ever failed.
@@ -117,7 +180,10 @@ test('client mistakes mediasoup only reports as plain errors: conflict / invalid
   const a = await bot(ctx, 'a', 'e-codes');
   await a.publishAudio();
   const dtls = { role: 'client' as const, fingerprints: [{ algorithm: 'sha-256' as const, value: 'AB:CD' }] };
-  assert.equal(await refusal(a.signaling.request('connect-transport', { transport_id: a.sendTransport!.id, dtls_parameters: dtls })), ['conflict', 'transport_id']);
+  assert.equal(await refusal(a.signaling.request('connect-transport', { transport_id: a.sendTransport!.id, dtls_parameters: dtls })), [
+    'conflict',
+    'transport_id',
+  ]);
 
   // Reused mid, SSRC and RTX SSRC on one transport; given back when the producer closes.
   const c = await joined(ctx, 'c', 'e-codes');
@@ -134,33 +200,52 @@ test('client mistakes mediasoup only reports as plain errors: conflict / invalid
   assert.ok(again.producer_id && camera.producer_id);
 
   // Data on a transport made without SCTP, on either side.
-  assert.equal(await refusal(c.request('produce-data', { transport_id: plain.id, sctp_stream_parameters: { streamId: 1 } })), ['invalid_payload', 'transport_id']);
+  assert.equal(await refusal(c.request('produce-data', { transport_id: plain.id, sctp_stream_parameters: { streamId: 1 } })), [
+    'invalid_payload',
+    'transport_id',
+  ]);
   const { transport: recv } = await c.request('create-transport', { direction: 'recv' });
   const channel = await a.produceData('chat');
-  assert.equal(await refusal(c.request('consume-data', { transport_id: recv.id, data_producer_id: channel.id })), ['invalid_payload', 'transport_id']);
+  assert.equal(await refusal(c.request('consume-data', { transport_id: recv.id, data_producer_id: channel.id })), [
+    'invalid_payload',
+    'transport_id',
+  ]);
 
   // A reused SCTP stream id; free again once its data producer closes.
   const d = await joined(ctx, 'd', 'e-codes');
   const { transport: sctp } = await d.request('create-transport', { direction: 'send', sctp: true });
   const first = await d.request('produce-data', { transport_id: sctp.id, sctp_stream_parameters: { streamId: 5 } });
   assert.equal(
-    await refusal(d.request('produce-data', { transport_id: sctp.id, sctp_stream_parameters: { streamId: 5, ordered: false, maxRetransmits: 2 } })),
+    await refusal(
+      d.request('produce-data', { transport_id: sctp.id, sctp_stream_parameters: { streamId: 5, ordered: false, maxRetransmits: 2 } }),
+    ),
     ['conflict', 'sctp_stream_parameters.streamId'],
   );
   await d.request('close-data-producer', { data_producer_id: first.data_producer_id });
   assert.ok((await d.request('produce-data', { transport_id: sctp.id, sctp_stream_parameters: { streamId: 5 } })).data_producer_id);
   assert.equal(
-    await refusal(d.request('produce-data', { transport_id: sctp.id, sctp_stream_parameters: { streamId: 6, ordered: false, maxRetransmits: 2, maxPacketLifeTime: 100 } })),
+    await refusal(
+      d.request('produce-data', {
+        transport_id: sctp.id,
+        sctp_stream_parameters: { streamId: 6, ordered: false, maxRetransmits: 2, maxPacketLifeTime: 100 },
+      }),
+    ),
     ['invalid_payload', 'sctp_stream_parameters'],
   );
 
   // Unknown ids.
-  assert.equal(await refusal(d.request('connect-transport', { transport_id: 'nope', dtls_parameters: dtls })), ['not_found', 'transport_id']);
+  assert.equal(await refusal(d.request('connect-transport', { transport_id: 'nope', dtls_parameters: dtls })), [
+    'not_found',
+    'transport_id',
+  ]);
   assert.equal(await refusal(d.request('close-producer', { producer_id: 'nope' })), ['not_found', 'producer_id']);
   assert.equal(await refusal(d.request('resume-consumer', { consumer_id: 'nope' })), ['not_found', 'consumer_id']);
   assert.equal(await refusal(d.request('close-data-producer', { data_producer_id: 'nope' })), ['not_found', 'data_producer_id']);
   const { transport: dRecv } = await d.request('create-transport', { direction: 'recv', sctp: true });
-  assert.equal(await refusal(d.request('consume-data', { transport_id: dRecv.id, data_producer_id: 'nope' })), ['not_found', 'data_producer_id']);
+  assert.equal(await refusal(d.request('consume-data', { transport_id: dRecv.id, data_producer_id: 'nope' })), [
+    'not_found',
+    'data_producer_id',
+  ]);
 
   // None of this was mistaken for a sick worker.
   assert.is(pool.stats.failedChecks, 0);
@@ -178,13 +263,21 @@ test('SFU requests racing with the end of their room get not_in_room, never inte
       client.request('sfu-capabilities', {}),
       client.request('create-transport', { direction: 'send' }),
       client.request('create-transport', { direction: 'recv' }),
-    ].map((r) => r.then(() => 'ok', (e: { code?: string }) => e.code ?? 'no code'));
+    ].map((r) =>
+      r.then(
+        () => 'ok',
+        (e: { code?: string }) => e.code ?? 'no code',
+      ),
+    );
     await new Promise((r) => setTimeout(r, i % 5)); // land the end at different points of the set-up
     await ctx.srv.api('POST', `/api/v1/rooms/${room}/end`);
     for (const code of await Promise.all(requests)) codes.set(code, (codes.get(code) ?? 0) + 1);
   }
   const seen = [...codes.keys()];
-  assert.ok(seen.every((c) => ['ok', 'not_in_room', 'conflict'].includes(c)), JSON.stringify([...codes]));
+  assert.ok(
+    seen.every((c) => ['ok', 'not_in_room', 'conflict'].includes(c)),
+    JSON.stringify([...codes]),
+  );
   const pool = ctx.srv.app.sfu!.pool;
   assert.equal(pool.stats.replaced, { died: 0, unhealthy: 0 });
 });

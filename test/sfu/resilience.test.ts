@@ -28,26 +28,38 @@ test('past the router budget, subscribers land on a router of the other worker, 
     const media = srv.app.rooms.getRoom('big')!.media!;
     assert.is(media.routerCount, 2);
     const slots = srv.app.sfu!.pool.slots;
-    assert.ok(slots.every((s) => s.routers.size === 1), 'one router of the room on each worker');
+    assert.ok(
+      slots.every((s) => s.routers.size === 1),
+      'one router of the room on each worker',
+    );
     assert.equal(slots.map((s) => s.consumers).sort(), [2, 2]);
 
     await pub.signaling.request('close-producer', { producer_id: video.id });
     for (const s of subs) await s.signaling.next('consumer-closed');
-    assert.equal(slots.map((s) => s.consumers), [0, 0]);
-    assert.equal(slots.map((s) => s.pending), [0, 0], 'every reservation was used');
+    assert.equal(
+      slots.map((s) => s.consumers),
+      [0, 0],
+    );
+    assert.equal(
+      slots.map((s) => s.pending),
+      [0, 0],
+      'every reservation was used',
+    );
 
     // Receivers arriving at the same moment are spread by reservation, not piled on one worker.
     const again = await pub.publishVideo();
-    const burst = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
-      const c = await SignalingClient.connect(srv.url);
-      await c.request('auth', { token: await srv.mint({ userId: `burst${i}` }) });
-      await c.request('join', { room: 'big' });
-      await c.request('create-transport', { direction: 'recv' });
-      return c;
-    }));
+    const burst = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const c = await SignalingClient.connect(srv.url);
+        await c.request('auth', { token: await srv.mint({ userId: `burst${i}` }) });
+        await c.request('join', { room: 'big' });
+        await c.request('create-transport', { direction: 'recv' });
+        return c;
+      }),
+    );
     const loads = slots.map((s) => s.consumers + s.pending);
-    assert.is(loads[0]! + loads[1]!, 8, `reserved ${loads}`);
-    assert.ok(Math.abs(loads[0]! - loads[1]!) <= 1, `balanced: ${loads}`);
+    assert.is(loads[0] + loads[1], 8, `reserved ${loads}`);
+    assert.ok(Math.abs(loads[0] - loads[1]) <= 1, `balanced: ${loads}`);
     assert.ok(again.id);
     for (const c of burst) await c.close();
   } finally {
@@ -84,11 +96,11 @@ test('a worker that dies is replaced; its rooms get sfu-reset and recover; other
 
     assert.is((await aPub.signaling.next('sfu-reset', () => true, 10_000)).reason, 'worker-died');
     await aSub.signaling.next('sfu-reset', () => true, 10_000);
-    await eventually(() => pool.slots[victim.index]!.pid !== deadPid && !pool.slots[victim.index]!.worker.closed, 10_000, 'worker replaced');
+    await eventually(() => pool.slots[victim.index].pid !== deadPid && !pool.slots[victim.index].worker.closed, 10_000, 'worker replaced');
 
     const before = bTrack.frames;
     await eventually(() => bTrack.frames > before + 10, 10_000, 'the other room kept its media');
-    assert.is(bSub.signaling.unread("sfu-reset").length, 0);
+    assert.is(bSub.signaling.unread('sfu-reset').length, 0);
 
     // The client rebuilds: new transports, publish again, consume again.
     aPub.resetTransports();
@@ -104,27 +116,34 @@ test('a worker that dies is replaced; its rooms get sfu-reset and recover; other
 
 test('thousands of joins and leaves leave no routers, transports or consumers behind', async () => {
   // ROOM_EMPTY_TIMEOUT_SECONDS=0: an emptied room closes at once, so no room may be left at the end.
-  const srv = await startServer({ sfuWorkers: 2, env: { RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '10000', ROOM_EMPTY_TIMEOUT_SECONDS: '0' } });
+  const srv = await startServer({
+    sfuWorkers: 2,
+    env: { RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '10000', ROOM_EMPTY_TIMEOUT_SECONDS: '0' },
+  });
   try {
     const pool = srv.app.sfu!.pool;
     const fds = () => pool.slots.map((s) => s.pid).reduce((n, pid) => n + fdCount(pid), 0);
     const baselineFds = fds();
     const CLIENTS = 20;
     const CYCLES = 100; // x 20 clients = 2000 joins, each with two transports
-    const clients = await Promise.all(Array.from({ length: CLIENTS }, async (_, i) => {
-      const c = await SignalingClient.connect(srv.url);
-      await c.request('auth', { token: await srv.mint({ userId: `u${i}` }) });
-      return c;
-    }));
-    await Promise.all(clients.map(async (c, i) => {
-      for (let n = 0; n < CYCLES; n++) {
-        await c.request('join', { room: `leak-${(i + n) % 7}` });
-        await c.request('sfu-capabilities', {});
-        await c.request('create-transport', { direction: 'send', sctp: true });
-        await c.request('create-transport', { direction: 'recv' });
-        await c.request('leave', {});
-      }
-    }));
+    const clients = await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, i) => {
+        const c = await SignalingClient.connect(srv.url);
+        await c.request('auth', { token: await srv.mint({ userId: `u${i}` }) });
+        return c;
+      }),
+    );
+    await Promise.all(
+      clients.map(async (c, i) => {
+        for (let n = 0; n < CYCLES; n++) {
+          await c.request('join', { room: `leak-${(i + n) % 7}` });
+          await c.request('sfu-capabilities', {});
+          await c.request('create-transport', { direction: 'send', sctp: true });
+          await c.request('create-transport', { direction: 'recv' });
+          await c.request('leave', {});
+        }
+      }),
+    );
     assert.is(srv.app.rooms.roomCount, 0);
     for (const s of pool.slots) {
       assert.is(s.routers.size, 0, `worker ${s.index} routers`);

@@ -43,14 +43,27 @@ async function twoRooms(srv: TestServer, bots: MediaBot[]) {
  */
 async function wedge(router: Router): Promise<void> {
   const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
-  const thrown = await transport.produce({
-    kind: 'video',
-    rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 1234, maxBitrate: 1.5 }] },
-  }).then(() => null, (err: Error) => err);
+  const thrown = await transport
+    .produce({
+      kind: 'video',
+      rtpParameters: {
+        codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }],
+        encodings: [{ ssrc: 1234, maxBitrate: 1.5 }],
+      },
+    })
+    .then(
+      () => null,
+      (err: Error) => err,
+    );
   assert.ok(thrown, 'mediasoup refused the fractional maxBitrate somehow');
-  const answers = () => router.dump().then(() => true, () => false);
+  const answers = () =>
+    router.dump().then(
+      () => true,
+      () => false,
+    );
   // Transport.channelForTesting: mediasoup's own test hook to the worker's channel (not in its public interface type).
-  const channel = (transport as unknown as { channelForTesting: { bufferBuilder: { startObject(fields: number): void } } }).channelForTesting;
+  const channel = (transport as unknown as { channelForTesting: { bufferBuilder: { startObject(fields: number): void } } })
+    .channelForTesting;
   if (await answers()) channel.bufferBuilder.startObject(1);
   assert.is(await answers(), false, 'the worker no longer answers requests');
 }
@@ -73,15 +86,24 @@ test('a wedged worker is found right after an unexpected error, replaced; its ro
     // Leaving while the worker is broken (mediasoup's close() throws there): the room still forgets its media.
     await leaver.signaling.request('leave', {});
     await aSub.signaling.next('producer-removed', (p) => p.producer_id === leaving.id, 5_000);
-    assert.ok(!srv.app.rooms.getRoom('stuck')!.media!.producerList().some((p) => p.producer_id === leaving.id));
+    assert.ok(
+      !srv.app.rooms
+        .getRoom('stuck')!
+        .media!.producerList()
+        .some((p) => p.producer_id === leaving.id),
+    );
 
     // The next request on that worker fails; the server checks the worker at once.
     const err = await aPub.signaling.request('get-stats', { transport_id: aPub.sendTransport!.id }).catch((e) => e);
     assert.is(err.code, 'internal_error');
     assert.is((await aPub.signaling.next('sfu-reset', () => true, 10_000)).reason, 'worker-unhealthy');
     assert.is((await aSub.signaling.next('sfu-reset', () => true, 10_000)).reason, 'worker-unhealthy');
-    await eventually(() => pool.slots[victim.index] !== victim && !pool.slots[victim.index]!.worker.closed, 10_000, 'a new worker in the slot');
-    assert.is.not(pool.slots[victim.index]!.pid, pid);
+    await eventually(
+      () => pool.slots[victim.index] !== victim && !pool.slots[victim.index].worker.closed,
+      10_000,
+      'a new worker in the slot',
+    );
+    assert.is.not(pool.slots[victim.index].pid, pid);
     await eventually(() => !alive(pid), 10_000, 'the wedged worker process is gone');
     assert.equal(pool.stats.replaced, { died: 0, unhealthy: 1 });
     const metrics = await srv.api('GET', '/metrics');
@@ -115,7 +137,7 @@ test('a hung worker (stopped process) fails the periodic check by timeout and is
 
     assert.is((await aPub.signaling.next('sfu-reset', () => true, 20_000)).reason, 'worker-unhealthy');
     await aSub.signaling.next('sfu-reset', () => true, 10_000);
-    await eventually(() => pool.slots[victim.index] !== victim && !pool.slots[victim.index]!.worker.closed, 10_000, 'worker replaced');
+    await eventually(() => pool.slots[victim.index] !== victim && !pool.slots[victim.index].worker.closed, 10_000, 'worker replaced');
     await eventually(() => !alive(stopped!), 10_000, 'the stopped process was killed');
     stopped = null;
     assert.ok(pool.stats.failedChecks >= 2);
@@ -124,7 +146,10 @@ test('a hung worker (stopped process) fails the periodic check by timeout and is
     const before = bTrack.frames;
     await eventually(() => bTrack.frames > before + 10, 10_000, 'the other room kept its media');
     assert.is(bSub.signaling.unread('sfu-reset').length, 0);
-    assert.ok(pool.slots.every((s: WorkerSlot) => !s.worker.closed), 'every worker runs');
+    assert.ok(
+      pool.slots.every((s: WorkerSlot) => !s.worker.closed),
+      'every worker runs',
+    );
 
     aPub.resetTransports();
     aSub.resetTransports();
@@ -144,8 +169,8 @@ test('rooms closing and a shutdown while a worker is wedged neither throw nor ha
   try {
     const a = await MediaBot.join(srv.url, await srv.mint({ userId: 'a' }), 'wedged-end');
     await a.publishAudio();
-    const slot = srv.app.sfu!.pool.slots[0]!;
-    await wedge([...slot.routers][0]!);
+    const slot = srv.app.sfu!.pool.slots[0];
+    await wedge([...slot.routers][0]);
     await a.close(); // the last participant leaves: its transports and then the room's routers close
     await eventually(() => srv.app.rooms.getRoom('wedged-end') === undefined, 10_000, 'the room closed');
     const pid = slot.pid;

@@ -18,7 +18,10 @@ test.after(async (ctx) => ctx.srv.stop());
 
 const now = () => Math.floor(Date.now() / 1000);
 
-async function sign(claims: Record<string, unknown>, opts: { pem?: string; exp?: number | null; iss?: string | null; aud?: string | null; sub?: string | null; nbf?: number } = {}) {
+async function sign(
+  claims: Record<string, unknown>,
+  opts: { pem?: string; exp?: number | null; iss?: string | null; aud?: string | null; sub?: string | null; nbf?: number } = {},
+) {
   const key = await importPKCS8(opts.pem ?? testKeys().privatePem, 'RS256');
   let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'RS256' }).setIssuedAt();
   if (opts.sub !== null) jwt = jwt.setSubject(opts.sub ?? 'alice');
@@ -63,8 +66,13 @@ test('alg none is refused', async ({ srv }) => {
 
 test('HS256 signed with the public key as secret is refused', async ({ srv }) => {
   const secret = createSecretKey(Buffer.from(testKeys().publicPem));
-  const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice')
-    .setIssuer(ISSUER).setAudience('switchboard').setExpirationTime('10m').sign(secret);
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('alice')
+    .setIssuer(ISSUER)
+    .setAudience('switchboard')
+    .setExpirationTime('10m')
+    .sign(secret);
   await expectRejected(srv, token, /algorithm/);
 });
 

@@ -22,8 +22,12 @@ test('tokens verify against a JWKS endpoint; unknown kids and foreign keys are r
   const srv = await startServer({ env: { JWT_JWKS_URL: jwksUrl, JWT_PUBLIC_KEY_FILE: '' } });
   try {
     const sign = async (pem: string, kid: string) =>
-      new SignJWT({ name: 'J' }).setProtectedHeader({ alg: 'RS256', kid }).setSubject('jay')
-        .setAudience('switchboard').setExpirationTime('5m').sign(await importPKCS8(pem, 'RS256'));
+      new SignJWT({ name: 'J' })
+        .setProtectedHeader({ alg: 'RS256', kid })
+        .setSubject('jay')
+        .setAudience('switchboard')
+        .setExpirationTime('5m')
+        .sign(await importPKCS8(pem, 'RS256'));
 
     const ok = await SignalingClient.connect(srv.url);
     assert.is((await ok.request('auth', { token: await sign(otherKeys().privatePem, 'k1') })).user_id, 'jay');

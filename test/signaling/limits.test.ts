@@ -49,7 +49,7 @@ test('MAX_CONNECTIONS: the next connection is closed with 1013', async () => {
     const clients = await Promise.all([srv.connect(), srv.connect(), srv.connect()]);
     const extra = await srv.connect();
     assert.is((await extra.closed).code, 1013);
-    await clients[0]!.close();
+    await clients[0].close();
     await eventually(() => srv.app.hub.connectionCount === 2, 2000, 'slot freed');
     const later = await srv.connect();
     const pong = await later.request('auth', { token: await srv.mint({ userId: 'z' }) });

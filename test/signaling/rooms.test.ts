@@ -44,7 +44,12 @@ test('offer/answer/ice-candidate reach only the target, with from added', async 
   assert.equal(await b.client.next('offer'), { to: b.id, sdp: 'v=0 offer', from: a.id });
   await b.client.request('answer', { to: a.id, sdp: 'v=0 answer' });
   assert.equal(await a.client.next('answer'), { to: a.id, sdp: 'v=0 answer', from: b.id });
-  await a.client.request('ice-candidate', { to: b.id, candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 });
+  await a.client.request('ice-candidate', {
+    to: b.id,
+    candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host',
+    sdpMid: '0',
+    sdpMLineIndex: 0,
+  });
   const ice = await b.client.next('ice-candidate');
   assert.is(ice.from, a.id);
   assert.is(ice.sdpMLineIndex, 0);
@@ -77,7 +82,12 @@ test('relay to an unknown participant, to self, or to another room fails with pe
 test('signaling before joining is not_in_room', async ({ srv }) => {
   const client = await srv.connect();
   await client.request('auth', { token: await srv.mint({ userId: 'x' }) });
-  for (const [type, payload] of [['offer', { to: 'PA_x', sdp: 'x' }], ['mute', { track: 'audio' }], ['hold', {}], ['leave', {}]] as const) {
+  for (const [type, payload] of [
+    ['offer', { to: 'PA_x', sdp: 'x' }],
+    ['mute', { track: 'audio' }],
+    ['hold', {}],
+    ['leave', {}],
+  ] as const) {
     const err = await client.request(type, payload as never).catch((e) => e);
     assert.is(err.code, 'not_in_room', type);
   }

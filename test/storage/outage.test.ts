@@ -46,7 +46,10 @@ test('database outage', async () => {
 test('a leave acknowledged during a restart of PostgreSQL is stored when it is back, with its webhook event', async () => {
   const db = await startPostgres();
   // The outbox stores events only for configured receivers; nothing listens there (delivery is not the point).
-  const srv = await startServer({ databaseUrl: db.url, env: { WEBHOOK_URLS: 'http://127.0.0.1:9/hooks', WEBHOOK_SECRET: 'outage-test-secret' } });
+  const srv = await startServer({
+    databaseUrl: db.url,
+    env: { WEBHOOK_URLS: 'http://127.0.0.1:9/hooks', WEBHOOK_SECRET: 'outage-test-secret' },
+  });
   const sql = async (text: string, params: unknown[] = []) => {
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
@@ -65,12 +68,27 @@ test('a leave acknowledged during a restart of PostgreSQL is stored when it is b
     carol.client.ws.terminate(); // a disconnect is a leave too
     await eventually(() => srv.app.rooms.getRoom('r-room')!.participants.size === 1, 5000, 'carol gone');
     await db.start();
-    await eventually(async () => (await sql('SELECT 1 FROM participants WHERE id = ANY($1) AND left_at IS NOT NULL', [[bob.id, carol.id]])).length === 2, 15_000, 'both leaves stored');
+    await eventually(
+      async () => (await sql('SELECT 1 FROM participants WHERE id = ANY($1) AND left_at IS NOT NULL', [[bob.id, carol.id]])).length === 2,
+      15_000,
+      'both leaves stored',
+    );
     const rows = await sql('SELECT id, leave_reason FROM participants WHERE id = ANY($1) ORDER BY user_id', [[bob.id, carol.id]]);
-    assert.equal(rows.map((r) => r.leave_reason), ['left', 'disconnected']);
-    await eventually(async () => (await sql(
-      "SELECT 1 FROM webhook_outbox WHERE event = 'participant_left' AND body::jsonb -> 'participant' ->> 'participant_id' = ANY($1)", [[bob.id, carol.id]],
-    )).length === 2, 15_000, 'both participant_left events stored');
+    assert.equal(
+      rows.map((r) => r.leave_reason),
+      ['left', 'disconnected'],
+    );
+    await eventually(
+      async () =>
+        (
+          await sql(
+            "SELECT 1 FROM webhook_outbox WHERE event = 'participant_left' AND body::jsonb -> 'participant' ->> 'participant_id' = ANY($1)",
+            [[bob.id, carol.id]],
+          )
+        ).length === 2,
+      15_000,
+      'both participant_left events stored',
+    );
   } finally {
     await srv.stop();
     await db.stop().catch(() => {});
@@ -79,22 +97,33 @@ test('a leave acknowledged during a restart of PostgreSQL is stored when it is b
 
 test('a track published during a restart of PostgreSQL gets its track_published event when it is back', async () => {
   const db = await startPostgres();
-  const srv = await startServer({ databaseUrl: db.url, sfuWorkers: 1, env: { WEBHOOK_URLS: 'http://127.0.0.1:9/hooks', WEBHOOK_SECRET: 'outage-test-secret' } });
+  const srv = await startServer({
+    databaseUrl: db.url,
+    sfuWorkers: 1,
+    env: { WEBHOOK_URLS: 'http://127.0.0.1:9/hooks', WEBHOOK_SECRET: 'outage-test-secret' },
+  });
   const bot = await MediaBot.join(srv.url, await srv.mint({ userId: 'dave' }), 't-room');
   try {
     await db.shutdown();
     const producer = await bot.publishAudio(); // acknowledged: the SFU does not need the database
     await db.start();
-    await eventually(async () => {
-      const c = new pg.Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        const rows = await c.query("SELECT 1 FROM webhook_outbox WHERE event = 'track_published' AND body::jsonb -> 'track' ->> 'producer_id' = $1", [producer.id]);
-        return rows.rows.length === 1;
-      } finally {
-        await c.end();
-      }
-    }, 15_000, 'track_published stored');
+    await eventually(
+      async () => {
+        const c = new pg.Client({ connectionString: db.url });
+        await c.connect();
+        try {
+          const rows = await c.query(
+            "SELECT 1 FROM webhook_outbox WHERE event = 'track_published' AND body::jsonb -> 'track' ->> 'producer_id' = $1",
+            [producer.id],
+          );
+          return rows.rows.length === 1;
+        } finally {
+          await c.end();
+        }
+      },
+      15_000,
+      'track_published stored',
+    );
   } finally {
     await bot.close().catch(() => {});
     await srv.stop();

@@ -27,7 +27,11 @@ for (const kind of ['pglite', 'postgres'] as const) {
 
   // An empty room's call ends after ROOM_EMPTY_TIMEOUT_SECONDS: 1 s here.
   const start = (ctx: Ctx, dataDir?: string): Promise<TestServer> =>
-    startServer({ ...(ctx.pg ? { databaseUrl: ctx.pg.url } : {}), ...(dataDir ? { dataDir } : {}), env: { ROOM_EMPTY_TIMEOUT_SECONDS: '1' } });
+    startServer({
+      ...(ctx.pg ? { databaseUrl: ctx.pg.url } : {}),
+      ...(dataDir ? { dataDir } : {}),
+      env: { ROOM_EMPTY_TIMEOUT_SECONDS: '1' },
+    });
 
   test('joins, leaves and the call lifecycle are recorded', async (ctx) => {
     const srv = await start(ctx);
@@ -46,13 +50,23 @@ for (const kind of ['pglite', 'postgres'] as const) {
       );
       await b.client.request('leave', {});
       a.client.ws.terminate();
-      await eventually(async () => (await srv.api('GET', `/calls/${callId}`)).body.participants.every((p: { left_at: string | null }) => p.left_at), 5000, 'leaves recorded');
+      await eventually(
+        async () => (await srv.api('GET', `/calls/${callId}`)).body.participants.every((p: { left_at: string | null }) => p.left_at),
+        5000,
+        'leaves recorded',
+      );
       assert.is((await srv.api('GET', `/calls/${callId}`)).body.status, 'active', 'the empty room waits for its empty timeout');
-      await eventually(async () => (await srv.api('GET', `/calls/${callId}`)).body.status === 'ended', 8000, 'call ended after the empty timeout');
+      await eventually(
+        async () => (await srv.api('GET', `/calls/${callId}`)).body.status === 'ended',
+        8000,
+        'call ended after the empty timeout',
+      );
       ({ body } = await srv.api('GET', `/calls/${callId}`));
       assert.is(body.end_reason, 'empty');
       assert.ok(body.ended_at);
-      const reasons = Object.fromEntries(body.participants.map((p: { user_id: string; leave_reason: string }) => [p.user_id, p.leave_reason]));
+      const reasons = Object.fromEntries(
+        body.participants.map((p: { user_id: string; leave_reason: string }) => [p.user_id, p.leave_reason]),
+      );
       assert.equal(reasons, { alice: 'disconnected', bob: 'left' });
       for (const p of body.participants) {
         assert.ok(p.left_at, 'left_at recorded');
@@ -72,7 +86,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
       await host.client.request('end-call', {});
       const { body } = await srv.api('GET', `/calls/${callId}`);
       assert.equal([body.status, body.end_reason], ['ended', 'ended-by-host']);
-      assert.ok(body.participants.every((p: { leave_reason: string }) => p.leave_reason === 'call-ended' || p.leave_reason === 'ended-by-host'));
+      assert.ok(
+        body.participants.every((p: { leave_reason: string }) => p.leave_reason === 'call-ended' || p.leave_reason === 'ended-by-host'),
+      );
       assert.ok(body.participants.every((p: { left_at: string | null }) => p.left_at));
       const again = await srv.joined('h2', 'p-end');
       const newCall = srv.app.rooms.getRoom('p-end')!.callId;
@@ -111,7 +127,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
         const { body } = await srv.api('GET', `/calls/${callId}`);
         assert.equal([body.status, body.end_reason], ['ended', 'server-restart']);
         assert.is(body.participants.length, 2);
-        assert.ok(body.participants.every((p: { leave_reason: string; left_at: string }) => p.leave_reason === 'server-restart' && p.left_at));
+        assert.ok(
+          body.participants.every((p: { leave_reason: string; left_at: string }) => p.leave_reason === 'server-restart' && p.left_at),
+        );
         const kept = await srv.api('GET', `/calls/${planned.body.call_id}`);
         assert.is(kept.body.status, 'pending');
       } finally {

@@ -59,8 +59,12 @@ for (const kind of ['pglite', 'postgres'] as const) {
     await ctx.pg?.stop();
   });
 
-  test('NUL in a text parameter is a data error (class 22) carrying no parameter values: internal_error, not unavailable', async ({ db }) => {
-    const err = await failure(db.query('INSERT INTO room_users (room, user_id, role) VALUES ($1, $2, $3)', [`${SECRET}\u0000`, 'u', 'host']));
+  test('NUL in a text parameter is a data error (class 22) carrying no parameter values: internal_error, not unavailable', async ({
+    db,
+  }) => {
+    const err = await failure(
+      db.query('INSERT INTO room_users (room, user_id, role) VALUES ($1, $2, $3)', [`${SECRET}\u0000`, 'u', 'host']),
+    );
     assert.instance(err, QueryError);
     const q = err as QueryError;
     assert.ok(q.code.startsWith('22'), q.code);
@@ -72,9 +76,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
     const app = storageFailure(err, log, 'test write');
     assert.is(app.code, 'internal_error');
     assert.is(lines.length, 1);
-    assert.not.match(lines[0]!, SECRET, 'no parameter in the log');
-    assert.match(lines[0]!, q.code);
-    assert.match(lines[0]!, 'INSERT INTO room_users');
+    assert.not.match(lines[0], SECRET, 'no parameter in the log');
+    assert.match(lines[0], q.code);
+    assert.match(lines[0], 'INSERT INTO room_users');
   });
 
   test('a value quoted in the database message stays out of the error and the log', async ({ db }) => {
@@ -100,10 +104,12 @@ for (const kind of ['pglite', 'postgres'] as const) {
   });
 
   test('errors inside a transaction are QueryErrors too, and roll back', async ({ db }) => {
-    const err = await failure(db.transaction(async (tx) => {
-      await tx.query('INSERT INTO rooms (name) VALUES ($1)', ['tx-room']);
-      await tx.query('INSERT INTO rooms (name, metadata) VALUES ($1, $2)', ['tx-room-2', JSON.stringify({ note: `${SECRET}\u0000` })]);
-    }));
+    const err = await failure(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO rooms (name) VALUES ($1)', ['tx-room']);
+        await tx.query('INSERT INTO rooms (name, metadata) VALUES ($1, $2)', ['tx-room-2', JSON.stringify({ note: `${SECRET}\u0000` })]);
+      }),
+    );
     assert.instance(err, QueryError);
     assert.ok((err as QueryError).dataError, (err as QueryError).code); // jsonb refuses \u0000
     assert.not.match(inspect(err, { depth: 5 }), SECRET);

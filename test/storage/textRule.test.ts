@@ -18,14 +18,22 @@ const NUL = 'a\u0000b';
 const HIGH = 'a\uD800b'; // a high surrogate with no low one after it
 const LOW = '\uDC00z'; // a low surrogate with no high one before it
 const TABLES = [
-  'rooms', 'calls', 'participants', 'room_users', 'room_hands', 'whiteboard_strokes',
-  'webhook_outbox', 'recordings', 'live_streams', 'live_chat_messages',
+  'rooms',
+  'calls',
+  'participants',
+  'room_users',
+  'room_hands',
+  'whiteboard_strokes',
+  'webhook_outbox',
+  'recordings',
+  'live_streams',
+  'live_chat_messages',
 ];
 
 /** Row counts of every table, to show that refused input wrote nothing. */
 async function counts(srv: TestServer): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const t of TABLES) out[t] = Number((await srv.app.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`))[0]!.n);
+  for (const t of TABLES) out[t] = Number((await srv.app.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`))[0].n);
   return out;
 }
 
@@ -58,7 +66,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
     await ctx.pg?.stop();
   });
 
-  test('WebSocket: NUL and lone surrogates in every kind of text are invalid_payload with the field; nothing is written', async ({ srv }) => {
+  test('WebSocket: NUL and lone surrogates in every kind of text are invalid_payload with the field; nothing is written', async ({
+    srv,
+  }) => {
     const host = await srv.joined('host', 'tr-ws', { role: 'host' });
     await host.client.request('whiteboard-draw', { stroke: { points: [1, 2], color: 'red' } }); // a real stroke, so the table is in use
     const stranger = await srv.connect();
@@ -101,7 +111,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
   test('WebSocket: a "__proto__" key in capabilities is checked like any other', async ({ srv }) => {
     const c = await srv.connect();
     await c.request('auth', { token: await srv.mint({ userId: 'proto' }) });
-    c.sendRaw('{"type":"join","id":"p1","payload":{"room":"tr-proto","capabilities":{"codecs":{"__proto__":"\\u0000","constructor":"x"}}}}');
+    c.sendRaw(
+      '{"type":"join","id":"p1","payload":{"room":"tr-proto","capabilities":{"codecs":{"__proto__":"\\u0000","constructor":"x"}}}}',
+    );
     const err = await c.next('error');
     assert.equal([err.code, err.field], ['invalid_payload', 'payload.capabilities.codecs.__proto__']);
     const joined = await c.request('join', { room: 'tr-proto', capabilities: JSON.parse('{"__proto__":{"ok":true}}') });
@@ -119,7 +131,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
     await c.close();
   });
 
-  test('WebSocket: deeply nested data, strokes, capabilities and metadata are invalid_payload, and the server stays healthy', async ({ srv }) => {
+  test('WebSocket: deeply nested data, strokes, capabilities and metadata are invalid_payload, and the server stays healthy', async ({
+    srv,
+  }) => {
     const host = await srv.joined('nest-host', 'tr-nest', { role: 'host' });
     const peer = await srv.joined('nest-peer', 'tr-nest');
     const before = await counts(srv);
@@ -199,7 +213,11 @@ for (const kind of ['pglite', 'postgres'] as const) {
   });
 
   test('tokens: a signed token whose sub or name breaks the rule is unauthorized at auth, not a database error later', async ({ srv }) => {
-    for (const [userId, name] of [[NUL, undefined], [HIGH, undefined], ['fine', LOW]] as const) {
+    for (const [userId, name] of [
+      [NUL, undefined],
+      [HIGH, undefined],
+      ['fine', LOW],
+    ] as const) {
       const c = await srv.connect();
       const err = await c.request('auth', { token: await srv.mint({ userId, ...(name ? { name } : {}) }) }).catch((e) => e);
       assert.is(err.code, 'unauthorized', JSON.stringify(userId));

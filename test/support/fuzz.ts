@@ -29,7 +29,7 @@ export function rng(seed: number): Rng {
     next,
     int: (n) => Math.floor(next() * n),
     chance: (p) => next() < p,
-    pick: (items) => items[Math.floor(next() * items.length)]!,
+    pick: (items) => items[Math.floor(next() * items.length)],
   };
   return r;
 }
@@ -63,28 +63,70 @@ export function deepText(r: Rng): string {
 /** Strings a client should not be able to hurt us with. */
 export function nastyString(r: Rng): string {
   return r.pick([
-    '', ' ', 'a\u0000b', '\u0000', 'x\uD800', '\uDC00', '\uDBFF\uDBFF', '😀', 'é'.repeat(200), 'x'.repeat(70_000 / 8),
-    '../../etc/passwd', '%00', '%ED%A0%80', "'; DROP TABLE rooms; --", '${jndi:x}', '<script>', '\r\n', '\\', '"',
-    'PA_' + 'f'.repeat(61), '00000000-0000-0000-0000-000000000000', '-'.repeat(36), '9'.repeat(30), 'constructor', '__proto__',
+    '',
+    ' ',
+    'a\u0000b',
+    '\u0000',
+    'x\uD800',
+    '\uDC00',
+    '\uDBFF\uDBFF',
+    '😀',
+    'é'.repeat(200),
+    'x'.repeat(70_000 / 8),
+    '../../etc/passwd',
+    '%00',
+    '%ED%A0%80',
+    "'; DROP TABLE rooms; --",
+    '${jndi:x}',
+    '<script>',
+    '\r\n',
+    '\\',
+    '"',
+    'PA_' + 'f'.repeat(61),
+    '00000000-0000-0000-0000-000000000000',
+    '-'.repeat(36),
+    '9'.repeat(30),
+    'constructor',
+    '__proto__',
   ]);
 }
 
 export function nastyNumber(r: Rng): unknown {
   return r.pick<unknown>([
-    0, -1, -0.5, 1.5, 2 ** 31, -(2 ** 31), 2 ** 53 + 2, 1e308, -1e308, 5e-324, raw('1e999'), raw('-1e999'), raw('1e-999'),
-    raw('123456789012345678901234567890'), raw('-0'),
+    0,
+    -1,
+    -0.5,
+    1.5,
+    2 ** 31,
+    -(2 ** 31),
+    2 ** 53 + 2,
+    1e308,
+    -1e308,
+    5e-324,
+    raw('1e999'),
+    raw('-1e999'),
+    raw('1e-999'),
+    raw('123456789012345678901234567890'),
+    raw('-0'),
   ]);
 }
 
 export function nastyValue(r: Rng, depth = 0): unknown {
   switch (r.int(depth > 2 ? 4 : 7)) {
-    case 0: return nastyString(r);
-    case 1: return nastyNumber(r);
-    case 2: return r.pick<unknown>([null, true, false]);
-    case 3: return raw(deepText(r));
-    case 4: return [nastyValue(r, depth + 1), nastyValue(r, depth + 1)];
-    case 5: return { [nastyString(r)]: nastyValue(r, depth + 1) };
-    default: return { ['__proto__']: nastyValue(r, depth + 1), constructor: 'x', toString: 1 };
+    case 0:
+      return nastyString(r);
+    case 1:
+      return nastyNumber(r);
+    case 2:
+      return r.pick<unknown>([null, true, false]);
+    case 3:
+      return raw(deepText(r));
+    case 4:
+      return [nastyValue(r, depth + 1), nastyValue(r, depth + 1)];
+    case 5:
+      return { [nastyString(r)]: nastyValue(r, depth + 1) };
+    default:
+      return { ['__proto__']: nastyValue(r, depth + 1), constructor: 'x', toString: 1 };
   }
 }
 
@@ -104,7 +146,17 @@ export interface FuzzWorld {
 }
 
 export function emptyWorld(room: string): FuzzWorld {
-  return { room, participants: [], users: [], transports: [], producers: [], consumers: [], dataProducers: [], chatMessages: [], routerCaps: null };
+  return {
+    room,
+    participants: [],
+    users: [],
+    transports: [],
+    producers: [],
+    consumers: [],
+    dataProducers: [],
+    chatMessages: [],
+    routerCaps: null,
+  };
 }
 
 const any = (r: Rng, items: string[], fallback: string) => (items.length > 0 && r.chance(0.8) ? r.pick(items) : fallback);
@@ -125,7 +177,12 @@ const VP8_RTP = (r: Rng) => ({
 });
 const DTLS = () => ({
   role: 'client',
-  fingerprints: [{ algorithm: 'sha-256', value: Array.from({ length: 32 }, (_, i) => (i * 7 % 256).toString(16).padStart(2, '0').toUpperCase()).join(':') }],
+  fingerprints: [
+    {
+      algorithm: 'sha-256',
+      value: Array.from({ length: 32 }, (_, i) => ((i * 7) % 256).toString(16).padStart(2, '0').toUpperCase()).join(':'),
+    },
+  ],
 });
 
 /** A valid payload for every client message type (valid in shape; the target may not exist). */
@@ -150,28 +207,38 @@ export const EXAMPLES = {
   produce: (r, w) => {
     const audio = r.chance(0.5);
     return {
-      transport_id: any(r, w.transports, 'tr-none'), kind: audio ? 'audio' : 'video', rtp_parameters: audio ? OPUS_RTP(r) : VP8_RTP(r),
-      source: audio ? r.pick(['mic', 'screen-audio']) : r.pick(['camera', 'screen']), paused: r.chance(0.3),
+      transport_id: any(r, w.transports, 'tr-none'),
+      kind: audio ? 'audio' : 'video',
+      rtp_parameters: audio ? OPUS_RTP(r) : VP8_RTP(r),
+      source: audio ? r.pick(['mic', 'screen-audio']) : r.pick(['camera', 'screen']),
+      paused: r.chance(0.3),
     };
   },
   'pause-producer': (r, w) => ({ producer_id: any(r, w.producers, 'pr-none') }),
   'resume-producer': (r, w) => ({ producer_id: any(r, w.producers, 'pr-none') }),
   'close-producer': (r, w) => ({ producer_id: any(r, w.producers, 'pr-none') }),
   consume: (r, w) => ({
-    transport_id: any(r, w.transports, 'tr-none'), producer_id: any(r, w.producers, 'pr-none'),
+    transport_id: any(r, w.transports, 'tr-none'),
+    producer_id: any(r, w.producers, 'pr-none'),
     rtp_capabilities: (w.routerCaps as Record<string, unknown> | null) ?? { codecs: [], headerExtensions: [] },
   }),
   'pause-consumer': (r, w) => ({ consumer_id: any(r, w.consumers, 'co-none') }),
   'resume-consumer': (r, w) => ({ consumer_id: any(r, w.consumers, 'co-none') }),
   'set-consumer-layers': (r, w) => ({ consumer_id: any(r, w.consumers, 'co-none'), spatial_layer: r.int(4), temporal_layer: r.int(4) }),
   'produce-data': (r, w) => ({
-    transport_id: any(r, w.transports, 'tr-none'), sctp_stream_parameters: { streamId: r.int(1024), ordered: true }, label: 'chat', protocol: '',
+    transport_id: any(r, w.transports, 'tr-none'),
+    sctp_stream_parameters: { streamId: r.int(1024), ordered: true },
+    label: 'chat',
+    protocol: '',
   }),
   'consume-data': (r, w) => ({ transport_id: any(r, w.transports, 'tr-none'), data_producer_id: any(r, w.dataProducers, 'dp-none') }),
   'close-data-producer': (r, w) => ({ data_producer_id: any(r, w.dataProducers, 'dp-none') }),
-  'get-stats': (r, w) => r.pick([
-    { transport_id: any(r, w.transports, 'tr-none') }, { producer_id: any(r, w.producers, 'pr-none') }, { consumer_id: any(r, w.consumers, 'co-none') },
-  ]),
+  'get-stats': (r, w) =>
+    r.pick([
+      { transport_id: any(r, w.transports, 'tr-none') },
+      { producer_id: any(r, w.producers, 'pr-none') },
+      { consumer_id: any(r, w.consumers, 'co-none') },
+    ]),
   'set-role': (r, w) => ({ participant_id: any(r, w.participants, 'PA_none'), role: r.pick(['host', 'moderator', 'speaker', 'viewer']) }),
   'raise-hand': () => ({}),
   'lower-hand': (r, w) => (r.chance(0.5) ? {} : { user_id: any(r, w.users, 'nobody') }),
@@ -182,10 +249,19 @@ export const EXAMPLES = {
   'lock-room': () => ({}),
   'unlock-room': () => ({}),
   // No lobby: a join waiting for admission has no reply until someone decides.
-  'update-room': (r) => ({ max_participants: 2 + r.int(50), empty_timeout: r.int(600), recording_allowed: r.chance(0.5), metadata: { topic: 'fuzz', n: r.int(10) } }),
+  'update-room': (r) => ({
+    max_participants: 2 + r.int(50),
+    empty_timeout: r.int(600),
+    recording_allowed: r.chance(0.5),
+    metadata: { topic: 'fuzz', n: r.int(10) },
+  }),
   admit: (r, w) => ({ user_id: any(r, w.users, 'nobody') }),
   deny: (r, w) => ({ user_id: any(r, w.users, 'nobody'), reason: 'fuzz' }),
-  'send-data': (r, w) => ({ topic: 'fuzz', data: { n: r.int(100), s: 'hello' }, ...(r.chance(0.3) ? { to: any(r, w.participants, 'PA_none') } : {}) }),
+  'send-data': (r, w) => ({
+    topic: 'fuzz',
+    data: { n: r.int(100), s: 'hello' },
+    ...(r.chance(0.3) ? { to: any(r, w.participants, 'PA_none') } : {}),
+  }),
   'whiteboard-draw': (r) => ({ stroke: { points: [r.int(100), r.int(100), r.int(100), r.int(100)], color: '#f00' } }),
   'whiteboard-clear': () => ({}),
   'start-recording': (r) => (r.chance(0.5) ? {} : { mode: r.pick(['tracks', 'composite']) }),
@@ -221,8 +297,10 @@ export function mutate(value: unknown, r: Rng, depth = 0): unknown {
   const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
   const keys = Object.keys(copy);
   const op = r.int(4);
-  if (op === 0 || keys.length === 0) copy[r.chance(0.5) ? nastyString(r) : 'extra_field'] = nastyValue(r); // extra field
-  else if (op === 1) delete copy[r.pick(keys)]; // missing field
+  if (op === 0 || keys.length === 0)
+    copy[r.chance(0.5) ? nastyString(r) : 'extra_field'] = nastyValue(r); // extra field
+  else if (op === 1)
+    delete copy[r.pick(keys)]; // missing field
   else {
     const key = r.pick(keys);
     copy[key] = mutate(copy[key], r, depth + 1); // wrong type, odd number, NUL, surrogate, deep nesting...
@@ -239,15 +317,24 @@ export function serialize(value: unknown): string {
 export function junkFrame(r: Rng, id: string, maxBytes: number): { frame: string | Buffer; oversize: boolean } {
   const q = JSON.stringify(id);
   switch (r.int(10)) {
-    case 0: return { frame: Buffer.from(Array.from({ length: 1 + r.int(64) }, () => r.int(256))), oversize: false };
-    case 1: return { frame: r.pick(['{', '{"type":', 'nul', '[1,2', '"\\ud800', `{"type":"ping","id":${q},"payload":}`, '']), oversize: false };
-    case 2: return { frame: r.pick(['null', '42', '"str"', '[]', 'true', '[{"type":"ping"}]']), oversize: false };
-    case 3: return { frame: serialize({ type: nastyString(r), id, payload: {} }), oversize: false };
-    case 4: return { frame: serialize({ type: 'ping', id: nastyValue(r), payload: {} }), oversize: false };
-    case 5: return { frame: serialize({ type: r.pick(CLIENT_TYPES), id, payload: nastyValue(r) }), oversize: false };
-    case 6: return { frame: `{"type":"send-data","id":${q},"payload":{"topic":"t","data":${deepText(r)}}}`, oversize: false };
-    case 7: return { frame: serialize({ type: 'ping', id, payload: { t: 1 }, type2: 'x', extra: nastyValue(r) }), oversize: false };
-    case 8: return { frame: `{"type":"ping","id":"first","id":${q},"payload":{"t":1}}`, oversize: false };
+    case 0:
+      return { frame: Buffer.from(Array.from({ length: 1 + r.int(64) }, () => r.int(256))), oversize: false };
+    case 1:
+      return { frame: r.pick(['{', '{"type":', 'nul', '[1,2', '"\\ud800', `{"type":"ping","id":${q},"payload":}`, '']), oversize: false };
+    case 2:
+      return { frame: r.pick(['null', '42', '"str"', '[]', 'true', '[{"type":"ping"}]']), oversize: false };
+    case 3:
+      return { frame: serialize({ type: nastyString(r), id, payload: {} }), oversize: false };
+    case 4:
+      return { frame: serialize({ type: 'ping', id: nastyValue(r), payload: {} }), oversize: false };
+    case 5:
+      return { frame: serialize({ type: r.pick(CLIENT_TYPES), id, payload: nastyValue(r) }), oversize: false };
+    case 6:
+      return { frame: `{"type":"send-data","id":${q},"payload":{"topic":"t","data":${deepText(r)}}}`, oversize: false };
+    case 7:
+      return { frame: serialize({ type: 'ping', id, payload: { t: 1 }, type2: 'x', extra: nastyValue(r) }), oversize: false };
+    case 8:
+      return { frame: `{"type":"ping","id":"first","id":${q},"payload":{"t":1}}`, oversize: false };
     default:
       return r.chance(0.1)
         ? { frame: `{"type":"ping","id":${q},"payload":{"t":1},"pad":"${'x'.repeat(maxBytes + 10)}"}`, oversize: true }

@@ -20,7 +20,11 @@ export function sendRaw(url: string, bytes: Buffer | string, opts: { localAddres
     let text = '';
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no answer and no close within ${opts.timeoutMs ?? 5000} ms for ${JSON.stringify(String(bytes).slice(0, 80))}; got ${JSON.stringify(text.slice(0, 200))}`));
+      reject(
+        new Error(
+          `no answer and no close within ${opts.timeoutMs ?? 5000} ms for ${JSON.stringify(String(bytes).slice(0, 80))}; got ${JSON.stringify(text.slice(0, 200))}`,
+        ),
+      );
     }, opts.timeoutMs ?? 5000);
     socket.on('error', () => {}); // a reset counts as a close
     socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
@@ -33,7 +37,8 @@ export function sendRaw(url: string, bytes: Buffer | string, opts: { localAddres
   });
 }
 
-const UPGRADE_HEADERS = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+const UPGRADE_HEADERS =
+  'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 /** A request line with `target` (raw, not encoded), closing the connection after the answer. */
 export function rawRequest(method: string, target: string, headers = '', upgrade = false): string {

@@ -11,7 +11,12 @@ import type { LiveStreamInfo } from '../../signaling/protocol/protocol.js';
 import { freePort } from './net.js';
 import { startServer, type TestServer } from './server.js';
 
-export interface LiveCtx { srv: TestServer; hooks: Array<{ event: string; body: any }>; hookServer: Server; bots: MediaBot[] }
+export interface LiveCtx {
+  srv: TestServer;
+  hooks: Array<{ event: string; body: any }>;
+  hookServer: Server;
+  bots: MediaBot[];
+}
 
 /** A uvu suite whose node (with `env` on top of the live test settings) starts before and stops after it. */
 export function liveSuite(name: string, env: Record<string, string> = {}) {
@@ -32,10 +37,17 @@ export function liveSuite(name: string, env: Record<string, string> = {}) {
     ctx.srv = await startServer({
       sfuWorkers: 1,
       env: {
-        WEBHOOK_URLS: `http://127.0.0.1:${port}/hook`, WEBHOOK_SECRET: 'webhook-secret-0123456789', WEBHOOK_POLL_INTERVAL_MS: '100',
-        LIVE_CHAT_RATE_PER_SECOND: '1', LIVE_CHAT_BURST: '3', LIVE_REACTION_BURST: '5',
-        LIVE_REACTION_INTERVAL_MS: '300', LIVE_VIEWER_INTERVAL_MS: '200', LIVE_VIEWER_TIMEOUT_SECONDS: '30',
-        LIVE_SEGMENT_SECONDS: '1', LIVE_SPEAKER_HOLD_SECONDS: '1',
+        WEBHOOK_URLS: `http://127.0.0.1:${port}/hook`,
+        WEBHOOK_SECRET: 'webhook-secret-0123456789',
+        WEBHOOK_POLL_INTERVAL_MS: '100',
+        LIVE_CHAT_RATE_PER_SECOND: '1',
+        LIVE_CHAT_BURST: '3',
+        LIVE_REACTION_BURST: '5',
+        LIVE_REACTION_INTERVAL_MS: '300',
+        LIVE_VIEWER_INTERVAL_MS: '200',
+        LIVE_VIEWER_TIMEOUT_SECONDS: '30',
+        LIVE_SEGMENT_SECONDS: '1',
+        LIVE_SPEAKER_HOLD_SECONDS: '1',
         ...env,
       },
     });
@@ -67,15 +79,26 @@ export async function watcher(ctx: LiveCtx, userId: string, room: string, role: 
 }
 
 export function untilStatus(client: SignalingClient, status: LiveStreamInfo['status'], streamId?: string, timeoutMs = 45_000) {
-  return client.next('live-stream-updated', (p) => p.stream.status === status && (streamId === undefined || p.stream.stream_id === streamId), timeoutMs);
+  return client.next(
+    'live-stream-updated',
+    (p) => p.stream.status === status && (streamId === undefined || p.stream.stream_id === streamId),
+    timeoutMs,
+  );
 }
 
 /** ffprobe the playlist over HTTP for a few seconds of media (a live playlist never ends). */
-export function ffprobeLive(url: string): Promise<Array<{ codec_type: string; codec_name: string; nb_read_frames?: string; width?: number }>> {
+export function ffprobeLive(
+  url: string,
+): Promise<Array<{ codec_type: string; codec_name: string; nb_read_frames?: string; width?: number }>> {
   return new Promise((resolve, reject) => {
-    execFile('ffprobe', ['-v', 'error', '-read_intervals', '%+4', '-count_frames', '-show_streams', '-of', 'json', url], { timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`ffprobe failed: ${stderr || err.message}`));
-      resolve(JSON.parse(stdout).streams);
-    });
+    execFile(
+      'ffprobe',
+      ['-v', 'error', '-read_intervals', '%+4', '-count_frames', '-show_streams', '-of', 'json', url],
+      { timeout: 60_000 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`ffprobe failed: ${stderr || err.message}`));
+        resolve(JSON.parse(stdout).streams);
+      },
+    );
   });
 }

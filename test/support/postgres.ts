@@ -70,12 +70,30 @@ export async function startPostgres(opts: { settings?: string[]; port?: number }
     chownSync(dir, uid, gid);
   }
   const data = path.join(dir, 'data');
-  const [initCmd, initArgs] = asPostgres(path.join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
+  const [initCmd, initArgs] = asPostgres(path.join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-A',
+    'trust',
+    '-U',
+    'postgres',
+    '--no-sync',
+    '-E',
+    'UTF8',
+  ]);
   execFileSync(initCmd, initArgs, { stdio: 'ignore' });
   const port = opts.port ?? (await freePort());
   const launch = (): ChildProcess => {
     const [cmd, args] = asPostgres(path.join(bin, 'postgres'), [
-      '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', ...settings.flatMap((s) => ['-c', s]),
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      ...settings.flatMap((s) => ['-c', s]),
     ]);
     return spawn(cmd, args, { stdio: 'ignore' });
   };

@@ -52,8 +52,8 @@ export async function spawnServer(env: Record<string, string>, opts: SpawnOption
     output += d;
     if (opts.maxOutputChars !== undefined && output.length > opts.maxOutputChars * 2) output = output.slice(-opts.maxOutputChars);
   };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -64,14 +64,17 @@ export async function spawnServer(env: Record<string, string>, opts: SpawnOption
       const match = ready.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve(match[1]!);
+        resolve(match[1]);
       }
     };
     if (opts.readyUrl) {
       const readyUrl = opts.readyUrl;
       const poll = async () => {
         while (child.exitCode === null && child.signalCode === null) {
-          const answered = await fetch(readyUrl, { signal: AbortSignal.timeout(2000) }).then(() => true, () => false);
+          const answered = await fetch(readyUrl, { signal: AbortSignal.timeout(2000) }).then(
+            () => true,
+            () => false,
+          );
           if (answered) {
             clearTimeout(timer);
             resolve(new URL(readyUrl).origin);
@@ -82,7 +85,7 @@ export async function spawnServer(env: Record<string, string>, opts: SpawnOption
       };
       void poll();
     } else {
-      child.stdout!.on('data', check);
+      child.stdout.on('data', check);
     }
     void exited.then((code) => {
       clearTimeout(timer);

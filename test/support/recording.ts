@@ -15,7 +15,12 @@ export interface BotPool {
 }
 
 /** A real libwebrtc participant publishing what it is told to. */
-export async function publisher(ctx: BotPool, user: string, room: string, opts: { role?: Role; audio?: boolean; video?: boolean } = {}): Promise<MediaBot> {
+export async function publisher(
+  ctx: BotPool,
+  user: string,
+  room: string,
+  opts: { role?: Role; audio?: boolean; video?: boolean } = {},
+): Promise<MediaBot> {
   const bot = await MediaBot.join(ctx.srv.url, await ctx.srv.mint({ userId: user, role: opts.role ?? 'speaker' }), room);
   ctx.bots.push(bot);
   if (opts.audio ?? true) await bot.publishAudio();
@@ -74,7 +79,11 @@ export class HookReceiver {
 
   /** Waits for a delivered event of this name for this room (optionally matching). */
   wait(event: string, room: string, match: (body: any) => boolean = () => true, timeoutMs = 20_000) {
-    return eventually(() => this.events.find((e) => e.event === event && e.room === room && match(e.body))?.body, timeoutMs, `webhook ${event} for ${room}`);
+    return eventually(
+      () => this.events.find((e) => e.event === event && e.room === room && match(e.body))?.body,
+      timeoutMs,
+      `webhook ${event} for ${room}`,
+    );
   }
 }
 

@@ -23,9 +23,19 @@ export async function startS3(bucket = 'recordings', port = 0): Promise<TestS3> 
   const server = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: bucket }] });
   const info = await server.run();
   const endpoint = `http://127.0.0.1:${info.port}`;
-  const client = new Minio.Client({ endPoint: '127.0.0.1', port: info.port, useSSL: false, accessKey: S3_KEY, secretKey: S3_SECRET, region: 'us-east-1', pathStyle: true });
+  const client = new Minio.Client({
+    endPoint: '127.0.0.1',
+    port: info.port,
+    useSSL: false,
+    accessKey: S3_KEY,
+    secretKey: S3_SECRET,
+    region: 'us-east-1',
+    pathStyle: true,
+  });
   return {
-    endpoint, bucket, client,
+    endpoint,
+    bucket,
+    client,
     env: { RECORDING_STORAGE: 's3', S3_ENDPOINT: endpoint, S3_BUCKET: bucket, S3_ACCESS_KEY: S3_KEY, S3_SECRET_KEY: S3_SECRET },
     async stop() {
       await server.close();

@@ -107,7 +107,9 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     },
     async joined(userId, room, joinOpts = {}) {
       const client = await server.connect();
-      await client.request('auth', { token: await server.mint({ userId, role: joinOpts.role ?? 'speaker', ...(joinOpts.name ? { name: joinOpts.name } : {}) }) });
+      await client.request('auth', {
+        token: await server.mint({ userId, role: joinOpts.role ?? 'speaker', ...(joinOpts.name ? { name: joinOpts.name } : {}) }),
+      });
       const joined = await client.request('join', { room });
       return { client, id: joined.participant_id };
     },

@@ -6,7 +6,15 @@ import { ConfigError, loadConfig } from '../../server/kernel/config.js';
 
 test('cascade defaults: on, node budget = workers x router budget, no port range', () => {
   const c = loadConfig({ RTC_WORKERS: '3', SFU_ROUTER_CONSUMER_BUDGET: '100' });
-  assert.equal(c.cascade, { enabled: true, nodeConsumerBudget: 300, pingIntervalMs: 2000, pingMisses: 3, portRange: null, address: null, idleSeconds: 30 });
+  assert.equal(c.cascade, {
+    enabled: true,
+    nodeConsumerBudget: 300,
+    pingIntervalMs: 2000,
+    pingMisses: 3,
+    portRange: null,
+    address: null,
+    idleSeconds: 30,
+  });
   const off = loadConfig({ SFU_CASCADE: 'off', SFU_NODE_CONSUMER_BUDGET: '0', SFU_CASCADE_PORTS: '50000-50999' });
   assert.is(off.cascade.enabled, false);
   assert.is(off.cascade.nodeConsumerBudget, 0);

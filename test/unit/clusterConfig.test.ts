@@ -18,7 +18,10 @@ function problems(env: Record<string, string>): string[] {
 
 test('cluster mode refuses PGlite with a clear error', () => {
   const p = problems({ REDIS_URL: 'redis://127.0.0.1:6379' });
-  assert.ok(p.some((x) => x.includes('REDIS_URL') && x.includes('DATABASE_URL')), p.join('\n'));
+  assert.ok(
+    p.some((x) => x.includes('REDIS_URL') && x.includes('DATABASE_URL')),
+    p.join('\n'),
+  );
   assert.equal(problems({ REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://u@127.0.0.1/db' }), []);
 });
 
@@ -36,14 +39,24 @@ test('cluster settings are checked', () => {
 
 function node(id: string, participants: number, rooms: number, extra: Partial<NodeInfo> = {}): NodeInfo {
   return {
-    id, signalingUrl: '', rtcAddress: null, capacity: { participants: 100 }, draining: false, startedAt: 0, updatedAt: 0,
-    load: { cpu: 0, rooms, participants, consumers: 0 }, ...extra,
+    id,
+    signalingUrl: '',
+    rtcAddress: null,
+    capacity: { participants: 100 },
+    draining: false,
+    startedAt: 0,
+    updatedAt: 0,
+    load: { cpu: 0, rooms, participants, consumers: 0 },
+    ...extra,
   };
 }
 
 test('least-loaded picks the emptiest eligible node; draining and full nodes are never picked', () => {
   const nodes = [node('a', 50, 3), node('b', 10, 9), node('c', 10, 2), node('d', 0, 0, { draining: true }), node('e', 100, 0)];
-  assert.equal(eligible(nodes).map((n) => n.id), ['a', 'b', 'c']);
+  assert.equal(
+    eligible(nodes).map((n) => n.id),
+    ['a', 'b', 'c'],
+  );
   assert.is(leastLoaded(eligible(nodes), 'r')!.id, 'c');
   assert.is(leastLoaded(eligible([node('d', 0, 0, { draining: true })]), 'r'), null);
   // Capacity is relative: 30 of 1000 is less loaded than 10 of 100.

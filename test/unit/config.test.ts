@@ -27,7 +27,11 @@ test('every problem is reported at once', () => {
 
 test('the server refuses to start on bad config, with a clear message and exit code 2', () => {
   const main = fileURLToPath(new URL('../../server/main.js', import.meta.url));
-  const result = spawnSync(process.execPath, [main], { env: { ...process.env, PORT: '99999', MAX_CONNECTIONS: '0' }, encoding: 'utf8', timeout: 20_000 });
+  const result = spawnSync(process.execPath, [main], {
+    env: { ...process.env, PORT: '99999', MAX_CONNECTIONS: '0' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   assert.is(result.status, 2);
   assert.match(result.stderr, /PORT must be an integer between 0 and 65535/);
   assert.match(result.stderr, /MAX_CONNECTIONS/);

@@ -20,7 +20,7 @@ test('every server message type is documented', () => {
   // Members of `export interface ServerPayloads` (one declaration); nested payload fields are indented deeper.
   const blocks = [...protocolSource.matchAll(/^export interface ServerPayloads \{\n([\s\S]*?)\n\}$/gm)];
   assert.is(blocks.length, 1, 'ServerPayloads is declared once');
-  const types = [...blocks[0]![1]!.matchAll(/^  '?([a-z][a-z-]*)'?:/gm)].map((m) => m[1]!);
+  const types = [...blocks[0][1].matchAll(/^ {2}'?([a-z][a-z-]*)'?:/gm)].map((m) => m[1]);
   assert.ok(types.length >= 10, `found ${types.length} server types`);
   for (const type of types) assert.ok(protocolDoc.includes(`\`${type}\``), `docs/protocol.md lacks \`${type}\``);
 });
@@ -31,7 +31,7 @@ test('every error code is documented', () => {
 });
 
 test('every environment variable the config reads is in the README', () => {
-  const names = new Set([...configSource.matchAll(/(?:int|str|url|file)\('([A-Z_]+)'/g)].map((m) => m[1]!));
+  const names = new Set([...configSource.matchAll(/(?:int|str|url|file)\('([A-Z_]+)'/g)].map((m) => m[1]));
   assert.ok(names.size >= 15, `found ${names.size} variables`);
   for (const name of names) assert.ok(readme.includes(`\`${name}\``), `README lacks \`${name}\``);
 });

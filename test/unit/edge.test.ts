@@ -11,7 +11,9 @@ import { decodePathPart, parseTarget } from '../../server/edges/http/requestTarg
 
 test('parseTarget: origin-form targets split into path and query; anything else is null, and nothing throws', () => {
   assert.equal(parseTarget('/live/r/index.m3u8?token=a%2Bb&x'), {
-    pathname: '/live/r/index.m3u8', search: '?token=a%2Bb&x', searchParams: new URLSearchParams('token=a%2Bb&x'),
+    pathname: '/live/r/index.m3u8',
+    search: '?token=a%2Bb&x',
+    searchParams: new URLSearchParams('token=a%2Bb&x'),
   });
   assert.is(parseTarget('/a#frag?no')!.pathname, '/a');
   assert.is(parseTarget('/a?')!.search, '');

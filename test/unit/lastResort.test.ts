@@ -18,7 +18,12 @@ import { rawRequest, sendRaw } from '../support/hostile.js';
 
 function capture(): { log: ReturnType<typeof createLogger>; lines: () => string } {
   let text = '';
-  const stream = new Writable({ write(chunk, _enc, cb) { text += chunk; cb(); } });
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      text += chunk;
+      cb();
+    },
+  });
   return { log: createLogger('info', stream), lines: () => text };
 }
 
@@ -34,12 +39,14 @@ async function listen(server: Server): Promise<string> {
 
 test('a request listener that throws or rejects answers 500 internal_error, is logged and counted, and the server goes on', async () => {
   const { log, lines } = capture();
-  const server = createServer(guardRequests((req, res) => {
-    if (req.url === '/throw') throw new Error('sync boom');
-    if (req.url === '/reject') return Promise.reject(new Error('async boom'));
-    res.end('fine');
-    return undefined;
-  }, log));
+  const server = createServer(
+    guardRequests((req, res) => {
+      if (req.url === '/throw') throw new Error('sync boom');
+      if (req.url === '/reject') return Promise.reject(new Error('async boom'));
+      res.end('fine');
+      return undefined;
+    }, log),
+  );
   const url = await listen(server);
   try {
     const before = await counted('request');
@@ -61,10 +68,13 @@ test('a request listener that throws or rejects answers 500 internal_error, is l
 test('an upgrade listener that throws or rejects closes the socket with a 500 and is counted', async () => {
   const { log } = capture();
   const server = createServer((_req, res) => res.end('fine'));
-  server.on('upgrade', guardUpgrades((req) => {
-    if (req.url === '/throw') throw new Error('sync upgrade boom');
-    return Promise.reject(new Error('async upgrade boom'));
-  }, log));
+  server.on(
+    'upgrade',
+    guardUpgrades((req) => {
+      if (req.url === '/throw') throw new Error('sync upgrade boom');
+      return Promise.reject(new Error('async upgrade boom'));
+    }, log),
+  );
   const url = await listen(server);
   try {
     const before = await counted('upgrade');

@@ -18,7 +18,7 @@ test('signed URLs: valid for their room until they expire; forged, tampered or f
   const forged = Buffer.from(JSON.stringify({ r: 'r1', s: 'S1', v: 'mallory', e: expiresAt })).toString('base64url');
   assert.is(access.verify(`${forged}.${mac}`, 'r1'), null, 'tampered payload');
   // Change the mac's first character to another one (a fixed 'x' left it as it was when the mac began with 'x').
-  assert.is(access.verify(`${payload}.${mac![0] === 'A' ? 'B' : 'A'}${mac!.slice(1)}`, 'r1'), null, 'tampered mac');
+  assert.is(access.verify(`${payload}.${mac[0] === 'A' ? 'B' : 'A'}${mac.slice(1)}`, 'r1'), null, 'tampered mac');
   assert.is(new HlsAccess('signed', 'another-secret-0123456789', 60).verify(token, 'r1'), null, 'other key');
   assert.is(access.verify(access.sign('r1', 'S1', 'bob', -1).token, 'r1'), null, 'expired');
   for (const junk of ['', '.', 'abc', 'a.b.c', 'x'.repeat(5000)]) assert.is(access.verify(junk, 'r1'), null);
@@ -56,8 +56,15 @@ test('reactions: counts since the last take, totals kept', () => {
 });
 
 test('parsePlaylist reads what ffmpeg writes', () => {
-  const text = '#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXTINF:2.000000,\np0_00007.ts\n#EXTINF:1.960000,\np0_00008.ts\n#EXT-X-ENDLIST\n';
-  assert.equal(parsePlaylist(text), { mediaSequence: 7, segments: [{ duration: 2, uri: 'p0_00007.ts' }, { duration: 1.96, uri: 'p0_00008.ts' }] });
+  const text =
+    '#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXTINF:2.000000,\np0_00007.ts\n#EXTINF:1.960000,\np0_00008.ts\n#EXT-X-ENDLIST\n';
+  assert.equal(parsePlaylist(text), {
+    mediaSequence: 7,
+    segments: [
+      { duration: 2, uri: 'p0_00007.ts' },
+      { duration: 1.96, uri: 'p0_00008.ts' },
+    ],
+  });
   assert.equal(parsePlaylist(''), { mediaSequence: 0, segments: [] });
 });
 

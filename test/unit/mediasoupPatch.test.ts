@@ -27,7 +27,10 @@ test('patch-lib refuses a fractional maxBitrate, is idempotent and leaves other 
     cpSync(path.join(src, 'node/lib'), path.join(dst, 'node/lib'), { recursive: true });
     const ortc = path.join(dst, 'node/lib/ortc.js');
     // Start from mediasoup's own text whether or not this checkout is patched.
-    const original = readFileSync(ortc, 'utf8').replace(/ {4}\/\/ maxBitrate is optional\. \(switchboard patch[\s\S]*?invalid encoding\.maxBitrate'\);\n {4}\}\n/, '');
+    const original = readFileSync(ortc, 'utf8').replace(
+      / {4}\/\/ maxBitrate is optional\. \(switchboard patch[\s\S]*?invalid encoding\.maxBitrate'\);\n {4}\}\n/,
+      '',
+    );
     writeFileSync(ortc, original); // a fresh copy, linked to nothing else yet
     const other = path.join(work, 'other-link.js');
     linkSync(ortc, other);
@@ -42,7 +45,10 @@ test('patch-lib refuses a fractional maxBitrate, is idempotent and leaves other 
 
     const require = createRequire(ortc);
     const { validateAndNormalizeRtpParameters } = require(ortc) as { validateAndNormalizeRtpParameters(p: unknown): void };
-    const params = (maxBitrate: unknown) => ({ codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 1, maxBitrate }] });
+    const params = (maxBitrate: unknown) => ({
+      codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }],
+      encodings: [{ ssrc: 1, maxBitrate }],
+    });
     assert.throws(() => validateAndNormalizeRtpParameters(params(1.5)), /invalid encoding\.maxBitrate/);
     assert.throws(() => validateAndNormalizeRtpParameters(params(-1)), /invalid encoding\.maxBitrate/);
     validateAndNormalizeRtpParameters(params(1_500_000));

@@ -8,7 +8,14 @@ import { ConfigError, loadConfig } from '../../server/kernel/config.js';
 import { localFirst } from '../../server/edges/cluster/nodeSelector.js';
 import type { NodeInfo } from '../../server/edges/cluster/nodeRegistry.js';
 import { planWorkers, splitRtcWorkers, workerExecArgv } from '../../server/edges/cluster/processPlan.js';
-import { headEnd, homeProcess, isRequestLine, parseHead, routingRoom, unverifiedRoomClaim } from '../../server/edges/cluster/processRouting.js';
+import {
+  headEnd,
+  homeProcess,
+  isRequestLine,
+  parseHead,
+  routingRoom,
+  unverifiedRoomClaim,
+} from '../../server/edges/cluster/processRouting.js';
 
 const CLUSTER = { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://u@127.0.0.1/db' };
 
@@ -28,10 +35,20 @@ test('NODE_PROCESSES defaults to 1 (one process, least-loaded) and > 1 needs Red
   assert.is(one.processes.index, null);
   assert.is(one.cluster.selector, 'least-loaded');
   const p = problems({ NODE_PROCESSES: '2' });
-  assert.ok(p.some((x) => /NODE_PROCESSES > 1 needs Redis/.test(x)), p.join('; '));
-  assert.ok(p.some((x) => /NODE_PROCESSES > 1 needs a PostgreSQL/.test(x)), p.join('; '));
+  assert.ok(
+    p.some((x) => /NODE_PROCESSES > 1 needs Redis/.test(x)),
+    p.join('; '),
+  );
+  assert.ok(
+    p.some((x) => /NODE_PROCESSES > 1 needs a PostgreSQL/.test(x)),
+    p.join('; '),
+  );
   assert.ok(problems({ NODE_PROCESSES: '0' }).some((x) => /NODE_PROCESSES must be an integer/.test(x)));
-  assert.ok(problems({ ...CLUSTER, NODE_PROCESSES: '2', PORT: '9000', NODE_INTERNAL_PORT_BASE: '8999' }).some((x) => /must not include PORT 9000/.test(x)));
+  assert.ok(
+    problems({ ...CLUSTER, NODE_PROCESSES: '2', PORT: '9000', NODE_INTERNAL_PORT_BASE: '8999' }).some((x) =>
+      /must not include PORT 9000/.test(x),
+    ),
+  );
   const two = loadConfig({ ...CLUSTER, NODE_PROCESSES: '2', PORT: '9000' });
   assert.is(two.cluster.selector, 'local-first');
   assert.is(two.processes.internalPortBase, 9001);
@@ -39,24 +56,52 @@ test('NODE_PROCESSES defaults to 1 (one process, least-loaded) and > 1 needs Red
 
 test('each worker: its own NODE_ID, internal port, public URL, RTC ports and share of RTC workers', () => {
   const env = {
-    ...CLUSTER, NODE_PROCESSES: '3', NODE_ID: 'n1', PORT: '8080', RTC_WORKERS: '4', RTC_PORT: '40000', NODE_PUBLIC_URL: 'http://10.0.0.11:8080', A: 'b',
+    ...CLUSTER,
+    NODE_PROCESSES: '3',
+    NODE_ID: 'n1',
+    PORT: '8080',
+    RTC_WORKERS: '4',
+    RTC_PORT: '40000',
+    NODE_PUBLIC_URL: 'http://10.0.0.11:8080',
+    A: 'b',
   };
   const plans = planWorkers(loadConfig(env), env, []);
-  assert.equal(plans.map((p) => p.nodeId), ['n1-p0', 'n1-p1', 'n1-p2']);
-  assert.equal(plans.map((p) => p.env['PORT']), ['8081', '8082', '8083']);
-  assert.equal(plans.map((p) => p.env['NODE_PUBLIC_URL']), ['http://10.0.0.11:8081', 'http://10.0.0.11:8082', 'http://10.0.0.11:8083']);
-  assert.equal(plans.map((p) => p.rtcWorkers), [2, 1, 1]);
-  assert.equal(plans.map((p) => p.env['RTC_PORT']), ['40000', '40002', '40003']);
-  assert.equal(plans.map((p) => p.env['SWITCHBOARD_PROCESS_INDEX']), ['0', '1', '2']);
-  assert.is(plans[0]!.env['A'], 'b');
+  assert.equal(
+    plans.map((p) => p.nodeId),
+    ['n1-p0', 'n1-p1', 'n1-p2'],
+  );
+  assert.equal(
+    plans.map((p) => p.env['PORT']),
+    ['8081', '8082', '8083'],
+  );
+  assert.equal(
+    plans.map((p) => p.env['NODE_PUBLIC_URL']),
+    ['http://10.0.0.11:8081', 'http://10.0.0.11:8082', 'http://10.0.0.11:8083'],
+  );
+  assert.equal(
+    plans.map((p) => p.rtcWorkers),
+    [2, 1, 1],
+  );
+  assert.equal(
+    plans.map((p) => p.env['RTC_PORT']),
+    ['40000', '40002', '40003'],
+  );
+  assert.equal(
+    plans.map((p) => p.env['SWITCHBOARD_PROCESS_INDEX']),
+    ['0', '1', '2'],
+  );
+  assert.is(plans[0].env['A'], 'b');
   // A worker's own config: it is process i of node n1, and not a primary.
-  const worker = loadConfig(plans[1]!.env);
+  const worker = loadConfig(plans[1].env);
   assert.equal(worker.processes, { count: 3, internalPortBase: 8083, index: 1, nodeId: 'n1' });
   assert.is(worker.nodeId, 'n1-p1');
   assert.is(worker.sfu.workers, 1);
   assert.equal(splitRtcWorkers(0, 2), [0, 0]);
   assert.equal(splitRtcWorkers(1, 2), [1, 1]);
-  assert.equal(workerExecArgv(['--inspect=127.0.0.1:9300', '--max-semi-space-size=64'], 1), ['--inspect=127.0.0.1:9302', '--max-semi-space-size=64']);
+  assert.equal(workerExecArgv(['--inspect=127.0.0.1:9300', '--max-semi-space-size=64'], 1), [
+    '--inspect=127.0.0.1:9302',
+    '--max-semi-space-size=64',
+  ]);
 });
 
 test('request heads: routing room from ?room=, else the token claim; garbage and other requests have none', async () => {
@@ -88,10 +133,16 @@ test('request heads: routing room from ?room=, else the token claim; garbage and
   assert.equal(new Set(Array.from({ length: 50 }, (_, i) => homeProcess(`r${i}`, 4))).size, 4);
 });
 
-test('local-first: the room\'s home process, else the asking process, else the least loaded; never a full or draining one', () => {
+test("local-first: the room's home process, else the asking process, else the least loaded; never a full or draining one", () => {
   const node = (id: string, participants = 0): NodeInfo => ({
-    id, signalingUrl: '', rtcAddress: null, capacity: { participants: 100 }, load: { cpu: 0, rooms: 0, participants, consumers: 0 },
-    draining: false, startedAt: 0, updatedAt: 0,
+    id,
+    signalingUrl: '',
+    rtcAddress: null,
+    capacity: { participants: 100 },
+    load: { cpu: 0, rooms: 0, participants, consumers: 0 },
+    draining: false,
+    startedAt: 0,
+    updatedAt: 0,
   });
   const select = localFirst('n-p0', (room) => (room === 'r1' ? 'n-p1' : 'n-p0'));
   const all = [node('n-p0', 50), node('n-p1', 60), node('other', 1)];

@@ -60,7 +60,10 @@ test('batcher groups writes of one tick and fails them together', async () => {
   await batcher.add(4);
   assert.equal(batches, [[1, 2, 3], [4]]);
   const results = await Promise.allSettled([batcher.add(5), batcher.add(-1)]);
-  assert.equal(results.map((r) => r.status), ['rejected', 'rejected']);
+  assert.equal(
+    results.map((r) => r.status),
+    ['rejected', 'rejected'],
+  );
 });
 
 test.run();

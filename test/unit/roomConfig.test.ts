@@ -13,7 +13,11 @@ test('room and webhook defaults', () => {
 });
 
 test('webhook URLs are parsed and need a strong secret', () => {
-  const ok = loadConfig({ WEBHOOK_URLS: 'http://a.example/h, https://b.example/h', WEBHOOK_SECRET: 's'.repeat(16), ROOM_EMPTY_TIMEOUT_SECONDS: '0' });
+  const ok = loadConfig({
+    WEBHOOK_URLS: 'http://a.example/h, https://b.example/h',
+    WEBHOOK_SECRET: 's'.repeat(16),
+    ROOM_EMPTY_TIMEOUT_SECONDS: '0',
+  });
   assert.equal(ok.webhooks.urls, ['http://a.example/h', 'https://b.example/h']);
   assert.is(ok.rooms.emptyTimeoutSeconds, 0);
   for (const [env, name] of [

@@ -58,7 +58,10 @@ class Receiver {
           const expected = `v1=${createHmac('sha256', SECRET).update(`${ts}.${raw}`).digest('hex')}`;
           const body = JSON.parse(raw);
           this.accepted.push({
-            id: String(req.headers['switchboard-webhook-id']), event: body.event, room: body.room, body,
+            id: String(req.headers['switchboard-webhook-id']),
+            event: body.event,
+            room: body.room,
+            body,
             signatureOk: sig === expected && verify(SECRET, ts, raw, sig) && !verify('another-secret-0123456', ts, raw, sig),
           });
         }
@@ -122,7 +125,10 @@ test('events reach the receiver signed, with ids, in order per room', async () =
     await eventually(() => receiver.events('w-one').length === 6 && receiver.events('w-two').length === 6, 10_000, 'all delivered');
     assert.equal(receiver.events('w-one'), LIFECYCLE);
     assert.equal(receiver.events('w-two'), LIFECYCLE);
-    assert.ok(receiver.accepted.every((d) => d.signatureOk), 'every signature verifies (and not with another secret)');
+    assert.ok(
+      receiver.accepted.every((d) => d.signatureOk),
+      'every signature verifies (and not with another secret)',
+    );
     assert.is(new Set(receiver.accepted.map((d) => d.id)).size, 12, 'unique event ids');
     const joined = receiver.accepted.find((d) => d.event === 'participant_joined')!.body;
     assert.ok(joined.participant.participant_id && joined.call_id && joined.created_at);
@@ -149,9 +155,14 @@ test('a receiver that fails for a while gets everything afterwards, in order (re
     await lifecycle(srv, 'w-flaky');
     await eventually(() => receiver.attempts >= 4, 10_000, 'retries');
     assert.is(receiver.accepted.length, 0);
-    const rows = await srv.app.db.query<{ attempts: number; last_error: string }>(`SELECT attempts, last_error FROM webhook_outbox WHERE room = 'w-flaky' ORDER BY id`);
-    assert.ok(rows[0]!.attempts >= 2 && rows[0]!.last_error === 'HTTP 503', JSON.stringify(rows[0]));
-    assert.ok(rows.slice(1).every((r) => r.attempts === 0), 'later events wait behind the first (order per room)');
+    const rows = await srv.app.db.query<{ attempts: number; last_error: string }>(
+      `SELECT attempts, last_error FROM webhook_outbox WHERE room = 'w-flaky' ORDER BY id`,
+    );
+    assert.ok(rows[0].attempts >= 2 && rows[0].last_error === 'HTTP 503', JSON.stringify(rows[0]));
+    assert.ok(
+      rows.slice(1).every((r) => r.attempts === 0),
+      'later events wait behind the first (order per room)',
+    );
     failing = false;
     await eventually(() => receiver.events('w-flaky').length === 6, 10_000, 'delivered after recovery');
     assert.equal(receiver.events('w-flaky'), LIFECYCLE);
@@ -165,7 +176,7 @@ test('a receiver that fails for a while gets everything afterwards, in order (re
   }
 });
 
-test('when a receiver answers again, every room\'s waiting events are due at once (not after each one\'s own backoff)', async () => {
+test("when a receiver answers again, every room's waiting events are due at once (not after each one's own backoff)", async () => {
   const receiver = new Receiver(await freePort());
   let failing = true;
   receiver.status = () => (failing ? 503 : 200);
@@ -211,9 +222,9 @@ test('a receiver answering 302 is a failed delivery: the redirect is not followe
     const rows = await srv.app.db.query<{ attempts: number; last_error: string; delivered_at: Date | null }>(
       `SELECT attempts, last_error, delivered_at FROM webhook_outbox WHERE room = 'w-redirect' ORDER BY id LIMIT 1`,
     );
-    assert.ok(rows[0]!.attempts >= 2, JSON.stringify(rows[0]));
-    assert.match(rows[0]!.last_error, /^HTTP 302/);
-    assert.is(rows[0]!.delivered_at, null);
+    assert.ok(rows[0].attempts >= 2, JSON.stringify(rows[0]));
+    assert.match(rows[0].last_error, /^HTTP 302/);
+    assert.is(rows[0].delivered_at, null);
     assert.is(target.attempts, 0, 'the redirect target got no request');
   } finally {
     await srv.stop();
@@ -228,11 +239,17 @@ test('events stored while the receiver is down are delivered after a server rest
   const first = await startServer({ env: env(receiver) });
   const dataDir = first.dataDir;
   await lifecycle(first, 'w-restart');
-  await eventually(async () => (await first.app.db.query(`SELECT 1 FROM webhook_outbox WHERE room = 'w-restart'`)).length === 6, 5000, 'stored');
+  await eventually(
+    async () => (await first.app.db.query(`SELECT 1 FROM webhook_outbox WHERE room = 'w-restart'`)).length === 6,
+    5000,
+    'stored',
+  );
   await first.app.close();
   // As if the run had died mid-delivery: every row still leased to this NODE_ID for an hour.
   const db = await openPglite(path.join(dataDir, 'pglite'));
-  const leased = await db.query(`UPDATE webhook_outbox SET locked_by = 'test-node', locked_until = now() + interval '1 hour' WHERE room = 'w-restart' RETURNING id`);
+  const leased = await db.query(
+    `UPDATE webhook_outbox SET locked_by = 'test-node', locked_until = now() + interval '1 hour' WHERE room = 'w-restart' RETURNING id`,
+  );
   await db.close();
   assert.is(leased.length, 6);
   await receiver.start();
@@ -289,7 +306,9 @@ test('two nodes sharing one PostgreSQL deliver each event once, in order per roo
     await eventually(() => rooms.every((r) => receiver.events(r).length >= 6), 15_000, 'all delivered');
     for (const r of rooms) assert.equal(receiver.events(r), LIFECYCLE, r);
     assert.is(receiver.accepted.length, rooms.length * 6, 'no duplicates');
-    const by = await a.app.db.query<{ locked_by: string; n: number }>('SELECT locked_by, count(*)::int AS n FROM webhook_outbox GROUP BY locked_by');
+    const by = await a.app.db.query<{ locked_by: string; n: number }>(
+      'SELECT locked_by, count(*)::int AS n FROM webhook_outbox GROUP BY locked_by',
+    );
     assert.ok(by.length >= 1);
   } finally {
     await a.stop();
@@ -309,7 +328,10 @@ test('track_published and track_unpublished come from the SFU side', async () =>
     await bot.signaling.request('close-producer', { producer_id: audio.id });
     await eventually(() => receiver.events('w-track').includes('track_unpublished'), 10_000, 'track events');
     const published = receiver.accepted.find((d) => d.event === 'track_published')!.body;
-    assert.equal([published.track.producer_id, published.track.source, published.track.participant_id], [audio.id, 'mic', bot.participantId]);
+    assert.equal(
+      [published.track.producer_id, published.track.source, published.track.participant_id],
+      [audio.id, 'mic', bot.participantId],
+    );
     assert.equal(receiver.events('w-track'), ['room_started', 'participant_joined', 'track_published', 'track_unpublished']);
     await bot.close();
   } finally {

@@ -114,18 +114,23 @@ function renderHands(hands: Array<{ user_id: string; display_name: string }>): v
   handRaised = hands.some((h) => h.user_id === client?.identity?.user_id);
   handButton.textContent = handRaised ? 'Lower hand' : 'Raise hand';
   muteAllButton.hidden = !staff;
-  handList.replaceChildren(...hands.map((h) => {
-    const li = document.createElement('li');
-    li.textContent = `✋ ${h.display_name || h.user_id} `;
-    if (staff) {
-      const take = document.createElement('button');
-      take.type = 'button';
-      take.textContent = 'Let speak';
-      take.addEventListener('click', () => void client?.acknowledgeHand({ userId: h.user_id, promote: true }).catch((err: Error) => showError(err.message)));
-      li.append(take);
-    }
-    return li;
-  }));
+  handList.replaceChildren(
+    ...hands.map((h) => {
+      const li = document.createElement('li');
+      li.textContent = `✋ ${h.display_name || h.user_id} `;
+      if (staff) {
+        const take = document.createElement('button');
+        take.type = 'button';
+        take.textContent = 'Let speak';
+        take.addEventListener(
+          'click',
+          () => void client?.acknowledgeHand({ userId: h.user_id, promote: true }).catch((err: Error) => showError(err.message)),
+        );
+        li.append(take);
+      }
+      return li;
+    }),
+  );
 }
 
 async function toggleMute(track: 'audio' | 'video'): Promise<void> {
@@ -213,7 +218,8 @@ function wire(c: SwitchboardClient): void {
   c.on('track-added', (remote) => attachRemote(remote));
   c.on('track-removed', (remote) => detachRemote(remote));
   c.on('active-speaker', ({ participant_id }) => {
-    for (const t of tiles.querySelectorAll('.tile')) t.classList.toggle('active-speaker', (t as HTMLElement).dataset['participant'] === participant_id);
+    for (const t of tiles.querySelectorAll('.tile'))
+      t.classList.toggle('active-speaker', (t as HTMLElement).dataset['participant'] === participant_id);
   });
   c.on('audio-levels', ({ levels }) => showLevels(levels));
   c.on('connection-quality', ({ participant_id, quality, score }) => showQuality(participant_id, quality, score));
@@ -360,10 +366,13 @@ function showLevels(levels: Array<{ participant_id: string; volume: number }>): 
     bar.style.width = `${Math.max(0, Math.min(100, ((volume + 60) / 60) * 100))}%`; // -60..0 dBov
     tile.classList.add('speaking');
     clearTimeout(speakingTimers.get(id));
-    speakingTimers.set(id, setTimeout(() => {
-      tile.classList.remove('speaking');
-      bar.style.width = '0';
-    }, 1200));
+    speakingTimers.set(
+      id,
+      setTimeout(() => {
+        tile.classList.remove('speaking');
+        bar.style.width = '0';
+      }, 1200),
+    );
   }
 }
 

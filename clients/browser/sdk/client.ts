@@ -15,19 +15,22 @@
 
 import type { Device } from 'mediasoup-client/types';
 import type {
-  ClientPayloads, ClientType, Identity, ParticipantInfo, ProducerInfo,
-  ServerPayloads, ServerType, Source, Track,
+  ClientPayloads,
+  ClientType,
+  Identity,
+  ParticipantInfo,
+  ProducerInfo,
+  ServerPayloads,
+  ServerType,
+  Source,
+  Track,
 } from '../../../signaling/protocol/protocol.js';
 import { captureMedia, type CapturedTrack } from './capture.js';
 import { MediaSession } from './mediaSession.js';
 import { RoomControlRequests } from './roomControl.js';
 import { RoomMirror } from './roomMirror.js';
-import {
-  Signaling, SignalingError, type ConnectionState, type Reply, type TokenSource,
-} from './signaling.js';
-import type {
-  ClientOptions, EmitSdkEvent, JoinOptions, LocalTrack, PublishOptions, RemoteTrack, ServerMessage,
-} from './types.js';
+import { Signaling, SignalingError, type ConnectionState, type Reply, type TokenSource } from './signaling.js';
+import type { ClientOptions, EmitSdkEvent, JoinOptions, LocalTrack, PublishOptions, RemoteTrack, ServerMessage } from './types.js';
 
 export class SwitchboardClient extends RoomControlRequests {
   readonly signaling: Signaling;
@@ -53,7 +56,9 @@ export class SwitchboardClient extends RoomControlRequests {
       // Closed for good (bad token, replaced by another tab, gave up): the room is gone too.
       if (change.state === 'closed' && this.room) {
         this.forgetRoom();
-        this.emit('room-left', { reason: `connection closed${change.code ? ` (${change.code})` : ''}${change.reason ? `: ${change.reason}` : ''}` });
+        this.emit('room-left', {
+          reason: `connection closed${change.code ? ` (${change.code})` : ''}${change.reason ? `: ${change.reason}` : ''}`,
+        });
       }
     });
     this.signaling.on('reconnected', ({ identity }) => void this.onReconnected(identity));
@@ -216,7 +221,7 @@ export class SwitchboardClient extends RoomControlRequests {
       this.forgetRoom();
       this.emit('room-left', { reason: `kicked: ${m.payload.reason}` });
     }
-    if (m.type !== 'ack' && m.type !== 'joined') this.emit(m.type, m.payload as never);
+    if (m.type !== 'ack' && m.type !== 'joined') this.emit(m.type, m.payload);
   }
 
   // ---- publishing -----------------------------------------------------------
@@ -285,7 +290,6 @@ export class SwitchboardClient extends RoomControlRequests {
   setPreferredLayers(producerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
     return this.media.setPreferredLayers(producerId, spatialLayer, temporalLayer);
   }
-
 }
 
 function joinPayload(room: string, opts: JoinOptions) {

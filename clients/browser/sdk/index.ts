@@ -4,13 +4,36 @@
 export { SwitchboardClient } from './client.js';
 export { CAMERA_SIMULCAST, CAMERA_SVC } from './encodings.js';
 export type {
-  ClientOptions, VideoCodec, JoinOptions, PublishOptions, LocalTrack, RemoteTrack, SdkEvents, ServerEvents, SwitchboardEvents,
+  ClientOptions,
+  VideoCodec,
+  JoinOptions,
+  PublishOptions,
+  LocalTrack,
+  RemoteTrack,
+  SdkEvents,
+  ServerEvents,
+  SwitchboardEvents,
 } from './types.js';
 export {
-  Signaling, SignalingError, signalingUrl,
-  type ConnectionState, type ReconnectOptions, type Reply, type SignalingOptions, type StateChange, type TokenSource,
+  Signaling,
+  SignalingError,
+  signalingUrl,
+  type ConnectionState,
+  type ReconnectOptions,
+  type Reply,
+  type SignalingOptions,
+  type StateChange,
+  type TokenSource,
 } from './signaling.js';
 export { Emitter, type Listener } from './emitter.js';
 export type {
-  Identity, MediaKind, ParticipantInfo, ProducerInfo, Quality, RoomState, Role, Source, Track,
+  Identity,
+  MediaKind,
+  ParticipantInfo,
+  ProducerInfo,
+  Quality,
+  RoomState,
+  Role,
+  Source,
+  Track,
 } from '../../../signaling/protocol/protocol.js';

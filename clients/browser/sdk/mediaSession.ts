@@ -50,7 +50,10 @@ export class MediaSession {
     if ((kind === 'audio') !== (source === 'mic' || source === 'screen-audio')) throw new Error(`a ${kind} track cannot be the ${source}`);
     if (this.localTracks.has(source)) throw new Error(`already publishing the ${source}`);
     const local: LocalTrack = {
-      source, kind, track, producer: null,
+      source,
+      kind,
+      track,
+      producer: null,
       simulcast: source === 'camera' && (opts.simulcast ?? this.opts.simulcast ?? true),
     };
     this.localTracks.set(source, local);
@@ -203,7 +206,7 @@ export class MediaSession {
       producerId,
       consumerId: consumer.id,
       participantId: info.participant_id,
-      kind: consumer.kind as MediaKind,
+      kind: consumer.kind,
       source: info.source,
       track: consumer.track,
       consumer,

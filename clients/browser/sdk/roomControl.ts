@@ -25,7 +25,8 @@ export abstract class RoomControlRequests extends Emitter<SwitchboardEvents> {
   /** Takes the head of the queue (or userId's hand); `promote` makes a viewer a speaker. */
   acknowledgeHand(opts: { userId?: string; promote?: boolean } = {}): Promise<{ hand: RaisedHand }> {
     return this.signaling.request('acknowledge-hand', {
-      ...(opts.userId !== undefined ? { user_id: opts.userId } : {}), ...(opts.promote !== undefined ? { promote: opts.promote } : {}),
+      ...(opts.userId !== undefined ? { user_id: opts.userId } : {}),
+      ...(opts.promote !== undefined ? { promote: opts.promote } : {}),
     });
   }
 
@@ -83,4 +84,5 @@ export abstract class RoomControlRequests extends Emitter<SwitchboardEvents> {
   /** Resolves once the files are finalized (ffmpeg flushes and probes them first). */
   stopRecording(): Promise<Reply<'stop-recording'>> {
     return this.signaling.request('stop-recording', {}, 30_000);
-  }}
+  }
+}

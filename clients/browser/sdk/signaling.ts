@@ -4,18 +4,26 @@
 // announced by the `reconnected` event. Types come from signaling/protocol/protocol.ts.
 
 import type {
-  AckResults, ClientPayloads, ClientType, ErrorCode, Identity, ServerMessage, ServerPayloads,
+  AckResults,
+  ClientPayloads,
+  ClientType,
+  ErrorCode,
+  Identity,
+  ServerMessage,
+  ServerPayloads,
 } from '../../../signaling/protocol/protocol.js';
 import { Emitter } from './emitter.js';
 
 /** What a request resolves with: `joined` for `join`, the `ack` payload otherwise. */
-export type Reply<K extends ClientType> = K extends 'join'
-  ? ServerPayloads['joined']
-  : K extends keyof AckResults ? AckResults[K] : never;
+export type Reply<K extends ClientType> = K extends 'join' ? ServerPayloads['joined'] : K extends keyof AckResults ? AckResults[K] : never;
 
 /** An `error` reply from the server. */
 export class SignalingError extends Error {
-  constructor(readonly code: ErrorCode, message: string, readonly field?: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
     super(`${code}: ${message}`);
     this.name = 'SignalingError';
   }

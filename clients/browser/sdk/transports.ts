@@ -6,7 +6,11 @@
 
 import { Device } from 'mediasoup-client';
 import type {
-  ConnectionState as TransportConnectionState, IceParameters, RtpCapabilities, Transport, TransportOptions,
+  ConnectionState as TransportConnectionState,
+  IceParameters,
+  RtpCapabilities,
+  Transport,
+  TransportOptions,
 } from 'mediasoup-client/types';
 import type { ClientPayloads, Source } from '../../../signaling/protocol/protocol.js';
 import { StaleError } from './retry.js';
@@ -81,7 +85,8 @@ export class Transports {
     try {
       const device = await this.loadDevice();
       const { transport: remote } = await this.signaling.request('create-transport', {
-        direction, ...(this.settings.forceTcp ? { force_tcp: true } : {}),
+        direction,
+        ...(this.settings.forceTcp ? { force_tcp: true } : {}),
       });
       this.checkGeneration(generation);
       const options: TransportOptions = {
@@ -91,17 +96,20 @@ export class Transports {
       };
       const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
       transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-        this.signaling.request('connect-transport', { transport_id: transport.id, dtls_parameters: dtlsParameters as unknown as ClientPayloads['connect-transport']['dtls_parameters'] })
+        this.signaling
+          .request('connect-transport', { transport_id: transport.id, dtls_parameters: dtlsParameters })
           .then(() => callback(), errback);
       });
       if (direction === 'send') {
         transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-          this.signaling.request('produce', {
-            transport_id: transport.id,
-            kind,
-            rtp_parameters: rtpParameters as unknown as ClientPayloads['produce']['rtp_parameters'],
-            source: (appData['source'] as Source | undefined) ?? (kind === 'audio' ? 'mic' : 'camera'),
-          }).then(({ producer_id }) => callback({ id: producer_id }), errback);
+          this.signaling
+            .request('produce', {
+              transport_id: transport.id,
+              kind,
+              rtp_parameters: rtpParameters as unknown as ClientPayloads['produce']['rtp_parameters'],
+              source: (appData['source'] as Source | undefined) ?? (kind === 'audio' ? 'mic' : 'camera'),
+            })
+            .then(({ producer_id }) => callback({ id: producer_id }), errback);
         });
       }
       transport.on('connectionstatechange', (state) => this.onState(transport, state));
@@ -127,9 +135,10 @@ export class Transports {
       entry.attempts = 0;
     } else if (state === 'failed' || state === 'disconnected') {
       // First restart right away on failure (after a grace period on disconnected), then backing off.
-      const delay = state === 'failed' && entry.attempts === 0
-        ? 0
-        : Math.max(this.settings.iceDisconnectedGraceMs ?? 2000, Math.min(30_000, 1000 * 2 ** entry.attempts));
+      const delay =
+        state === 'failed' && entry.attempts === 0
+          ? 0
+          : Math.max(this.settings.iceDisconnectedGraceMs ?? 2000, Math.min(30_000, 1000 * 2 ** entry.attempts));
       entry.timer = setTimeout(() => void this.restartIce(transport, entry), delay);
     }
   }

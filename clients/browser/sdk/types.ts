@@ -2,9 +2,7 @@
 // receives, and the events SwitchboardClient emits.
 
 import type { BuiltinHandlerName, Consumer, ConnectionState as TransportConnectionState, Producer } from 'mediasoup-client/types';
-import type {
-  MediaKind, ParticipantInfo, RoomState, ServerPayloads, ServerType, Source,
-} from '../../../signaling/protocol/protocol.js';
+import type { MediaKind, ParticipantInfo, RoomState, ServerPayloads, ServerType, Source } from '../../../signaling/protocol/protocol.js';
 import type { ReconnectOptions, StateChange } from './signaling.js';
 
 export interface ClientOptions {

@@ -45,7 +45,8 @@ export class LiveChat {
     const name = this.ctx.roomOfActor(actor, roomName);
     return this.ctx.locks.run(name, async () => {
       const stream = this.ctx.openStream(name);
-      const message = stream.history.find((m) => m.message_id === messageId) ?? (await this.ctx.persist(this.ctx.store.getMessage(stream.id, messageId)));
+      const message =
+        stream.history.find((m) => m.message_id === messageId) ?? (await this.ctx.persist(this.ctx.store.getMessage(stream.id, messageId)));
       if (!message) throw new AppError('not_found', `no message ${messageId} in this stream`, 'message_id');
       const user = this.ctx.userOf(actor);
       if (!user || message.user_id !== user.userId) this.ctx.allow(actor, 'moderate-chat');
@@ -70,14 +71,19 @@ export class LiveChat {
       const stream = this.ctx.openStream(name);
       let message: LiveChatMessage | null = null;
       if (messageId !== null) {
-        message = stream.history.find((m) => m.message_id === messageId) ?? (await this.ctx.persist(this.ctx.store.getMessage(stream.id, messageId)));
+        message =
+          stream.history.find((m) => m.message_id === messageId) ??
+          (await this.ctx.persist(this.ctx.store.getMessage(stream.id, messageId)));
         if (!message) throw new AppError('not_found', `no message ${messageId} in this stream`, 'message_id');
       } else if (!stream.pinned) {
         return null;
       }
       await this.ctx.persist(this.ctx.store.setPinned(stream.id, messageId));
       stream.pinned = message;
-      this.ctx.broadcast(name, { type: 'live-chat-pinned', payload: { stream_id: stream.id, message, by: this.ctx.userOf(actor)?.userId ?? null } });
+      this.ctx.broadcast(name, {
+        type: 'live-chat-pinned',
+        payload: { stream_id: stream.id, message, by: this.ctx.userOf(actor)?.userId ?? null },
+      });
       return message;
     });
   }
@@ -104,7 +110,15 @@ export class LiveChat {
 
   /** Counters of accepted chat messages and reactions (GET /metrics). */
   registerMetrics(registry: Registry): void {
-    this.chatCounter = new Counter({ name: 'switchboard_live_chat_messages_total', help: 'Stream chat messages accepted', registers: [registry] });
-    this.reactionCounter = new Counter({ name: 'switchboard_live_reactions_total', help: 'Stream reactions accepted', registers: [registry] });
+    this.chatCounter = new Counter({
+      name: 'switchboard_live_chat_messages_total',
+      help: 'Stream chat messages accepted',
+      registers: [registry],
+    });
+    this.reactionCounter = new Counter({
+      name: 'switchboard_live_reactions_total',
+      help: 'Stream reactions accepted',
+      registers: [registry],
+    });
   }
 }

@@ -17,6 +17,9 @@ export const LIVE_ALLOWED: Record<LiveAction, readonly Role[]> = {
 
 export function assertLiveAllowed(role: Role, action: LiveAction): void {
   if (!LIVE_ALLOWED[action].includes(role)) {
-    throw new AppError('forbidden', `a ${role} may not ${action === 'go-live' ? 'start or stop the live stream' : action.replace(/-/g, ' ')}`);
+    throw new AppError(
+      'forbidden',
+      `a ${role} may not ${action === 'go-live' ? 'start or stop the live stream' : action.replace(/-/g, ' ')}`,
+    );
   }
 }

@@ -9,9 +9,7 @@
 import { rm } from 'node:fs/promises';
 import { Gauge, type Registry } from 'prom-client';
 import path from 'node:path';
-import type {
-  Identity, LiveChatMessage, LiveLayout, LiveReaction, LiveStreamInfo,
-} from '../../../signaling/protocol/protocol.js';
+import type { Identity, LiveChatMessage, LiveLayout, LiveReaction, LiveStreamInfo } from '../../../signaling/protocol/protocol.js';
 import { AppError } from '../../kernel/errors.js';
 import type { EventSink } from '../events.js';
 import type { Logger } from '../../kernel/logger.js';
@@ -71,7 +69,8 @@ export class LiveService {
   }
 
   private async emit(name: 'live_stream_started' | 'live_stream_finished', room: string, stream: LiveStreamInfo): Promise<void> {
-    await this.events().emit({ name, room, data: { call_id: stream.call_id, stream } })
+    await this.events()
+      .emit({ name, room, data: { call_id: stream.call_id, stream } })
       .catch((err) => this.log.error({ err, room }, `could not record ${name}`));
   }
 
@@ -90,12 +89,21 @@ export class LiveService {
       const media = room.media;
       if (!media || media.closed) throw new AppError('conflict', 'nothing is published in this room');
       const layout = opts.layout ?? 'speaker';
-      if (layout === 'grid' && opts.participantId !== undefined) throw new AppError('invalid_payload', 'a grid shows everyone: leave out participant_id', 'participant_id');
-      const { participantId, producers } = layout === 'grid' ? this.sources.gridSource(room, media) : this.sources.pickSource(room, media, opts.participantId);
+      if (layout === 'grid' && opts.participantId !== undefined)
+        throw new AppError('invalid_payload', 'a grid shows everyone: leave out participant_id', 'participant_id');
+      const { participantId, producers } =
+        layout === 'grid' ? this.sources.gridSource(room, media) : this.sources.pickSource(room, media, opts.participantId);
       const started = this.ctx.userOf(actor);
-      const row = await this.ctx.persist(this.store.create({
-        room: roomName, callId: room.callId, nodeId: this.nodeId, layout, participantId, startedBy: started?.userId ?? null,
-      }));
+      const row = await this.ctx.persist(
+        this.store.create({
+          room: roomName,
+          callId: room.callId,
+          nodeId: this.nodeId,
+          layout,
+          participantId,
+          startedBy: started?.userId ?? null,
+        }),
+      );
       if (!row) throw new AppError('conflict', `room ${roomName} is already live (on another node)`);
       const stream = new LiveStream(row, path.join(this.config.dir, row.id), this.config.viewerTimeoutSeconds * 1000);
       this.ctx.streams.set(roomName, stream);
@@ -128,7 +136,10 @@ export class LiveService {
         throw new AppError('unavailable', `the stream could not start: ${reason}`);
       }
       this.sources.followMedia(stream, media);
-      this.log.info({ room: roomName, stream_id: row.id, participant_id: participantId, pid: stream.pipeline.pid }, 'live stream preparing');
+      this.log.info(
+        { room: roomName, stream_id: row.id, participant_id: participantId, pid: stream.pipeline.pid },
+        'live stream preparing',
+      );
       return stream.info();
     });
   }
@@ -174,7 +185,9 @@ export class LiveService {
       stream.unsubscribe?.();
       const failed = reason === 'ffmpeg-failed';
       if (stream.pipeline) {
-        await stream.pipeline.stop({ now: reason === 'room-closed' }).catch((err) => this.log.warn({ err, stream_id: stream.id }, 'ffmpeg did not stop cleanly'));
+        await stream.pipeline
+          .stop({ now: reason === 'room-closed' })
+          .catch((err) => this.log.warn({ err, stream_id: stream.id }, 'ffmpeg did not stop cleanly'));
       }
       this.talk.flushReactions(stream);
       const at = new Date();
@@ -182,7 +195,14 @@ export class LiveService {
       stream.viewers.current(); // last peak update
       viewers.peak = stream.viewers.peak;
       try {
-        await this.store.finish(stream.id, { status: failed ? 'failed' : 'ended', at, reason, error, viewers, reactions: stream.reactions.totals });
+        await this.store.finish(stream.id, {
+          status: failed ? 'failed' : 'ended',
+          at,
+          reason,
+          error,
+          viewers,
+          reactions: stream.reactions.totals,
+        });
       } catch (err) {
         this.log.error({ err, stream_id: stream.id }, 'could not record the end of a live stream');
       }
@@ -197,7 +217,7 @@ export class LiveService {
       const room = this.ctx.rooms.getRoom(roomName);
       if (room?.live === stream) room.live = null;
       const info = streamInfo(stream.row);
-      (this.log[failed ? 'warn' : 'info'])({ room: roomName, stream_id: stream.id, reason, error }, 'live stream over');
+      this.log[failed ? 'warn' : 'info']({ room: roomName, stream_id: stream.id, reason, error }, 'live stream over');
       this.ctx.broadcast(roomName, { type: 'live-stream-updated', payload: { stream: info } });
       await this.emit('live_stream_finished', roomName, info);
       this.keepFiles(stream);
@@ -300,17 +320,31 @@ export class LiveService {
     const streams = () => [...this.ctx.streams.values()];
     const watchers = () => this.audience.count();
     new Gauge({
-      name: 'switchboard_live_streams', help: 'Live streams on this node, by status (preparing, live)', labelNames: ['status'], registers: [registry],
+      name: 'switchboard_live_streams',
+      help: 'Live streams on this node, by status (preparing, live)',
+      labelNames: ['status'],
+      registers: [registry],
       collect() {
         this.set({ status: 'preparing' }, streams().filter((s) => s.status === 'preparing').length);
         this.set({ status: 'live' }, streams().filter((s) => s.status === 'live').length);
       },
     });
     new Gauge({
-      name: 'switchboard_live_viewers', help: 'Viewers of this node\'s live streams now (WebSocket watchers and HLS players)', registers: [registry],
-      collect() { this.set(streams().reduce((n, s) => n + s.viewers.current(), 0)); },
+      name: 'switchboard_live_viewers',
+      help: "Viewers of this node's live streams now (WebSocket watchers and HLS players)",
+      registers: [registry],
+      collect() {
+        this.set(streams().reduce((n, s) => n + s.viewers.current(), 0));
+      },
     });
-    new Gauge({ name: 'switchboard_live_watchers', help: 'WebSocket connections watching a room\'s stream', registers: [registry], collect() { this.set(watchers()); } });
+    new Gauge({
+      name: 'switchboard_live_watchers',
+      help: "WebSocket connections watching a room's stream",
+      registers: [registry],
+      collect() {
+        this.set(watchers());
+      },
+    });
     this.talk.registerMetrics(registry);
   }
 

@@ -32,7 +32,8 @@ export class LiveSources {
     let participantId = asked;
     if (asked !== undefined) {
       if (!room.participants.has(asked)) throw new AppError('peer_not_found', `no participant ${asked} in this room`, 'participant_id');
-      if (of(asked).every((p) => p.paused)) throw new AppError('conflict', `participant ${asked} publishes nothing (or has paused it all)`, 'participant_id');
+      if (of(asked).every((p) => p.paused))
+        throw new AppError('conflict', `participant ${asked} publishes nothing (or has paused it all)`, 'participant_id');
     } else {
       const rank: Record<Role, number> = { host: 0, moderator: 1, speaker: 2, viewer: 3 };
       const live = published.filter((p) => !p.paused && room.participants.has(p.participant_id));
@@ -76,8 +77,9 @@ export class LiveSources {
   /** Producers coming and going in the room may change what the stream shows. */
   followMedia(stream: LiveStream, media: MediaRoom): void {
     const changed = () => {
-      void this.ctx.locks.run(stream.row.room, () => this.refollow(stream))
-        .catch((err) => this.ctx.log.error({ err, stream_id: stream.id }, 'could not follow the room\'s media'));
+      void this.ctx.locks
+        .run(stream.row.room, () => this.refollow(stream))
+        .catch((err) => this.ctx.log.error({ err, stream_id: stream.id }, "could not follow the room's media"));
     };
     const speaker = (participantId: string) => {
       if (stream.row.layout !== 'active-speaker') return;
@@ -113,14 +115,16 @@ export class LiveSources {
     const wait = Math.max(0, stream.lastSwitchAt + this.ctx.config.speakerHoldSeconds * 1000 - Date.now());
     stream.speakerTimer = setTimeout(() => {
       stream.speakerTimer = null;
-      void this.ctx.locks.run(stream.row.room, async () => {
-        const target = stream.dominant;
-        if (!target || !stream.open || !stream.pipeline || stream.finishing || target === stream.row.participant_id) return;
-        const room = this.ctx.rooms.getRoom(stream.row.room);
-        if (!room?.media || room.media.closed || !room.participants.has(target)) return;
-        const producers = this.tracksOf(room.media, target);
-        if (producers.length > 0) await this.showLocked(stream, { participantId: target, producers });
-      }).catch((err) => this.ctx.log.error({ err, stream_id: stream.id }, 'could not follow the active speaker'));
+      void this.ctx.locks
+        .run(stream.row.room, async () => {
+          const target = stream.dominant;
+          if (!target || !stream.open || !stream.pipeline || stream.finishing || target === stream.row.participant_id) return;
+          const room = this.ctx.rooms.getRoom(stream.row.room);
+          if (!room?.media || room.media.closed || !room.participants.has(target)) return;
+          const producers = this.tracksOf(room.media, target);
+          if (producers.length > 0) await this.showLocked(stream, { participantId: target, producers });
+        })
+        .catch((err) => this.ctx.log.error({ err, stream_id: stream.id }, 'could not follow the active speaker'));
     }, wait);
     stream.speakerTimer.unref();
   }
@@ -167,10 +171,15 @@ export class LiveSources {
 
   private async showLocked(stream: LiveStream, pick: ShownSource): Promise<void> {
     if (pick.participantId !== stream.row.participant_id) {
-      await this.ctx.store.setParticipant(stream.id, pick.participantId).catch((err) => this.ctx.log.warn({ err, stream_id: stream.id }, 'could not store who the stream shows'));
+      await this.ctx.store
+        .setParticipant(stream.id, pick.participantId)
+        .catch((err) => this.ctx.log.warn({ err, stream_id: stream.id }, 'could not store who the stream shows'));
       stream.row.participant_id = pick.participantId;
       stream.lastSwitchAt = Date.now();
-      this.ctx.log.info({ room: stream.row.room, stream_id: stream.id, participant_id: pick.participantId }, 'live stream shows another participant');
+      this.ctx.log.info(
+        { room: stream.row.room, stream_id: stream.id, participant_id: pick.participantId },
+        'live stream shows another participant',
+      );
       this.ctx.broadcast(stream.row.room, { type: 'live-stream-updated', payload: { stream: stream.info() } });
     }
     stream.pipeline!.show(pick.producers);

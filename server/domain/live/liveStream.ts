@@ -8,7 +8,6 @@ import type { RateLimiter } from '../../kernel/rateLimiter.js';
 import { ReactionTally } from './reactionTally.js';
 import { ViewerCounter } from './viewerCounter.js';
 
-
 export function streamInfo(row: LiveStreamRow, viewers?: ViewerCounter, current?: number): LiveStreamInfo {
   return {
     stream_id: row.id,

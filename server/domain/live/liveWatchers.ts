@@ -33,7 +33,8 @@ export class LiveWatchers {
     let watcher = this.watcherOf.get(sink);
     if (!watcher) {
       const set = this.ctx.watchers.get(roomName) ?? new Set<Watcher>();
-      if (set.size >= this.ctx.config.maxWatchers) throw new AppError('room_full', `this stream has ${this.ctx.config.maxWatchers} watchers`);
+      if (set.size >= this.ctx.config.maxWatchers)
+        throw new AppError('room_full', `this stream has ${this.ctx.config.maxWatchers} watchers`);
       watcher = { sink, room: roomName, userId: identity.user_id, displayName: displayName ?? identity.name, tokenRole: identity.role };
       set.add(watcher);
       this.ctx.watchers.set(roomName, set);
@@ -99,7 +100,8 @@ export class LiveWatchers {
     stream.row.viewers_peak = next.peak;
     stream.row.viewers_total = next.total;
     this.ctx.broadcast(stream.row.room, { type: 'live-viewers', payload: { stream_id: stream.id, ...next } });
-    this.ctx.store.saveCounts(stream.id, next, stream.reactions.totals)
+    this.ctx.store
+      .saveCounts(stream.id, next, stream.reactions.totals)
       .catch((err) => this.ctx.log.warn({ err, stream_id: stream.id }, 'could not store viewer counts'));
   }
 }

@@ -22,7 +22,13 @@ export class DownloadSigner {
   }
 
   /** 'ok', 'expired' or 'invalid'. Expiry is checked after the signature, so a forged expiry reads invalid. */
-  verify(recordingId: string, fileId: string, expires: string | null, signature: string | null, nowSeconds = Date.now() / 1000): 'ok' | 'expired' | 'invalid' {
+  verify(
+    recordingId: string,
+    fileId: string,
+    expires: string | null,
+    signature: string | null,
+    nowSeconds = Date.now() / 1000,
+  ): 'ok' | 'expired' | 'invalid' {
     if (!expires || !signature || !/^\d{1,12}$/.test(expires)) return 'invalid';
     const want = Buffer.from(this.sign(recordingId, fileId, Number(expires)));
     const got = Buffer.from(signature);

@@ -63,12 +63,14 @@ export class RecordingLibrary {
     }
     const expires = Math.floor(Date.now() / 1000) + ttlSeconds;
     const name = `${recording.room}-${recording.id.slice(0, 8)}-${file.key}`.replace(/[^A-Za-z0-9_.-]/g, '_');
-    const presigned = recording.storage === this.storage.kind
-      ? await this.storage.presignedUrl(recordingId, file.key, ttlSeconds, name).catch((err: Error) => {
-        throw new AppError('unavailable', `the recording storage could not sign a URL: ${err.message}`);
-      })
-      : null;
-    const url = presigned ?? `${base}/api/v1/recordings/${recordingId}/files/${fileId}/content?${this.signer.query(recordingId, fileId, expires)}`;
+    const presigned =
+      recording.storage === this.storage.kind
+        ? await this.storage.presignedUrl(recordingId, file.key, ttlSeconds, name).catch((err: Error) => {
+            throw new AppError('unavailable', `the recording storage could not sign a URL: ${err.message}`);
+          })
+        : null;
+    const url =
+      presigned ?? `${base}/api/v1/recordings/${recordingId}/files/${fileId}/content?${this.signer.query(recordingId, fileId, expires)}`;
     return { url, expires_at: new Date(expires * 1000).toISOString() };
   }
 
@@ -81,7 +83,10 @@ export class RecordingLibrary {
   /** Where the file's bytes are read from: the storage the recording was made with. */
   private storageOf(recording: RecordingRow): RecordingStorage {
     if (recording.storage !== this.storage.kind) {
-      throw new AppError('unavailable', `recording ${recording.id} is in ${recording.storage} storage, which this server is not configured for`);
+      throw new AppError(
+        'unavailable',
+        `recording ${recording.id} is in ${recording.storage} storage, which this server is not configured for`,
+      );
     }
     return this.storage;
   }
@@ -110,7 +115,10 @@ export class RecordingLibrary {
 
   private async removeFiles(recording: RecordingRow, files: RecordingFileRow[]): Promise<void> {
     try {
-      await this.storage.deleteRecording(recording.id, files.map((f) => f.key));
+      await this.storage.deleteRecording(
+        recording.id,
+        files.map((f) => f.key),
+      );
     } catch (err) {
       throw new AppError('unavailable', (err as Error).message);
     }

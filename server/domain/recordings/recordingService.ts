@@ -85,13 +85,34 @@ export class RecordingService {
   /** Prometheus: recordings in progress, finished ones by status/reason, files by result (crashes among them). */
   registerMetrics(registry: Registry): void {
     const active = this.active;
-    new Gauge({ name: 'switchboard_recordings_active', help: 'Recordings in progress on this node', registers: [registry], collect() { this.set(active.size); } });
     new Gauge({
-      name: 'switchboard_recording_ffmpeg_processes', help: 'ffmpeg processes recording on this node', registers: [registry],
-      collect() { this.set([...active.values()].reduce((n, a) => n + a.recorder.activeFiles, 0)); },
+      name: 'switchboard_recordings_active',
+      help: 'Recordings in progress on this node',
+      registers: [registry],
+      collect() {
+        this.set(active.size);
+      },
     });
-    this.finishedTotal = new Counter({ name: 'switchboard_recordings_finished_total', help: 'Recordings finished, by status and reason', labelNames: ['status', 'reason'], registers: [registry] });
-    this.filesTotal = new Counter({ name: 'switchboard_recording_files_total', help: 'Recording files ended, by result (ready, crashed, storage_error)', labelNames: ['result'], registers: [registry] });
+    new Gauge({
+      name: 'switchboard_recording_ffmpeg_processes',
+      help: 'ffmpeg processes recording on this node',
+      registers: [registry],
+      collect() {
+        this.set([...active.values()].reduce((n, a) => n + a.recorder.activeFiles, 0));
+      },
+    });
+    this.finishedTotal = new Counter({
+      name: 'switchboard_recordings_finished_total',
+      help: 'Recordings finished, by status and reason',
+      labelNames: ['status', 'reason'],
+      registers: [registry],
+    });
+    this.filesTotal = new Counter({
+      name: 'switchboard_recording_files_total',
+      help: 'Recording files ended, by result (ready, crashed, storage_error)',
+      labelNames: ['result'],
+      registers: [registry],
+    });
   }
 
   get activeCount(): number {
@@ -141,26 +162,47 @@ export class RecordingService {
       });
       const free = await freeMegabytes(config.dir);
       if (free < config.minFreeMb) {
-        throw new AppError('unavailable', `not enough disk space to record: ${Math.floor(free)} MB free in ${config.dir}, RECORDING_MIN_FREE_MB is ${config.minFreeMb}`);
+        throw new AppError(
+          'unavailable',
+          `not enough disk space to record: ${Math.floor(free)} MB free in ${config.dir}, RECORDING_MIN_FREE_MB is ${config.minFreeMb}`,
+        );
       }
       const id = randomUUID();
       const mode = opts.mode ?? config.defaultMode;
       const dir = `${config.dir}/${id}`;
       await mkdir(dir, { recursive: true });
       const retention = opts.retentionDays !== undefined ? opts.retentionDays : config.retentionDays > 0 ? config.retentionDays : null;
-      const row = await store.create({
-        id, room: roomName, call_id: room.callId, node_id: this.deps.nodeId, mode, started_by: opts.startedBy,
-        storage: storage.kind, location: storage.locationOf(id),
-        access: { users: opts.access?.users ?? [], room_staff: opts.access?.room_staff ?? true },
-        retention_days: retention, metadata: opts.metadata ?? {},
-      }).catch((err: unknown) => {
-        throw storageFailure(err, log, `could not store a new recording of room ${roomName}`);
-      });
+      const row = await store
+        .create({
+          id,
+          room: roomName,
+          call_id: room.callId,
+          node_id: this.deps.nodeId,
+          mode,
+          started_by: opts.startedBy,
+          storage: storage.kind,
+          location: storage.locationOf(id),
+          access: { users: opts.access?.users ?? [], room_staff: opts.access?.room_staff ?? true },
+          retention_days: retention,
+          metadata: opts.metadata ?? {},
+        })
+        .catch((err: unknown) => {
+          throw storageFailure(err, log, `could not store a new recording of room ${roomName}`);
+        });
       if (!row) throw new AppError('conflict', `room ${roomName} already has a recording in progress (another node, or one being stopped)`);
 
       const recorder = new RoomRecorder({ mode, dir, log, ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}) });
       const state: RecordingState = { recording_id: id, mode, started_at: row.started_at.toISOString(), started_by: opts.startedBy };
-      const active: Active = { row, room: roomName, recorder, fileIds: new Map(), pending: new Set(), failure: null, stopping: null, state };
+      const active: Active = {
+        row,
+        room: roomName,
+        recorder,
+        fileIds: new Map(),
+        pending: new Set(),
+        failure: null,
+        stopping: null,
+        state,
+      };
       this.active.set(roomName, active);
       this.wire(active);
       if (room.media) recorder.attach(room.media);
@@ -169,7 +211,8 @@ export class RecordingService {
 
       room.recording = state;
       room.broadcast({ type: 'recording-started', payload: state });
-      await this.deps.events.emit({ name: 'recording_started', room: roomName, data: { call_id: room.callId, recording: recordingJson(row) } })
+      await this.deps.events
+        .emit({ name: 'recording_started', room: roomName, data: { call_id: room.callId, recording: recordingJson(row) } })
         .catch((err) => log.error({ err, recording: id }, 'could not record the recording_started event'));
       log.info({ room: roomName, recording: id, mode, by: opts.startedBy }, 'recording started');
       return row;
@@ -218,14 +261,34 @@ export class RecordingService {
       const local = row.node_id === null || row.node_id === this.deps.nodeId || nodeIdOrAll === null;
       for (const f of await store.files(row.id)) {
         if (f.status !== 'recording' && f.status !== 'processing') continue;
-        const size = local ? await stat(path.join(config.dir, row.id, f.key)).then((st) => st.size, () => 0) : 0;
-        await store.finishFile(f.id, { status: 'failed', size, duration: null, probe: null, endedAt: new Date(), error: `${why}; partial file kept` });
+        const size = local
+          ? await stat(path.join(config.dir, row.id, f.key)).then(
+              (st) => st.size,
+              () => 0,
+            )
+          : 0;
+        await store.finishFile(f.id, {
+          status: 'failed',
+          size,
+          duration: null,
+          probe: null,
+          endedAt: new Date(),
+          error: `${why}; partial file kept`,
+        });
       }
       const files = await store.files(row.id);
-      const finished = await store.finish(row.id, {
-        status: 'failed', error: `${why}; partial files kept`, endedAt: new Date(), reason,
-        size: files.reduce((n, f) => n + f.size_bytes, 0), duration: (Date.now() - row.started_at.getTime()) / 1000,
-      }, { onlyOpen: true });
+      const finished = await store.finish(
+        row.id,
+        {
+          status: 'failed',
+          error: `${why}; partial files kept`,
+          endedAt: new Date(),
+          reason,
+          size: files.reduce((n, f) => n + f.size_bytes, 0),
+          duration: (Date.now() - row.started_at.getTime()) / 1000,
+        },
+        { onlyOpen: true },
+      );
       if (!finished) continue; // closed meanwhile by someone else
       closed++;
       this.finishedTotal?.inc({ status: 'failed', reason });
@@ -233,9 +296,16 @@ export class RecordingService {
       const room = this.deps.rooms.getRoom(row.room);
       room?.broadcast({
         type: 'recording-finished',
-        payload: { recording_id: row.id, status: 'failed', reason, error: finished.error, duration_seconds: Math.round((finished.duration_seconds ?? 0) * 10) / 10 },
+        payload: {
+          recording_id: row.id,
+          status: 'failed',
+          reason,
+          error: finished.error,
+          duration_seconds: Math.round((finished.duration_seconds ?? 0) * 10) / 10,
+        },
       });
-      await events.emit({ name: 'recording_finished', room: row.room, data: { call_id: row.call_id, recording: recordingJson(finished, files) } })
+      await events
+        .emit({ name: 'recording_finished', room: row.room, data: { call_id: row.call_id, recording: recordingJson(finished, files) } })
         .catch((err) => log.error({ err, recording: row.id }, 'could not record the recording_finished event'));
     }
     return closed;
@@ -263,7 +333,8 @@ export class RecordingService {
       const now = this.deps.rooms.getRoom(media.name);
       if (!now || this.active.has(media.name) || !this.autoRecords(now.settings)) return;
       this.start(media.name, { startedBy: 'auto' }).catch((err) => {
-        if (!(err instanceof AppError && err.code === 'conflict')) this.deps.log.warn({ err, room: media.name }, 'automatic recording did not start');
+        if (!(err instanceof AppError && err.code === 'conflict'))
+          this.deps.log.warn({ err, room: media.name }, 'automatic recording did not start');
       });
     });
   }
@@ -281,17 +352,33 @@ export class RecordingService {
     const id = active.row.id;
     active.recorder.on('filestart', (file) => {
       const room = this.deps.rooms.getRoom(active.room);
-      const userId = file.participantId ? room?.participants.get(file.participantId)?.identity.userId ?? null : null;
+      const userId = file.participantId ? (room?.participants.get(file.participantId)?.identity.userId ?? null) : null;
       const fileId = randomUUID();
-      const inserted = store.addFile({
-        id: fileId, recording_id: id, kind: file.kind, participant_id: file.participantId, user_id: userId,
-        seq: file.seq, key: file.key, content_type: file.contentType, tracks: file.tracks, started_at: file.startedAt,
-      }).then(() => fileId, (err) => {
-        log.error({ err, recording: id, file: file.key }, 'could not store a recording file row');
-        return null;
-      });
+      const inserted = store
+        .addFile({
+          id: fileId,
+          recording_id: id,
+          kind: file.kind,
+          participant_id: file.participantId,
+          user_id: userId,
+          seq: file.seq,
+          key: file.key,
+          content_type: file.contentType,
+          tracks: file.tracks,
+          started_at: file.startedAt,
+        })
+        .then(
+          () => fileId,
+          (err) => {
+            log.error({ err, recording: id, file: file.key }, 'could not store a recording file row');
+            return null;
+          },
+        );
       active.fileIds.set(file.key, inserted);
-      log.info({ recording: id, file: file.key, participant: file.participantId, tracks: file.tracks.map((t) => t.codec) }, 'recording file started');
+      log.info(
+        { recording: id, file: file.key, participant: file.participantId, tracks: file.tracks.map((t) => t.codec) },
+        'recording file started',
+      );
     });
     active.recorder.on('fileend', (file, exit) => {
       const work = this.finalizeFile(active, file, exit);
@@ -333,10 +420,16 @@ export class RecordingService {
     this.filesTotal?.inc({ result: exit.reason ? 'crashed' : error ? 'storage_error' : 'ready' });
     log.info({ recording: active.row.id, file: file.key, bytes: size, seconds: probe?.duration ?? null, error }, 'recording file ended');
     if (fileId) {
-      await store.finishFile(fileId, {
-        status: error ? 'failed' : 'ready', size, duration: probe?.duration ?? null,
-        probe: probe ? { format: probe.format, streams: probe.streams } : null, endedAt, error,
-      }).catch((err) => log.error({ err, file: fileId }, 'could not store a recording file result'));
+      await store
+        .finishFile(fileId, {
+          status: error ? 'failed' : 'ready',
+          size,
+          duration: probe?.duration ?? null,
+          probe: probe ? { format: probe.format, streams: probe.streams } : null,
+          endedAt,
+          error,
+        })
+        .catch((err) => log.error({ err, file: fileId }, 'could not store a recording file result'));
     }
   }
 
@@ -347,13 +440,16 @@ export class RecordingService {
       if (this.active.get(active.room) === active) this.active.delete(active.room);
       const room = this.deps.rooms.getRoom(active.room);
       if (room && room.recording?.recording_id === active.row.id) room.recording = null;
-      await store.markProcessing(active.row.id, endedAt, reason).catch((err) => log.error({ err }, 'could not mark a recording processing'));
+      await store
+        .markProcessing(active.row.id, endedAt, reason)
+        .catch((err) => log.error({ err }, 'could not mark a recording processing'));
       await active.recorder.stop();
       while (active.pending.size > 0) await Promise.all([...active.pending]);
       const files = await store.files(active.row.id).catch(() => []);
       const usable = files.filter((f) => f.status === 'ready');
       // Files that never got a result (their row came late): count them as failed.
-      const failed = active.failure ?? (reason === 'disk-full' ? `the disk is nearly full (RECORDING_MIN_FREE_MB ${this.deps.config.minFreeMb})` : null);
+      const failed =
+        active.failure ?? (reason === 'disk-full' ? `the disk is nearly full (RECORDING_MIN_FREE_MB ${this.deps.config.minFreeMb})` : null);
       const status = failed ? 'failed' : usable.length === 0 && files.length > 0 ? 'failed' : 'ready';
       const error = failed ?? (status === 'failed' ? 'no file of this recording could be read' : null);
       const size = files.reduce((n, f) => n + f.size_bytes, 0);
@@ -366,7 +462,8 @@ export class RecordingService {
         type: 'recording-finished',
         payload: { recording_id: row.id, status, reason, error, duration_seconds: Math.round(duration * 10) / 10 },
       });
-      await this.deps.events.emit({ name: 'recording_finished', room: active.room, data: { call_id: row.call_id, recording: recordingJson(row, files) } })
+      await this.deps.events
+        .emit({ name: 'recording_finished', room: active.room, data: { call_id: row.call_id, recording: recordingJson(row, files) } })
         .catch((err) => log.error({ err, recording: row.id }, 'could not record the recording_finished event'));
       log.info({ room: active.room, recording: row.id, status, reason, error, files: files.length, bytes: size }, 'recording finished');
       this.finishedTotal?.inc({ status, reason });
@@ -393,14 +490,17 @@ export class RecordingService {
           void this.finish(a, 'not-allowed').catch(() => {});
         }
       }
-      void freeMegabytes(this.deps.config.dir).then((free) => {
-        if (free >= this.deps.config.minFreeMb) return;
-        for (const a of this.active.values()) {
-          this.deps.log.error({ recording: a.row.id, free_mb: Math.floor(free) }, 'disk nearly full: stopping the recording');
-          a.failure ??= `the disk is nearly full: ${Math.floor(free)} MB free in ${this.deps.config.dir} (RECORDING_MIN_FREE_MB ${this.deps.config.minFreeMb})`;
-          void this.finish(a, 'disk-full').catch(() => {});
-        }
-      }, () => {});
+      void freeMegabytes(this.deps.config.dir).then(
+        (free) => {
+          if (free >= this.deps.config.minFreeMb) return;
+          for (const a of this.active.values()) {
+            this.deps.log.error({ recording: a.row.id, free_mb: Math.floor(free) }, 'disk nearly full: stopping the recording');
+            a.failure ??= `the disk is nearly full: ${Math.floor(free)} MB free in ${this.deps.config.dir} (RECORDING_MIN_FREE_MB ${this.deps.config.minFreeMb})`;
+            void this.finish(a, 'disk-full').catch(() => {});
+          }
+        },
+        () => {},
+      );
     }, DISK_CHECK_MS);
     this.diskTimer.unref();
   }

@@ -40,7 +40,7 @@ export class DeferredWrites {
     this.running = true;
     let delay = this.backoff.firstMs;
     while (this.queue.length > 0 && !this.closed) {
-      const head = this.queue[0]!;
+      const head = this.queue[0];
       try {
         await head.run();
         this.queue.shift();

@@ -38,7 +38,10 @@ export function tellParticipants(media: MediaRoom, room: Room, onTrack: (event: 
   media.on('consumerpause', (peerId, consumerId) => sendTo(peerId, { type: 'consumer-paused', payload: { consumer_id: consumerId } }));
   media.on('consumerresume', (peerId, consumerId) => sendTo(peerId, { type: 'consumer-resumed', payload: { consumer_id: consumerId } }));
   media.on('consumerlayerschange', (peerId, consumerId, spatial, temporal) =>
-    sendTo(peerId, { type: 'consumer-layers-changed', payload: { consumer_id: consumerId, spatial_layer: spatial, temporal_layer: temporal } }),
+    sendTo(peerId, {
+      type: 'consumer-layers-changed',
+      payload: { consumer_id: consumerId, spatial_layer: spatial, temporal_layer: temporal },
+    }),
   );
   media.on('dataconsumerclose', (peerId, dataConsumerId) =>
     sendTo(peerId, { type: 'data-consumer-closed', payload: { data_consumer_id: dataConsumerId } }),
@@ -47,6 +50,8 @@ export function tellParticipants(media: MediaRoom, room: Room, onTrack: (event: 
     broadcast({ type: 'audio-levels', payload: { levels: levels.map((l) => ({ participant_id: l.peerId, volume: l.volume })) } }),
   );
   media.on('activespeaker', (peerId) => broadcast({ type: 'active-speaker', payload: { participant_id: peerId } }));
-  media.on('quality', (peerId, quality, score) => broadcast({ type: 'connection-quality', payload: { participant_id: peerId, quality, score } }));
+  media.on('quality', (peerId, quality, score) =>
+    broadcast({ type: 'connection-quality', payload: { participant_id: peerId, quality, score } }),
+  );
   media.on('reset', (peerId, reason) => sendTo(peerId, { type: 'sfu-reset', payload: { reason } }));
 }

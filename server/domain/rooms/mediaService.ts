@@ -73,7 +73,9 @@ export class MediaService {
   }
 
   createTransport(p: Participant, req: ClientPayloads['create-transport']): Promise<AckResults['create-transport']> {
-    return this.run(p, async (m) => ({ transport: await m.createTransport(p.id, req.direction, req.sctp ?? false, req.force_tcp ?? false) }));
+    return this.run(p, async (m) => ({
+      transport: await m.createTransport(p.id, req.direction, req.sctp ?? false, req.force_tcp ?? false),
+    }));
   }
 
   async connectTransport(p: Participant, req: ClientPayloads['connect-transport']): Promise<typeof EMPTY> {
@@ -89,13 +91,15 @@ export class MediaService {
     this.mayPublish(p);
     // A participant muted by signaling publishes paused, so mute holds for late tracks too.
     const muted = (req.source === 'mic' && p.audioMuted) || (req.source === 'camera' && p.videoMuted);
-    const producerId = await this.run(p, (m) => m.produce(p.id, {
-      transportId: req.transport_id,
-      kind: req.kind,
-      rtpParameters: req.rtp_parameters,
-      source: req.source,
-      paused: (req.paused ?? false) || muted,
-    }));
+    const producerId = await this.run(p, (m) =>
+      m.produce(p.id, {
+        transportId: req.transport_id,
+        kind: req.kind,
+        rtpParameters: req.rtp_parameters,
+        source: req.source,
+        paused: (req.paused ?? false) || muted,
+      }),
+    );
     await this.recording.get(this.rooms.roomOf(p));
     return { producer_id: producerId };
   }
@@ -113,7 +117,11 @@ export class MediaService {
 
   consume(p: Participant, req: ClientPayloads['consume']): Promise<AckResults['consume']> {
     return this.run(p, async (m) => ({
-      consumer: await m.consume(p.id, { transportId: req.transport_id, producerId: req.producer_id, rtpCapabilities: req.rtp_capabilities }),
+      consumer: await m.consume(p.id, {
+        transportId: req.transport_id,
+        producerId: req.producer_id,
+        rtpCapabilities: req.rtp_capabilities,
+      }),
     }));
   }
 
@@ -128,12 +136,14 @@ export class MediaService {
   }
 
   async produceData(p: Participant, req: ClientPayloads['produce-data']): Promise<AckResults['produce-data']> {
-    const id = await this.run(p, (m) => m.produceData(p.id, {
-      transportId: req.transport_id,
-      sctpStreamParameters: req.sctp_stream_parameters,
-      label: req.label ?? '',
-      protocol: req.protocol ?? '',
-    }));
+    const id = await this.run(p, (m) =>
+      m.produceData(p.id, {
+        transportId: req.transport_id,
+        sctpStreamParameters: req.sctp_stream_parameters,
+        label: req.label ?? '',
+        protocol: req.protocol ?? '',
+      }),
+    );
     return { data_producer_id: id };
   }
 

@@ -7,8 +7,21 @@ import type { Role, RoomType } from '../../../signaling/protocol/protocol.js';
 import { AppError } from '../../kernel/errors.js';
 
 export const ACTIONS = [
-  'publish', 'set-role', 'raise-hand', 'lower-other-hand', 'acknowledge-hand', 'mute-participant', 'mute-all',
-  'kick', 'lock-room', 'update-room', 'admit', 'send-data', 'whiteboard-draw', 'whiteboard-clear', 'end-call',
+  'publish',
+  'set-role',
+  'raise-hand',
+  'lower-other-hand',
+  'acknowledge-hand',
+  'mute-participant',
+  'mute-all',
+  'kick',
+  'lock-room',
+  'update-room',
+  'admit',
+  'send-data',
+  'whiteboard-draw',
+  'whiteboard-clear',
+  'end-call',
   'record', // recording: start and stop
 ] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -47,7 +60,10 @@ export function isAllowed(role: Role, action: Action, roomType: RoomType): boole
 
 export function assertAllowed(role: Role, action: Action, roomType: RoomType): void {
   if (!isAllowed(role, action, roomType)) {
-    throw new AppError('forbidden', `a ${role} may not ${action.replace(/-/g, ' ')}${roomType !== 'group' ? ` in a ${roomType} room` : ''}`);
+    throw new AppError(
+      'forbidden',
+      `a ${role} may not ${action.replace(/-/g, ' ')}${roomType !== 'group' ? ` in a ${roomType} room` : ''}`,
+    );
   }
 }
 

@@ -1,5 +1,13 @@
 import {
-  encode, type CallState, type LiveStreamInfo, type RaisedHand, type Role, type RoomSettings, type RoomState, type ServerMessage, type WhiteboardStroke,
+  encode,
+  type CallState,
+  type LiveStreamInfo,
+  type RaisedHand,
+  type Role,
+  type RoomSettings,
+  type RoomState,
+  type ServerMessage,
+  type WhiteboardStroke,
 } from '../../../signaling/protocol/protocol.js';
 import type { RecordingState } from '../../../signaling/protocol/protocol.js';
 import type { MediaRoom } from '../../../sfu/mediaRoom.js';
@@ -119,8 +127,20 @@ export interface RoomLiveState {
   node_id: string | null;
 }
 
-export const NO_CALL: RoomLiveState = Object.freeze({ call_id: null, call_state: null, num_participants: 0, lobby_waiting: 0, node_id: null });
+export const NO_CALL: RoomLiveState = Object.freeze({
+  call_id: null,
+  call_state: null,
+  num_participants: 0,
+  lobby_waiting: 0,
+  node_id: null,
+});
 
 export function roomLiveState(room: Room, nodeId: string): RoomLiveState {
-  return { call_id: room.callId, call_state: room.callState, num_participants: room.participants.size, lobby_waiting: room.lobby.size, node_id: nodeId };
+  return {
+    call_id: room.callId,
+    call_state: room.callState,
+    num_participants: room.participants.size,
+    lobby_waiting: room.lobby.size,
+    node_id: nodeId,
+  };
 }

@@ -6,7 +6,13 @@
 
 import { randomBytes } from 'node:crypto';
 import {
-  encode, type RaisedHand, type Role, type RoomSettings, type RoomType, type ServerMessage, type Track,
+  encode,
+  type RaisedHand,
+  type Role,
+  type RoomSettings,
+  type RoomType,
+  type ServerMessage,
+  type Track,
 } from '../../../signaling/protocol/protocol.js';
 import type { RoomSettingsPatch } from './roomSettingsPatch.js';
 import { AppError } from '../../kernel/errors.js';
@@ -177,7 +183,12 @@ export class RoomControl {
       const at = new Date();
       const added = await this.persist(this.store.raiseHand(room.name, who.identity.userId, who.identity.displayName, at));
       if (added) {
-        room.hands.push({ user_id: who.identity.userId, participant_id: who.id, display_name: who.identity.displayName, raised_at: at.toISOString() });
+        room.hands.push({
+          user_id: who.identity.userId,
+          participant_id: who.id,
+          display_name: who.identity.displayName,
+          raised_at: at.toISOString(),
+        });
       } else {
         room.hands = await this.persist(this.store.listHands(room.name)); // the row was there already: the table decides the place
       }
@@ -205,10 +216,14 @@ export class RoomControl {
     return this.inRoom(actor, roomName, 'acknowledge-hand', async (room) => {
       const queue = room.handQueue();
       const hand = userId === undefined ? queue[0] : queue.find((h) => h.user_id === userId);
-      if (!hand) throw new AppError('not_found', userId === undefined ? 'no hands are raised' : `user ${userId} has no raised hand`, 'user_id');
+      if (!hand)
+        throw new AppError('not_found', userId === undefined ? 'no hands are raised' : `user ${userId} has no raised hand`, 'user_id');
       await this.persist(this.store.lowerHand(room.name, hand.user_id));
       room.hands = room.hands.filter((h) => h.user_id !== hand.user_id);
-      room.broadcast({ type: 'hand-acknowledged', payload: { user_id: hand.user_id, participant_id: hand.participant_id, by: this.by(actor) } });
+      room.broadcast({
+        type: 'hand-acknowledged',
+        payload: { user_id: hand.user_id, participant_id: hand.participant_id, by: this.by(actor) },
+      });
       this.sendQueue(room);
       const who = room.findByUser(hand.user_id);
       if (promote && who && who.identity.role === 'viewer') await this.applyRole(room, who, 'speaker', this.by(actor));
@@ -263,7 +278,8 @@ export class RoomControl {
   kick(actor: Actor, roomName: string, participantId: string, reason = 'removed by a moderator'): Promise<void> {
     return this.inRoom(actor, roomName, 'kick', async (room) => {
       const target = this.target(room, participantId);
-      if ('participant' in actor && target === actor.participant) throw new AppError('invalid_payload', 'use leave to leave', 'participant_id');
+      if ('participant' in actor && target === actor.participant)
+        throw new AppError('invalid_payload', 'use leave to leave', 'participant_id');
       if (!mayActOn(this.roleOf(actor), target.identity.role)) {
         throw new AppError('forbidden', `a ${this.roleOf(actor)} may not kick a ${target.identity.role}`);
       }
@@ -297,7 +313,8 @@ export class RoomControl {
         ...patch,
         type,
         // A new type brings its template's size unless one is given.
-        max_participants: patch.max_participants ?? (patch.type && patch.type !== s.type ? ROOM_TEMPLATES[type].max_participants : s.max_participants),
+        max_participants:
+          patch.max_participants ?? (patch.type && patch.type !== s.type ? ROOM_TEMPLATES[type].max_participants : s.max_participants),
       };
     });
   }
@@ -344,7 +361,12 @@ export class RoomControl {
     return this.lobbyDecision(actor, roomName, userId, (w) => w.deny(reason));
   }
 
-  private lobbyDecision(actor: Actor, roomName: string, userId: string, decide: (w: import('./lobby.js').LobbyWaiter) => void): Promise<void> {
+  private lobbyDecision(
+    actor: Actor,
+    roomName: string,
+    userId: string,
+    decide: (w: import('./lobby.js').LobbyWaiter) => void,
+  ): Promise<void> {
     return this.inRoom(actor, roomName, 'admit', async (room) => {
       const waiter = room.lobby.get(userId);
       if (!waiter) throw new AppError('not_found', `user ${userId} is not waiting in the lobby`, 'user_id');

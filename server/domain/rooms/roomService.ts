@@ -5,8 +5,18 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
-  DTMF_DEFAULT_DURATION_MS, DTMF_DEFAULT_GAP_MS, encode, type ReconnectReason,
-  type ClientPayloads, type Identity, type LeaveReason, type Role, type RoomSettings, type RoomState, type RoomType, type Track,
+  DTMF_DEFAULT_DURATION_MS,
+  DTMF_DEFAULT_GAP_MS,
+  encode,
+  type ReconnectReason,
+  type ClientPayloads,
+  type Identity,
+  type LeaveReason,
+  type Role,
+  type RoomSettings,
+  type RoomState,
+  type RoomType,
+  type Track,
 } from '../../../signaling/protocol/protocol.js';
 import { AppError } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
@@ -167,7 +177,8 @@ export class RoomService {
     const gone = () => {
       waiter.cancel('you left the lobby');
     };
-    if (req.signal?.aborted) gone(); // the socket closed while the room was opening
+    if (req.signal?.aborted)
+      gone(); // the socket closed while the room was opening
     else req.signal?.addEventListener('abort', gone, { once: true });
     void waiter.outcome.then(() => {
       req.signal?.removeEventListener('abort', gone);
@@ -280,11 +291,13 @@ export class RoomService {
   armEmptyTimer(room: Room): void {
     this.disarmEmptyTimer(room);
     const fire = () =>
-      this.roomLocks.run(room.name, async () => {
-        room.emptyTimer = null;
-        if (this.rooms.get(room.name) !== room || room.participants.size > 0) return;
-        await this.closeRoomLocked(room, 'empty');
-      }).catch((err) => this.log.error({ err, room: room.name }, 'closing an empty room failed'));
+      this.roomLocks
+        .run(room.name, async () => {
+          room.emptyTimer = null;
+          if (this.rooms.get(room.name) !== room || room.participants.size > 0) return;
+          await this.closeRoomLocked(room, 'empty');
+        })
+        .catch((err) => this.log.error({ err, room: room.name }, 'closing an empty room failed'));
     room.emptyTimer = setTimeout(fire, room.settings.empty_timeout * 1000);
     room.emptyTimer.unref();
   }
@@ -336,7 +349,11 @@ export class RoomService {
     if (type !== 'ice-candidate' && !isAllowed(from.identity.role, 'publish', this.roomOf(from).settings.type)) {
       const sending = sendingMedia((payload as ClientPayloads['offer']).sdp);
       if (sending.length > 0) {
-        throw new AppError('forbidden', `a ${from.identity.role} may not send media: make ${sending.join(' and ')} recvonly or inactive`, 'sdp');
+        throw new AppError(
+          'forbidden',
+          `a ${from.identity.role} may not send media: make ${sending.join(' and ')} recvonly or inactive`,
+          'sdp',
+        );
       }
     }
     target.sink.send(encode({ type, payload: { ...payload, from: from.id } } as never));
@@ -449,11 +466,16 @@ export class RoomService {
       // Cluster: the call another node ran moves here (rows it left open died with it).
       if (call.node_id !== null && call.node_id !== this.nodeId) {
         const closed = await this.store.takeOverCall(call.id, this.nodeId, new Date(), 'node-failure');
-        this.log.info({ room: name, call_id: call.id, from_node: call.node_id, closed_participants: closed }, 'call taken over from another node');
+        this.log.info(
+          { room: name, call_id: call.id, from_node: call.node_id, closed_participants: closed },
+          'call taken over from another node',
+        );
       }
       const room = new Room(name, call.id, call.status, resolveSettings(row, this.ctl.emptyTimeoutSeconds));
       const [hands, strokes, users] = await Promise.all([
-        this.ctl.control.listHands(name), this.ctl.control.listStrokes(name), this.ctl.control.listRoomUsers(name),
+        this.ctl.control.listHands(name),
+        this.ctl.control.listStrokes(name),
+        this.ctl.control.listRoomUsers(name),
       ]);
       room.hands = hands;
       room.whiteboard = strokes;
@@ -546,7 +568,11 @@ export class RoomService {
     }
     if (this.announced.has(room)) {
       try {
-        for (const p of remaining) await this.emit('participant_left', room, { participant: { ...p.info(), left_at: new Date().toISOString() }, reason: leaveReason });
+        for (const p of remaining)
+          await this.emit('participant_left', room, {
+            participant: { ...p.info(), left_at: new Date().toISOString() },
+            reason: leaveReason,
+          });
         await this.emit('room_finished', room, { reason });
       } catch (err) {
         this.log.error({ err, room: room.name }, 'could not record room_finished');
@@ -603,15 +629,30 @@ export class RoomService {
       if (!room) return false;
       const leaving = this.detachLocked(room, 'the room moved to another node: reconnect and join again');
       const at = new Date();
-      const stored = await Promise.all(leaving.map((p) => this.store.participantLeft(p.id, at, 'migrated').then(() => true, (err) => {
-        this.log.error({ err, participant_id: p.id }, 'could not record leave; retrying until the database is back');
-        return false;
-      })));
+      const stored = await Promise.all(
+        leaving.map((p) =>
+          this.store.participantLeft(p.id, at, 'migrated').then(
+            () => true,
+            (err) => {
+              this.log.error({ err, participant_id: p.id }, 'could not record leave; retrying until the database is back');
+              return false;
+            },
+          ),
+        ),
+      );
       const announced = this.announced.has(room);
       for (const [i, p] of leaving.entries()) {
         const event = { call_id: room.callId, participant: { ...p.info(), left_at: at.toISOString() }, reason: 'migrated' };
-        let done = stored[i]!;
-        if (done && announced && (await this.emit('participant_left', room, event).then(() => true, () => false))) continue;
+        let done = stored[i];
+        if (
+          done &&
+          announced &&
+          (await this.emit('participant_left', room, event).then(
+            () => true,
+            () => false,
+          ))
+        )
+          continue;
         if (done && !announced) continue;
         this.deferred.add(`migration of ${p.id}`, async () => {
           if (!done) {

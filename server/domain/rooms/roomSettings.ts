@@ -24,7 +24,6 @@ export function defaultSettings(type: RoomType, emptyTimeout: number): RoomSetti
   };
 }
 
-
 export function resolveSettings(row: StoredRoomSettings, defaultEmptyTimeout: number): RoomSettings {
   const type = (row.type in ROOM_TEMPLATES ? row.type : 'group') as RoomType;
   return {

@@ -48,9 +48,10 @@ export class TokenVerifier {
         ...(this.opts.issuer ? { issuer: this.opts.issuer } : {}),
       };
       // jwtVerify has one overload per key kind; both are the same call.
-      payload = typeof this.key === 'function'
-        ? (await jwtVerify(token, this.key, options)).payload
-        : (await jwtVerify(token, this.key, options)).payload;
+      payload =
+        typeof this.key === 'function'
+          ? (await jwtVerify(token, this.key, options)).payload
+          : (await jwtVerify(token, this.key, options)).payload;
     } catch (err) {
       throw new AppError('unauthorized', describeJoseError(err));
     }
@@ -94,7 +95,7 @@ function identityFrom(payload: JWTPayload): Identity {
   }
   return {
     user_id: sub,
-    name: (name as string | undefined) ?? sub,
+    name: name ?? sub,
     role: role as Role,
     room: (room as string | undefined) ?? null,
     expires_at: payload.exp!,

@@ -71,13 +71,17 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
     private readonly log: Logger,
   ) {
     super();
-    this.relay = new ClusterRelay({
-      bus, directory,
-      confirmGone: (node) => this.confirmGone(node),
-      evict: async (room, owner) => {
-        await directory.evict(room, owner);
+    this.relay = new ClusterRelay(
+      {
+        bus,
+        directory,
+        confirmGone: (node) => this.confirmGone(node),
+        evict: async (room, owner) => {
+          await directory.evict(room, owner);
+        },
       },
-    }, log);
+      log,
+    );
     // A missed heartbeat may be a node starved of CPU: it is gone only if its channel has no subscriber either.
     registry.on('node-down', (id) => {
       void this.confirmGone(id).then((gone) => {
@@ -150,14 +154,38 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
   registerMetrics(registry: Registry): void {
     const { relay } = this;
     const reg = this.registry;
-    new Gauge({ name: 'switchboard_cluster_nodes', help: 'Live nodes of the cluster, as this node saw them at its last beat', registers: [registry],
-      collect() { this.set(reg.cachedNodes().length); } });
-    new Gauge({ name: 'switchboard_cluster_relayed_connections', help: 'Connections of this node relayed to rooms on other nodes', registers: [registry],
-      collect() { this.set(relay.counts.relayed); } });
-    new Gauge({ name: 'switchboard_cluster_remote_participants', help: 'Connections of other nodes served by rooms on this node', registers: [registry],
-      collect() { this.set(relay.counts.remote); } });
-    new Gauge({ name: 'switchboard_cluster_redis_up', help: '1 when the last heartbeat reached Redis', registers: [registry],
-      collect() { this.set(reg.healthy ? 1 : 0); } });
+    new Gauge({
+      name: 'switchboard_cluster_nodes',
+      help: 'Live nodes of the cluster, as this node saw them at its last beat',
+      registers: [registry],
+      collect() {
+        this.set(reg.cachedNodes().length);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_cluster_relayed_connections',
+      help: 'Connections of this node relayed to rooms on other nodes',
+      registers: [registry],
+      collect() {
+        this.set(relay.counts.relayed);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_cluster_remote_participants',
+      help: 'Connections of other nodes served by rooms on this node',
+      registers: [registry],
+      collect() {
+        this.set(relay.counts.remote);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_cluster_redis_up',
+      help: '1 when the last heartbeat reached Redis',
+      registers: [registry],
+      collect() {
+        this.set(reg.healthy ? 1 : 0);
+      },
+    });
   }
 
   wire(wiring: ClusterWiring): void {
@@ -215,7 +243,8 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       if (lock !== 'OK') return;
       const recordings = await w.recordings.recoverAbandoned(node, 'node-failure');
       const streams = await w.live.recover(node, 'node-failure');
-      if (recordings + streams > 0) this.log.warn({ node, recordings, live_streams: streams }, 'closed the recordings and live streams of a dead node');
+      if (recordings + streams > 0)
+        this.log.warn({ node, recordings, live_streams: streams }, 'closed the recordings and live streams of a dead node');
     } catch (err) {
       this.log.error({ err: String(err), node }, 'could not close the recordings and live streams of a dead node');
     }
@@ -335,14 +364,16 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
       const owner = owners[i];
       if (owner && owner !== this.nodeId && !this.dead.has(owner)) byNode.set(owner, [...(byNode.get(owner) ?? []), room]);
     });
-    await Promise.all([...byNode].map(async ([node, names]) => {
-      try {
-        const answer = await this.bus.request(node, 'rooms.live', { rooms: names });
-        for (const name of names) if (answer[name]) out.set(name, answer[name]);
-      } catch (err) {
-        this.log.warn({ node, err: String(err) }, 'a node did not say how its rooms are doing');
-      }
-    }));
+    await Promise.all(
+      [...byNode].map(async ([node, names]) => {
+        try {
+          const answer = await this.bus.request(node, 'rooms.live', { rooms: names });
+          for (const name of names) if (answer[name]) out.set(name, answer[name]);
+        } catch (err) {
+          this.log.warn({ node, err: String(err) }, 'a node did not say how its rooms are doing');
+        }
+      }),
+    );
     return out;
   }
 

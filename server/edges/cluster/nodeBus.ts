@@ -20,7 +20,10 @@ export type Catalog<C> = { [M in keyof C]: { request: unknown; reply: unknown } 
 export type Method<C> = keyof C & string;
 /** Methods that may go one-way: those whose handler answers nothing. */
 export type SendMethodOf<C extends Catalog<C>> = { [M in Method<C>]: C[M]['reply'] extends void ? M : never }[Method<C>];
-export type Handler<C extends Catalog<C>, M extends Method<C>> = (payload: C[M]['request'], from: string) => C[M]['reply'] | Promise<C[M]['reply']>;
+export type Handler<C extends Catalog<C>, M extends Method<C>> = (
+  payload: C[M]['request'],
+  from: string,
+) => C[M]['reply'] | Promise<C[M]['reply']>;
 
 /**
  * What arrives from Redis is typed as the catalog says, not validated:
@@ -115,7 +118,11 @@ export class RedisNodeBus<C extends Catalog<C>> implements NodeBus<C> {
   }
 
   static async connect<C extends Catalog<C>>(opts: {
-    redisUrl: string; nodeId: string; prefix: string; log: Logger; requestTimeoutMs?: number;
+    redisUrl: string;
+    nodeId: string;
+    prefix: string;
+    log: Logger;
+    requestTimeoutMs?: number;
   }): Promise<RedisNodeBus<C>> {
     const pub = connectRedis(opts.redisUrl, `${opts.nodeId}:bus`, { autoPipelining: true });
     const sub = connectRedis(opts.redisUrl, `${opts.nodeId}:bus-sub`, { subscriber: true });
@@ -137,7 +144,7 @@ export class RedisNodeBus<C extends Catalog<C>> implements NodeBus<C> {
 
   handle<M extends Method<C>>(method: M, fn: Handler<C, M>): void {
     // Stored untyped: onMessage looks handlers up by the method name that arrived (see NodeBus on trusting it).
-    this.handlers.set(method, fn as StoredHandler);
+    this.handlers.set(method, fn);
   }
 
   onUnreachable(fn: (node: string) => void): void {
@@ -149,7 +156,12 @@ export class RedisNodeBus<C extends Catalog<C>> implements NodeBus<C> {
     return this as unknown as RedisNodeBus<Other>;
   }
 
-  request<M extends Method<C>>(node: string, method: M, payload: C[M]['request'], timeoutMs = this.defaultTimeoutMs): Promise<C[M]['reply']> {
+  request<M extends Method<C>>(
+    node: string,
+    method: M,
+    payload: C[M]['request'],
+    timeoutMs = this.defaultTimeoutMs,
+  ): Promise<C[M]['reply']> {
     if (this.closed) return Promise.reject(new AppError('unavailable', 'this node is leaving the cluster'));
     const id = this.nextId++;
     return new Promise<C[M]['reply']>((resolve, reject) => {
@@ -186,7 +198,9 @@ export class RedisNodeBus<C extends Catalog<C>> implements NodeBus<C> {
    * already, are neither escaped nor parsed again on the way.
    */
   private sendFrame(method: string, payload: unknown): Envelope | string {
-    return typeof payload === 'string' ? `${RAW}${this.nodeId}${RAW}${method}${RAW}${payload}` : { k: 's', f: this.nodeId, m: method, p: payload };
+    return typeof payload === 'string'
+      ? `${RAW}${this.nodeId}${RAW}${method}${RAW}${payload}`
+      : { k: 's', f: this.nodeId, m: method, p: payload };
   }
 
   /** Publishes to a node's channel; rejects with `unavailable` when Redis is down or nobody listens there. */

@@ -129,7 +129,13 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
   }
 
   info(): NodeInfo {
-    return { ...this.self, load: { cpu: this.cpu(), ...this.load() }, draining: this.draining, startedAt: this.startedAt, updatedAt: Date.now() };
+    return {
+      ...this.self,
+      load: { cpu: this.cpu(), ...this.load() },
+      draining: this.draining,
+      startedAt: this.startedAt,
+      updatedAt: Date.now(),
+    };
   }
 
   /** Writes this node's record, then refreshes the view of the others (events for nodes that came or went). */
@@ -210,6 +216,11 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.beating?.catch(() => {});
-    await this.redis.multi().del(this.key(this.self.id)).srem(this.setKey, this.self.id).exec().catch(() => {});
+    await this.redis
+      .multi()
+      .del(this.key(this.self.id))
+      .srem(this.setKey, this.self.id)
+      .exec()
+      .catch(() => {});
   }
 }

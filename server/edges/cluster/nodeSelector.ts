@@ -31,7 +31,7 @@ export const SELECTORS = { 'least-loaded': leastLoaded, random } as const;
 export type SelectorName = keyof typeof SELECTORS;
 
 function compare(a: number[], b: number[]): number {
-  for (let i = 0; i < a.length; i++) if (a[i]! !== b[i]!) return a[i]! - b[i]!;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return 0;
 }
 
@@ -48,8 +48,10 @@ function compare(a: number[], b: number[]): number {
 export function localFirst(selfId: string, home: ((room: string) => string) | null): NodeSelector {
   return (candidates, room) => {
     const preferred = home?.(room);
-    return (preferred !== undefined ? candidates.find((n) => n.id === preferred) : undefined)
-      ?? candidates.find((n) => n.id === selfId)
-      ?? leastLoaded(candidates, room);
+    return (
+      (preferred !== undefined ? candidates.find((n) => n.id === preferred) : undefined) ??
+      candidates.find((n) => n.id === selfId) ??
+      leastLoaded(candidates, room)
+    );
   };
 }

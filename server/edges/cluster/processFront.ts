@@ -59,9 +59,20 @@ export class ProcessFront {
   private readonly reading = new Set<Socket>();
   private startup: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
-  constructor(private readonly config: Config, private readonly log: Logger, env: Record<string, string | undefined> = process.env) {
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    env: Record<string, string | undefined> = process.env,
+  ) {
     this.slots = planWorkers(config, env, process.execArgv).map((plan) => ({
-      plan, child: null, ready: false, url: null, startedAt: 0, failures: 0, restartTimer: null, lastExit: null,
+      plan,
+      child: null,
+      ready: false,
+      url: null,
+      startedAt: 0,
+      failures: 0,
+      restartTimer: null,
+      lastExit: null,
     }));
   }
 
@@ -90,7 +101,11 @@ export class ProcessFront {
     const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
     this.log.info(
-      { url, node_id: this.config.nodeId, processes: this.slots.map((s) => ({ node_id: s.plan.nodeId, pid: s.child?.pid, url: s.url, rtc_workers: s.plan.rtcWorkers })) },
+      {
+        url,
+        node_id: this.config.nodeId,
+        processes: this.slots.map((s) => ({ node_id: s.plan.nodeId, pid: s.child?.pid, url: s.url, rtc_workers: s.plan.rtcWorkers })),
+      },
       'switchboard node listening',
     );
     return url;
@@ -217,11 +232,11 @@ export class ProcessFront {
   /** The room's home process when it is ready, else the next ready process in turn (none of `skip`). */
   private pick(room: string | null, skip: Set<Slot> = new Set()): Slot | null {
     if (room !== null) {
-      const home = this.slots[homeProcess(room, this.slots.length)]!;
+      const home = this.slots[homeProcess(room, this.slots.length)];
       if (home.ready && home.child && !skip.has(home)) return home;
     }
     for (let i = 0; i < this.slots.length; i++) {
-      const slot = this.slots[(this.rr + i) % this.slots.length]!;
+      const slot = this.slots[(this.rr + i) % this.slots.length];
       if (slot.ready && slot.child && !skip.has(slot)) {
         this.rr = (this.rr + i + 1) % this.slots.length;
         return slot;
@@ -291,11 +306,14 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   let failed = false;
   const stop = (signal: 'SIGTERM' | 'SIGINT') => {
     // The workers give up on their own after this long (main.ts); the primary waits a little longer.
-    const force = setTimeout(() => {
-      log.error('worker processes did not stop in time: killing them');
-      front.killAll();
-      process.exit(1);
-    }, 30_000 + (signal === 'SIGTERM' ? config.cluster.drainTimeoutSeconds * 1000 : 0));
+    const force = setTimeout(
+      () => {
+        log.error('worker processes did not stop in time: killing them');
+        front.killAll();
+        process.exit(1);
+      },
+      30_000 + (signal === 'SIGTERM' ? config.cluster.drainTimeoutSeconds * 1000 : 0),
+    );
     force.unref();
     void front.stop(signal).then((code) => process.exit(failed ? 1 : code));
   };

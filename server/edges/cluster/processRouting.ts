@@ -64,15 +64,15 @@ export function parseHead(head: Buffer): RequestHead | null {
     if (colon <= 0) return null;
     headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
-  return { method: m[1]!, target: m[2]!, headers };
+  return { method: m[1], target: m[2], headers };
 }
 
 /** The `room` claim of a JWT, read WITHOUT verifying it (routing only: the worker verifies the token). */
 export function unverifiedRoomClaim(token: string): string | null {
   const parts = token.split('.');
-  if (parts.length !== 3 || parts[1]!.length > 8192) return null;
+  if (parts.length !== 3 || parts[1].length > 8192) return null;
   try {
-    const claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { room?: unknown };
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { room?: unknown };
     return typeof claims.room === 'string' && claims.room !== '' ? claims.room : null;
   } catch {
     return null;

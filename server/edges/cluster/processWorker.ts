@@ -18,8 +18,12 @@ export interface HandedConnection {
 export type WorkerMessage = { type: 'switchboard:ready'; url: string };
 
 export function isHandedConnection(msg: unknown): msg is HandedConnection {
-  return typeof msg === 'object' && msg !== null && (msg as HandedConnection).type === 'switchboard:connection'
-    && typeof (msg as HandedConnection).head === 'string';
+  return (
+    typeof msg === 'object' &&
+    msg !== null &&
+    (msg as HandedConnection).type === 'switchboard:connection' &&
+    typeof (msg as HandedConnection).head === 'string'
+  );
 }
 
 /** Takes the primary's connections into `server`, and tells the primary this process is ready for them. */
@@ -35,5 +39,5 @@ export function serveForPrimary(server: Server, url: string, log: Logger): void 
     socket.resume();
   });
   process.send?.({ type: 'switchboard:ready', url } satisfies WorkerMessage);
-  log.info({ url }, 'serving the node\'s public port through the primary');
+  log.info({ url }, "serving the node's public port through the primary");
 }

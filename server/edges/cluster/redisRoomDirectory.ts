@@ -68,8 +68,7 @@ export class RedisRoomDirectory implements RoomDirectory {
     private readonly registry: NodeRegistry,
     private readonly opts: RedisRoomDirectoryOptions,
     private readonly log: Logger,
-  ) {
-  }
+  ) {}
 
   get nodeId(): string {
     return this.registry.self.id;
@@ -142,7 +141,7 @@ export class RedisRoomDirectory implements RoomDirectory {
 
   private withRecentPlacements(n: NodeInfo): NodeInfo {
     const since = Date.now() - this.opts.pendingMs;
-    if (this.recent.length > 0 && this.recent[0]!.at < since) this.recent = this.recent.filter((p) => p.at >= since);
+    if (this.recent.length > 0 && this.recent[0].at < since) this.recent = this.recent.filter((p) => p.at >= since);
     let extra = 0;
     for (const p of this.recent) if (p.node === n.id) extra++;
     // A placement is made for a first joiner: it counts as a room and a participant there (the selector
@@ -156,10 +155,10 @@ export class RedisRoomDirectory implements RoomDirectory {
     // In slices: one script call holds Redis for its duration.
     for (let i = 0; i < rooms.length; i += 500) {
       const slice = rooms.slice(i, i + 500);
-      const idx = (await this.redisCall(
+      const idx = await this.redisCall(
         this.redis.eval(RENEW, slice.length, ...slice.map((r) => this.key(r)), this.nodeId, String(this.opts.leaseMs)) as Promise<number[]>,
-      ));
-      for (const j of idx) lost.push(slice[j - 1]!);
+      );
+      for (const j of idx) lost.push(slice[j - 1]);
     }
     return lost;
   }
@@ -180,7 +179,7 @@ export class RedisRoomDirectory implements RoomDirectory {
       if (keys.length > 0) {
         const owners = await this.redisCall(this.redis.mget(...keys));
         keys.forEach((k, i) => {
-          if (owners[i]) out.push({ room: k.slice(this.opts.prefix.length + 'room:'.length), node: owners[i]! });
+          if (owners[i]) out.push({ room: k.slice(this.opts.prefix.length + 'room:'.length), node: owners[i] });
         });
       }
     } while (cursor !== '0');

@@ -13,7 +13,10 @@ interface Bucket {
 export class AddressLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(private readonly ratePerSecond: number, private readonly burst: number) {}
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+  ) {}
 
   /** 0 when the request may proceed, else the seconds until it would (for Retry-After). */
   take(key: string, now = performance.now()): number {

@@ -29,7 +29,11 @@ export interface ApiDeps {
   /** Multiproc: this process is one of the node's NODE_PROCESSES (reported by /health). */
   process?: { node_id: string; index: number; processes: number } | null;
   /** TRUST_PROXY hops and the per-address limit on REST writes (absent: no limit). */
-  edge?: { trustProxyHops: number; writeLimit: { ratePerSecond: number; burst: number } | null; unlimited?: (req: IncomingMessage) => boolean };
+  edge?: {
+    trustProxyHops: number;
+    writeLimit: { ratePerSecond: number; burst: number } | null;
+    unlimited?: (req: IncomingMessage) => boolean;
+  };
 }
 
 const tokenRequest = object({
@@ -44,7 +48,6 @@ const createCallRequest = object({
   room: optional(ROOM_NAME),
   metadata: optional(jsonObject({ maxBytes: 16 * 1024 })),
 });
-
 
 function callJson(call: CallRecord, participants?: ParticipantRecord[], now = new Date()) {
   return {

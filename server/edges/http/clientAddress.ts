@@ -21,16 +21,19 @@ export function clientAddress(req: IncomingMessage, trustProxyHops: number): str
   const header = req.headers['x-forwarded-for'];
   const raw = Array.isArray(header) ? header.join(',') : header;
   if (!raw || raw.length > MAX_XFF_LENGTH) return peer;
-  const hops = raw.split(',').map((h) => h.trim()).filter((h) => h !== '');
+  const hops = raw
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
   if (hops.length < trustProxyHops) return peer;
-  const candidate = stripPort(hops[hops.length - trustProxyHops]!);
+  const candidate = stripPort(hops[hops.length - trustProxyHops]);
   return isIP(candidate) ? candidate : peer;
 }
 
 /** `1.2.3.4:5678` -> 1.2.3.4, `[::1]:80` -> ::1 (some proxies add ports). */
 function stripPort(hop: string): string {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hop);
-  if (bracketed) return bracketed[1]!;
+  if (bracketed) return bracketed[1];
   const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(hop);
-  return v4 ? v4[1]! : hop;
+  return v4 ? v4[1] : hop;
 }

@@ -39,7 +39,7 @@ export function clusterForwarder(cluster: ClusterNode, log: Logger) {
     if (!match || req.headers[FORWARDED_HEADER] || !req.headers.authorization?.startsWith('Basic ')) return false;
     // Minting a join token needs no room state, and its ws_url must name the node the caller reached.
     if (match[2] === '/join') return false;
-    const room = decodePathPart(match[1]!);
+    const room = decodePathPart(match[1]);
     if (room === null) return false; // the router answers the malformed escape
     const rooms = cluster.relay.localRooms();
     if (rooms.getRoom(room)) return false;
@@ -60,7 +60,10 @@ export function clusterForwarder(cluster: ClusterNode, log: Logger) {
     let text: string;
     try {
       const answer = await fetch(`${target.signalingUrl}${url.pathname}${url.search}`, {
-        method: req.method ?? 'GET', headers, ...(body && body.length > 0 ? { body: body.toString('utf8') } : {}), signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+        method: req.method ?? 'GET',
+        headers,
+        ...(body && body.length > 0 ? { body: body.toString('utf8') } : {}),
+        signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
       });
       status = answer.status;
       contentType = answer.headers.get('content-type') ?? 'application/json; charset=utf-8';

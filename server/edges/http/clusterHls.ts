@@ -22,14 +22,14 @@ export function withClusterHls(cluster: ClusterNode, live: LiveService, next: Re
     const url = parseTarget(req.url);
     const match = url ? HLS_PATH.exec(url.pathname) : null;
     if (!url || !match || req.headers[FORWARDED_HEADER] || (req.method !== 'GET' && req.method !== 'HEAD')) return next(req, res);
-    const room = decodePathPart(match[1]!);
+    const room = decodePathPart(match[1]);
     if (room === null || live.servedStream(room)) return next(req, res); // a malformed name: the live handler answers not_found
     void forward(cluster, room, req, res, url).then(
       (done) => {
         if (!done) next(req, res);
       },
       (err) => {
-        log.warn({ err: String(err), room, path: url.pathname }, 'forwarding an HLS request to the room\'s node failed');
+        log.warn({ err: String(err), room, path: url.pathname }, "forwarding an HLS request to the room's node failed");
         if (!res.headersSent) {
           res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
           res.end(JSON.stringify({ error: { code: 'unavailable', message: `the node running room ${room} did not answer; try again` } }));
@@ -40,7 +40,13 @@ export function withClusterHls(cluster: ClusterNode, live: LiveService, next: Re
 }
 
 /** Resolves false when the room runs nowhere else (this node answers itself). */
-async function forward(cluster: ClusterNode, room: string, req: IncomingMessage, res: ServerResponse, url: RequestTarget): Promise<boolean> {
+async function forward(
+  cluster: ClusterNode,
+  room: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: RequestTarget,
+): Promise<boolean> {
   let owner: string | null;
   try {
     owner = await cluster.directory.owner(room);
@@ -53,7 +59,9 @@ async function forward(cluster: ClusterNode, room: string, req: IncomingMessage,
   const headers: Record<string, string> = { [FORWARDED_HEADER]: cluster.nodeId };
   if (typeof req.headers.range === 'string') headers['range'] = req.headers.range;
   const answer = await fetch(`${target.signalingUrl}${url.pathname}${url.search}`, {
-    method: req.method ?? 'GET', headers, signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+    method: req.method ?? 'GET',
+    headers,
+    signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
   });
   const out: Record<string, string> = { 'x-switchboard-node': owner };
   for (const name of PASSED_HEADERS) {

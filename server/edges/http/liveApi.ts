@@ -26,8 +26,6 @@ const urlRequest = object({
 const showRequest = object({ participant_id: string({ min: 1, max: 64 }) });
 const MESSAGE_ID = /^[0-9]{1,18}$/;
 
-
-
 function messageId(req: Request): string {
   const id = pathParam(req, 'id');
   if (!MESSAGE_ID.test(id)) throw new AppError('not_found', `no message ${id.slice(0, 32)}`);
@@ -43,7 +41,8 @@ export function createLiveApi(router: Router, deps: { live: LiveService; credent
     auth(req);
     const body = await parseBody(req, startRequest);
     const stream = await live.start(api, roomParam(req), {
-      ...(body.layout ? { layout: body.layout } : {}), ...(body.participant_id ? { participantId: body.participant_id } : {}),
+      ...(body.layout ? { layout: body.layout } : {}),
+      ...(body.participant_id ? { participantId: body.participant_id } : {}),
     });
     return { status: 201, body: { stream } };
   });
@@ -81,7 +80,11 @@ export function createLiveApi(router: Router, deps: { live: LiveService; credent
     const ttl = body.ttl ?? live.access.ttlSeconds;
     return {
       status: 201,
-      body: { playlist_url: live.playlistUrl(stream, body.viewer_id, ttl), expires_at: Math.floor(Date.now() / 1000) + ttl, access: live.access.mode },
+      body: {
+        playlist_url: live.playlistUrl(stream, body.viewer_id, ttl),
+        expires_at: Math.floor(Date.now() / 1000) + ttl,
+        access: live.access.mode,
+      },
     };
   });
 
@@ -138,7 +141,13 @@ export function withLive(live: LiveService, fallback: RequestListener, trustProx
   };
 }
 
-async function serve(live: LiveService, req: IncomingMessage, res: ServerResponse, url: RequestTarget, trustProxyHops: number): Promise<void> {
+async function serve(
+  live: LiveService,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: RequestTarget,
+  trustProxyHops: number,
+): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, 'invalid_payload', `${req.method} not allowed here`);
   const parts = url.pathname.slice(LIVE_PREFIX.length).split('/');
   const room = decodePathPart(parts[0] ?? '') ?? ''; // a malformed escape names no room
@@ -153,7 +162,12 @@ async function serve(live: LiveService, req: IncomingMessage, res: ServerRespons
   const token = url.searchParams.get('token');
   if (live.access.mode === 'signed') {
     const grant = token ? live.access.verify(token, room) : null;
-    if (!grant) return fail(res, token ? 'unauthorized' : 'unauthenticated', token ? 'invalid or expired stream token' : 'this stream needs a signed URL (?token=)');
+    if (!grant)
+      return fail(
+        res,
+        token ? 'unauthorized' : 'unauthenticated',
+        token ? 'invalid or expired stream token' : 'this stream needs a signed URL (?token=)',
+      );
     if (grant.streamId !== stream.id) return fail(res, 'not_found', 'that token is for another stream of this room');
     viewerKey = `u:${grant.viewer}`;
   } else {
@@ -164,10 +178,15 @@ async function serve(live: LiveService, req: IncomingMessage, res: ServerRespons
 
   if (file === 'index.m3u8') {
     const viewer = url.searchParams.get('viewer');
-    const suffix = live.access.mode === 'signed' ? `?token=${encodeURIComponent(token!)}` : viewer ? `?viewer=${encodeURIComponent(viewer)}` : '';
+    const suffix =
+      live.access.mode === 'signed' ? `?token=${encodeURIComponent(token!)}` : viewer ? `?viewer=${encodeURIComponent(viewer)}` : '';
     const body = stream.pipeline ? await stream.pipeline.playlist((f) => `${f}${suffix}`) : null;
     if (body === null) return fail(res, 'not_found', 'the stream has no segment yet; retry in a few seconds');
-    res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, {
+      'content-type': 'application/vnd.apple.mpegurl',
+      'cache-control': 'no-cache',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }

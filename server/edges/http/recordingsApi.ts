@@ -6,7 +6,17 @@
 
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { RECORDING_MODES } from '../../../signaling/protocol/protocol.js';
-import { boolean, integer, jsonObject, nullable, object, oneOf, optional, ValidationError, type Schema } from '../../../signaling/protocol/schema.js';
+import {
+  boolean,
+  integer,
+  jsonObject,
+  nullable,
+  object,
+  oneOf,
+  optional,
+  ValidationError,
+  type Schema,
+} from '../../../signaling/protocol/schema.js';
 import type { TokenVerifier } from '../auth/auth.js';
 import { AppError, httpStatusOf, toAppError } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
@@ -52,8 +62,6 @@ const startRequest = object({
 });
 const patchRequest = object({ retention_days: optional(RETENTION), access: optional(access) });
 const STATUSES: readonly RecordingStatus[] = ['recording', 'processing', 'ready', 'failed'];
-
-
 
 /** Where the caller reached us (Host, X-Forwarded-Proto), for links back to this server. */
 function baseUrl(headers: IncomingMessage['headers'], fallback: string): string {
@@ -117,14 +125,21 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
   router.add('GET', '/api/v1/recordings', async (req) => {
     apiKey(req);
     const status = queryParam(req, 'status');
-    if (status && !STATUSES.includes(status as RecordingStatus)) throw new AppError('invalid_payload', `status must be one of ${STATUSES.join(', ')}`, 'status');
+    if (status && !STATUSES.includes(status as RecordingStatus))
+      throw new AppError('invalid_payload', `status must be one of ${STATUSES.join(', ')}`, 'status');
     const room = queryParam(req, 'room');
     const before = queryParam(req, 'before');
     const beforeDate = before ? new Date(before) : undefined;
-    if (beforeDate && Number.isNaN(beforeDate.getTime())) throw new AppError('invalid_payload', 'before must be an ISO 8601 time', 'before');
-    const rows = await storage(library.list({
-      limit: limitOf(req), ...(room ? { room } : {}), ...(status ? { status: status as RecordingStatus } : {}), ...(beforeDate ? { before: beforeDate } : {}),
-    }));
+    if (beforeDate && Number.isNaN(beforeDate.getTime()))
+      throw new AppError('invalid_payload', 'before must be an ISO 8601 time', 'before');
+    const rows = await storage(
+      library.list({
+        limit: limitOf(req),
+        ...(room ? { room } : {}),
+        ...(status ? { status: status as RecordingStatus } : {}),
+        ...(beforeDate ? { before: beforeDate } : {}),
+      }),
+    );
     return { status: 200, body: { recordings: rows.map((r) => recordingJson(r)) } };
   });
 
@@ -145,10 +160,19 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
     apiKey(req);
     const body = await parseBody(req, patchRequest);
     const { recording } = await storage(library.get(id(req)));
-    const row = await storage(library.update(recording.id, {
-      ...(body.retention_days !== undefined ? { retention_days: body.retention_days } : {}),
-      ...(body.access ? { access: { users: body.access.users ?? recording.access.users, room_staff: body.access.room_staff ?? recording.access.room_staff } } : {}),
-    }));
+    const row = await storage(
+      library.update(recording.id, {
+        ...(body.retention_days !== undefined ? { retention_days: body.retention_days } : {}),
+        ...(body.access
+          ? {
+              access: {
+                users: body.access.users ?? recording.access.users,
+                room_staff: body.access.room_staff ?? recording.access.room_staff,
+              },
+            }
+          : {}),
+      }),
+    );
     return { status: 200, body: recordingJson(row) };
   });
 
@@ -173,7 +197,8 @@ export function createRecordingsApi(router: Router, deps: RecordingsApiDeps): vo
     await found;
     const ttlRaw = queryParam(req, 'ttl');
     const ttl = ttlRaw === null ? deps.downloadTtlSeconds : Number(ttlRaw);
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 86400) throw new AppError('invalid_payload', 'ttl must be an integer between 1 and 604800 seconds', 'ttl');
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 86400)
+      throw new AppError('invalid_payload', 'ttl must be an integer between 1 and 604800 seconds', 'ttl');
     const link = await storage(library.downloadLink(id(req), pathParam(req, 'file_id'), ttl, baseUrl(req.headers, deps.publicUrl())));
     return { status: 200, body: link };
   });
@@ -197,8 +222,8 @@ export function withRecordingDownloads(fallback: RequestListener, deps: Recordin
     const url = parseTarget(req.url);
     const match = url ? CONTENT_PATH.exec(url.pathname) : null;
     if (!url || !match || (req.method !== 'GET' && req.method !== 'HEAD')) return fallback(req, res);
-    const recordingId = decodePathPart(match[1]!);
-    const fileId = decodePathPart(match[2]!);
+    const recordingId = decodePathPart(match[1]);
+    const fileId = decodePathPart(match[2]);
     if (recordingId === null || fileId === null) {
       res.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
       return void res.end(BAD_TARGET_BODY);
@@ -213,7 +238,14 @@ export function withRecordingDownloads(fallback: RequestListener, deps: Recordin
   };
 }
 
-async function serveContent(req: IncomingMessage, res: ServerResponse, url: RequestTarget, recordingId: string, fileId: string, deps: RecordingsApiDeps): Promise<void> {
+async function serveContent(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: RequestTarget,
+  recordingId: string,
+  fileId: string,
+  deps: RecordingsApiDeps,
+): Promise<void> {
   const signature = url.searchParams.get('signature');
   let found: Awaited<ReturnType<RecordingLibrary['file']>> | null = null;
   if (signature !== null) {

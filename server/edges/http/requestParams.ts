@@ -27,7 +27,7 @@ function checked(value: string, field: string): string {
 
 /** A path parameter (`:pid`, `:user_id`, ...), held to the text rule. */
 export function pathParam(req: Request, key: string): string {
-  return checked(req.params[key]!, key);
+  return checked(req.params[key], key);
 }
 
 /** A query parameter, or null when absent; held to the text rule. */

@@ -3,9 +3,7 @@
 // on the same in-memory rooms as the WebSocket, through the same RoomControl
 // (with host rights), so connected clients see every change at once.
 
-import {
-  ROLES, ROOM_NAME, ROOM_TYPES, TRACKS, DATA_MESSAGE_MAX_BYTES, roomSettingsPatch,
-} from '../../../signaling/protocol/protocol.js';
+import { ROLES, ROOM_NAME, ROOM_TYPES, TRACKS, DATA_MESSAGE_MAX_BYTES, roomSettingsPatch } from '../../../signaling/protocol/protocol.js';
 import { boolean, integer, jsonObject, jsonValue, object, oneOf, optional, string } from '../../../signaling/protocol/schema.js';
 import { AppError } from '../../kernel/errors.js';
 import { participantJson } from '../../domain/rooms/participantJson.js';
@@ -58,7 +56,6 @@ const dataRequest = object({
   to: optional(string({ min: 1, max: 64 })),
 });
 
-
 export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
   const { rooms, control } = deps;
   const auth = (req: Request) => requireApiKey(req, deps.credentials);
@@ -67,7 +64,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     const live = await liveStates(infos.map((r) => r.name));
     return infos.map((info) => ({ ...info, ...(live.get(info.name) ?? NO_CALL) }));
   };
-  const roomJson = async (info: RoomInfo) => (await roomsJson([info]))[0]!;
+  const roomJson = async (info: RoomInfo) => (await roomsJson([info]))[0];
   const ok = { status: 200, body: { ok: true } };
 
   router.add('GET', PREFIX, async (req) => {
@@ -139,9 +136,14 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
     const name = roomParam(req);
     const body = await parseBody(req, joinRequest);
     const ttl = body.ttl ?? deps.tokenTtl.defaultTtlSeconds;
-    if (ttl > deps.tokenTtl.maxTtlSeconds) throw new AppError('invalid_payload', `ttl must be at most ${deps.tokenTtl.maxTtlSeconds} seconds`, 'ttl');
+    if (ttl > deps.tokenTtl.maxTtlSeconds)
+      throw new AppError('invalid_payload', `ttl must be at most ${deps.tokenTtl.maxTtlSeconds} seconds`, 'ttl');
     const minted = await deps.issuer.mint({
-      userId: body.user_id, ...(body.name !== undefined ? { name: body.name } : {}), room: name, role: body.role ?? 'speaker', ttlSeconds: ttl,
+      userId: body.user_id,
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      room: name,
+      role: body.role ?? 'speaker',
+      ttlSeconds: ttl,
     });
     // Where the caller reached us (behind a proxy: its Host and X-Forwarded-Proto), else the listen address.
     const ws = wsBase(req.headers.host, deps.publicUrl());

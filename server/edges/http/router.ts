@@ -111,7 +111,10 @@ export class Router {
   private readonly writeLimiter: AddressLimiter | null;
   private readonly unlimited: ((req: IncomingMessage) => boolean) | null;
 
-  constructor(private readonly log: Logger, opts: RouterOptions = {}) {
+  constructor(
+    private readonly log: Logger,
+    opts: RouterOptions = {},
+  ) {
     this.trustProxyHops = opts.trustProxyHops ?? 0;
     this.writeLimiter = opts.writeLimit ? new AddressLimiter(opts.writeLimit.ratePerSecond, opts.writeLimit.burst) : null;
     this.unlimited = opts.unlimited ?? null;
@@ -120,10 +123,12 @@ export class Router {
   add(method: string, path: string, handler: Handler): this {
     const keys: string[] = [];
     const pattern = new RegExp(
-      '^' + path.replace(/:([a-z_]+)/g, (_m, key: string) => {
-        keys.push(key);
-        return '([^/]+)';
-      }) + '$',
+      '^' +
+        path.replace(/:([a-z_]+)/g, (_m, key: string) => {
+          keys.push(key);
+          return '([^/]+)';
+        }) +
+        '$',
     );
     this.routes.push({ method, pattern, keys, handler });
     return this;
@@ -151,7 +156,10 @@ export class Router {
       const error = toAppError(err);
       if (error.code === 'internal_error') this.log.error({ err, path: target?.pathname }, 'request failed');
       // `field` names the offending body field, path or query parameter, as over the WebSocket.
-      response = { status: httpStatusOf(error.code), body: { error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } } };
+      response = {
+        status: httpStatusOf(error.code),
+        body: { error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } },
+      };
       if (error instanceof RateLimitedError) response.headers = { 'retry-after': String(error.retryAfterSeconds) };
     }
     if (res.headersSent || res.destroyed) return;
@@ -175,12 +183,17 @@ export class Router {
       if (route.method !== method) continue;
       const params: Record<string, string> = {};
       route.keys.forEach((key, i) => {
-        const value = decodePathPart(match[i + 1]!);
+        const value = decodePathPart(match[i + 1]);
         if (value === null) throw new AppError('invalid_payload', `malformed percent-escape in the ${key} of the path`, key);
         params[key] = value;
       });
       return route.handler({
-        method, path, params, query: target.searchParams, headers: req.headers, clientIp,
+        method,
+        path,
+        params,
+        query: target.searchParams,
+        headers: req.headers,
+        clientIp,
         body: () => readBody(req),
       });
     }

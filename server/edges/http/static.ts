@@ -71,10 +71,11 @@ export interface StaticOptions {
 export function withStatic(fallback: RequestListener, opts: StaticOptions = {}): RequestListener {
   const root = path.resolve(opts.root ?? defaultStaticRoot());
   let realRoot: Promise<string | null> | null = null;
-  const rootReal = () => (realRoot ??= realpath(root).catch(() => null)).then((r) => {
-    if (r === null) realRoot = null; // not built yet: look again next time
-    return r;
-  });
+  const rootReal = () =>
+    (realRoot ??= realpath(root).catch(() => null)).then((r) => {
+      if (r === null) realRoot = null; // not built yet: look again next time
+      return r;
+    });
 
   return (req, res) => {
     const method = req.method ?? 'GET';

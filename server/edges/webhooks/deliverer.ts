@@ -62,15 +62,21 @@ export class WebhookDeliverer {
   /** Delivery outcomes and the outbox backlog, at GET /metrics. */
   registerMetrics(registry: Registry): void {
     this.deliveries = new Counter({
-      name: 'switchboard_webhook_deliveries_total', help: 'Webhook delivery attempts, by result (delivered, retry, given_up)',
-      labelNames: ['result'], registers: [registry],
+      name: 'switchboard_webhook_deliveries_total',
+      help: 'Webhook delivery attempts, by result (delivered, retry, given_up)',
+      labelNames: ['result'],
+      registers: [registry],
     });
     const db = this.db;
     new Gauge({
-      name: 'switchboard_webhook_outbox_pending', help: 'Webhook events stored and not delivered yet (all nodes)', registers: [registry],
+      name: 'switchboard_webhook_outbox_pending',
+      help: 'Webhook events stored and not delivered yet (all nodes)',
+      registers: [registry],
       async collect() {
-        const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL').catch(() => null);
-        if (rows) this.set(rows[0]!.n);
+        const rows = await db
+          .query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL')
+          .catch(() => null);
+        if (rows) this.set(rows[0].n);
       },
     });
   }
@@ -148,7 +154,8 @@ export class WebhookDeliverer {
        RETURNING id`,
       [nodeId],
     );
-    if (rows.length > 0) this.log.info({ rows: rows.length }, 'webhook leases of a previous run released; those events may reach receivers twice');
+    if (rows.length > 0)
+      this.log.info({ rows: rows.length }, 'webhook leases of a previous run released; those events may reach receivers twice');
   }
 
   /** Delivered rows are kept a week (audits, debugging), then dropped; at most once an hour. */
@@ -204,7 +211,9 @@ export class WebhookDeliverer {
     }
     if (error === null) {
       this.deliveries?.inc({ result: 'delivered' });
-      await this.db.query(`UPDATE webhook_outbox SET delivered_at = now(), attempts = attempts + 1, locked_until = NULL WHERE id = $1`, [row.id]);
+      await this.db.query(`UPDATE webhook_outbox SET delivered_at = now(), attempts = attempts + 1, locked_until = NULL WHERE id = $1`, [
+        row.id,
+      ]);
       const receiverWasFailing = this.failing.delete(row.url);
       if (row.attempts > 0 || receiverWasFailing) await this.receiverBack(row.url);
       return;

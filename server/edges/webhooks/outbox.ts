@@ -23,10 +23,13 @@ export class WebhookOutbox implements EventSink {
       params.push(url);
       return `($1, $${i + 5}, $2, $3, $4)`;
     });
-    await this.db.query(
-      `INSERT INTO webhook_outbox (event_id, url, room, event, body) VALUES ${rows.join(', ')}`,
-      [id, event.room, event.name, body, ...params],
-    );
+    await this.db.query(`INSERT INTO webhook_outbox (event_id, url, room, event, body) VALUES ${rows.join(', ')}`, [
+      id,
+      event.room,
+      event.name,
+      body,
+      ...params,
+    ]);
     this.stored();
   }
 }

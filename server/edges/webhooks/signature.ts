@@ -14,7 +14,14 @@ export function sign(secret: string, timestamp: number, body: string): string {
 }
 
 /** True when the signature matches and the timestamp is within `toleranceSeconds` of now. */
-export function verify(secret: string, timestamp: string, body: string, signature: string, toleranceSeconds = 300, now = Date.now()): boolean {
+export function verify(
+  secret: string,
+  timestamp: string,
+  body: string,
+  signature: string,
+  toleranceSeconds = 300,
+  now = Date.now(),
+): boolean {
   const ts = Number(timestamp);
   if (!Number.isInteger(ts) || Math.abs(now / 1000 - ts) > toleranceSeconds) return false;
   const expected = Buffer.from(sign(secret, ts, body));
