@@ -63,6 +63,7 @@ function runFile(file: string): Promise<Outcome> {
       if (lingering) clearTimeout(lingering);
       // A file that dies without a word (a native crash in a media library) says how it ended.
       if (code !== 0) output += `\n[runner] exited with ${signal ? `signal ${signal}` : `code ${code}`}\n`;
+      // eslint-disable-next-line no-control-regex -- strips uvu's ANSI colour codes, which start with ESC
       const clean = output.replace(/\x1b\[[0-9;]*m/g, '');
       const total = sum(clean, /Total:\s+(\d+)/g);
       const passed = sum(clean, /Passed:\s+(\d+)/g);

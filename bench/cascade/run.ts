@@ -110,11 +110,19 @@ const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
  * capped at --video-kbps with no bandwidth estimation, so its rate is the same
  * input in every run instead of following the machine's load.
  */
+/** A publisher reply: start -> participantId + producers, stats -> stats, close -> nothing. */
+interface PublisherReply {
+  id: number;
+  error?: string;
+  participantId?: string;
+  producers?: Record<string, string>;
+}
+
 class Publisher {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: any) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: PublisherReply) => void; reject: (e: Error) => void }>();
   constructor(readonly child: ChildProcess) {
-    child.on('message', (reply: { id: number; error?: string }) => {
+    child.on('message', (reply: PublisherReply) => {
       const p = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       if (reply.error) p?.reject(new Error(`publisher: ${reply.error}`));
@@ -126,9 +134,9 @@ class Publisher {
       fork(fileURLToPath(new URL('../sfu/publisher.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
     );
   }
-  call(req: Omit<PublisherRequest, 'id'>): Promise<any> {
+  call(req: Omit<PublisherRequest, 'id'>): Promise<PublisherReply> {
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    return new Promise<PublisherReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.child.send({ ...req, id });
     });

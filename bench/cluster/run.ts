@@ -125,6 +125,11 @@ const mint = async (user: string) => (await issuer.mint({ userId: user, role: 's
 
 // ---------------------------------------------------------------- raw clients
 
+/** What the bench reads of GET /api/v1/cluster. */
+interface ClusterView {
+  nodes: Array<{ id: string; room_names: string[] }>;
+}
+
 interface RawClient {
   ws: WebSocket;
   id: string;
@@ -146,7 +151,7 @@ async function rawClient(url: string, user: string, room: string): Promise<RawCl
         client.onOffer?.(text);
         return;
       }
-      const m = JSON.parse(text) as { type: string; id?: string; payload: any };
+      const m = JSON.parse(text) as { type: string; id?: string; payload: { participant_id: string; code?: string; message?: string } };
       if (m.type === 'joined') resolve(m.payload.participant_id);
       if (m.type === 'error' && (m.id === 'a' || m.id === 'j')) reject(new Error(`${m.payload.code}: ${m.payload.message}`));
     });
@@ -296,8 +301,10 @@ async function relayPhase() {
     const c2 = await rawClient(b.url, `c2-${i}`, `cross-${i}`);
     cross.push({ from: c1, to: c2 }, { from: c2, to: c1 });
   }
-  const view = await fetch(`${a.url}/api/v1/cluster`, { headers: { authorization: basic() } }).then((r) => r.json());
-  const placedOnA = new Set<string>(view.nodes.find((n: any) => n.id === 'relay-a').room_names);
+  const view = await fetch(`${a.url}/api/v1/cluster`, { headers: { authorization: basic() } }).then(
+    (r) => r.json() as Promise<ClusterView>,
+  );
+  const placedOnA = new Set<string>(view.nodes.find((n) => n.id === 'relay-a')!.room_names);
   // "local" pairs count only if their room runs on a (else both are relayed to b: two hops).
   const sameNode = local.filter((_, i) => placedOnA.has(`local-${i}`));
   progress(`relay: ${sameNode.length} same-node rooms, ${cross.length / 2} cross-node rooms`);
@@ -333,8 +340,10 @@ async function failoverPhase() {
       }
     };
     await waitMedia(30_000);
-    const view = await fetch(`${urls[0]}/api/v1/cluster`, { headers: { authorization: basic() } }).then((r) => r.json());
-    const ownerId = view.nodes.find((n: any) => n.room_names.includes(room)).id as string;
+    const view = await fetch(`${urls[0]}/api/v1/cluster`, { headers: { authorization: basic() } }).then(
+      (r) => r.json() as Promise<ClusterView>,
+    );
+    const ownerId = view.nodes.find((n) => n.room_names.includes(room))!.id;
     const victim = nodes[ownerId === `fo-a-${run}` ? 0 : 1];
     const rejoined: number[] = [];
     for (const b of bots) b.once('rejoined', (e) => rejoined.push(e.afterMs));

@@ -85,7 +85,7 @@ function parseArgs(argv: string[]): Options {
             .slice(0, 14)
             .join('\n')}\n`,
         );
-        process.exit(0);
+        return process.exit(0);
       default:
         throw new Error(`unknown option --${key}`);
     }
@@ -101,11 +101,17 @@ const log = (msg: string) => process.stderr.write(`[recording-bench +${((Date.no
 
 // ---- publishers (one process each) -------------------------------------------
 
+/** A publisher reply (bench/sfu/publisher.ts): the request's id, and an error when it failed. */
+interface PublisherReply {
+  id: number;
+  error?: string;
+}
+
 class Publisher {
   private nextId = 1;
-  private readonly pending = new Map<number, (reply: any) => void>();
+  private readonly pending = new Map<number, (reply: PublisherReply) => void>();
   constructor(readonly proc: ChildProcess) {
-    proc.on('message', (m: { id: number }) => {
+    proc.on('message', (m: PublisherReply) => {
       this.pending.get(m.id)?.(m);
       this.pending.delete(m.id);
     });
@@ -116,7 +122,7 @@ class Publisher {
     proc.on('error', () => {}); // a closed channel after 'close' is expected
     return new Publisher(proc);
   }
-  request(req: Record<string, unknown>): Promise<any> {
+  request(req: Record<string, unknown>): Promise<PublisherReply | Record<string, never>> {
     if (!this.proc.connected) return Promise.resolve({});
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -310,8 +316,9 @@ async function main(): Promise<void> {
   writeFileSync(path.join(outDir, name), `${JSON.stringify(record, null, 2)}\n`);
   writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(record, null, 2)}\n`);
   log(`results: bench/recording/results/${name}`);
+  const summary = record as { copy?: { total_pct_core_per_track: unknown }; composite?: { ffmpeg_pct_core: unknown } };
   process.stdout.write(
-    `${JSON.stringify({ copy: (record as any).copy && { per_track_pct: (record as any).copy.total_pct_core_per_track }, composite_pct: (record as any).composite?.ffmpeg_pct_core })}\n`,
+    `${JSON.stringify({ copy: summary.copy && { per_track_pct: summary.copy.total_pct_core_per_track }, composite_pct: summary.composite?.ffmpeg_pct_core })}\n`,
   );
   process.exit(0);
 }

@@ -264,7 +264,7 @@ function runJoin(cmd: JoinCmd): void {
       if (msg.type !== 'joined') return settle(c, `join_${msg.payload?.code ?? msg.type}`);
       hJoin.record((now - c.tStage) * 1000);
       hTotal.record((now - c.t0) * 1000);
-      c.pid = msg.payload.participant_id;
+      c.pid = msg.payload!.participant_id!;
       settle(c, null);
     }
   };
@@ -279,7 +279,8 @@ function runJoin(cmd: JoinCmd): void {
   pump();
 }
 
-type Msg = { type: string; id?: string; payload?: any };
+/** A server message as the handshake reads it: `joined` carries participant_id, `error` a code. */
+type Msg = { type: string; id?: string; payload?: { participant_id?: string; code?: string } };
 let joinReply: (c: Client, msg: Msg) => void = () => {};
 
 function onMessage(c: Client, data: Buffer): void {

@@ -247,7 +247,7 @@ export async function stopServer(server: Server): Promise<void> {
 }
 
 export function serverLogSummary(file: string): Record<string, unknown> {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {

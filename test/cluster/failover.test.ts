@@ -59,13 +59,21 @@ async function node(ctx: Ctx, id: string, prefix: string, extra: Record<string, 
   return proc;
 }
 
-async function api(url: string, method: string, route: string, body?: unknown) {
+/** A node as GET /api/v1/cluster lists it (the fields the tests read). */
+interface ClusterNode {
+  id: string;
+  room_names: string[];
+  draining: boolean;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of every route, read field by field by the tests (a wrong field fails the assertion)
+async function api(url: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${url}${route}`, {
     method,
     headers: { authorization: basicAuth(), ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: res.status, body: (await res.json().catch(() => null)) as any };
+  return { status: res.status, body: await res.json().catch(() => null) };
 }
 
 async function bot(ctx: Ctx, urls: string[], first: number, user: string, room: string, publish = false): Promise<ResilientBot> {
@@ -85,7 +93,7 @@ async function bot(ctx: Ctx, urls: string[], first: number, user: string, room: 
 /** The node that runs the room, as the cluster view says. */
 async function ownerOf(url: string, room: string): Promise<string | null> {
   const view = await api(url, 'GET', '/api/v1/cluster');
-  return view.body?.nodes?.find((n: any) => n.room_names.includes(room))?.id ?? null;
+  return view.body?.nodes?.find((n: ClusterNode) => n.room_names.includes(room))?.id ?? null;
 }
 
 async function sql(ctx: Ctx, text: string, params: unknown[] = []) {
@@ -204,7 +212,7 @@ test('SIGKILL the owner mid-recording and live: the survivor closes both (failed
     assert.is(listed.status, 200);
     assert.ok(listed.body.files.length > 0, 'the partial files are listed');
     assert.ok(
-      listed.body.files.every((f: any) => f.status === 'failed'),
+      listed.body.files.every((f: { status: string }) => f.status === 'failed'),
       JSON.stringify(listed.body.files),
     );
     await eventually(
@@ -267,7 +275,7 @@ test('drain on SIGTERM: no new rooms on the node, its rooms move at the deadline
 
   drained.child.kill('SIGTERM');
   await eventually(
-    async () => (await api(other.url, 'GET', '/api/v1/cluster')).body?.nodes?.find((n: any) => n.id === ownerId)?.draining === true,
+    async () => (await api(other.url, 'GET', '/api/v1/cluster')).body?.nodes?.find((n: ClusterNode) => n.id === ownerId)?.draining === true,
     5000,
     'marked draining',
   );
@@ -375,7 +383,7 @@ test('Redis restarted mid-call: rooms keep running, new rooms are refused with u
     await late.client.request('mute', { track: 'audio' });
     assert.is((await direct.client.next('mute')).from, late.id);
     // A new room cannot be placed.
-    const fresh = await await a.connect();
+    const fresh = await a.connect();
     await fresh.request('auth', { token: await a.mint({ userId: 'dave' }) });
     const refused = await fresh.request('join', { room: 'r-new-in-outage' }).catch((e) => e);
     assert.is(refused.code, 'unavailable');

@@ -16,6 +16,25 @@ import { startCluster, type TestCluster } from '../support/cluster.js';
 import { eventually } from '../support/net.js';
 
 type Ctx = { c: TestCluster; a: TestServer; b: TestServer; n3: TestServer; bots: MediaBot[] };
+/** A room as GET /api/v1/rooms lists it (the fields the tests read). */
+interface RoomRow {
+  name: string;
+  num_participants: number;
+  call_state: string;
+  call_id: string | null;
+  node_id: string;
+}
+
+/** A node as GET /api/v1/cluster lists it (the fields the tests read). */
+interface ClusterNode {
+  id: string;
+  signalingUrl: string;
+  room_names: string[];
+  draining: boolean;
+  capacity: { participants: number };
+  load: { participants: number; cpu: number };
+}
+
 const test = suite<Ctx>('cluster relay', {} as Ctx);
 
 test.before(async (ctx) => {
@@ -123,6 +142,7 @@ test('racing first joins through different nodes agree on one owner', async (ctx
           );
           throw new Error(
             `join of ${room} as u${i} via ${n.app.config.nodeId}: ${String(err)}; open on ${owners}; mapped to ${await nodes[0].app.cluster!.directory.owner(room)}; members ${members}; unread ${JSON.stringify(client.unread())}`,
+            { cause: err },
           );
         }
       }),
@@ -213,12 +233,12 @@ test('the room list of any node counts the participants of rooms running on the 
   const owner = ownerOf(ctx, elsewhere);
   const list = await ctx.a.api('GET', '/api/v1/rooms?limit=1000');
   assert.is(list.status, 200);
-  const row = list.body.rooms.find((r: any) => r.name === elsewhere);
+  const row = list.body.rooms.find((r: RoomRow) => r.name === elsewhere);
   assert.ok(row, 'listed');
   assert.equal([row.num_participants, row.call_state, row.node_id], [2, 'active', owner.app.config.nodeId]);
   assert.is(row.call_id, owner.app.rooms.getRoom(elsewhere)!.callId);
   // Rooms of the answering node itself are counted too.
-  for (const r of list.body.rooms.filter((x: any) => x.name.startsWith('r-list-') && x.name !== elsewhere)) {
+  for (const r of list.body.rooms.filter((x: RoomRow) => x.name.startsWith('r-list-') && x.name !== elsewhere)) {
     assert.equal([r.num_participants, r.node_id], [2, 'node-a'], JSON.stringify(r));
   }
   for (const j of joined) await j.client.close();
@@ -281,7 +301,7 @@ test('GET /api/v1/cluster lists nodes, load and rooms per node; POST drain needs
   await eventually(
     async () => {
       const res = await ctx.b.api('GET', '/api/v1/cluster');
-      const owner = res.body.nodes.find((n: any) => n.room_names.includes('r-view'));
+      const owner = res.body.nodes.find((n: ClusterNode) => n.room_names.includes('r-view'));
       return res.status === 200 && owner && owner.load.participants >= 1;
     },
     5000,
@@ -289,7 +309,7 @@ test('GET /api/v1/cluster lists nodes, load and rooms per node; POST drain needs
   );
   const res = await ctx.b.api('GET', '/api/v1/cluster');
   assert.equal(
-    res.body.nodes.map((n: any) => n.id),
+    res.body.nodes.map((n: ClusterNode) => n.id),
     ['node-a', 'node-b', 'node-c'],
   );
   for (const n of res.body.nodes) {
@@ -308,7 +328,7 @@ test('the cluster CLI prints every node with its state, load and rooms', async (
   const p1 = await join(ctx.b, 'cli-user', 'r-cli');
   const owner = ownerOf(ctx, 'r-cli').app.config.nodeId;
   await eventually(
-    async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.some((n: any) => n.room_names.includes('r-cli')),
+    async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.some((n: ClusterNode) => n.room_names.includes('r-cli')),
     5000,
     'room listed',
   );
@@ -355,7 +375,7 @@ test('an admin drain through another node: the node takes no new rooms and fails
   await eventually(() => ctx.n3.app.cluster!.isDraining, 5000, 'node-c draining');
   assert.is((await ctx.n3.api('GET', '/api/v1/cluster/ready', undefined, null)).status, 503);
   await eventually(
-    async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.find((n: any) => n.id === 'node-c').draining,
+    async () => (await ctx.a.api('GET', '/api/v1/cluster')).body.nodes.find((n: ClusterNode) => n.id === 'node-c').draining,
     5000,
     'seen draining',
   );

@@ -41,6 +41,30 @@ interface Finding {
   frame: string;
 }
 
+/** What an `error` message's payload carries. */
+interface ErrorPayload {
+  code: string;
+  message: string;
+}
+
+/** Ids in server payloads that later messages can name (which ones depends on the message type). */
+interface LearnablePayload {
+  participant_id?: string;
+  producer_id?: string;
+  data_producer_id?: string;
+  state?: string;
+  participant?: { participant_id?: string; user_id?: string };
+  message?: { message_id?: string };
+  transport?: { id?: string };
+  consumer?: { id?: string };
+  router_rtp_capabilities?: unknown;
+  room_state?: {
+    participants?: Array<{ participant_id: string; user_id: string }>;
+    producers?: Array<{ producer_id: string }>;
+    data_producers?: Array<{ data_producer_id: string }>;
+  };
+}
+
 /** One fuzzing connection (reconnected when the server closes it) and what it has seen. */
 class FuzzClient {
   private client: SignalingClient | null = null;
@@ -71,7 +95,8 @@ class FuzzClient {
   ) {}
 
   private onMessage(text: string): void {
-    const m = JSON.parse(text) as { type: string; id?: string; payload: any };
+    // The payload is read as an error's only when the type is `error`; learn() reads the other types.
+    const m = JSON.parse(text) as { type: string; id?: string; payload: ErrorPayload };
     if (m.id !== undefined) {
       if (!this.sent.has(m.id)) this.unknownReplies.push(`${m.id}:${m.type}`);
       this.replies.set(m.id, (this.replies.get(m.id) ?? 0) + 1);
@@ -95,9 +120,9 @@ class FuzzClient {
   }
 
   /** Remembers ids the server handed out, so later messages can name real objects. */
-  private learn(m: { type: string; payload: any }): void {
+  private learn(m: { type: string; payload: unknown }): void {
     const w = this.world;
-    const p = m.payload ?? {};
+    const p = (m.payload ?? {}) as LearnablePayload;
     const add = (list: string[], v: unknown) => {
       if (typeof v === 'string' && !list.includes(v)) list.push(v);
       if (list.length > 20) list.shift();

@@ -13,7 +13,12 @@ import { basicAuth, startServer, type TestServer } from '../support/server.js';
 interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: any;
+  body: unknown;
+}
+
+/** A REST error reply. */
+interface ErrorBody {
+  error: { code: string };
 }
 
 /** A REST call from a chosen source address and with chosen headers. */
@@ -61,7 +66,7 @@ test('REST writes past the per-address limit get 429 rate_limited with Retry-Aft
     for (let i = 0; i < 3; i++) assert.is((await call(srv, 'POST', '/auth/token', mint)).status, 201, `burst ${i}`);
     const limited = await call(srv, 'POST', '/auth/token', mint);
     assert.is(limited.status, 429);
-    assert.is(limited.body.error.code, 'rate_limited');
+    assert.is((limited.body as ErrorBody).error.code, 'rate_limited');
     const retryAfter = Number(limited.headers['retry-after']);
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 2, `Retry-After ${limited.headers['retry-after']}`);
     assert.is((await call(srv, 'POST', '/calls', { room: 'limited-call' })).status, 429, 'every write shares the bucket');

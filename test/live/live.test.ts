@@ -8,7 +8,7 @@
 import * as assert from 'uvu/assert';
 import type { LiveStreamInfo } from '../../signaling/protocol/protocol.js';
 import { eventually } from '../support/net.js';
-import { liveSuite, ffprobeLive, host, untilStatus, watcher } from '../support/live.js';
+import { liveSuite, ffprobeLive, host, untilStatus, watcher, type LiveHook } from '../support/live.js';
 
 const test = liveSuite('live streaming');
 
@@ -236,7 +236,7 @@ test('ffmpeg killed: the stream fails (webhook, everyone told), the room goes on
     () => ctx.hooks.find((h) => h.event === 'live_stream_finished' && h.body.stream.stream_id === stream.id),
     15_000,
     'webhook',
-  )) as { event: string; body: any };
+  )) as LiveHook;
   assert.is(hook.body.stream.status, 'failed');
   assert.ok(ctx.hooks.some((h) => h.event === 'live_stream_started' && h.body.stream.stream_id === stream.id));
   // The room is untouched: the host is still in it, still publishing, and may go live again.
@@ -280,7 +280,7 @@ test('end: REST stop ends the stream (ENDLIST, row, webhook with counts); chat i
     () => ctx.hooks.find((h) => h.event === 'live_stream_finished' && h.body.stream.stream_id === current.id),
     15_000,
     'webhook',
-  )) as { event: string; body: any };
+  )) as LiveHook;
   assert.is(hook.body.stream.status, 'ended');
   assert.is(hook.body.stream.viewers.total, 1);
   assert.is((await viewer.client.request('live-chat', { text: 'too late' }).catch((e) => e)).code, 'conflict');

@@ -68,6 +68,7 @@ test.after.each(async (ctx) => {
 });
 
 /** One HTTP request on a fresh connection (each one is routed anew by the primary). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of every route, read field by field by the tests (a wrong field fails the assertion)
 function http(url: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
@@ -121,9 +122,15 @@ async function relayed(ctx: Ctx): Promise<number[]> {
   return Promise.all((await processUrls(ctx)).map((u) => gauge(u, 'switchboard_cluster_relayed_connections')));
 }
 
+/** A node as GET /api/v1/cluster lists it (the fields the tests read). */
+interface ClusterNode {
+  id: string;
+  room_names: string[];
+}
+
 async function ownerOf(ctx: Ctx, room: string): Promise<string | null> {
   const view = await http(ctx.node.url, 'GET', '/api/v1/cluster');
-  return view.body?.nodes?.find((n: any) => n.room_names.includes(room))?.id ?? null;
+  return view.body?.nodes?.find((n: ClusterNode) => n.room_names.includes(room))?.id ?? null;
 }
 
 /** A room name (with this prefix) whose participants the node routes to process `index`. */

@@ -68,7 +68,7 @@ test('ffmpeg killed mid-recording: failed + webhook, partial file kept, the call
   assert.match(String(finished.error), /killed by SIGKILL/);
   const hook = await ctx.hooks.wait('recording_finished', room);
   assert.is(hook.recording.status, 'failed');
-  assert.match(hook.recording.error, /SIGKILL/);
+  assert.match(hook.recording.error!, /SIGKILL/);
 
   const { body } = await ctx.srv.api('GET', `/api/v1/recordings/${recording.recording_id}`);
   assert.is(body.status, 'failed');

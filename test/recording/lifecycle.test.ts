@@ -11,7 +11,7 @@ import { MediaBot } from '../../clients/node/mediaBot.js';
 import { probe } from '../support/media.js';
 import { eventually, sleep } from '../support/net.js';
 import { spawnServer } from '../support/process.js';
-import { publisher, recordingSuite, type BotPool } from '../support/recording.js';
+import { publisher, recordingSuite, type BotPool, type RecordingFile, type RecordingTrack } from '../support/recording.js';
 import { basicAuth, startServer } from '../support/server.js';
 
 const test = recordingSuite('recording lifecycle');
@@ -30,7 +30,7 @@ test('a participant who leaves mid-recording: their file ends then, the others g
   const done = await eventually(
     async () => {
       const body = await files(ctx, rec.recording_id);
-      return body.files.find((f: any) => f.user_id === 'leave' && f.status === 'ready');
+      return body.files.find((f: RecordingFile) => f.user_id === 'leave' && f.status === 'ready');
     },
     10_000,
     "the leaver's file ready",
@@ -39,7 +39,7 @@ test('a participant who leaves mid-recording: their file ends then, the others g
   await sleep(3000);
   const { body } = await ctx.srv.api('POST', `/api/v1/rooms/${room}/recordings/stop`);
   assert.is(body.status, 'ready');
-  const byUser = Object.fromEntries(body.files.map((f: any) => [f.user_id, f]));
+  const byUser = Object.fromEntries(body.files.map((f: RecordingFile) => [f.user_id, f]));
   assert.ok(
     byUser.stay.duration_seconds > byUser.leave.duration_seconds + 1.5,
     `stay ${byUser.stay.duration_seconds}s, leave ${byUser.leave.duration_seconds}s`,
@@ -59,15 +59,15 @@ test('muting the camera (a paused producer) rolls to an audio-only segment, unmu
   await sleep(3000);
   await host.client.request('stop-recording', {});
   const body = await files(ctx, recording.recording_id);
-  const segments = body.files.filter((f: any) => f.user_id === 'p').sort((a: any, b: any) => a.seq - b.seq);
+  const segments = body.files.filter((f: RecordingFile) => f.user_id === 'p').sort((a: RecordingFile, b: RecordingFile) => a.seq - b.seq);
   assert.equal(
-    segments.map((f: any) => f.tracks.map((t: any) => t.kind).join('+')),
+    segments.map((f: RecordingFile) => f.tracks.map((t: RecordingTrack) => t.kind).join('+')),
     ['audio+video', 'audio', 'audio+video'],
   );
   for (const f of segments) {
     assert.is(f.status, 'ready', `${f.name}: ${f.error}`);
     const probed = await probe(path.join(ctx.srv.dataDir, 'recordings', recording.recording_id, f.name));
-    assert.equal(probed.streams.map((s) => s.codec_type).sort(), f.tracks.map((t: any) => t.kind).sort());
+    assert.equal(probed.streams.map((s) => s.codec_type).sort(), f.tracks.map((t: RecordingTrack) => t.kind).sort());
     assert.ok(
       probed.streams.every((s) => s.frames > 0),
       `${f.name} has media in every stream`,
@@ -78,7 +78,7 @@ test('muting the camera (a paused producer) rolls to an audio-only segment, unmu
 test('a server killed mid-recording: the next start marks it failed and keeps the partial file', async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-rec-crash-'));
   const child = await spawnServer({ DATA_DIR: dataDir, RTC_WORKERS: '1', RTC_PORT: '0', RTC_LISTEN_IP: '127.0.0.1' });
-  let id = '';
+  let id: string;
   let bot: MediaBot | null = null;
   try {
     const token = await (await startTokenIssuer())('crash-pub');
@@ -90,7 +90,7 @@ test('a server killed mid-recording: the next start marks it failed and keeps th
       body: '{}',
     });
     assert.is(res.status, 201);
-    id = (await res.json()).recording_id;
+    id = ((await res.json()) as { recording_id: string }).recording_id;
     await sleep(4000);
     child.child.kill('SIGKILL');
     await child.exited;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { probe } from '../support/media.js';
 import { eventually, sleep } from '../support/net.js';
-import { publisher, recordingSuite, type BotPool } from '../support/recording.js';
+import { publisher, recordingSuite, type BotPool, type RecordingFile } from '../support/recording.js';
 
 const test = recordingSuite('recordings over REST', { env: { RECORDING_AUTO_ROOM_TYPES: 'webinar' } });
 
@@ -40,13 +40,13 @@ test('start and stop over REST; download through a signed link that expires', as
   assert.is(rec.files.length, 1);
   const file = rec.files[0];
   assert.is(file.participant_id, bot.participantId);
-  assert.equal(file.streams.map((s: any) => s.codec_name).sort(), ['opus', 'vp8']);
+  assert.equal(file.streams.map((s: RecordingFile['streams'][number]) => s.codec_name).sort(), ['opus', 'vp8']);
   assert.ok(file.duration_seconds > 2, `duration ${file.duration_seconds}`);
 
   // Listed for the room and overall.
   const listed = await ctx.srv.api('GET', `/api/v1/rooms/${room}/recordings`);
   assert.equal(
-    listed.body.recordings.map((r: any) => r.recording_id),
+    listed.body.recordings.map((r: { recording_id: string }) => r.recording_id),
     [rec.recording_id],
   );
   const ready = await ctx.srv.api('GET', '/api/v1/recordings?status=ready&room=rest-rec');

@@ -9,7 +9,15 @@ import * as assert from 'uvu/assert';
 import { SignalingError } from '../../clients/node/signalingClient.js';
 import { probe } from '../support/media.js';
 import { eventually, sleep } from '../support/net.js';
-import { closeBots, HookReceiver, publisher, webhookEnv, type BotPool } from '../support/recording.js';
+import {
+  closeBots,
+  HookReceiver,
+  publisher,
+  webhookEnv,
+  type BotPool,
+  type RecordingFile,
+  type RecordingTrack,
+} from '../support/recording.js';
 import { startServer } from '../support/server.js';
 
 interface Ctx extends BotPool {
@@ -67,14 +75,14 @@ test('a host records the room: per-participant WebM files with the right codecs,
   assert.is(status, 200);
   assert.is(body.status, 'ready');
   assert.is(body.files.length, 2);
-  const byUser = Object.fromEntries(body.files.map((f: any) => [f.user_id, f]));
+  const byUser = Object.fromEntries(body.files.map((f: RecordingFile) => [f.user_id, f]));
   assert.equal(Object.keys(byUser).sort(), ['host', 'speaker']);
   assert.equal(
-    byUser.host.tracks.map((t: any) => t.codec),
+    byUser.host.tracks.map((t: RecordingTrack) => t.codec),
     ['audio/opus'],
   );
   assert.equal(
-    byUser.speaker.tracks.map((t: any) => t.codec),
+    byUser.speaker.tracks.map((t: RecordingTrack) => t.codec),
     ['audio/opus', 'video/VP8'],
   );
   for (const f of body.files) {
@@ -154,27 +162,29 @@ test('a track published mid-recording and a participant joining later get their 
   await host.client.request('stop-recording', {}, 30_000);
   const { body } = await ctx.srv.api('GET', `/api/v1/recordings/${recording.recording_id}`);
   assert.is(body.status, 'ready');
-  const firstFiles = body.files.filter((f: any) => f.user_id === 'first').sort((a: any, b: any) => a.seq - b.seq);
+  const firstFiles = body.files
+    .filter((f: RecordingFile) => f.user_id === 'first')
+    .sort((a: RecordingFile, b: RecordingFile) => a.seq - b.seq);
   assert.equal(
-    firstFiles.map((f: any) => f.seq),
+    firstFiles.map((f: RecordingFile) => f.seq),
     [0, 1],
   );
   assert.equal(
-    firstFiles[0].tracks.map((t: any) => t.kind),
+    firstFiles[0].tracks.map((t: RecordingTrack) => t.kind),
     ['audio'],
   );
   assert.equal(
-    firstFiles[1].tracks.map((t: any) => t.kind),
+    firstFiles[1].tracks.map((t: RecordingTrack) => t.kind),
     ['audio', 'video'],
   );
   assert.ok(new Date(firstFiles[1].started_at) > new Date(firstFiles[0].started_at));
-  assert.ok(body.files.some((f: any) => f.user_id === 'second'));
+  assert.ok(body.files.some((f: RecordingFile) => f.user_id === 'second'));
   for (const f of body.files) {
     assert.is(f.status, 'ready', `${f.name}: ${f.error}`);
     const file = path.join(ctx.srv.dataDir, 'recordings', recording.recording_id, f.name);
     assert.ok(existsSync(file));
     const probed = await probe(file);
-    assert.equal(probed.streams.map((s) => s.codec_type).sort(), f.tracks.map((t: any) => t.kind).sort());
+    assert.equal(probed.streams.map((s) => s.codec_type).sort(), f.tracks.map((t: RecordingTrack) => t.kind).sort());
     assert.ok(
       probed.streams.every((s) => s.frames > 0),
       `${f.name} has media`,

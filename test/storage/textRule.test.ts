@@ -37,12 +37,19 @@ async function counts(srv: TestServer): Promise<Record<string, number>> {
   return out;
 }
 
+/** A server reply as these tests read it: an error's code, message and field. */
+interface Reply {
+  type: string;
+  id?: string;
+  payload: { code: string; message: string; field?: string };
+}
+
 /** Sends a raw request and returns its reply (the one message carrying the id). */
-async function reply(client: SignalingClient, type: string, payload: unknown, id: string): Promise<{ type: string; payload: any }> {
-  const got = new Promise<{ type: string; payload: any }>((resolve, reject) => {
+async function reply(client: SignalingClient, type: string, payload: unknown, id: string): Promise<Reply> {
+  const got = new Promise<Reply>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no reply to ${id}`)), 5000);
     const onMessage = (data: Buffer) => {
-      const m = JSON.parse(data.toString());
+      const m = JSON.parse(data.toString()) as Reply;
       if (m.id === id) {
         clearTimeout(timer);
         client.ws.off('message', onMessage);
@@ -147,9 +154,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
       ['d4', `{"type":"update-room","id":"d4","payload":{"metadata":${deepObject}}}`],
     ];
     for (const [id, frame] of frames) {
-      const got = new Promise<any>((resolve) => {
+      const got = new Promise<Reply>((resolve) => {
         const on = (d: Buffer) => {
-          const m = JSON.parse(d.toString());
+          const m = JSON.parse(d.toString()) as Reply;
           if (m.id === id) {
             host.client.ws.off('message', on);
             resolve(m);

@@ -300,7 +300,7 @@ export function mutate(value: unknown, r: Rng, depth = 0): unknown {
   if (op === 0 || keys.length === 0)
     copy[r.chance(0.5) ? nastyString(r) : 'extra_field'] = nastyValue(r); // extra field
   else if (op === 1)
-    delete copy[r.pick(keys)]; // missing field
+    Reflect.deleteProperty(copy, r.pick(keys)); // missing field
   else {
     const key = r.pick(keys);
     copy[key] = mutate(copy[key], r, depth + 1); // wrong type, odd number, NUL, surrogate, deep nesting...

@@ -11,9 +11,15 @@ import type { LiveStreamInfo } from '../../signaling/protocol/protocol.js';
 import { freePort } from './net.js';
 import { startServer, type TestServer } from './server.js';
 
+/** A delivered live_stream_* webhook. */
+export interface LiveHook {
+  event: string;
+  body: { event: string; stream: LiveStreamInfo };
+}
+
 export interface LiveCtx {
   srv: TestServer;
-  hooks: Array<{ event: string; body: any }>;
+  hooks: LiveHook[];
   hookServer: Server;
   bots: MediaBot[];
 }
@@ -28,7 +34,7 @@ export function liveSuite(name: string, env: Record<string, string> = {}) {
       let raw = '';
       req.on('data', (c) => (raw += c));
       req.on('end', () => {
-        const body = JSON.parse(raw);
+        const body = JSON.parse(raw) as LiveHook['body'];
         ctx.hooks.push({ event: body.event, body });
         res.end('ok');
       });

@@ -54,7 +54,7 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
       return version;
     } catch (err) {
       await client.end().catch(() => {});
-      if (Date.now() > deadline) throw new Error(`postgres did not become ready: ${String(err)}`);
+      if (Date.now() > deadline) throw new Error(`postgres did not become ready: ${String(err)}`, { cause: err });
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -47,9 +47,38 @@ export function recordingSuite(name: string, opts: TestServerOptions = {}): Test
   return test;
 }
 
+/** A track of a recording's file, as the REST API lists it. */
+export interface RecordingTrack {
+  kind: string;
+  codec: string;
+}
+
+/** A recording's file as the REST API lists it (the fields the tests read). */
+export interface RecordingFile {
+  name: string;
+  user_id: string;
+  participant_id: string;
+  seq: number;
+  status: string;
+  error: string | null;
+  started_at: string;
+  ended_at: string;
+  duration_seconds: number;
+  size_bytes: number;
+  tracks: RecordingTrack[];
+  streams: Array<{ codec_name: string }>;
+}
+
+/** A recording_* webhook body (the fields the tests read). */
+export interface RecordingHook {
+  event: string;
+  room: string;
+  recording: { recording_id: string; status: string; end_reason: string | null; error: string | null; files: RecordingFile[] };
+}
+
 /** Webhook receiver on 127.0.0.1 (signatures are the webhooks tests' business). */
 export class HookReceiver {
-  readonly events: Array<{ event: string; room: string; body: any }> = [];
+  readonly events: Array<{ event: string; room: string; body: RecordingHook }> = [];
   private server: Server | null = null;
   port = 0;
 
@@ -62,7 +91,7 @@ export class HookReceiver {
       let raw = '';
       req.on('data', (c) => (raw += c));
       req.on('end', () => {
-        const body = JSON.parse(raw);
+        const body = JSON.parse(raw) as RecordingHook;
         this.events.push({ event: body.event, room: body.room, body });
         res.writeHead(200).end();
       });
@@ -78,12 +107,13 @@ export class HookReceiver {
   }
 
   /** Waits for a delivered event of this name for this room (optionally matching). */
-  wait(event: string, room: string, match: (body: any) => boolean = () => true, timeoutMs = 20_000) {
+  wait(event: string, room: string, match: (body: RecordingHook) => boolean = () => true, timeoutMs = 20_000): Promise<RecordingHook> {
+    // eventually() returns only a truthy value: the body, not undefined.
     return eventually(
       () => this.events.find((e) => e.event === event && e.room === room && match(e.body))?.body,
       timeoutMs,
       `webhook ${event} for ${room}`,
-    );
+    ) as Promise<RecordingHook>;
   }
 }
 

@@ -23,11 +23,22 @@ import { openPglite } from '../../server/storage/pgliteDatabase.js';
 
 const SECRET = 'webhook-secret-0123456789';
 
+/** A webhook body: every event names itself and its room; the rest depends on the event (the fields the tests read). */
+interface DeliveryBody {
+  event: string;
+  room: string;
+  call_id?: string;
+  created_at?: string;
+  reason?: string;
+  participant?: { participant_id: string };
+  track?: { producer_id: string; source: string; participant_id: string };
+}
+
 interface Delivery {
   id: string;
   event: string;
   room: string;
-  body: Record<string, any>;
+  body: DeliveryBody;
   signatureOk: boolean;
 }
 
@@ -56,7 +67,7 @@ class Receiver {
           const sig = String(req.headers['switchboard-webhook-signature']);
           // Recomputed here independently of the server's code: HMAC-SHA256 over `timestamp.body`.
           const expected = `v1=${createHmac('sha256', SECRET).update(`${ts}.${raw}`).digest('hex')}`;
-          const body = JSON.parse(raw);
+          const body = JSON.parse(raw) as DeliveryBody;
           this.accepted.push({
             id: String(req.headers['switchboard-webhook-id']),
             event: body.event,
@@ -131,7 +142,7 @@ test('events reach the receiver signed, with ids, in order per room', async () =
     );
     assert.is(new Set(receiver.accepted.map((d) => d.id)).size, 12, 'unique event ids');
     const joined = receiver.accepted.find((d) => d.event === 'participant_joined')!.body;
-    assert.ok(joined.participant.participant_id && joined.call_id && joined.created_at);
+    assert.ok(joined.participant!.participant_id && joined.call_id && joined.created_at);
     const left = receiver.accepted.find((d) => d.event === 'participant_left' && d.room === 'w-one')!.body;
     assert.is(left.reason, 'left');
     // A tampered body or an old timestamp does not verify.
@@ -329,7 +340,7 @@ test('track_published and track_unpublished come from the SFU side', async () =>
     await eventually(() => receiver.events('w-track').includes('track_unpublished'), 10_000, 'track events');
     const published = receiver.accepted.find((d) => d.event === 'track_published')!.body;
     assert.equal(
-      [published.track.producer_id, published.track.source, published.track.participant_id],
+      [published.track!.producer_id, published.track!.source, published.track!.participant_id],
       [audio.id, 'mic', bot.participantId],
     );
     assert.equal(receiver.events('w-track'), ['room_started', 'participant_joined', 'track_published', 'track_unpublished']);
