@@ -238,7 +238,11 @@ export async function stopServer(server: Server): Promise<void> {
   if (server.exitCode !== undefined) return;
   const exited = new Promise<void>((r) => server.child.once('exit', () => r()));
   server.child.kill('SIGTERM');
-  const done = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
+  // The grace timer is unref'd: a server that stopped in time must not keep the bench alive for 20 s.
+  let grace: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => (grace = setTimeout(() => r(false), 20_000).unref()));
+  const done = await Promise.race([exited.then(() => true), late]);
+  clearTimeout(grace);
   if (!done) {
     log('server did not stop within 20 s of SIGTERM: SIGKILL');
     server.child.kill('SIGKILL');
