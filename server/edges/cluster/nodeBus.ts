@@ -75,7 +75,7 @@ type Envelope = RequestEnvelope | ResponseEnvelope | SendEnvelope;
 
 interface EnvelopeBase {
   /** Kind: q request, r response, s one-way send. */
-  k: 'q' | 'r' | 's';
+  k: string;
   /** Sender node. */
   f: string;
 }
