@@ -205,7 +205,7 @@ export function listensOn(pid: number, ports: readonly number[]): boolean {
   }
   const bound = new Set<number>();
   for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {

@@ -174,7 +174,9 @@ export class RoomRecorder extends EventEmitter<RoomRecorderEvents> {
           if (err instanceof AppError && err.code === 'not_found') throw new TrackGoneError(err.message);
           throw err;
         });
-        files.set(seq, file!);
+        // FfmpegProcess calls output() in its constructor, so the file is known once start() resolves.
+        if (!file) throw new AppError('internal_error', `recording segment ${name} started without an output file`);
+        files.set(seq, file);
         return pipeline;
       },
     });

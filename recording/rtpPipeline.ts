@@ -71,8 +71,9 @@ export class RtpPipeline extends EventEmitter<RtpPipelineEvents> {
         );
       this.emit('exit', exit);
     };
-    if (ffmpeg.exit)
-      setImmediate(() => onExit(ffmpeg.exit!)); // died while we were starting the media
+    const exited = ffmpeg.exit;
+    if (exited)
+      setImmediate(() => onExit(exited)); // died while we were starting the media
     else ffmpeg.once('exit', onExit);
     for (const ms of keyFrameRetriesMs) this.timers.push(setTimeout(() => void input.requestKeyFrames(), ms));
   }

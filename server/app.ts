@@ -9,7 +9,8 @@ import path from 'node:path';
 import { TokenVerifier } from './edges/auth/auth.js';
 import { SignalingHub } from '../signaling/hub.js';
 import { LocalRoomDirectory } from './domain/rooms/roomDirectory.js';
-import type { Config } from './kernel/config.js';
+import { ConfigError, type Config } from './kernel/config.js';
+import { AppError } from './kernel/errors.js';
 import { ensureDevApiCredentials, ensureDevKeys } from './edges/auth/devKeys.js';
 import { createApi } from './edges/http/api.js';
 import { withStatic } from './edges/http/static.js';
@@ -96,9 +97,10 @@ async function loadKeys(config: Config, log: Logger): Promise<{ verifier: TokenV
       'no JWT key configured: using a development key pair from DATA_DIR; mint a token with: npm run token -- --room r1 --user alice',
     );
   }
-  const verifier = publicKeyFile
-    ? await TokenVerifier.fromPublicKeyFile(publicKeyFile, opts)
-    : TokenVerifier.fromJwksUrl(config.jwt.jwksUrl!, opts);
+  let verifier: TokenVerifier;
+  if (publicKeyFile) verifier = await TokenVerifier.fromPublicKeyFile(publicKeyFile, opts);
+  else if (config.jwt.jwksUrl) verifier = TokenVerifier.fromJwksUrl(config.jwt.jwksUrl, opts);
+  else throw new AppError('internal_error', 'no JWT public key file and no JWKS URL, and no development key pair');
   const issuer = privateKeyFile ? await TokenIssuer.fromPrivateKeyFile(privateKeyFile, opts) : null;
   return { verifier, issuer };
 }
@@ -179,9 +181,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let events: EventSink = noEvents;
   if (config.webhooks.urls.length > 0) {
     const { secret, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs } = config.webhooks;
+    if (!secret) throw new ConfigError(['WEBHOOK_SECRET is required when WEBHOOK_URLS is set']);
     const d = new WebhookDeliverer(
       db,
-      { urls: config.webhooks.urls, secret: secret!, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs },
+      { urls: config.webhooks.urls, secret, nodeId: config.nodeId, retryBaseMs, retryMaxMs, giveUpSeconds, pollIntervalMs },
       log,
     );
     await d.releaseStaleLeases(nodeScope);

@@ -35,11 +35,11 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     // Cluster: SIGTERM drains first (rooms finish or move within DRAIN_TIMEOUT_SECONDS).
-    const drains = signal === 'SIGTERM' && app.cluster !== null;
-    const force = setTimeout(() => process.exit(1), 15_000 + (drains ? config.cluster.drainTimeoutSeconds * 1000 : 0));
+    const cluster = signal === 'SIGTERM' ? app.cluster : null;
+    const force = setTimeout(() => process.exit(1), 15_000 + (cluster ? config.cluster.drainTimeoutSeconds * 1000 : 0));
     force.unref();
-    const drained = drains
-      ? app.cluster!.drain().then(
+    const drained = cluster
+      ? cluster.drain().then(
           () => undefined,
           (err) => log.error({ err }, 'drain failed'),
         )

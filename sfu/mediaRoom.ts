@@ -725,7 +725,8 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
 
   /** The id under which a (data) producer can be consumed on `slot` (piped there from the primary once). */
   private pipedId(slot: RouterSlot, what: 'producer' | 'dataProducer', id: string): Promise<string> {
-    return slot.pipedFrom(this.primary!, what, id);
+    if (!this.primary) return Promise.reject(new AppError('internal_error', `no primary router to pipe ${what} ${id} from`));
+    return slot.pipedFrom(this.primary, what, id);
   }
 
   /**
@@ -769,7 +770,8 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     sctp: boolean,
     forceTcp: boolean,
   ): Promise<TransportOptions | null> {
-    const placed = await this.remote!.createRecvTransport(peer.id, { reserve, sctp, forceTcp });
+    if (!this.remote) return null; // no cascade: the viewer stays here (nodeFull() says so already)
+    const placed = await this.remote.createRecvTransport(peer.id, { reserve, sctp, forceTcp });
     if (!placed) {
       // Once a minute per room: a big room would say it for every viewer.
       if (Date.now() - this.overBudgetLoggedAt > 60_000) {

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Router } from 'mediasoup/types';
+import { AppError } from '../server/kernel/errors.js';
 import type { WorkerSlot } from './workerPool.js';
 
 /**
@@ -44,7 +45,8 @@ export class RouterSlot {
     if (!piped) {
       const from = what === 'producer' ? { producerId: id } : { dataProducerId: id };
       piped = source.router.pipeToRouter({ ...from, router: this.router, keepId: false }).then((result) => {
-        const copy = (result.pipeProducer ?? result.pipeDataProducer)!;
+        const copy = result.pipeProducer ?? result.pipeDataProducer;
+        if (!copy) throw new AppError('internal_error', `piping ${what} ${id} to another router made no copy of it`);
         (copy.observer as EventEmitter).once('close', () => cache.delete(id));
         return copy.id;
       });

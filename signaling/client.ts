@@ -2,6 +2,7 @@
 // connection. Session implements it; handlers and the hub context depend on
 // this interface instead of session.ts, which imports the handlers: no cycle.
 
+import { AppError } from '../server/kernel/errors.js';
 import type { Participant, ParticipantSink } from '../server/domain/rooms/participant.js';
 import type { Identity, ServerMessage } from './protocol/protocol.js';
 
@@ -33,4 +34,10 @@ export interface Client extends ParticipantSink {
   /** Sends an error for request `id`. */
   fail(id: string | undefined, err: unknown): void;
   close(code: number, reason: string, metric: string): void;
+}
+
+/** The client's verified identity; the session lets no request but `auth` through without one. */
+export function identityOf(client: Client): Identity {
+  if (!client.identity) throw new AppError('unauthenticated', 'send auth first');
+  return client.identity;
 }

@@ -18,7 +18,7 @@ import type { RoomDirectory } from '../server/domain/rooms/roomDirectory.js';
 import type { LeaveReason } from './protocol/protocol.js';
 import { CloseCode, encode, type ClientPayloads, type ReconnectReason } from './protocol/protocol.js';
 import type { HubContext, JoinRouter } from './hubContext.js';
-import type { Client, SessionRelay } from './client.js';
+import { identityOf, type Client, type SessionRelay } from './client.js';
 import { Session, type SessionSocket } from './session.js';
 
 /** What the edge needs from the cluster side besides the bus. */
@@ -176,7 +176,7 @@ export class ClusterRelay implements JoinRouter {
    */
   async joinElsewhere(session: Client, payload: ClientPayloads['join'], id: string | undefined): Promise<boolean> {
     if (this.ctx.rooms.getRoom(payload.room)) return false;
-    const identity = session.identity!;
+    const identity = identityOf(session);
     if (identity.room !== null && identity.room !== payload.room) {
       throw new AppError('unauthorized', `this token is only valid for room ${identity.room}`, 'room');
     }

@@ -4,7 +4,7 @@
 import { AppError } from '../server/kernel/errors.js';
 import type { AckResults, ClientPayloads, ClientType } from './protocol/protocol.js';
 import type { HubContext } from './hubContext.js';
-import type { Client } from './client.js';
+import { identityOf, type Client } from './client.js';
 import { sfuHandlers } from './sfuHandlers.js';
 import { roomHandlers } from './roomHandlers.js';
 import { recordingHandlers } from './recordingHandlers.js';
@@ -48,7 +48,7 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
     );
     const joining = ctx.rooms
       .join({
-        identity: session.identity!,
+        identity: identityOf(session),
         room: payload.room,
         ...(payload.display_name !== undefined ? { displayName: payload.display_name } : {}),
         ...(payload.capabilities !== undefined ? { capabilities: payload.capabilities } : {}),

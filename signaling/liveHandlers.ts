@@ -6,7 +6,7 @@ import { AppError } from '../server/kernel/errors.js';
 import type { LiveActor } from '../server/domain/live/liveService.js';
 import type { HubContext } from './hubContext.js';
 import type { AckResults, ClientPayloads } from './protocol/protocol.js';
-import type { Client } from './client.js';
+import { identityOf, type Client } from './client.js';
 
 type LiveType =
   | 'live-start'
@@ -61,7 +61,7 @@ export const liveHandlers: { [K in LiveType]: Handler<K> } = {
   'live-watch': (s, ctx, p) => {
     if (s.participant && s.participant.roomName !== p.room)
       throw new AppError('already_in_room', 'you are in another room; leave it first');
-    const result = live(ctx).watch(s, s.identity!, p.room);
+    const result = live(ctx).watch(s, identityOf(s), p.room);
     if (!unwatchOnClose.has(s)) {
       unwatchOnClose.add(s);
       s.gone.addEventListener('abort', () => ctx.live?.unwatch(s), { once: true });
@@ -77,7 +77,11 @@ export const liveHandlers: { [K in LiveType]: Handler<K> } = {
     await live(ctx).deleteMessage(actor(s, ctx), p.message_id);
     return EMPTY;
   },
-  'live-chat-pin': async (s, ctx, p) => ({ message: (await live(ctx).pin(actor(s, ctx), p.message_id))! }),
+  'live-chat-pin': async (s, ctx, p) => {
+    const message = await live(ctx).pin(actor(s, ctx), p.message_id);
+    if (!message) throw new AppError('internal_error', 'pinning a message returned none'); // pin() throws not_found instead
+    return { message };
+  },
   'live-chat-unpin': async (s, ctx) => {
     await live(ctx).pin(actor(s, ctx), null);
     return EMPTY;

@@ -174,8 +174,9 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
   private track(work: Promise<void>): void {
     this.pending = work.then(() => {
       this.pending = null;
-      while (!this.pending && !this.closed && this.backlog && this.backlog.length > 0) {
-        const next = this.backlog.shift()!;
+      while (!this.pending && !this.closed) {
+        const next = this.backlog?.shift();
+        if (!next) break;
         this.process(next.data, next.isBinary);
       }
     });

@@ -126,8 +126,8 @@ export class MediaBot {
 
   /** Publishes synthetic video: a moving gradient, so the encoder has real work. */
   async publishVideo(opts: VideoOptions = {}): Promise<Producer> {
-    const codec =
-      opts.codec && this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === `video/${opts.codec!.toLowerCase()}`);
+    const wanted = opts.codec?.toLowerCase();
+    const codec = wanted && this.device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === `video/${wanted}`);
     if (opts.codec && !codec) throw new Error(`${opts.codec} is not in this device's capabilities (libwebrtc of @roamhq/wrtc has no H264)`);
     const width = opts.width ?? 640;
     const height = opts.height ?? 360;

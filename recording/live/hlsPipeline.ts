@@ -222,7 +222,7 @@ export class HlsStreamMedia implements LivePipeline {
         }
         if (!hasVideo) {
           command.input('color=c=black:s=640x360:r=25').inputFormat('lavfi');
-          video = `${next++}:v`;
+          video = `${next}:v`;
         }
         command.output(path.join(dir, `p${seq}.m3u8`)).outputOptions(hlsOutputOptions(this.cfg, dir, seq, { video, audio }));
       },

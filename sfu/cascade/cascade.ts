@@ -50,7 +50,7 @@ export class Cascade {
       // While a router is being opened there, its id may not be registered yet: not missing.
       missing: (this.opening.get(from) ?? 0) > 0 ? [] : req.routerIds.filter((id) => this.routers.get(id)?.remote.node !== from),
     }));
-    this.liveness = new LivenessChecks({ misses: opts.pingMisses, ...(nodes.busHealthy ? { busHealthy: () => nodes.busHealthy!() } : {}) });
+    this.liveness = new LivenessChecks({ misses: opts.pingMisses, busHealthy: () => nodes.busHealthy?.() ?? true });
     // The cluster thinks the node died: confirm it now rather than at the next round.
     nodes.onNodeDown?.((node) => {
       const routerIds = this.remoteRouters.filter((r) => r.node === node).map((r) => r.routerId);

@@ -18,6 +18,7 @@ import {
   METHOD,
   pipeIp,
   pipeListenInfo,
+  pipeTupleOf,
   toReply,
   type AgentCalls,
   type AgentMethod,
@@ -83,10 +84,7 @@ export class MediaAgent {
     private readonly log: Logger,
     nodes?: CascadeNodes,
   ) {
-    this.liveness = new LivenessChecks({
-      misses: opts.pingMisses,
-      ...(nodes?.busHealthy ? { busHealthy: () => nodes.busHealthy!() } : {}),
-    });
+    this.liveness = new LivenessChecks({ misses: opts.pingMisses, busHealthy: () => nodes?.busHealthy?.() ?? true });
     // The cluster thinks an owner died: confirm it now rather than at the next round.
     nodes?.onNodeDown?.((owner) => {
       const ids = [...this.routers.values()].filter((r) => r.owner === owner).map((r) => r.id);
@@ -224,7 +222,7 @@ export class MediaAgent {
     // The pipe is the router's reason to exist.
     pipe.observer.once('close', () => router.close());
     this.log.info({ room: req.room, owner, router: router.id, worker: worker.index }, 'hosting a cascaded router');
-    return { routerId: router.id, pipe: { ip: pipe.tuple.localAddress, port: pipe.tuple.localPort, srtpParameters: pipe.srtpParameters! } };
+    return { routerId: router.id, pipe: pipeTupleOf(pipe) };
   }
 
   private need(req: { routerId: string }, r: HostedRouter | undefined): HostedRouter {

@@ -3,12 +3,14 @@
 // producer), the producers piped over it, and calls to the agent there.
 
 import type { PipeTransport, Router } from 'mediasoup/types';
+import { AppError } from '../../server/kernel/errors.js';
 import type { Logger } from '../../server/kernel/logger.js';
 import {
   METHOD,
   fromReply,
   pipeIp,
   pipeListenInfo,
+  pipeTupleOf,
   type AgentCalls,
   type AgentMethod,
   type CascadeBus,
@@ -68,10 +70,7 @@ export class RemoteRouter {
       appData: { cascadeNode: node },
     });
     try {
-      const request: OpenRouterRequest = {
-        room,
-        pipe: { ip: pipe.tuple.localAddress, port: pipe.tuple.localPort, srtpParameters: pipe.srtpParameters! },
-      };
+      const request: OpenRouterRequest = { room, pipe: pipeTupleOf(pipe) };
       const reply = fromReply(await bus.request(node, METHOD.open, request, opts.requestTimeoutMs));
       await pipe.connect({ ip: await pipeIp(reply.pipe.ip), port: reply.pipe.port, srtpParameters: reply.pipe.srtpParameters });
       return new RemoteRouter(node, reply.routerId, room, pipe, bus, opts, log);
@@ -175,9 +174,14 @@ export class RemoteRouter {
         this.pipedData.delete(dataProducerId);
         if (!this.closed) this.tell(METHOD.producerState, { producerId: dataProducerId, data: true, state: 'closed' });
       });
+      const sctpStreamParameters = dc.sctpStreamParameters;
+      if (!sctpStreamParameters) {
+        dc.close();
+        throw new AppError('internal_error', `the cascade pipe gave data producer ${dataProducerId} no SCTP stream parameters`);
+      }
       const request: Omit<PipeDataProducerRequest, 'routerId'> = {
         dataProducerId,
-        sctpStreamParameters: dc.sctpStreamParameters!,
+        sctpStreamParameters,
         label: dc.label,
         protocol: dc.protocol,
       };

@@ -10,6 +10,7 @@ import type {
   DtlsParameters,
   IceCandidate,
   IceParameters,
+  PipeTransport,
   RtpParameters,
   SctpParameters,
   SctpStreamParameters,
@@ -104,6 +105,18 @@ export const METHOD = {
   event: 'cascade.event',
 } as const;
 
+/** An agent method: its request and what the agent returns (`void`: nothing but the acknowledgement). */
+export interface AgentCall<Payload, Result> {
+  request: Payload;
+  result: Result;
+}
+
+/** A bus method: the payload it carries and what its handler answers (`void`: nothing, a one-way send). */
+export interface BusCall<Payload, Answer> {
+  request: Payload;
+  reply: Answer;
+}
+
 /**
  * The cascade's part of the bus catalog: owner -> agent requests, each
  * answered in a Reply envelope, with what the agent returns inside it
@@ -111,17 +124,17 @@ export const METHOD = {
  * router carry its id; only the node that opened it may make them.
  */
 export interface AgentCalls {
-  'cascade.open-router': { request: OpenRouterRequest; result: OpenRouterReply };
-  'cascade.close-router': { request: { routerId: string }; result: void };
-  'cascade.pipe-producer': { request: PipeProducerRequest; result: void };
-  'cascade.pipe-data-producer': { request: PipeDataProducerRequest; result: void };
-  'cascade.producer-state': { request: ProducerStateRequest; result: void };
-  'cascade.create-transport': { request: CreateTransportRequest; result: TransportOptions };
-  'cascade.transport': { request: TransportOpRequest; result: TransportOpResults[TransportOpRequest['op']] };
-  'cascade.consume': { request: ConsumeRequest; result: ConsumerParams };
-  'cascade.consume-data': { request: ConsumeDataRequest; result: DataConsumerParams };
-  'cascade.consumer': { request: ConsumerOpRequest; result: ConsumerOpResults[ConsumerOpRequest['op']] };
-  'cascade.ping': { request: { routerIds: string[] }; result: { missing: string[] } };
+  'cascade.open-router': AgentCall<OpenRouterRequest, OpenRouterReply>;
+  'cascade.close-router': AgentCall<{ routerId: string }, void>;
+  'cascade.pipe-producer': AgentCall<PipeProducerRequest, void>;
+  'cascade.pipe-data-producer': AgentCall<PipeDataProducerRequest, void>;
+  'cascade.producer-state': AgentCall<ProducerStateRequest, void>;
+  'cascade.create-transport': AgentCall<CreateTransportRequest, TransportOptions>;
+  'cascade.transport': AgentCall<TransportOpRequest, TransportOpResults[TransportOpRequest['op']]>;
+  'cascade.consume': AgentCall<ConsumeRequest, ConsumerParams>;
+  'cascade.consume-data': AgentCall<ConsumeDataRequest, DataConsumerParams>;
+  'cascade.consumer': AgentCall<ConsumerOpRequest, ConsumerOpResults[ConsumerOpRequest['op']]>;
+  'cascade.ping': AgentCall<{ routerIds: string[] }, { missing: string[] }>;
 }
 export type AgentMethod = keyof AgentCalls;
 
@@ -130,24 +143,31 @@ export type AgentMethod = keyof AgentCalls;
  * (`void`: a one-way send). Composed into the cluster's bus catalog.
  */
 export type CascadeMethods = {
-  [M in AgentMethod]: { request: AgentCalls[M]['request']; reply: Reply<AgentCalls[M]['result']> };
+  [M in AgentMethod]: BusCall<AgentCalls[M]['request'], Reply<AgentCalls[M]['result']>>;
 } & {
   /** Agent -> owner: which of these routers do you still want? (Answered plainly, no envelope.) */
-  'cascade.alive': { request: { routerIds: string[] }; reply: { missing: string[] } };
+  'cascade.alive': BusCall<{ routerIds: string[] }, { missing: string[] }>;
   /**
    * Agent -> owner, one-way; sent as a request only when the agent shuts
    * down, so the bus does not close before it is out.
    */
-  'cascade.event': { request: CascadeEvent; reply: void };
+  'cascade.event': BusCall<CascadeEvent, void>;
 };
 export type CascadeMethod = keyof CascadeMethods;
 /** Methods that may go as one-way sends: those without a reply. */
-export type CascadeSendMethod = { [M in CascadeMethod]: CascadeMethods[M]['reply'] extends void ? M : never }[CascadeMethod];
+export type CascadeSendMethod = { [M in CascadeMethod]: undefined extends CascadeMethods[M]['reply'] ? M : never }[CascadeMethod];
 
 export interface PipeTuple {
   ip: string;
   port: number;
   srtpParameters: SrtpParameters;
+}
+
+/** Where a cascade pipe listens, and its SRTP keys (cascade pipes are made with enableSrtp). */
+export function pipeTupleOf(pipe: PipeTransport): PipeTuple {
+  const srtpParameters = pipe.srtpParameters;
+  if (!srtpParameters) throw new AppError('internal_error', 'a cascade pipe transport has no SRTP parameters');
+  return { ip: pipe.tuple.localAddress, port: pipe.tuple.localPort, srtpParameters };
 }
 
 export interface OpenRouterRequest {

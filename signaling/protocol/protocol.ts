@@ -82,7 +82,7 @@ export type RoomType = (typeof ROOM_TYPES)[number];
 export const DATA_MESSAGE_MAX_BYTES = 16 * 1024;
 /** Largest whiteboard stroke (serialized JSON). */
 export const WHITEBOARD_STROKE_MAX_BYTES = 8 * 1024;
-const TOPIC = string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.:\/-]+$/, hint: 'may contain only letters, digits and _ . : / -' });
+const TOPIC = string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.:/-]+$/, hint: 'may contain only letters, digits and _ . : / -' });
 const USER_ID = string({ min: 1, max: 128 });
 
 /** Settings a host (or REST) may change; absent fields stay as they are. */

@@ -129,8 +129,8 @@ export const JSON_MAX_DEPTH = 32;
  */
 function checkJsonTree(root: unknown, path: string): void {
   const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: root, path, depth: 0 }];
-  while (stack.length > 0) {
-    const { value, path: at, depth } = stack.pop()!;
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { value, path: at, depth } = next;
     if (typeof value === 'string') {
       checkText(value, at);
     } else if (typeof value === 'number') {

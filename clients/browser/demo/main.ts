@@ -10,6 +10,13 @@ function el<T extends HTMLElement>(id: string): T {
   return found as T;
 }
 
+/** The element a tile built by tileFor() always has; missing means the tile markup changed. */
+function part<T extends Element>(tile: Element, selector: string): T {
+  const found = tile.querySelector<T>(selector);
+  if (!found) throw new Error(`tile has no ${selector}`);
+  return found;
+}
+
 const form = el<HTMLFormElement>('join-form');
 const serverInput = el<HTMLInputElement>('server-url');
 const tokenInput = el<HTMLTextAreaElement>('token');
@@ -291,16 +298,16 @@ function renderParticipant(p: ParticipantInfo): void {
   const self = p.participant_id === client?.participantId;
   const tile = tileFor(p.participant_id);
   const label = `${p.display_name}${self ? ' (you)' : ''}`;
-  tile.querySelector('.name')!.textContent = label;
-  tile.querySelector('.avatar')!.textContent = p.display_name.slice(0, 1).toUpperCase();
-  (tile.querySelector('.mic-off') as HTMLElement).hidden = !p.audio_muted;
-  (tile.querySelector('.cam-off') as HTMLElement).hidden = !p.video_muted;
+  part(tile, '.name').textContent = label;
+  part(tile, '.avatar').textContent = p.display_name.slice(0, 1).toUpperCase();
+  part<HTMLElement>(tile, '.mic-off').hidden = !p.audio_muted;
+  part<HTMLElement>(tile, '.cam-off').hidden = !p.video_muted;
   const screen = tiles.querySelector(`.tile[data-participant="${CSS.escape(p.participant_id)}"][data-kind="screen"] .name`);
   if (screen) screen.textContent = `${label}: screen`;
 }
 
 function setVideo(tile: HTMLDivElement, track: MediaStreamTrack | null): void {
-  const video = tile.querySelector('video')!;
+  const video = part<HTMLVideoElement>(tile, 'video');
   video.srcObject = track ? new MediaStream([track]) : null;
   tile.classList.toggle('no-video', !track);
   if (track) video.play().catch(() => {});
@@ -355,9 +362,10 @@ const speakingTimers = new Map<string, ReturnType<typeof setTimeout>>();
 function showLevels(levels: Array<{ participant_id: string; volume: number }>): void {
   const loud = new Map(levels.map((l) => [l.participant_id, l.volume]));
   for (const tile of tiles.querySelectorAll<HTMLDivElement>('.tile[data-kind="camera"]')) {
-    const id = tile.dataset['participant']!;
+    const id = tile.dataset['participant'];
+    if (id === undefined) continue;
     const volume = loud.get(id);
-    const bar = tile.querySelector<HTMLDivElement>('.level div')!;
+    const bar = part<HTMLDivElement>(tile, '.level div');
     if (volume === undefined) {
       bar.style.width = '0';
       tile.classList.remove('speaking');
@@ -400,7 +408,7 @@ function logEvent(text: string): void {
   const item = document.createElement('li');
   item.textContent = `${new Date().toLocaleTimeString()} ${text}`;
   log.prepend(item);
-  while (log.childElementCount > 100) log.lastElementChild!.remove();
+  while (log.childElementCount > 100) log.lastElementChild?.remove();
 }
 
 // For tests and the console: the live client.

@@ -26,7 +26,7 @@ export class LiveChat {
   async chat(actor: LiveActor, text: string): Promise<LiveChatMessage> {
     const roomName = this.ctx.roomOfActor(actor);
     this.ctx.allow(actor, 'chat');
-    const user = this.ctx.userOf(actor)!;
+    const user = this.ctx.personOf(actor);
     const clean = text.trim();
     if (!clean) throw new AppError('invalid_payload', 'text must not be blank', 'text');
     const stream = this.ctx.openStream(roomName);
@@ -92,7 +92,7 @@ export class LiveChat {
     const roomName = this.ctx.roomOfActor(actor);
     this.ctx.allow(actor, 'react');
     const stream = this.ctx.openStream(roomName);
-    const user = this.ctx.userOf(actor)!;
+    const user = this.ctx.personOf(actor);
     this.limited(stream.reactionLimits, user.userId, this.ctx.config.reactionRatePerSecond, this.ctx.config.reactionBurst, 'reactions');
     stream.reactions.add(reaction);
     this.reactionCounter?.inc();

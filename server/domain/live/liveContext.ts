@@ -57,6 +57,13 @@ export class LiveContext {
     return { userId: actor.watcher.userId, displayName: actor.watcher.displayName };
   }
 
+  /** The participant or watcher who acts; chat and reactions have one (the API acts on nobody's behalf). */
+  personOf(actor: LiveActor): { userId: string; displayName: string } {
+    const user = this.userOf(actor);
+    if (!user) throw new AppError('internal_error', 'this live action needs a participant or a watcher, not the API');
+    return user;
+  }
+
   allow(actor: LiveActor, action: LiveAction): void {
     assertLiveAllowed(this.roleOf(actor), action);
   }
@@ -109,6 +116,7 @@ export class LiveContext {
       return actor.participant.roomName;
     }
     if ('watcher' in actor) return actor.watcher.room;
-    return roomName!;
+    if (roomName === undefined) throw new AppError('internal_error', 'an API action on a live stream needs the room name');
+    return roomName;
   }
 }

@@ -312,7 +312,8 @@ export class LiveService {
 
   async history(roomName: string, limit: number): Promise<LiveStreamInfo[]> {
     const rows: LiveStreamRow[] = await this.ctx.persist(this.store.list(roomName, limit));
-    return rows.map((r) => (this.ctx.streams.get(roomName)?.id === r.id ? this.ctx.streams.get(roomName)!.info() : streamInfo(r)));
+    const open = this.ctx.streams.get(roomName);
+    return rows.map((r) => (open?.id === r.id ? open.info() : streamInfo(r)));
   }
 
   /** Prometheus gauges and counters of this node's streams (GET /metrics). */

@@ -4,6 +4,7 @@
 
 import type { ProducerInfo, LiveStreamInfo, Role } from '../../../signaling/protocol/protocol.js';
 import type { MediaRoom } from '../../../sfu/mediaRoom.js';
+import type { LivePipeline } from '../../../recording/live/livePipeline.js';
 import { AppError } from '../../kernel/errors.js';
 import type { Room } from '../rooms/room.js';
 import type { LiveActor, LiveContext } from './liveContext.js';
@@ -29,22 +30,24 @@ export class LiveSources {
   pickSource(room: Room, media: MediaRoom, asked?: string): ShownSource & { participantId: string } {
     const published = media.producerList();
     const of = (pid: string) => published.filter((p) => p.participant_id === pid);
-    let participantId = asked;
+    let participantId: string;
     if (asked !== undefined) {
       if (!room.participants.has(asked)) throw new AppError('peer_not_found', `no participant ${asked} in this room`, 'participant_id');
       if (of(asked).every((p) => p.paused))
         throw new AppError('conflict', `participant ${asked} publishes nothing (or has paused it all)`, 'participant_id');
+      participantId = asked;
     } else {
       const rank: Record<Role, number> = { host: 0, moderator: 1, speaker: 2, viewer: 3 };
       const live = published.filter((p) => !p.paused && room.participants.has(p.participant_id));
       const withVideo = live.filter((p) => p.kind === 'video');
       const candidates = (withVideo.length > 0 ? withVideo : live)
-        .map((p) => room.participants.get(p.participant_id)!)
+        .flatMap((p) => room.participants.get(p.participant_id) ?? [])
         .sort((a, b) => rank[a.identity.role] - rank[b.identity.role]);
-      participantId = candidates[0]?.id;
-      if (!participantId) throw new AppError('conflict', 'nothing is published in this room');
+      const first = candidates[0]?.id;
+      if (!first) throw new AppError('conflict', 'nothing is published in this room');
+      participantId = first;
     }
-    return { participantId: participantId!, producers: this.tracksOf(media, participantId!) };
+    return { participantId, producers: this.tracksOf(media, participantId) };
   }
 
   /**
@@ -122,7 +125,7 @@ export class LiveSources {
           const room = this.ctx.rooms.getRoom(stream.row.room);
           if (!room?.media || room.media.closed || !room.participants.has(target)) return;
           const producers = this.tracksOf(room.media, target);
-          if (producers.length > 0) await this.showLocked(stream, { participantId: target, producers });
+          if (producers.length > 0) await this.showLocked(stream, stream.pipeline, { participantId: target, producers });
         })
         .catch((err) => this.ctx.log.error({ err, stream_id: stream.id }, 'could not follow the active speaker'));
     }, wait);
@@ -141,7 +144,7 @@ export class LiveSources {
     const media = room?.media;
     if (!room || !media || media.closed) return; // the room's end is reported by the pipeline (room-closed)
     if (stream.row.layout === 'grid') {
-      let grid: ShownSource | null = null;
+      let grid: ShownSource | null;
       try {
         grid = this.gridSource(room, media);
       } catch {
@@ -166,10 +169,10 @@ export class LiveSources {
       }
     }
     if (!pick) return this.sourceLeft(stream);
-    await this.showLocked(stream, pick);
+    await this.showLocked(stream, stream.pipeline, pick);
   }
 
-  private async showLocked(stream: LiveStream, pick: ShownSource): Promise<void> {
+  private async showLocked(stream: LiveStream, pipeline: LivePipeline, pick: ShownSource): Promise<void> {
     if (pick.participantId !== stream.row.participant_id) {
       await this.ctx.store
         .setParticipant(stream.id, pick.participantId)
@@ -182,7 +185,7 @@ export class LiveSources {
       );
       this.ctx.broadcast(stream.row.room, { type: 'live-stream-updated', payload: { stream: stream.info() } });
     }
-    stream.pipeline!.show(pick.producers);
+    pipeline.show(pick.producers);
   }
 
   /** Shows another participant (host/moderator, REST). */
@@ -194,7 +197,7 @@ export class LiveSources {
       if (!stream || !stream.pipeline || stream.finishing) throw new AppError('not_found', `room ${roomName} is not live`);
       if (!room.media || room.media.closed) throw new AppError('conflict', 'nothing is published in this room');
       if (stream.row.layout === 'grid') throw new AppError('conflict', 'a grid stream shows everyone');
-      await this.showLocked(stream, this.pickSource(room, room.media, participantId));
+      await this.showLocked(stream, stream.pipeline, this.pickSource(room, room.media, participantId));
       return stream.info();
     });
   }

@@ -290,14 +290,15 @@ export class RoomService {
   /** Starts the countdown that ends the call of an empty room (0: at once). */
   armEmptyTimer(room: Room): void {
     this.disarmEmptyTimer(room);
-    const fire = () =>
-      this.roomLocks
+    const fire = () => {
+      void this.roomLocks
         .run(room.name, async () => {
           room.emptyTimer = null;
           if (this.rooms.get(room.name) !== room || room.participants.size > 0) return;
           await this.closeRoomLocked(room, 'empty');
         })
         .catch((err) => this.log.error({ err, room: room.name }, 'closing an empty room failed'));
+    };
     room.emptyTimer = setTimeout(fire, room.settings.empty_timeout * 1000);
     room.emptyTimer.unref();
   }

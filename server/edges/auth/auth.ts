@@ -93,11 +93,14 @@ function identityFrom(payload: JWTPayload): Identity {
       throw new AppError('unauthorized', 'token "room" is not a valid room name');
     }
   }
+  // jwtVerify requires "exp" (requiredClaims) and checks that it is a number.
+  const exp = payload.exp;
+  if (exp === undefined) throw new AppError('unauthorized', 'token has no "exp"');
   return {
     user_id: sub,
     name: name ?? sub,
     role: role as Role,
     room: (room as string | undefined) ?? null,
-    expires_at: payload.exp!,
+    expires_at: exp,
   };
 }

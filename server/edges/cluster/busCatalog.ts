@@ -7,7 +7,7 @@
 
 import type { Identity } from '../../../signaling/protocol/protocol.js';
 import type { RoomLiveState } from '../../domain/rooms/room.js';
-import type { Method, NodeBus, SendMethodOf } from './nodeBus.js';
+import type { Method, NodeBus, OneWay, SendMethodOf } from './nodeBus.js';
 
 /**
  * A relayed client message, one way (relay.in: edge -> owner; relay.out:
@@ -25,19 +25,19 @@ export interface RelayMethods {
   /** Edge -> owner: a client of the edge joins a room of the owner; the owner opens a session for the link. */
   'relay.open': { request: { link: string; identity: Identity; ip: string | null }; reply: Empty };
   /** Edge -> owner, one-way: a client message (validated on the edge) for the link's session. */
-  'relay.in': { request: RelayFrame; reply: void };
+  'relay.in': OneWay<RelayFrame>;
   /** Edge -> owner: the client's leave message (its text); answered once the leave is done. */
   'relay.leave': { request: { link: string; message: string }; reply: Empty };
   /** Edge -> owner, one-way: the client's socket closed. */
-  'relay.gone': { request: { link: string }; reply: void };
+  'relay.gone': OneWay<{ link: string }>;
   /** Owner -> edge, one-way: a server message for the client. */
-  'relay.out': { request: RelayFrame; reply: void };
+  'relay.out': OneWay<RelayFrame>;
   /** Owner -> edge, one-way: the owner closed the connection, with this WebSocket close code and reason. */
-  'relay.close': { request: { link: string; code: number; reason: string }; reply: void };
+  'relay.close': OneWay<{ link: string; code: number; reason: string }>;
   /** Owner -> edge: which of these links does the edge still hold? */
   'relay.alive': { request: { links: string[] }; reply: { dead: string[] } };
   /** Owner -> edge, one-way: the client is out of the room on the owner; the edge routes its next join itself. */
-  'relay.detach': { request: { link: string }; reply: void };
+  'relay.detach': OneWay<{ link: string }>;
 }
 
 /** Node to node, about rooms and nodes: server/edges/cluster/clusterNode.ts. */

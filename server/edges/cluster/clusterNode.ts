@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import { ClusterRelay } from '../../../signaling/clusterRelay.js';
 import type { Config } from '../../kernel/config.js';
+import { AppError } from '../../kernel/errors.js';
 import type { EventSink } from '../../domain/events.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { RoomLiveState } from '../../domain/rooms/room.js';
@@ -110,7 +111,8 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
 
   static async start(opts: ClusterNodeOptions): Promise<ClusterNode> {
     const { config, log } = opts;
-    const url = config.redisUrl!;
+    const url = config.redisUrl;
+    if (!url) throw new AppError('internal_error', 'a cluster node needs REDIS_URL');
     const { prefix, heartbeatMs, ttlMs, requestTimeoutMs } = config.cluster;
     const redis = connectRedis(url, `${config.nodeId}:cmd`);
     redis.on('error', () => {}); // reported by the commands that fail; reconnects on its own
@@ -306,7 +308,8 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
    */
   drain(deadlineSeconds = this.config.cluster.drainTimeoutSeconds): Promise<DrainResult> {
     return (this.draining ??= (async () => {
-      const w = this.wiring!;
+      const w = this.wiring;
+      if (!w) throw new AppError('internal_error', 'drain before the cluster node was wired to its rooms');
       const started = Date.now();
       await this.registry.setDraining(true);
       this.log.info({ rooms: w.rooms.roomCount, deadline_s: deadlineSeconds }, 'draining: no new rooms on this node');

@@ -18,8 +18,15 @@ import { connectRedis, ready } from './redis.js';
  */
 export type Catalog<C> = { [M in keyof C]: { request: unknown; reply: unknown } };
 export type Method<C> = keyof C & string;
-/** Methods that may go one-way: those whose handler answers nothing. */
-export type SendMethodOf<C extends Catalog<C>> = { [M in Method<C>]: C[M]['reply'] extends void ? M : never }[Method<C>];
+/** A catalog entry: the payload a method carries and what its handler answers. */
+export interface Call<Payload, Answer> {
+  request: Payload;
+  reply: Answer;
+}
+/** A method whose handler answers nothing (returns `void`): it may go as a one-way send. */
+export type OneWay<Payload> = Call<Payload, void>;
+/** Methods that may go one-way: those whose handler answers nothing (`void`, or `undefined`). */
+export type SendMethodOf<C extends Catalog<C>> = { [M in Method<C>]: undefined extends C[M]['reply'] ? M : never }[Method<C>];
 export type Handler<C extends Catalog<C>, M extends Method<C>> = (
   payload: C[M]['request'],
   from: string,
@@ -64,19 +71,41 @@ export interface NodeBus<C extends Catalog<C>> {
  * What travels on a node's channel, as JSON. Its keys are one letter (it
  * wraps every message); the payloads inside use readable names.
  */
-interface Envelope {
+type Envelope = RequestEnvelope | ResponseEnvelope | SendEnvelope;
+
+interface EnvelopeBase {
   /** Kind: q request, r response, s one-way send. */
-  k: 'q' | 'r' | 's';
+  k: string;
   /** Sender node. */
   f: string;
-  /** Method (q and s). */
-  m?: string;
-  /** Request id (q and r). */
-  i?: number;
-  /** Payload (q and s) or reply value (r). */
+}
+
+interface RequestEnvelope extends EnvelopeBase {
+  k: 'q';
+  /** Method. */
+  m: string;
+  /** Request id. */
+  i: number;
+  /** Payload. */
+  p: unknown;
+}
+
+interface ResponseEnvelope extends EnvelopeBase {
+  k: 'r';
+  /** Id of the request answered. */
+  i: number;
+  /** Reply value. */
   p?: unknown;
-  /** Error of a response: code, message, field (d). */
+  /** Error: code, message, field (d). */
   e?: { c: ErrorCode; m: string; d?: string };
+}
+
+interface SendEnvelope extends EnvelopeBase {
+  k: 's';
+  /** Method. */
+  m: string;
+  /** Payload. */
+  p: unknown;
 }
 
 /** A handler as stored: its payload type is the catalog's word for what arrives (see NodeBus). */
@@ -233,19 +262,19 @@ export class RedisNodeBus<C extends Catalog<C>> implements NodeBus<C> {
       return;
     }
     if (env.k === 'r') {
-      const waiting = this.pending.get(env.i!);
+      const waiting = this.pending.get(env.i);
       if (!waiting) return; // timed out already
-      this.pending.delete(env.i!);
+      this.pending.delete(env.i);
       clearTimeout(waiting.timer);
       if (env.e) waiting.reject(new AppError(KNOWN_CODES.has(env.e.c) ? env.e.c : 'internal_error', env.e.m, env.e.d));
       else waiting.resolve(env.p);
       return;
     }
     if (env.k === 's') {
-      this.dispatchSend(env.p, env.f, env.m ?? '');
+      this.dispatchSend(env.p, env.f, env.m);
       return;
     }
-    void this.answer(env, this.handlers.get(env.m ?? ''));
+    void this.answer(env, this.handlers.get(env.m));
   }
 
   private dispatchSend(payload: unknown, from: string, method: string): void {
@@ -262,16 +291,16 @@ export class RedisNodeBus<C extends Catalog<C>> implements NodeBus<C> {
     }
   }
 
-  private async answer(env: Envelope, handler: StoredHandler | undefined): Promise<void> {
+  private async answer(env: RequestEnvelope, handler: StoredHandler | undefined): Promise<void> {
     let reply: Envelope;
     try {
       if (!handler) throw new AppError('not_found', `node ${this.nodeId} has no handler for ${env.m}`);
       const value = await handler(env.p, env.f);
-      reply = { k: 'r', f: this.nodeId, i: env.i!, p: value ?? null };
+      reply = { k: 'r', f: this.nodeId, i: env.i, p: value ?? null };
     } catch (err) {
       if (!(err instanceof AppError)) this.log.error({ err, method: env.m }, 'cluster request handler failed');
       const e = err instanceof AppError ? err : new AppError('internal_error', 'internal error');
-      reply = { k: 'r', f: this.nodeId, i: env.i!, e: { c: e.code, m: e.message, ...(e.field ? { d: e.field } : {}) } };
+      reply = { k: 'r', f: this.nodeId, i: env.i, e: { c: e.code, m: e.message, ...(e.field ? { d: e.field } : {}) } };
     }
     if (this.closed) return;
     await this.publish(env.f, reply).catch(() => {}); // the requester is gone or times out

@@ -159,27 +159,23 @@ async function serve(
   if (!stream) return fail(res, 'not_found', `room ${room} is not live`);
 
   let viewerKey: string;
-  const token = url.searchParams.get('token');
+  let suffix: string; // what the playlist's segment URLs carry on
   if (live.access.mode === 'signed') {
-    const grant = token ? live.access.verify(token, room) : null;
-    if (!grant)
-      return fail(
-        res,
-        token ? 'unauthorized' : 'unauthenticated',
-        token ? 'invalid or expired stream token' : 'this stream needs a signed URL (?token=)',
-      );
+    const token = url.searchParams.get('token');
+    if (!token) return fail(res, 'unauthenticated', 'this stream needs a signed URL (?token=)');
+    const grant = live.access.verify(token, room);
+    if (!grant) return fail(res, 'unauthorized', 'invalid or expired stream token');
     if (grant.streamId !== stream.id) return fail(res, 'not_found', 'that token is for another stream of this room');
     viewerKey = `u:${grant.viewer}`;
+    suffix = `?token=${encodeURIComponent(token)}`;
   } else {
     const viewer = url.searchParams.get('viewer');
     viewerKey = viewer && VIEWER.test(viewer) ? `v:${viewer}` : `ip:${clientAddress(req, trustProxyHops) ?? 'unknown'}`;
+    suffix = viewer ? `?viewer=${encodeURIComponent(viewer)}` : '';
   }
   if (stream.open) stream.viewers.playerSeen(viewerKey);
 
   if (file === 'index.m3u8') {
-    const viewer = url.searchParams.get('viewer');
-    const suffix =
-      live.access.mode === 'signed' ? `?token=${encodeURIComponent(token!)}` : viewer ? `?viewer=${encodeURIComponent(viewer)}` : '';
     const body = stream.pipeline ? await stream.pipeline.playlist((f) => `${f}${suffix}`) : null;
     if (body === null) return fail(res, 'not_found', 'the stream has no segment yet; retry in a few seconds');
     res.writeHead(200, {

@@ -240,7 +240,7 @@ export function createRoomsApi(router: Router, deps: RoomsApiDeps): void {
  * node's own URL instead of failing the request.
  */
 function wsBase(host: string | undefined, publicUrl: string): URL {
-  if (typeof host === 'string' && /^[A-Za-z0-9.\-:\[\]]{1,255}$/.test(host)) {
+  if (typeof host === 'string' && /^[A-Za-z0-9.\-:[\]]{1,255}$/.test(host)) {
     try {
       const url = new URL('/ws', `http://${host}`);
       if (url.host !== '') return url;
