@@ -122,7 +122,7 @@ export class RtpInput extends EventEmitter<RtpInputEvents> {
     await Promise.all(
       this.live()
         .filter((t) => t.kind === 'video')
-        .map((t) => t.consumer.requestKeyFrame().catch(() => {})),
+        .map((t) => t.consumer.requestKeyFrame().catch(() => {})), // a hint; a closed consumer needs none
     );
   }
 

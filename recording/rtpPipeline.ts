@@ -139,7 +139,7 @@ export class RtpPipeline extends EventEmitter<RtpPipelineEvents> {
   async stop(graceMs?: number, byeWaitMs = 2000): Promise<FfmpegExit> {
     if (!this.ffmpeg.exit) {
       this.ffmpeg.expectExit();
-      await this.input.bye().catch(() => {});
+      await this.input.bye().catch(() => {}); // ffmpeg is told to stop either way; BYE only lets it finish sooner
       await Promise.race([this.ffmpeg.waitExit(), new Promise((r) => setTimeout(r, byeWaitMs))]);
     }
     const exit = await this.ffmpeg.stop(graceMs);

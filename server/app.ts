@@ -57,6 +57,7 @@ import { withClusterHls } from './edges/http/clusterHls.js';
 import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
 import type { CascadeMethods } from '../sfu/cascade/wire.js';
 import { registerWorkerMetrics } from '../sfu/workerMetrics.js';
+import { bestEffort } from './kernel/bestEffort.js';
 
 export interface App {
   config: Config;
@@ -110,7 +111,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   try {
     await applySchema(db);
   } catch (err) {
-    await db.close().catch(() => {});
+    await bestEffort(log, 'closing the database after a failed start', db.close());
     throw err;
   }
   const store = new CallStore(db);
@@ -133,7 +134,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }
 
   const sfu = await Sfu.start(config.sfu, log).catch(async (err) => {
-    await db.close().catch(() => {});
+    await bestEffort(log, 'closing the database after a failed start', db.close());
     throw err;
   });
   // Cluster: with REDIS_URL, rooms are placed across the nodes through Redis.
@@ -150,7 +151,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       log,
     }).catch(async (err) => {
       sfu?.close();
-      await db.close().catch(() => {});
+      await bestEffort(log, 'closing the database after a failed start', db.close());
       throw err;
     });
   }

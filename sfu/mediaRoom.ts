@@ -35,6 +35,7 @@ import { MediaPeer, type TransportEntry } from './mediaPeer.js';
 import type { MediaRoomEvents } from './mediaRoomEvents.js';
 import { RouterSlot } from './routerSlot.js';
 import { nodeLoad, type WorkerPool, type WorkerSlot } from './workerPool.js';
+import { bestEffort } from '../server/kernel/bestEffort.js';
 
 export interface MediaRoomOptions {
   name: string;
@@ -308,8 +309,11 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
       this.observer.emit('producerclose', info);
     });
     if (req.source === 'mic') {
-      this.audioLevels?.addProducer({ producerId: producer.id }).catch(() => {});
-      this.activeSpeaker?.addProducer({ producerId: producer.id }).catch(() => {});
+      // Speaking indicators only: a producer that closed meanwhile is simply not observed.
+      if (this.audioLevels)
+        void bestEffort(this.opts.log, 'observing audio levels', this.audioLevels.addProducer({ producerId: producer.id }));
+      if (this.activeSpeaker)
+        void bestEffort(this.opts.log, 'observing the active speaker', this.activeSpeaker.addProducer({ producerId: producer.id }));
     }
     this.remote?.producerAdded(producer.id);
     this.emit('newproducer', info);

@@ -169,7 +169,7 @@ export class ResilientBot extends EventEmitter<{ rejoined: [RejoinEvent]; lost: 
     if (bot !== this.bot || this.stopped) return;
     this.emit('lost', { code, reason });
     if (FINAL_CLOSE_CODES.has(code)) return;
-    await bot.close().catch(() => {});
+    await bot.close().catch(() => {}); // replacing it: a half-closed old bot changes nothing
     const lostAt = Date.now();
     let delay = this.opts.initialDelayMs ?? 200;
     for (let attempt = 1; !this.stopped; attempt++) {
@@ -191,6 +191,6 @@ export class ResilientBot extends EventEmitter<{ rejoined: [RejoinEvent]; lost: 
 
   async close(): Promise<void> {
     this.stopped = true;
-    await this.bot?.close().catch(() => {});
+    await this.bot?.close().catch(() => {}); // stopping: nothing waits for a clean close
   }
 }

@@ -9,7 +9,7 @@ export class KeyedMutex {
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const result = previous.then(task, task);
-    const tail = result.catch(() => {});
+    const tail = result.catch(() => {}); // the caller gets the task's error through `result`; the chain goes on
     this.tails.set(key, tail);
     void tail.then(() => {
       if (this.tails.get(key) === tail) this.tails.delete(key);

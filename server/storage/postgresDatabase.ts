@@ -41,7 +41,7 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await client.query('ROLLBACK').catch(() => {}); // the transaction's own error is what the caller gets; a dead connection rolls back anyway
         throw err;
       } finally {
         client.release();

@@ -310,7 +310,7 @@ function setVideo(tile: HTMLDivElement, track: MediaStreamTrack | null): void {
   const video = part<HTMLVideoElement>(tile, 'video');
   video.srcObject = track ? new MediaStream([track]) : null;
   tile.classList.toggle('no-video', !track);
-  if (track) video.play().catch(() => {});
+  if (track) video.play().catch(() => {}); // autoplay refused: the tile shows the paused frame until a click
 }
 
 function attachLocal(c: SwitchboardClient, local: LocalTrack): void {
@@ -341,7 +341,7 @@ function attachRemote(remote: RemoteTrack): void {
   audio.dataset['producer'] = remote.producerId;
   audio.srcObject = new MediaStream([remote.track]);
   tile.append(audio);
-  audio.play().catch(() => {});
+  audio.play().catch(() => {}); // autoplay refused: audio starts on the next user gesture
 }
 
 function detachRemote(remote: RemoteTrack): void {

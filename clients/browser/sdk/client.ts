@@ -143,6 +143,7 @@ export class SwitchboardClient extends RoomControlRequests {
   async leave(): Promise<void> {
     if (!this.room) return;
     this.forgetRoom();
+    // Leaving anyway: a refused or lost leave ends on the server when the socket closes.
     if (this.signaling.state === 'connected') await this.signaling.request('leave', {}).catch(() => {});
     this.emit('room-left', { reason: 'left' });
   }

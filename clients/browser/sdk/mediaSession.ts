@@ -80,6 +80,7 @@ export class MediaSession {
     local.track.stop();
     if (producer && !producer.closed) {
       producer.close();
+      // The local track is gone either way; the server closes the producer with the transport if this is lost.
       await this.signaling.request('close-producer', { producer_id: producer.id }).catch(() => {});
     }
     this.emit('local-track-removed', local);

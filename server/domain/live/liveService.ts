@@ -24,6 +24,7 @@ import { LiveStream, streamInfo } from './liveStream.js';
 import { LiveWatchers } from './liveWatchers.js';
 import type { PipelineFactory } from '../../../recording/live/livePipeline.js';
 import { TrackGoneError } from '../../../recording/rollingPipeline.js';
+import { bestEffort } from '../../kernel/bestEffort.js';
 
 export type { LiveActor, LiveConfig, Watcher } from './liveContext.js';
 export { GRID_MAX_VIDEOS } from './liveSources.js';
@@ -232,7 +233,7 @@ export class LiveService {
     const timer = setTimeout(() => {
       this.cleanups.delete(timer);
       if (this.ctx.recent.get(roomName) === stream) this.ctx.recent.delete(roomName);
-      rm(stream.dir, { recursive: true, force: true }).catch(() => {});
+      void bestEffort(this.log, `removing the files of stream ${stream.row.id}`, rm(stream.dir, { recursive: true, force: true }));
     }, this.config.keepSeconds * 1000);
     timer.unref();
     this.cleanups.add(timer);

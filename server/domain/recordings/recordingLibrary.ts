@@ -163,6 +163,6 @@ export class RecordingLibrary {
   async stopCleanup(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.running?.catch(() => {});
+    await this.running?.catch(() => {}); // a sweep reports its own failures; stop only waits for it
   }
 }

@@ -241,7 +241,7 @@ export class RecordingService {
   /** Server shutdown: every recording is finalized (ffmpeg flushes its files). */
   async shutdown(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.active.values()].map((a) => this.finish(a, 'server-shutdown').catch(() => {})));
+    await Promise.all([...this.active.values()].map((a) => this.finishLogged(a, 'server-shutdown')));
     if (this.diskTimer) clearInterval(this.diskTimer);
     this.diskTimer = null;
   }
@@ -315,7 +315,7 @@ export class RecordingService {
   onRoomEvent(event: RoomEvent): void {
     if (event.name !== 'room_finished') return;
     const active = this.active.get(event.room);
-    if (active) void this.finish(active, 'room-ended').catch(() => {});
+    if (active) void this.finishLogged(active, 'room-ended');
   }
 
   // ---- internals -----------------------------------------------------------
@@ -386,13 +386,13 @@ export class RecordingService {
       void work.finally(() => active.pending.delete(work));
       if (exit.reason && !active.stopping) {
         active.failure ??= `${file.key}: ${exit.reason}`;
-        void this.finish(active, 'failed').catch(() => {});
+        void this.finishLogged(active, 'failed');
       }
     });
     active.recorder.on('error', (err) => {
       log.warn({ err, recording: id }, 'a recording segment could not start');
       active.failure ??= `a recording segment could not start: ${err.message}`;
-      if (!active.stopping) void this.finish(active, 'failed').catch(() => {});
+      if (!active.stopping) void this.finishLogged(active, 'failed');
     });
   }
 
@@ -431,6 +431,13 @@ export class RecordingService {
         })
         .catch((err) => log.error({ err, file: fileId }, 'could not store a recording file result'));
     }
+  }
+
+  /** Ends a recording nobody waits for (the server acts on its own): a failure is logged, not thrown. */
+  private async finishLogged(active: Active, reason: EndReason): Promise<void> {
+    await this.finish(active, reason).catch((err: unknown) =>
+      this.deps.log.error({ err, recording: active.row.id, reason }, 'a recording could not be finished'),
+    );
   }
 
   private finish(active: Active, reason: EndReason): Promise<RecordingRow> {
@@ -487,7 +494,7 @@ export class RecordingService {
         const room = this.deps.rooms.getRoom(a.room);
         if (room && !room.settings.recording_allowed) {
           this.deps.log.info({ recording: a.row.id, room: a.room }, 'recording no longer allowed in the room: stopping it');
-          void this.finish(a, 'not-allowed').catch(() => {});
+          void this.finishLogged(a, 'not-allowed');
         }
       }
       void freeMegabytes(this.deps.config.dir).then(
@@ -496,7 +503,7 @@ export class RecordingService {
           for (const a of this.active.values()) {
             this.deps.log.error({ recording: a.row.id, free_mb: Math.floor(free) }, 'disk nearly full: stopping the recording');
             a.failure ??= `the disk is nearly full: ${Math.floor(free)} MB free in ${this.deps.config.dir} (RECORDING_MIN_FREE_MB ${this.deps.config.minFreeMb})`;
-            void this.finish(a, 'disk-full').catch(() => {});
+            void this.finishLogged(a, 'disk-full');
           }
         },
         () => {},

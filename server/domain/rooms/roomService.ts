@@ -33,6 +33,7 @@ import { sendingMedia } from './sdpDirections.js';
 import { Room, roomLiveState, type RoomLiveState } from './room.js';
 import { resolveSettings } from './roomSettings.js';
 import { storageFailure } from '../../storage/queryError.js';
+import { bestEffort } from '../../kernel/bestEffort.js';
 
 /** Room control: what the rooms domain needs beyond calls and participants. */
 export interface RoomControlDeps {
@@ -226,7 +227,7 @@ export class RoomService {
       await this.emit('participant_joined', room, { participant: participant.info() });
     } catch (err) {
       // Nothing is acknowledged: undo what may have been written and what is in memory.
-      await this.store.participantLeft(participant.id, new Date(), 'join-failed').catch(() => {});
+      await bestEffort(this.log, 'undoing a failed join', this.store.participantLeft(participant.id, new Date(), 'join-failed'));
       if (room.participants.size === 0 && room.lobby.size === 0) await this.forgetRoom(room);
       throw this.storageError(err);
     }
@@ -488,7 +489,7 @@ export class RoomService {
       this.log.info({ room: name, call_id: call.id }, 'room opened');
       return room;
     } catch (err) {
-      await this.directory.release(name).catch(() => {});
+      await bestEffort(this.log, `releasing room ${name}`, this.directory.release(name));
       throw this.storageError(err);
     }
   }
@@ -496,7 +497,7 @@ export class RoomService {
   /** Drops an empty room from memory without ending its call (a failed first join). */
   private async forgetRoom(room: Room): Promise<void> {
     this.rooms.delete(room.name);
-    await this.directory.release(room.name).catch(() => {});
+    await bestEffort(this.log, `releasing room ${room.name}`, this.directory.release(room.name));
   }
 
   /** Database trouble becomes `unavailable` for the client (data errors do not: see storageFailure); the cause goes to the log only. */

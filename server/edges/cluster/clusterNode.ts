@@ -22,6 +22,7 @@ import { localFirst, SELECTORS, type NodeSelector } from './nodeSelector.js';
 import { homeProcess, processNodeId } from './processRouting.js';
 import { connectRedis, ready } from './redis.js';
 import { RedisRoomDirectory } from './redisRoomDirectory.js';
+import { bestEffort } from '../../kernel/bestEffort.js';
 
 export interface ClusterNodeOptions {
   config: Config;
@@ -395,7 +396,7 @@ export class ClusterNode extends EventEmitter<{ 'node-gone': [nodeId: string] }>
     this.relay.close();
     await this.registry.stop();
     await this.bus.close();
-    await this.redis.quit().catch(() => {});
+    await bestEffort(this.log, 'closing the Redis connection', this.redis.quit());
     this.redis.disconnect();
   }
 }

@@ -105,7 +105,7 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
 
   async setDraining(draining: boolean): Promise<void> {
     this.draining = draining;
-    await this.beat().catch(() => {});
+    await this.beat().catch(() => {}); // the next beat carries the flag if this one failed
   }
 
   /** The last list of live nodes this node saw (refreshed every beat), for callers that must not wait. */
@@ -199,6 +199,7 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     // The set only lists candidates; a node that comes back adds itself again. Removal
     // re-checks the key in Redis, so a node that beat just now is not dropped.
     if (dead.length > 0) {
+      // A failed sweep is repeated by the next beat.
       await this.redis.eval(DROP_DEAD, dead.length + 1, ...dead.map((id) => this.key(id)), this.setKey, ...dead).catch(() => {});
     }
     return live.sort((a, b) => a.id.localeCompare(b.id));
@@ -215,12 +216,12 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.beating?.catch(() => {});
+    await this.beating?.catch(() => {}); // a beat reports its own failure; stop only waits for it
     await this.redis
       .multi()
       .del(this.key(this.self.id))
       .srem(this.setKey, this.self.id)
       .exec()
-      .catch(() => {});
+      .catch(() => {}); // leaving anyway: the record expires with its TTL
   }
 }

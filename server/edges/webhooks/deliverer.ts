@@ -203,7 +203,7 @@ export class WebhookDeliverer {
         // host, an internal address). A 3xx is a failed delivery, retried like any other.
         redirect: 'manual',
       });
-      await res.arrayBuffer().catch(() => {});
+      await res.arrayBuffer().catch(() => {}); // drains the body so the connection is reused; its content is not read
       if (res.status >= 300 && res.status < 400) error = `HTTP ${res.status} (redirects are not followed)`;
       else if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
     } catch (err) {
