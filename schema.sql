@@ -189,3 +189,25 @@ CREATE TABLE IF NOT EXISTS live_chat_messages (
   deleted_by    text
 );
 CREATE INDEX IF NOT EXISTS live_chat_messages_stream ON live_chat_messages (stream_id, id);
+
+-- ---- Calls: ringing users (docs/calls.md) ----
+-- A call-invite opens its room's call in `ringing`; the first accept makes it
+-- active. Who was rung, and what each invitee did, is one row per invitee.
+ALTER TABLE calls DROP CONSTRAINT IF EXISTS calls_status_check;
+ALTER TABLE calls ADD CONSTRAINT calls_status_check CHECK (status IN ('pending', 'ringing', 'active', 'ended'));
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS call_type text CHECK (call_type IN ('direct', 'group'));
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS initiator_id text;
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS media text CHECK (media IN ('audio', 'video'));
+CREATE INDEX IF NOT EXISTS calls_initiator ON calls (initiator_id, created_at DESC) WHERE initiator_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS call_invitees (
+  call_id      uuid NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+  user_id      text NOT NULL,
+  invited_by   text NOT NULL,
+  status       text NOT NULL CHECK (status IN ('invited', 'ringing', 'accepted', 'declined', 'missed', 'cancelled')),
+  invited_at   timestamptz NOT NULL,
+  answered_at  timestamptz,           -- accepted or declined
+  ended_at     timestamptz,           -- the ringing ended: answered, missed or cancelled
+  PRIMARY KEY (call_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS call_invitees_user ON call_invitees (user_id, invited_at DESC);

@@ -57,6 +57,9 @@ import { withClusterHls } from './edges/http/clusterHls.js';
 import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
 import type { CascadeMethods } from '../sfu/cascade/wire.js';
 import { registerWorkerMetrics } from '../sfu/workerMetrics.js';
+import { CallService } from './domain/calls/callService.js';
+import { Presence } from './domain/calls/presence.js';
+import { RingStore } from './storage/ringStore.js';
 import { bestEffort } from './kernel/bestEffort.js';
 
 export interface App {
@@ -67,6 +70,8 @@ export interface App {
   db: Database;
   rooms: RoomService;
   control: RoomControl;
+  /** Ringing users: call invites, presence. */
+  calls: CallService;
   /** The webhook outbox (noEvents without WEBHOOK_URLS); recording emits recording_* here. */
   events: EventSink;
   sfu: Sfu | null;
@@ -119,6 +124,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // PGlite all of them (the database is this node's alone), in a shared PostgreSQL this NODE_ID's.
   const nodeScope = db.kind === 'pglite' ? null : config.nodeId;
   const abandonedAt = new Date(); // also names the calls closed here, for their room_finished webhooks
+  const ringStore = new RingStore(db);
+  // Calls still ringing when the last run stopped can no longer be answered: they end `failed`.
+  const failedRinging = await ringStore.failRinging(nodeScope, abandonedAt);
+  if (failedRinging > 0) log.warn({ calls: failedRinging }, 'calls left ringing by a previous run ended failed');
   const closed = await store.closeAbandonedCalls(abandonedAt, nodeScope);
   if (closed > 0) log.warn({ calls: closed }, 'closed calls left open by a previous run');
 
@@ -206,6 +215,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     defaultType: config.rooms.defaultType,
   });
   const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
+  const calls = new CallService(rooms, ringStore, new Presence(), () => events, config.calls, config.nodeId, log);
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
   deliverer?.registerMetrics(metrics.registry);
@@ -269,6 +279,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     log,
     recording,
     live,
+    calls,
     ...(cluster ? { cluster: cluster.relay } : {}),
   };
   cluster?.relay.attach(hubContext);
@@ -345,6 +356,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      calls.shutdown(); // ringing stops; the next start ends what rang (failed)
       await live.shutdown(); // streams end (server-shutdown) while the rooms still exist
       await recording.shutdown(); // ffmpeg finalizes its files first
       await recordings.stopCleanup();
@@ -362,7 +374,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await db.close();
     })());
 
-  return { config, server, url, db, rooms, control, events, sfu, hub, recording, recordings, live, cluster, close };
+  return { config, server, url, db, rooms, control, calls, events, sfu, hub, recording, recordings, live, cluster, close };
 }
 
 /** Cluster: listening on all interfaces, other hosts reach this node on its first external IPv4. */

@@ -4,6 +4,7 @@
 
 import { AppError } from '../server/kernel/errors.js';
 import type { Participant, ParticipantSink } from '../server/domain/rooms/participant.js';
+import type { CallDevice } from '../server/domain/calls/presence.js';
 import type { Identity, ServerMessage } from './protocol/protocol.js';
 
 /** Cluster: this connection's room lives on another node; its messages go there. */
@@ -25,6 +26,8 @@ export interface Client extends ParticipantSink {
   readonly gone: AbortSignal;
   /** Set while a join is in progress (`leave` calls it to end a wait in the lobby). */
   cancelJoin: (() => void) | null;
+  /** How calls reach this connection once it is authenticated here (null before, and for relayed connections). */
+  readonly callDevice: CallDevice | null;
   /** Cluster: set while this connection's room lives on another node. */
   relay: SessionRelay | null;
   authenticate(token: string): Promise<Identity>;

@@ -9,6 +9,7 @@ import { sfuHandlers } from './sfuHandlers.js';
 import { roomHandlers } from './roomHandlers.js';
 import { recordingHandlers } from './recordingHandlers.js';
 import { liveHandlers } from './liveHandlers.js';
+import { callHandlers } from './callHandlers.js';
 
 type Handler<K extends ClientType> = (
   session: Client,
@@ -145,4 +146,5 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
   ...roomHandlers,
   ...recordingHandlers,
   ...liveHandlers,
+  ...callHandlers,
 };

@@ -7,6 +7,7 @@ import type { RoomControl } from '../server/domain/rooms/roomControl.js';
 import type { TokenVerifier } from '../server/edges/auth/auth.js';
 import type { RecordingService } from '../server/domain/recordings/recordingService.js';
 import type { LiveService } from '../server/domain/live/liveService.js';
+import type { CallService } from '../server/domain/calls/callService.js';
 import type { ClientPayloads } from './protocol/protocol.js';
 import type { Client } from './client.js';
 
@@ -33,6 +34,8 @@ export interface HubContext {
   /** Cluster: joins of rooms that run on another node go through it (absent on a single node). */
   cluster?: JoinRouter;
   log: Logger;
+  /** Calls: ringing users (absent in signaling-only tests). */
+  calls?: CallService;
   /** Recording: start/stop by hosts and moderators; absent without an SFU. */
   recording?: RecordingService;
 }

@@ -3,6 +3,7 @@
 
 import type { WebSocket, RawData } from 'ws';
 import type { Participant } from '../server/domain/rooms/participant.js';
+import type { CallDevice } from '../server/domain/calls/presence.js';
 import { AppError, toAppError } from '../server/kernel/errors.js';
 import {
   CloseCode,
@@ -43,6 +44,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
   cancelJoin: (() => void) | null = null;
   /** Cluster: set while this connection's room lives on another node. */
   relay: SessionRelay | null = null;
+  callDevice: CallDevice | null = null;
   /** Called once when the connection first has an identity (the hub stops counting it as unauthenticated). */
   onAuthenticated: (() => void) | null = null;
 
@@ -79,8 +81,21 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
     this.identity = identity;
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
+    this.reachable(identity);
     this.authenticated();
     return identity;
+  }
+
+  /** Calls: this connection rings for its user from now on. */
+  private reachable(identity: Identity): void {
+    if (!this.ctx.calls) return;
+    const device: CallDevice = {
+      userId: identity.user_id,
+      send: (encoded) => this.send(encoded),
+      room: () => this.participant?.roomName ?? (this.joining || this.relay ? 'elsewhere' : null),
+    };
+    this.callDevice = device;
+    this.ctx.calls.presence.add(device);
   }
 
   /** Cluster: an identity the edge node already verified (a relayed connection). */
@@ -257,6 +272,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
     this.backlog = null;
     this.relay?.closed();
     this.relay = null;
+    if (this.callDevice) this.ctx.calls?.presence.remove(this.callDevice);
     const participant = this.participant;
     this.participant = null;
     if (participant) {

@@ -13,6 +13,8 @@ export const EVENT_NAMES = [
   'recording_finished',
   'live_stream_started',
   'live_stream_finished',
+  'call_ringing',
+  'call_missed',
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 

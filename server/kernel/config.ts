@@ -63,6 +63,13 @@ export interface Config {
     /** Type (and so template) of rooms made by a first join rather than by REST. */
     defaultType: 'individual' | 'group' | 'webinar' | 'broadcast';
   };
+  /** Ringing users (docs/calls.md). */
+  calls: {
+    /** How long an invite rings before it is missed. */
+    ringSeconds: number;
+    /** call-invite requests a user may make per minute (over all its connections on this node). */
+    invitesPerMinute: number;
+  };
   webhooks: {
     urls: string[];
     secret: string | null;
@@ -318,6 +325,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxyHops: trustProxy(str('TRUST_PROXY'), problems),
     // Room control and webhooks: filled in below.
     rooms: { emptyTimeoutSeconds: 300, kickBanSeconds: 600, defaultType: 'group' },
+    calls: { ringSeconds: 30, invitesPerMinute: 30 },
     webhooks: { urls: [], secret: null, retryBaseMs: 1000, retryMaxMs: 300_000, giveUpSeconds: 86_400, pollIntervalMs: 1000 },
     live: null as unknown as Config['live'], // live streaming: filled in below
     recording: null as unknown as RecordingConfig, // recording: filled in below
@@ -357,6 +365,10 @@ export function loadConfig(env: Env = process.env): Config {
     emptyTimeoutSeconds: int('ROOM_EMPTY_TIMEOUT_SECONDS', 300, 0, 7 * 86400),
     kickBanSeconds: int('KICK_BAN_SECONDS', 600, 0, 365 * 86400),
     defaultType: defaultType as Config['rooms']['defaultType'],
+  };
+  config.calls = {
+    ringSeconds: int('CALL_RING_SECONDS', 30, 1, 86_400),
+    invitesPerMinute: int('CALL_INVITES_PER_MINUTE', 30, 1, 10_000),
   };
   config.webhooks = {
     urls: webhookUrls,

@@ -2,7 +2,20 @@
 // message, as schemas (validation) and as a discriminated union (types).
 // docs/protocol.md is written for client authors from this file.
 
-import { boolean, integer, jsonObject, jsonValue, nullable, object, oneOf, optional, string, type Infer, type Schema } from './schema.js';
+import {
+  array,
+  boolean,
+  integer,
+  jsonObject,
+  jsonValue,
+  nullable,
+  object,
+  oneOf,
+  optional,
+  string,
+  type Infer,
+  type Schema,
+} from './schema.js';
 import { dtlsParameters, rtpCapabilities, rtpParameters, sctpStreamParameters } from './mediasoupSchemas.js';
 import { ERROR_CODES, type ErrorCode } from '../../server/kernel/errors.js';
 import {
@@ -28,7 +41,8 @@ export type Role = (typeof ROLES)[number];
 export const TRACKS = ['audio', 'video'] as const;
 export type Track = (typeof TRACKS)[number];
 
-export type CallState = 'pending' | 'active' | 'ended';
+/** A room's call: pending (nobody talks yet), ringing (a call-invite rings its invitees), active, ended. */
+export type CallState = 'pending' | 'ringing' | 'active' | 'ended';
 
 export type LeaveReason =
   | 'left'
@@ -146,6 +160,36 @@ const liveSchemas = {
   'live-react': object({ reaction: oneOf(LIVE_REACTIONS) }),
 } satisfies Record<string, Schema<unknown>>;
 
+// ---- Calls: ringing users (docs/calls.md) ----
+
+export const CALL_MEDIA = ['audio', 'video'] as const;
+export type CallMedia = (typeof CALL_MEDIA)[number];
+/** How many users one call-invite may ring. */
+export const CALL_MAX_INVITEES = 99;
+export const CALL_DECLINE_REASONS = ['declined', 'busy'] as const;
+export type CallDeclineReason = (typeof CALL_DECLINE_REASONS)[number];
+/** Why a call ended: completed (people talked), or its ringing ended without anyone answering. */
+export const CALL_END_REASONS = ['completed', 'declined', 'cancelled', 'missed', 'busy', 'failed'] as const;
+export type CallEndReason = (typeof CALL_END_REASONS)[number];
+/** One invitee's side of a call, kept apart from the call's end reason. */
+export type InviteeStatus = 'invited' | 'ringing' | 'accepted' | 'declined' | 'missed' | 'cancelled';
+export type CallType = 'direct' | 'group';
+const CALL_ID = string({ min: 36, max: 36, pattern: /^[0-9a-f-]{36}$/, hint: 'is a call id (a UUID)' });
+
+const callSchemas = {
+  'call-invite': object({
+    to: array(USER_ID, { min: 1, max: CALL_MAX_INVITEES }),
+    media: oneOf(CALL_MEDIA),
+    /** Invite more people into the running call this connection is in. */
+    call_id: optional(CALL_ID),
+    display_name: optional(string({ max: 128 })),
+    metadata: optional(jsonObject({ maxBytes: 4096 })),
+  }),
+  'call-accept': object({ call_id: CALL_ID, display_name: optional(string({ max: 128 })) }),
+  'call-decline': object({ call_id: CALL_ID, reason: optional(oneOf(CALL_DECLINE_REASONS)) }),
+  'call-cancel': object({ call_id: CALL_ID }),
+};
+
 // ---- Client requests: every request and its payload schema ----
 
 export const clientSchemas = {
@@ -215,6 +259,7 @@ export const clientSchemas = {
   ...roomControlSchemas,
   ...recordingSchemas,
   ...liveSchemas,
+  ...callSchemas,
 } satisfies Record<string, Schema<unknown>>;
 
 export type ClientPayloads = { [K in keyof typeof clientSchemas]: Infer<(typeof clientSchemas)[K]> };
@@ -259,6 +304,12 @@ export interface TransportOptions {
   iceCandidates: unknown[];
   dtlsParameters: unknown;
   sctpParameters?: unknown;
+}
+
+/** Who a call event is about. */
+export interface CallParty {
+  user_id: string;
+  display_name: string;
 }
 
 // ---- Shared state: room control ----
@@ -445,6 +496,11 @@ export interface AckResults {
   'live-chat-pin': { message: LiveChatMessage };
   'live-chat-unpin': Record<string, never>;
   'live-react': Record<string, never>;
+  // Calls (call-accept answers with `joined`, like join)
+  /** `participant_id` and `room_state` when this invite started the call (the caller is now in its room). */
+  'call-invite': { call_id: string; room: string; invited: string[]; participant_id?: string; room_state?: RoomState };
+  'call-decline': Record<string, never>;
+  'call-cancel': Record<string, never>;
 }
 
 // ---- Server messages: every message type and its payload ----
@@ -510,6 +566,23 @@ export interface ServerPayloads {
   'live-chat-pinned': { stream_id: string; message: LiveChatMessage | null; by: string | null };
   'live-reactions': { stream_id: string; counts: LiveReactionCounts; totals: LiveReactionCounts; interval_ms: number };
   'live-viewers': { stream_id: string; current: number; peak: number; total: number };
+  // Calls: to every device of each invitee, and to the call's room
+  /** `busy`: the invitee is in another call now (call waiting). `expires_at`: unix ms when the ringing stops. */
+  'call-incoming': {
+    call_id: string;
+    room: string;
+    from: CallParty;
+    media: CallMedia;
+    invited: string[];
+    expires_at: number;
+    busy: boolean;
+  };
+  'call-accepted': { call_id: string; by: CallParty };
+  'call-declined': { call_id: string; by: CallParty; reason: CallDeclineReason };
+  'call-cancelled': { call_id: string };
+  'call-missed': { call_id: string; user_id: string };
+  'call-answered-elsewhere': { call_id: string };
+  'call-ended': { call_id: string; reason: CallEndReason };
   // Cluster: a node asks its clients to reconnect elsewhere
   /** Sent just before the server closes the socket with CloseCode.reconnect (4012): connect again and rejoin. */
   reconnect: { reason: ReconnectReason; room: string | null; retry_after_ms: number };

@@ -51,6 +51,7 @@ interface ErrorPayload {
 interface LearnablePayload {
   participant_id?: string;
   producer_id?: string;
+  call_id?: string;
   data_producer_id?: string;
   state?: string;
   participant?: { participant_id?: string; user_id?: string };
@@ -142,6 +143,7 @@ class FuzzClient {
     } else if (m.type === 'producer-added') add(w.producers, p.producer_id);
     else if (m.type === 'data-producer-added') add(w.dataProducers, p.data_producer_id);
     else if (m.type === 'live-chat-message') add(w.chatMessages, p.message?.message_id);
+    else if (m.type === 'call-incoming') add(w.calls, p.call_id);
     else if (m.type === 'kicked') this.inRoom = false;
     else if (m.type === 'call-state-changed' && p.state === 'ended') this.inRoom = false;
     else if (m.type === 'ack') {
@@ -150,6 +152,7 @@ class FuzzClient {
       add(w.consumers, p.consumer?.id);
       add(w.dataProducers, p.data_producer_id);
       add(w.chatMessages, p.message?.message_id);
+      add(w.calls, p.call_id);
       if (p.router_rtp_capabilities) w.routerCaps = p.router_rtp_capabilities;
     }
   }

@@ -142,6 +142,7 @@ export interface FuzzWorld {
   consumers: string[];
   dataProducers: string[];
   chatMessages: string[];
+  calls: string[];
   routerCaps: unknown;
 }
 
@@ -155,10 +156,12 @@ export function emptyWorld(room: string): FuzzWorld {
     consumers: [],
     dataProducers: [],
     chatMessages: [],
+    calls: [],
     routerCaps: null,
   };
 }
 
+const NO_CALL = '00000000-0000-4000-8000-000000000000';
 const any = (r: Rng, items: string[], fallback: string) => (items.length > 0 && r.chance(0.8) ? r.pick(items) : fallback);
 
 const OPUS_RTP = (r: Rng) => ({
@@ -276,6 +279,14 @@ export const EXAMPLES = {
   'live-chat-pin': (r, w) => ({ message_id: any(r, w.chatMessages, '1') }),
   'live-chat-unpin': () => ({}),
   'live-react': (r) => ({ reaction: r.pick(['heart', 'like', 'fire', 'clap', 'laugh', 'wow', 'sad', 'angry']) }),
+  'call-invite': (r, w) => ({
+    to: [any(r, w.users, 'nobody-online')],
+    media: r.pick(['audio', 'video']),
+    ...(r.chance(0.3) ? { call_id: any(r, w.calls, NO_CALL) } : {}),
+  }),
+  'call-accept': (r, w) => ({ call_id: any(r, w.calls, NO_CALL) }),
+  'call-decline': (r, w) => ({ call_id: any(r, w.calls, NO_CALL), reason: r.pick(['declined', 'busy']) }),
+  'call-cancel': (r, w) => ({ call_id: any(r, w.calls, NO_CALL) }),
 } satisfies Record<ClientType, (r: Rng, w: FuzzWorld) => unknown>;
 
 export const CLIENT_TYPES = Object.keys(clientSchemas) as ClientType[];

@@ -1,0 +1,106 @@
+// Rung calls as rows: a call's type, initiator and media on its `calls` row,
+// and one `call_invitees` row per user it rang (schema.sql, "Calls").
+
+import type { CallMedia, CallType, InviteeStatus } from '../../signaling/protocol/protocol.js';
+import type { Database } from './database.js';
+
+export interface RingingCall {
+  callId: string;
+  room: string;
+  nodeId: string;
+  type: CallType;
+  initiatorId: string;
+  media: CallMedia;
+  metadata: Record<string, unknown>;
+}
+
+export interface InviteeRow {
+  call_id: string;
+  user_id: string;
+  invited_by: string;
+  status: InviteeStatus;
+  invited_at: Date;
+  answered_at: Date | null;
+  ended_at: Date | null;
+}
+
+export class RingStore {
+  constructor(private readonly db: Database) {}
+
+  /** Opens the call of a new call room in `ringing` (its room row first). */
+  async openRinging(call: RingingCall): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO rooms (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [call.room]);
+      await tx.query(
+        `INSERT INTO calls (id, room, node_id, status, call_type, initiator_id, media, metadata)
+         VALUES ($1, $2, $3, 'ringing', $4, $5, $6, $7)`,
+        [call.callId, call.room, call.nodeId, call.type, call.initiatorId, call.media, JSON.stringify(call.metadata)],
+      );
+    });
+  }
+
+  async setType(callId: string, type: CallType): Promise<void> {
+    await this.db.query('UPDATE calls SET call_type = $2 WHERE id = $1', [callId, type]);
+  }
+
+  async invite(callId: string, userIds: string[], invitedBy: string, at: Date): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.db.query(
+      `INSERT INTO call_invitees (call_id, user_id, invited_by, status, invited_at)
+       SELECT $1, u, $3, 'ringing', $4 FROM unnest($2::text[]) AS u
+       ON CONFLICT (call_id, user_id) DO UPDATE SET status = 'ringing', invited_by = $3, invited_at = $4, answered_at = NULL, ended_at = NULL`,
+      [callId, userIds, invitedBy, at],
+    );
+  }
+
+  /** An invitee answered or stopped ringing. */
+  async setInvitee(callId: string, userId: string, status: InviteeStatus, at: Date): Promise<void> {
+    const answered = status === 'accepted' || status === 'declined';
+    await this.db.query(
+      `UPDATE call_invitees SET status = $3, answered_at = CASE WHEN $4 THEN $5 ELSE answered_at END, ended_at = $5
+       WHERE call_id = $1 AND user_id = $2`,
+      [callId, userId, status, answered, at],
+    );
+  }
+
+  /** Ends a call that never got an answer (its room may never have had a second person). */
+  async endCall(callId: string, reason: string, at: Date): Promise<void> {
+    await this.db.query(`UPDATE calls SET status = 'ended', ended_at = $3, end_reason = $2 WHERE id = $1 AND status <> 'ended'`, [
+      callId,
+      reason,
+      at,
+    ]);
+  }
+
+  /**
+   * After a crash: this node's calls still ringing end `failed`, and their
+   * invitees still ringing are `missed` (nobody can answer them any more).
+   */
+  async failRinging(nodeId: string | null, at: Date): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const calls = await tx.query<{ id: string }>(
+        `UPDATE calls SET status = 'ended', ended_at = $1, end_reason = 'failed'
+         WHERE status = 'ringing' AND ($2::text IS NULL OR node_id = $2) RETURNING id`,
+        [at, nodeId],
+      );
+      if (calls.length > 0) {
+        await tx.query(
+          `UPDATE call_invitees SET status = 'missed', ended_at = $1 WHERE status IN ('invited', 'ringing') AND call_id = ANY($2::uuid[])`,
+          [at, calls.map((c) => c.id)],
+        );
+        await tx.query(
+          `UPDATE participants SET left_at = $1, leave_reason = 'server-restart' WHERE left_at IS NULL AND call_id = ANY($2::uuid[])`,
+          [at, calls.map((c) => c.id)],
+        );
+      }
+      return calls.length;
+    });
+  }
+
+  async invitees(callId: string): Promise<InviteeRow[]> {
+    return this.db.query<InviteeRow>(
+      `SELECT call_id, user_id, invited_by, status, invited_at, answered_at, ended_at FROM call_invitees WHERE call_id = $1 ORDER BY invited_at, user_id`,
+      [callId],
+    );
+  }
+}
