@@ -29,3 +29,14 @@ export interface MediaRoomEvents {
   /** A participant's media is gone with its worker or remote router: it must rebuild (reason: worker-died, worker-unhealthy, or the router's). */
   reset: [peerId: string, reason: string];
 }
+
+// Recording and live streaming: what recorders watch, mediasoup-style.
+export interface MediaRoomObserverEvents {
+  produceradd: [ProducerInfo];
+  producerclose: [ProducerInfo];
+  producerpause: [ProducerInfo];
+  producerresume: [ProducerInfo];
+  close: [];
+  /** Live streaming: the dominant speaker changed (participant id), for a stream that follows it. */
+  activespeaker: [string];
+}

@@ -9,7 +9,8 @@ import type { Consumer, DataConsumer, DataProducer, PipeTransport, Producer, Rtp
 import { AppError } from '../../server/kernel/errors.js';
 import type { Logger } from '../../server/kernel/logger.js';
 import { MEDIA_CODECS } from '../codecs.js';
-import { clientCall, consumerParams } from '../mediaRoom.js';
+import { clientCall } from '../clientMistakes.js';
+import { consumerParams } from '../consumerParams.js';
 import { RouterSlot } from '../routerSlot.js';
 import { LivenessChecks } from './liveness.js';
 import type { RouterMethod } from './remoteRouter.js';
