@@ -6,6 +6,7 @@ import wrtc from '@roamhq/wrtc';
 import { Device } from 'mediasoup-client';
 import type { Consumer, Producer, ProducerOptions, Transport } from 'mediasoup-client/types';
 import type { ProducerInfo, Source } from '../../signaling/protocol/protocol.js';
+import { wireTransport } from '../shared/transportWiring.js';
 import { SignalingClient } from './signalingClient.js';
 
 // @roamhq/wrtc 0.10 can abort in its N-API finalizers while Node tears the
@@ -84,33 +85,7 @@ export class MediaBot {
     if (this.closed) throw new Error('media bot closed'); // no peer connection after close: nobody would close it
     const transport =
       direction === 'send' ? this.device.createSendTransport(options as never) : this.device.createRecvTransport(options as never);
-    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this.signaling
-        .request('connect-transport', { transport_id: transport.id, dtls_parameters: dtlsParameters })
-        .then(() => callback(), errback);
-    });
-    if (direction === 'send') {
-      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-        this.signaling
-          .request('produce', {
-            transport_id: transport.id,
-            kind,
-            rtp_parameters: rtpParameters as never,
-            source: (appData['source'] as Source) ?? (kind === 'audio' ? 'mic' : 'camera'),
-          })
-          .then(({ producer_id }) => callback({ id: producer_id }), errback);
-      });
-      transport.on('producedata', ({ sctpStreamParameters, label, protocol }, callback, errback) => {
-        this.signaling
-          .request('produce-data', {
-            transport_id: transport.id,
-            sctp_stream_parameters: sctpStreamParameters as never,
-            ...(label ? { label } : {}),
-            ...(protocol ? { protocol } : {}),
-          })
-          .then(({ data_producer_id }) => callback({ id: data_producer_id }), errback);
-      });
-    }
+    wireTransport(transport, this.signaling, { data: true }); // data channels: the bot's transports have SCTP
     return transport;
   }
 

@@ -3,26 +3,10 @@
 // reply lands in an inbox, so `next(type)` never misses one that came early.
 
 import { WebSocket } from 'ws';
-import type {
-  AckResults,
-  ClientPayloads,
-  ClientType,
-  ErrorCode,
-  ServerMessage,
-  ServerPayloads,
-  ServerType,
-} from '../../signaling/protocol/protocol.js';
+import type { ClientPayloads, ClientType, ServerMessage, ServerPayloads, ServerType } from '../../signaling/protocol/protocol.js';
+import { PendingRequests, SignalingError, toSignalingUrl, type Reply } from '../shared/requests.js';
 
-export class SignalingError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(`${code}: ${message}`);
-    this.name = 'SignalingError';
-  }
-}
+export { SignalingError };
 
 export interface ConnectOptions {
   /** Sent as `?token=` on the URL instead of an `auth` message. */
@@ -44,8 +28,6 @@ export interface CloseInfo {
   reason: string;
 }
 
-type Reply<K extends ClientType> = K extends 'join' ? ServerPayloads['joined'] : K extends keyof AckResults ? AckResults[K] : never;
-
 interface Waiter {
   type: ServerType;
   match: (payload: never) => boolean;
@@ -56,10 +38,9 @@ interface Waiter {
 
 export class SignalingClient {
   readonly closed: Promise<CloseInfo>;
-  private readonly pending = new Map<string, { resolve: (p: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new PendingRequests((text) => this.sendRaw(text));
   private readonly inbox: ServerMessage[] = [];
   private waiters: Waiter[] = [];
-  private nextId = 1;
   closeInfo: CloseInfo | null = null;
 
   private constructor(readonly ws: WebSocket) {
@@ -67,8 +48,7 @@ export class SignalingClient {
       ws.on('close', (code, reason) => {
         this.closeInfo = { code, reason: reason.toString() };
         const err = new Error(`connection closed (${code} ${reason.toString()})`);
-        for (const p of this.pending.values()) p.reject(err);
-        this.pending.clear();
+        this.pending.failAll(err);
         for (const w of this.waiters) {
           clearTimeout(w.timer);
           w.reject(err);
@@ -82,10 +62,7 @@ export class SignalingClient {
   }
 
   static connect(url: string, opts: ConnectOptions = {}): Promise<SignalingClient> {
-    const target = new URL(url);
-    if (target.protocol === 'http:') target.protocol = 'ws:';
-    if (target.protocol === 'https:') target.protocol = 'wss:';
-    if (!target.pathname || target.pathname === '/') target.pathname = '/ws';
+    const target = toSignalingUrl(new URL(url));
     if (opts.urlToken) target.searchParams.set('token', opts.urlToken);
     if (opts.room) target.searchParams.set('room', opts.room); // multiproc: routing hint
     const ws = new WebSocket(target, {
@@ -104,24 +81,7 @@ export class SignalingClient {
 
   /** Sends a request with an id and resolves with its reply (rejects with SignalingError). */
   request<K extends ClientType>(type: K, payload: ClientPayloads[K], timeoutMs = 10_000): Promise<Reply<K>> {
-    const id = String(this.nextId++);
-    return new Promise<Reply<K>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`no reply to ${type} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, {
-        resolve: (p) => {
-          clearTimeout(timer);
-          resolve(p as Reply<K>);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      this.sendRaw(JSON.stringify({ type, id, payload }));
-    });
+    return this.pending.request(type, payload, timeoutMs);
   }
 
   /** Sends without an id: no reply unless it fails. */
@@ -168,25 +128,8 @@ export class SignalingClient {
   }
 
   private onMessage(text: string): void {
-    let message: ServerMessage;
-    try {
-      message = JSON.parse(text) as ServerMessage;
-    } catch {
-      return;
-    }
-    if (message.id !== undefined && (message.type === 'ack' || message.type === 'joined' || message.type === 'error')) {
-      const pending = this.pending.get(message.id);
-      if (pending) {
-        this.pending.delete(message.id);
-        if (message.type === 'error') {
-          const { code, message: text, field } = message.payload;
-          pending.reject(new SignalingError(code, text, field));
-        } else {
-          pending.resolve(message.payload);
-        }
-        return;
-      }
-    }
+    const message = this.pending.receive(text);
+    if (!message) return;
     const waiter = this.waiters.find((w) => w.type === message.type && w.match(message.payload as never));
     if (waiter) {
       this.waiters = this.waiters.filter((w) => w !== waiter);

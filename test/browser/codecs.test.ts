@@ -6,29 +6,10 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_FLAGS, prepareBrowserTests } from '../support/chromium.js';
 import { eventually } from '../support/net.js';
 import { startServer, type TestServer } from '../support/server.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--allow-loopback-in-peer-connection',
-  '--autoplay-policy=no-user-gesture-required',
-];
 
 interface Ctx {
   srv: TestServer;
@@ -39,10 +20,9 @@ interface Ctx {
 const test = suite<Ctx>('browser codecs', {} as Ctx);
 
 test.before(async (ctx) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium (scripts/setup.sh)`);
-  execFileSync(process.execPath, [path.join(ROOT, 'clients/browser/build.mjs')], { cwd: ROOT, stdio: 'pipe' });
+  prepareBrowserTests();
   ctx.srv = await startServer({ sfuWorkers: 1 });
-  ctx.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+  ctx.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
   ctx.pages = [];
 });
 

@@ -8,33 +8,17 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { MediaBot, type ReceivedTrack } from '../../clients/node/mediaBot.js';
 import type { ProducerInfo } from '../../signaling/protocol/protocol.js';
+import { CHROMIUM, CHROMIUM_FLAGS, prepareBrowserTests } from '../support/chromium.js';
 import { eventually } from '../support/net.js';
 import { startServer, type TestServer } from '../support/server.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const ROOM = 'browser-demo';
-const FLAGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--allow-loopback-in-peer-connection', // without it Chromium gathers no loopback candidates
-  '--autoplay-policy=no-user-gesture-required',
-];
 
 /** What the tests read from the page's live client (window.switchboardDemo.client). */
 interface DemoWindow {
@@ -64,15 +48,13 @@ interface Ctx {
 const test = suite<Ctx>('browser sdk + demo', {} as Ctx);
 
 test.before(async (ctx) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium (scripts/setup.sh)`);
-  // The page is what the build makes from clients/browser now (esbuild, well under a second).
-  execFileSync(process.execPath, [path.join(ROOT, 'clients/browser/build.mjs')], { cwd: ROOT, stdio: 'pipe' });
+  prepareBrowserTests();
   ctx.srv = await startServer({ sfuWorkers: 1 });
   ctx.profile = mkdtempSync(path.join(tmpdir(), 'switchboard-chromium-'));
   ctx.context = await chromium.launchPersistentContext(ctx.profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: FLAGS,
+    args: CHROMIUM_FLAGS,
     viewport: { width: 1280, height: 860 },
   });
   ctx.page = ctx.context.pages()[0] ?? (await ctx.context.newPage());

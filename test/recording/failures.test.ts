@@ -4,30 +4,13 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SignalingError } from '../../clients/node/signalingClient.js';
 import { probe } from '../support/media.js';
 import { eventually, sleep } from '../support/net.js';
-import { closeBots, HookReceiver, publisher, webhookEnv, type BotPool } from '../support/recording.js';
-import { startServer } from '../support/server.js';
+import { publisher, webhookRecordingSuite } from '../support/recording.js';
 
-interface Ctx extends BotPool {
-  hooks: HookReceiver;
-}
-const test = suite<Ctx>('recording failures', { bots: [] } as unknown as Ctx);
-
-test.before(async (ctx) => {
-  ctx.hooks = await new HookReceiver().start();
-  ctx.srv = await startServer({ sfuWorkers: 1, env: webhookEnv(ctx.hooks) });
-  ctx.bots = [];
-});
-test.after(async (ctx) => {
-  await closeBots(ctx);
-  await ctx.srv.stop();
-  await ctx.hooks.stop();
-});
-test.after.each(async (ctx) => closeBots(ctx));
+const test = webhookRecordingSuite('recording failures');
 
 /** Our own child processes whose command line mentions `needle` (the ffmpeg of one recording). */
 function childrenWith(needle: string): number[] {

@@ -4,38 +4,13 @@
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SignalingError } from '../../clients/node/signalingClient.js';
 import { probe } from '../support/media.js';
 import { eventually, sleep } from '../support/net.js';
-import {
-  closeBots,
-  HookReceiver,
-  publisher,
-  webhookEnv,
-  type BotPool,
-  type RecordingFile,
-  type RecordingTrack,
-} from '../support/recording.js';
-import { startServer } from '../support/server.js';
+import { publisher, webhookRecordingSuite, type RecordingFile, type RecordingTrack } from '../support/recording.js';
 
-interface Ctx extends BotPool {
-  hooks: HookReceiver;
-}
-const test = suite<Ctx>('recording over the websocket', { bots: [] } as unknown as Ctx);
-
-test.before(async (ctx) => {
-  ctx.hooks = await new HookReceiver().start();
-  ctx.srv = await startServer({ sfuWorkers: 1, env: webhookEnv(ctx.hooks) });
-  ctx.bots = [];
-});
-test.after(async (ctx) => {
-  await closeBots(ctx);
-  await ctx.srv.stop();
-  await ctx.hooks.stop();
-});
-test.after.each(async (ctx) => closeBots(ctx));
+const test = webhookRecordingSuite('recording over the websocket');
 
 test('a host records the room: per-participant WebM files with the right codecs, frames and duration', async (ctx) => {
   const room = 'rec-ws';

@@ -2,26 +2,14 @@
 // (MediaBot). Demotion closes producers; promotion lets a viewer publish at
 // once; a moderator's mute pauses the producer on the server.
 
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import type { Role } from '../../signaling/protocol/protocol.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { mediaBotSuite, type BotCtx } from '../support/bots.js';
 
-type Ctx = { srv: TestServer; bots: MediaBot[] };
-const test = suite<Ctx>('room control with media', {} as Ctx);
-test.before(async (ctx) => {
-  ctx.srv = await startServer({ sfuWorkers: 1 });
-});
-test.after(async (ctx) => ctx.srv.stop());
-test.before.each((ctx) => {
-  ctx.bots = [];
-});
-test.after.each(async (ctx) => {
-  for (const b of ctx.bots) await b.close().catch(() => {});
-});
+const test = mediaBotSuite('room control with media');
 
-async function bot(ctx: Ctx, user: string, room: string, role: Role) {
+async function bot(ctx: BotCtx, user: string, room: string, role: Role) {
   const b = await MediaBot.join(ctx.srv.url, await ctx.srv.mint({ userId: user, role }), room);
   ctx.bots.push(b);
   return b;

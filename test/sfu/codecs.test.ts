@@ -3,25 +3,14 @@
 // inside @roamhq/wrtc has no H264 and ignores scalabilityMode (it sends one
 // spatial layer), so the browser test covers those with Chromium.
 
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import { eventually } from '../support/net.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { mediaBotSuite, type BotCtx } from '../support/bots.js';
 
-const test = suite<{ srv: TestServer; bots: MediaBot[] }>('sfu codecs', {} as { srv: TestServer; bots: MediaBot[] });
-test.before(async (ctx) => {
-  ctx.srv = await startServer({ sfuWorkers: 1 });
-});
-test.after(async (ctx) => ctx.srv.stop());
-test.before.each((ctx) => {
-  ctx.bots = [];
-});
-test.after.each(async (ctx) => {
-  for (const b of ctx.bots) await b.close().catch(() => {});
-});
+const test = mediaBotSuite('sfu codecs');
 
-async function bot(ctx: { srv: TestServer; bots: MediaBot[] }, user: string, room: string) {
+async function bot(ctx: BotCtx, user: string, room: string) {
   const b = await MediaBot.join(ctx.srv.url, await ctx.srv.mint({ userId: user, role: 'speaker' }), room);
   ctx.bots.push(b);
   return b;

@@ -1,26 +1,14 @@
 // Data channels, speaking indicators, connection quality and TCP fallback.
 
 import dgram from 'node:dgram';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import { eventually } from '../support/net.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { mediaBotSuite, type BotCtx } from '../support/bots.js';
 
-type Ctx = { srv: TestServer; bots: MediaBot[] };
-const test = suite<Ctx>('sfu features', {} as Ctx);
-test.before(async (ctx) => {
-  ctx.srv = await startServer({ sfuWorkers: 1 });
-});
-test.after(async (ctx) => ctx.srv.stop());
-test.before.each((ctx) => {
-  ctx.bots = [];
-});
-test.after.each(async (ctx) => {
-  for (const b of ctx.bots) await b.close().catch(() => {});
-});
+const test = mediaBotSuite('sfu features');
 
-async function bot(ctx: Ctx, user: string, room: string, opts: { forceTcp?: boolean } = {}) {
+async function bot(ctx: BotCtx, user: string, room: string, opts: { forceTcp?: boolean } = {}) {
   const b = await MediaBot.join(ctx.srv.url, await ctx.srv.mint({ userId: user }), room, opts);
   ctx.bots.push(b);
   return b;

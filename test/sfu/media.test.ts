@@ -1,30 +1,14 @@
 // Real WebRTC peers (libwebrtc via @roamhq/wrtc + mediasoup-client) publish and
 // subscribe through the server's own SFU.
 
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 import { eventually, sleep } from '../support/net.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { mediaBotSuite, type BotCtx } from '../support/bots.js';
 
-const test = suite<{ srv: TestServer; bots: MediaBot[] }>('sfu media', {} as { srv: TestServer; bots: MediaBot[] });
-test.before(async (ctx) => {
-  ctx.srv = await startServer({ sfuWorkers: 2 });
-});
-test.after(async (ctx) => ctx.srv.stop());
-test.before.each((ctx) => {
-  ctx.bots = [];
-});
-test.after.each(async (ctx) => {
-  for (const b of ctx.bots) await b.close().catch(() => {});
-});
+const test = mediaBotSuite('sfu media', 2);
 
-async function bot(
-  ctx: { srv: TestServer; bots: MediaBot[] },
-  user: string,
-  room: string,
-  role: 'host' | 'speaker' | 'viewer' = 'speaker',
-) {
+async function bot(ctx: BotCtx, user: string, room: string, role: 'host' | 'speaker' | 'viewer' = 'speaker') {
   const b = await MediaBot.join(ctx.srv.url, await ctx.srv.mint({ userId: user, role }), room);
   ctx.bots.push(b);
   return b;

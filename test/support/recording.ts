@@ -47,6 +47,28 @@ export function recordingSuite(name: string, opts: TestServerOptions = {}): Test
   return test;
 }
 
+/** A BotPool with a webhook receiver that the suite's server delivers to. */
+export interface HookedBotPool extends BotPool {
+  hooks: HookReceiver;
+}
+
+/** Like recordingSuite, with a HookReceiver started first and the server's webhooks sent to it. */
+export function webhookRecordingSuite(name: string): Test<HookedBotPool> {
+  const test = suite<HookedBotPool>(name, { bots: [] } as unknown as HookedBotPool);
+  test.before(async (ctx) => {
+    ctx.hooks = await new HookReceiver().start();
+    ctx.srv = await startServer({ sfuWorkers: 1, env: webhookEnv(ctx.hooks) });
+    ctx.bots = [];
+  });
+  test.after(async (ctx) => {
+    await closeBots(ctx);
+    await ctx.srv.stop();
+    await ctx.hooks.stop();
+  });
+  test.after.each(async (ctx) => closeBots(ctx));
+  return test;
+}
+
 /** A track of a recording's file, as the REST API lists it. */
 export interface RecordingTrack {
   kind: string;

@@ -2,8 +2,9 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError, loadConfig } from '../../server/kernel/config.js';
+import { loadConfig } from '../../server/kernel/config.js';
 import { sign, verify } from '../../server/edges/webhooks/signature.js';
+import { assertRefused } from '../support/config.js';
 
 test('room and webhook defaults', () => {
   const c = loadConfig({});
@@ -20,22 +21,14 @@ test('webhook URLs are parsed and need a strong secret', () => {
   });
   assert.equal(ok.webhooks.urls, ['http://a.example/h', 'https://b.example/h']);
   assert.is(ok.rooms.emptyTimeoutSeconds, 0);
-  for (const [env, name] of [
+  assertRefused([
     [{ WEBHOOK_URLS: 'http://a.example/h' }, 'WEBHOOK_SECRET'],
     [{ WEBHOOK_URLS: 'ftp://a.example/h', WEBHOOK_SECRET: 's'.repeat(16) }, 'WEBHOOK_URLS'],
     [{ WEBHOOK_URLS: 'http://a.example/h', WEBHOOK_SECRET: 'short' }, 'WEBHOOK_SECRET'],
     [{ ROOM_EMPTY_TIMEOUT_SECONDS: '-1' }, 'ROOM_EMPTY_TIMEOUT_SECONDS'],
     [{ KICK_BAN_SECONDS: 'x' }, 'KICK_BAN_SECONDS'],
     [{ ROOM_DEFAULT_TYPE: 'huge' }, 'ROOM_DEFAULT_TYPE'],
-  ] as const) {
-    try {
-      loadConfig(env);
-      assert.unreachable(name);
-    } catch (err) {
-      assert.instance(err, ConfigError);
-      assert.match((err as ConfigError).problems.join('\n'), name);
-    }
-  }
+  ]);
 });
 
 test('signatures: HMAC-SHA256 over timestamp.body; wrong secret, body or stale timestamp fail', () => {

@@ -3,31 +3,11 @@
 // authenticates again. Joining the room again is the client's job (client.ts),
 // announced by the `reconnected` event. Types come from signaling/protocol/protocol.ts.
 
-import type {
-  AckResults,
-  ClientPayloads,
-  ClientType,
-  ErrorCode,
-  Identity,
-  ServerMessage,
-  ServerPayloads,
-} from '../../../signaling/protocol/protocol.js';
+import type { ClientPayloads, ClientType, Identity, ServerMessage } from '../../../signaling/protocol/protocol.js';
+import { PendingRequests, SignalingError, toSignalingUrl, type Reply } from '../../shared/requests.js';
 import { Emitter } from './emitter.js';
 
-/** What a request resolves with: `joined` for `join`, the `ack` payload otherwise. */
-export type Reply<K extends ClientType> = K extends 'join' ? ServerPayloads['joined'] : K extends keyof AckResults ? AckResults[K] : never;
-
-/** An `error` reply from the server. */
-export class SignalingError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(`${code}: ${message}`);
-    this.name = 'SignalingError';
-  }
-}
+export { SignalingError, type Reply };
 
 /** A token, or a function that returns a fresh one (called again on every reconnect). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -84,18 +64,9 @@ const FINAL_CLOSE_CODES = new Set([1000, 4001, 4009]);
  */
 export function signalingUrl(url: string, room?: string): string {
   const base = typeof location === 'object' ? location.href : undefined;
-  const target = new URL(url, base);
-  if (target.protocol === 'http:') target.protocol = 'ws:';
-  if (target.protocol === 'https:') target.protocol = 'wss:';
-  if (target.pathname === '' || target.pathname === '/') target.pathname = '/ws';
+  const target = toSignalingUrl(new URL(url, base));
   if (room) target.searchParams.set('room', room);
   return target.toString();
-}
-
-interface Pending {
-  resolve: (payload: unknown) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
 }
 
 export class Signaling extends Emitter<SignalingEvents> {
@@ -104,8 +75,7 @@ export class Signaling extends Emitter<SignalingEvents> {
   private ws: WebSocket | null = null;
   private url = '';
   private token: TokenSource = '';
-  private nextId = 1;
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new PendingRequests((text) => this.ws?.send(text));
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private attempt = 0;
@@ -138,15 +108,7 @@ export class Signaling extends Emitter<SignalingEvents> {
   request<K extends ClientType>(type: K, payload: ClientPayloads[K], timeoutMs = this.opts.requestTimeoutMs ?? 10_000): Promise<Reply<K>> {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error(`cannot send ${type}: not connected`));
-    const id = String(this.nextId++);
-    return new Promise<Reply<K>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`no reply to ${type} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (p: unknown) => void, reject, timer });
-      ws.send(JSON.stringify({ type, id, payload }));
-    });
+    return this.pending.request(type, payload, timeoutMs);
   }
 
   /** Closes for good (no reconnect). */
@@ -171,27 +133,8 @@ export class Signaling extends Emitter<SignalingEvents> {
   }
 
   private onMessage(text: string): void {
-    let message: ServerMessage;
-    try {
-      message = JSON.parse(text) as ServerMessage;
-    } catch {
-      return;
-    }
-    if (message.id !== undefined && (message.type === 'ack' || message.type === 'joined' || message.type === 'error')) {
-      const pending = this.pending.get(message.id);
-      if (pending) {
-        this.pending.delete(message.id);
-        clearTimeout(pending.timer);
-        if (message.type === 'error') {
-          const { code, message: text, field } = message.payload;
-          pending.reject(new SignalingError(code, text, field));
-        } else {
-          pending.resolve(message.payload);
-        }
-        return;
-      }
-    }
-    this.emit('message', message);
+    const message = this.pending.receive(text);
+    if (message) this.emit('message', message);
   }
 
   /** The socket closed, or the heartbeat found it dead. */
@@ -264,12 +207,7 @@ export class Signaling extends Emitter<SignalingEvents> {
       ws.onclose = null;
       if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000);
     }
-    const err = new Error(`connection lost (${code}${reason ? ` ${reason}` : ''})`);
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
-    this.pending.clear();
+    this.pending.failAll(new Error(`connection lost (${code}${reason ? ` ${reason}` : ''})`));
   }
 
   private setState(change: StateChange): void {

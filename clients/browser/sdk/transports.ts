@@ -12,7 +12,7 @@ import type {
   Transport,
   TransportOptions,
 } from 'mediasoup-client/types';
-import type { ClientPayloads, Source } from '../../../signaling/protocol/protocol.js';
+import { wireTransport } from '../../shared/transportWiring.js';
 import { StaleError } from './retry.js';
 import type { Signaling } from './signaling.js';
 import type { ClientOptions, EmitSdkEvent } from './types.js';
@@ -95,23 +95,7 @@ export class Transports {
         ...(this.settings.iceTransportPolicy ? { iceTransportPolicy: this.settings.iceTransportPolicy } : {}),
       };
       const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
-      transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-        this.signaling
-          .request('connect-transport', { transport_id: transport.id, dtls_parameters: dtlsParameters })
-          .then(() => callback(), errback);
-      });
-      if (direction === 'send') {
-        transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-          this.signaling
-            .request('produce', {
-              transport_id: transport.id,
-              kind,
-              rtp_parameters: rtpParameters as unknown as ClientPayloads['produce']['rtp_parameters'],
-              source: (appData['source'] as Source | undefined) ?? (kind === 'audio' ? 'mic' : 'camera'),
-            })
-            .then(({ producer_id }) => callback({ id: producer_id }), errback);
-        });
-      }
+      wireTransport(transport, this.signaling);
       transport.on('connectionstatechange', (state) => this.onState(transport, state));
       this.open.add(transport);
       return transport;
