@@ -9,12 +9,17 @@ import type {
   ClientPayloads,
   ClientType,
   ErrorCode,
+  JoinedReply,
   ServerMessage,
   ServerPayloads,
 } from '../../signaling/protocol/protocol.js';
 
 /** What a request resolves with: `joined` for `join`, the `ack` payload otherwise. */
-export type Reply<K extends ClientType> = K extends 'join' ? ServerPayloads['joined'] : K extends keyof AckResults ? AckResults[K] : never;
+export type Reply<K extends ClientType> = K extends JoinedReply
+  ? ServerPayloads['joined']
+  : K extends keyof AckResults
+    ? AckResults[K]
+    : never;
 
 /** An `error` reply from the server. */
 export class SignalingError extends Error {

@@ -122,7 +122,7 @@ export class CallStore {
     await this.db.query(
       `UPDATE calls AS c SET status = 'active', started_at = COALESCE(c.started_at, v.at)
        FROM (VALUES ${rowsPlaceholder(rows.length, 2, ['::uuid', '::timestamptz'])}) AS v(id, at)
-       WHERE c.id = v.id AND c.status = 'pending'`,
+       WHERE c.id = v.id AND c.status IN ('pending', 'ringing')`,
       params,
     );
   }

@@ -1,7 +1,7 @@
 // Rung calls as rows: a call's type, initiator and media on its `calls` row,
 // and one `call_invitees` row per user it rang (schema.sql, "Calls").
 
-import type { CallMedia, CallType, InviteeStatus } from '../../signaling/protocol/protocol.js';
+import { CALL_MAX_INVITEES, type CallMedia, type CallType, type InviteeStatus } from '../../signaling/protocol/protocol.js';
 import type { Database } from './database.js';
 
 export interface RingingCall {
@@ -30,7 +30,11 @@ export class RingStore {
   /** Opens the call of a new call room in `ringing` (its room row first). */
   async openRinging(call: RingingCall): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await tx.query('INSERT INTO rooms (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [call.room]);
+      // A group call may grow to its caller plus CALL_MAX_INVITEES.
+      await tx.query("INSERT INTO rooms (name, type, max_participants) VALUES ($1, 'group', $2) ON CONFLICT (name) DO NOTHING", [
+        call.room,
+        CALL_MAX_INVITEES + 1,
+      ]);
       await tx.query(
         `INSERT INTO calls (id, room, node_id, status, call_type, initiator_id, media, metadata)
          VALUES ($1, $2, $3, 'ringing', $4, $5, $6, $7)`,

@@ -428,7 +428,10 @@ export interface RoomState {
 
 // ---- Replies: what `ack` carries per request ----
 
-/** What `ack` carries for each request that succeeds (join answers with `joined` instead). */
+/** Requests answered with `joined` (the room state) instead of `ack`. */
+export type JoinedReply = 'join' | 'call-accept';
+
+/** What `ack` carries for each request that succeeds (the JoinedReply ones answer with `joined` instead). */
 export interface AckResults {
   // Calls, signaling and SFU
   auth: Identity;

@@ -172,7 +172,9 @@ export class CallService {
     const call = req.call_id !== undefined ? this.calls.get(req.call_id) : undefined;
     if (!call || call.state === 'ended' || callerRoom !== call.room) throw new AppError('not_found', 'you are not in that call', 'call_id');
     const to = this.checkInvite(identity, req.to);
+    const inCall = new Set([...(this.rooms.getRoom(call.room)?.participants.values() ?? [])].map((p) => p.identity.userId));
     const fresh = to.filter((u) => {
+      if (inCall.has(u)) return false;
       const i = call.invitees.get(u);
       return !i || i.status === 'declined' || i.status === 'missed' || i.status === 'cancelled';
     });

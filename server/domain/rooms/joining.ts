@@ -143,7 +143,7 @@ export class Joining {
       new Date(),
       req.sink,
     );
-    const activates = room.callState === 'pending' && room.participants.size >= 1;
+    const activates = (room.callState === 'pending' || room.callState === 'ringing') && room.participants.size >= 1;
     try {
       await ctx.store.addParticipant({
         id: participant.id,
