@@ -9,6 +9,7 @@ import {
   clientSchemas,
   encode,
   isClientType,
+  type AuthResult,
   type Identity,
   type LeaveReason,
   type ServerMessage,
@@ -67,7 +68,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
   authenticateFromUrl(token: string): void {
     this.track(
       this.authenticate(token).then(
-        (identity) => this.send(encode({ type: 'authenticated', payload: identity })),
+        (identity) => this.send(encode({ type: 'authenticated', payload: this.authResult(identity) })),
         (err) => this.fail(undefined, err),
       ),
     );
@@ -81,6 +82,11 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
     this.authTimer = null;
     this.authenticated();
     return identity;
+  }
+
+  /** What `auth` acks and `authenticated` carries: the identity and this user's STUN/TURN servers. */
+  authResult(identity: Identity): AuthResult {
+    return { ...identity, ice_servers: this.ctx.ice?.forUser(identity.user_id).ice_servers ?? [] };
   }
 
   /** Cluster: an identity the edge node already verified (a relayed connection). */
