@@ -8,7 +8,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHmac } from 'node:crypto';
+import { Writable } from 'node:stream';
 import wrtc from '@roamhq/wrtc';
+import { createLogger } from '../../server/kernel/logger.js';
 import type { IceServer } from '../../signaling/protocol/protocol.js';
 import { mintTurnCredential } from '../../server/edges/auth/turnCredentials.js';
 import { startCoturn, type CoturnServer } from '../support/coturn.js';
@@ -19,6 +21,9 @@ import { basicAuth, startServer, type TestServer } from '../support/server.js';
 process.once('beforeExit', (code) => process.exit(process.exitCode ?? code));
 
 const TTL = 600;
+/** Everything the node logs during the tests, at trace level: neither TURN_SECRET nor a credential may be in it. */
+let logs = '';
+const handedOut = new Set<string>();
 const test = suite<{ coturn: CoturnServer; srv: TestServer; stun: string; turn: string[] }>(
   'TURN',
   {} as { coturn: CoturnServer; srv: TestServer; stun: string; turn: string[] },
@@ -30,6 +35,15 @@ test.before(async (ctx) => {
   ctx.stun = `stun:${hostPort}`;
   ctx.turn = [`turn:${hostPort}?transport=udp`, `turn:${hostPort}?transport=tcp`];
   ctx.srv = await startServer({
+    logger: createLogger(
+      'trace',
+      new Writable({
+        write(chunk, _enc, cb) {
+          logs += chunk;
+          cb();
+        },
+      }),
+    ),
     env: { ICE_SERVERS: [ctx.stun, ...ctx.turn].join(','), TURN_SECRET: ctx.coturn.secret, TURN_TTL_SECONDS: String(TTL) },
   });
 });
@@ -46,6 +60,7 @@ function assertCredential(server: IceServer, secret: string, userId: string, now
   const expiry = Number(m[1]);
   assert.ok(Math.abs(expiry - (nowSeconds + TTL)) <= 2, `expiry ${expiry} is TURN_TTL_SECONDS from now (${nowSeconds})`);
   assert.is(server.credential, createHmac('sha1', secret).update(server.username!).digest('base64'));
+  handedOut.add(server.credential!);
 }
 
 test('the auth ack (and `authenticated` for a URL token) carries STUN and TURN servers with a TURN credential', async (ctx) => {
@@ -239,6 +254,13 @@ test('coturn refuses an expired credential and one made with another secret: no 
   }
   // ... and nothing of the good user's.
   assert.not.match(ctx.coturn.output(), /Cannot find credentials of user <[0-9]+:(alice|bob)>/);
+});
+
+test('the node logged neither TURN_SECRET nor any credential it handed out', (ctx) => {
+  assert.ok(logs.includes('switchboard listening'), 'the node logs were captured');
+  assert.ok(handedOut.size >= 3);
+  assert.not.ok(logs.includes(ctx.coturn.secret), 'TURN_SECRET in the logs');
+  for (const credential of handedOut) assert.not.ok(logs.includes(credential), 'a TURN credential in the logs');
 });
 
 test.run();
