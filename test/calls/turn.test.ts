@@ -114,7 +114,7 @@ interface Peer {
 }
 
 function relayPeer(iceServers: IceServer[]): Peer {
-  const pc = new wrtc.RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' }) as RTCPeerConnection;
+  const pc = new wrtc.RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
   const peer: Peer = { pc, candidates: [], states: [], gathered: Promise.resolve() };
   peer.gathered = new Promise((resolve) => {
     pc.onicecandidate = (e) => {
