@@ -84,9 +84,10 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
     return identity;
   }
 
-  /** What `auth` acks and `authenticated` carries: the identity and this user's STUN/TURN servers. */
+  /** What `auth` acks and `authenticated` carries: the identity and this user's STUN/TURN servers (when the node has any). */
   authResult(identity: Identity): AuthResult {
-    return { ...identity, ice_servers: this.ctx.ice?.forUser(identity.user_id).ice_servers ?? [] };
+    const ice = this.ctx.ice;
+    return ice?.configured ? { ...identity, ice_servers: ice.forUser(identity.user_id).ice_servers } : identity;
   }
 
   /** Cluster: an identity the edge node already verified (a relayed connection). */

@@ -236,10 +236,11 @@ export interface Identity {
 
 /**
  * What `auth` acks and `authenticated` carries: the identity plus the STUN/TURN
- * servers for this user, as the browser's RTCConfiguration.iceServers takes them.
+ * servers for this user, as the browser's RTCConfiguration.iceServers takes them
+ * (absent when the node hands out none: no ICE_SERVERS, or only TURN ones without TURN_SECRET).
  */
 export interface AuthResult extends Identity {
-  ice_servers: IceServer[];
+  ice_servers?: IceServer[];
 }
 
 /** An RTCIceServer: STUN entries carry no credentials; TURN ones carry a short-lived TURN REST API credential. */

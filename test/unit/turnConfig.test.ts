@@ -127,6 +127,11 @@ test('without TURN_SECRET, TURN URLs are left out with a warning at start', () =
   );
   const ice = new IceServers({ urls: ['stun:s.example.org', 'turn:t.example.org'], secret: null, ttlSeconds: 600 }, log);
   assert.equal(ice.forUser('bob').ice_servers, [{ urls: ['stun:s.example.org'] }]);
+  // Only TURN URLs and no secret: nothing to hand out (the auth ack then has no ice_servers).
+  const turnOnly = new IceServers({ urls: ['turn:t.example.org'], secret: null, ttlSeconds: 600 });
+  assert.not.ok(turnOnly.configured);
+  assert.equal(turnOnly.forUser('bob').ice_servers, []);
+  assert.not.ok(new IceServers({ urls: [], secret: null, ttlSeconds: 600 }).configured);
   assert.match(logs, /"level":40/);
   assert.match(logs, /TURN_SECRET is not set/);
   assert.match(logs, /turn:t\.example\.org/);
