@@ -4,7 +4,9 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { ConfigError, loadConfig } from '../../server/kernel/config.js';
 import { createLogger } from '../../server/kernel/logger.js';
@@ -65,6 +67,18 @@ test('a bad ICE_SERVERS URL is a config error naming it; every bad one is report
     found.some((p) => p.startsWith('PORT')),
     'reported with the other problems',
   );
+});
+
+test('the node refuses to start on a bad ICE server URL (exit code 2, the URL named)', () => {
+  const main = fileURLToPath(new URL('../../server/main.js', import.meta.url));
+  const result = spawnSync(process.execPath, [main], {
+    env: { ...process.env, ICE_SERVERS: 'stun:ok.example.org,turn://bad.example.org:3478', TURN_TTL_SECONDS: '30' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.is(result.status, 2);
+  assert.match(result.stderr, /ICE_SERVERS: turn:\/\/bad\.example\.org:3478 has no "\/\/"/);
+  assert.match(result.stderr, /TURN_TTL_SECONDS/);
 });
 
 test('TURN_SECRET needs 16 characters; TURN_TTL_SECONDS any whole number from 60 up', () => {
