@@ -496,7 +496,8 @@ function turnConfig(problems: string[], str: (name: string) => string | null): T
     .filter(Boolean);
   for (const u of urls) {
     const problem = iceUrlProblem(u);
-    if (problem) problems.push(`ICE_SERVERS: ${u.slice(0, 200)} ${problem}`);
+    // A user:password@ someone put in the URL is not echoed (config errors go to stderr, unscrubbed).
+    if (problem) problems.push(`ICE_SERVERS: ${u.slice(0, 200).replace(/^([a-z]+:(?:\/\/)?)[^@]*@/i, '$1[redacted]@')} ${problem}`);
   }
   const secret = str('TURN_SECRET');
   if (secret !== null && secret.length < 16) problems.push('TURN_SECRET must have at least 16 characters');

@@ -51,7 +51,6 @@ test('a bad ICE_SERVERS URL is a config error naming it; every bad one is report
     'turn:turn.example.org?transport=sctp',
     'stun:stun.example.org?transport=udp',
     'turn:',
-    'turn:user:pass@turn.example.org',
     'turn:-bad-.example.org',
     'stun:[zz::1]',
     'turn:turn.example.org/path',
@@ -67,6 +66,11 @@ test('a bad ICE_SERVERS URL is a config error naming it; every bad one is report
     found.some((p) => p.startsWith('PORT')),
     'reported with the other problems',
   );
+  // Credentials put in a URL are not echoed.
+  const withPassword = problems({ ICE_SERVERS: 'turn:user:hunter2-password@turn.example.org' });
+  assert.is(withPassword.length, 1);
+  assert.ok(withPassword[0].startsWith('ICE_SERVERS: turn:[redacted]@turn.example.org '), withPassword[0]);
+  assert.not.match(withPassword[0], /hunter2/);
 });
 
 test('the node refuses to start on a bad ICE server URL (exit code 2, the URL named)', () => {
