@@ -37,9 +37,19 @@ apt_install() {
 
 # Test services: a throwaway PostgreSQL server and Redis per test run (PGlite
 # needs nothing), iproute2 for the private network namespace the tests run in,
-# Debian's chromium for the browser test (driven by playwright-core).
+# Debian's chromium for the browser test (driven by playwright-core), and
+# coturn, whose `turnserver` the TURN test starts on loopback (test/support/coturn.ts).
 if [ "$mode" != "--runtime" ]; then
-  apt_install postgresql redis-server iproute2 chromium
+  coturn_was_installed=0
+  dpkg-query -W -f='${Status}' coturn 2>/dev/null | grep -q 'install ok installed' && coturn_was_installed=1
+  apt_install postgresql redis-server iproute2 chromium coturn
+  # The package enables (and under systemd starts) its own TURN service with the default
+  # /etc/turnserver.conf; the tests need only the binary. Undo that once, right after we
+  # installed it: a coturn someone set up on purpose before is left as it is.
+  if [ $coturn_was_installed = 0 ] && command -v systemctl >/dev/null; then
+    if [ -d /run/systemd/system ]; then as_root systemctl disable --now coturn.service >/dev/null 2>&1 || true
+    else as_root systemctl disable coturn.service >/dev/null 2>&1 || true; fi
+  fi
 fi
 
 # mediasoup worker: MEDIASOUP_WORKER_BIN if given, else the project's offline

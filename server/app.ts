@@ -51,6 +51,8 @@ import { hlsPipelineFactory } from '../recording/live/hlsPipeline.js';
 import { ClusterNode } from './edges/cluster/clusterNode.js';
 import type { RoomDirectory } from './domain/rooms/roomDirectory.js';
 import { createClusterApi } from './edges/http/clusterApi.js';
+import { IceServers } from './edges/auth/turnCredentials.js';
+import { createIceServersApi } from './edges/http/iceServersApi.js';
 import { clusterForwarder, fromClusterNode } from './edges/http/clusterForward.js';
 import { withClusterHls } from './edges/http/clusterHls.js';
 // Cascading big rooms across nodes
@@ -269,9 +271,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   cluster?.registerMetrics(metrics.registry);
   if (sfu) registerWorkerMetrics(metrics.registry, sfu.pool);
   if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool });
+  // STUN/TURN for clients: ICE_SERVERS with TURN REST API credentials (TURN_SECRET), in the auth ack and over REST.
+  const ice = new IceServers(config.turn, log);
   const hubContext = {
     config,
     verifier,
+    ice,
     rooms,
     media,
     control,
@@ -329,6 +334,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   createRecordingsApi(api, recordingsApi);
   createLiveApi(api, { live, credentials });
   createClusterApi(api, { cluster, credentials });
+  createIceServersApi(api, { ice, credentials });
   if (cluster) api.forwarder = clusterForwarder(cluster, log); // room REST acts on the room's node
 
   // HLS at /live/ and recording file downloads (streamed), the browser demo at / and /app/, the API otherwise

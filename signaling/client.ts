@@ -5,7 +5,7 @@
 import { AppError } from '../server/kernel/errors.js';
 import type { Participant, ParticipantSink } from '../server/domain/rooms/participant.js';
 import type { CallDevice } from '../server/domain/calls/presence.js';
-import type { Identity, ServerMessage } from './protocol/protocol.js';
+import type { AuthResult, Identity, ServerMessage } from './protocol/protocol.js';
 
 /** Cluster: this connection's room lives on another node; its messages go there. */
 export interface SessionRelay {
@@ -31,6 +31,8 @@ export interface Client extends ParticipantSink {
   /** Cluster: set while this connection's room lives on another node. */
   relay: SessionRelay | null;
   authenticate(token: string): Promise<Identity>;
+  /** What `auth` acks: the identity and this user's STUN/TURN servers. */
+  authResult(identity: Identity): AuthResult;
   /** The caller's participant; throws not_in_room without one. */
   inRoom(): Participant;
   reply(message: ServerMessage): void;

@@ -25,7 +25,7 @@ const JOIN_CANCELLED = Object.freeze({ reason: 'join cancelled' });
 export const handlers: { [K in ClientType]: Handler<K> } = {
   async auth(session, _ctx, { token }) {
     if (session.identity) throw new AppError('already_authenticated', 'this connection is already authenticated');
-    return session.authenticate(token);
+    return session.authResult(await session.authenticate(token));
   },
 
   async join(session, ctx, payload, id) {

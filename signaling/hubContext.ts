@@ -5,6 +5,7 @@ import type { MediaService } from '../server/domain/rooms/mediaService.js';
 import type { RoomService } from '../server/domain/rooms/roomService.js';
 import type { RoomControl } from '../server/domain/rooms/roomControl.js';
 import type { TokenVerifier } from '../server/edges/auth/auth.js';
+import type { IceServers } from '../server/edges/auth/turnCredentials.js';
 import type { RecordingService } from '../server/domain/recordings/recordingService.js';
 import type { LiveService } from '../server/domain/live/liveService.js';
 import type { CallService } from '../server/domain/calls/callService.js';
@@ -24,6 +25,8 @@ export interface JoinRouter {
 export interface HubContext {
   config: Pick<Config, 'limits' | 'trustProxyHops'>;
   verifier: TokenVerifier;
+  /** STUN/TURN servers (with TURN credentials) the `auth` ack hands out; absent: none (signaling-only tests). */
+  ice?: IceServers;
   rooms: RoomService;
   media: MediaService;
   /** Room control: roles, hands, moderation, lobby, data, whiteboard. */

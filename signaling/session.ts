@@ -10,6 +10,7 @@ import {
   clientSchemas,
   encode,
   isClientType,
+  type AuthResult,
   type Identity,
   type LeaveReason,
   type ServerMessage,
@@ -69,7 +70,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
   authenticateFromUrl(token: string): void {
     this.track(
       this.authenticate(token).then(
-        (identity) => this.send(encode({ type: 'authenticated', payload: identity })),
+        (identity) => this.send(encode({ type: 'authenticated', payload: this.authResult(identity) })),
         (err) => this.fail(undefined, err),
       ),
     );
@@ -96,6 +97,12 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
     };
     this.callDevice = device;
     this.ctx.calls.presence.add(device);
+  }
+
+  /** What `auth` acks and `authenticated` carries: the identity and this user's STUN/TURN servers (when the node has any). */
+  authResult(identity: Identity): AuthResult {
+    const ice = this.ctx.ice;
+    return ice?.configured ? { ...identity, ice_servers: ice.forUser(identity.user_id).ice_servers } : identity;
   }
 
   /** Cluster: an identity the edge node already verified (a relayed connection). */

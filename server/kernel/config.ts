@@ -2,6 +2,7 @@
 // Every problem is collected and reported at once, and the process refuses to start.
 
 import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 
@@ -143,6 +144,18 @@ export interface Config {
   };
   // ---- Several processes per node ----
   processes: ProcessesConfig;
+  // ---- STUN/TURN for clients ----
+  turn: TurnConfig;
+}
+
+/** ICE servers handed to clients (the `auth` ack, GET /api/v1/ice-servers); docs/turn.md. */
+export interface TurnConfig {
+  /** ICE_SERVERS: validated `stun:`, `turn:` and `turns:` URLs, in the order given. */
+  urls: string[];
+  /** TURN_SECRET: the TURN REST API shared secret (coturn's static-auth-secret); null: no TURN credentials. Never logged. */
+  secret: string | null;
+  /** TURN_TTL_SECONDS: how long a minted TURN credential is valid. */
+  ttlSeconds: number;
 }
 
 /** NODE_PROCESSES: one node served by several processes behind one public port (docs/cluster.md). */
@@ -342,6 +355,7 @@ export function loadConfig(env: Env = process.env): Config {
     }, // cluster: filled in below
     cascade: { enabled: true, nodeConsumerBudget: 0, pingIntervalMs: 2000, pingMisses: 3, portRange: null, address: null, idleSeconds: 30 }, // filled in below
     processes: { count: 1, internalPortBase: 0, index: null, nodeId }, // multiproc: filled in below
+    turn: { urls: [], secret: null, ttlSeconds: 6 * 3600 }, // STUN/TURN: filled in below
   };
   // ---- Room control and webhooks ----
   const webhookUrls = (str('WEBHOOK_URLS') ?? '')
@@ -457,8 +471,58 @@ export function loadConfig(env: Env = process.env): Config {
     else config.cascade.portRange = { min, max };
   }
 
+  // ---- STUN/TURN for clients ----
+  config.turn = turnConfig(problems, str);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+// ---- STUN/TURN for clients ----
+const ICE_URL = /^(stun|turns?):(\[[0-9A-Fa-f:.]+\]|[^\s:/?#[\]@]+)(?::([0-9]{1,5}))?(?:\?transport=(udp|tcp))?$/i;
+const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/** Why `raw` is not a usable RTCIceServer URL (RFC 7064 / 7065), or null when it is. */
+export function iceUrlProblem(raw: string): string | null {
+  const m = ICE_URL.exec(raw);
+  if (!m) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) return 'has no "//" after the scheme (stun:host:port, turn:host:port?transport=udp)';
+    if (!/^(stun|turns?):/i.test(raw)) return 'must start with stun:, turn: or turns:';
+    return 'must be scheme:host[:port][?transport=udp|tcp] (IPv6 in brackets)';
+  }
+  const [, scheme, host, port, transport] = m as unknown as [string, string, string, string | undefined, string | undefined];
+  if (host.startsWith('[')) {
+    if (!isIPv6(host.slice(1, -1))) return `has an invalid IPv6 address ${host}`;
+  } else if (host.length > 253 || !host.split('.').every((label) => HOST_LABEL.test(label))) {
+    return `has an invalid host ${host}`;
+  }
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return `has an invalid port ${port}`;
+  if (transport !== undefined && scheme.toLowerCase() === 'stun') return 'is a stun: URL; only turn: and turns: take ?transport=';
+  return null;
+}
+
+function turnConfig(problems: string[], str: (name: string) => string | null): TurnConfig {
+  const urls = (str('ICE_SERVERS') ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  for (const u of urls) {
+    const problem = iceUrlProblem(u);
+    // A user:password@ someone put in the URL is not echoed (config errors go to stderr, unscrubbed).
+    if (problem) problems.push(`ICE_SERVERS: ${u.slice(0, 200).replace(/^([a-z]+:(?:\/\/)?)[^@]*@/i, '$1[redacted]@')} ${problem}`);
+  }
+  const secret = str('TURN_SECRET');
+  if (secret !== null && secret.length < 16) problems.push('TURN_SECRET must have at least 16 characters');
+  // Any lifetime from a minute up (no ceiling: coturn only compares the expiry in the username with its clock).
+  let ttlSeconds = 6 * 3600;
+  const rawTtl = str('TURN_TTL_SECONDS');
+  if (rawTtl !== null) {
+    const value = Number(rawTtl);
+    if (!/^[0-9]+$/.test(rawTtl) || !Number.isSafeInteger(value) || value < 60) {
+      problems.push(`TURN_TTL_SECONDS must be a whole number of seconds, at least 60 (got "${rawTtl}")`);
+    } else ttlSeconds = value;
+  }
+  return { urls, secret, ttlSeconds };
 }
 
 // ---- Recording ----

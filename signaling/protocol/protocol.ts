@@ -97,7 +97,7 @@ export const DATA_MESSAGE_MAX_BYTES = 16 * 1024;
 /** Largest whiteboard stroke (serialized JSON). */
 export const WHITEBOARD_STROKE_MAX_BYTES = 8 * 1024;
 const TOPIC = string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_.:/-]+$/, hint: 'may contain only letters, digits and _ . : / -' });
-const USER_ID = string({ min: 1, max: 128 });
+export const USER_ID = string({ min: 1, max: 128 });
 
 /** Settings a host (or REST) may change; absent fields stay as they are. */
 export const roomSettingsPatch = object({
@@ -279,6 +279,24 @@ export interface Identity {
   expires_at: number; // unix seconds
 }
 
+/**
+ * What `auth` acks and `authenticated` carries: the identity plus the STUN/TURN
+ * servers for this user, as the browser's RTCConfiguration.iceServers takes them
+ * (absent when the node hands out none: no ICE_SERVERS, or only TURN ones without TURN_SECRET).
+ */
+export interface AuthResult extends Identity {
+  ice_servers?: IceServer[];
+}
+
+/** An RTCIceServer: STUN entries carry no credentials; TURN ones carry a short-lived TURN REST API credential. */
+export interface IceServer {
+  urls: string[];
+  /** `<expiry unix seconds>:<user_id>` (TURN only). */
+  username?: string;
+  /** base64(HMAC-SHA1(TURN_SECRET, username)) (TURN only). */
+  credential?: string;
+}
+
 export interface ParticipantInfo {
   participant_id: string;
   user_id: string;
@@ -434,7 +452,7 @@ export type JoinedReply = 'join' | 'call-accept';
 /** What `ack` carries for each request that succeeds (the JoinedReply ones answer with `joined` instead). */
 export interface AckResults {
   // Calls, signaling and SFU
-  auth: Identity;
+  auth: AuthResult;
   leave: Record<string, never>;
   offer: Record<string, never>;
   answer: Record<string, never>;
@@ -510,7 +528,7 @@ export interface AckResults {
 
 export interface ServerPayloads {
   // Calls, signaling and SFU
-  authenticated: Identity;
+  authenticated: AuthResult;
   ack: AckResults[keyof AckResults];
   error: { code: ErrorCode; message: string; field?: string };
   joined: { participant_id: string; room_state: RoomState };
