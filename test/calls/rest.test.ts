@@ -109,7 +109,9 @@ test('click-to-call rings the device; it accepts, the caller joins the room by n
   const alice = await callerJoins(srv, 'r-alice', room);
   assert.equal(alice.joined.room_state.participants.map((p) => p.user_id).sort(), ['r-alice', 'r-bob']);
   assert.is((await bob.next('call-state-changed')).state, 'active');
-  const bobPeer = await alice.client.request('offer', { to: accepted.participant_id, sdp: 'v=0 offer' }).then(() => accepted.participant_id);
+  const bobPeer = await alice.client
+    .request('offer', { to: accepted.participant_id, sdp: 'v=0 offer' })
+    .then(() => accepted.participant_id);
   assert.equal(await bob.next('offer'), { to: bobPeer, sdp: 'v=0 offer', from: alice.joined.participant_id });
   await bob.request('answer', { to: alice.joined.participant_id, sdp: 'v=0 answer' });
   assert.is((await alice.client.next('answer')).sdp, 'v=0 answer');
@@ -196,9 +198,7 @@ test('history pages newest first with before; never-answered calls have no durat
   assert.equal((await history(srv, 'user=p-nobody')).calls, []);
 });
 
-test('ending a ringing call: devices hear call-cancelled, the room call-ended; it ends cancelled; a second end is 404', async ({
-  srv,
-}) => {
+test('ending a ringing call: devices hear call-cancelled, the room call-ended; it ends cancelled; a second end is 404', async ({ srv }) => {
   const bob = await device(srv, 'e-bob');
   const { body } = await srv.api('POST', '/api/v1/calls', { from: { user_id: 'e-alice' }, to: ['e-bob'], media: 'audio' });
   await bob.next('call-incoming');
@@ -242,7 +242,10 @@ test('ending an active call: everyone in the room hears call-ended and is out of
       ['a-carol', 'cancelled'],
     ],
   );
-  assert.ok(res.body.participants.every((p: { left_at: string | null }) => p.left_at !== null), 'everyone left');
+  assert.ok(
+    res.body.participants.every((p: { left_at: string | null }) => p.left_at !== null),
+    'everyone left',
+  );
   assert.ok(res.body.duration_seconds !== null, 'it was active');
   assert.equal(await bob.next('call-ended'), { call_id: body.call_id, reason: 'completed' });
   assert.equal(await alice.client.next('call-ended'), { call_id: body.call_id, reason: 'completed' });

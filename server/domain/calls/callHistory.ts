@@ -40,7 +40,12 @@ function shape(records: CallRecords, now: Date) {
       .map((i) => ({ user_id: i.user_id, status: i.status, invited_at: i.invited_at, answered_at: i.answered_at, ended_at: i.ended_at })),
     participants: records.stays
       .filter((s) => s.call_id === call.id)
-      .map((s) => ({ user_id: s.user_id, joined_at: s.joined_at, left_at: s.left_at, duration_seconds: seconds(s.joined_at, s.left_at ?? now) })),
+      .map((s) => ({
+        user_id: s.user_id,
+        joined_at: s.joined_at,
+        left_at: s.left_at,
+        duration_seconds: seconds(s.joined_at, s.left_at ?? now),
+      })),
   }));
 }
 

@@ -12,12 +12,10 @@ import {
   encode,
   type CallDeclineReason,
   type CallEndReason,
-  type CallMedia,
   type CallParty,
   type CallType,
   type ClientPayloads,
   type Identity,
-  type InviteeStatus,
   type ServerMessage,
 } from '../../../signaling/protocol/protocol.js';
 import { AppError } from '../../kernel/errors.js';
@@ -26,53 +24,10 @@ import { storageFailure } from '../../storage/queryError.js';
 import type { RingStore } from '../../storage/ringStore.js';
 import type { EventName, EventSink, RoomEvent } from '../events.js';
 import type { RoomService } from '../rooms/roomService.js';
+import { callRoomName, newInvitee, type ApiCallRequest, type Call, type CallsConfig, type Invitee, type OpenedCall } from './call.js';
 import { CallHistory, type CallJson } from './callHistory.js';
 import { InviteLimits, ringingOutcome } from './inviteRules.js';
 import type { CallDevice, Presence } from './presence.js';
-
-export interface CallsConfig {
-  ringSeconds: number;
-  invitesPerMinute: number;
-}
-
-/** An invitee's side while the call lives; `accepting` while its join runs. */
-interface Invitee {
-  userId: string;
-  status: InviteeStatus | 'accepting';
-  timer: NodeJS.Timeout | null;
-  expiresAt: number;
-  declineReason: CallDeclineReason | null;
-}
-
-interface Call {
-  id: string;
-  room: string;
-  type: CallType;
-  media: CallMedia;
-  from: CallParty;
-  state: 'ringing' | 'active' | 'ended';
-  invitees: Map<string, Invitee>;
-}
-
-/** A new call, stored and ready for its caller to enter its room. */
-export interface OpenedCall {
-  callId: string;
-  room: string;
-  invited: string[];
-}
-
-/** POST /api/v1/calls: the app's backend rings `to` on `from`'s behalf. */
-export interface ApiCallRequest {
-  from: CallParty;
-  to: string[];
-  media: CallMedia;
-  metadata?: Record<string, unknown>;
-}
-
-/** Call rooms are named after their call. */
-export function callRoomName(callId: string): string {
-  return `call-${callId}`;
-}
 
 export class CallService {
   private readonly calls = new Map<string, Call>();
@@ -207,7 +162,7 @@ export class CallService {
       const i = call.invitees.get(u);
       return !i || i.status === 'declined' || i.status === 'missed' || i.status === 'cancelled';
     });
-    for (const userId of fresh) call.invitees.set(userId, { userId, status: 'invited', timer: null, expiresAt: 0, declineReason: null });
+    for (const userId of fresh) call.invitees.set(userId, newInvitee(userId));
     if (call.type === 'direct' && call.invitees.size > 1) {
       call.type = 'group';
       await this.store
@@ -298,12 +253,20 @@ export class CallService {
     const room = callRoomName(callId);
     const type: CallType = to.length === 1 ? 'direct' : 'group';
     await this.store
-      .openRinging({ callId, room, nodeId: this.nodeId, type, initiatorId: req.from.user_id, media: req.media, metadata: req.metadata ?? {} })
+      .openRinging({
+        callId,
+        room,
+        nodeId: this.nodeId,
+        type,
+        initiatorId: req.from.user_id,
+        media: req.media,
+        metadata: req.metadata ?? {},
+      })
       .catch((err: unknown) => {
         throw this.storageError(err);
       });
     const call: Call = { id: callId, room, type, media: req.media, from: req.from, state: 'ringing', invitees: new Map() };
-    for (const userId of to) call.invitees.set(userId, { userId, status: 'invited', timer: null, expiresAt: 0, declineReason: null });
+    for (const userId of to) call.invitees.set(userId, newInvitee(userId));
     this.calls.set(callId, call);
     this.byRoom.set(room, call);
     return call;

@@ -2,9 +2,10 @@
 // ringing call ends when nobody rings any more. Used by CallService for
 // call-invite and POST /api/v1/calls alike.
 
-import type { CallDeclineReason, CallEndReason, InviteeStatus } from '../../../signaling/protocol/protocol.js';
+import type { CallEndReason } from '../../../signaling/protocol/protocol.js';
 import { AppError } from '../../kernel/errors.js';
 import { RateLimiter } from '../../kernel/rateLimiter.js';
+import type { Invitee } from './call.js';
 
 /** `CALL_INVITES_PER_MINUTE` per calling user, on this node (bursts of up to 10). */
 export class InviteLimits {
@@ -34,9 +35,7 @@ export class InviteLimits {
  * null while one still rings; `busy` when all declined busy, `declined` when
  * any declined, else `missed`.
  */
-export function ringingOutcome(
-  invitees: Iterable<{ status: InviteeStatus | 'accepting'; declineReason: CallDeclineReason | null }>,
-): CallEndReason | null {
+export function ringingOutcome(invitees: Iterable<Invitee>): CallEndReason | null {
   const outcomes = [...invitees];
   if (outcomes.some((i) => i.status === 'ringing' || i.status === 'accepting' || i.status === 'invited')) return null;
   const declined = outcomes.filter((i) => i.status === 'declined');
