@@ -29,6 +29,7 @@ import { TokenIssuer } from './edges/auth/tokens.js';
 // Room control and webhooks
 import { noEvents, type EventSink } from './domain/events.js';
 import { createRoomsApi } from './edges/http/roomsApi.js';
+import { createCallsApi } from './edges/http/callsApi.js';
 import { RoomControl } from './domain/rooms/roomControl.js';
 import { RoomControlStore } from './storage/roomControlStore.js';
 import { WebhookDeliverer } from './edges/webhooks/deliverer.js';
@@ -332,6 +333,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     log,
   };
   createRecordingsApi(api, recordingsApi);
+  createCallsApi(api, { calls, credentials });
   createLiveApi(api, { live, credentials });
   createClusterApi(api, { cluster, credentials });
   createIceServersApi(api, { ice, credentials });

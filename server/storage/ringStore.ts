@@ -24,6 +24,40 @@ export interface InviteeRow {
   ended_at: Date | null;
 }
 
+/** A rung call's row, as call history shows it. */
+export interface RungCallRow {
+  id: string;
+  room: string;
+  call_type: CallType | null;
+  media: CallMedia | null;
+  status: string;
+  end_reason: string | null;
+  initiator_id: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  ended_at: Date | null;
+  /** created_at to the microsecond (ISO 8601, UTC): the `before` of the next page of history. */
+  cursor: string;
+}
+
+/** One stay in a call's room. */
+export interface StayRow {
+  call_id: string;
+  user_id: string;
+  joined_at: Date;
+  left_at: Date | null;
+}
+
+/** Calls with everyone they rang and everyone who was in their rooms. */
+export interface CallRecords {
+  calls: RungCallRow[];
+  invitees: InviteeRow[];
+  stays: StayRow[];
+}
+
+const RUNG_COLUMNS = `id, room, call_type, media, status, end_reason, initiator_id, created_at, started_at, ended_at,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor`;
+
 export class RingStore {
   constructor(private readonly db: Database) {}
 
@@ -106,5 +140,45 @@ export class RingStore {
       `SELECT call_id, user_id, invited_by, status, invited_at, answered_at, ended_at FROM call_invitees WHERE call_id = $1 ORDER BY invited_at, user_id`,
       [callId],
     );
+  }
+
+  /**
+   * Call history of a user: the calls it started or was rung for, newest
+   * first, created before `before` (an ISO 8601 time) when given.
+   */
+  async history(userId: string, limit: number, before: string | null): Promise<CallRecords> {
+    const calls = await this.db.query<RungCallRow>(
+      `SELECT ${RUNG_COLUMNS} FROM calls
+       WHERE id IN (SELECT id FROM calls WHERE initiator_id = $1 UNION SELECT call_id FROM call_invitees WHERE user_id = $1)
+         AND ($2::timestamptz IS NULL OR created_at < $2)
+       ORDER BY created_at DESC, id DESC LIMIT $3`,
+      [userId, before, limit],
+    );
+    return this.records(calls);
+  }
+
+  /** One rung call with its invitees and stays; null when no rung call has that id. */
+  async record(callId: string): Promise<CallRecords | null> {
+    const calls = await this.db.query<RungCallRow>(`SELECT ${RUNG_COLUMNS} FROM calls WHERE id = $1 AND initiator_id IS NOT NULL`, [
+      callId,
+    ]);
+    return calls.length === 0 ? null : this.records(calls);
+  }
+
+  private async records(calls: RungCallRow[]): Promise<CallRecords> {
+    if (calls.length === 0) return { calls, invitees: [], stays: [] };
+    const ids = calls.map((c) => c.id);
+    const [invitees, stays] = await Promise.all([
+      this.db.query<InviteeRow>(
+        `SELECT call_id, user_id, invited_by, status, invited_at, answered_at, ended_at FROM call_invitees
+         WHERE call_id = ANY($1::uuid[]) ORDER BY invited_at, user_id`,
+        [ids],
+      ),
+      this.db.query<StayRow>(
+        `SELECT call_id, user_id, joined_at, left_at FROM participants WHERE call_id = ANY($1::uuid[]) ORDER BY joined_at, id`,
+        [ids],
+      ),
+    ]);
+    return { calls, invitees, stays };
   }
 }

@@ -3,71 +3,39 @@
 // cancels, or CALL_RING_SECONDS pass (missed). The first accept makes the call
 // active; a direct (1:1) call ends for both when either leaves. The signaling
 // edge moves connections in and out of the call's room; this service keeps
-// the call's state, tells devices, and stores it. docs/calls.md.
+// the call's state, tells devices, and stores it. The REST API (the app's
+// backend) opens calls with nobody in their room yet, ends them, and reads
+// their history (callHistory.ts). docs/calls.md.
 
 import { randomUUID } from 'node:crypto';
 import {
   encode,
   type CallDeclineReason,
   type CallEndReason,
-  type CallMedia,
   type CallParty,
   type CallType,
   type ClientPayloads,
   type Identity,
-  type InviteeStatus,
   type ServerMessage,
 } from '../../../signaling/protocol/protocol.js';
 import { AppError } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
-import { RateLimiter } from '../../kernel/rateLimiter.js';
 import { storageFailure } from '../../storage/queryError.js';
 import type { RingStore } from '../../storage/ringStore.js';
 import type { EventName, EventSink, RoomEvent } from '../events.js';
 import type { RoomService } from '../rooms/roomService.js';
+import { callRoomName, newInvitee, type ApiCallRequest, type Call, type CallsConfig, type Invitee, type OpenedCall } from './call.js';
+import { CallHistory, type CallJson } from './callHistory.js';
+import { InviteLimits, ringingOutcome } from './inviteRules.js';
 import type { CallDevice, Presence } from './presence.js';
-
-export interface CallsConfig {
-  ringSeconds: number;
-  invitesPerMinute: number;
-}
-
-/** An invitee's side while the call lives; `accepting` while its join runs. */
-interface Invitee {
-  userId: string;
-  status: InviteeStatus | 'accepting';
-  timer: NodeJS.Timeout | null;
-  expiresAt: number;
-  declineReason: CallDeclineReason | null;
-}
-
-interface Call {
-  id: string;
-  room: string;
-  type: CallType;
-  media: CallMedia;
-  from: CallParty;
-  state: 'ringing' | 'active' | 'ended';
-  invitees: Map<string, Invitee>;
-}
-
-/** A new call, stored and ready for its caller to enter its room. */
-export interface OpenedCall {
-  callId: string;
-  room: string;
-  invited: string[];
-}
-
-/** Call rooms are named after their call. */
-export function callRoomName(callId: string): string {
-  return `call-${callId}`;
-}
 
 export class CallService {
   private readonly calls = new Map<string, Call>();
   private readonly byRoom = new Map<string, Call>();
-  private readonly inviteLimits = new Map<string, RateLimiter>();
+  private readonly inviteLimits: InviteLimits;
   private closed = false;
+  /** Stored calls as REST shows them (history, one call). */
+  readonly records: CallHistory;
 
   constructor(
     private readonly rooms: RoomService,
@@ -78,6 +46,8 @@ export class CallService {
     private readonly nodeId: string,
     private readonly log: Logger,
   ) {
+    this.inviteLimits = new InviteLimits(config.invitesPerMinute);
+    this.records = new CallHistory(store, log);
     rooms.observer.on('event', (event) => this.onRoomEvent(event));
   }
 
@@ -89,29 +59,42 @@ export class CallService {
 
   /** Checks and stores a new call; the caller enters its room next, then `ring` starts the ringing. */
   async open(identity: Identity, req: ClientPayloads['call-invite']): Promise<OpenedCall> {
-    const to = this.checkInvite(identity, req.to);
-    const callId = randomUUID();
-    const room = callRoomName(callId);
+    this.checkCaller(identity);
     const from: CallParty = { user_id: identity.user_id, display_name: req.display_name ?? identity.name };
-    const type: CallType = to.length === 1 ? 'direct' : 'group';
-    await this.store
-      .openRinging({
-        callId,
-        room,
-        nodeId: this.nodeId,
-        type,
-        initiatorId: identity.user_id,
-        media: req.media,
-        metadata: req.metadata ?? {},
-      })
-      .catch((err: unknown) => {
-        throw this.storageError(err);
-      });
-    const call: Call = { id: callId, room, type, media: req.media, from, state: 'ringing', invitees: new Map() };
-    for (const userId of to) call.invitees.set(userId, { userId, status: 'invited', timer: null, expiresAt: 0, declineReason: null });
-    this.calls.set(callId, call);
-    this.byRoom.set(room, call);
-    return { callId, room, invited: to };
+    const call = await this.create({ from, to: req.to, media: req.media, ...(req.metadata ? { metadata: req.metadata } : {}) });
+    return { callId: call.id, room: call.room, invited: [...call.invitees.keys()] };
+  }
+
+  /**
+   * POST /api/v1/calls: stores the call and rings at once, with nobody in its
+   * room; the caller's app joins the room itself. Returns when the ringing
+   * and its webhooks are stored, with the time the ringing runs out.
+   */
+  async openForApi(req: ApiCallRequest): Promise<OpenedCall & { expiresAt: number }> {
+    const call = await this.create(req);
+    try {
+      await this.ring(call.id);
+    } catch (err) {
+      await this.end(call, 'failed');
+      throw err;
+    }
+    const expiresAt = Math.max(...[...call.invitees.values()].map((i) => i.expiresAt));
+    return { callId: call.id, room: call.room, invited: [...call.invitees.keys()], expiresAt };
+  }
+
+  /**
+   * POST /api/v1/calls/:call_id/end: a ringing call ends `cancelled`, an
+   * active one `completed` (everyone in its room is out of it). Returns the
+   * call as history shows it; `not_found` when no call with that id rings
+   * or runs on this node.
+   */
+  async endByApi(callId: string): Promise<CallJson> {
+    const call = this.calls.get(callId);
+    if (!call || call.state === 'ended') throw new AppError('not_found', `no ringing or active call ${callId}`, 'call_id');
+    await this.end(call, call.state === 'ringing' ? 'cancelled' : 'completed');
+    const json = await this.records.call(call.id);
+    if (!json) throw new AppError('not_found', `no call ${callId}`, 'call_id');
+    return json;
   }
 
   /** The caller could not enter the call's room: the call ends `failed` before anything rang. */
@@ -171,14 +154,15 @@ export class CallService {
   async inviteMore(identity: Identity, callerRoom: string | null, req: ClientPayloads['call-invite']): Promise<OpenedCall> {
     const call = req.call_id !== undefined ? this.calls.get(req.call_id) : undefined;
     if (!call || call.state === 'ended' || callerRoom !== call.room) throw new AppError('not_found', 'you are not in that call', 'call_id');
-    const to = this.checkInvite(identity, req.to);
+    this.checkCaller(identity);
+    const to = this.inviteLimits.check(identity.user_id, req.to);
     const inCall = new Set([...(this.rooms.getRoom(call.room)?.participants.values() ?? [])].map((p) => p.identity.userId));
     const fresh = to.filter((u) => {
       if (inCall.has(u)) return false;
       const i = call.invitees.get(u);
       return !i || i.status === 'declined' || i.status === 'missed' || i.status === 'cancelled';
     });
-    for (const userId of fresh) call.invitees.set(userId, { userId, status: 'invited', timer: null, expiresAt: 0, declineReason: null });
+    for (const userId of fresh) call.invitees.set(userId, newInvitee(userId));
     if (call.type === 'direct' && call.invitees.size > 1) {
       call.type = 'group';
       await this.store
@@ -211,7 +195,7 @@ export class CallService {
     if (!call || !invitee || invitee.status !== 'accepting') return;
     invitee.status = 'accepted';
     call.state = 'active';
-    this.storeInvitee(call, invitee, new Date());
+    void this.storeInvitee(call, invitee, new Date());
     this.toRoom(call, { type: 'call-accepted', payload: { call_id: call.id, by: { user_id: userId, display_name: displayName } } }, userId);
   }
 
@@ -233,7 +217,7 @@ export class CallService {
     invitee.status = 'declined';
     invitee.declineReason = reason;
     this.stopTimer(invitee);
-    this.storeInvitee(call, invitee, new Date());
+    void this.storeInvitee(call, invitee, new Date());
     this.toDevices(userId, { type: 'call-ended', payload: { call_id: call.id, reason: reason === 'busy' ? 'busy' : 'declined' } });
     this.toRoom(call, { type: 'call-declined', payload: { call_id: call.id, by, reason } });
     await this.settle(call);
@@ -256,19 +240,36 @@ export class CallService {
 
   // ---- internals ----
 
-  private checkInvite(identity: Identity, to: string[]): string[] {
+  private checkCaller(identity: Identity): void {
     if (identity.room !== null) {
       throw new AppError('unauthorized', `this token is bound to room ${identity.room}; it cannot place calls`);
     }
-    const users = [...new Set(to)];
-    if (users.includes(identity.user_id)) throw new AppError('invalid_payload', 'you cannot call yourself', 'to');
-    let limiter = this.inviteLimits.get(identity.user_id);
-    if (!limiter) {
-      limiter = new RateLimiter(this.config.invitesPerMinute / 60, Math.min(this.config.invitesPerMinute, 10));
-      this.inviteLimits.set(identity.user_id, limiter);
-    }
-    if (!limiter.take()) throw new AppError('rate_limited', `at most ${this.config.invitesPerMinute} call invites a minute`);
-    return users;
+  }
+
+  /** Checks the invitees and the caller's invite limit, stores the call (ringing), and keeps it. */
+  private async create(req: ApiCallRequest): Promise<Call> {
+    const to = this.inviteLimits.check(req.from.user_id, req.to);
+    const callId = randomUUID();
+    const room = callRoomName(callId);
+    const type: CallType = to.length === 1 ? 'direct' : 'group';
+    await this.store
+      .openRinging({
+        callId,
+        room,
+        nodeId: this.nodeId,
+        type,
+        initiatorId: req.from.user_id,
+        media: req.media,
+        metadata: req.metadata ?? {},
+      })
+      .catch((err: unknown) => {
+        throw this.storageError(err);
+      });
+    const call: Call = { id: callId, room, type, media: req.media, from: req.from, state: 'ringing', invitees: new Map() };
+    for (const userId of to) call.invitees.set(userId, newInvitee(userId));
+    this.calls.set(callId, call);
+    this.byRoom.set(room, call);
+    return call;
   }
 
   private invitation(userId: string, callId: string): { call: Call; invitee: Invitee } {
@@ -282,7 +283,7 @@ export class CallService {
     invitee.timer = null;
     if (invitee.status !== 'ringing' || call.state === 'ended' || this.closed) return;
     invitee.status = 'missed';
-    this.storeInvitee(call, invitee, new Date());
+    void this.storeInvitee(call, invitee, new Date());
     this.toRoom(call, { type: 'call-missed', payload: { call_id: call.id, user_id: invitee.userId } });
     this.toDevices(invitee.userId, { type: 'call-ended', payload: { call_id: call.id, reason: 'missed' } });
     await this.emit('call_missed', call, { user_id: invitee.userId, from: call.from, media: call.media });
@@ -292,16 +293,8 @@ export class CallService {
   /** A ringing call where nobody rings or answers any more ends with the last outcome. */
   private async settle(call: Call): Promise<void> {
     if (call.state !== 'ringing') return;
-    const outcomes = [...call.invitees.values()];
-    if (outcomes.some((i) => i.status === 'ringing' || i.status === 'accepting' || i.status === 'invited')) return;
-    const declined = outcomes.filter((i) => i.status === 'declined');
-    const reason: CallEndReason =
-      declined.length === 0
-        ? 'missed'
-        : declined.every((i) => i.declineReason === 'busy') && declined.length === outcomes.length
-          ? 'busy'
-          : 'declined';
-    await this.end(call, reason);
+    const reason = ringingOutcome(call.invitees.values());
+    if (reason) await this.end(call, reason);
   }
 
   /** Ends the call: ringing stops, the room's people hear why and are out of it (their connections stay). */
@@ -311,13 +304,14 @@ export class CallService {
     this.calls.delete(call.id);
     this.byRoom.delete(call.room);
     const at = new Date();
+    const stored: Promise<void>[] = [];
     for (const invitee of call.invitees.values()) {
       this.stopTimer(invitee);
       if (invitee.status !== 'ringing' && invitee.status !== 'accepting' && invitee.status !== 'invited') continue;
       const wasRinging = invitee.status !== 'invited';
       invitee.status = 'cancelled';
       if (wasRinging) {
-        this.storeInvitee(call, invitee, at);
+        stored.push(this.storeInvitee(call, invitee, at));
         this.toDevices(invitee.userId, { type: 'call-cancelled', payload: { call_id: call.id } });
       }
     }
@@ -331,6 +325,7 @@ export class CallService {
         .endCall(call.id, reason, at)
         .catch((err: unknown) => this.log.error({ err, call_id: call.id }, 'could not store the end of a call'));
     }
+    await Promise.all(stored); // the end is reported once the invitees' rows say so
     this.log.info({ call_id: call.id, room: call.room, reason }, 'call ended');
   }
 
@@ -350,9 +345,10 @@ export class CallService {
     invitee.timer = null;
   }
 
-  private storeInvitee(call: Call, invitee: Invitee, at: Date): void {
+  /** Stores an invitee's status; a failure is logged (the call goes on), so the promise never rejects. */
+  private storeInvitee(call: Call, invitee: Invitee, at: Date): Promise<void> {
     const status = invitee.status === 'accepting' ? 'ringing' : invitee.status;
-    this.store
+    return this.store
       .setInvitee(call.id, invitee.userId, status, at)
       .catch((err: unknown) => this.log.error({ err, call_id: call.id, user_id: invitee.userId, status }, 'could not store an invitee'));
   }

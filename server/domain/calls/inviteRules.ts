@@ -1,0 +1,44 @@
+// What a new call's invitees must pass, the per-user invite limit, and how a
+// ringing call ends when nobody rings any more. Used by CallService for
+// call-invite and POST /api/v1/calls alike.
+
+import type { CallEndReason } from '../../../signaling/protocol/protocol.js';
+import { AppError } from '../../kernel/errors.js';
+import { RateLimiter } from '../../kernel/rateLimiter.js';
+import type { Invitee } from './call.js';
+
+/** `CALL_INVITES_PER_MINUTE` per calling user, on this node (bursts of up to 10). */
+export class InviteLimits {
+  private readonly byUser = new Map<string, RateLimiter>();
+
+  constructor(private readonly perMinute: number) {}
+
+  /**
+   * The distinct users `from` may ring now: not itself (`invalid_payload`,
+   * field `to`), and within its invite limit (`rate_limited`).
+   */
+  check(from: string, to: string[]): string[] {
+    const users = [...new Set(to)];
+    if (users.includes(from)) throw new AppError('invalid_payload', 'you cannot call yourself', 'to');
+    let limiter = this.byUser.get(from);
+    if (!limiter) {
+      limiter = new RateLimiter(this.perMinute / 60, Math.min(this.perMinute, 10));
+      this.byUser.set(from, limiter);
+    }
+    if (!limiter.take()) throw new AppError('rate_limited', `at most ${this.perMinute} call invites a minute`);
+    return users;
+  }
+}
+
+/**
+ * How a ringing call ends once every invitee answered or stopped ringing:
+ * null while one still rings; `busy` when all declined busy, `declined` when
+ * any declined, else `missed`.
+ */
+export function ringingOutcome(invitees: Iterable<Invitee>): CallEndReason | null {
+  const outcomes = [...invitees];
+  if (outcomes.some((i) => i.status === 'ringing' || i.status === 'accepting' || i.status === 'invited')) return null;
+  const declined = outcomes.filter((i) => i.status === 'declined');
+  if (declined.length === 0) return 'missed';
+  return declined.every((i) => i.declineReason === 'busy') && declined.length === outcomes.length ? 'busy' : 'declined';
+}
