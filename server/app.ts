@@ -218,7 +218,17 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     defaultType: config.rooms.defaultType,
   });
   const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
-  const calls = new CallService(rooms, ringStore, new Presence(), () => events, config.calls, config.nodeId, log);
+  const ice = new IceServers(config.turn, log);
+  const calls = new CallService({
+    rooms,
+    store: ringStore,
+    presence: new Presence(),
+    events: () => events,
+    config: config.calls,
+    nodeId: config.nodeId,
+    log,
+    iceServers: (userId) => (ice.configured ? ice.forUser(userId).ice_servers : null),
+  });
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
   deliverer?.registerMetrics(metrics.registry);
@@ -273,7 +283,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   if (sfu) registerWorkerMetrics(metrics.registry, sfu.pool);
   if (sfu?.cascade) registerCascadeMetrics(metrics.registry, { ...sfu.cascade, pool: sfu.pool });
   // STUN/TURN for clients: ICE_SERVERS with TURN REST API credentials (TURN_SECRET), in the auth ack and over REST.
-  const ice = new IceServers(config.turn, log);
   const hubContext = {
     config,
     verifier,

@@ -166,6 +166,8 @@ export const CALL_MEDIA = ['audio', 'video'] as const;
 export type CallMedia = (typeof CALL_MEDIA)[number];
 /** How many users one call-invite may ring. */
 export const CALL_MAX_INVITEES = 99;
+/** Longest `may_call` claim (the users a token may ring). */
+export const MAY_CALL_MAX = 1000;
 export const CALL_DECLINE_REASONS = ['declined', 'busy'] as const;
 export type CallDeclineReason = (typeof CALL_DECLINE_REASONS)[number];
 /** Why a call ended: completed (people talked), or its ringing ended without anyone answering. */
@@ -277,6 +279,8 @@ export interface Identity {
   /** The only room this token may join, when the token restricts it. */
   room: string | null;
   expires_at: number; // unix seconds
+  /** The users this token may ring (its `may_call` claim); absent: anyone. */
+  may_call?: string[];
 }
 
 /**
@@ -597,6 +601,8 @@ export interface ServerPayloads {
     invited: string[];
     expires_at: number;
     busy: boolean;
+    /** STUN/TURN servers with fresh credentials for answering (when the server has any). */
+    ice_servers?: IceServer[];
   };
   'call-accepted': { call_id: string; by: CallParty };
   'call-declined': { call_id: string; by: CallParty; reason: CallDeclineReason };

@@ -280,4 +280,22 @@ test('bad input: each its documented code, and nothing rings', async ({ srv }) =
   await Promise.all([alice.close(), bob.close(), carol.close(), bound.close()]);
 });
 
+test('a token with a may_call claim rings only those users; without ICE servers call-incoming carries none', async ({ srv }) => {
+  const bob = await device(srv, 'bob9');
+  const limited = await srv.connect();
+  await limited.request('auth', { token: await srv.mint({ userId: 'kiosk9', mayCall: ['bob9'] }) });
+  await refused(limited.request('call-invite', { to: ['bob9', 'carol9'], media: 'audio' }), 'forbidden', 'to');
+  const invite = await limited.request('call-invite', { to: ['bob9'], media: 'audio' });
+  const ring = await bob.next('call-incoming');
+  assert.is(ring.call_id, invite.call_id);
+  assert.is(ring.ice_servers, undefined);
+  // Inviting more people into the call is held to the same claim.
+  await refused(limited.request('call-invite', { to: ['carol9'], media: 'audio', call_id: invite.call_id }), 'forbidden', 'to');
+  await limited.request('call-cancel', { call_id: invite.call_id });
+  // A malformed claim is refused at auth.
+  const bad = await srv.connect();
+  await refused(bad.request('auth', { token: await srv.mint({ userId: 'x9', mayCall: ['ok', ''] }) }), 'unauthorized');
+  await Promise.all([bob.close(), limited.close(), bad.close().catch(() => undefined)]);
+});
+
 test.run();

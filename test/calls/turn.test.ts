@@ -83,6 +83,20 @@ test('the auth ack (and `authenticated` for a URL token) carries STUN and TURN s
   await viaUrl.close();
 });
 
+test('call-incoming carries the invitee its own STUN/TURN servers, to answer with', async (ctx) => {
+  const alice = await ctx.srv.connect();
+  const bob = await ctx.srv.connect();
+  await alice.request('auth', { token: await ctx.srv.mint({ userId: 'alice-ring' }) });
+  await bob.request('auth', { token: await ctx.srv.mint({ userId: 'bob-ring' }) });
+  const invite = await alice.request('call-invite', { to: ['bob-ring'], media: 'audio' });
+  const ring = await bob.next('call-incoming');
+  assert.is(ring.call_id, invite.call_id);
+  assert.equal(ring.ice_servers?.[0], { urls: [ctx.stun] });
+  assertCredential(ring.ice_servers![1], ctx.coturn.secret, 'bob-ring', Math.floor(Date.now() / 1000));
+  await alice.request('call-cancel', { call_id: invite.call_id });
+  await Promise.all([alice.close(), bob.close()]);
+});
+
 test('GET /api/v1/ice-servers?user= (API key) returns the same list and ttl_seconds', async (ctx) => {
   const res = await ctx.srv.api('GET', '/api/v1/ice-servers?user=bob');
   assert.is(res.status, 200);

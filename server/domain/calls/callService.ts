@@ -15,6 +15,7 @@ import {
   type CallParty,
   type CallType,
   type ClientPayloads,
+  type IceServer,
   type Identity,
   type ServerMessage,
 } from '../../../signaling/protocol/protocol.js';
@@ -29,6 +30,18 @@ import { CallHistory, type CallJson } from './callHistory.js';
 import { InviteLimits, ringingOutcome } from './inviteRules.js';
 import type { CallDevice, Presence } from './presence.js';
 
+export interface CallServiceDeps {
+  rooms: RoomService;
+  store: RingStore;
+  presence: Presence;
+  events: () => EventSink;
+  config: CallsConfig;
+  nodeId: string;
+  log: Logger;
+  /** The STUN/TURN servers (with fresh credentials) a user's call-incoming carries; null or absent: none. */
+  iceServers?: (userId: string) => IceServer[] | null;
+}
+
 export class CallService {
   private readonly calls = new Map<string, Call>();
   private readonly byRoom = new Map<string, Call>();
@@ -37,18 +50,29 @@ export class CallService {
   /** Stored calls as REST shows them (history, one call). */
   readonly records: CallHistory;
 
-  constructor(
-    private readonly rooms: RoomService,
-    private readonly store: RingStore,
-    readonly presence: Presence,
-    private readonly events: () => EventSink,
-    private readonly config: CallsConfig,
-    private readonly nodeId: string,
-    private readonly log: Logger,
-  ) {
-    this.inviteLimits = new InviteLimits(config.invitesPerMinute);
-    this.records = new CallHistory(store, log);
-    rooms.observer.on('event', (event) => this.onRoomEvent(event));
+  private readonly rooms: RoomService;
+  private readonly store: RingStore;
+  readonly presence: Presence;
+  private readonly events: () => EventSink;
+  private readonly config: CallsConfig;
+  private readonly nodeId: string;
+  private readonly log: Logger;
+  private readonly iceServers: (userId: string) => IceServer[] | null;
+
+  constructor(deps: CallServiceDeps) {
+    ({
+      rooms: this.rooms,
+      store: this.store,
+      presence: this.presence,
+      events: this.events,
+      config: this.config,
+      nodeId: this.nodeId,
+      log: this.log,
+    } = deps);
+    this.iceServers = deps.iceServers ?? (() => null);
+    this.inviteLimits = new InviteLimits(this.config.invitesPerMinute);
+    this.records = new CallHistory(this.store, this.log);
+    this.rooms.observer.on('event', (event) => this.onRoomEvent(event));
   }
 
   get ringing(): number {
@@ -59,7 +83,7 @@ export class CallService {
 
   /** Checks and stores a new call; the caller enters its room next, then `ring` starts the ringing. */
   async open(identity: Identity, req: ClientPayloads['call-invite']): Promise<OpenedCall> {
-    this.checkCaller(identity);
+    this.checkCaller(identity, req.to);
     const from: CallParty = { user_id: identity.user_id, display_name: req.display_name ?? identity.name };
     const call = await this.create({ from, to: req.to, media: req.media, ...(req.metadata ? { metadata: req.metadata } : {}) });
     return { callId: call.id, room: call.room, invited: [...call.invitees.keys()] };
@@ -130,9 +154,19 @@ export class CallService {
       invitee.timer.unref();
       const devices = this.presence.devices(invitee.userId);
       const busy = this.presence.busy(invitee.userId);
+      const ice = this.iceServers(invitee.userId);
       const incoming = encode({
         type: 'call-incoming',
-        payload: { call_id: call.id, room: call.room, from: call.from, media: call.media, invited, expires_at: expiresAt, busy },
+        payload: {
+          call_id: call.id,
+          room: call.room,
+          from: call.from,
+          media: call.media,
+          invited,
+          expires_at: expiresAt,
+          busy,
+          ...(ice ? { ice_servers: ice } : {}),
+        },
       });
       for (const d of devices) d.send(incoming);
       stored.push(
@@ -154,7 +188,7 @@ export class CallService {
   async inviteMore(identity: Identity, callerRoom: string | null, req: ClientPayloads['call-invite']): Promise<OpenedCall> {
     const call = req.call_id !== undefined ? this.calls.get(req.call_id) : undefined;
     if (!call || call.state === 'ended' || callerRoom !== call.room) throw new AppError('not_found', 'you are not in that call', 'call_id');
-    this.checkCaller(identity);
+    this.checkCaller(identity, req.to);
     const to = this.inviteLimits.check(identity.user_id, req.to);
     const inCall = new Set([...(this.rooms.getRoom(call.room)?.participants.values() ?? [])].map((p) => p.identity.userId));
     const fresh = to.filter((u) => {
@@ -240,10 +274,14 @@ export class CallService {
 
   // ---- internals ----
 
-  private checkCaller(identity: Identity): void {
+  /** Tokens bound to one room place no calls; a token's `may_call` claim limits whom it rings. */
+  private checkCaller(identity: Identity, to: string[]): void {
     if (identity.room !== null) {
       throw new AppError('unauthorized', `this token is bound to room ${identity.room}; it cannot place calls`);
     }
+    const allowed = identity.may_call;
+    const refused = allowed ? to.find((u) => !allowed.includes(u)) : undefined;
+    if (refused !== undefined) throw new AppError('forbidden', `this token may not call ${refused}`, 'to');
   }
 
   /** Checks the invitees and the caller's invite limit, stores the call (ringing), and keeps it. */

@@ -9,9 +9,17 @@ import type { Invitee } from './call.js';
 
 /** `CALL_INVITES_PER_MINUTE` per calling user, on this node (bursts of up to 10). */
 export class InviteLimits {
-  private readonly byUser = new Map<string, RateLimiter>();
+  private readonly byUser = new Map<string, { limiter: RateLimiter; usedAt: number }>();
+  private sweptAt = 0;
 
   constructor(private readonly perMinute: number) {}
+
+  /** A limiter untouched for two minutes is full again: forgetting it changes nothing (bounded memory). */
+  private sweep(now: number): void {
+    if (now - this.sweptAt < 60_000) return;
+    this.sweptAt = now;
+    for (const [user, entry] of this.byUser) if (now - entry.usedAt > 120_000) this.byUser.delete(user);
+  }
 
   /**
    * The distinct users `from` may ring now: not itself (`invalid_payload`,
@@ -20,12 +28,15 @@ export class InviteLimits {
   check(from: string, to: string[]): string[] {
     const users = [...new Set(to)];
     if (users.includes(from)) throw new AppError('invalid_payload', 'you cannot call yourself', 'to');
-    let limiter = this.byUser.get(from);
-    if (!limiter) {
-      limiter = new RateLimiter(this.perMinute / 60, Math.min(this.perMinute, 10));
-      this.byUser.set(from, limiter);
+    const now = performance.now();
+    this.sweep(now);
+    let entry = this.byUser.get(from);
+    if (!entry) {
+      entry = { limiter: new RateLimiter(this.perMinute / 60, Math.min(this.perMinute, 10), now), usedAt: now };
+      this.byUser.set(from, entry);
     }
-    if (!limiter.take()) throw new AppError('rate_limited', `at most ${this.perMinute} call invites a minute`);
+    entry.usedAt = now;
+    if (!entry.limiter.take(now)) throw new AppError('rate_limited', `at most ${this.perMinute} call invites a minute`);
     return users;
   }
 }

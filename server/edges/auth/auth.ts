@@ -4,7 +4,7 @@
 import { createRemoteJWKSet, errors, importSPKI, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { readFile } from 'node:fs/promises';
 import { AppError } from '../../kernel/errors.js';
-import { ROLES, ROOM_NAME, type Identity, type Role } from '../../../signaling/protocol/protocol.js';
+import { MAY_CALL_MAX, ROLES, ROOM_NAME, USER_ID, type Identity, type Role } from '../../../signaling/protocol/protocol.js';
 import { textProblem } from '../../../signaling/protocol/schema.js';
 
 const ALGORITHMS = ['RS256'];
@@ -93,6 +93,10 @@ function identityFrom(payload: JWTPayload): Identity {
       throw new AppError('unauthorized', 'token "room" is not a valid room name');
     }
   }
+  const mayCall = payload['may_call'];
+  if (mayCall !== undefined && !validMayCall(mayCall)) {
+    throw new AppError('unauthorized', `token "may_call" must be a list of at most ${MAY_CALL_MAX} user ids`);
+  }
   // jwtVerify requires "exp" (requiredClaims) and checks that it is a number.
   const exp = payload.exp;
   if (exp === undefined) throw new AppError('unauthorized', 'token has no "exp"');
@@ -102,5 +106,18 @@ function identityFrom(payload: JWTPayload): Identity {
     role: role as Role,
     room: (room as string | undefined) ?? null,
     expires_at: exp,
+    ...(mayCall !== undefined ? { may_call: mayCall } : {}),
   };
+}
+
+function validMayCall(v: unknown): v is string[] {
+  if (!Array.isArray(v) || v.length > MAY_CALL_MAX) return false;
+  return v.every((u) => {
+    try {
+      USER_ID.parse(u, 'may_call');
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }

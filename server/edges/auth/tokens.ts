@@ -9,6 +9,8 @@ export interface TokenRequest {
   userId: string;
   name?: string;
   room?: string | null;
+  /** Whom the token may ring (the `may_call` claim); absent: anyone. */
+  mayCall?: string[];
   role: Role;
   ttlSeconds: number;
 }
@@ -35,6 +37,7 @@ export class TokenIssuer {
     const claims: Record<string, unknown> = { role: req.role };
     if (req.name !== undefined) claims['name'] = req.name;
     if (req.room) claims['room'] = req.room;
+    if (req.mayCall) claims['may_call'] = req.mayCall;
     let jwt = new SignJWT(claims)
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
       .setSubject(req.userId)

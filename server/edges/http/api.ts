@@ -1,7 +1,7 @@
 // REST endpoints for the app's backend (API key) and for operators (health, metrics).
 
-import { ROLES, ROOM_NAME } from '../../../signaling/protocol/protocol.js';
-import { integer, jsonObject, object, oneOf, optional, string } from '../../../signaling/protocol/schema.js';
+import { MAY_CALL_MAX, ROLES, ROOM_NAME, USER_ID } from '../../../signaling/protocol/protocol.js';
+import { array, integer, jsonObject, object, oneOf, optional, string } from '../../../signaling/protocol/schema.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppError } from '../../kernel/errors.js';
@@ -42,6 +42,7 @@ const tokenRequest = object({
   room: optional(ROOM_NAME),
   role: optional(oneOf(ROLES)),
   ttl: optional(integer({ min: 60, max: 365 * 86400 })),
+  may_call: optional(array(USER_ID, { min: 0, max: MAY_CALL_MAX })),
 });
 
 const createCallRequest = object({
@@ -113,6 +114,7 @@ export function createApi(deps: ApiDeps): Router {
       userId: body.user_id,
       ...(body.name !== undefined ? { name: body.name } : {}),
       room: body.room ?? null,
+      ...(body.may_call !== undefined ? { mayCall: body.may_call } : {}),
       role: body.role ?? 'speaker',
       ttlSeconds: ttl,
     });
