@@ -60,6 +60,7 @@ import { withClusterHls } from './edges/http/clusterHls.js';
 import { registerCascadeMetrics } from '../sfu/cascade/metrics.js';
 import type { CascadeMethods } from '../sfu/cascade/wire.js';
 import { registerWorkerMetrics } from '../sfu/workerMetrics.js';
+import { ClusterCalls } from './edges/cluster/clusterCalls.js';
 import { CallService } from './domain/calls/callService.js';
 import { Presence } from './domain/calls/presence.js';
 import { RingStore } from './storage/ringStore.js';
@@ -219,6 +220,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
   const ice = new IceServers(config.turn, log);
+  // Cluster: calls ring the invitees' devices on every node.
+  const clusterCalls = cluster ? new ClusterCalls(cluster, log) : null;
   const calls = new CallService({
     rooms,
     store: ringStore,
@@ -228,7 +231,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     nodeId: config.nodeId,
     log,
     iceServers: (userId) => (ice.configured ? ice.forUser(userId).ice_servers : null),
+    ...(clusterCalls ? { network: clusterCalls } : {}),
   });
+  clusterCalls?.attach(calls);
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
   deliverer?.registerMetrics(metrics.registry);
@@ -295,7 +300,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     recording,
     live,
     calls,
-    ...(cluster ? { cluster: cluster.relay } : {}),
+    ...(cluster && clusterCalls
+      ? {
+          cluster: cluster.relay,
+          callRouter: {
+            acceptElsewhere: cluster.relay.acceptElsewhere.bind(cluster.relay),
+            declineElsewhere: clusterCalls.declineElsewhere.bind(clusterCalls),
+          },
+        }
+      : {}),
   };
   cluster?.relay.attach(hubContext);
   cluster?.wire({ rooms, calls: store, control: controlStore, events, recordings: recording, live });

@@ -107,9 +107,9 @@ export const callHandlers: CallHandlers = {
     const identity = identityOf(session);
     const service = calls(ctx);
     freeForACall(session);
-    const device = session.callDevice;
-    if (!device) throw new AppError('unavailable', 'this connection does not take calls on this node');
-    const room = service.accepting(identity.user_id, payload.call_id, device);
+    // Cluster: a call that rings from another node is answered there, through this node.
+    if (!service.has(payload.call_id) && ctx.callRouter && (await ctx.callRouter.acceptElsewhere(session, payload, id))) return;
+    const room = service.accepting(identity.user_id, payload.call_id, session.callDeviceId);
     try {
       await enterCallRoom(session, ctx, room, callIdentity(identity, 'speaker'), payload.display_name, id);
     } catch (err) {
@@ -121,7 +121,12 @@ export const callHandlers: CallHandlers = {
 
   async 'call-decline'(session, ctx, payload) {
     const identity = identityOf(session);
-    await calls(ctx).decline({ user_id: identity.user_id, display_name: identity.name }, payload.call_id, payload.reason ?? 'declined');
+    const by = { user_id: identity.user_id, display_name: identity.name };
+    const reason = payload.reason ?? 'declined';
+    const service = calls(ctx);
+    if (!service.has(payload.call_id) && ctx.callRouter && (await ctx.callRouter.declineElsewhere(payload.call_id, by, reason)))
+      return EMPTY;
+    await service.decline(by, payload.call_id, reason);
     return EMPTY;
   },
 

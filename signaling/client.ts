@@ -28,6 +28,8 @@ export interface Client extends ParticipantSink {
   cancelJoin: (() => void) | null;
   /** How calls reach this connection once it is authenticated here (null before, and for relayed connections). */
   readonly callDevice: CallDevice | null;
+  /** The calling device this connection is: its own, or (relayed from another node) the edge's. */
+  readonly callDeviceId: string | null;
   /** Cluster: set while this connection's room lives on another node. */
   relay: SessionRelay | null;
   authenticate(token: string): Promise<Identity>;

@@ -15,6 +15,7 @@ import { AppError } from '../server/kernel/errors.js';
 import type { Logger } from '../server/kernel/logger.js';
 import type { BusRequest, ClusterBus, RelayFrame } from '../server/edges/cluster/busCatalog.js';
 import type { RoomDirectory } from '../server/domain/rooms/roomDirectory.js';
+import { callRoomName } from '../server/domain/calls/call.js';
 import type { LeaveReason } from './protocol/protocol.js';
 import { CloseCode, encode, type ClientPayloads, type ReconnectReason } from './protocol/protocol.js';
 import type { HubContext, JoinRouter } from './hubContext.js';
@@ -183,9 +184,8 @@ export class ClusterRelay implements JoinRouter {
     for (let attempt = 0; ; attempt++) {
       const owner = await this.cluster.directory.locate(payload.room);
       if (owner === this.nodeId) return false;
-      const link = new EdgeLink(this, session, owner, `${this.nodeId}/${randomBytes(9).toString('base64url')}`);
       try {
-        await this.cluster.bus.request(owner, 'relay.open', { link: link.id, identity, ip: session.clientIp });
+        await this.relayFirst(session, owner, { type: 'join', ...(id !== undefined ? { id } : {}), payload });
       } catch (err) {
         // The owner died and its lease has not run out yet: free the room and place it again.
         if (attempt < 2 && err instanceof AppError && err.code === 'unavailable' && (await this.cluster.confirmGone(owner))) {
@@ -194,19 +194,42 @@ export class ClusterRelay implements JoinRouter {
         }
         throw err;
       }
-      if (session.closed) {
-        this.cluster.bus.send(owner, 'relay.gone', { link: link.id });
-        return true;
-      }
-      this.edgeLinks.set(link.id, link);
-      session.relay = link;
-      this.cluster.bus.send(
-        owner,
-        'relay.in',
-        frame(link.id, JSON.stringify({ type: 'join', ...(id !== undefined ? { id } : {}), payload })),
-      );
       return true;
     }
+  }
+
+  /**
+   * Calls: an accept of a call that rings from another node goes to that
+   * node (where its room is) over a link, as a join does; `joined` comes back
+   * through it. False when the call's room runs here or nowhere.
+   */
+  async acceptElsewhere(session: Client, payload: ClientPayloads['call-accept'], id: string | undefined): Promise<boolean> {
+    const owner = await this.cluster.directory.owner(callRoomName(payload.call_id));
+    if (owner === null || owner === this.nodeId) return false;
+    await this.relayFirst(session, owner, { type: 'call-accept', ...(id !== undefined ? { id } : {}), payload });
+    return true;
+  }
+
+  /** Opens a link for the client to `owner` and sends its first message there (its room's requests follow it). */
+  private async relayFirst(
+    session: Client,
+    owner: string,
+    first: { type: 'join' | 'call-accept'; id?: string; payload: unknown },
+  ): Promise<void> {
+    const link = new EdgeLink(this, session, owner, `${this.nodeId}/${randomBytes(9).toString('base64url')}`);
+    await this.cluster.bus.request(owner, 'relay.open', {
+      link: link.id,
+      identity: identityOf(session),
+      ip: session.clientIp,
+      device: session.callDeviceId,
+    });
+    if (session.closed) {
+      this.cluster.bus.send(owner, 'relay.gone', { link: link.id });
+      return;
+    }
+    this.edgeLinks.set(link.id, link);
+    session.relay = link;
+    this.cluster.bus.send(owner, 'relay.in', frame(link.id, JSON.stringify(first)));
   }
 
   /** The client is out of the room on the owner: its next join is this node's to route. */
@@ -247,6 +270,7 @@ export class ClusterRelay implements JoinRouter {
     const socket = new RelaySocket(this.cluster.bus, edge, p.link);
     const session = new RemoteSession(socket, p.ip, this.ctx);
     session.adoptIdentity(p.identity);
+    session.relayedDeviceId = p.device ?? null;
     socket.onClose = () => {
       this.remotes.delete(p.link);
       session.onClosed();

@@ -9,7 +9,7 @@ import type { IceServers } from '../server/edges/auth/turnCredentials.js';
 import type { RecordingService } from '../server/domain/recordings/recordingService.js';
 import type { LiveService } from '../server/domain/live/liveService.js';
 import type { CallService } from '../server/domain/calls/callService.js';
-import type { ClientPayloads } from './protocol/protocol.js';
+import type { CallDeclineReason, CallParty, ClientPayloads } from './protocol/protocol.js';
 import type { Client } from './client.js';
 
 /**
@@ -19,6 +19,14 @@ import type { Client } from './client.js';
 export interface JoinRouter {
   /** Handles a join whose room runs on another node (true), or leaves it to the local rooms domain (false). */
   joinElsewhere(client: Client, payload: ClientPayloads['join'], id: string | undefined): Promise<boolean>;
+}
+
+/** Cluster: answers to calls that ring from another node go to that node (the cluster edge implements it). */
+export interface CallRouter {
+  /** Relays the accept (and so the call's room) to the call's node (true), or leaves it to this node (false). */
+  acceptElsewhere(client: Client, payload: ClientPayloads['call-accept'], id: string | undefined): Promise<boolean>;
+  /** Passes the decline to the call's node (true), or leaves it to this node (false). */
+  declineElsewhere(callId: string, by: CallParty, reason: CallDeclineReason): Promise<boolean>;
 }
 
 /** What message handlers may use: the layers below signaling, nothing of the socket. */
@@ -39,6 +47,8 @@ export interface HubContext {
   log: Logger;
   /** Calls: ringing users (absent in signaling-only tests). */
   calls?: CallService;
+  /** Cluster: calls of other nodes (absent on a single node). */
+  callRouter?: CallRouter;
   /** Recording: start/stop by hosts and moderators; absent without an SFU. */
   recording?: RecordingService;
 }

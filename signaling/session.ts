@@ -1,6 +1,7 @@
 // One WebSocket connection: parsing, validation, auth gate, rate limit,
 // in-order processing, and the way back to the client (with backpressure).
 
+import { randomUUID } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import type { Participant } from '../server/domain/rooms/participant.js';
 import type { CallDevice } from '../server/domain/calls/presence.js';
@@ -46,6 +47,8 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
   /** Cluster: set while this connection's room lives on another node. */
   relay: SessionRelay | null = null;
   callDevice: CallDevice | null = null;
+  /** Cluster: the device id of the client on the edge node, for a relayed connection. */
+  relayedDeviceId: string | null = null;
   /** Called once when the connection first has an identity (the hub stops counting it as unauthenticated). */
   onAuthenticated: (() => void) | null = null;
 
@@ -91,12 +94,17 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
   private reachable(identity: Identity): void {
     if (!this.ctx.calls) return;
     const device: CallDevice = {
+      id: randomUUID(),
       userId: identity.user_id,
       send: (encoded) => this.send(encoded),
       room: () => this.participant?.roomName ?? (this.joining || this.relay ? 'elsewhere' : null),
     };
     this.callDevice = device;
     this.ctx.calls.presence.add(device);
+  }
+
+  get callDeviceId(): string | null {
+    return this.callDevice?.id ?? this.relayedDeviceId;
   }
 
   /** What `auth` acks and `authenticated` carries: the identity and this user's STUN/TURN servers (when the node has any). */

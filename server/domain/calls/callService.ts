@@ -18,6 +18,7 @@ import {
   type IceServer,
   type Identity,
   type ServerMessage,
+  type ServerPayloads,
 } from '../../../signaling/protocol/protocol.js';
 import { AppError } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
@@ -28,7 +29,8 @@ import type { RoomService } from '../rooms/roomService.js';
 import { callRoomName, newInvitee, type ApiCallRequest, type Call, type CallsConfig, type Invitee, type OpenedCall } from './call.js';
 import { CallHistory, type CallJson } from './callHistory.js';
 import { InviteLimits, ringingOutcome } from './inviteRules.js';
-import type { CallDevice, Presence } from './presence.js';
+import type { CallNetwork } from './callNetwork.js';
+import type { Presence } from './presence.js';
 
 export interface CallServiceDeps {
   rooms: RoomService;
@@ -40,6 +42,8 @@ export interface CallServiceDeps {
   log: Logger;
   /** The STUN/TURN servers (with fresh credentials) a user's call-incoming carries; null or absent: none. */
   iceServers?: (userId: string) => IceServer[] | null;
+  /** Cluster: the users' devices on other nodes; absent on a single node. */
+  network?: CallNetwork;
 }
 
 export class CallService {
@@ -58,6 +62,7 @@ export class CallService {
   private readonly nodeId: string;
   private readonly log: Logger;
   private readonly iceServers: (userId: string) => IceServer[] | null;
+  private readonly network: CallNetwork | null;
 
   constructor(deps: CallServiceDeps) {
     ({
@@ -70,6 +75,7 @@ export class CallService {
       log: this.log,
     } = deps);
     this.iceServers = deps.iceServers ?? (() => null);
+    this.network = deps.network ?? null;
     this.inviteLimits = new InviteLimits(this.config.invitesPerMinute);
     this.records = new CallHistory(this.store, this.log);
     this.rooms.observer.on('event', (event) => this.onRoomEvent(event));
@@ -79,6 +85,25 @@ export class CallService {
     let n = 0;
     for (const c of this.calls.values()) for (const i of c.invitees.values()) if (i.status === 'ringing') n++;
     return n;
+  }
+
+  /** The call rings or runs on this node. */
+  has(callId: string): boolean {
+    return this.calls.has(callId);
+  }
+
+  /** Rings the user's devices on this node (for a call here or, in a cluster, on another node). */
+  ringHere(userId: string, incoming: ServerPayloads['call-incoming']): { devices: number; busy: boolean } {
+    const devices = this.presence.devices(userId);
+    const busy = this.presence.busy(userId);
+    const encoded = encode({ type: 'call-incoming', payload: { ...incoming, busy: incoming.busy || busy } });
+    for (const d of devices) d.send(encoded);
+    return { devices: devices.length, busy };
+  }
+
+  /** Sends to the user's devices on this node, but `exceptDevice`. */
+  deliverHere(userId: string, encoded: string, exceptDevice: string | null): void {
+    for (const d of this.presence.devices(userId)) if (d.id !== exceptDevice) d.send(encoded);
   }
 
   /** Checks and stores a new call; the caller enters its room next, then `ring` starts the ringing. */
@@ -152,32 +177,30 @@ export class CallService {
       invitee.expiresAt = expiresAt;
       invitee.timer = setTimeout(() => void this.missed(call, invitee), this.config.ringSeconds * 1000);
       invitee.timer.unref();
-      const devices = this.presence.devices(invitee.userId);
-      const busy = this.presence.busy(invitee.userId);
       const ice = this.iceServers(invitee.userId);
-      const incoming = encode({
-        type: 'call-incoming',
-        payload: {
-          call_id: call.id,
-          room: call.room,
-          from: call.from,
-          media: call.media,
-          invited,
-          expires_at: expiresAt,
-          busy,
-          ...(ice ? { ice_servers: ice } : {}),
-        },
-      });
-      for (const d of devices) d.send(incoming);
+      const payload: ServerPayloads['call-incoming'] = {
+        call_id: call.id,
+        room: call.room,
+        from: call.from,
+        media: call.media,
+        invited,
+        expires_at: expiresAt,
+        busy: this.presence.busy(invitee.userId),
+        ...(ice ? { ice_servers: ice } : {}),
+      };
+      const here = this.ringHere(invitee.userId, payload);
       stored.push(
-        this.emit('call_ringing', call, {
-          user_id: invitee.userId,
-          from: call.from,
-          media: call.media,
-          devices: devices.length,
-          busy,
-          expires_at: new Date(expiresAt).toISOString(),
-        }),
+        (async () => {
+          const there = (await this.network?.ring(invitee.userId, payload)) ?? { devices: 0, busy: false };
+          await this.emit('call_ringing', call, {
+            user_id: invitee.userId,
+            from: call.from,
+            media: call.media,
+            devices: here.devices + there.devices,
+            busy: here.busy || there.busy,
+            expires_at: new Date(expiresAt).toISOString(),
+          });
+        })(),
       );
     }
     await Promise.all(stored); // the invite is acknowledged once its webhooks are stored
@@ -211,14 +234,15 @@ export class CallService {
    * An invitee's device answers: its ringing stops everywhere else at once.
    * Returns the room to join; `accepted` or `acceptFailed` follows.
    */
-  accepting(userId: string, callId: string, device: CallDevice): string {
+  accepting(userId: string, callId: string, deviceId: string | null): string {
     const { call, invitee } = this.invitation(userId, callId);
     if (invitee.status === 'accepted' || invitee.status === 'accepting') throw new AppError('conflict', 'this call was already answered');
     if (invitee.status !== 'ringing') throw new AppError('conflict', `this invitation is ${invitee.status}`);
     invitee.status = 'accepting';
     this.stopTimer(invitee);
     const elsewhere = encode({ type: 'call-answered-elsewhere', payload: { call_id: call.id } });
-    for (const d of this.presence.devices(userId)) if (d !== device) d.send(elsewhere);
+    this.deliverHere(userId, elsewhere, deviceId);
+    this.network?.deliver(userId, elsewhere, deviceId);
     return call.room;
   }
 
@@ -393,7 +417,8 @@ export class CallService {
 
   private toDevices(userId: string, message: ServerMessage): void {
     const encoded = encode(message);
-    for (const d of this.presence.devices(userId)) d.send(encoded);
+    this.deliverHere(userId, encoded, null);
+    this.network?.deliver(userId, encoded, null);
   }
 
   /** To everyone in the call's room (but `except`'s devices). */

@@ -2,6 +2,8 @@
 // user may have several devices (connections); a call rings all of them.
 
 export interface CallDevice {
+  /** Unique in the cluster: a device answering on one node is told apart from the user's others. */
+  readonly id: string;
   readonly userId: string;
   /** Sends one encoded server message. */
   send(encoded: string): void;

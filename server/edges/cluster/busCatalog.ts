@@ -5,9 +5,9 @@
 // (sfu/cascade/wire.ts); app.ts adds them to the node's bus, so neither side
 // imports the other. docs/cluster.md has the table.
 
-import type { Identity } from '../../../signaling/protocol/protocol.js';
+import type { CallDeclineReason, CallParty, Identity, ServerPayloads } from '../../../signaling/protocol/protocol.js';
 import type { RoomLiveState } from '../../domain/rooms/room.js';
-import type { Method, NodeBus, OneWay, SendMethodOf } from './nodeBus.js';
+import type { Call, Method, NodeBus, OneWay, SendMethodOf } from './nodeBus.js';
 
 /**
  * A relayed client message, one way (relay.in: edge -> owner; relay.out:
@@ -23,7 +23,7 @@ export type Empty = Record<string, never>;
 /** The relay between a client's node (edge) and its room's node (owner): signaling/clusterRelay.ts. */
 export interface RelayMethods {
   /** Edge -> owner: a client of the edge joins a room of the owner; the owner opens a session for the link. */
-  'relay.open': { request: { link: string; identity: Identity; ip: string | null }; reply: Empty };
+  'relay.open': { request: { link: string; identity: Identity; ip: string | null; device?: string | null }; reply: Empty };
   /** Edge -> owner, one-way: a client message (validated on the edge) for the link's session. */
   'relay.in': OneWay<RelayFrame>;
   /** Edge -> owner: the client's leave message (its text); answered once the leave is done. */
@@ -48,8 +48,18 @@ export interface ClusterMethods {
   'cluster.drain': { request: Empty; reply: { draining: true } };
 }
 
+/** Calls whose callee's devices are on other nodes: server/edges/cluster/clusterCalls.ts. */
+export interface CallMethods {
+  /** The call's node -> every other node: ring the user's devices there; how many rang, is one busy? */
+  'calls.ring': Call<{ user_id: string; incoming: ServerPayloads['call-incoming'] }, { devices: number; busy: boolean }>;
+  /** The call's node -> every other node, one-way: a message for the user's devices there (but one). */
+  'calls.deliver': OneWay<{ user_id: string; text: string; except_device: string | null }>;
+  /** A device's node -> the call's node: the user declines. */
+  'calls.decline': Call<{ call_id: string; by: CallParty; reason: CallDeclineReason }, Empty>;
+}
+
 /** The node bus's catalog, as far as the cluster edge speaks it. */
-export type BusMethods = RelayMethods & ClusterMethods;
+export type BusMethods = RelayMethods & ClusterMethods & CallMethods;
 export type BusMethod = Method<BusMethods>;
 /** Any method may be requested (one without a reply resolves once handled: an acknowledgement). */
 export type RequestMethod = BusMethod;
