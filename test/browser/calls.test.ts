@@ -158,7 +158,8 @@ const selectedPair = (page: Page) =>
   harness(page, async (t) => {
     const pc = t.call?.peerConnection;
     if (!pc) return null;
-    const stats = [...(await pc.getStats()).values()] as Array<Record<string, unknown>>;
+    const stats: Array<Record<string, unknown>> = [];
+    (await pc.getStats()).forEach((s: Record<string, unknown>) => stats.push(s));
     const transport = stats.find((s) => s['type'] === 'transport');
     const pair = stats.find((s) => s['id'] === transport?.['selectedCandidatePairId']);
     const local = stats.find((s) => s['id'] === pair?.['localCandidateId']);
