@@ -45,6 +45,10 @@ type IdentityWithIce = Identity & { ice_servers?: RTCIceServer[] };
 
 /** How long a peer-to-peer link whose tracks the SFU has not replaced yet is kept after the call moved. */
 const MAKE_BEFORE_BREAK_MS = 8000;
+/** How long an SFU track that replaces a peer-to-peer one may take to bring media before it is announced anyway. */
+const REPLACE_WAIT_MS = 4000;
+/** How long the link stays up once the SFU replaced all its tracks here: the other side may still be switching. */
+const LINGER_MS = 2000;
 
 const SOURCE_OF: Record<MediaKind, 'mic' | 'camera'> = { audio: 'mic', video: 'camera' };
 
@@ -57,6 +61,8 @@ export class CallManager implements CallActions {
   readonly p2pTracks = new Map<string, RemoteTrack>();
 
   private link: PeerLink | null = null;
+  /** SFU tracks waiting for their media before they replace peer-to-peer ones. */
+  private readonly pendingSfu = new Set<RemoteTrack>();
   private linkCloseTimer: ReturnType<typeof setTimeout> | undefined;
   private recording = false;
   private live = false;
@@ -281,18 +287,44 @@ export class CallManager implements CallActions {
   }
 
   /**
-   * An SFU track is about to be announced: the peer-to-peer track of the same
-   * participant and kind is announced removed first (so an app keyed by
-   * participant and source swaps one for the other), and once nothing comes
-   * peer-to-peer any more the link is closed.
+   * The media session is about to announce an SFU track. When it replaces a
+   * peer-to-peer track (same participant and kind), the manager announces it
+   * itself once its media flows (first decoded frame or audio packet, at most
+   * REPLACE_WAIT_MS), right after announcing the peer-to-peer one removed: an
+   * app keyed by participant and source swaps one for the other with no gap.
+   * Returns true when it took the announcement over.
    */
-  beforeSfuTrack(remote: RemoteTrack): void {
-    for (const old of [...this.p2pTracks.values()]) {
-      if (old.participantId !== remote.participantId || old.kind !== remote.kind) continue;
-      this.p2pTracks.delete(old.producerId);
-      this.host.emit('track-removed', old);
-    }
-    if (this.p2pTracks.size === 0 && this.active?.mediaMode === 'sfu') this.closeLink();
+  replaceWhenFlowing(remote: RemoteTrack, announce: () => void): boolean {
+    const old = this.p2pTrackFor(remote);
+    if (!old) return false;
+    this.pendingSfu.add(remote);
+    void (async () => {
+      const deadline = Date.now() + REPLACE_WAIT_MS;
+      while (Date.now() < deadline && this.pendingSfu.has(remote) && !(await flowing(remote))) await sleep(100);
+      if (!this.pendingSfu.delete(remote)) return; // removed meanwhile
+      const current = this.p2pTrackFor(remote);
+      if (current) {
+        this.p2pTracks.delete(current.producerId);
+        this.host.emit('track-removed', current);
+      }
+      announce();
+      // Nothing comes peer-to-peer any more: close the link soon (the other side may still be switching over).
+      if (this.p2pTracks.size === 0 && this.active?.mediaMode === 'sfu' && this.link) {
+        clearTimeout(this.linkCloseTimer);
+        this.linkCloseTimer = setTimeout(() => this.closeLink(), LINGER_MS);
+      }
+    })();
+    return true;
+  }
+
+  /** The media session removes an SFU track: true when it was never announced (so nor is its removal). */
+  dropPending(remote: RemoteTrack): boolean {
+    return this.pendingSfu.delete(remote);
+  }
+
+  private p2pTrackFor(remote: RemoteTrack): RemoteTrack | undefined {
+    for (const t of this.p2pTracks.values()) if (t.participantId === remote.participantId && t.kind === remote.kind) return t;
+    return undefined;
   }
 
   /** Out of the room (left, kicked, the call or connection ended): the call is over here. */
@@ -430,6 +462,7 @@ export class CallManager implements CallActions {
     call.endReason = reason;
     if (this.active === call) {
       this.active = null;
+      this.pendingSfu.clear();
       this.closeLink();
       for (const t of call.localTracks) t.stop();
     }
@@ -446,4 +479,22 @@ async function capture(audio: boolean | MediaTrackConstraints, video: boolean | 
     video: video ? (video === true ? DEFAULT_VIDEO : video) : false,
   });
   return stream.getTracks();
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Media arrives on a received track: a decoded video frame, or audio packets. */
+async function flowing(remote: RemoteTrack): Promise<boolean> {
+  const receiver = remote.receiver;
+  if (!receiver || remote.track.readyState === 'ended') return true; // nothing to wait for
+  try {
+    let ok = false;
+    (await receiver.getStats()).forEach((s: { type: string; framesDecoded?: number; packetsReceived?: number }) => {
+      if (s.type !== 'inbound-rtp') return;
+      if (remote.kind === 'video' ? (s.framesDecoded ?? 0) > 0 : (s.packetsReceived ?? 0) > 0) ok = true;
+    });
+    return ok;
+  } catch {
+    return true;
+  }
 }

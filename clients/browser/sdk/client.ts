@@ -53,9 +53,10 @@ export class SwitchboardClient extends RoomControlRequests {
     });
     const emit: EmitSdkEvent = (type, payload) => this.emit(type, payload);
     this.roomMirror = new RoomMirror(emit);
-    // An SFU track replacing a call's peer-to-peer one: the old one is announced removed first.
+    // An SFU track that replaces a call's peer-to-peer one is announced by the call manager once its media flows.
     const mediaEmit: EmitSdkEvent = (type, payload) => {
-      if (type === 'track-added') this.calls.beforeSfuTrack(payload as RemoteTrack);
+      if (type === 'track-added' && this.calls.replaceWhenFlowing(payload as RemoteTrack, () => this.emit(type, payload))) return;
+      if (type === 'track-removed' && this.calls.dropPending(payload as RemoteTrack)) return;
       this.emit(type, payload);
     };
     this.media = new MediaSession(this.signaling, this.roomMirror, opts, mediaEmit);
