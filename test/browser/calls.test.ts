@@ -89,7 +89,16 @@ async function clientPage(ctx: Ctx, user: string): Promise<Page> {
       (window as unknown as { t: Harness }).t = t;
       const watch = (call: PageCall) => {
         t.call = call;
-        for (const type of ['call-accepted', 'call-declined', 'call-missed', 'call-cancelled', 'call-ended', 'media-mode', 'hold', 'status']) {
+        for (const type of [
+          'call-accepted',
+          'call-declined',
+          'call-missed',
+          'call-cancelled',
+          'call-ended',
+          'media-mode',
+          'hold',
+          'status',
+        ]) {
           call.on(type, (p) => t.log.push(`${type} ${JSON.stringify(p)}`));
         }
       };
@@ -126,7 +135,7 @@ async function clientPage(ctx: Ctx, user: string): Promise<Page> {
 }
 
 function harness<T>(page: Page, fn: (t: Harness) => T | Promise<T>): Promise<T> {
-  return page.evaluate(`(${fn.toString()})(window.t)`) as Promise<T>;
+  return page.evaluate<T>(`(${fn.toString()})(window.t)`);
 }
 
 async function placeCall(page: Page, to: string[], media: string): Promise<string> {
@@ -190,7 +199,11 @@ test('a 1:1 call goes peer-to-peer, holds, dials, then moves to the SFU when a t
   }
   const ids = await Promise.all([a, b].map((p) => harness(p, (t) => t.sb.participantId ?? '')));
   const [aliceId, bobId] = ids as [string, string];
-  await eventually(async () => (await frameCount(a, bobId, 'p2p')) > 10 && (await frameCount(b, aliceId, 'p2p')) > 10, 15_000, 'P2P video both ways');
+  await eventually(
+    async () => (await frameCount(a, bobId, 'p2p')) > 10 && (await frameCount(b, aliceId, 'p2p')) > 10,
+    15_000,
+    'P2P video both ways',
+  );
 
   // Peer-to-peer over loopback host candidates; nothing on the SFU.
   for (const page of [a, b]) {
@@ -216,7 +229,7 @@ test('a 1:1 call goes peer-to-peer, holds, dials, then moves to the SFU when a t
   // DTMF on a P2P call: RFC 4733 events from the audio sender.
   const how = await harness(a, async (t) => {
     const sender = t.call?.peerConnection?.getSenders().find((s) => s.track?.kind === 'audio');
-    sender?.dtmf?.addEventListener('tonechange', (e) => t.tones.push((e as RTCDTMFToneChangeEvent).tone));
+    sender?.dtmf?.addEventListener('tonechange', (e) => t.tones.push(e.tone));
     return t.call?.sendDtmf('12#');
   });
   assert.is(how, 'rtp');
@@ -238,7 +251,8 @@ test('a 1:1 call goes peer-to-peer, holds, dials, then moves to the SFU when a t
     'Alice and Bob decode each other through the SFU',
   );
   await eventually(
-    async () => (await frameCount(c, aliceId, 'sfu')) > 10 && (await frameCount(c, bobId, 'sfu')) > 10 && (await frameCount(a, carolId, 'sfu')) > 10,
+    async () =>
+      (await frameCount(c, aliceId, 'sfu')) > 10 && (await frameCount(c, bobId, 'sfu')) > 10 && (await frameCount(a, carolId, 'sfu')) > 10,
     20_000,
     'Carol decodes both, Alice decodes Carol',
   );

@@ -126,7 +126,6 @@ export class Call extends Emitter<CallEvents> {
     this.group = init.invited.length > 1;
   }
 
-
   /** Another participant has put the call on hold. */
   get remoteOnHold(): boolean {
     return this.actions.remoteOnHold(this);

@@ -234,8 +234,10 @@ export class CallManager implements CallActions {
         return;
       }
       case 'call-declined':
+        this.find(m.payload.call_id)?.fire('call-declined', m.payload);
+        return;
       case 'call-missed':
-        this.find(m.payload.call_id)?.fire(m.type, m.payload as never);
+        this.find(m.payload.call_id)?.fire('call-missed', m.payload);
         return;
       case 'call-cancelled':
       case 'call-answered-elsewhere': {
@@ -373,7 +375,8 @@ export class CallManager implements CallActions {
 
   private openLink(call: Call, peer: string, offerer: boolean): void {
     const { opts } = this.host;
-    const iceServers = (this.host.identity() as IdentityWithIce | null)?.ice_servers ?? opts.iceServers ?? [];
+    const identity: IdentityWithIce | null = this.host.identity();
+    const iceServers = identity?.ice_servers ?? opts.iceServers ?? [];
     const link = new PeerLink(this.host.signaling, peer, offerer, call.localTracks, {
       iceServers,
       disconnectedGraceMs: opts.p2pDisconnectedGraceMs ?? 3000,

@@ -24,7 +24,10 @@ export interface PeerLinkOptions {
   connectTimeoutMs: number;
 }
 
-export type RelayMessage = { type: 'offer'; payload: ServerPayloads['offer'] } | { type: 'answer'; payload: ServerPayloads['answer'] } | { type: 'ice-candidate'; payload: ServerPayloads['ice-candidate'] };
+export type RelayMessage =
+  | { type: 'offer'; payload: ServerPayloads['offer'] }
+  | { type: 'answer'; payload: ServerPayloads['answer'] }
+  | { type: 'ice-candidate'; payload: ServerPayloads['ice-candidate'] };
 
 export class PeerLink extends Emitter<PeerLinkEvents> {
   readonly pc: RTCPeerConnection;
