@@ -303,4 +303,30 @@ test('decline and cancel through the call API', async (ctx) => {
   assert.is(await harness(a, (t) => ({ status: t.call?.status, room: t.sb.room })).then((s) => `${s.status} ${s.room}`), 'ended null');
 });
 
+test('the demo: go online, call a user id, answer from the dialog, hold, dial, hang up', async (ctx) => {
+  const open = async (user: string) => {
+    const page = await ctx.browser.newPage({ viewport: { width: 1000, height: 800 } });
+    ctx.pages.push(page);
+    const token = await ctx.srv.mint({ userId: user, name: user });
+    await page.goto(`${ctx.srv.url}/?token=${encodeURIComponent(token)}`);
+    await page.getByRole('button', { name: 'Go online for calls' }).click();
+    await page.getByText(`Online as ${user}`).waitFor({ timeout: 10_000 });
+    return page;
+  };
+  const [a, b] = await Promise.all([open('demo-alice'), open('demo-bob')]);
+  await a.getByLabel('User id to call').fill('demo-bob');
+  await a.getByRole('button', { name: 'Call', exact: true }).click();
+  await b.getByRole('dialog', { name: 'Incoming call' }).waitFor({ timeout: 10_000 });
+  await b.getByRole('button', { name: 'Accept' }).click();
+  for (const page of [a, b]) await page.getByRole('status').filter({ hasText: 'peer-to-peer' }).waitFor({ timeout: 15_000 });
+  await a.getByRole('button', { name: 'Hold' }).click();
+  await b.getByRole('status').filter({ hasText: 'put you on hold' }).waitFor({ timeout: 5000 });
+  await a.getByRole('button', { name: 'Resume' }).click();
+  await a.getByRole('button', { name: 'Dial 5' }).click();
+  await a.getByText('DTMF sent: 5 (RFC 4733 in the audio)').waitFor({ state: 'attached', timeout: 5000 }); // in the collapsed event log
+  assert.match((await a.locator('#call-timer').textContent()) ?? '', /^0:0\d$/);
+  await b.getByRole('button', { name: 'Hang up' }).click();
+  await a.getByRole('button', { name: 'Call', exact: true }).waitFor({ timeout: 5000 }); // back to the dial form
+});
+
 test.run();
