@@ -99,7 +99,7 @@ async function clientPage(ctx: Ctx, user: string): Promise<Page> {
           'hold',
           'status',
         ]) {
-          call.on(type, (p) => t.log.push(`${type} ${JSON.stringify(p)}`));
+          call.on(type, (p) => t.log.push(`${type} ${JSON.stringify(p)} @${Date.now()}`));
         }
       };
       sb.on('incoming-call', (call: PageCall) => {
@@ -275,6 +275,35 @@ test('a 1:1 call goes peer-to-peer, holds, dials, then moves to the SFU when a t
   await harness(b, (t) => t.call?.hangup());
   assert.is(await harness(b, (t) => t.call?.status), 'ended');
   assert.is(await harness(a, (t) => t.call?.status), 'active');
+});
+
+test('a broken peer-to-peer connection moves the call to the SFU on both sides', async (ctx) => {
+  const [a, b] = await Promise.all([clientPage(ctx, 'ice-alice'), clientPage(ctx, 'ice-bob')]);
+  const callId = await placeCall(a, ['ice-bob'], 'video');
+  await waitIncoming(b, callId);
+  await harness(b, (t) => t.incoming[0].accept());
+  for (const page of [a, b]) {
+    await page.waitForFunction(() => (window as unknown as { t: Harness }).t.call?.mediaMode === 'p2p', undefined, { timeout: 15_000 });
+  }
+  const [aliceId, bobId] = (await Promise.all([a, b].map((p) => harness(p, (t) => t.sb.participantId ?? '')))) as [string, string];
+  await eventually(async () => (await frameCount(a, bobId, 'p2p')) > 5, 15_000, 'P2P video');
+  // Bob's side of the connection dies without a word (as when a network path goes away): Alice receives
+  // nothing for p2pStallMs (before ICE even notices) and moves; Bob follows when she publishes on the SFU.
+  const broken = Date.now();
+  await harness(b, (t) => t.call?.peerConnection?.close());
+  for (const page of [a, b]) {
+    await page.waitForFunction(() => (window as unknown as { t: Harness }).t.call?.mediaMode === 'sfu', undefined, { timeout: 15_000 });
+  }
+  const reasons = await Promise.all([a, b].map((p) => harness(p, (t) => t.log.filter((l) => l.startsWith('media-mode')).join(' '))));
+  assert.match(reasons[0], /p2p-(media-stalled|ice-disconnected|ice-failed)/);
+  assert.match(reasons[1], /sfu-publisher/);
+  await eventually(
+    async () => (await frameCount(a, bobId, 'sfu')) > 5 && (await frameCount(b, aliceId, 'sfu')) > 5,
+    20_000,
+    'video both ways through the SFU',
+  );
+  const gap = await switchGap(a, bobId, broken, Date.now());
+  console.log(`  P2P -> SFU after a broken connection: Alice decodes Bob again ${gap.firstSfuMs} ms after the break`);
 });
 
 test('decline and cancel through the call API', async (ctx) => {

@@ -22,6 +22,13 @@ export interface PeerLinkOptions {
   disconnectedGraceMs: number;
   /** How long the first connection may take. */
   connectTimeoutMs: number;
+  /**
+   * How long received media may stop before the link counts as failed (ICE
+   * itself notices a dead path only after 5-6 s); 0 = off.
+   */
+  stallMs: number;
+  /** The remote is on hold (sends nothing on purpose): no stall then. */
+  remoteHeld: () => boolean;
 }
 
 export type RelayMessage =
@@ -41,6 +48,7 @@ export class PeerLink extends Emitter<PeerLinkEvents> {
   private pendingCandidates: RTCIceCandidateInit[] = [];
   private disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  private stallTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly signaling: Signaling,
@@ -66,6 +74,7 @@ export class PeerLink extends Emitter<PeerLinkEvents> {
     });
     this.pc.addEventListener('connectionstatechange', () => this.onConnectionState(opts.disconnectedGraceMs));
     this.connectTimer = setTimeout(() => this.fail('p2p-connect-timeout'), opts.connectTimeoutMs);
+    if (opts.stallMs > 0) this.watchStall(opts);
     if (offerer) {
       this.addTracks();
       this.enqueue(async () => {
@@ -125,6 +134,7 @@ export class PeerLink extends Emitter<PeerLinkEvents> {
     this.closed = true;
     clearTimeout(this.disconnectedTimer);
     clearTimeout(this.connectTimer);
+    clearInterval(this.stallTimer);
     this.pc.close();
   }
 
@@ -151,6 +161,30 @@ export class PeerLink extends Emitter<PeerLinkEvents> {
     } else if (state === 'disconnected' && this.disconnectedTimer === undefined) {
       this.disconnectedTimer = setTimeout(() => this.fail('p2p-ice-disconnected'), graceMs);
     }
+  }
+
+  /** Polls the bytes received: none for stallMs (while the remote is not on hold) = a dead path. */
+  private watchStall(opts: PeerLinkOptions): void {
+    let last = -1;
+    let since = Date.now();
+    this.stallTimer = setInterval(() => {
+      void this.pc.getStats().then(
+        (report) => {
+          let bytes = 0;
+          report.forEach((s: { type: string; bytesReceived?: number }) => {
+            if (s.type === 'inbound-rtp') bytes += s.bytesReceived ?? 0;
+          });
+          const now = Date.now();
+          if (bytes !== last || bytes === 0 || opts.remoteHeld()) {
+            last = bytes;
+            since = now;
+          } else if (now - since >= opts.stallMs) {
+            this.fail('p2p-media-stalled');
+          }
+        },
+        () => {},
+      );
+    }, 500);
   }
 
   private fail(reason: string): void {

@@ -33,6 +33,11 @@ export interface ClientOptions {
   p2pDisconnectedGraceMs?: number;
   /** Calls: how long a peer-to-peer connection may take to connect before the call moves to the SFU (default 10000 ms). */
   p2pConnectTimeoutMs?: number;
+  /**
+   * Calls: how long received peer-to-peer media may stop (the other side not on hold)
+   * before the call moves to the SFU (default 2000 ms; 0 = only ICE decides).
+   */
+  p2pStallMs?: number;
 }
 
 export type VideoCodec = 'VP8' | 'VP9' | 'H264';
