@@ -3,6 +3,7 @@
 // Query parameters prefill the form: ?server=ws://...&token=...&room=...&name=...
 
 import { SwitchboardClient, type LocalTrack, type ParticipantInfo, type Quality, type RemoteTrack } from '../sdk/index.js';
+import { attachPhone } from './phone.js';
 
 function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -41,6 +42,8 @@ const muteAllButton = el<HTMLButtonElement>('mute-all');
 const handList = el<HTMLOListElement>('hands');
 
 let client: SwitchboardClient | null = null;
+/** Online for calls (connected, rooms entered by calls) rather than joined to the form's room. */
+let online = false;
 
 // ---- form -------------------------------------------------------------------
 
@@ -55,6 +58,38 @@ form.addEventListener('submit', (ev) => {
   ev.preventDefault();
   void join();
 });
+
+el<HTMLButtonElement>('go-online').addEventListener('click', () => void goOnline());
+
+/** Connects without joining: this user can now call and be called (see phone.ts). */
+async function goOnline(): Promise<void> {
+  showError(null);
+  if (!form.reportValidity()) return;
+  joinButton.disabled = true;
+  const server = serverInput.value.trim();
+  localStorage.setItem('switchboard.server', server);
+  const c = new SwitchboardClient();
+  client = c;
+  online = true;
+  wire(c);
+  try {
+    await c.connect(server, tokenInput.value.trim());
+  } catch (err) {
+    showError(`Could not connect: ${String((err as Error).message ?? err)}`);
+    client = null;
+    online = false;
+    joinButton.disabled = false;
+    return;
+  }
+  form.hidden = true;
+  attachPhone(c, {
+    showError,
+    logEvent,
+    showSelf: (track) => {
+      if (c.participantId) setVideo(tileFor(c.participantId), track);
+    },
+  });
+}
 
 async function join(): Promise<void> {
   showError(null);
@@ -94,7 +129,10 @@ async function join(): Promise<void> {
 audioButton.addEventListener('click', () => void toggleMute('audio'));
 videoButton.addEventListener('click', () => void toggleMute('video'));
 screenButton.addEventListener('click', () => void toggleScreen());
-leaveButton.addEventListener('click', () => void leave());
+leaveButton.addEventListener('click', () => {
+  if (online && client?.activeCall) void client.activeCall.hangup();
+  else void leave();
+});
 handButton.addEventListener('click', () => void toggleHand());
 muteAllButton.addEventListener('click', () => void client?.muteAll().catch((err: Error) => showError(err.message)));
 
@@ -171,6 +209,7 @@ async function leave(): Promise<void> {
   const c = client;
   client = null;
   if (c) await c.disconnect();
+  online = false;
   tiles.replaceChildren();
   call.hidden = true;
   form.hidden = false;
@@ -200,13 +239,20 @@ function wire(c: SwitchboardClient): void {
   });
   c.on('room-joined', ({ participantId, roomState, rejoined }) => {
     logEvent(`${rejoined ? 'rejoined' : 'joined'} ${roomState.room} as ${participantId}`);
+    if (online) {
+      call.hidden = false; // a call's room: the same tiles
+      roomName.textContent = '';
+    }
     tiles.replaceChildren();
     for (const p of roomState.participants) renderParticipant(p);
     // After a rejoin the local tiles come back with local-track-added.
   });
   c.on('room-left', ({ reason }) => {
     logEvent(`left the room (${reason})`);
-    if (client === c && reason !== 'left') {
+    if (client === c && online) {
+      tiles.replaceChildren(); // the call is over; still online for the next one
+      call.hidden = true;
+    } else if (client === c && reason !== 'left') {
       showError(`Removed from the room: ${reason}`);
       void leave();
     }

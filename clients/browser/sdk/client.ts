@@ -12,6 +12,7 @@
 //   Transports           (transports.ts)   Device, send/recv transports, ICE restarts
 //   Signaling            (signaling.ts)    the WebSocket, requests and reconnects
 //   RoomControlRequests  (roomControl.ts)  hands, roles, moderation... (its base class)
+//   CallManager          (callManager.ts)  calls: ringing, peer-to-peer media, moving to the SFU
 
 import type { Device } from 'mediasoup-client/types';
 import type {
@@ -25,6 +26,8 @@ import type {
   Source,
   Track,
 } from '../../../signaling/protocol/protocol.js';
+import type { Call, CallOptions } from './call.js';
+import { CallManager } from './callManager.js';
 import { captureMedia, type CapturedTrack } from './capture.js';
 import { MediaSession } from './mediaSession.js';
 import { RoomControlRequests } from './roomControl.js';
@@ -38,6 +41,7 @@ export class SwitchboardClient extends RoomControlRequests {
 
   private readonly roomMirror: RoomMirror;
   private readonly media: MediaSession;
+  private readonly calls: CallManager;
   private joinOptions: JoinOptions = {};
 
   constructor(opts: ClientOptions = {}) {
@@ -49,7 +53,23 @@ export class SwitchboardClient extends RoomControlRequests {
     });
     const emit: EmitSdkEvent = (type, payload) => this.emit(type, payload);
     this.roomMirror = new RoomMirror(emit);
-    this.media = new MediaSession(this.signaling, this.roomMirror, opts, emit);
+    // An SFU track that replaces a call's peer-to-peer one is announced by the call manager once its media flows.
+    const mediaEmit: EmitSdkEvent = (type, payload) => {
+      if (type === 'track-added' && this.calls.replaceWhenFlowing(payload as RemoteTrack, () => this.emit(type, payload))) return;
+      if (type === 'track-removed' && this.calls.dropPending(payload as RemoteTrack)) return;
+      this.emit(type, payload);
+    };
+    this.media = new MediaSession(this.signaling, this.roomMirror, opts, mediaEmit);
+    this.calls = new CallManager({
+      signaling: this.signaling,
+      roomMirror: this.roomMirror,
+      media: this.media,
+      opts,
+      emit,
+      identity: () => this.identity,
+      enterRoom: (room, joined) => this.enterCallRoom(room, joined),
+      leave: () => this.leave(),
+    });
     this.signaling.on('message', (m) => this.onServerMessage(m.type, m.payload));
     this.signaling.on('state', (change) => {
       this.emit('connection-state', change);
@@ -98,9 +118,20 @@ export class SwitchboardClient extends RoomControlRequests {
     return this.media.localTracks;
   }
 
-  /** What this client receives, by producer id. */
+  /** What this client receives, by producer id (a call's peer-to-peer tracks included: `p2p-<participant>-<kind>`). */
   get remoteTracks(): Map<string, RemoteTrack> {
-    return this.media.remoteTracks;
+    if (this.calls.p2pTracks.size === 0) return this.media.remoteTracks;
+    return new Map<string, RemoteTrack>([...this.calls.p2pTracks, ...this.media.remoteTracks]);
+  }
+
+  /** The call this client is in (placed or answered), or null. */
+  get activeCall(): Call | null {
+    return this.calls.active;
+  }
+
+  /** Calls ringing on this device now. */
+  get incomingCalls(): Call[] {
+    return [...this.calls.ringing.values()];
   }
 
   get device(): Device | null {
@@ -139,6 +170,27 @@ export class SwitchboardClient extends RoomControlRequests {
     return joined;
   }
 
+  // ---- calls ------------------------------------------------------------------
+
+  /**
+   * Rings one user (a direct call: peer-to-peer media) or several (a group call: SFU).
+   * Captures the microphone (and camera for `media: 'video'`), sends `call-invite` and
+   * resolves with the call once it rings; this client is then in the call's room.
+   */
+  call(userIds: string | string[], opts: CallOptions): Promise<Call> {
+    return this.calls.call(typeof userIds === 'string' ? [userIds] : userIds, opts);
+  }
+
+  /** Enters a call's room (after call-invite or call-accept) the way join() does. */
+  private enterCallRoom(room: string, joined: ServerPayloads['joined']): void {
+    this.roomMirror.name = room;
+    this.joinOptions = {};
+    this.roomMirror.applyJoined(joined);
+    this.emit('room-joined', { participantId: joined.participant_id, roomState: joined.room_state, rejoined: false });
+    // Ready for a move to the SFU (the device's capabilities come from the server).
+    this.media.loadDevice().catch((error: Error) => this.emit('media-error', { action: 'load-device', error }));
+  }
+
   /** Leaves the room: unpublishes (local tracks stop), drops every transport. */
   async leave(): Promise<void> {
     if (!this.room) return;
@@ -155,8 +207,9 @@ export class SwitchboardClient extends RoomControlRequests {
   }
 
   /** Local cleanup when out of the room (left, kicked, or the call ended). */
-  private forgetRoom(): void {
+  private forgetRoom(reason = 'left'): void {
     this.roomMirror.name = null;
+    this.calls.roomGone(reason);
     this.media.close();
     this.roomMirror.clear();
   }
@@ -175,6 +228,12 @@ export class SwitchboardClient extends RoomControlRequests {
     this.identity = identity;
     const room = this.room;
     if (!room) return;
+    if (this.calls.active) {
+      // The server saw us leave the call's room (a direct call ends then): the call is over here too.
+      this.forgetRoom('disconnected');
+      this.emit('room-left', { reason: 'disconnected' });
+      return;
+    }
     this.media.drop();
     try {
       const joined = await this.rejoin(room);
@@ -212,14 +271,20 @@ export class SwitchboardClient extends RoomControlRequests {
   /** Each server event updates the room mirror, then the media session, then reaches the app unchanged. */
   private onServerMessage<K extends ServerType>(type: K, payload: ServerPayloads[K]): void {
     const m = { type, payload } as ServerMessage;
+    const endedCallRoom = m.type === 'call-ended' ? this.calls.roomOf(m.payload.call_id) : null;
     this.roomMirror.apply(m);
     this.media.apply(m);
+    this.calls.apply(m);
     // An ended call, or a moderator's kick, removes this client from the room (the connection stays).
     if (m.type === 'call-state-changed' && m.payload.state === 'ended' && this.room) {
-      this.forgetRoom();
-      this.emit('room-left', { reason: m.payload.reason ?? 'call-ended' });
+      const reason = m.payload.reason ?? 'call-ended';
+      this.forgetRoom(reason);
+      this.emit('room-left', { reason });
+    } else if (m.type === 'call-ended' && this.room && this.room === endedCallRoom) {
+      this.forgetRoom(m.payload.reason);
+      this.emit('room-left', { reason: m.payload.reason });
     } else if (m.type === 'kicked' && this.room) {
-      this.forgetRoom();
+      this.forgetRoom(`kicked: ${m.payload.reason}`);
       this.emit('room-left', { reason: `kicked: ${m.payload.reason}` });
     }
     if (m.type !== 'ack' && m.type !== 'joined') this.emit(m.type, m.payload);
@@ -269,6 +334,7 @@ export class SwitchboardClient extends RoomControlRequests {
   private async setMuted(track: Track, muted: boolean): Promise<void> {
     this.muted[track] = muted;
     this.media.applyMute(track, muted);
+    this.calls.applyMute(track, muted); // a held call's tracks stay off
     const self = this.roomMirror.markSelfMuted(track, muted);
     if (self) this.emit('participant-updated', self);
     // While reconnecting, the rejoin tells the server (see onReconnected).

@@ -3,6 +3,16 @@
 
 export { SwitchboardClient } from './client.js';
 export { CAMERA_SIMULCAST, CAMERA_SVC } from './encodings.js';
+export {
+  Call,
+  type AcceptOptions,
+  type CallDirection,
+  type CallEvents,
+  type CallMediaMode,
+  type CallOptions,
+  type CallStatus,
+  type DtmfOptions,
+} from './call.js';
 export type {
   ClientOptions,
   VideoCodec,
@@ -27,6 +37,10 @@ export {
 } from './signaling.js';
 export { Emitter, type Listener } from './emitter.js';
 export type {
+  CallDeclineReason,
+  CallEndReason,
+  CallMedia,
+  CallParty,
   Identity,
   MediaKind,
   ParticipantInfo,

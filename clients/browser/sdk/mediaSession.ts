@@ -2,7 +2,7 @@
 // SVC layers) and receives (consumers, their pause and layer state), and
 // rebuilding both after the SFU dropped them (`sfu-reset`) or a rejoin.
 
-import type { Device, RtpParameters } from 'mediasoup-client/types';
+import type { Consumer, Device, RtpParameters } from 'mediasoup-client/types';
 import type { ClientPayloads, MediaKind, Source, Track } from '../../../signaling/protocol/protocol.js';
 import { cameraEncodings } from './encodings.js';
 import { StaleError, withRetry } from './retry.js';
@@ -11,6 +11,12 @@ import { SignalingError, type Signaling } from './signaling.js';
 import { Transports } from './transports.js';
 import type { ClientOptions, EmitSdkEvent, LocalTrack, RemoteTrack, ServerMessage } from './types.js';
 
+/** A track received through the SFU: it always has its consumer. */
+interface SfuTrack extends RemoteTrack {
+  via: 'sfu';
+  consumer: Consumer;
+}
+
 /** The local source a mute applies to. */
 const MUTE_SOURCE: Record<Track, Source> = { audio: 'mic', video: 'camera' };
 
@@ -18,10 +24,10 @@ export class MediaSession {
   /** What this client publishes, by source. */
   readonly localTracks = new Map<Source, LocalTrack>();
   /** What this client receives, by producer id. */
-  readonly remoteTracks = new Map<string, RemoteTrack>();
+  readonly remoteTracks = new Map<string, SfuTrack>();
 
   private readonly transports: Transports;
-  private readonly subscribing = new Map<string, Promise<RemoteTrack>>();
+  private readonly subscribing = new Map<string, Promise<SfuTrack>>();
   /** Producers subscribed explicitly (consumed again after a reset without autoSubscribe). */
   private readonly wanted = new Set<string>();
 
@@ -169,7 +175,7 @@ export class MediaSession {
     }
   }
 
-  private consume(producerId: string): Promise<RemoteTrack> {
+  private consume(producerId: string): Promise<SfuTrack> {
     const existing = this.remoteTracks.get(producerId);
     if (existing) return Promise.resolve(existing);
     let pending = this.subscribing.get(producerId);
@@ -180,7 +186,7 @@ export class MediaSession {
     return pending;
   }
 
-  private async doConsume(producerId: string): Promise<RemoteTrack> {
+  private async doConsume(producerId: string): Promise<SfuTrack> {
     const generation = this.transports.generation;
     const device = await this.transports.loadDevice();
     const transport = await this.transports.recv();
@@ -203,14 +209,16 @@ export class MediaSession {
       consumer.close();
       throw generation !== this.transports.generation ? new StaleError() : new Error(`producer ${producerId} is gone`);
     }
-    const remote: RemoteTrack = {
+    const remote: SfuTrack = {
       producerId,
       consumerId: consumer.id,
       participantId: info.participant_id,
       kind: consumer.kind,
       source: info.source,
       track: consumer.track,
+      via: 'sfu',
       consumer,
+      receiver: consumer.rtpReceiver ?? null,
       paused: params.producerPaused,
       spatialLayer: null,
       temporalLayer: null,
@@ -229,14 +237,14 @@ export class MediaSession {
     return remote;
   }
 
-  private removeRemote(remote: RemoteTrack): void {
+  private removeRemote(remote: SfuTrack): void {
     if (this.remoteTracks.get(remote.producerId) !== remote) return;
     this.remoteTracks.delete(remote.producerId);
     remote.consumer.close();
     this.emit('track-removed', remote);
   }
 
-  private remoteByConsumer(consumerId: string): RemoteTrack | undefined {
+  private remoteByConsumer(consumerId: string): SfuTrack | undefined {
     for (const remote of this.remoteTracks.values()) if (remote.consumerId === consumerId) return remote;
     return undefined;
   }

@@ -3,6 +3,7 @@
 
 import type { BuiltinHandlerName, Consumer, ConnectionState as TransportConnectionState, Producer } from 'mediasoup-client/types';
 import type { MediaKind, ParticipantInfo, RoomState, ServerPayloads, ServerType, Source } from '../../../signaling/protocol/protocol.js';
+import type { Call } from './call.js';
 import type { ReconnectOptions, StateChange } from './signaling.js';
 
 export interface ClientOptions {
@@ -24,6 +25,19 @@ export interface ClientOptions {
   forceTcp?: boolean;
   /** How long a transport may stay `disconnected` before an ICE restart (default 2000 ms). */
   iceDisconnectedGraceMs?: number;
+  /**
+   * Calls: 1:1 calls go peer-to-peer first (default true); false sends every call through the SFU.
+   */
+  p2p?: boolean;
+  /** Calls: how long a peer-to-peer connection may stay `disconnected` before the call moves to the SFU (default 3000 ms). */
+  p2pDisconnectedGraceMs?: number;
+  /** Calls: how long a peer-to-peer connection may take to connect before the call moves to the SFU (default 10000 ms). */
+  p2pConnectTimeoutMs?: number;
+  /**
+   * Calls: how long received peer-to-peer media may stop (the other side not on hold)
+   * before the call moves to the SFU (default 2000 ms; 0 = only ICE decides).
+   */
+  p2pStallMs?: number;
 }
 
 export type VideoCodec = 'VP8' | 'VP9' | 'H264';
@@ -56,15 +70,22 @@ export interface LocalTrack {
   simulcast: boolean;
 }
 
-/** Something another participant publishes, as this client receives it. */
+/** Something another participant publishes, as this client receives it (through the SFU, or peer-to-peer in a 1:1 call). */
 export interface RemoteTrack {
+  /** The SFU producer's id; on a peer-to-peer call `p2p-<participant id>-<kind>`. */
   producerId: string;
+  /** The SFU consumer's id; on a peer-to-peer call the same as producerId. */
   consumerId: string;
   participantId: string;
   kind: MediaKind;
   source: Source;
   track: MediaStreamTrack;
-  consumer: Consumer;
+  /** How it arrives: `sfu` (a mediasoup consumer) or `p2p` (an RTCPeerConnection to the participant). */
+  via: 'sfu' | 'p2p';
+  /** The mediasoup-client consumer (null on a peer-to-peer call). */
+  consumer: Consumer | null;
+  /** The RTCRtpReceiver it arrives on (getStats); null when the browser does not say. */
+  receiver: RTCRtpReceiver | null;
   /** The publisher paused it (muted). */
   paused: boolean;
   /** The simulcast layer received now (null: none or not simulcast). */
@@ -95,6 +116,10 @@ export interface SdkEvents {
   'transport-state': { direction: 'send' | 'recv'; state: TransportConnectionState };
   /** A background media operation failed (auto-subscribe, republish, ICE restart). */
   'media-error': { action: string; error: Error };
+  /** Someone calls this user (every device of the user rings). Answer with call.accept() or call.decline(). */
+  'incoming-call': Call;
+  /** A call's media moved: `p2p` (a direct connection to the other person) or `sfu` (through the server). */
+  'call-media': { call: Call; mode: 'p2p' | 'sfu'; reason: string };
 }
 
 /** Server events other than replies, passed through unchanged after the SDK has handled them. */
