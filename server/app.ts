@@ -359,7 +359,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   createLiveApi(api, { live, credentials });
   createClusterApi(api, { cluster, credentials });
   createIceServersApi(api, { ice, credentials });
-  if (cluster) api.forwarder = clusterForwarder(cluster, log); // room REST acts on the room's node
+  if (cluster) api.forwarder = clusterForwarder(cluster, log, (id) => calls.nodeOf(id)); // room (and call end) REST acts on its node
 
   // HLS at /live/ and recording file downloads (streamed), the browser demo at / and /app/, the API otherwise
   const listener = withLive(live, withRecordingDownloads(withStatic(api.listener), recordingsApi), config.trustProxyHops);

@@ -15,7 +15,6 @@ import { AppError } from '../server/kernel/errors.js';
 import type { Logger } from '../server/kernel/logger.js';
 import type { BusRequest, ClusterBus, RelayFrame } from '../server/edges/cluster/busCatalog.js';
 import type { RoomDirectory } from '../server/domain/rooms/roomDirectory.js';
-import { callRoomName } from '../server/domain/calls/call.js';
 import type { LeaveReason } from './protocol/protocol.js';
 import { CloseCode, encode, type ClientPayloads, type ReconnectReason } from './protocol/protocol.js';
 import type { HubContext, JoinRouter } from './hubContext.js';
@@ -204,7 +203,7 @@ export class ClusterRelay implements JoinRouter {
    * through it. False when the call's room runs here or nowhere.
    */
   async acceptElsewhere(session: Client, payload: ClientPayloads['call-accept'], id: string | undefined): Promise<boolean> {
-    const owner = await this.cluster.directory.owner(callRoomName(payload.call_id));
+    const owner = (await this.ctx.calls?.nodeOf(payload.call_id)) ?? null;
     if (owner === null || owner === this.nodeId) return false;
     await this.relayFirst(session, owner, { type: 'call-accept', ...(id !== undefined ? { id } : {}), payload });
     return true;

@@ -77,6 +77,12 @@ export class RingStore {
     });
   }
 
+  /** The node a call that is not over runs on (null: unknown or ended). */
+  async nodeOf(callId: string): Promise<string | null> {
+    const rows = await this.db.query<{ node_id: string | null }>("SELECT node_id FROM calls WHERE id = $1 AND status <> 'ended'", [callId]);
+    return rows[0]?.node_id ?? null;
+  }
+
   async setType(callId: string, type: CallType): Promise<void> {
     await this.db.query('UPDATE calls SET call_type = $2 WHERE id = $1', [callId, type]);
   }

@@ -72,4 +72,21 @@ test('a decline on another node and a ring that runs out there reach the call', 
   await Promise.all([alice.close(), carol.close(), dave.close()]);
 });
 
+test('a call opened over REST on one node is answered on the other and ended through either', async ({ a, b }) => {
+  const erin = await device(b, 'erin3');
+  const opened = await a.api('POST', '/api/v1/calls', { from: { user_id: 'frank3' }, to: ['erin3'], media: 'audio' });
+  assert.is(opened.status, 201);
+  assert.is((await erin.next('call-incoming')).call_id, opened.body.call_id);
+  const joined = await erin.request('call-accept', { call_id: opened.body.call_id });
+  assert.is(joined.room_state.room, opened.body.room);
+  assert.ok(a.app.rooms.getRoom(opened.body.room), "the call's room runs on the node that opened the call");
+  // Ending it through the other node: the request goes to the call's node.
+  const ended = await b.api('POST', `/api/v1/calls/${opened.body.call_id}/end`);
+  assert.is(ended.status, 200);
+  assert.is(ended.body.end_reason, 'completed');
+  assert.equal(await erin.next('call-ended'), { call_id: opened.body.call_id, reason: 'completed' });
+  assert.is((await b.api('POST', `/api/v1/calls/${opened.body.call_id}/end`)).status, 404);
+  await erin.close();
+});
+
 test.run();

@@ -92,6 +92,15 @@ export class CallService {
     return this.calls.has(callId);
   }
 
+  /** Cluster: the node a call that is not over rings or runs on (null: unknown, ended, or the database is away). */
+  async nodeOf(callId: string): Promise<string | null> {
+    if (this.calls.has(callId)) return this.nodeId;
+    return this.store.nodeOf(callId).catch((err: unknown) => {
+      this.log.warn({ err, call_id: callId }, 'could not look up the node of a call');
+      return null;
+    });
+  }
+
   /** Rings the user's devices on this node (for a call here or, in a cluster, on another node). */
   ringHere(userId: string, incoming: ServerPayloads['call-incoming']): { devices: number; busy: boolean } {
     const devices = this.presence.devices(userId);

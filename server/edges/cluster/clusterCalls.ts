@@ -5,7 +5,6 @@
 // back to the call's node over the bus; accepts go there over a relay link
 // (ClusterRelay.acceptElsewhere), as joins do.
 
-import { callRoomName } from '../../domain/calls/call.js';
 import type { CallNetwork } from '../../domain/calls/callNetwork.js';
 import type { CallService } from '../../domain/calls/callService.js';
 import type { CallDeclineReason, CallParty, ServerPayloads } from '../../../signaling/protocol/protocol.js';
@@ -69,7 +68,7 @@ export class ClusterCalls implements CallNetwork {
 
   /** A decline from a device here, for a call that rings from another node (false: the call is here or nowhere). */
   async declineElsewhere(callId: string, by: CallParty, reason: CallDeclineReason): Promise<boolean> {
-    const owner = await this.cluster.directory.owner(callRoomName(callId));
+    const owner = await this.local().nodeOf(callId);
     if (owner === null || owner === this.cluster.bus.nodeId) return false;
     await this.cluster.bus.request(owner, 'calls.decline', { call_id: callId, by, reason });
     return true;

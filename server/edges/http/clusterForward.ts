@@ -1,7 +1,8 @@
 // Cluster: REST calls about a room (/api/v1/rooms/:room/...) act on
-// the room's in-memory state, which lives on its owner node. A node that gets
-// such a call for a room running elsewhere passes it on to that node over
-// HTTP (the owner checks the API key as usual) and relays the answer.
+// the room's in-memory state, which lives on its owner node; so does ending a
+// call (/api/v1/calls/:call_id/end), on the node it rings or runs on. A node
+// that gets such a request for another node passes it on over HTTP (that
+// node checks the API key as usual) and relays the answer.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpStatusOf } from '../../kernel/errors.js';
@@ -11,6 +12,7 @@ import { decodePathPart, type RequestTarget } from './requestTarget.js';
 import { readLimitedBody } from './router.js';
 
 const ROOM_PATH = /^\/api\/v1\/rooms\/([^/]+)(\/.*)?$/;
+const CALL_END_PATH = /^\/api\/v1\/calls\/([0-9a-f-]{36})\/end$/;
 /** Set on a forwarded request: the receiving node acts itself (no second hop, no loop). */
 export const FORWARDED_HEADER = 'x-switchboard-forwarded-by';
 const FORWARD_TIMEOUT_MS = 10_000;
@@ -33,22 +35,32 @@ export function fromClusterNode(cluster: ClusterNode, req: IncomingMessage): boo
   });
 }
 
-export function clusterForwarder(cluster: ClusterNode, log: Logger) {
+/** The node a request acts on, when that is known and another node (null: answer here). */
+async function targetNode(
+  cluster: ClusterNode,
+  url: RequestTarget,
+  callNode: (callId: string) => Promise<string | null>,
+): Promise<string | null> {
+  const call = CALL_END_PATH.exec(url.pathname);
+  if (call) return callNode(call[1]);
+  const match = ROOM_PATH.exec(url.pathname);
+  if (!match) return null;
+  // Minting a join token needs no room state, and its ws_url must name the node the caller reached.
+  if (match[2] === '/join') return null;
+  const room = decodePathPart(match[1]);
+  if (room === null) return null; // the router answers the malformed escape
+  if (cluster.relay.localRooms().getRoom(room)) return null;
+  try {
+    return await cluster.directory.owner(room);
+  } catch {
+    return null; // Redis away: this node answers from what it has (stored rows)
+  }
+}
+
+export function clusterForwarder(cluster: ClusterNode, log: Logger, callNode: (callId: string) => Promise<string | null>) {
   return async (req: IncomingMessage, res: ServerResponse, url: RequestTarget): Promise<boolean> => {
-    const match = ROOM_PATH.exec(url.pathname);
-    if (!match || req.headers[FORWARDED_HEADER] || !req.headers.authorization?.startsWith('Basic ')) return false;
-    // Minting a join token needs no room state, and its ws_url must name the node the caller reached.
-    if (match[2] === '/join') return false;
-    const room = decodePathPart(match[1]);
-    if (room === null) return false; // the router answers the malformed escape
-    const rooms = cluster.relay.localRooms();
-    if (rooms.getRoom(room)) return false;
-    let owner: string | null;
-    try {
-      owner = await cluster.directory.owner(room);
-    } catch {
-      return false; // Redis away: this node answers from what it has (stored rows)
-    }
+    if (req.headers[FORWARDED_HEADER] || !req.headers.authorization?.startsWith('Basic ')) return false;
+    const owner = await targetNode(cluster, url, callNode);
     if (!owner || owner === cluster.nodeId) return false;
     const target = await cluster.registry.findNode(owner);
     if (!target) return false; // owner not live: its room is gone with it
@@ -69,10 +81,10 @@ export function clusterForwarder(cluster: ClusterNode, log: Logger) {
       contentType = answer.headers.get('content-type') ?? 'application/json; charset=utf-8';
       text = await answer.text();
     } catch (err) {
-      log.warn({ err: String(err), node: owner, path: url.pathname }, 'forwarding a room request to its node failed');
+      log.warn({ err: String(err), node: owner, path: url.pathname }, 'forwarding a request to its node failed');
       status = httpStatusOf('unavailable');
       contentType = 'application/json; charset=utf-8';
-      text = JSON.stringify({ error: { code: 'unavailable', message: `the node running room ${room} did not answer; try again` } });
+      text = JSON.stringify({ error: { code: 'unavailable', message: `node ${owner} did not answer; try again` } });
     }
     if (res.headersSent || res.destroyed) return true;
     res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-switchboard-node': owner });
