@@ -235,6 +235,42 @@ test('two relay-only peers with the handed-out credentials connect through cotur
   }
 });
 
+test('a client that cannot use UDP reaches coturn over TCP (the turn: URL with transport=tcp) and gets media', async (ctx) => {
+  // What a UDP-blocking firewall leaves a client: only TURN over TCP. Both peers get just that URL.
+  const tcpOnly = (servers: IceServer[]) =>
+    servers.filter((s) => s.username).map((s) => ({ ...s, urls: s.urls.filter((u) => u.endsWith('?transport=tcp')) }));
+  const a = relayPeer(tcpOnly((await ctx.srv.api('GET', '/api/v1/ice-servers?user=tcp-a')).body.ice_servers as IceServer[]));
+  const b = relayPeer(tcpOnly((await ctx.srv.api('GET', '/api/v1/ice-servers?user=tcp-b')).body.ice_servers as IceServer[]));
+  const sender = videoSender(a.pc);
+  let frames = 0;
+  let sink: { stop(): void } | null = null;
+  b.pc.ontrack = (e) => {
+    const s = new wrtc.nonstandard.RTCVideoSink(e.track);
+    s.onframe = () => frames++;
+    sink = s;
+  };
+  try {
+    await negotiate(a, b);
+    await eventually(() => a.pc.connectionState === 'connected' && b.pc.connectionState === 'connected', 15_000, 'both peers connected');
+    await eventually(() => frames >= 10, 15_000, 'ten video frames decoded over TURN/TCP');
+    for (const p of [a, b]) {
+      const stats = await statsOf(p.pc);
+      const relayed = stats.filter((s) => s['type'] === 'local-candidate' && s['candidateType'] === 'relay');
+      assert.ok(relayed.length > 0, 'relay candidates');
+      assert.ok(
+        relayed.every((c) => c['relayProtocol'] === 'tcp'),
+        `every relay candidate reached coturn over TCP: ${relayed.map((c) => String(c['relayProtocol'])).join(',')}`,
+      );
+      assert.is((await selectedPair(p.pc)).local, 'relay');
+    }
+  } finally {
+    sender.stop();
+    (sink as { stop(): void } | null)?.stop();
+    a.pc.close();
+    b.pc.close();
+  }
+});
+
 test('coturn refuses an expired credential and one made with another secret: no relay, never connected', async (ctx) => {
   const now = Math.floor(Date.now() / 1000);
   const bad = {
