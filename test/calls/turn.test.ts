@@ -14,6 +14,7 @@ import { createLogger } from '../../server/kernel/logger.js';
 import type { IceServer } from '../../signaling/protocol/protocol.js';
 import { mintTurnCredential } from '../../server/edges/auth/turnCredentials.js';
 import { startCoturn, type CoturnServer } from '../support/coturn.js';
+import { negotiate, relayPeer, selectedPair, statsOf, videoSender } from '../support/peers.js';
 import { eventually, sleep } from '../support/net.js';
 import { basicAuth, startServer, type TestServer } from '../support/server.js';
 
@@ -121,80 +122,6 @@ test('GET /api/v1/ice-servers?user= (API key) returns the same list and ttl_seco
 });
 
 // ---- Real peers through coturn ----
-
-interface Peer {
-  pc: RTCPeerConnection;
-  candidates: RTCIceCandidate[];
-  states: string[];
-  gathered: Promise<void>;
-}
-
-function relayPeer(iceServers: IceServer[]): Peer {
-  const pc = new wrtc.RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
-  const peer: Peer = { pc, candidates: [], states: [], gathered: Promise.resolve() };
-  peer.gathered = new Promise((resolve) => {
-    pc.onicecandidate = (e) => {
-      if (e.candidate) peer.candidates.push(e.candidate);
-      else resolve();
-    };
-  });
-  pc.onconnectionstatechange = () => peer.states.push(pc.connectionState);
-  return peer;
-}
-
-/** Offer/answer and trickled candidates between two in-process peers (the signaling path is not under test here). */
-async function negotiate(a: Peer, b: Peer): Promise<void> {
-  a.pc.addEventListener('icecandidate', (e) => void (e.candidate && b.pc.addIceCandidate(e.candidate).catch(() => {})));
-  b.pc.addEventListener('icecandidate', (e) => void (e.candidate && a.pc.addIceCandidate(e.candidate).catch(() => {})));
-  await a.pc.setLocalDescription(await a.pc.createOffer());
-  await b.pc.setRemoteDescription(a.pc.localDescription!);
-  await b.pc.setLocalDescription(await b.pc.createAnswer());
-  await a.pc.setRemoteDescription(b.pc.localDescription!);
-}
-
-/** Sends synthetic I420 frames (a moving gray ramp) on a wrtc video track until stopped. */
-function videoSender(pc: RTCPeerConnection): { stop(): void } {
-  const source = new wrtc.nonstandard.RTCVideoSource();
-  const track = source.createTrack();
-  pc.addTrack(track, new wrtc.MediaStream([track]));
-  const width = 320;
-  const height = 240;
-  let n = 0;
-  const timer = setInterval(() => {
-    const data = new Uint8Array(width * height * 1.5);
-    for (let i = 0; i < width * height; i++) data[i] = (i + n * 4) & 0xff;
-    data.fill(128, width * height);
-    source.onFrame({ width, height, data });
-    n++;
-  }, 33);
-  return {
-    stop() {
-      clearInterval(timer);
-      track.stop();
-    },
-  };
-}
-
-/** Every report of pc.getStats() as plain records. */
-async function statsOf(pc: RTCPeerConnection): Promise<Array<Record<string, unknown>>> {
-  const out: Array<Record<string, unknown>> = [];
-  (await pc.getStats()).forEach((s: Record<string, unknown>) => out.push(s));
-  return out;
-}
-
-/** The selected candidate pair's local and remote candidate types. */
-async function selectedPair(pc: RTCPeerConnection): Promise<{ local: string; remote: string; protocol: string }> {
-  const stats = await statsOf(pc);
-  const byId = new Map(stats.map((s) => [s['id'] as string, s]));
-  const transport = stats.find((s) => s['type'] === 'transport' && s['selectedCandidatePairId']);
-  const pair =
-    (transport && byId.get(transport['selectedCandidatePairId'] as string)) ??
-    stats.find((s) => s['type'] === 'candidate-pair' && s['nominated'] && s['state'] === 'succeeded');
-  assert.ok(pair, 'a selected candidate pair');
-  const local = byId.get(pair['localCandidateId'] as string)!;
-  const remote = byId.get(pair['remoteCandidateId'] as string)!;
-  return { local: local['candidateType'] as string, remote: remote['candidateType'] as string, protocol: local['protocol'] as string };
-}
 
 test('two relay-only peers with the handed-out credentials connect through coturn and exchange video', async (ctx) => {
   const alice = await ctx.srv.connect();
