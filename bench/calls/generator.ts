@@ -69,7 +69,8 @@ function fail(s: Setup, why: string): void {
     stepStats.errors[why] = (stepStats.errors[why] ?? 0) + 1;
   }
   // Leave whatever room either side is in, so both are idle for the next call.
-  for (const u of [s.caller, s.callee]) if (u.ws.readyState === WebSocket.OPEN) u.ws.send('{"type":"leave","payload":{}}');
+  for (const u of [s.caller, s.callee])
+    if (u.ws.readyState === WebSocket.OPEN) u.ws.send(JSON.stringify({ type: 'leave', id: String(nextId++), payload: {} }));
   setTimeout(() => {
     release(s.caller);
     release(s.callee);
@@ -83,7 +84,8 @@ function complete(s: Setup): void {
   setupHist.record((performance.now() - s.t0) * 1000);
   if (stepStats) stepStats.completed++;
   const hold = stepCfg?.holdMs ?? 0;
-  setTimeout(() => s.caller.ws.send('{"type":"leave","payload":{}}'), hold);
+  // With an id: its ack says the caller is out, free for the next call.
+  setTimeout(() => s.caller.ws.send(JSON.stringify({ type: 'leave', id: String(nextId++), payload: {} })), hold);
 }
 
 function onMessage(u: User, raw: string): void {
@@ -119,6 +121,7 @@ function onMessage(u: User, raw: string): void {
       return;
     case 'error':
       if (s && !s.done) fail(s, m.payload.code ?? 'error');
+      else if (s?.done) release(u); // a hang-up that found the call over already
       return;
   }
 }
@@ -238,6 +241,8 @@ async function runStep(cmd: StepCmd): Promise<void> {
     setup: setupHist.toJSON(),
     ring: ringHist.toJSON(),
     loop_p99_ms: loop.percentile(99) / 1e6,
+    idle_after: idle.length,
+    users: users.length,
   });
   // Calls still held end before the next step starts.
   await new Promise((r) => setTimeout(r, cmd.holdMs + 1000));

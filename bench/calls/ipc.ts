@@ -47,6 +47,9 @@ export interface StepDoneEv {
   setup: HistogramJson;
   /** invite sent -> callee got call-incoming. */
   ring: HistogramJson;
+  /** Users idle (free for the next call) when the step's last setup settled, of `users`. */
+  idle_after: number;
+  users: number;
   /** Event-loop delay p99 of the generator (ms): a busy generator inflates latency. */
   loop_p99_ms: number;
 }

@@ -188,6 +188,7 @@ async function main(): Promise<void> {
         for (const [k, v] of Object.entries(d.errors)) errors[k] = (errors[k] ?? 0) + v;
       }
       const sum = (k: 'started' | 'completed' | 'failed' | 'skipped') => done.reduce((n, d) => n + d[k], 0);
+      log(`  users idle after the step: ${done.map((d) => `${d.idle_after}/${d.users}`).join(', ')}`);
       const box = loadBetween(load0, load1);
       const serverCpu = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
       const record: StepRecord = {

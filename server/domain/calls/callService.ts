@@ -386,8 +386,10 @@ export class CallService {
         this.toDevices(invitee.userId, { type: 'call-cancelled', payload: { call_id: call.id } });
       }
     }
-    this.toRoom(call, { type: 'call-ended', payload: { call_id: call.id, reason } });
-    const closed = await this.rooms.endRoom(call.room, reason).catch((err: unknown) => {
+    // call-ended is the room's last word: each gets it right before being out of the room, so a client
+    // that reads it may take the next call at once.
+    const ended = encode({ type: 'call-ended', payload: { call_id: call.id, reason } });
+    const closed = await this.rooms.endRoom(call.room, reason, undefined, ended).catch((err: unknown) => {
       this.log.error({ err, call_id: call.id }, 'could not close the room of an ended call');
       return false;
     });

@@ -90,13 +90,17 @@ export class RoomLifecycle {
     await this.endRoom(by.roomName, 'ended-by-host', by);
   }
 
-  /** Ends a room's call for everyone (host or REST); `by` must still be in it when given. */
-  async endRoom(name: string, reason: string, by?: Participant): Promise<boolean> {
+  /**
+   * Ends a room's call for everyone (host or REST); `by` must still be in it
+   * when given. `lastWord`: a message (encoded) everyone in it gets first,
+   * right before they are out of the room.
+   */
+  async endRoom(name: string, reason: string, by?: Participant, lastWord?: string): Promise<boolean> {
     return this.ctx.locks.run(name, async () => {
       const room = this.ctx.rooms.get(name);
       if (by && (!room || by.gone)) throw new AppError('not_in_room', 'you are not in a room');
       if (!room) return false;
-      await this.closeRoomLocked(room, reason);
+      await this.closeRoomLocked(room, reason, lastWord);
       return true;
     });
   }
@@ -128,7 +132,7 @@ export class RoomLifecycle {
   }
 
   /** Ends the room's call, tells everyone still in it, and forgets the room. */
-  async closeRoomLocked(room: Room, reason: string): Promise<void> {
+  async closeRoomLocked(room: Room, reason: string, lastWord?: string): Promise<void> {
     const { ctx, events } = this;
     const leaveReason: LeaveReason = reason === 'server-shutdown' ? 'server-shutdown' : 'call-ended';
     const remaining = this.detachLocked(room, 'the room closed');
@@ -155,7 +159,7 @@ export class RoomLifecycle {
       }
     }
     const ended = encode({ type: 'call-state-changed', payload: { call_id: room.callId, state: 'ended', reason } });
-    await this.sendOff(room, remaining, ended, leaveReason);
+    await this.sendOff(room, remaining, lastWord ? [lastWord, ended] : [ended], leaveReason);
     ctx.log.info({ room: room.name, call_id: room.callId, reason }, 'room closed');
   }
 
@@ -205,7 +209,7 @@ export class RoomLifecycle {
         });
       }
       const notice = encode({ type: 'reconnect', payload: { reason, room: name, retry_after_ms: retryAfterMs } });
-      await this.sendOff(room, leaving, notice, 'migrated');
+      await this.sendOff(room, leaving, [notice], 'migrated');
       ctx.log.info({ room: name, participants: leaving.length, reason }, 'room moved off this node');
       return true;
     });
@@ -231,9 +235,9 @@ export class RoomLifecycle {
   }
 
   /** The last half: those who were in it get a last message and their connections are closed; the room's directory entry is released. */
-  private async sendOff(room: Room, people: Participant[], farewell: string, reason: LeaveReason): Promise<void> {
+  private async sendOff(room: Room, people: Participant[], farewell: string[], reason: LeaveReason): Promise<void> {
     for (const p of people) {
-      p.sink.send(farewell);
+      for (const text of farewell) p.sink.send(text);
       p.sink.removed(reason);
     }
     await this.ctx.directory.release(room.name).catch((err) => this.ctx.log.warn({ err, room: room.name }, 'release failed'));

@@ -116,8 +116,8 @@ export class RoomService {
   }
 
   /** Ends a room's call for everyone (host or REST); `by` must still be in it when given. */
-  endRoom(name: string, reason: string, by?: Participant): Promise<boolean> {
-    return this.lifecycle.endRoom(name, reason, by);
+  endRoom(name: string, reason: string, by?: Participant, lastWord?: string): Promise<boolean> {
+    return this.lifecycle.endRoom(name, reason, by, lastWord);
   }
 
   /** Pre-creates a call (REST), so the app has a call id before anyone joins. */
