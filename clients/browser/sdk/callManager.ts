@@ -381,7 +381,7 @@ export class CallManager implements CallActions {
       iceServers,
       disconnectedGraceMs: opts.p2pDisconnectedGraceMs ?? 3000,
       connectTimeoutMs: opts.p2pConnectTimeoutMs ?? 10_000,
-      stallMs: opts.p2pStallMs ?? 2000,
+      stallMs: opts.p2pStallMs ?? 1500,
       remoteHeld: () => this.remoteOnHold(call),
     });
     this.link = link;

@@ -9,6 +9,9 @@ import type { ClientPayloads, MediaKind, ServerPayloads } from '../../../signali
 import { Emitter } from './emitter.js';
 import type { Signaling } from './signaling.js';
 
+/** How often received bytes are read to tell a dead path (audio arrives every 20 ms). */
+const STALL_POLL_MS = 250;
+
 export interface PeerLinkEvents {
   track: { kind: MediaKind; track: MediaStreamTrack; receiver: RTCRtpReceiver };
   connected: Record<string, never>;
@@ -184,7 +187,7 @@ export class PeerLink extends Emitter<PeerLinkEvents> {
         },
         () => {},
       );
-    }, 500);
+    }, STALL_POLL_MS);
   }
 
   private fail(reason: string): void {

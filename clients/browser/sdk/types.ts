@@ -35,7 +35,7 @@ export interface ClientOptions {
   p2pConnectTimeoutMs?: number;
   /**
    * Calls: how long received peer-to-peer media may stop (the other side not on hold)
-   * before the call moves to the SFU (default 2000 ms; 0 = only ICE decides).
+   * before the call moves to the SFU (default 1500 ms; 0 = only ICE decides).
    */
   p2pStallMs?: number;
 }
