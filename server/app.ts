@@ -54,6 +54,7 @@ import type { RoomDirectory } from './domain/rooms/roomDirectory.js';
 import { createClusterApi } from './edges/http/clusterApi.js';
 import { IceServers } from './edges/auth/turnCredentials.js';
 import { createIceServersApi } from './edges/http/iceServersApi.js';
+import { createDevTokenApi, DEV_TOKEN_PATH } from './edges/http/devTokenApi.js';
 import { clusterForwarder, fromClusterNode } from './edges/http/clusterForward.js';
 import { withClusterHls } from './edges/http/clusterHls.js';
 // Cascading big rooms across nodes
@@ -94,11 +95,12 @@ export async function openDatabase(config: Config): Promise<Database> {
   return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(path.join(config.dataDir, 'pglite'));
 }
 
-async function loadKeys(config: Config, log: Logger): Promise<{ verifier: TokenVerifier; issuer: TokenIssuer | null }> {
+async function loadKeys(config: Config, log: Logger): Promise<{ verifier: TokenVerifier; issuer: TokenIssuer | null; devKeys: boolean }> {
   const opts = { audience: config.jwt.audience, issuer: config.jwt.issuer };
   let publicKeyFile = config.jwt.publicKeyFile;
   let privateKeyFile = config.jwt.privateKeyFile;
-  if (!publicKeyFile && !config.jwt.jwksUrl) {
+  const devKeys = !publicKeyFile && !config.jwt.jwksUrl;
+  if (devKeys) {
     const dev = ensureDevKeys(config.dataDir);
     publicKeyFile = dev.publicKeyFile;
     privateKeyFile ??= dev.privateKeyFile;
@@ -112,7 +114,7 @@ async function loadKeys(config: Config, log: Logger): Promise<{ verifier: TokenV
   else if (config.jwt.jwksUrl) verifier = TokenVerifier.fromJwksUrl(config.jwt.jwksUrl, opts);
   else throw new AppError('internal_error', 'no JWT public key file and no JWKS URL, and no development key pair');
   const issuer = privateKeyFile ? await TokenIssuer.fromPrivateKeyFile(privateKeyFile, opts) : null;
-  return { verifier, issuer };
+  return { verifier, issuer, devKeys };
 }
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
@@ -135,7 +137,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const closed = await store.closeAbandonedCalls(abandonedAt, nodeScope);
   if (closed > 0) log.warn({ calls: closed }, 'closed calls left open by a previous run');
 
-  const { verifier, issuer } = await loadKeys(config, log);
+  const { verifier, issuer, devKeys } = await loadKeys(config, log);
+  // Development tokens (POST /dev/token, the demo's name-only join): with the generated keys, or DEV_TOKENS=1.
+  const devTokens = devKeys || config.jwt.devTokens;
+  if (devTokens) {
+    log.warn(
+      { path: DEV_TOKEN_PATH, dev_keys: devKeys, signing_key: issuer !== null },
+      'development tokens are on: anyone who reaches this server can mint tokens (POST /dev/token); configure JWT keys without DEV_TOKENS for production',
+    );
+  }
   let credentials = { apiKey: config.apiKey ?? '', apiSecret: config.apiSecret ?? '' };
   if (!config.apiKey) {
     const dev = ensureDevApiCredentials(config.dataDir);
@@ -359,6 +369,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   createLiveApi(api, { live, credentials });
   createClusterApi(api, { cluster, credentials });
   createIceServersApi(api, { ice, credentials });
+  if (devTokens) createDevTokenApi(api, { issuer, ttlSeconds: config.jwt.defaultTtlSeconds });
   if (cluster) api.forwarder = clusterForwarder(cluster, log, (id) => calls.nodeOf(id)); // room (and call end) REST acts on its node
 
   // HLS at /live/ and recording file downloads (streamed), the browser demo at / and /app/, the API otherwise

@@ -21,6 +21,8 @@ export interface Config {
     audience: string;
     defaultTtlSeconds: number;
     maxTtlSeconds: number;
+    /** DEV_TOKENS: POST /dev/token mints tokens for anyone even with configured keys (always on with the generated dev keys). */
+    devTokens: boolean;
   };
   apiKey: string | null;
   apiSecret: string | null;
@@ -278,6 +280,9 @@ export function loadConfig(env: Env = process.env): Config {
   const jwksUrl = url('JWT_JWKS_URL', ['http:', 'https:']);
   if (publicKeyFile && jwksUrl) problems.push('set only one of JWT_PUBLIC_KEY_FILE and JWT_JWKS_URL');
 
+  const devTokensFlag = (str('DEV_TOKENS') ?? 'off').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(devTokensFlag)) problems.push('DEV_TOKENS must be 1 (on) or 0 (off)');
+
   const apiKey = str('API_KEY');
   const apiSecret = str('API_SECRET');
   if (Boolean(apiKey) !== Boolean(apiSecret)) problems.push('API_KEY and API_SECRET must be set together');
@@ -308,6 +313,7 @@ export function loadConfig(env: Env = process.env): Config {
       audience: str('JWT_AUDIENCE') ?? 'switchboard',
       defaultTtlSeconds: int('TOKEN_TTL_SECONDS', 6 * 3600, 60, 30 * 86400),
       maxTtlSeconds: int('TOKEN_MAX_TTL_SECONDS', 24 * 3600, 60, 365 * 86400),
+      devTokens: ['on', 'true', '1'].includes(devTokensFlag),
     },
     apiKey,
     apiSecret,

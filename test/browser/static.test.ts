@@ -86,6 +86,23 @@ test('GET / is index.html; /app/ files with their content types', async (ctx) =>
   assert.is((await get(ctx, '/app/demo.js?v=2')).status, 200);
 });
 
+test('GET /r/<room> is index.html (a room link); other /r/ paths are 404, never the API', async (ctx) => {
+  const index = await get(ctx, '/');
+  for (const p of ['/r/standup', '/r/standup/', '/r/team.a%40b?token=x', '/r/r1#token=x']) {
+    const res = await get(ctx, p);
+    assert.is(res.status, 200, p);
+    assert.is(res.type, 'text/html; charset=utf-8', p);
+    assert.is(res.body, index.body, p);
+  }
+  for (const p of ['/r/', '/r//x', '/r/a/b', '/r/../secret.txt', '/r/a/../../secret.txt']) {
+    const res = await get(ctx, p);
+    assert.is(res.status, 404, p);
+    assert.not.match(res.body, /outside|api/, p);
+  }
+  assert.is(resolveStaticPath('/srv/demo', '/r/standup'), '/srv/demo/index.html');
+  assert.is(resolveStaticPath('/srv/demo', '/r/a/b'), null);
+});
+
 test('HEAD has the headers and no body; ETag revalidation answers 304', async (ctx) => {
   const head = await get(ctx, '/app/demo.js', { method: 'HEAD' });
   assert.is(head.status, 200);

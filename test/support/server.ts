@@ -29,6 +29,8 @@ export interface TestServerOptions {
   sfuWorkers?: number;
   /** The node's logger (tests that read what it logs); else pino at TEST_LOG_LEVEL. */
   logger?: Logger;
+  /** No JWT key files: the node generates its development keys in the data dir (and mint() signs with them). */
+  devKeys?: boolean;
 }
 
 export interface TestServer {
@@ -79,8 +81,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
     NODE_ID: 'test-node',
-    JWT_PUBLIC_KEY_FILE: keys.publicKeyFile,
-    JWT_PRIVATE_KEY_FILE: keys.privateKeyFile,
+    ...(opts.devKeys ? {} : { JWT_PUBLIC_KEY_FILE: keys.publicKeyFile, JWT_PRIVATE_KEY_FILE: keys.privateKeyFile }),
     API_KEY,
     API_SECRET,
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
@@ -91,7 +92,10 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     ...opts.env,
   });
   const app = await startApp(config, opts.logger ?? createLogger(config.logLevel));
-  const issuer = await TokenIssuer.fromPrivateKeyFile(keys.privateKeyFile, { audience: config.jwt.audience, issuer: config.jwt.issuer });
+  const issuer = await TokenIssuer.fromPrivateKeyFile(
+    opts.devKeys ? path.join(dataDir, 'keys', 'jwt-private.pem') : keys.privateKeyFile, // the dev key startApp made
+    { audience: config.jwt.audience, issuer: config.jwt.issuer },
+  );
   const clients: SignalingClient[] = [];
 
   const server: TestServer = {

@@ -1,6 +1,8 @@
 // Serves the browser demo built by clients/browser/build.mjs (dist/browser):
-// GET / is index.html, GET /app/<file> any other file of the folder. Nothing
-// else is touched: every other request goes to the fallback (the REST API).
+// GET / is index.html, GET /app/<file> any other file of the folder, and
+// GET /r/<room> index.html too (a room's link: the demo reads the room from
+// location, and ?token= or #token= to join at once). Nothing else is
+// touched: every other request goes to the fallback (the REST API).
 // Only plain file names inside the folder are served: no dot segments, no
 // dotfiles, no symlinks out of it, no directory listings.
 
@@ -12,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { parseTarget } from './requestTarget.js';
 
 export const STATIC_PREFIX = '/app/';
+/** A room's link: /r/<room> is the demo with that room filled in. */
+export const ROOM_LINK_PREFIX = '/r/';
+const ROOM_LINK = /^\/r\/[^/]+\/?$/;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -40,7 +45,7 @@ export function defaultStaticRoot(): string {
  */
 export function resolveStaticPath(root: string, urlPath: string): string | null {
   let relative: string;
-  if (urlPath === '/' || urlPath === '/app' || urlPath === STATIC_PREFIX) relative = 'index.html';
+  if (urlPath === '/' || urlPath === '/app' || urlPath === STATIC_PREFIX || ROOM_LINK.test(urlPath)) relative = 'index.html';
   else if (urlPath.startsWith(STATIC_PREFIX)) relative = urlPath.slice(STATIC_PREFIX.length);
   else return null;
   let decoded: string;
@@ -83,7 +88,7 @@ export function withStatic(fallback: RequestListener, opts: StaticOptions = {}):
     if ((method !== 'GET' && method !== 'HEAD') || urlPath === null) return fallback(req, res);
     const file = resolveStaticPath(root, urlPath);
     if (file === null) {
-      if (urlPath.startsWith(STATIC_PREFIX)) return notFound(res);
+      if (urlPath.startsWith(STATIC_PREFIX) || urlPath.startsWith(ROOM_LINK_PREFIX)) return notFound(res);
       return fallback(req, res);
     }
     void serveFile(req, res, file, rootReal).catch(() => {
