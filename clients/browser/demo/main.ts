@@ -1,6 +1,10 @@
 // The demo app: join a room with a token, publish camera and mic, see and
 // hear everyone else. No framework: the DOM is updated from SDK events.
 // Query parameters prefill the form: ?server=ws://...&token=...&room=...&name=...
+// On a development server (POST /dev/token answers) the form asks only for a
+// name, a room and a role and gets the token itself; elsewhere it keeps the
+// token field. Room links: /r/<room> prefills the room; /r/<room>#token=...
+// (or ?token=) joins at once, publishing only when the token's role may.
 
 import { SwitchboardClient, type LocalTrack, type ParticipantInfo, type Quality, type RemoteTrack } from '../sdk/index.js';
 import { attachPhone } from './phone.js';
@@ -26,6 +30,7 @@ const nameInput = el<HTMLInputElement>('display-name');
 const videoCheck = el<HTMLInputElement>('opt-video');
 const audioCheck = el<HTMLInputElement>('opt-audio');
 const joinButton = el<HTMLButtonElement>('join');
+const roleSelect = el<HTMLSelectElement>('role');
 const call = el<HTMLElement>('call');
 const tiles = el<HTMLDivElement>('tiles');
 const audioButton = el<HTMLButtonElement>('toggle-audio');
@@ -48,11 +53,82 @@ let online = false;
 // ---- form -------------------------------------------------------------------
 
 const params = new URLSearchParams(location.search);
+const hashParams = new URLSearchParams(location.hash.slice(1));
+/** /r/<room>: a room's link (the server serves this page there). */
+const linkRoom = roomFromPath(location.pathname);
+const linkToken = linkRoom === null ? null : (hashParams.get('token') ?? params.get('token'));
 const defaultServer = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 serverInput.value = params.get('server') ?? localStorage.getItem('switchboard.server') ?? defaultServer;
-tokenInput.value = params.get('token') ?? '';
-roomInput.value = params.get('room') ?? localStorage.getItem('switchboard.room') ?? 'demo';
-nameInput.value = params.get('name') ?? localStorage.getItem('switchboard.name') ?? '';
+tokenInput.value = linkToken ?? params.get('token') ?? '';
+roomInput.value = linkRoom ?? params.get('room') ?? localStorage.getItem('switchboard.room') ?? 'demo';
+// A link with a token joins under the token's name (unless ?name= says otherwise), not the last one typed here.
+nameInput.value = params.get('name') ?? (linkToken ? '' : (localStorage.getItem('switchboard.name') ?? ''));
+const savedRole = localStorage.getItem('switchboard.role');
+if (savedRole && [...roleSelect.options].some((o) => o.value === savedRole)) roleSelect.value = savedRole;
+
+function roomFromPath(pathname: string): string | null {
+  const match = /^\/r\/([^/]+)\/?$/.exec(pathname);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** Roles that send media (a viewer only watches and listens). */
+function mayPublish(role: string): boolean {
+  return role === 'host' || role === 'moderator' || role === 'speaker';
+}
+
+// ---- development tokens ------------------------------------------------------
+
+/** True once POST /dev/token answered: the form mints its own tokens. */
+let devTokens = false;
+
+/** Asks the server whether it hands out development tokens: an empty body is 400 there, 404 elsewhere. */
+async function probeDevTokens(): Promise<void> {
+  let status = 0;
+  try {
+    const res = await fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    status = res.status;
+  } catch {
+    // no server answer: keep the token field
+  }
+  devTokens = status === 400;
+  form.dataset['mode'] = devTokens ? 'dev' : 'token';
+  el<HTMLElement>('dev-hint').hidden = !devTokens;
+  el<HTMLElement>('token-help').hidden = devTokens;
+  el<HTMLElement>('token-field').hidden = devTokens;
+  el<HTMLElement>('server-field').hidden = devTokens;
+  el<HTMLElement>('role-field').hidden = !devTokens;
+  tokenInput.required = !devTokens;
+  nameInput.required = devTokens;
+  nameInput.placeholder = devTokens ? 'Your name' : 'from the token';
+  if (devTokens) serverInput.value = params.get('server') ?? defaultServer; // the token comes from this server
+}
+
+/** A development token for the form's name, room and role. */
+async function devToken(): Promise<string> {
+  const res = await fetch('/dev/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: nameInput.value.trim(), room: roomInput.value.trim(), role: roleSelect.value }),
+  });
+  const body = (await res.json().catch(() => ({}))) as { token?: string; error?: { message?: string } };
+  if (res.status !== 201 || typeof body.token !== 'string')
+    throw new Error(body.error?.message ?? `POST /dev/token answered ${res.status}`);
+  return body.token;
+}
+
+/** The token to connect with: the form's, or on a development server a fresh one. */
+async function formToken(): Promise<string> {
+  if (devTokens && !tokenInput.value.trim()) {
+    localStorage.setItem('switchboard.role', roleSelect.value);
+    return devToken();
+  }
+  return tokenInput.value.trim();
+}
 
 form.addEventListener('submit', (ev) => {
   ev.preventDefault();
@@ -73,7 +149,7 @@ async function goOnline(): Promise<void> {
   online = true;
   wire(c);
   try {
-    await c.connect(server, tokenInput.value.trim());
+    await c.connect(server, await formToken());
   } catch (err) {
     showError(`Could not connect: ${String((err as Error).message ?? err)}`);
     client = null;
@@ -104,7 +180,7 @@ async function join(): Promise<void> {
   client = c;
   wire(c);
   try {
-    await c.connect(server, tokenInput.value.trim(), { room }); // ?room=: a multi-process node routes to the room's process
+    await c.connect(server, await formToken(), { room }); // ?room=: a multi-process node routes to the room's process
     await c.join(room, name ? { displayName: name } : {});
   } catch (err) {
     showError(`Could not join: ${String((err as Error).message ?? err)}`);
@@ -116,7 +192,8 @@ async function join(): Promise<void> {
   form.hidden = true;
   call.hidden = false;
   roomName.textContent = `room ${room}`;
-  if (videoCheck.checked || audioCheck.checked) {
+  // A viewer joins without publishing: no devices are asked for.
+  if (mayPublish(myRole()) && (videoCheck.checked || audioCheck.checked)) {
     try {
       await c.publish({ audio: audioCheck.checked, video: videoCheck.checked });
     } catch (err) {
@@ -220,6 +297,10 @@ async function leave(): Promise<void> {
 function updateButtons(): void {
   const c = client;
   if (!c) return;
+  const sends = mayPublish(myRole());
+  audioButton.hidden = !sends;
+  videoButton.hidden = !sends;
+  screenButton.hidden = !sends;
   audioButton.textContent = c.muted.audio ? 'Unmute mic' : 'Mute mic';
   audioButton.classList.toggle('off', c.muted.audio);
   videoButton.textContent = c.muted.video ? 'Start camera' : 'Stop camera';
@@ -285,6 +366,7 @@ function wire(c: SwitchboardClient): void {
   c.on('hand-queue', ({ hands }) => renderHands(hands));
   c.on('role-changed', ({ participant_id, role }) => {
     logEvent(`${nameOf(participant_id)} is now a ${role}`);
+    if (participant_id === c.participantId) updateButtons();
     if (participant_id === c.participantId && role === 'speaker' && c.localTracks.size === 0) {
       void c.publish({ audio: true, video: true }).catch((err: Error) => showError(`Could not publish: ${err.message}`));
     }
@@ -456,6 +538,12 @@ function logEvent(text: string): void {
   log.prepend(item);
   while (log.childElementCount > 100) log.lastElementChild?.remove();
 }
+
+// ---- start -------------------------------------------------------------------
+
+// A room link with a token joins at once; otherwise the form waits, told whether this server hands out tokens.
+if (linkRoom !== null && linkToken) void join();
+void probeDevTokens();
 
 // For tests and the console: the live client.
 (window as unknown as { switchboardDemo: { readonly client: SwitchboardClient | null } }).switchboardDemo = {
