@@ -1,7 +1,8 @@
 // Bundles the browser SDK and the demo app with esbuild into dist/browser/:
 //   switchboard.js  the SDK as one ES module (for apps)
 //   demo.js         the demo app (SDK included)
-//   index.html, demo.css
+//   demo.css       the demo's styles (every stylesheet its modules import)
+//   index.html
 // The server serves that folder (server/edges/http/static.ts): / is index.html,
 // /app/<file> the rest. Type checking is separate: tsc --noEmit -p clients/browser.
 // Usage: node clients/browser/build.mjs [--minify] [--outdir DIR]
@@ -39,7 +40,8 @@ const result = await build({
   logLevel: 'warning',
   metafile: true,
 });
-for (const file of ['demo/index.html', 'demo/demo.css']) copyFileSync(path.join(here, file), path.join(outdir, path.basename(file)));
+// CSS is bundled from the demo's imports (demo.css beside demo.js).
+for (const file of ['demo/index.html']) copyFileSync(path.join(here, file), path.join(outdir, path.basename(file)));
 
 const sizes = Object.entries(result.metafile.outputs)
   .filter(([file]) => file.endsWith('.js'))

@@ -3,7 +3,7 @@
 // server serves to its pages.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,4 +30,18 @@ export const CHROMIUM_FLAGS = [
 export function prepareBrowserTests(): void {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium (scripts/setup.sh)`);
   execFileSync(process.execPath, [path.join(ROOT, 'clients/browser/build.mjs')], { cwd: ROOT, stdio: 'pipe' });
+}
+
+/** Where browser tests keep their screenshots (dist/test-artifacts/screens/<name>.png; a test artifact, not committed). */
+export const SCREENSHOT_DIR = path.join(ROOT, 'dist/test-artifacts/screens');
+
+/** Saves what the page shows as dist/test-artifacts/screens/<name>.png. */
+export async function saveScreenshot(
+  page: { screenshot(opts: { path: string; fullPage?: boolean }): Promise<unknown> },
+  name: string,
+): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
 }

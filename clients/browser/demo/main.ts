@@ -6,8 +6,11 @@
 // token field. Room links: /r/<room> prefills the room; /r/<room>#token=...
 // (or ?token=) joins at once, publishing only when the token's role may.
 
-import { SwitchboardClient, type LocalTrack, type ParticipantInfo, type Quality, type RemoteTrack } from '../sdk/index.js';
+import { SwitchboardClient, type LocalTrack, type ParticipantInfo, type Quality, type RemoteTrack, type Role } from '../sdk/index.js';
 import { attachPhone } from './phone.js';
+import { PANELS } from './panels/index.js';
+import { resetShell, shellSlots, type AppContext } from './shell.js';
+import './demo.css';
 
 function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -77,7 +80,7 @@ function roomFromPath(pathname: string): string | null {
 }
 
 /** Roles that send media (a viewer only watches and listens). */
-function mayPublish(role: string): boolean {
+function mayPublish(role: Role): boolean {
   return role === 'host' || role === 'moderator' || role === 'speaker';
 }
 
@@ -148,6 +151,7 @@ async function goOnline(): Promise<void> {
   client = c;
   online = true;
   wire(c);
+  mountPanels(c);
   try {
     await c.connect(server, await formToken());
   } catch (err) {
@@ -179,6 +183,7 @@ async function join(): Promise<void> {
   const c = new SwitchboardClient();
   client = c;
   wire(c);
+  mountPanels(c);
   try {
     await c.connect(server, await formToken(), { room }); // ?room=: a multi-process node routes to the room's process
     await c.join(room, name ? { displayName: name } : {});
@@ -186,6 +191,7 @@ async function join(): Promise<void> {
     showError(`Could not join: ${String((err as Error).message ?? err)}`);
     c.signaling.close();
     client = null;
+    resetShell();
     joinButton.disabled = false;
     return;
   }
@@ -225,7 +231,7 @@ async function toggleHand(): Promise<void> {
   }
 }
 
-function myRole(): string {
+function myRole(): Role {
   const me = client?.participantId ? client.participants.get(client.participantId) : undefined;
   return me?.role ?? client?.identity?.role ?? 'viewer';
 }
@@ -288,6 +294,7 @@ async function leave(): Promise<void> {
   if (c) await c.disconnect();
   online = false;
   tiles.replaceChildren();
+  resetShell();
   call.hidden = true;
   form.hidden = false;
   joinButton.disabled = false;
@@ -308,6 +315,24 @@ function updateButtons(): void {
   const sharing = c.localTracks.has('screen');
   screenButton.textContent = sharing ? 'Stop sharing' : 'Share screen';
   screenButton.classList.toggle('off', sharing);
+}
+
+// ---- panels -----------------------------------------------------------------
+
+/** Mounts every panel (panels/index.ts) for this client, in place of the last client's. */
+function mountPanels(c: SwitchboardClient): void {
+  resetShell();
+  const ctx: AppContext = {
+    client: c,
+    role: myRole,
+    mayPublish: () => mayPublish(myRole()),
+    isStaff: () => myRole() === 'host' || myRole() === 'moderator',
+    nameOf,
+    showError,
+    logEvent,
+    ...shellSlots(),
+  };
+  for (const mount of PANELS) mount(ctx);
 }
 
 // ---- SDK events -> DOM ------------------------------------------------------

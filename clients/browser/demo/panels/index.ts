@@ -1,0 +1,5 @@
+// Every panel of the in-call shell, mounted in this order for each client (see shell.ts).
+
+import type { MountPanel } from '../shell.js';
+
+export const PANELS: MountPanel[] = [];
