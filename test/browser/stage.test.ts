@@ -217,7 +217,11 @@ test('layers: a small tile asks for layer 0, a featured one for layer 2 (speaker
   const other = featured === bob.id ? bob : cat;
   const big = await consumerOf(ctx, ann, other);
   await eventually(() => big.preferredLayers?.spatialLayer === 2 && !big.paused, 5000, 'layer 2 for the featured tile');
-  assert.ok((await ann.page.$eval('.tile.featured', (e) => e.clientWidth)) >= 640);
+  const widths = await ann.page.$$eval('.tile', (els) =>
+    els.map((e) => `${(e as HTMLElement).dataset['participant']}:${e.className}:${e.clientWidth}`),
+  );
+  const bigWidth = await ann.page.$eval('.tile.featured', (e) => e.clientWidth);
+  assert.ok(bigWidth >= 640, `featured tile ${bigWidth} px wide (${widths.join(' ')})`);
   await videoPlays(ann.page, other.id);
   // The strip holds the rest on one page.
   assert.ok(await ann.page.isHidden('#pager'));
@@ -271,6 +275,38 @@ test("volume: a participant's slider sets their audio's volume", async (ctx) => 
   assert.ok(await bob.page.isHidden(`${tile(cat)} .tile-menu-body`));
 });
 
+test('a dropped connection: "Reconnecting…" over the stage until back; deafen survives the rejoin', async (ctx) => {
+  const { srv, bob, cat } = ctx;
+  await cat.page.getByRole('button', { name: 'Deafen' }).click();
+  await bob.page.waitForSelector(`${tile(cat)} .deafened:not([hidden])`, { timeout: 5000 });
+  const hub = srv.app.hub as unknown as {
+    sessions: Set<{ ws: { terminate(): void }; participant: { identity: { userId: string } } | null }>;
+  };
+  const cats = [...hub.sessions].filter((s) => s.participant?.identity.userId === 'cat');
+  assert.is(cats.length, 1);
+  const banner = cat.page.getByRole('status').filter({ hasText: 'Reconnecting' });
+  cats[0].ws.terminate();
+  await banner.waitFor({ state: 'visible', timeout: 5000 });
+  await banner.waitFor({ state: 'hidden', timeout: 20_000 });
+  // Back with a new participant id: everyone sees the new Cat, still deafened, and Cat's page rebuilt its stage.
+  const oldId = cat.id;
+  cat.id = await eventually(
+    async () => {
+      const id = await cat.page.evaluate(() => (window as unknown as DemoWindow).switchboardDemo.client?.participantId ?? null);
+      return id !== oldId ? id : null;
+    },
+    10_000,
+    'Cat rejoined',
+  ) as string;
+  await bob.page.waitForSelector(`${tile(cat)} .deafened:not([hidden])`, { timeout: 10_000 });
+  await videoPlays(cat.page, bob.id);
+  await cat.page.waitForFunction(() => document.querySelectorAll('#tiles audio').length === 2, undefined, { timeout: 10_000 });
+  assert.ok((await cat.page.$$eval('#tiles audio', (els) => els.map((a) => (a as HTMLAudioElement).muted))).every(Boolean));
+  assert.is(await cat.page.getAttribute('#toggle-deafen', 'aria-pressed'), 'true');
+  await cat.page.getByRole('button', { name: 'Undeafen' }).click();
+  await bob.page.waitForSelector(`${tile(cat)} .deafened`, { state: 'hidden', timeout: 5000 });
+});
+
 test('reactions: clicked on one page, the emoji floats over the sender on the others', async (ctx) => {
   const { ann, bob, cat } = ctx;
   await cat.page.getByRole('button', { name: 'React' }).click();
@@ -281,6 +317,20 @@ test('reactions: clicked on one page, the emoji floats over the sender on the ot
   // Cat is on Ann's page 2 (hidden tile): the float is there too, and goes away.
   await ann.page.waitForSelector(`${tile(cat)} .reaction-float`, { state: 'attached', timeout: 5000 });
   await bob.page.waitForSelector(`${tile(cat)} .reaction-float`, { state: 'detached', timeout: 6000 });
+  assert.equal(ctx.errors, []);
+});
+
+test('phone width: tiles in two columns, every control reachable, nothing wider than the screen', async (ctx) => {
+  const { cat } = ctx;
+  await cat.page.setViewportSize({ width: 390, height: 800 });
+  await cat.page.getByLabel('Layout').selectOption('grid');
+  await cat.page.waitForFunction(() => getComputedStyle(document.getElementById('tiles')!).getPropertyValue('--cols').trim() === '2');
+  assert.ok(await cat.page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling');
+  for (const name of ['Mute mic', 'Stop camera', 'Deafen', 'React', 'Leave']) {
+    assert.ok(await cat.page.getByRole('button', { name, exact: true }).isVisible(), name);
+  }
+  await cat.page.waitForTimeout(300);
+  await saveScreenshot(cat.page, 'stage-phone');
   assert.equal(ctx.errors, []);
 });
 
