@@ -223,8 +223,9 @@ test('layers: a small tile asks for layer 0, a featured one for layer 2 (speaker
   const bigWidth = await ann.page.$eval('.tile.featured', (e) => e.clientWidth);
   assert.ok(bigWidth >= 640, `featured tile ${bigWidth} px wide (${widths.join(' ')})`);
   await videoPlays(ann.page, other.id);
-  // The strip holds the rest on one page.
+  // The strip holds the rest on one page, all playing.
   assert.ok(await ann.page.isHidden('#pager'));
+  for (const p of [bob, cat]) await videoPlays(ann.page, p.id);
   await ann.page.waitForTimeout(300);
   const shot = await saveScreenshot(ann.page, 'stage-speaker');
   copyFileSync(shot, path.join(DOCS_IMG, 'app-speaker.png'));
@@ -290,14 +291,14 @@ test('a dropped connection: "Reconnecting…" over the stage until back; deafen 
   await banner.waitFor({ state: 'hidden', timeout: 20_000 });
   // Back with a new participant id: everyone sees the new Cat, still deafened, and Cat's page rebuilt its stage.
   const oldId = cat.id;
-  cat.id = await eventually(
+  cat.id = (await eventually(
     async () => {
       const id = await cat.page.evaluate(() => (window as unknown as DemoWindow).switchboardDemo.client?.participantId ?? null);
       return id !== oldId ? id : null;
     },
     10_000,
     'Cat rejoined',
-  ) as string;
+  )) as string;
   await bob.page.waitForSelector(`${tile(cat)} .deafened:not([hidden])`, { timeout: 10_000 });
   await videoPlays(cat.page, bob.id);
   await cat.page.waitForFunction(() => document.querySelectorAll('#tiles audio').length === 2, undefined, { timeout: 10_000 });
