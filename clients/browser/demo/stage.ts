@@ -4,7 +4,7 @@
 // stage's own controls: deafen, reactions, the layout choice, the pager and
 // the "Reconnecting…" banner. Everything follows the SDK's events.
 
-import type { LocalTrack, ParticipantInfo, RemoteTrack, SwitchboardClient } from '../sdk/index.js';
+import type { LocalTrack, ParticipantInfo, RemoteTrack, SwitchboardClient, SwitchboardEvents } from '../sdk/index.js';
 import { AdaptiveSubscriptions } from './adaptive.js';
 import { arrange, gridColumns, type LayoutChoice, type TileRef } from './layouts.js';
 import { buildPicker, floatReaction } from './reactions.js';
@@ -255,119 +255,75 @@ export class Stage implements TileActions {
 
   attach(c: SwitchboardClient): void {
     this.client = c;
-    const mine =
-      <T>(fn: (payload: T) => void) =>
-      (payload: T) => {
+    /** Listens while `c` is the stage's client (a later client replaces it). */
+    const on = <K extends keyof SwitchboardEvents>(type: K, fn: (payload: SwitchboardEvents[K]) => void): void => {
+      c.on(type, (payload) => {
         if (this.client === c) fn(payload);
-      };
-    c.on(
-      'room-joined',
-      mine(({ roomState }) => {
-        this.tiles.replaceChildren();
-        this.adaptive.reset(c);
-        this.page = 0;
-        for (const p of roomState.participants) this.renderParticipant(p);
-        for (const p of roomState.producers) if (p.source === 'screen') this.tileFor(p.participant_id, true);
-        this.reconnecting.hidden = true;
-        this.showDeafened(c.deafened);
-        this.relayout();
-        this.adaptive.apply(); // before the SDK consumes what is there: hidden tiles start paused
-        // After a rejoin the local tiles come back with local-track-added.
-      }),
-    );
-    c.on(
-      'room-left',
-      mine(() => this.clear()),
-    );
-    c.on(
-      'participant-joined',
-      mine((p) => this.renderParticipant(p)),
-    );
-    c.on(
-      'participant-left',
-      mine(({ participant_id }) => {
-        for (const t of this.tiles.querySelectorAll<HTMLElement>(`[data-participant="${CSS.escape(participant_id)}"]`)) this.removeTile(t);
-      }),
-    );
-    c.on(
-      'participant-updated',
-      mine((p) => this.renderParticipant(p)),
-    );
-    c.on(
-      'local-track-added',
-      mine((local) => {
-        this.attachLocal(c, local);
-        this.host.updateButtons();
-      }),
-    );
-    c.on(
-      'local-track-removed',
-      mine((local) => {
-        this.detachLocal(c, local);
-        this.host.updateButtons();
-      }),
-    );
-    c.on(
-      'producer-added',
-      mine((p) => {
-        if (p.source === 'screen') this.tileFor(p.participant_id, true);
-        this.adaptive.apply(); // at once: a producer on a hidden tile is consumed paused
-      }),
-    );
-    c.on(
-      'producer-removed',
-      mine(({ producer_id, participant_id }) => {
-        this.adaptive.forget(producer_id);
-        // A share whose consumer never came (or is gone already) leaves no empty tile behind.
-        const sharing = [...c.producers.values()].some((p) => p.participant_id === participant_id && p.source === 'screen');
-        const tile = this.tiles.querySelector<HTMLElement>(tileSelector(participant_id, 'screen'));
-        if (tile && !sharing && participant_id !== c.participantId) this.removeTile(tile);
-      }),
-    );
-    c.on(
-      'track-added',
-      mine((remote) => this.attachRemote(c, remote)),
-    );
-    c.on(
-      'track-removed',
-      mine((remote) => this.detachRemote(remote)),
-    );
-    c.on(
-      'active-speaker',
-      mine(({ participant_id }) => {
-        for (const t of this.tiles.querySelectorAll<HTMLElement>('.tile'))
-          t.classList.toggle('active-speaker', t.dataset['participant'] === participant_id);
-        // One's own voice never takes the big tile (the glow still shows it).
-        if (participant_id === null || participant_id === this.activeSpeaker || participant_id === c.participantId) return;
-        this.activeSpeaker = participant_id;
-        this.tiles.dataset['activeSpeaker'] = participant_id;
-        if (this.tiles.dataset['layout'] === 'speaker') this.relayout();
-      }),
-    );
-    c.on(
-      'audio-levels',
-      mine(({ levels }) => this.showLevels(levels)),
-    );
-    c.on(
-      'connection-quality',
-      mine(({ participant_id, quality, score }) => {
-        const tile = this.tiles.querySelector<HTMLElement>(tileSelector(participant_id, 'camera'));
-        if (tile) setTileQuality(tile, quality, score);
-      }),
-    );
-    c.on(
-      'reaction',
-      mine(({ participant_id, reaction }) => {
-        const tile = this.tiles.querySelector<HTMLElement>(tileSelector(participant_id, 'camera'));
-        if (tile) floatReaction(part(tile, '.reactions-layer'), reaction);
-      }),
-    );
-    c.on(
-      'connection-state',
-      mine(({ state, attempt }) => {
-        this.reconnecting.hidden = !(state === 'reconnecting' && c.room);
-        this.reconnecting.textContent = `Reconnecting…${attempt ? ` (attempt ${attempt})` : ''}`;
-      }),
-    );
+      });
+    };
+    on('room-joined', ({ roomState }) => {
+      this.tiles.replaceChildren();
+      this.adaptive.reset(c);
+      this.page = 0;
+      this.activeSpeaker = null; // participant ids are new after a rejoin
+      delete this.tiles.dataset['activeSpeaker'];
+      for (const p of roomState.participants) this.renderParticipant(p);
+      for (const p of roomState.producers) if (p.source === 'screen') this.tileFor(p.participant_id, true);
+      this.reconnecting.hidden = true;
+      this.showDeafened(c.deafened);
+      this.relayout();
+      this.adaptive.apply(); // before the SDK consumes what is there: hidden tiles start paused
+      // After a rejoin the local tiles come back with local-track-added.
+    });
+    on('room-left', () => this.clear());
+    on('participant-joined', (p) => this.renderParticipant(p));
+    on('participant-updated', (p) => this.renderParticipant(p));
+    on('participant-left', ({ participant_id }) => {
+      for (const t of this.tiles.querySelectorAll<HTMLElement>(`[data-participant="${CSS.escape(participant_id)}"]`)) this.removeTile(t);
+    });
+    on('local-track-added', (local) => {
+      this.attachLocal(c, local);
+      this.host.updateButtons();
+    });
+    on('local-track-removed', (local) => {
+      this.detachLocal(c, local);
+      this.host.updateButtons();
+    });
+    on('producer-added', (p) => {
+      if (p.source === 'screen') this.tileFor(p.participant_id, true);
+      this.adaptive.apply(); // at once: a producer on a hidden tile is consumed paused
+    });
+    on('producer-removed', ({ producer_id, participant_id }) => {
+      this.adaptive.forget(producer_id);
+      // A share whose consumer never came (or is gone already) leaves no empty tile behind.
+      const sharing = [...c.producers.values()].some((p) => p.participant_id === participant_id && p.source === 'screen');
+      const tile = this.tiles.querySelector<HTMLElement>(tileSelector(participant_id, 'screen'));
+      if (tile && !sharing && participant_id !== c.participantId) this.removeTile(tile);
+    });
+    on('track-added', (remote) => this.attachRemote(c, remote));
+    on('track-removed', (remote) => this.detachRemote(remote));
+    on('active-speaker', ({ participant_id }) => {
+      for (const t of this.tiles.querySelectorAll<HTMLElement>('.tile')) {
+        t.classList.toggle('active-speaker', t.dataset['participant'] === participant_id);
+      }
+      // One's own voice never takes the big tile (the glow still shows it).
+      if (participant_id === null || participant_id === this.activeSpeaker || participant_id === c.participantId) return;
+      this.activeSpeaker = participant_id;
+      this.tiles.dataset['activeSpeaker'] = participant_id;
+      if (this.tiles.dataset['layout'] === 'speaker') this.relayout();
+    });
+    on('audio-levels', ({ levels }) => this.showLevels(levels));
+    on('connection-quality', ({ participant_id, quality, score }) => {
+      const tile = this.tiles.querySelector<HTMLElement>(tileSelector(participant_id, 'camera'));
+      if (tile) setTileQuality(tile, quality, score);
+    });
+    on('reaction', ({ participant_id, reaction }) => {
+      const tile = this.tiles.querySelector<HTMLElement>(tileSelector(participant_id, 'camera'));
+      if (tile) floatReaction(part(tile, '.reactions-layer'), reaction);
+    });
+    on('connection-state', ({ state, attempt }) => {
+      this.reconnecting.hidden = !(state === 'reconnecting' && c.room);
+      this.reconnecting.textContent = `Reconnecting…${attempt ? ` (attempt ${attempt})` : ''}`;
+    });
   }
 }
