@@ -214,6 +214,11 @@ export const clientSchemas = {
   unmute: object({ track: oneOf(TRACKS) }),
   hold: object({}),
   unhold: object({}),
+  /** Stops hearing the room (shown to the others; what this participant publishes still plays). */
+  deafen: object({}),
+  undeafen: object({}),
+  /** A floating emoji over the sender's tile for everyone in the room; rate limited, never stored. */
+  react: object({ reaction: oneOf(LIVE_REACTIONS) }),
   dtmf: object({
     tones: DTMF_TONES,
     to: optional(ID),
@@ -309,6 +314,8 @@ export interface ParticipantInfo {
   audio_muted: boolean;
   video_muted: boolean;
   on_hold: boolean;
+  /** Hears nobody (the participant's own choice, see `deafen`); still audible to the others when publishing. */
+  deafened: boolean;
   /** From SFU scores; null until the participant sends or receives SFU media. */
   connection_quality: Quality | null;
   joined_at: string; // ISO 8601
@@ -465,6 +472,9 @@ export interface AckResults {
   unmute: Record<string, never>;
   hold: Record<string, never>;
   unhold: Record<string, never>;
+  deafen: Record<string, never>;
+  undeafen: Record<string, never>;
+  react: Record<string, never>;
   dtmf: Record<string, never>;
   'end-call': Record<string, never>;
   ping: { t?: number; server_time: number };
@@ -545,6 +555,10 @@ export interface ServerPayloads {
   unmute: { from: string; track: Track };
   hold: { from: string };
   unhold: { from: string };
+  deafen: { from: string };
+  undeafen: { from: string };
+  /** To everyone in the room, the sender included. */
+  reaction: { participant_id: string; reaction: LiveReaction };
   dtmf: { from: string; tones: string; duration: number; gap: number };
   'call-state-changed': CallInfo & { reason?: string };
   'producer-added': ProducerInfo;

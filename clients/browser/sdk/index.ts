@@ -3,6 +3,7 @@
 
 export { SwitchboardClient } from './client.js';
 export { CAMERA_SIMULCAST, CAMERA_SVC } from './encodings.js';
+export { REACTIONS } from './reactions.js';
 export {
   Call,
   type AcceptOptions,
@@ -42,6 +43,7 @@ export type {
   CallMedia,
   CallParty,
   Identity,
+  LiveReaction,
   MediaKind,
   ParticipantInfo,
   ProducerInfo,
