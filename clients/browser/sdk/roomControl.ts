@@ -81,6 +81,14 @@ export abstract class RoomControlRequests extends Emitter<SwitchboardEvents> {
     return this.signaling.request('start-recording', mode ? { mode } : {});
   }
 
+  /**
+   * Hosts and moderators: the recordings of the room this client is in, newest first, each file with a
+   * `download_url` valid until `urls_expire_at` (a path on the server: resolve it against the server's URL).
+   */
+  listRecordings(limit?: number): Promise<Reply<'list-recordings'>> {
+    return this.signaling.request('list-recordings', limit !== undefined ? { limit } : {});
+  }
+
   /** Resolves once the files are finalized (ffmpeg flushes and probes them first). */
   stopRecording(): Promise<Reply<'stop-recording'>> {
     return this.signaling.request('stop-recording', {}, 30_000);
