@@ -124,6 +124,18 @@ test('people: raise hand, mute, change a role, record, remove; a viewer gets no 
   await person(host, 'Sam').waitFor({ state: 'detached', timeout: 5000 });
   await saveScreenshot(sam, 'app-removed');
 
+  // The host locks the room: a newcomer is refused and told so; unlocked, they get in.
+  await host.getByRole('button', { name: 'Lock room' }).click();
+  await host.getByRole('button', { name: 'Unlock room' }).waitFor({ timeout: 5000 });
+  assert.is(b.srv.app.rooms.getRoom(room)?.settings.locked, true);
+  const lee = await b.open({ id: 'lee', name: 'Lee', role: 'viewer', room });
+  await lee.locator('#error', { hasText: 'locked' }).waitFor({ timeout: 10_000 });
+  assert.ok(await lee.locator('#call').isHidden());
+  await host.getByRole('button', { name: 'Unlock room' }).click();
+  await host.getByRole('button', { name: 'Lock room' }).waitFor({ timeout: 5000 });
+  assert.is(b.srv.app.rooms.getRoom(room)?.settings.locked, false);
+  await lee.close();
+
   for (const page of [host, sam, vic]) await page.close();
   assert.equal(b.errors, []);
 });
@@ -154,6 +166,13 @@ test('lobby: the host turns the waiting room on, admits one guest and declines a
   await openTab(host, 'People');
   await person(host, 'Gus').waitFor({ timeout: 5000 });
   await host.locator('#lobby-status').waitFor({ state: 'hidden', timeout: 5000 });
+  // Mute all: Gus's own list shows his mic off (the host's stays on).
+  await openTab(gus, 'People');
+  await person(gus, 'Gus (you)').getByText('mic on').waitFor({ timeout: 10_000 });
+  await host.getByRole('button', { name: 'Mute everyone’s microphone' }).click();
+  await person(gus, 'Gus (you)').getByText('mic off').waitFor({ timeout: 5000 });
+  await person(gus, 'Hugo').getByText('mic on').waitFor({ timeout: 5000 });
+  await saveScreenshot(gus, 'app-people-phone');
 
   // Another guest is declined: told so, not in the call.
   const dee = await b.open({ id: 'dee', name: 'Dee', role: 'viewer', room });

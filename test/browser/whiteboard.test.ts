@@ -84,10 +84,19 @@ test('the host draws; the speaker sees it live, a late viewer finds it; the host
     return [...canvas.getContext('2d')!.getImageData(Math.round(0.2 * canvas.width), Math.round(0.5 * canvas.height), 1, 1).data];
   });
   assert.ok(red[0] > 200 && red[1] < 120 && red[2] < 120, `red ink, got ${red.join(',')}`);
-  // Sam draws too: a dot the host receives.
+  // Sam draws too, in green: the host receives it.
+  await sam.getByRole('radio', { name: 'Green' }).click();
   const samBox = (await sam.locator('.wb-canvas').boundingBox())!;
-  await sam.mouse.click(samBox.x + 0.5 * samBox.width, samBox.y + 0.8 * samBox.height);
+  await sam.mouse.move(samBox.x + 0.35 * samBox.width, samBox.y + 0.8 * samBox.height);
+  await sam.mouse.down();
+  for (let i = 1; i <= 6; i++) await sam.mouse.move(samBox.x + (0.35 + 0.05 * i) * samBox.width, samBox.y + 0.8 * samBox.height);
+  await sam.mouse.up();
   await waitInked(host, 0.5, 0.8);
+  const green = await host.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('.wb-canvas')!;
+    return [...canvas.getContext('2d')!.getImageData(Math.round(0.5 * canvas.width), Math.round(0.8 * canvas.height), 1, 1).data];
+  });
+  assert.ok(green[1] > 150 && green[0] < 120, `green ink, got ${green.join(',')}`);
 
   // A viewer joining later finds both strokes on the board, and gets no drawing tools.
   const vic = await b.open({ id: 'vic', name: 'Vic', role: 'viewer', room });
