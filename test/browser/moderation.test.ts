@@ -49,8 +49,9 @@ test('people: raise hand, mute, change a role, record, remove; a viewer gets no 
   await person(host, 'Sam').getByText('mic on').waitFor({ timeout: 10_000 });
   await saveScreenshot(host, 'app-moderation');
 
-  // The host mutes Sam's mic: Sam's page shows it off, and Sam's client is muted.
-  await host.getByRole('button', { name: 'Mute Sam’s microphone' }).click();
+  // The host mutes Sam's mic (from the keyboard): Sam's page shows it off, and Sam's client is muted.
+  await host.getByRole('button', { name: 'Mute Sam’s microphone' }).focus();
+  await host.keyboard.press('Enter');
   await openTab(sam, 'People');
   await person(sam, 'Sam (you)').getByText('mic off').waitFor({ timeout: 5000 });
   await sam.waitForFunction(
@@ -58,6 +59,8 @@ test('people: raise hand, mute, change a role, record, remove; a viewer gets no 
   );
   await person(host, 'Sam').getByText('mic off').waitFor({ timeout: 5000 });
   assert.is(await host.getByRole('button', { name: 'Mute Sam’s microphone' }).count(), 0, 'nothing left to mute');
+  // The list was rebuilt: the keyboard focus stayed in Sam's row (the next control there).
+  assert.is(await host.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Stop Sam’s camera');
 
   // The host lets Sam speak: the queue empties on both pages.
   await host.getByRole('button', { name: 'Let Sam speak' }).click();
@@ -118,7 +121,9 @@ test('people: raise hand, mute, change a role, record, remove; a viewer gets no 
   // The host removes Sam, after confirming.
   await openTab(host, 'People');
   await host.getByRole('button', { name: 'Remove Sam from the room' }).click();
-  await host.getByRole('button', { name: 'Confirm removing Sam' }).click();
+  // The confirmation takes the focus: Enter confirms.
+  await host.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Confirm removing Sam');
+  await host.keyboard.press('Enter');
   await sam.locator('#error', { hasText: 'Removed from the room' }).waitFor({ timeout: 10_000 });
   assert.ok(await sam.locator('#call').isHidden(), 'Sam is out of the call');
   await person(host, 'Sam').waitFor({ state: 'detached', timeout: 5000 });

@@ -4,6 +4,7 @@
 
 import type { RoomSettings, SwitchboardClient } from '../../sdk/index.js';
 import type { AppContext } from '../shell.js';
+import './controls.css';
 
 /** A button; its action's failure is shown to the user (the server checks every request). */
 export function actionButton(
@@ -21,16 +22,21 @@ export function actionButton(
   return b;
 }
 
-/** Runs a request for a control: disabled meanwhile, its error shown. */
+/**
+ * Runs a request for a control, its error shown. The control is busy meanwhile
+ * (aria-disabled, a second press ignored) but keeps the keyboard focus, which a
+ * disabled button would lose.
+ */
 export async function run(ctx: AppContext, control: HTMLButtonElement | null, action: () => Promise<unknown>): Promise<void> {
-  if (control) control.disabled = true;
+  if (control?.getAttribute('aria-disabled') === 'true') return;
+  control?.setAttribute('aria-disabled', 'true');
   try {
     await action();
     ctx.showError(null);
   } catch (err) {
     ctx.showError(String((err as Error).message ?? err));
   } finally {
-    if (control) control.disabled = false;
+    control?.removeAttribute('aria-disabled');
   }
 }
 
@@ -84,4 +90,27 @@ export function formatDuration(seconds: number | null): string {
   if (seconds === null) return '–';
   const s = Math.round(seconds);
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/**
+ * Rebuilds a list without losing the keyboard user's place: the focused
+ * control (known by its row's data-key and its accessible name) gets the focus
+ * back in the new rows.
+ */
+export function keepingFocus(container: HTMLElement, rebuild: () => void): void {
+  const active = document.activeElement;
+  const key = active instanceof HTMLElement && container.contains(active) ? focusKey(active) : null;
+  rebuild();
+  if (key === null) return;
+  const controls = [...container.querySelectorAll<HTMLElement>('button, select, input, a')];
+  // The same control, else (it went away: "Mute mic" once muted) the first one left in its row.
+  const row = key.slice(0, key.indexOf('\n'));
+  const same =
+    controls.find((c) => focusKey(c) === key) ?? controls.find((c) => c.closest<HTMLElement>('[data-key]')?.dataset['key'] === row);
+  same?.focus();
+}
+
+function focusKey(control: HTMLElement): string {
+  const row = control.closest<HTMLElement>('[data-key]')?.dataset['key'] ?? '';
+  return `${row}\n${control.tagName}\n${control.getAttribute('aria-label') ?? control.textContent ?? ''}`;
 }

@@ -9,7 +9,7 @@
 
 import type { LobbyEntry } from '../../sdk/index.js';
 import type { AppContext } from '../shell.js';
-import { actionButton, element, followSettings, rolePanel, run } from './controls.js';
+import { actionButton, element, followSettings, keepingFocus, rolePanel, run } from './controls.js';
 import './lobby.css';
 
 export function mountLobby(ctx: AppContext): void {
@@ -104,18 +104,22 @@ export function mountLobby(ctx: AppContext): void {
     }
     if (!list || !empty) return;
     empty.hidden = waiting.length > 0;
-    list.replaceChildren(
-      ...waiting.map((w) => {
-        const li = element('li');
-        const since = new Date(w.waiting_since);
-        li.append(
-          element('span', 'lobby-name', w.display_name || w.user_id),
-          element('span', 'lobby-since', `since ${since.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`),
-          actionButton(ctx, 'Admit', () => client.admit(w.user_id), { ariaLabel: `Admit ${w.display_name}` }),
-          actionButton(ctx, 'Deny', () => client.deny(w.user_id), { ariaLabel: `Deny ${w.display_name}`, className: 'danger' }),
-        );
-        return li;
-      }),
+    const ul = list;
+    keepingFocus(ul, () =>
+      ul.replaceChildren(
+        ...waiting.map((w) => {
+          const li = element('li');
+          li.dataset['key'] = w.user_id;
+          const since = new Date(w.waiting_since);
+          li.append(
+            element('span', 'lobby-name', w.display_name || w.user_id),
+            element('span', 'lobby-since', `since ${since.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`),
+            actionButton(ctx, 'Admit', () => client.admit(w.user_id), { ariaLabel: `Admit ${w.display_name}` }),
+            actionButton(ctx, 'Deny', () => client.deny(w.user_id), { ariaLabel: `Deny ${w.display_name}`, className: 'danger' }),
+          );
+          return li;
+        }),
+      ),
     );
   }
 

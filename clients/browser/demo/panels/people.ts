@@ -7,7 +7,7 @@
 
 import type { ParticipantInfo, RaisedHand, Role, RoomSettings, Source } from '../../sdk/index.js';
 import type { AppContext } from '../shell.js';
-import { actionButton, element, followSettings, run } from './controls.js';
+import { actionButton, element, followSettings, keepingFocus, run } from './controls.js';
 import './people.css';
 
 const ROLE_LABEL: Record<Role, string> = { host: 'Host', moderator: 'Moderator', speaker: 'Speaker', viewer: 'Viewer' };
@@ -28,8 +28,9 @@ function rolesOffered(actor: Role, target: Role): Role[] {
 export function mountPeople(ctx: AppContext): void {
   const { client } = ctx;
   let hands: RaisedHand[] = [];
-  /** The participant whose removal waits for a confirmation. */
+  /** The participant whose removal waits for a confirmation (and whether to move the focus there). */
   let confirming: string | null = null;
+  let focusConfirm = false;
 
   const body = ctx.addPanel('people', 'People');
   const heading = element('h2', 'people-count');
@@ -80,12 +81,12 @@ export function mountPeople(ctx: AppContext): void {
     handButton.textContent = raised ? 'Lower hand' : 'Raise hand';
     handButton.setAttribute('aria-pressed', String(raised));
     handButton.classList.toggle('off', raised);
-    renderHands(staff);
+    keepingFocus(handsBox, () => renderHands(staff));
     const raisedBy = new Set(hands.map((h) => h.participant_id));
     // Staff first, then by name.
     const order = (p: ParticipantInfo) => ['host', 'moderator', 'speaker', 'viewer'].indexOf(p.role);
     people.sort((a, b) => order(a) - order(b) || a.display_name.localeCompare(b.display_name));
-    list.replaceChildren(...people.map((p) => row(p, me, raisedBy.has(p.participant_id))));
+    keepingFocus(list, () => list.replaceChildren(...people.map((p) => row(p, me, raisedBy.has(p.participant_id)))));
   }
 
   function renderHands(staff: boolean): void {
@@ -93,6 +94,7 @@ export function mountPeople(ctx: AppContext): void {
     handList.replaceChildren(
       ...hands.map((h) => {
         const li = element('li');
+        li.dataset['key'] = h.user_id;
         const name = h.display_name || h.user_id;
         li.append(element('span', 'hand-name', name));
         if (staff) {
@@ -127,6 +129,7 @@ export function mountPeople(ctx: AppContext): void {
     const self = p.participant_id === client.participantId;
     const li = element('li', 'person');
     li.dataset['participant'] = p.participant_id;
+    li.dataset['key'] = p.participant_id;
     const name = element('span', 'person-name', `${p.display_name}${self ? ' (you)' : ''}`);
     const role = element('span', `person-role role-${p.role}`, ROLE_LABEL[p.role]);
     const state = element('span', 'person-state');
@@ -160,7 +163,10 @@ export function mountPeople(ctx: AppContext): void {
       });
       actions.append(ask, yes, no);
       li.append(actions);
-      queueMicrotask(() => yes.focus());
+      if (focusConfirm) {
+        focusConfirm = false;
+        queueMicrotask(() => yes.focus());
+      }
       return li;
     }
     if (hasMic && !p.audio_muted) {
@@ -204,6 +210,7 @@ export function mountPeople(ctx: AppContext): void {
     remove.setAttribute('aria-label', `Remove ${p.display_name} from the room`);
     remove.addEventListener('click', () => {
       confirming = p.participant_id;
+      focusConfirm = true;
       render();
     });
     actions.append(remove);

@@ -6,7 +6,7 @@
 
 import type { RecordingState, RoomRecording } from '../../sdk/index.js';
 import type { AppContext } from '../shell.js';
-import { actionButton, element, followSettings, formatBytes, formatDuration, rolePanel, run } from './controls.js';
+import { actionButton, element, followSettings, formatBytes, formatDuration, keepingFocus, rolePanel, run } from './controls.js';
 import './recording.css';
 
 const STATUS_LABEL: Record<RoomRecording['status'], string> = {
@@ -26,6 +26,7 @@ export function mountRecording(ctx: AppContext): void {
   const button = ctx.addToolbarButton('toggle-recording', 'Record');
   button.hidden = true;
   button.addEventListener('click', () => {
+    if (stopping) return;
     if (current) {
       stopping = true;
       render();
@@ -58,7 +59,8 @@ export function mountRecording(ctx: AppContext): void {
     banner.textContent = current ? `● Recording${current.mode === 'composite' ? ' (composite)' : ''}` : '';
     button.hidden = !staff || (!allowed && !current);
     button.textContent = stopping ? 'Stopping…' : current ? 'Stop recording' : 'Record';
-    button.disabled = stopping;
+    if (stopping) button.setAttribute('aria-disabled', 'true');
+    else button.removeAttribute('aria-disabled');
     button.setAttribute('aria-pressed', String(current !== null));
     button.classList.toggle('rec-on', current !== null);
     panel(staff);
@@ -68,12 +70,14 @@ export function mountRecording(ctx: AppContext): void {
     if (!list || !empty || !ctx.isStaff() || !client.room) return;
     const { recordings } = await client.listRecordings();
     empty.hidden = recordings.length > 0;
-    list.replaceChildren(...recordings.map(item));
+    const ol = list;
+    keepingFocus(ol, () => ol.replaceChildren(...recordings.map(item)));
   }
 
   function item(r: RoomRecording): HTMLLIElement {
     const li = element('li', `rec-item rec-${r.status}`);
     li.dataset['recording'] = r.recording_id;
+    li.dataset['key'] = r.recording_id;
     const started = new Date(r.started_at);
     const head = element('div', 'rec-head');
     head.append(
@@ -115,6 +119,7 @@ export function mountRecording(ctx: AppContext): void {
   client.on('recording-finished', ({ status, reason, error }) => {
     current = null;
     ctx.logEvent(`recording ${status} (${reason}${error ? `: ${error}` : ''})`);
+    if (status === 'failed') ctx.showError(`The recording failed${error ? `: ${error}` : ''}; what was recorded is kept.`);
     render();
     void load().catch(() => {});
   });
