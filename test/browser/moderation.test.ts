@@ -1,7 +1,8 @@
 // The demo's room-control panels in real headless Chromium, driven as users
-// would (roles and accessible names): a speaker raises a hand and the host sees
-// it in the queue; the host mutes the speaker (the speaker's page shows its mic
-// off), makes a viewer a speaker, records (everyone sees the banner; the
+// would (roles and accessible names): a speaker and a viewer raise a hand and
+// the host sees the queue; the host mutes the speaker (the speaker's page shows
+// its mic off), lets the viewer speak (a speaker now) and makes them a viewer
+// again, records (everyone sees the banner; the
 // Recordings tab then lists it with a link that downloads the file) and removes
 // the speaker (whose page says so). A viewer is offered no moderation and no
 // Record button. The lobby: the host turns the waiting room on, a guest waits
@@ -40,11 +41,15 @@ test('people: raise hand, mute, change a role, record, remove; a viewer gets no 
   await person(host, 'Vic').waitFor({ timeout: 10_000 });
   assert.match(await person(host, 'Vic').locator('.person-role').innerText(), /Viewer/);
 
-  // Sam raises a hand: the host sees the queue.
+  // Sam, then Vic, raise a hand: the host sees the queue in that order.
   await sam.getByRole('button', { name: 'Raise hand' }).click();
   await sam.getByRole('button', { name: 'Lower hand' }).waitFor({ timeout: 5000 });
   await host.getByRole('list', { name: 'Raised hands' }).getByText('Sam').waitFor({ timeout: 5000 });
+  await vic.getByRole('button', { name: 'Raise hand' }).click();
+  await host.getByRole('list', { name: 'Raised hands' }).getByText('Vic').waitFor({ timeout: 5000 });
+  assert.equal(await host.getByRole('list', { name: 'Raised hands' }).locator('.hand-name').allInnerTexts(), ['Sam', 'Vic']);
   await person(host, 'Sam').getByText('hand raised').waitFor({ timeout: 5000 });
+  assert.match(await host.getByRole('tab', { name: /People/ }).innerText(), /People \(3\)/);
   // Sam publishes a mic: the host may mute it.
   await person(host, 'Sam').getByText('mic on').waitFor({ timeout: 10_000 });
   await saveScreenshot(host, 'app-moderation');
@@ -62,13 +67,12 @@ test('people: raise hand, mute, change a role, record, remove; a viewer gets no 
   // The list was rebuilt: the keyboard focus stayed in Sam's row (the next control there).
   assert.is(await host.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Stop Sam’s camera');
 
-  // The host lets Sam speak: the queue empties on both pages.
-  await host.getByRole('button', { name: 'Let Sam speak' }).click();
-  await host.getByRole('list', { name: 'Raised hands' }).waitFor({ state: 'hidden', timeout: 5000 });
+  // The host lowers Sam's hand, and lets Vic speak (a viewer becomes a speaker): the queue empties.
+  await host.getByRole('button', { name: 'Lower Sam’s hand' }).click();
   await sam.getByRole('button', { name: 'Raise hand' }).waitFor({ timeout: 5000 });
-
-  // The host makes Vic a speaker: everyone sees the new role.
-  await host.getByRole('combobox', { name: 'Role of Vic' }).selectOption('speaker');
+  await host.getByRole('button', { name: 'Let Vic speak' }).click();
+  await host.getByRole('list', { name: 'Raised hands' }).waitFor({ state: 'hidden', timeout: 5000 });
+  await vic.getByRole('button', { name: 'Raise hand' }).waitFor({ timeout: 5000 });
   await openTab(vic, 'People');
   await vic.waitForFunction(
     () =>

@@ -72,6 +72,8 @@ export function mountPeople(ctx: AppContext): void {
     const s: RoomSettings | null = settings();
     const people = [...client.participants.values()];
     heading.textContent = `${people.length} in the room${s?.locked ? ' · locked' : ''}`;
+    const tab = document.getElementById('tab-people');
+    if (tab) tab.textContent = `People (${people.length})`;
     staffBar.hidden = !staff;
     lock.textContent = s?.locked ? 'Unlock room' : 'Lock room';
     lock.setAttribute('aria-pressed', String(s?.locked ?? false));
