@@ -71,6 +71,7 @@ test('people: raise hand, mute, change a role, record, remove; a viewer gets no 
   await host.getByRole('button', { name: 'Lower Sam’s hand' }).click();
   await sam.getByRole('button', { name: 'Raise hand' }).waitFor({ timeout: 5000 });
   await host.getByRole('button', { name: 'Let Vic speak' }).click();
+  await vic.locator('#hand-status', { hasText: 'Hana lets you speak' }).waitFor({ timeout: 5000 });
   await host.getByRole('list', { name: 'Raised hands' }).waitFor({ state: 'hidden', timeout: 5000 });
   await vic.getByRole('button', { name: 'Raise hand' }).waitFor({ timeout: 5000 });
   await openTab(vic, 'People');

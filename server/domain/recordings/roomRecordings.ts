@@ -54,7 +54,7 @@ export class RoomRecordings {
 
   private async file(r: RecordingRow, f: RecordingFileRow): Promise<RoomRecordingFile> {
     const downloadable = r.status !== 'recording' && (f.status === 'ready' || f.status === 'failed') && f.size_bytes > 0;
-    const link = downloadable ? await this.library.downloadLink(r.id, f.id, this.ttlSeconds, '').catch(() => null) : null;
+    const link = downloadable ? await this.library.linkTo(r, f, this.ttlSeconds, '').catch(() => null) : null;
     return {
       file_id: f.id,
       name: f.key,

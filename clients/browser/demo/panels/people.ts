@@ -229,8 +229,19 @@ export function mountPeople(ctx: AppContext): void {
     hands = q.hands;
     render();
   });
-  client.on('hand-acknowledged', ({ participant_id }) => {
-    if (participant_id === client.participantId) ctx.logEvent('a moderator let you speak');
+  // Taken from the queue: say so for a while (the role may change too: a viewer becomes a speaker).
+  const floor = ctx.addStatus('hand-status');
+  floor.classList.add('hand-banner');
+  let floorTimer: ReturnType<typeof setTimeout> | undefined;
+  client.on('hand-acknowledged', ({ participant_id, by }) => {
+    if (participant_id !== client.participantId) return;
+    floor.textContent = `${by ? ctx.nameOf(by) : 'A moderator'} lets you speak`;
+    floor.hidden = false;
+    ctx.logEvent(floor.textContent);
+    clearTimeout(floorTimer);
+    floorTimer = setTimeout(() => {
+      floor.hidden = true;
+    }, 8000);
   });
   client.on('participant-joined', () => render());
   client.on('participant-left', ({ participant_id }) => {
