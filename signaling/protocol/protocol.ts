@@ -133,6 +133,7 @@ export const RECORDING_MODES = ['tracks', 'composite'] as const;
 const recordingSchemas = {
   'start-recording': object({ mode: optional(oneOf(RECORDING_MODES)) }),
   'stop-recording': object({}),
+  'list-recordings': object({ limit: optional(integer({ min: 1, max: 100 })) }),
 } satisfies Record<string, Schema<unknown>>;
 
 // ---- Live streaming: layouts, reactions, limits and requests (go live over HLS, stream chat, reactions) ----
@@ -388,6 +389,36 @@ export interface RecordingState {
   started_by: string;
 }
 
+/** A file of a recording, as the room's staff see it (`list-recordings`). */
+export interface RoomRecordingFile {
+  file_id: string;
+  name: string;
+  /** Whose media it holds (null: the composite file). */
+  user_id: string | null;
+  content_type: string;
+  size_bytes: number;
+  duration_seconds: number | null;
+  status: RecordingStatusName;
+  /** A signed link that downloads it until `urls_expire_at` (a path on this server, or an S3 URL); null while recording. */
+  download_url: string | null;
+}
+
+export type RecordingStatusName = 'recording' | 'processing' | 'ready' | 'failed';
+
+/** A recording of the room, as its staff see it (`list-recordings`). */
+export interface RoomRecording {
+  recording_id: string;
+  mode: RecordingModeName;
+  status: RecordingStatusName;
+  started_by: string | null;
+  started_at: string; // ISO 8601
+  ended_at: string | null;
+  end_reason: string | null;
+  duration_seconds: number | null;
+  size_bytes: number;
+  files: RoomRecordingFile[];
+}
+
 // ---- Shared state: live streaming ----
 
 export type LiveStatus = 'preparing' | 'live' | 'ended' | 'failed';
@@ -514,6 +545,7 @@ export interface AckResults {
   // Recording
   'start-recording': { recording: RecordingState };
   'stop-recording': { recording_id: string; status: 'ready' | 'failed' };
+  'list-recordings': { recordings: RoomRecording[]; urls_expire_at: string };
   // Live streaming
   'live-start': { stream: LiveStreamInfo };
   'live-stop': { stream: LiveStreamInfo };

@@ -272,6 +272,7 @@ export const EXAMPLES = {
   'whiteboard-clear': () => ({}),
   'start-recording': (r) => (r.chance(0.5) ? {} : { mode: r.pick(['tracks', 'composite']) }),
   'stop-recording': () => ({}),
+  'list-recordings': (r) => (r.chance(0.5) ? {} : { limit: 1 + r.int(100) }),
   'live-start': (r) => ({ layout: r.pick(['speaker', 'active-speaker', 'grid']) }),
   'live-stop': () => ({}),
   'live-show': (r, w) => ({ participant_id: any(r, w.participants, 'PA_none') }),

@@ -37,10 +37,6 @@ const connection = el<HTMLSpanElement>('connection');
 const roomName = el<HTMLSpanElement>('room-name');
 const errorBox = el<HTMLParagraphElement>('error');
 const log = el<HTMLOListElement>('log');
-// Room control: raise hand, the hand queue (moderators take hands), mute all.
-const handButton = el<HTMLButtonElement>('raise-hand');
-const muteAllButton = el<HTMLButtonElement>('mute-all');
-const handList = el<HTMLOListElement>('hands');
 
 let client: SwitchboardClient | null = null;
 /** The tiles, their layout and the stage's controls (stage.ts). */
@@ -211,49 +207,10 @@ leaveButton.addEventListener('click', () => {
   if (online && client?.activeCall) void client.activeCall.hangup();
   else void leave();
 });
-handButton.addEventListener('click', () => void toggleHand());
-muteAllButton.addEventListener('click', () => void client?.muteAll().catch((err: Error) => showError(err.message)));
-
-let handRaised = false;
-
-async function toggleHand(): Promise<void> {
-  if (!client) return;
-  try {
-    if (handRaised) await client.lowerHand();
-    else await client.raiseHand();
-  } catch (err) {
-    showError(String((err as Error).message ?? err));
-  }
-}
 
 function myRole(): Role {
   const me = client?.participantId ? client.participants.get(client.participantId) : undefined;
   return me?.role ?? client?.identity?.role ?? 'viewer';
-}
-
-/** The queue, with "let speak" buttons for hosts and moderators. */
-function renderHands(hands: Array<{ user_id: string; display_name: string }>): void {
-  const staff = myRole() === 'host' || myRole() === 'moderator';
-  handRaised = hands.some((h) => h.user_id === client?.identity?.user_id);
-  handButton.textContent = handRaised ? 'Lower hand' : 'Raise hand';
-  muteAllButton.hidden = !staff;
-  handList.replaceChildren(
-    ...hands.map((h) => {
-      const li = document.createElement('li');
-      li.textContent = `✋ ${h.display_name || h.user_id} `;
-      if (staff) {
-        const take = document.createElement('button');
-        take.type = 'button';
-        take.textContent = 'Let speak';
-        take.addEventListener(
-          'click',
-          () => void client?.acknowledgeHand({ userId: h.user_id, promote: true }).catch((err: Error) => showError(err.message)),
-        );
-        li.append(take);
-      }
-      return li;
-    }),
-  );
 }
 
 async function toggleMute(track: 'audio' | 'video'): Promise<void> {
@@ -365,8 +322,6 @@ function wire(c: SwitchboardClient): void {
   c.on('media-error', ({ action, error }) => logEvent(`error: ${action}: ${error.message}`));
   c.on('error', ({ code, message }) => logEvent(`server error ${code}: ${message}`));
   // Room control
-  c.on('room-joined', ({ roomState }) => renderHands(roomState.hands ?? []));
-  c.on('hand-queue', ({ hands }) => renderHands(hands));
   c.on('role-changed', ({ participant_id, role }) => {
     logEvent(`${nameOf(participant_id)} is now a ${role}`);
     if (participant_id === c.participantId) updateButtons();

@@ -44,6 +44,8 @@ export class SwitchboardClient extends RoomControlRequests {
   private readonly media: MediaSession;
   private readonly calls: CallManager;
   private joinOptions: JoinOptions = {};
+  /** The room a join() is waiting for (in its lobby, or the reply is on its way). */
+  private joining: string | null = null;
 
   constructor(opts: ClientOptions = {}) {
     super();
@@ -164,8 +166,14 @@ export class SwitchboardClient extends RoomControlRequests {
   /** Joins a room; with autoSubscribe, starts receiving what is already published. */
   async join(room: string, opts: JoinOptions = {}): Promise<ServerPayloads['joined']> {
     if (this.room) throw new Error(`already in room ${this.room}`);
-    // A room with a lobby answers `join` only once a moderator admits us (`lobby-waiting` meanwhile).
-    const joined = await this.signaling.request('join', joinPayload(room, opts), opts.lobbyTimeoutMs ?? 600_000);
+    // A room with a lobby answers `join` only once a moderator admits us (`lobby-waiting` meanwhile; leave() gives up).
+    this.joining = room;
+    let joined: ServerPayloads['joined'];
+    try {
+      joined = await this.signaling.request('join', joinPayload(room, opts), opts.lobbyTimeoutMs ?? 600_000);
+    } finally {
+      this.joining = null;
+    }
     this.roomMirror.name = room;
     this.joinOptions = opts;
     this.roomMirror.applyJoined(joined);
@@ -197,9 +205,15 @@ export class SwitchboardClient extends RoomControlRequests {
     this.media.loadDevice().catch((error: Error) => this.emit('media-error', { action: 'load-device', error }));
   }
 
-  /** Leaves the room: unpublishes (local tracks stop), drops every transport. */
+  /**
+   * Leaves the room: unpublishes (local tracks stop), drops every transport.
+   * While join() waits in a room's lobby, gives up waiting (join() then rejects with `not_in_room`).
+   */
   async leave(): Promise<void> {
-    if (!this.room) return;
+    if (!this.room) {
+      if (this.joining !== null && this.signaling.state === 'connected') await this.signaling.request('leave', {}).catch(() => {});
+      return;
+    }
     this.forgetRoom();
     // Leaving anyway: a refused or lost leave ends on the server when the socket closes.
     if (this.signaling.state === 'connected') await this.signaling.request('leave', {}).catch(() => {});

@@ -84,6 +84,13 @@ export class Signaling extends Emitter<SignalingEvents> {
     super();
   }
 
+  /** The server's HTTP origin (`https://host:port` for `wss://host:port/ws`): links the server hands out are relative to it. */
+  get httpOrigin(): string {
+    if (!this.url) throw new Error('not connected yet');
+    const u = new URL(this.url);
+    return `${u.protocol === 'wss:' ? 'https:' : 'http:'}//${u.host}`;
+  }
+
   /** Opens the socket and authenticates; resolves with the token's identity. `opts.room`: see signalingUrl. */
   async connect(url: string, token: TokenSource, opts: { room?: string } = {}): Promise<Identity> {
     if (this.state === 'connecting' || this.state === 'connected' || this.state === 'reconnecting') {
