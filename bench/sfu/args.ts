@@ -27,6 +27,10 @@ export interface Options {
   publisherBwe: boolean;
   maxSeconds: number;
   maxSetupSeconds: number;
+  baselines: Array<'raw'>;
+  contendedPct: number;
+  retries: number;
+  charts: boolean;
   out: string;
   label: string;
 }
@@ -62,6 +66,16 @@ export const HELP = `SFU bench (bench/sfu): one publisher -> N subscribers throu
   --publisher-bwe off|on       off (default): the publisher negotiates no transport-cc/REMB, so its
                                rate stays at --video-kbps instead of backing off when the
                                saturated box delays packets (on = what a browser does)
+  --baseline raw               measure an anchor in the same run, interleaved step by step: raw =
+                               the same publisher, sinks and worker binary through mediasoup alone
+                               (rawMediasoup.ts, one worker); each step N measures Switchboard and
+                               raw back to back (order alternating by step) and records the ratio
+                               switchboard/raw of packets per worker-CPU-second and delivery
+  --contended-pct 30           other processes' CPU (% of one core, bench/shared/boxload.ts) above
+                               which a window is marked contended
+  --retries 1                  re-measure a contended step (both windows, same subscribers) up
+                               to this many times, keeping the least contended pair
+  --charts on|off              PNG + SVG charts beside the JSON (default on)
   --max-seconds 1500           hard limit for the whole run
   --max-setup-seconds 60       adding one step's subscribers may take this long; past it the
                                step is measured with the subscribers made so far, and is the last
@@ -95,6 +109,10 @@ export function parseOptions(argv: string[]): Options {
     publisherBwe: false,
     maxSeconds: 1500,
     maxSetupSeconds: 60,
+    baselines: [],
+    contendedPct: 30,
+    retries: 1,
+    charts: true,
     out: 'bench/sfu/results',
     label: '',
   };
@@ -207,6 +225,25 @@ export function parseOptions(argv: string[]): Options {
         break;
       case 'max-setup-seconds':
         o.maxSetupSeconds = num(v, key);
+        break;
+      case 'baseline':
+        o.baselines = v
+          .split(',')
+          .filter(Boolean)
+          .map((m) => {
+            if (m === 'janus') throw new Error('--baseline janus is not built yet (see bench/README.md, "Anchors")');
+            if (m !== 'raw') throw new Error(`--baseline: raw, not ${m}`);
+            return m;
+          });
+        break;
+      case 'contended-pct':
+        o.contendedPct = num(v, key);
+        break;
+      case 'retries':
+        o.retries = num(v, key);
+        break;
+      case 'charts':
+        o.charts = v !== 'off';
         break;
       case 'out':
         o.out = v;

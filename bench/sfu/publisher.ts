@@ -8,10 +8,14 @@
 //   { id, cmd: 'start', url, token, room, video, width, height, fps, kbps, bwe } -> { id, participantId, producers }
 //   { id, cmd: 'stats' } -> { id, stats } (the send side's outbound-rtp: resolution, fps, limitation)
 //   { id, cmd: 'close' } -> { id }, then exits
+// With `raw` in 'start' (the --baseline raw harness, rawMediasoup.ts) there is no
+// server: the device loads the given router capabilities, the send transport is
+// made from the given options, and its 'connect' and 'produce' events go up to
+// the bench as { up, op: 'connect' | 'produce', ... } -> { up, producerId? | error }.
 
 import wrtc from '@roamhq/wrtc';
 import { Device } from 'mediasoup-client';
-import type { RtpCapabilities, Transport } from 'mediasoup-client/types';
+import type { DtlsParameters, RtpCapabilities, RtpParameters, Transport, TransportOptions } from 'mediasoup-client/types';
 import { MediaBot } from '../../clients/node/mediaBot.js';
 
 export interface StartRequest {
@@ -27,8 +31,21 @@ export interface StartRequest {
   kbps: number;
   /** false: offer no transport-cc / REMB, so libwebrtc's bitrate follows maxBitrate, not delay estimates. */
   bwe: boolean;
+  /** Publish to a bare mediasoup router instead of a Switchboard server (url, token, room unused). */
+  raw?: { routerRtpCapabilities: RtpCapabilities; transport: TransportOptions };
 }
 export type PublisherRequest = StartRequest | { id: number; cmd: 'stats' } | { id: number; cmd: 'close' };
+
+/** A request from the publisher to the bench (raw mode): its send transport's events. */
+export type UpCall =
+  { op: 'connect'; dtlsParameters: DtlsParameters } | { op: 'produce'; kind: 'audio' | 'video'; rtpParameters: RtpParameters };
+export type UpRequest = UpCall & { up: number };
+/** The bench's answer to an UpRequest. */
+export interface UpReply {
+  up: number;
+  producerId?: string;
+  error?: string;
+}
 
 export interface PublisherStats {
   kind: string;
@@ -42,8 +59,39 @@ export interface PublisherStats {
   targetBitrate?: number;
 }
 
+/** Per kind: what the SFU's producer received (packets, bytes, lost) and what the publisher sent (sent). */
+export interface PublisherCounters {
+  [kind: string]: { packets: number; bytes: number; lost: number; sent: number };
+}
+
 let bot: MediaBot | null = null;
+let sendTransport: Transport | null = null;
 const timers: NodeJS.Timeout[] = [];
+let nextUp = 1;
+const upCalls = new Map<number, { resolve: (r: UpReply) => void; reject: (e: Error) => void }>();
+
+/** Asks the bench (raw mode) to act on mediasoup for this publisher. */
+function up(req: UpCall): Promise<UpReply> {
+  const id = nextUp++;
+  return new Promise((resolve, reject) => {
+    upCalls.set(id, { resolve, reject });
+    process.send!({ ...req, up: id });
+  });
+}
+
+/** Raw mode: a device on the bare router's capabilities and a send transport whose events go to the bench. */
+async function rawTransport(raw: NonNullable<StartRequest['raw']>): Promise<Transport> {
+  const device = new Device({ handlerName: 'Chrome111' });
+  await device.load({ routerRtpCapabilities: raw.routerRtpCapabilities });
+  const transport = device.createSendTransport(raw.transport);
+  transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+    up({ op: 'connect', dtlsParameters }).then(() => callback(), errback);
+  });
+  transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+    up({ op: 'produce', kind, rtpParameters }).then((r) => callback({ id: r.producerId! }), errback);
+  });
+  return transport;
+}
 
 /** Runs `tick` once per `periodMs` of wall-clock time, catching up (at most `maxBurst` at once) when the timer is late. */
 function clocked(periodMs: number, maxBurst: number, tick: () => void): void {
@@ -84,10 +132,16 @@ function disableBwe(): void {
 
 async function start(req: StartRequest) {
   if (!req.bwe) disableBwe();
-  bot = await MediaBot.join(req.url, req.token, req.room);
-  // MediaBot's own sources tick on plain 10 ms / frame timers that fall behind on a busy
-  // machine; produce clocked sources on its send transport instead (made by its private send()).
-  const transport = await (bot as unknown as { send(): Promise<Transport> }).send();
+  let transport: Transport;
+  if (req.raw) {
+    transport = await rawTransport(req.raw);
+  } else {
+    bot = await MediaBot.join(req.url, req.token, req.room);
+    // MediaBot's own sources tick on plain 10 ms / frame timers that fall behind on a busy
+    // machine; produce clocked sources on its send transport instead (made by its private send()).
+    transport = await (bot as unknown as { send(): Promise<Transport> }).send();
+  }
+  sendTransport = transport;
   const producers: Record<string, string> = {};
 
   const audioSource = new wrtc.nonstandard.RTCAudioSource();
@@ -100,7 +154,7 @@ async function start(req: StartRequest) {
     audioSource.onData({ samples, sampleRate });
   });
   const audio = await transport.produce({ track: audioTrack, appData: { source: 'mic' } });
-  bot.producers.set(audio.id, audio);
+  bot?.producers.set(audio.id, audio);
   producers['audio'] = audio.id;
 
   if (req.video) {
@@ -121,15 +175,15 @@ async function start(req: StartRequest) {
       // wrtc rejects RTCRtpSender.setParameters, so the cap must be in the initial encodings.
       ...(req.kbps > 0 ? { encodings: [{ maxBitrate: req.kbps * 1000 }] } : {}),
     });
-    bot.producers.set(producer.id, producer);
+    bot?.producers.set(producer.id, producer);
     producers['video'] = producer.id;
   }
-  return { participantId: bot.participantId, producers };
+  return { participantId: bot?.participantId ?? 'raw', producers };
 }
 
 async function stats(): Promise<PublisherStats[]> {
   const out: PublisherStats[] = [];
-  const report = await bot!.sendTransport!.getStats();
+  const report = await sendTransport!.getStats();
   report.forEach((x: Record<string, unknown>) => {
     if (x['type'] !== 'outbound-rtp') return;
     const s: PublisherStats = {
@@ -146,7 +200,15 @@ async function stats(): Promise<PublisherStats[]> {
   return out;
 }
 
-process.on('message', (req: PublisherRequest) => {
+process.on('message', (msg: PublisherRequest | UpReply) => {
+  if ('up' in msg) {
+    const call = upCalls.get(msg.up);
+    upCalls.delete(msg.up);
+    if (msg.error) call?.reject(new Error(msg.error));
+    else call?.resolve(msg);
+    return;
+  }
+  const req = msg;
   const run = async () => {
     switch (req.cmd) {
       case 'start':
@@ -156,6 +218,7 @@ process.on('message', (req: PublisherRequest) => {
       case 'close':
         for (const t of timers) clearInterval(t);
         await bot?.close().catch(() => {});
+        if (!bot) sendTransport?.close();
         setTimeout(() => process.exit(0), 100);
         return {};
     }

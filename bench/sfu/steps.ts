@@ -6,8 +6,20 @@ import { analyseCheap, sustained, type Analysis } from './analysis.js';
 import type { Bench } from './bench.js';
 import { k, log, pct, quantile, r1, r4, sleep } from './common.js';
 import type { PublisherStats } from './publisher.js';
-import { publisherCounters, snapshot } from './sampling.js';
+import { loadBetween, sampleLoad, type BoxLoad } from '../shared/boxload.js';
+import { publisherCounters, snapshot, type PublisherCounters, type Snapshot, type WorkerUsage } from './sampling.js';
 import { addCheap, subscriberCaps, type CheapSubscriber, type SinkKind } from './subscribers.js';
+
+/** One measuring window: the two readings and what the rest of the box did meanwhile. */
+interface Window {
+  a: Snapshot;
+  b: Snapshot;
+  box: BoxLoad;
+  contended: boolean;
+}
+
+/** What the box did besides us in a window (bench/shared/boxload.ts), and whether that was too much. */
+type BoxFields = { box: BoxLoad; contended: boolean };
 
 /** One step of a fan-out room: N subscribers measured over one window. */
 export type StepRecord = {
@@ -16,7 +28,33 @@ export type StepRecord = {
   routers: number;
   layout: ReturnType<Bench['routerLayout']>;
   setup: Awaited<ReturnType<typeof addCheap>>;
-} & Analysis & { publisher_sender: PublisherStats[] };
+} & Analysis &
+  BoxFields & {
+    publisher_sender: PublisherStats[];
+    /** --baseline raw: the same step through mediasoup alone (null once raw lost more than --stop-loss). */
+    raw?: RawStepRecord | null;
+    /** switchboard / raw for this step (null without a raw window). */
+    vs_raw?: VersusRaw | null;
+    /** Which system was measured first in this step (the order alternates by step). */
+    order?: Array<'switchboard' | 'raw'>;
+    /** Measuring attempts of this step (a contended pair is repeated, see --retries). */
+    attempts?: number;
+  };
+
+/** The raw-mediasoup window of a step. */
+export type RawStepRecord = { subscribers: number; consumers: number; setup: Awaited<ReturnType<typeof addCheap>> } & Analysis & BoxFields;
+
+/** Switchboard against raw mediasoup at one step. */
+export interface VersusRaw {
+  /** switchboard / raw of forwarded packets per worker-CPU-second: 1 = no cost of our own. */
+  packets_per_worker_cpu_s: number | null;
+  /** switchboard / raw of the delivered share, (1 - loss) / (1 - loss): below 1 = we lose more. */
+  delivered: number | null;
+  loss: { switchboard: number; raw: number };
+  worker_cpu_pct: { switchboard: number; raw: number };
+  /** Either window was contended: the ratio is not trusted. */
+  contended: boolean;
+}
 
 /** A fan-out room's part of the record (fields in the order they are filled). */
 export interface FanoutRecord {
@@ -25,11 +63,48 @@ export interface FanoutRecord {
   room: string;
   steps: StepRecord[];
   baseline?: Pick<Analysis, 'publisher' | 'cpu_pct'>;
+  /** --baseline raw: the raw publisher alone. */
+  raw_baseline?: Pick<Analysis, 'publisher' | 'cpu_pct'>;
   max_subscribers_under_1pct_loss?: number;
   consumer_check?: Array<{ kind: 'audio' | 'video'; worker: number; sfu_sent: number | null; sink_received: number }>;
 }
 
-/** A fan-out room: publisher + increasing numbers of cheap subscribers. */
+/** Reads everything at the start and end of `seconds`, with the box's other load over the same span. */
+async function measure(bench: Bench, counters: () => Promise<PublisherCounters>, seconds: number, workers?: WorkerUsage): Promise<Window> {
+  const l0 = sampleLoad();
+  const a = await snapshot(bench, counters, workers);
+  await sleep(seconds * 1000);
+  const b = await snapshot(bench, counters, workers);
+  const box = loadBetween(l0, sampleLoad());
+  return { a, b, box, contended: box.other_pct > bench.o.contendedPct };
+}
+
+export function versusRaw(sb: Analysis & BoxFields, raw: Analysis & BoxFields): VersusRaw {
+  const p = sb.packets_per_worker_cpu_s;
+  const q = raw.packets_per_worker_cpu_s;
+  return {
+    packets_per_worker_cpu_s: p !== null && q !== null && q > 0 ? r4(p / q) : null,
+    delivered: raw.loss < 1 ? r4((1 - sb.loss) / (1 - raw.loss)) : null,
+    loss: { switchboard: sb.loss, raw: raw.loss },
+    worker_cpu_pct: { switchboard: sb.cpu_pct.workers, raw: raw.cpu_pct.workers },
+    contended: sb.contended || raw.contended,
+  };
+}
+
+const stepLine = (m: Analysis & BoxFields) =>
+  `forwarded ${k(m.forwarded_pps)}/${k(m.expected_pps)} pkt/s, loss ${pct(m.loss)} (vs publisher ${pct(m.loss_vs_publisher)}), ` +
+  `${m.packets_per_worker_cpu_s === null ? '-' : k(m.packets_per_worker_cpu_s)} pkt per worker-cpu-s, ` +
+  `workers ${m.workers.map((w) => `${w.cpu_pct}%`).join('+')} (loss ${m.workers.map((w) => pct(w.loss)).join('/')}), sinks ${m.cpu_pct.sinks}%, main ${m.cpu_pct.main_process}%, ` +
+  `other load on the box ${m.box.other_pct}%${m.contended ? ' [CONTENDED]' : ''}, ` +
+  `worker socket drops ${m.drops.worker_socket_drops}, sink drops ${m.drops.sink_socket_drops}; `;
+
+/**
+ * A fan-out room: publisher + increasing numbers of cheap subscribers. With
+ * --baseline raw, a raw-mediasoup room with its own publisher runs beside it;
+ * only one of the two forwards at a time (the other's producers are paused),
+ * and each step measures both back to back, Switchboard first on even steps and
+ * raw first on odd ones, so slow drift of the box weighs on both alike.
+ */
 export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKind, steps: number[], into: FanoutRecord[]): Promise<void> {
   const room = `bench-${mode}-${sink}`;
   log(`${mode}/${sink}: publisher joins ${room}`);
@@ -38,56 +113,129 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
   const media = bench.media(room);
   const caps = subscriberCaps(await media.rtpCapabilities(), bench.o.tcc);
   const pubCounters = () => publisherCounters(media, pub);
+  const { width, height, fps } = bench.o;
+  const raw = bench.raw
+    ? await bench.raw.room({ video: mode === 'video', width, height, fps, kbps: bench.o.videoKbps, bwe: bench.o.publisherBwe })
+    : null;
+  const rawCaps = raw ? subscriberCaps(raw.router.rtpCapabilities, bench.o.tcc) : null;
+  const rawUsage = bench.raw ? () => bench.raw!.usage() : undefined;
+  const rawCounters = () => raw!.counters();
+  /** Only `who` forwards: the other side's producers are paused (a paused producer forwards nothing). */
+  const activate = async (who: 'switchboard' | 'raw') => {
+    if (!raw) return;
+    const sbPaused = who !== 'switchboard';
+    await raw.setPaused(who !== 'raw');
+    await Promise.all(Object.values(producers).map((id) => media.setProducerPaused(pub.participantId, id, sbPaused)));
+  };
+  if (raw)
+    log(`${mode}/${sink}: raw baseline publisher on its own router (worker pid ${bench.raw!.pid}), paused while Switchboard forwards`);
+  await activate('switchboard');
   await sleep(bench.o.warmup * 1000);
   const subs: CheapSubscriber[] = [];
+  const rawSubs: CheapSubscriber[] = [];
   const out: FanoutRecord = { mode, sink, room, steps: [] };
   into.push(out); // partial results survive an interrupt
   await Promise.all(bench.sinks.map((s) => s.batch(sink === 'batch' ? bench.o.batchMs : 0)));
 
   // N = 0: the publisher alone, for its rate and the workers' base cost.
-  let a = await snapshot(bench, pubCounters);
-  await sleep(Math.min(bench.o.duration, 10) * 1000);
-  let b = await snapshot(bench, pubCounters);
-  const base = analyseCheap(a, b, subs, sink);
+  const baseSeconds = Math.min(bench.o.duration, 10);
+  let w = await measure(bench, pubCounters, baseSeconds);
+  const base = analyseCheap(w.a, w.b, subs, sink);
   out.baseline = { publisher: base.publisher, cpu_pct: base.cpu_pct };
-  log(
-    `${mode}/${sink}: publisher alone: ${Object.entries(base.publisher)
-      .map(([kk, p]) => `${kk} ${p.packets_per_s} pkt/s ${p.kbps} kbps`)
-      .join(', ')}; workers ${base.cpu_pct.workers}% cpu`,
-  );
+  const publisherLine = (p: Analysis['publisher']) =>
+    Object.entries(p)
+      .map(([kk, x]) => `${kk} ${x.packets_per_s} pkt/s ${x.kbps} kbps`)
+      .join(', ');
+  log(`${mode}/${sink}: publisher alone: ${publisherLine(base.publisher)}; workers ${base.cpu_pct.workers}% cpu`);
+  if (raw) {
+    await activate('raw');
+    w = await measure(bench, rawCounters, baseSeconds, rawUsage);
+    const rawBase = analyseCheap(w.a, w.b, rawSubs, sink);
+    out.raw_baseline = { publisher: rawBase.publisher, cpu_pct: rawBase.cpu_pct };
+    log(`${mode}/${sink}: raw publisher alone: ${publisherLine(rawBase.publisher)}; raw worker ${rawBase.cpu_pct.workers}% cpu`);
+  }
 
-  for (let n of steps) {
+  let rawOn = raw !== null;
+  for (const [index, target] of steps.entries()) {
     if (bench.workerDied) break;
-    const add = await addCheap(bench, media, subs, n, producers, caps);
-    if (add.timed_out)
-      log(
-        `${mode}/${sink}: adding subscribers took over ${bench.o.maxSetupSeconds} s (the worker answers late): measuring N=${subs.length} instead of ${n}, then stopping`,
-      );
-    n = subs.length;
-    log(
-      `${mode}/${sink} N=${n}: +${add.added} subscribers (${add.ms_per_subscriber} ms each), routers ${media.routerCount}: ${JSON.stringify(bench.routerLayout())}`,
-    );
-    await sleep(bench.o.settle * 1000);
-    a = await snapshot(bench, pubCounters);
-    await sleep(bench.o.duration * 1000);
-    b = await snapshot(bench, pubCounters);
-    const m = analyseCheap(a, b, subs, sink);
+    const order: Array<'switchboard' | 'raw'> = !rawOn
+      ? ['switchboard']
+      : index % 2 === 0
+        ? ['switchboard', 'raw']
+        : ['raw', 'switchboard'];
+    let n = target;
+    let add: StepRecord['setup'] | null = null;
+    let rawAdd: StepRecord['setup'] | null = null;
+    let sb: (Analysis & BoxFields) | null = null;
+    let rw: (Analysis & BoxFields) | null = null;
+    let attempts = 0;
+    let worst = Infinity;
+    for (;;) {
+      attempts++;
+      let pairSb: (Analysis & BoxFields) | null = null;
+      let pairRw: (Analysis & BoxFields) | null = null;
+      for (const who of order) {
+        await activate(who);
+        if (who === 'switchboard') {
+          if (!add) {
+            add = await addCheap(bench, media, subs, n, producers, caps);
+            if (add.timed_out)
+              log(
+                `${mode}/${sink}: adding subscribers took over ${bench.o.maxSetupSeconds} s (the worker answers late): measuring N=${subs.length} instead of ${n}, then stopping`,
+              );
+            n = subs.length;
+            log(
+              `${mode}/${sink} N=${n}: +${add.added} subscribers (${add.ms_per_subscriber} ms each), routers ${media.routerCount}: ${JSON.stringify(bench.routerLayout())}`,
+            );
+          }
+          await sleep(bench.o.settle * 1000);
+          w = await measure(bench, pubCounters, bench.o.duration);
+          pairSb = { ...analyseCheap(w.a, w.b, subs, sink), box: w.box, contended: w.contended };
+        } else {
+          if (!rawAdd) {
+            rawAdd = await addCheap(bench, raw!, rawSubs, n, raw!.producers, rawCaps!, () => [raw!.consumerCount]);
+            log(`${mode}/${sink} N=${n} raw: +${rawAdd.added} subscribers (${rawAdd.ms_per_subscriber} ms each)`);
+          }
+          await sleep(bench.o.settle * 1000);
+          w = await measure(bench, rawCounters, bench.o.duration, rawUsage);
+          pairRw = { ...analyseCheap(w.a, w.b, rawSubs, sink), box: w.box, contended: w.contended };
+        }
+      }
+      // Keep the least contended pair: the one whose busier window had the least other load.
+      const other = Math.max(pairSb!.box.other_pct, pairRw?.box.other_pct ?? 0);
+      if (other < worst) {
+        worst = other;
+        sb = pairSb;
+        rw = pairRw;
+      }
+      const contended = Boolean(sb?.contended || rw?.contended);
+      if (!contended || attempts > bench.o.retries || bench.workerDied) break;
+      log(`${mode}/${sink} N=${n}: contended (other load ${sb?.box.other_pct}% / ${rw?.box.other_pct ?? '-'}% of a core): measuring again`);
+    }
+    const m = sb!;
     const sender = await pub.stats().catch(() => []);
     const step: StepRecord = {
       subscribers: n,
       consumers: subs.length * Object.keys(producers).length,
       routers: media.routerCount,
       layout: bench.routerLayout(),
-      setup: add,
+      setup: add!,
       ...m,
       publisher_sender: sender,
+      ...(raw
+        ? {
+            raw: rw
+              ? { subscribers: rawSubs.length, consumers: rawSubs.length * Object.keys(raw.producers).length, setup: rawAdd!, ...rw }
+              : null,
+            vs_raw: rw ? versusRaw(m, rw) : null,
+            order,
+            attempts,
+          }
+        : {}),
     };
     out.steps.push(step);
     log(
-      `${mode}/${sink} N=${n}: forwarded ${k(m.forwarded_pps)}/${k(m.expected_pps)} pkt/s, loss ${pct(m.loss)} (vs publisher ${pct(m.loss_vs_publisher)}), ` +
-        `${m.packets_per_worker_cpu_s === null ? '-' : k(m.packets_per_worker_cpu_s)} pkt per worker-cpu-s, ` +
-        `workers ${m.workers.map((w) => `${w.cpu_pct}%`).join('+')} (loss ${m.workers.map((w) => pct(w.loss)).join('/')}), sinks ${m.cpu_pct.sinks}%, main ${m.cpu_pct.main_process}%, others ${m.cpu_pct.others_on_machine}%, ` +
-        `worker socket drops ${m.drops.worker_socket_drops}, sink drops ${m.drops.sink_socket_drops}; ` +
+      `${mode}/${sink} N=${n}: ${stepLine(m)}` +
         `${sender
           .filter((x) => x.kind === 'video')
           .map((x) => `camera ${x.frameWidth}x${x.frameHeight}@${x.framesPerSecond} (${x.qualityLimitationReason}) `)
@@ -95,12 +243,26 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
           .map(([kk, p]) => `${kk} ${p.packets_per_s} pkt/s ${p.kbps} kbps (sent ${p.sent_packets_per_s})`)
           .join(', ')}`,
     );
-    if (add.timed_out) break;
+    if (rw) {
+      const v = step.vs_raw!;
+      log(
+        `${mode}/${sink} N=${n} raw: ${stepLine(rw)}publisher ${publisherLine(rw.publisher)}; ` +
+          `switchboard/raw ${v.packets_per_worker_cpu_s ?? '-'} per worker-cpu-s, delivered ${v.delivered ?? '-'}${v.contended ? ' [CONTENDED]' : ''}`,
+      );
+      if (rw.loss > bench.o.stopLoss) {
+        log(`${mode}/${sink}: raw loss ${pct(rw.loss)} > ${pct(bench.o.stopLoss)}: no larger raw steps`);
+        rawOn = false;
+        await raw!.setPaused(true);
+        for (const s of rawSubs.splice(0)) for (const c of s) c.transport.close();
+      }
+    }
+    if (add!.timed_out) break;
     if (m.loss > bench.o.stopLoss) {
       log(`${mode}/${sink}: loss ${pct(m.loss)} > ${pct(bench.o.stopLoss)}: no larger steps`);
       break;
     }
   }
+  await activate('switchboard');
   const passing = out.steps.filter(sustained).map((s) => s.subscribers);
   out.max_subscribers_under_1pct_loss = passing.length ? Math.max(...passing) : 0;
 
@@ -121,10 +283,14 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
     );
   }
 
-  log(`${mode}/${sink}: tearing down ${subs.length} subscribers`);
-  for (const s of subs) for (const c of s) c.transport.close();
+  log(`${mode}/${sink}: tearing down ${subs.length} subscribers${raw ? ` and ${rawSubs.length} raw ones` : ''}`);
+  for (const s of [...subs, ...rawSubs]) for (const c of s) c.transport.close();
   await Promise.all(bench.sinks.map((s) => s.closeAll()));
   await bench.unpublish(pub);
+  if (raw) {
+    await raw.unpublish();
+    raw.close();
+  }
   await sleep(1000);
 }
 
