@@ -76,7 +76,8 @@ export const HELP = `SFU bench (bench/sfu): one publisher -> N subscribers throu
   --retries 1                  re-measure a contended step (both windows, same subscribers) up
                                to this many times, keeping the least contended pair
   --charts on|off              PNG + SVG charts beside the JSON (default on)
-  --max-seconds 1500           hard limit for the whole run
+  --max-seconds 1500           hard limit for the whole run (3000 with --baseline: each step
+                               measures twice)
   --max-setup-seconds 60       adding one step's subscribers may take this long; past it the
                                step is measured with the subscribers made so far, and is the last
   --out bench/sfu/results      where <timestamp>.json and latest.json go
@@ -130,6 +131,7 @@ export function parseOptions(argv: string[]): Options {
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a number`);
     return n;
   };
+  let maxSecondsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') {
@@ -222,6 +224,7 @@ export function parseOptions(argv: string[]): Options {
         break;
       case 'max-seconds':
         o.maxSeconds = num(v, key);
+        maxSecondsGiven = true;
         break;
       case 'max-setup-seconds':
         o.maxSetupSeconds = num(v, key);
@@ -255,6 +258,7 @@ export function parseOptions(argv: string[]): Options {
         throw new Error(`unknown option --${key} (--help lists them)`);
     }
   }
+  if (!maxSecondsGiven && o.baselines.length > 0) o.maxSeconds *= 2;
   o.subscribers.sort((a, b) => a - b);
   o.audioSubscribers.sort((a, b) => a - b);
   return o;
