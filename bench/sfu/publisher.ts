@@ -33,17 +33,27 @@ export interface StartRequest {
   bwe: boolean;
   /** Publish to a bare mediasoup router instead of a Switchboard server (url, token, room unused). */
   raw?: { routerRtpCapabilities: RtpCapabilities; transport: TransportOptions };
+  /** Publish to Janus's VideoRoom (janus.ts): a plain RTCPeerConnection whose offer goes up to the bench. */
+  janus?: boolean;
 }
-export type PublisherRequest = StartRequest | { id: number; cmd: 'stats' } | { id: number; cmd: 'close' };
+export type PublisherRequest =
+  | StartRequest
+  | { id: number; cmd: 'stats' }
+  | { id: number; cmd: 'sending'; on: boolean }
+  | { id: number; cmd: 'close' };
 
 /** A request from the publisher to the bench (raw mode): its send transport's events. */
 export type UpCall =
-  { op: 'connect'; dtlsParameters: DtlsParameters } | { op: 'produce'; kind: 'audio' | 'video'; rtpParameters: RtpParameters };
+  | { op: 'connect'; dtlsParameters: DtlsParameters }
+  | { op: 'produce'; kind: 'audio' | 'video'; rtpParameters: RtpParameters }
+  | { op: 'janus-offer'; sdp: string };
 export type UpRequest = UpCall & { up: number };
 /** The bench's answer to an UpRequest. */
 export interface UpReply {
   up: number;
   producerId?: string;
+  /** janus-offer: Janus's answer. */
+  sdp?: string;
   error?: string;
 }
 
@@ -65,7 +75,9 @@ export interface PublisherCounters {
 }
 
 let bot: MediaBot | null = null;
-let sendTransport: Transport | null = null;
+let sendTransport: { getStats(): Promise<RTCStatsReport>; close(): void } | null = null;
+/** Janus mode: the sources feed nothing while false (the idle side of an interleaved pair). */
+let sending = true;
 const timers: NodeJS.Timeout[] = [];
 let nextUp = 1;
 const upCalls = new Map<number, { resolve: (r: UpReply) => void; reject: (e: Error) => void }>();
@@ -102,7 +114,7 @@ function clocked(periodMs: number, maxBurst: number, tick: () => void): void {
       const due = Math.floor((performance.now() - start) / periodMs);
       if (due - done > maxBurst) done = due - maxBurst;
       while (done < due) {
-        tick();
+        if (sending) tick();
         done++;
       }
     }, periodMs / 2),
@@ -130,8 +142,63 @@ function disableBwe(): void {
   };
 }
 
+/** Drops transport-cc, REMB and their header extensions from an SDP (janus mode without --publisher-bwe). */
+function stripBwe(sdp: string): string {
+  return sdp
+    .split('\r\n')
+    .filter((l) => !/^a=rtcp-fb:\S+ (transport-cc|goog-remb)/.test(l) && !/^a=extmap:\d+\S* \S*(transport-wide-cc|abs-send-time)/.test(l))
+    .join('\r\n');
+}
+
+/** Janus mode: one peer connection sending the tracks; the offer goes up, Janus's answer comes back. */
+async function janusPublish(req: StartRequest, tracks: Array<{ kind: 'audio' | 'video'; track: MediaStreamTrack }>) {
+  const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+  const transceivers = tracks.map(({ kind, track }) =>
+    pc.addTransceiver(track, {
+      direction: 'sendonly',
+      ...(kind === 'video' && req.kbps > 0 ? { sendEncodings: [{ maxBitrate: req.kbps * 1000 }] } : {}),
+    }),
+  );
+  await pc.setLocalDescription(await pc.createOffer());
+  // No trickle: wait for the candidates (loopback only, so at once).
+  const deadline = Date.now() + 5000;
+  while (pc.iceGatheringState !== 'complete' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const sdp = pc.localDescription!.sdp;
+  const answer = await up({ op: 'janus-offer', sdp: req.bwe ? sdp : stripBwe(sdp) });
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp! });
+  sendTransport = pc;
+  const producers: Record<string, string> = {};
+  tracks.forEach(({ kind }, i) => (producers[kind] = transceivers[i].mid ?? String(i)));
+  return { participantId: 'janus', producers };
+}
+
 async function start(req: StartRequest) {
   if (!req.bwe) disableBwe();
+  const tracks: Array<{ kind: 'audio' | 'video'; track: MediaStreamTrack }> = [];
+  const audioSource = new wrtc.nonstandard.RTCAudioSource();
+  tracks.push({ kind: 'audio', track: audioSource.createTrack() });
+  const sampleRate = 48000;
+  const samples = new Int16Array(sampleRate / 100);
+  let t = 0;
+  clocked(10, 20, () => {
+    for (let i = 0; i < samples.length; i++, t++) samples[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * t) / sampleRate));
+    audioSource.onData({ samples, sampleRate });
+  });
+  if (req.video) {
+    const { width, height, fps } = req;
+    const source = new wrtc.nonstandard.RTCVideoSource();
+    tracks.push({ kind: 'video', track: source.createTrack() });
+    const data = new Uint8Array(width * height * 1.5);
+    let n = 0;
+    // A camera that is late drops frames rather than bursting: catch up by one at most.
+    clocked(1000 / fps, 1, () => {
+      n++;
+      for (let y = 0; y < height; y += 4) data.fill((y + n * 3) & 0xff, y * width, y * width + width);
+      source.onFrame({ width, height, data });
+    });
+  }
+  if (req.janus) return janusPublish(req, tracks);
+
   let transport: Transport;
   if (req.raw) {
     transport = await rawTransport(req.raw);
@@ -143,40 +210,15 @@ async function start(req: StartRequest) {
   }
   sendTransport = transport;
   const producers: Record<string, string> = {};
-
-  const audioSource = new wrtc.nonstandard.RTCAudioSource();
-  const audioTrack = audioSource.createTrack();
-  const sampleRate = 48000;
-  const samples = new Int16Array(sampleRate / 100);
-  let t = 0;
-  clocked(10, 20, () => {
-    for (let i = 0; i < samples.length; i++, t++) samples[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * t) / sampleRate));
-    audioSource.onData({ samples, sampleRate });
-  });
-  const audio = await transport.produce({ track: audioTrack, appData: { source: 'mic' } });
-  bot?.producers.set(audio.id, audio);
-  producers['audio'] = audio.id;
-
-  if (req.video) {
-    const { width, height, fps } = req;
-    const source = new wrtc.nonstandard.RTCVideoSource();
-    const track = source.createTrack();
-    const data = new Uint8Array(width * height * 1.5);
-    let n = 0;
-    // A camera that is late drops frames rather than bursting: catch up by one at most.
-    clocked(1000 / fps, 1, () => {
-      n++;
-      for (let y = 0; y < height; y += 4) data.fill((y + n * 3) & 0xff, y * width, y * width + width);
-      source.onFrame({ width, height, data });
-    });
+  for (const { kind, track } of tracks) {
     const producer = await transport.produce({
       track,
-      appData: { source: 'camera' },
+      appData: { source: kind === 'audio' ? 'mic' : 'camera' },
       // wrtc rejects RTCRtpSender.setParameters, so the cap must be in the initial encodings.
-      ...(req.kbps > 0 ? { encodings: [{ maxBitrate: req.kbps * 1000 }] } : {}),
+      ...(kind === 'video' && req.kbps > 0 ? { encodings: [{ maxBitrate: req.kbps * 1000 }] } : {}),
     });
     bot?.producers.set(producer.id, producer);
-    producers['video'] = producer.id;
+    producers[kind] = producer.id;
   }
   return { participantId: bot?.participantId ?? 'raw', producers };
 }
@@ -215,6 +257,9 @@ process.on('message', (msg: PublisherRequest | UpReply) => {
         return start(req);
       case 'stats':
         return { stats: await stats() };
+      case 'sending':
+        sending = req.on;
+        return {};
       case 'close':
         for (const t of timers) clearInterval(t);
         await bot?.close().catch(() => {});

@@ -72,6 +72,7 @@ export class Publisher {
     kbps: number;
     bwe: boolean;
     raw?: StartRequest['raw'];
+    janus?: boolean;
   }): Promise<void> {
     const r = await this.call({ cmd: 'start', ...req });
     this.participantId = r.participantId ?? '';
@@ -80,6 +81,11 @@ export class Publisher {
 
   async stats(): Promise<PublisherStats[]> {
     return (await this.call({ cmd: 'stats' })).stats ?? [];
+  }
+
+  /** Janus mode: the sources stop (false) or go on (true) feeding the encoder. */
+  async setSending(on: boolean): Promise<void> {
+    await this.call({ cmd: 'sending', on } as Omit<PublisherRequest, 'id'>);
   }
 
   async close(): Promise<void> {

@@ -127,6 +127,7 @@ export class RawRoom {
       await transport.connect({ dtlsParameters: req.dtlsParameters });
       return {};
     }
+    if (req.op !== 'produce') throw new Error(`raw mediasoup: unexpected ${req.op}`);
     const producer = await transport.produce({ kind: req.kind, rtpParameters: req.rtpParameters, paused: false });
     this.producerById.set(producer.id, producer);
     return { producerId: producer.id };
