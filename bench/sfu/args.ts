@@ -27,7 +27,7 @@ export interface Options {
   publisherBwe: boolean;
   maxSeconds: number;
   maxSetupSeconds: number;
-  baselines: Array<'raw'>;
+  baselines: Array<'raw' | 'janus'>;
   contendedPct: number;
   retries: number;
   charts: boolean;
@@ -66,11 +66,13 @@ export const HELP = `SFU bench (bench/sfu): one publisher -> N subscribers throu
   --publisher-bwe off|on       off (default): the publisher negotiates no transport-cc/REMB, so its
                                rate stays at --video-kbps instead of backing off when the
                                saturated box delays packets (on = what a browser does)
-  --baseline raw               measure an anchor in the same run, interleaved step by step: raw =
+  --baseline raw,janus         measure anchors in the same run, interleaved step by step: raw =
                                the same publisher, sinks and worker binary through mediasoup alone
-                               (rawMediasoup.ts, one worker); each step N measures Switchboard and
-                               raw back to back (order alternating by step) and records the ratio
-                               switchboard/raw of packets per worker-CPU-second and delivery
+                               (rawMediasoup.ts, one worker); janus = Debian's Janus VideoRoom
+                               (janus.ts: WebRTC publisher, SRTP RTP forwarders into the sinks);
+                               each step N measures every side back to back (order rotating by
+                               step) and records switchboard/anchor of packets per
+                               worker-CPU-second and delivery
   --contended-pct 30           other processes' CPU (% of one core, bench/shared/boxload.ts) above
                                which a window is marked contended
   --retries 1                  re-measure a contended step (both windows, same subscribers) up
@@ -234,8 +236,7 @@ export function parseOptions(argv: string[]): Options {
           .split(',')
           .filter(Boolean)
           .map((m) => {
-            if (m === 'janus') throw new Error('--baseline janus is not built yet (see bench/README.md, "Anchors")');
-            if (m !== 'raw') throw new Error(`--baseline: raw, not ${m}`);
+            if (m !== 'raw' && m !== 'janus') throw new Error(`--baseline: raw or janus, not ${m}`);
             return m;
           });
         break;

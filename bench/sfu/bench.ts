@@ -8,6 +8,7 @@ import { startServer, type TestServer } from '../../test/support/server.js';
 import type { Options } from './args.js';
 import { log } from './common.js';
 import { Publisher } from './publisherClient.js';
+import { JanusServer } from './janus.js';
 import { RawMediasoup } from './rawMediasoup.js';
 import { SinkProc } from './sinkProc.js';
 
@@ -19,6 +20,8 @@ export class Bench {
   workerDied = false;
   /** --baseline raw: mediasoup alone, on its own worker. */
   raw: RawMediasoup | null = null;
+  /** --baseline janus: Debian's Janus with a generated config. */
+  janus: JanusServer | null = null;
   private readonly publishers = new Set<Publisher>();
 
   constructor(readonly o: Options) {}
@@ -42,6 +45,7 @@ export class Bench {
       });
       log(`raw baseline: mediasoup worker pid ${this.raw.pid} (same binary), alone`);
     }
+    if (this.o.baselines.includes('janus')) this.janus = await JanusServer.start({ log });
   }
 
   get sfu() {
@@ -86,6 +90,7 @@ export class Bench {
     for (const b of this.bots.splice(0)) await b.close().catch(() => {});
     for (const s of this.sinks) s.kill();
     this.raw?.close();
+    this.janus?.stop();
     await this.srv?.stop().catch(() => {});
   }
 }

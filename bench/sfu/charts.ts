@@ -4,6 +4,7 @@
 // Contended windows are drawn hollow.
 
 import type { TopLevelSpec } from 'vega-lite';
+import { ANCHOR_LABEL } from './anchors.js';
 import type { FanoutRecord } from './steps.js';
 
 interface Point {
@@ -19,7 +20,8 @@ function points(r: FanoutRecord): Point[] {
   const out: Point[] = [];
   for (const x of r.steps) {
     const rows: Array<[string, typeof x | NonNullable<typeof x.raw>]> = [['Switchboard', x]];
-    if (x.raw) rows.push(['raw mediasoup', x.raw]);
+    if (x.raw) rows.push([ANCHOR_LABEL.raw, x.raw]);
+    if (x.janus) rows.push([`${ANCHOR_LABEL.janus} (RTP forwarders)`, x.janus]);
     for (const [system, m] of rows) {
       if (m.packets_per_worker_cpu_s === null) continue;
       out.push({

@@ -10,14 +10,15 @@
 // buffer or congestion control), so it is the cheapest path Janus has, not
 // the same work as a mediasoup consumer. See bench/README.md, "Anchors".
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Consumer, PlainTransport } from 'mediasoup/types';
 import type { PlainSubscriberOptions } from '../../sfu/plainSubscribers.js';
 import { freePort } from '../../test/support/net.js';
+import { isolated } from '../shared/netns.js';
 import { sleep } from './common.js';
 import { processCpuMs } from './procnet.js';
 import type { PublisherCounters, PublisherStats, UpRequest } from './publisher.js';
@@ -27,6 +28,25 @@ const JANUS_BIN = process.env['JANUS_BIN'] ?? '/usr/bin/janus';
 const JANUS_LIB = process.env['JANUS_LIB'] ?? '/usr/lib/x86_64-linux-gnu/janus';
 
 type Json = Record<string, unknown>;
+
+/** The interface Janus gathers ICE candidates on (see iceInterface). */
+const ICE_IF = 'sbjanus0';
+
+/**
+ * Janus gathers no ICE candidates on a loopback interface (it skips
+ * IFF_LOOPBACK ones), and the bench's private namespace has only `lo`: give
+ * it a veth pair there, both ends inside the namespace (10.213.0.1/32 on one
+ * end; traffic to a local address still goes through the local table, so
+ * nothing can leave). Refused outside a loopback-only namespace.
+ */
+function iceInterface(): void {
+  if (networkInterfaces()[ICE_IF]) return;
+  if (!isolated()) throw new Error("--baseline janus adds a veth pair for Janus ICE only inside the bench's own network namespace");
+  execFileSync('sh', [
+    '-c',
+    `ip link add ${ICE_IF} type veth peer name sbjanus1 && ip addr add 10.213.0.1/32 dev ${ICE_IF} && ip link set ${ICE_IF} up && ip link set sbjanus1 up`,
+  ]);
+}
 
 /** The .so files of a Janus module folder, but `keep`. */
 function others(folder: string, keep: string): string {
@@ -54,6 +74,7 @@ export class JanusServer {
   }
 
   static async start(opts: { log: (msg: string) => void }): Promise<JanusServer> {
+    iceInterface();
     const dir = mkdtempSync(path.join(tmpdir(), 'sfu-bench-janus-'));
     const port = await freePort();
     writeFileSync(
@@ -64,7 +85,7 @@ export class JanusServer {
   transports_folder = "${JANUS_LIB}/transports"
   events_folder = "${JANUS_LIB}/events"
   loggers_folder = "${JANUS_LIB}/loggers"
-  debug_level = 4
+  debug_level = 3
   log_to_stdout = true
   session_timeout = 0
   protected_folders = []
@@ -76,7 +97,7 @@ media: {
 }
 nat: {
   nice_debug = false
-  ice_enforce_list = "sbjanus0"
+  ice_enforce_list = "${ICE_IF}"
   ignore_mdns = true
 }
 plugins: {
@@ -115,8 +136,8 @@ admin: {
     const keep = (b: Buffer) => {
       server.tail = (server.tail + b.toString()).slice(-8000);
     };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`janus exited (${child.exitCode}): ${server.tail}`);
@@ -318,8 +339,7 @@ export class JanusRoom {
     // addCheap reads the SSRC from rtpParameters and closes "transports" at teardown.
     const transport = { close: () => {} } as unknown as PlainTransport;
     const consumers = ssrcs.map(
-      (ssrc) =>
-        ({ rtpParameters: { encodings: [{ ssrc }] }, getStats: () => Promise.resolve([]) }) as unknown as Consumer,
+      (ssrc) => ({ rtpParameters: { encodings: [{ ssrc }] }, getStats: () => Promise.resolve([]) }) as unknown as Consumer,
     );
     return { transport, consumers };
   }

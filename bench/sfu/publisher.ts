@@ -37,10 +37,7 @@ export interface StartRequest {
   janus?: boolean;
 }
 export type PublisherRequest =
-  | StartRequest
-  | { id: number; cmd: 'stats' }
-  | { id: number; cmd: 'sending'; on: boolean }
-  | { id: number; cmd: 'close' };
+  StartRequest | { id: number; cmd: 'stats' } | { id: number; cmd: 'sending'; on: boolean } | { id: number; cmd: 'close' };
 
 /** A request from the publisher to the bench (raw mode): its send transport's events. */
 export type UpCall =

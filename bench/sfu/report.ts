@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { resolveWorkerBin } from '../../sfu/workerBinary.js';
 import { writeResultFiles } from '../shared/results.js';
+import { ANCHOR_LABEL, type AnchorName } from './anchors.js';
 import type { FanoutRecord, RealRecord } from './steps.js';
 import { sustained } from './analysis.js';
 
@@ -20,45 +21,52 @@ interface ModeSummary {
   best_packets_per_worker_cpu_s: number;
   steps: string[];
   at_1000?: { loss: number; sustained: boolean; forwarded_pps: number; packets_per_worker_cpu_s: number | null };
-  vs_raw?: RawSummary;
+  vs_raw?: AnchorSummary;
+  vs_janus?: AnchorSummary;
 }
 
-/** One step of Switchboard against raw mediasoup, as the summary and the table show it. */
-export interface RawRow {
+/** One step of Switchboard against an anchor, as the summary and the table show it. */
+export interface AnchorRow {
   subscribers: number;
   switchboard: number | null;
-  raw: number | null;
+  anchor: number | null;
   ratio: number | null;
   delivered: number | null;
   loss_switchboard: number;
-  loss_raw: number | null;
+  loss_anchor: number | null;
   other_load_pct: [number, number | null];
   contended: boolean;
 }
 
-interface RawSummary {
-  /** Median over the steps that were not contended (null when every one was). */
+interface AnchorSummary {
+  /** switchboard / anchor per worker-CPU-second, median over the steps that were not contended (null when every one was). */
   median_ratio_uncontended: number | null;
   contended_steps: number;
-  steps: RawRow[];
+  steps: AnchorRow[];
 }
 
-/** The per-step rows of Switchboard against raw mediasoup (steps without a raw window are left out). */
-export function rawRows(r: FanoutRecord): RawRow[] {
+/** The per-step rows of Switchboard against one anchor (steps without its window are left out). */
+export function anchorRows(r: FanoutRecord, name: AnchorName): AnchorRow[] {
   return r.steps
-    .filter((x) => x.raw)
-    .map((x) => ({
-      subscribers: x.subscribers,
-      switchboard: x.packets_per_worker_cpu_s,
-      raw: x.raw!.packets_per_worker_cpu_s,
-      ratio: x.vs_raw?.packets_per_worker_cpu_s ?? null,
-      delivered: x.vs_raw?.delivered ?? null,
-      loss_switchboard: x.loss,
-      loss_raw: x.raw!.loss,
-      other_load_pct: [x.box.other_pct, x.raw!.box.other_pct],
-      contended: x.vs_raw?.contended ?? x.contended,
-    }));
+    .filter((x) => x[name])
+    .map((x) => {
+      const a = x[name]!;
+      const v = name === 'raw' ? x.vs_raw : x.vs_janus;
+      return {
+        subscribers: x.subscribers,
+        switchboard: x.packets_per_worker_cpu_s,
+        anchor: a.packets_per_worker_cpu_s,
+        ratio: v?.packets_per_worker_cpu_s ?? null,
+        delivered: v?.delivered ?? null,
+        loss_switchboard: x.loss,
+        loss_anchor: a.loss,
+        other_load_pct: [x.box.other_pct, a.box.other_pct],
+        contended: v?.contended ?? x.contended,
+      };
+    });
 }
+
+const ANCHORS: AnchorName[] = ['raw', 'janus'];
 
 function median(xs: number[]): number | null {
   if (xs.length === 0) return null;
@@ -71,24 +79,26 @@ function median(xs: number[]): number | null {
 export function ratioTable(results: Results): string[] {
   const lines: string[] = [];
   for (const r of results.fanout ?? []) {
-    const rows = rawRows(r);
-    if (rows.length === 0) continue;
-    const pad = (v: unknown, n: number) => String(v).padStart(n);
-    const pc = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(2)}%`);
-    lines.push(`${r.mode}/${r.sink}: Switchboard vs raw mediasoup, forwarded packets per worker-CPU-second`);
-    lines.push(
-      `${pad('N', 6)} ${pad('switchboard', 12)} ${pad('raw', 10)} ${pad('ratio', 7)} ${pad('delivered', 9)} ${pad('loss sb', 8)} ${pad('loss raw', 8)} ${pad('other load %', 13)}`,
-    );
-    for (const x of rows) {
+    for (const name of ANCHORS) {
+      const rows = anchorRows(r, name);
+      if (rows.length === 0) continue;
+      const pad = (v: unknown, n: number) => String(v).padStart(n);
+      const pc = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(2)}%`);
+      lines.push(`${r.mode}/${r.sink}: Switchboard vs ${ANCHOR_LABEL[name]}, forwarded packets per worker-CPU-second`);
       lines.push(
-        `${pad(x.subscribers, 6)} ${pad(x.switchboard ?? '-', 12)} ${pad(x.raw ?? '-', 10)} ${pad(x.ratio ?? '-', 7)} ${pad(x.delivered ?? '-', 9)} ` +
-          `${pad(pc(x.loss_switchboard), 8)} ${pad(pc(x.loss_raw), 8)} ${pad(`${x.other_load_pct[0]} / ${x.other_load_pct[1] ?? '-'}`, 13)}${x.contended ? '  CONTENDED' : ''}`,
+        `${pad('N', 6)} ${pad('switchboard', 12)} ${pad(name, 10)} ${pad('ratio', 7)} ${pad('delivered', 9)} ${pad('loss sb', 8)} ${pad(`loss ${name}`, 10)} ${pad('other load %', 13)}`,
+      );
+      for (const x of rows) {
+        lines.push(
+          `${pad(x.subscribers, 6)} ${pad(x.switchboard ?? '-', 12)} ${pad(x.anchor ?? '-', 10)} ${pad(x.ratio ?? '-', 7)} ${pad(x.delivered ?? '-', 9)} ` +
+            `${pad(pc(x.loss_switchboard), 8)} ${pad(pc(x.loss_anchor), 10)} ${pad(`${x.other_load_pct[0]} / ${x.other_load_pct[1] ?? '-'}`, 13)}${x.contended ? '  CONTENDED' : ''}`,
+        );
+      }
+      const uncontended = rows.filter((x) => !x.contended && x.ratio !== null).map((x) => x.ratio!);
+      lines.push(
+        `median switchboard/${name} over uncontended steps: ${median(uncontended) ?? '- (every step was contended: not a measurement, rerun on a quiet box)'}`,
       );
     }
-    const uncontended = rows.filter((x) => !x.contended && x.ratio !== null).map((x) => x.ratio!);
-    lines.push(
-      `median ratio over uncontended steps: ${median(uncontended) ?? '- (every step was contended: not a measurement, rerun on a quiet box)'}`,
-    );
   }
   return lines;
 }
@@ -118,7 +128,17 @@ export function summarize(results: Results): Record<string, unknown> {
     const steps = r.steps;
     const ok = steps.filter(sustained);
     const at1000 = steps.find((x) => x.subscribers === 1000);
-    const rows = rawRows(r);
+    const vs = (name: AnchorName): AnchorSummary | null => {
+      const rows = anchorRows(r, name);
+      if (rows.length === 0) return null;
+      return {
+        median_ratio_uncontended: median(rows.filter((x) => !x.contended && x.ratio !== null).map((x) => x.ratio!)),
+        contended_steps: rows.filter((x) => x.contended).length,
+        steps: rows,
+      };
+    };
+    const vsRaw = vs('raw');
+    const vsJanus = vs('janus');
     modes[`${r.mode}/${r.sink}`] = {
       max_subscribers_under_1pct_loss: r.max_subscribers_under_1pct_loss,
       max_forwarded_pps_under_1pct_loss: Math.max(0, ...ok.map((x) => x.forwarded_pps)),
@@ -140,15 +160,8 @@ export function summarize(results: Results): Record<string, unknown> {
             },
           }
         : {}),
-      ...(rows.length
-        ? {
-            vs_raw: {
-              median_ratio_uncontended: median(rows.filter((x) => !x.contended && x.ratio !== null).map((x) => x.ratio!)),
-              contended_steps: rows.filter((x) => x.contended).length,
-              steps: rows,
-            },
-          }
-        : {}),
+      ...(vsRaw ? { vs_raw: vsRaw } : {}),
+      ...(vsJanus ? { vs_janus: vsJanus } : {}),
     };
   }
   const s: Record<string, unknown> = { ...modes };

@@ -7,9 +7,10 @@
 //       [--audio-subscribers 500,1000,...] [--duration 20] [--workers 2]
 //       [--budget 400] [--real-subscribers 20] [--baseline raw] ...   (--help for all)
 //
-// --baseline raw measures the anchor in the same run: the same load through
-// mediasoup alone (rawMediasoup.ts), interleaved with Switchboard step by step
-// (steps.ts), with the ratio per step, the box's other load, and charts.
+// --baseline raw,janus measures anchors in the same run: the same load through
+// mediasoup alone (rawMediasoup.ts) and through Janus (janus.ts), interleaved
+// with Switchboard step by step (steps.ts, anchors.ts), with the ratio per
+// step, the box's other load, and charts.
 //
 // It re-executes itself inside a private network namespace (`unshare -n`,
 // loopback only) unless it already runs in one: media must never leave lo.
@@ -43,12 +44,25 @@ async function main(): Promise<void> {
     loadavg_start: loadavg(),
     worker: workerInfo(),
     network: 'private namespace (unshare -n), loopback only',
-    ...(o.baselines.includes('raw')
+    ...(o.baselines.length
       ? {
-          baseline_raw:
-            'mediasoup alone on one worker of the same binary (bench/sfu/rawMediasoup.ts), its own publisher process, the same sink processes; ' +
-            'per step N both are measured back to back with the same window, Switchboard first on even steps (0, 2, ...) and raw first on odd ones; ' +
-            "only the measured side forwards (the other side's producers are paused)",
+          baselines: {
+            interleaving:
+              'per step N every side is measured back to back with the same window, in an order that rotates by step ' +
+              "(step 0: Switchboard first, step 1: the next side first, ...); only the measured side forwards (the others' producers are paused, Janus's publisher stops feeding its encoder)",
+            ...(o.baselines.includes('raw')
+              ? {
+                  raw: 'mediasoup alone on one worker of the same binary (bench/sfu/rawMediasoup.ts), its own publisher process, the same sink processes',
+                }
+              : {}),
+            ...(o.baselines.includes('janus')
+              ? {
+                  janus:
+                    "Debian's janus 1.1.2, VideoRoom plugin (bench/sfu/janus.ts); publisher over WebRTC (ICE on a veth pair inside the namespace); " +
+                    'receivers are SRTP RTP forwarders (rtp_forward) into the same sinks: no per-receiver RTCP, NACK or congestion control, unlike mediasoup consumers; CPU = the whole janus process from /proc/<pid>/stat',
+                }
+              : {}),
+          },
         }
       : {}),
   };

@@ -8,6 +8,7 @@ import { k, log, pct, quantile, r1, r4, sleep } from './common.js';
 import type { PublisherStats } from './publisher.js';
 import { loadBetween, sampleLoad, type BoxLoad } from '../shared/boxload.js';
 import { publisherCounters, snapshot, type PublisherCounters, type Snapshot, type WorkerUsage } from './sampling.js';
+import { ANCHOR_LABEL, openAnchors, versus, type AnchorName, type AnchorStepRecord, type BoxFields, type Versus } from './anchors.js';
 import { addCheap, subscriberCaps, type CheapSubscriber, type SinkKind } from './subscribers.js';
 
 /** One measuring window: the two readings and what the rest of the box did meanwhile. */
@@ -17,9 +18,6 @@ interface Window {
   box: BoxLoad;
   contended: boolean;
 }
-
-/** What the box did besides us in a window (bench/shared/boxload.ts), and whether that was too much. */
-type BoxFields = { box: BoxLoad; contended: boolean };
 
 /** One step of a fan-out room: N subscribers measured over one window. */
 export type StepRecord = {
@@ -32,29 +30,17 @@ export type StepRecord = {
   BoxFields & {
     publisher_sender: PublisherStats[];
     /** --baseline raw: the same step through mediasoup alone (null once raw lost more than --stop-loss). */
-    raw?: RawStepRecord | null;
+    raw?: AnchorStepRecord | null;
     /** switchboard / raw for this step (null without a raw window). */
-    vs_raw?: VersusRaw | null;
-    /** Which system was measured first in this step (the order alternates by step). */
-    order?: Array<'switchboard' | 'raw'>;
-    /** Measuring attempts of this step (a contended pair is repeated, see --retries). */
+    vs_raw?: Versus | null;
+    /** --baseline janus: the same step through Janus (VideoRoom, RTP forwarders). */
+    janus?: AnchorStepRecord | null;
+    vs_janus?: Versus | null;
+    /** The order the sides were measured in at this step (it rotates by step). */
+    order?: Array<'switchboard' | AnchorName>;
+    /** Measuring attempts of this step (a contended round is repeated, see --retries). */
     attempts?: number;
   };
-
-/** The raw-mediasoup window of a step. */
-export type RawStepRecord = { subscribers: number; consumers: number; setup: Awaited<ReturnType<typeof addCheap>> } & Analysis & BoxFields;
-
-/** Switchboard against raw mediasoup at one step. */
-export interface VersusRaw {
-  /** switchboard / raw of forwarded packets per worker-CPU-second: 1 = no cost of our own. */
-  packets_per_worker_cpu_s: number | null;
-  /** switchboard / raw of the delivered share, (1 - loss) / (1 - loss): below 1 = we lose more. */
-  delivered: number | null;
-  loss: { switchboard: number; raw: number };
-  worker_cpu_pct: { switchboard: number; raw: number };
-  /** Either window was contended: the ratio is not trusted. */
-  contended: boolean;
-}
 
 /** A fan-out room's part of the record (fields in the order they are filled). */
 export interface FanoutRecord {
@@ -63,8 +49,8 @@ export interface FanoutRecord {
   room: string;
   steps: StepRecord[];
   baseline?: Pick<Analysis, 'publisher' | 'cpu_pct'>;
-  /** --baseline raw: the raw publisher alone. */
-  raw_baseline?: Pick<Analysis, 'publisher' | 'cpu_pct'>;
+  /** --baseline: each anchor's publisher alone. */
+  anchor_baselines?: Partial<Record<AnchorName, Pick<Analysis, 'publisher' | 'cpu_pct'>>>;
   max_subscribers_under_1pct_loss?: number;
   consumer_check?: Array<{ kind: 'audio' | 'video'; worker: number; sfu_sent: number | null; sink_received: number }>;
 }
@@ -79,18 +65,6 @@ async function measure(bench: Bench, counters: () => Promise<PublisherCounters>,
   return { a, b, box, contended: box.other_pct > bench.o.contendedPct };
 }
 
-export function versusRaw(sb: Analysis & BoxFields, raw: Analysis & BoxFields): VersusRaw {
-  const p = sb.packets_per_worker_cpu_s;
-  const q = raw.packets_per_worker_cpu_s;
-  return {
-    packets_per_worker_cpu_s: p !== null && q !== null && q > 0 ? r4(p / q) : null,
-    delivered: raw.loss < 1 ? r4((1 - sb.loss) / (1 - raw.loss)) : null,
-    loss: { switchboard: sb.loss, raw: raw.loss },
-    worker_cpu_pct: { switchboard: sb.cpu_pct.workers, raw: raw.cpu_pct.workers },
-    contended: sb.contended || raw.contended,
-  };
-}
-
 const stepLine = (m: Analysis & BoxFields) =>
   `forwarded ${k(m.forwarded_pps)}/${k(m.expected_pps)} pkt/s, loss ${pct(m.loss)} (vs publisher ${pct(m.loss_vs_publisher)}), ` +
   `${m.packets_per_worker_cpu_s === null ? '-' : k(m.packets_per_worker_cpu_s)} pkt per worker-cpu-s, ` +
@@ -98,12 +72,18 @@ const stepLine = (m: Analysis & BoxFields) =>
   `other load on the box ${m.box.other_pct}%${m.contended ? ' [CONTENDED]' : ''}, ` +
   `worker socket drops ${m.drops.worker_socket_drops}, sink drops ${m.drops.sink_socket_drops}; `;
 
+const publisherLine = (p: Analysis['publisher']) =>
+  Object.entries(p)
+    .map(([kk, x]) => `${kk} ${x.packets_per_s} pkt/s ${x.kbps} kbps`)
+    .join(', ');
+
 /**
  * A fan-out room: publisher + increasing numbers of cheap subscribers. With
- * --baseline raw, a raw-mediasoup room with its own publisher runs beside it;
- * only one of the two forwards at a time (the other's producers are paused),
- * and each step measures both back to back, Switchboard first on even steps and
- * raw first on odd ones, so slow drift of the box weighs on both alike.
+ * --baseline, each anchor (anchors.ts) has a room with its own publisher
+ * beside it; only one side forwards at a time (the others are paused), and
+ * each step measures every side back to back in an order that rotates by step
+ * (Switchboard first at step 0, the next side first at step 1, ...), so a slow
+ * drift of the box weighs on all alike.
  */
 export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKind, steps: number[], into: FanoutRecord[]): Promise<void> {
   const room = `bench-${mode}-${sink}`;
@@ -113,67 +93,53 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
   const media = bench.media(room);
   const caps = subscriberCaps(await media.rtpCapabilities(), bench.o.tcc);
   const pubCounters = () => publisherCounters(media, pub);
-  const { width, height, fps } = bench.o;
-  const raw = bench.raw
-    ? await bench.raw.room({ video: mode === 'video', width, height, fps, kbps: bench.o.videoKbps, bwe: bench.o.publisherBwe })
-    : null;
-  const rawCaps = raw ? subscriberCaps(raw.router.rtpCapabilities, bench.o.tcc) : null;
-  const rawUsage = bench.raw ? () => bench.raw!.usage() : undefined;
-  const rawCounters = () => raw!.counters();
-  /** Only `who` forwards: the other side's producers are paused (a paused producer forwards nothing). */
-  const activate = async (who: 'switchboard' | 'raw') => {
-    if (!raw) return;
+  const anchors = await openAnchors(bench, mode);
+  for (const x of anchors)
+    log(`${mode}/${sink}: ${ANCHOR_LABEL[x.name]} baseline room with its own publisher, paused while another side forwards`);
+  /** Only `who` forwards: every other side's producers are paused (a paused producer forwards nothing). */
+  const activate = async (who: 'switchboard' | AnchorName) => {
+    if (anchors.length === 0) return;
+    for (const x of anchors) if (x.name !== who) await x.setPaused(true);
     const sbPaused = who !== 'switchboard';
-    await raw.setPaused(who !== 'raw');
     await Promise.all(Object.values(producers).map((id) => media.setProducerPaused(pub.participantId, id, sbPaused)));
+    for (const x of anchors) if (x.name === who) await x.setPaused(false);
   };
-  if (raw)
-    log(`${mode}/${sink}: raw baseline publisher on its own router (worker pid ${bench.raw!.pid}), paused while Switchboard forwards`);
   await activate('switchboard');
   await sleep(bench.o.warmup * 1000);
   const subs: CheapSubscriber[] = [];
-  const rawSubs: CheapSubscriber[] = [];
   const out: FanoutRecord = { mode, sink, room, steps: [] };
   into.push(out); // partial results survive an interrupt
   await Promise.all(bench.sinks.map((s) => s.batch(sink === 'batch' ? bench.o.batchMs : 0)));
 
-  // N = 0: the publisher alone, for its rate and the workers' base cost.
+  // N = 0: each publisher alone, for its rate and the workers' base cost.
   const baseSeconds = Math.min(bench.o.duration, 10);
   let w = await measure(bench, pubCounters, baseSeconds);
   const base = analyseCheap(w.a, w.b, subs, sink);
   out.baseline = { publisher: base.publisher, cpu_pct: base.cpu_pct };
-  const publisherLine = (p: Analysis['publisher']) =>
-    Object.entries(p)
-      .map(([kk, x]) => `${kk} ${x.packets_per_s} pkt/s ${x.kbps} kbps`)
-      .join(', ');
   log(`${mode}/${sink}: publisher alone: ${publisherLine(base.publisher)}; workers ${base.cpu_pct.workers}% cpu`);
-  if (raw) {
-    await activate('raw');
-    w = await measure(bench, rawCounters, baseSeconds, rawUsage);
-    const rawBase = analyseCheap(w.a, w.b, rawSubs, sink);
-    out.raw_baseline = { publisher: rawBase.publisher, cpu_pct: rawBase.cpu_pct };
-    log(`${mode}/${sink}: raw publisher alone: ${publisherLine(rawBase.publisher)}; raw worker ${rawBase.cpu_pct.workers}% cpu`);
+  if (anchors.length) out.anchor_baselines = {};
+  for (const x of anchors) {
+    await activate(x.name);
+    w = await measure(bench, x.counters, baseSeconds, x.usage);
+    const m = analyseCheap(w.a, w.b, x.subs, sink);
+    out.anchor_baselines![x.name] = { publisher: m.publisher, cpu_pct: m.cpu_pct };
+    log(`${mode}/${sink}: ${ANCHOR_LABEL[x.name]} publisher alone: ${publisherLine(m.publisher)}; its worker ${m.cpu_pct.workers}% cpu`);
   }
 
-  let rawOn = raw !== null;
   for (const [index, target] of steps.entries()) {
     if (bench.workerDied) break;
-    const order: Array<'switchboard' | 'raw'> = !rawOn
-      ? ['switchboard']
-      : index % 2 === 0
-        ? ['switchboard', 'raw']
-        : ['raw', 'switchboard'];
+    const sides: Array<'switchboard' | AnchorName> = ['switchboard', ...anchors.filter((x) => x.on).map((x) => x.name)];
+    const order = sides.map((_, i) => sides[(i + index) % sides.length]);
     let n = target;
     let add: StepRecord['setup'] | null = null;
-    let rawAdd: StepRecord['setup'] | null = null;
-    let sb: (Analysis & BoxFields) | null = null;
-    let rw: (Analysis & BoxFields) | null = null;
-    let attempts = 0;
+    const anchorAdd = new Map<AnchorName, StepRecord['setup']>();
+    let best: { sb: Analysis & BoxFields; anchors: Map<AnchorName, Analysis & BoxFields> } | null = null;
     let worst = Infinity;
+    let attempts = 0;
     for (;;) {
       attempts++;
-      let pairSb: (Analysis & BoxFields) | null = null;
-      let pairRw: (Analysis & BoxFields) | null = null;
+      let sb: (Analysis & BoxFields) | null = null;
+      const round = new Map<AnchorName, Analysis & BoxFields>();
       for (const who of order) {
         await activate(who);
         if (who === 'switchboard') {
@@ -190,29 +156,31 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
           }
           await sleep(bench.o.settle * 1000);
           w = await measure(bench, pubCounters, bench.o.duration);
-          pairSb = { ...analyseCheap(w.a, w.b, subs, sink), box: w.box, contended: w.contended };
+          sb = { ...analyseCheap(w.a, w.b, subs, sink), box: w.box, contended: w.contended };
         } else {
-          if (!rawAdd) {
-            rawAdd = await addCheap(bench, raw!, rawSubs, n, raw!.producers, rawCaps!, () => [raw!.consumerCount]);
-            log(`${mode}/${sink} N=${n} raw: +${rawAdd.added} subscribers (${rawAdd.ms_per_subscriber} ms each)`);
+          const x = anchors.find((y) => y.name === who)!;
+          if (!anchorAdd.has(who)) {
+            const t = x.target;
+            const added = await addCheap(bench, t, x.subs, n, t.producers, x.caps, () => [t.consumerCount]);
+            anchorAdd.set(who, added);
+            log(`${mode}/${sink} N=${n} ${ANCHOR_LABEL[who]}: +${added.added} subscribers (${added.ms_per_subscriber} ms each)`);
           }
           await sleep(bench.o.settle * 1000);
-          w = await measure(bench, rawCounters, bench.o.duration, rawUsage);
-          pairRw = { ...analyseCheap(w.a, w.b, rawSubs, sink), box: w.box, contended: w.contended };
+          w = await measure(bench, x.counters, bench.o.duration, x.usage);
+          round.set(who, { ...analyseCheap(w.a, w.b, x.subs, sink), box: w.box, contended: w.contended });
         }
       }
-      // Keep the least contended pair: the one whose busier window had the least other load.
-      const other = Math.max(pairSb!.box.other_pct, pairRw?.box.other_pct ?? 0);
+      // Keep the least contended round: the one whose busiest window had the least other load.
+      const other = Math.max(sb!.box.other_pct, ...[...round.values()].map((m) => m.box.other_pct));
       if (other < worst) {
         worst = other;
-        sb = pairSb;
-        rw = pairRw;
+        best = { sb: sb!, anchors: round };
       }
-      const contended = Boolean(sb?.contended || rw?.contended);
+      const contended = best!.sb.contended || [...best!.anchors.values()].some((m) => m.contended);
       if (!contended || attempts > bench.o.retries || bench.workerDied) break;
-      log(`${mode}/${sink} N=${n}: contended (other load ${sb?.box.other_pct}% / ${rw?.box.other_pct ?? '-'}% of a core): measuring again`);
+      log(`${mode}/${sink} N=${n}: contended (other load up to ${other}% of a core): measuring again`);
     }
-    const m = sb!;
+    const m = best!.sb;
     const sender = await pub.stats().catch(() => []);
     const step: StepRecord = {
       subscribers: n,
@@ -222,17 +190,29 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
       setup: add!,
       ...m,
       publisher_sender: sender,
-      ...(raw
-        ? {
-            raw: rw
-              ? { subscribers: rawSubs.length, consumers: rawSubs.length * Object.keys(raw.producers).length, setup: rawAdd!, ...rw }
-              : null,
-            vs_raw: rw ? versusRaw(m, rw) : null,
-            order,
-            attempts,
-          }
-        : {}),
     };
+    for (const x of anchors) {
+      const r = best!.anchors.get(x.name);
+      const rec: AnchorStepRecord | null = r
+        ? {
+            subscribers: x.subs.length,
+            consumers: x.subs.length * Object.keys(x.target.producers).length,
+            setup: anchorAdd.get(x.name)!,
+            ...r,
+          }
+        : null;
+      if (x.name === 'raw') {
+        step.raw = rec;
+        step.vs_raw = r ? versus(m, r) : null;
+      } else {
+        step.janus = rec;
+        step.vs_janus = r ? versus(m, r) : null;
+      }
+    }
+    if (anchors.length) {
+      step.order = order;
+      step.attempts = attempts;
+    }
     out.steps.push(step);
     log(
       `${mode}/${sink} N=${n}: ${stepLine(m)}` +
@@ -243,17 +223,19 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
           .map(([kk, p]) => `${kk} ${p.packets_per_s} pkt/s ${p.kbps} kbps (sent ${p.sent_packets_per_s})`)
           .join(', ')}`,
     );
-    if (rw) {
-      const v = step.vs_raw!;
+    for (const x of anchors) {
+      const r = best!.anchors.get(x.name);
+      if (!r) continue;
+      const v = versus(m, r);
       log(
-        `${mode}/${sink} N=${n} raw: ${stepLine(rw)}publisher ${publisherLine(rw.publisher)}; ` +
-          `switchboard/raw ${v.packets_per_worker_cpu_s ?? '-'} per worker-cpu-s, delivered ${v.delivered ?? '-'}${v.contended ? ' [CONTENDED]' : ''}`,
+        `${mode}/${sink} N=${n} ${ANCHOR_LABEL[x.name]}: ${stepLine(r)}publisher ${publisherLine(r.publisher)}; ` +
+          `switchboard/${x.name} ${v.packets_per_worker_cpu_s ?? '-'} per worker-cpu-s, delivered ${v.delivered ?? '-'}${v.contended ? ' [CONTENDED]' : ''}`,
       );
-      if (rw.loss > bench.o.stopLoss) {
-        log(`${mode}/${sink}: raw loss ${pct(rw.loss)} > ${pct(bench.o.stopLoss)}: no larger raw steps`);
-        rawOn = false;
-        await raw!.setPaused(true);
-        for (const s of rawSubs.splice(0)) for (const c of s) c.transport.close();
+      if (r.loss > bench.o.stopLoss) {
+        log(`${mode}/${sink}: ${ANCHOR_LABEL[x.name]} loss ${pct(r.loss)} > ${pct(bench.o.stopLoss)}: no larger ${x.name} steps`);
+        x.on = false;
+        await x.setPaused(true);
+        for (const s of x.subs.splice(0)) for (const c of s) c.transport.close();
       }
     }
     if (add!.timed_out) break;
@@ -283,14 +265,11 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
     );
   }
 
-  log(`${mode}/${sink}: tearing down ${subs.length} subscribers${raw ? ` and ${rawSubs.length} raw ones` : ''}`);
-  for (const s of [...subs, ...rawSubs]) for (const c of s) c.transport.close();
+  log(`${mode}/${sink}: tearing down ${subs.length} subscribers${anchors.map((x) => ` and ${x.subs.length} ${x.name} ones`).join('')}`);
+  for (const s of [...subs, ...anchors.flatMap((x) => x.subs)]) for (const c of s) c.transport.close();
   await Promise.all(bench.sinks.map((s) => s.closeAll()));
   await bench.unpublish(pub);
-  if (raw) {
-    await raw.unpublish();
-    raw.close();
-  }
+  for (const x of anchors) await x.close().catch(() => {});
   await sleep(1000);
 }
 
