@@ -7,6 +7,8 @@ import type { TopLevelSpec } from 'vega-lite';
 import { ANCHOR_LABEL } from './anchors.js';
 import type { FanoutRecord } from './steps.js';
 
+const SYSTEMS = ['Switchboard', ANCHOR_LABEL.raw, `${ANCHOR_LABEL.janus} (RTP forwarders)`];
+
 interface Point {
   subscribers: number;
   system: string;
@@ -38,6 +40,12 @@ function points(r: FanoutRecord): Point[] {
 }
 
 /** One chart per fan-out room: `<prefix>.<mode>-<sink>` (.png and .svg). */
+/** The systems a room's chart shows, in a fixed order (the same colours in every chart). */
+function systemsOf(r: FanoutRecord): string[] {
+  const present = new Set(points(r).map((p) => p.system));
+  return SYSTEMS.filter((name) => present.has(name));
+}
+
 export function sfuCharts(
   rooms: FanoutRecord[],
   prefix: string,
@@ -61,7 +69,13 @@ export function sfuCharts(
             title: 'forwarded packets per worker-CPU-s',
             scale: { zero: true },
           },
-          color: { field: 'system', type: 'nominal', title: null },
+          color: {
+            field: 'system',
+            type: 'nominal',
+            title: null,
+            scale: { domain: systemsOf(r) },
+            legend: { labelLimit: 0, orient: 'bottom' },
+          },
         },
         layer: [
           { mark: { type: 'line' } },
@@ -69,7 +83,12 @@ export function sfuCharts(
             mark: { type: 'point', size: 70, strokeWidth: 2 },
             encoding: {
               fill: {
-                condition: { test: "datum.window === 'quiet'", field: 'system', type: 'nominal' },
+                condition: {
+                  test: "datum.window === 'quiet'",
+                  field: 'system',
+                  type: 'nominal',
+                  scale: { domain: systemsOf(r) },
+                },
                 value: 'white',
               },
               tooltip: [
