@@ -12,7 +12,7 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Consumer, PlainTransport } from 'mediasoup/types';
@@ -74,6 +74,7 @@ export class JanusServer {
   }
 
   static async start(opts: { log: (msg: string) => void }): Promise<JanusServer> {
+    if (!existsSync(JANUS_BIN)) throw new Error(`${JANUS_BIN} missing: apt-get install -y janus (scripts/setup.sh does), or set JANUS_BIN`);
     iceInterface();
     const dir = mkdtempSync(path.join(tmpdir(), 'sfu-bench-janus-'));
     const port = await freePort();
