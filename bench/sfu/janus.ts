@@ -1,7 +1,8 @@
 // The --baseline janus anchor: Debian's Janus (1.1.2, scripts/setup.sh
 // installs it) started by the bench with a generated minimal config in a temp
-// dir: the VideoRoom plugin only, the plain HTTP transport on 127.0.0.1, no
-// NAT helpers, ICE on loopback. The publisher (publisher.ts, janus mode) is
+// dir: the VideoRoom plugin only, the plain HTTP transport (and the admin
+// API, for ingress counters) on 127.0.0.1, no NAT helpers, ICE on a veth pair
+// inside the bench's private namespace. The publisher (publisher.ts, janus mode) is
 // the same synthetic libwebrtc sender over WebRTC (ICE + DTLS-SRTP); the
 // receivers are VideoRoom RTP forwarders with SRTP into the bench's sink
 // sockets, since the cheap subscribers of the other two sides are plain
@@ -73,11 +74,17 @@ export class JanusServer {
     return this.child.pid!;
   }
 
+  /** The admin API (handle_info: what Janus received from the publisher). */
+  adminUrl = '';
+  adminSecret = '';
+
   static async start(opts: { log: (msg: string) => void }): Promise<JanusServer> {
     if (!existsSync(JANUS_BIN)) throw new Error(`${JANUS_BIN} missing: apt-get install -y janus (scripts/setup.sh does), or set JANUS_BIN`);
     iceInterface();
     const dir = mkdtempSync(path.join(tmpdir(), 'sfu-bench-janus-'));
     const port = await freePort();
+    const adminPort = await freePort();
+    const adminSecret = randomBytes(12).toString('hex');
     writeFileSync(
       path.join(dir, 'janus.jcfg'),
       `general: {
@@ -89,6 +96,7 @@ export class JanusServer {
   debug_level = 3
   log_to_stdout = true
   session_timeout = 0
+  admin_secret = "${adminSecret}"
   protected_folders = []
 }
 certificates: {
@@ -128,12 +136,17 @@ events: {
   https = false
 }
 admin: {
-  admin_http = false
+  admin_base_path = "/admin"
+  admin_http = true
+  admin_port = ${adminPort}
+  admin_ip = "127.0.0.1"
 }
 `,
     );
     const child = spawn(JANUS_BIN, ['-C', path.join(dir, 'janus.jcfg'), '-F', dir, '-o'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new JanusServer(child, dir, `http://127.0.0.1:${port}/janus`);
+    server.adminUrl = `http://127.0.0.1:${adminPort}/admin`;
+    server.adminSecret = adminSecret;
     const keep = (b: Buffer) => {
       server.tail = (server.tail + b.toString()).slice(-8000);
     };
@@ -163,6 +176,12 @@ admin: {
     return [{ index: 0, pid: this.pid, cpu_ms: processCpuMs(this.pid) ?? 0, rss_kb: 0 }];
   }
 
+  /** Admin API handle_info of one handle (what its PeerConnection received and sent). */
+  async handleInfo(session: number, handle: number): Promise<Json> {
+    const r = await post(`${this.adminUrl}/${session}/${handle}`, { janus: 'handle_info', admin_secret: this.adminSecret });
+    return (r['info'] as Json | undefined) ?? {};
+  }
+
   async session(): Promise<JanusSession> {
     const r = await post(this.url, { janus: 'create' });
     return new JanusSession(this.url, Number((r['data'] as Json)['id']));
@@ -187,7 +206,7 @@ async function post(url: string, body: Json): Promise<Json> {
 
 /** A Janus session with one VideoRoom handle; asynchronous replies come from the long poll. */
 export class JanusSession {
-  private handle = 0;
+  handle = 0;
   private closed = false;
   private readonly waiting = new Map<string, (event: Json) => void>();
 
@@ -345,15 +364,24 @@ export class JanusRoom {
     return { transport, consumers };
   }
 
-  /** The publisher's own counts (Janus's ingress counters need its admin API: not read, so ingress loss shows 0). */
+  /** Per kind: what Janus received from the publisher (admin API handle_info of the publisher's handle) and what the publisher sent. */
   async counters(): Promise<PublisherCounters> {
+    const [info, sent] = await Promise.all([
+      this.janus.handleInfo(this.session.id, this.session.handle).catch((): Json => ({})),
+      this.pub ? this.pub.stats().catch(() => [] as PublisherStats[]) : Promise.resolve([] as PublisherStats[]),
+    ]);
+    const media = ((info['webrtc'] as Json | undefined)?.['media'] ?? {}) as Record<string, Json>;
     const out: PublisherCounters = {};
-    const sent = this.pub ? await this.pub.stats().catch(() => [] as PublisherStats[]) : [];
-    for (const kind of Object.keys(this.producers)) {
-      const s = sent.filter((x) => x.kind === kind);
-      const packets = s.reduce((n, x) => n + x.packetsSent, 0);
-      const bytes = s.reduce((n, x) => n + x.bytesSent, 0);
-      out[kind] = { packets, bytes, lost: 0, sent: packets };
+    for (const [kind, mid] of Object.entries(this.producers)) {
+      const m = Object.values(media).find((x) => x['mid'] === mid);
+      const inStats = ((m?.['stats'] as Json | undefined)?.['in'] ?? {}) as Json;
+      const rtcp = ((m?.['rtcp'] as Json | undefined)?.['main'] ?? {}) as Json;
+      out[kind] = {
+        packets: Number(inStats['packets'] ?? 0),
+        bytes: Number(inStats['bytes'] ?? 0),
+        lost: Number(rtcp['lost'] ?? 0),
+        sent: sent.filter((x) => x.kind === kind).reduce((n, x) => n + x.packetsSent, 0),
+      };
     }
     return out;
   }
