@@ -147,6 +147,21 @@ function stripBwe(sdp: string): string {
     .join('\r\n');
 }
 
+/**
+ * Janus's answer carries no x-google-start-bitrate; Switchboard's (and the raw
+ * router's) VP8 has 1000 (sfu/codecs.ts), which mediasoup-client puts in the
+ * answer it applies. Without BWE feedback libwebrtc would otherwise start at
+ * 300 kbps and ramp, so the same parameter goes into Janus's answer here.
+ */
+function withStartBitrate(sdp: string): string {
+  const pt = /a=rtpmap:(\d+) VP8\/90000/i.exec(sdp)?.[1];
+  if (!pt) return sdp;
+  const fmtp = new RegExp(`^a=fmtp:${pt} (.*)$`, 'm');
+  if (fmtp.test(sdp))
+    return sdp.replace(fmtp, (line) => (line.includes('x-google-start-bitrate') ? line : `${line};x-google-start-bitrate=1000`));
+  return sdp.replace(new RegExp(`^(a=rtpmap:${pt} VP8/90000)`, 'mi'), `$1\r\na=fmtp:${pt} x-google-start-bitrate=1000`);
+}
+
 /** Janus mode: one peer connection sending the tracks; the offer goes up, Janus's answer comes back. */
 async function janusPublish(req: StartRequest, tracks: Array<{ kind: 'audio' | 'video'; track: MediaStreamTrack }>) {
   const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
@@ -162,7 +177,7 @@ async function janusPublish(req: StartRequest, tracks: Array<{ kind: 'audio' | '
   while (pc.iceGatheringState !== 'complete' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const sdp = pc.localDescription!.sdp;
   const answer = await up({ op: 'janus-offer', sdp: req.bwe ? sdp : stripBwe(sdp) });
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp! });
+  await pc.setRemoteDescription({ type: 'answer', sdp: withStartBitrate(answer.sdp!) });
   sendTransport = pc;
   const producers: Record<string, string> = {};
   tracks.forEach(({ kind }, i) => (producers[kind] = transceivers[i].mid ?? String(i)));

@@ -120,6 +120,7 @@ export async function fanout(bench: Bench, mode: 'video' | 'audio', sink: SinkKi
   if (anchors.length) out.anchor_baselines = {};
   for (const x of anchors) {
     await activate(x.name);
+    await sleep(bench.o.warmup * 1000); // its publisher's first forwarding: the same warm-up as Switchboard's
     w = await measure(bench, x.counters, baseSeconds, x.usage);
     const m = analyseCheap(w.a, w.b, x.subs, sink);
     out.anchor_baselines![x.name] = { publisher: m.publisher, cpu_pct: m.cpu_pct };
