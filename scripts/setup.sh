@@ -50,6 +50,16 @@ if [ "$mode" != "--runtime" ]; then
     if [ -d /run/systemd/system ]; then as_root systemctl disable --now coturn.service >/dev/null 2>&1 || true
     else as_root systemctl disable coturn.service >/dev/null 2>&1 || true; fi
   fi
+  # Janus (Debian's 1.1.2), the anchor of `bench:sfu --baseline janus`: the bench starts it
+  # itself with a generated config in a temp dir, so its packaged service is disabled the
+  # same way, once, right after we installed it.
+  janus_was_installed=0
+  dpkg-query -W -f='${Status}' janus 2>/dev/null | grep -q 'install ok installed' && janus_was_installed=1
+  apt_install janus
+  if [ $janus_was_installed = 0 ] && command -v systemctl >/dev/null; then
+    if [ -d /run/systemd/system ]; then as_root systemctl disable --now janus.service >/dev/null 2>&1 || true
+    else as_root systemctl disable janus.service >/dev/null 2>&1 || true; fi
+  fi
 fi
 
 # mediasoup worker: MEDIASOUP_WORKER_BIN if given, else the project's offline

@@ -27,6 +27,10 @@ export interface Options {
   publisherBwe: boolean;
   maxSeconds: number;
   maxSetupSeconds: number;
+  baselines: Array<'raw' | 'janus'>;
+  contendedPct: number;
+  retries: number;
+  charts: boolean;
   out: string;
   label: string;
 }
@@ -62,7 +66,20 @@ export const HELP = `SFU bench (bench/sfu): one publisher -> N subscribers throu
   --publisher-bwe off|on       off (default): the publisher negotiates no transport-cc/REMB, so its
                                rate stays at --video-kbps instead of backing off when the
                                saturated box delays packets (on = what a browser does)
-  --max-seconds 1500           hard limit for the whole run
+  --baseline raw,janus         measure anchors in the same run, interleaved step by step: raw =
+                               the same publisher, sinks and worker binary through mediasoup alone
+                               (rawMediasoup.ts, one worker); janus = Debian's Janus VideoRoom
+                               (janus.ts: WebRTC publisher, SRTP RTP forwarders into the sinks);
+                               each step N measures every side back to back (order rotating by
+                               step) and records switchboard/anchor of packets per
+                               worker-CPU-second and delivery
+  --contended-pct 30           other processes' CPU (% of one core, bench/shared/boxload.ts) above
+                               which a window is marked contended
+  --retries 1                  re-measure a contended step (both windows, same subscribers) up
+                               to this many times, keeping the least contended pair
+  --charts on|off              PNG + SVG charts beside the JSON (default on)
+  --max-seconds 1500           hard limit for the whole run (3000 with --baseline: each step
+                               measures twice)
   --max-setup-seconds 60       adding one step's subscribers may take this long; past it the
                                step is measured with the subscribers made so far, and is the last
   --out bench/sfu/results      where <timestamp>.json and latest.json go
@@ -95,6 +112,10 @@ export function parseOptions(argv: string[]): Options {
     publisherBwe: false,
     maxSeconds: 1500,
     maxSetupSeconds: 60,
+    baselines: [],
+    contendedPct: 30,
+    retries: 1,
+    charts: true,
     out: 'bench/sfu/results',
     label: '',
   };
@@ -112,6 +133,7 @@ export function parseOptions(argv: string[]): Options {
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a number`);
     return n;
   };
+  let maxSecondsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') {
@@ -204,9 +226,28 @@ export function parseOptions(argv: string[]): Options {
         break;
       case 'max-seconds':
         o.maxSeconds = num(v, key);
+        maxSecondsGiven = true;
         break;
       case 'max-setup-seconds':
         o.maxSetupSeconds = num(v, key);
+        break;
+      case 'baseline':
+        o.baselines = v
+          .split(',')
+          .filter(Boolean)
+          .map((m) => {
+            if (m !== 'raw' && m !== 'janus') throw new Error(`--baseline: raw or janus, not ${m}`);
+            return m;
+          });
+        break;
+      case 'contended-pct':
+        o.contendedPct = num(v, key);
+        break;
+      case 'retries':
+        o.retries = num(v, key);
+        break;
+      case 'charts':
+        o.charts = v !== 'off';
         break;
       case 'out':
         o.out = v;
@@ -218,6 +259,7 @@ export function parseOptions(argv: string[]): Options {
         throw new Error(`unknown option --${key} (--help lists them)`);
     }
   }
+  if (!maxSecondsGiven && o.baselines.length > 0) o.maxSeconds *= 2;
   o.subscribers.sort((a, b) => a - b);
   o.audioSubscribers.sort((a, b) => a - b);
   return o;

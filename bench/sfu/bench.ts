@@ -1,6 +1,6 @@
 // The SFU bench's world: the server (its own SFU, mediasoup workers), the
-// sink processes, the publishers and the real WebRTC bots, and how to stop
-// them all.
+// sink processes, the publishers and the real WebRTC bots, the raw-mediasoup
+// anchor (--baseline raw), and how to stop them all.
 
 import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import { MediaBot } from '../../clients/node/mediaBot.js';
@@ -8,6 +8,8 @@ import { startServer, type TestServer } from '../../test/support/server.js';
 import type { Options } from './args.js';
 import { log } from './common.js';
 import { Publisher } from './publisherClient.js';
+import { JanusServer } from './janus.js';
+import { RawMediasoup } from './rawMediasoup.js';
 import { SinkProc } from './sinkProc.js';
 
 export class Bench {
@@ -16,6 +18,10 @@ export class Bench {
   readonly bots: MediaBot[] = [];
   /** A mediasoup worker died (and was replaced): later steps would measure a different node. */
   workerDied = false;
+  /** --baseline raw: mediasoup alone, on its own worker. */
+  raw: RawMediasoup | null = null;
+  /** --baseline janus: Debian's Janus with a generated config. */
+  janus: JanusServer | null = null;
   private readonly publishers = new Set<Publisher>();
 
   constructor(readonly o: Options) {}
@@ -31,6 +37,15 @@ export class Bench {
       log(`!! mediasoup worker ${slot.index} died and was replaced: results after this are invalid`);
     });
     for (let i = 0; i < this.o.sinkProcs; i++) this.sinks.push(SinkProc.start());
+    if (this.o.baselines.includes('raw')) {
+      this.raw = await RawMediasoup.start();
+      this.raw.worker.on('died', () => {
+        this.workerDied = true;
+        log('!! the raw baseline worker died: results after this are invalid');
+      });
+      log(`raw baseline: mediasoup worker pid ${this.raw.pid} (same binary), alone`);
+    }
+    if (this.o.baselines.includes('janus')) this.janus = await JanusServer.start({ log });
   }
 
   get sfu() {
@@ -74,6 +89,8 @@ export class Bench {
     for (const p of this.publishers) p.kill();
     for (const b of this.bots.splice(0)) await b.close().catch(() => {});
     for (const s of this.sinks) s.kill();
+    this.raw?.close();
+    this.janus?.stop();
     await this.srv?.stop().catch(() => {});
   }
 }

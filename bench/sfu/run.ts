@@ -5,7 +5,12 @@
 //
 //   node dist/bench/sfu/run.js [--mode video,audio] [--subscribers 100,200,...]
 //       [--audio-subscribers 500,1000,...] [--duration 20] [--workers 2]
-//       [--budget 400] [--real-subscribers 20] ...      (--help for all)
+//       [--budget 400] [--real-subscribers 20] [--baseline raw] ...   (--help for all)
+//
+// --baseline raw,janus measures anchors in the same run: the same load through
+// mediasoup alone (rawMediasoup.ts) and through Janus (janus.ts), interleaved
+// with Switchboard step by step (steps.ts, anchors.ts), with the ratio per
+// step, the box's other load, and charts.
 //
 // It re-executes itself inside a private network namespace (`unshare -n`,
 // loopback only) unless it already runs in one: media must never leave lo.
@@ -20,8 +25,10 @@ import { fileURLToPath } from 'node:url';
 import { isolated, reexecIsolated } from '../shared/netns.js';
 import { parseOptions } from './args.js';
 import { Bench } from './bench.js';
+import { renderCharts } from '../shared/charts.js';
+import { sfuCharts } from './charts.js';
 import { log } from './common.js';
-import { summarize, workerInfo, writeResults, type Results } from './report.js';
+import { ratioTable, summarize, workerInfo, writeResults, type Results } from './report.js';
 import { fanout, real, type FanoutRecord } from './steps.js';
 
 async function main(): Promise<void> {
@@ -37,17 +44,40 @@ async function main(): Promise<void> {
     loadavg_start: loadavg(),
     worker: workerInfo(),
     network: 'private namespace (unshare -n), loopback only',
+    ...(o.baselines.length
+      ? {
+          baselines: {
+            interleaving:
+              'per step N every side is measured back to back with the same window, in an order that rotates by step ' +
+              "(step 0: Switchboard first, step 1: the next side first, ...); only the measured side forwards (the others' producers are paused, Janus's publisher stops feeding its encoder)",
+            ...(o.baselines.includes('raw')
+              ? {
+                  raw: 'mediasoup alone on one worker of the same binary (bench/sfu/rawMediasoup.ts), its own publisher process, the same sink processes',
+                }
+              : {}),
+            ...(o.baselines.includes('janus')
+              ? {
+                  janus:
+                    "Debian's janus 1.1.2, VideoRoom plugin (bench/sfu/janus.ts); publisher over WebRTC (ICE on a veth pair inside the namespace); " +
+                    'receivers are SRTP RTP forwarders (rtp_forward) into the same sinks: no per-receiver RTCP, NACK or congestion control, unlike mediasoup consumers; CPU = the whole janus process from /proc/<pid>/stat',
+                }
+              : {}),
+          },
+        }
+      : {}),
   };
   const results: Results = {};
   const bench = new Bench(o);
   const outDir = path.resolve(o.out);
+  let recordFile = '';
   const write = (status: string) => {
     const doc = {
       meta: { ...meta, finished: new Date().toISOString(), loadavg_end: loadavg(), status },
       summary: summarize(results),
       ...results,
     };
-    log(`results: ${writeResults(outDir, started, doc)} (and latest.json)`);
+    recordFile = writeResults(outDir, started, doc);
+    log(`results: ${recordFile} (and latest.json)`);
     return doc;
   };
   const watchdog = setTimeout(() => {
@@ -79,6 +109,16 @@ async function main(): Promise<void> {
     await bench.stop();
   }
   const doc = write(status);
+  for (const line of ratioTable(results)) log(line);
+  if (o.charts && results.fanout?.length) {
+    try {
+      const title = `${started.toISOString().slice(0, 16)}Z, ${o.workers} Switchboard worker(s), tcc ${o.tcc ? 'on' : 'off'}; hollow = contended window${o.label ? `; ${o.label}` : ''}`;
+      const pngs = await renderCharts(sfuCharts(results.fanout, recordFile.replace(/\.json$/, ''), title));
+      for (const png of pngs) log(`chart: ${png} (and .svg)`);
+    } catch (err) {
+      log(`!! charts not rendered: ${(err as Error)?.message ?? err}`);
+    }
+  }
   process.stdout.write(`${JSON.stringify(doc.summary, null, 2)}\n`);
   process.exit(status === 'ok' ? 0 : 1);
 }

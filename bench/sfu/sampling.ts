@@ -6,14 +6,11 @@
 import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import type { Bench } from './bench.js';
 import { machineCpu, processCpuMs, snmpUdp, udpDropsByInode, udpDropsOf } from './procnet.js';
-import type { PublisherStats } from './publisher.js';
+import type { PublisherCounters, PublisherStats } from './publisher.js';
+
+export type { PublisherCounters } from './publisher.js';
 import type { Publisher } from './publisherClient.js';
 import type { SinkSnapshot } from './sink.js';
-
-export /** Per kind: what the SFU's producer received (packets, bytes, lost) and what the publisher sent (sent). */
-interface PublisherCounters {
-  [kind: string]: { packets: number; bytes: number; lost: number; sent: number };
-}
 
 export interface Snapshot {
   t: number;
@@ -55,21 +52,25 @@ export async function publisherCounters(media: MediaRoom, pub: Publisher): Promi
   return out;
 }
 
-export async function snapshot(bench: Bench, publisher: () => Promise<PublisherCounters>): Promise<Snapshot> {
+/** The CPU time and memory of the mediasoup workers measured, from their own getResourceUsage (ru_utime + ru_stime). */
+export type WorkerUsage = () => Promise<Array<{ index: number; pid: number; cpu_ms: number; rss_kb: number }>>;
+
+/** `workers`: whose CPU counts (default Switchboard's pool; the raw baseline passes its own worker). */
+export async function snapshot(bench: Bench, publisher: () => Promise<PublisherCounters>, workers?: WorkerUsage): Promise<Snapshot> {
   // Kernel counters first and together with the publisher's: they are exact at this instant.
   const pubPromise = publisher();
-  const usagePromise = bench.sfu.pool.usage();
+  const usagePromise = workers ? workers() : bench.sfu.pool.usage();
   const portDrops = new Map<number, number>();
   const portQueue = new Map<number, number>();
   for (const { port, drops, rxQueue } of udpDropsByInode().values()) {
     portDrops.set(port, drops);
     portQueue.set(port, rxQueue);
   }
-  const [pub, workers, sinks] = await Promise.all([pubPromise, usagePromise, Promise.all(bench.sinks.map((s) => s.snapshot()))]);
+  const [pub, usage, sinks] = await Promise.all([pubPromise, usagePromise, Promise.all(bench.sinks.map((s) => s.snapshot()))]);
   const t = performance.now();
   const mainCpu = process.cpuUsage();
   const machine = machineCpu();
-  const drops = udpDropsOf([...workers.map((w) => w.pid), ...bench.sinks.map((s) => s.pid), process.pid]);
+  const drops = udpDropsOf([...usage.map((w) => w.pid), ...bench.sinks.map((s) => s.pid), process.pid]);
   const sinkCpuMs = bench.sinks.map((s) => processCpuMs(s.pid) ?? 0);
-  return { t, sinks, portDrops, portQueue, sinkCpuMs, workers, publisher: pub, mainCpu, machine, drops, snmp: snmpUdp() };
+  return { t, sinks, portDrops, portQueue, sinkCpuMs, workers: usage, publisher: pub, mainCpu, machine, drops, snmp: snmpUdp() };
 }

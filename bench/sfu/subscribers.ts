@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Consumer, PlainTransport, RtpCapabilities } from 'mediasoup/types';
-import type { MediaRoom } from '../../sfu/mediaRoom.js';
+import type { PlainSubscriberOptions } from '../../sfu/plainSubscribers.js';
 import type { Bench } from './bench.js';
 import { r1, sleep } from './common.js';
 
@@ -24,6 +24,12 @@ export interface CheapConsumer {
 /** A cheap subscriber: one consumer per producer. */
 export type CheapSubscriber = CheapConsumer[];
 
+/** Where cheap subscribers are made: a Switchboard MediaRoom, or the bare router of rawMediasoup.ts. */
+export interface PlainTarget {
+  readonly routerCount: number;
+  createPlainSubscriber(producerIds: string[], opts: PlainSubscriberOptions): Promise<{ transport: PlainTransport; consumers: Consumer[] }>;
+}
+
 /** Router capabilities as a subscriber would offer them (optionally without transport-cc). */
 export function subscriberCaps(routerCaps: RtpCapabilities, tcc: boolean): RtpCapabilities {
   if (tcc) return routerCaps;
@@ -33,14 +39,18 @@ export function subscriberCaps(routerCaps: RtpCapabilities, tcc: boolean): RtpCa
   };
 }
 
-/** Adds cheap subscribers until there are `target`; each consumes every producer over plain RTP + SRTP. */
+/**
+ * Adds cheap subscribers until there are `target`; each consumes every producer over plain RTP + SRTP.
+ * `workerConsumers` counts consumers per worker (the worker a subscriber landed on is the one that grew).
+ */
 export async function addCheap(
   bench: Bench,
-  media: MediaRoom,
+  media: PlainTarget,
   subs: CheapSubscriber[],
   target: number,
   producers: Record<string, string>,
   caps: RtpCapabilities,
+  workerConsumers: () => number[] = () => bench.sfu.pool.slots.map((s) => s.consumers),
 ): Promise<{ added: number; ms_per_subscriber: number; new_routers: number; timed_out: boolean }> {
   const kinds = Object.keys(producers);
   const needSubs = target - subs.length;
@@ -53,7 +63,6 @@ export async function addCheap(
   const ports = await Promise.all(bench.sinks.map((s, i) => s.open(perProc[i], bench.o.sinkRcvbuf)));
   const routersBefore = media.routerCount;
   const start = performance.now();
-  const pool = bench.sfu.pool;
   let next = 0;
   let added = 0;
   let timedOut = false;
@@ -68,7 +77,7 @@ export async function addCheap(
       const j = Math.floor(next / bench.sinks.length);
       next++;
       const port = ports[proc][j];
-      const before = pool.slots.map((s) => s.consumers);
+      const before = workerConsumers();
       const pending = media.createPlainSubscriber(
         group.map((k) => producers[k]),
         {
@@ -92,7 +101,7 @@ export async function addCheap(
         break;
       }
       const { transport, consumers } = made;
-      const worker = pool.slots.findIndex((s, i) => s.consumers > before[i]);
+      const worker = workerConsumers().findIndex((c, i) => c > before[i]);
       group.forEach((kind, i) => {
         const consumer = consumers[i];
         sub.push({
