@@ -41,6 +41,7 @@ export type {
   CallEndReason,
   CallMedia,
   CallParty,
+  ChatMessage,
   Identity,
   MediaKind,
   ParticipantInfo,
