@@ -1,7 +1,7 @@
 // The demo's Chat tab in real headless Chromium, two people in a room: Ann
 // (host, through the join form) types a message and presses Enter; Bob (a
 // viewer, through a room link) sees it counted as unread on the closed tab,
-// opens it and reads it (as text, not HTML), answers with the Send button;
+// opens it and reads it (as text, not HTML), replies to it with the Send button;
 // Bob reloads the page and still sees the conversation; Ann deletes her
 // message and it disappears on Bob's page. Viewers delete only their own.
 // Run inside a private network namespace (npm test does): WebRTC must stay on loopback.
@@ -111,6 +111,7 @@ test('Ann writes, Bob reads (unread count on the closed tab), Bob answers, reloa
 
   // Bob's tab is closed: one unread. Opening it clears the count and shows the message as text.
   await bob.getByRole('tab', { name: 'Chat 1 unread' }).waitFor({ timeout: 10_000 });
+  await saveScreenshot(bob, 'chat-unread');
   await bob.getByRole('tab', { name: /^Chat/ }).click();
   await waitForTexts(bob, ['Hello <b>Bob</b>, can you hear me?']);
   assert.ok(await bob.isHidden('#tab-chat .chat-unread'), 'read now');
@@ -120,10 +121,14 @@ test('Ann writes, Bob reads (unread count on the closed tab), Bob answers, reloa
   // A viewer may not delete Ann's message: no button offered.
   assert.is(await bob.locator('#panel-chat .chat-delete').count(), 0);
 
-  // Bob answers with the Send button; Ann sees it (not as hers), and writes once more.
+  // Bob answers Ann's message (Reply, then the Send button); Ann sees it (not as hers) quoting hers.
+  await bob.getByRole('button', { name: /^Reply to Ann: Hello/ }).click();
+  assert.match((await bob.textContent('#panel-chat .chat-replying')) ?? '', /Replying to Ann: Hello <b>Bob<\/b>/);
   await bob.getByLabel('Message', { exact: true }).fill('Loud and clear.');
   await bob.getByRole('button', { name: 'Send' }).click();
   await waitForTexts(ann, ['Hello <b>Bob</b>, can you hear me?', 'Loud and clear.']);
+  assert.ok(await bob.isHidden('#panel-chat .chat-replying'), 'the reply is sent');
+  assert.is(await ann.textContent('#panel-chat .chat-message:nth-child(2) .chat-quote'), 'Ann: Hello <b>Bob</b>, can you hear me?');
   await ann.getByLabel('Message', { exact: true }).fill('Great. Multi-line\nnotes work too.');
   await ann.getByLabel('Message', { exact: true }).press('Enter');
   const conversation = ['Hello <b>Bob</b>, can you hear me?', 'Loud and clear.', 'Great. Multi-line\nnotes work too.'];
@@ -145,6 +150,7 @@ test('Ann writes, Bob reads (unread count on the closed tab), Bob answers, reloa
   await ann.getByRole('button', { name: /^Delete message from Ann: Hello/ }).click();
   await waitForTexts(bob, conversation.slice(1));
   await waitForTexts(ann, conversation.slice(1));
+  assert.is(await bob.textContent('#panel-chat .chat-quote'), 'a deleted message', "Bob's answer no longer quotes it");
   const stored = await srv.api('GET', `/api/v1/rooms/${ROOM}/chat`);
   assert.equal(
     stored.body.messages.map((m: { text: string }) => m.text),

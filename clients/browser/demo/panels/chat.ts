@@ -1,7 +1,8 @@
 // The "Chat" tab: the call's chat from the SDK (client.chatHistory, kept from
 // `joined` and the chat-message / chat-deleted events), a labelled message
-// box (Enter sends, Shift+Enter is a new line) and a delete button on one's
-// own messages (on every message for hosts and moderators). While the tab is
+// box (Enter sends, Shift+Enter is a new line), a reply button on every
+// message (the answer quotes it) and a delete button on one's own messages
+// (on every message for hosts and moderators). While the tab is
 // closed, others' new messages count on it as unread. Text is always set as
 // text, never as HTML.
 
@@ -59,8 +60,27 @@ export function mountChat(ctx: AppContext): void {
   send.type = 'submit';
   const row = make('div', 'chat-row');
   row.append(input, send);
-  form.append(label, row, hint);
+  // "Replying to ..." above the box while an answer is being written.
+  const replying = make('div', 'chat-replying');
+  replying.hidden = true;
+  const replyingText = make('span', 'chat-replying-text');
+  const cancelReply = make('button', 'chat-cancel-reply', '×');
+  cancelReply.type = 'button';
+  cancelReply.setAttribute('aria-label', 'Cancel reply');
+  replying.append(replyingText, cancelReply);
+  form.append(replying, label, row, hint);
   body.append(list, empty, form);
+
+  let replyTo: ChatMessage | null = null;
+  const setReply = (m: ChatMessage | null) => {
+    replyTo = m;
+    replying.hidden = m === null;
+    replyingText.textContent = m ? `Replying to ${m.display_name}: ${m.text.slice(0, 60)}` : '';
+  };
+  cancelReply.addEventListener('click', () => {
+    setReply(null);
+    input.focus();
+  });
 
   const isOpen = () => !body.hidden;
   const mine = (m: ChatMessage) => m.user_id === client.identity?.user_id;
@@ -78,6 +98,17 @@ export function mountChat(ctx: AppContext): void {
     const time = make('time', 'chat-time', clock(m.sent_at));
     time.dateTime = m.sent_at;
     head.append(time);
+    const actions = make('span', 'chat-actions');
+    head.append(actions);
+    const reply = make('button', 'chat-reply', '↩');
+    reply.type = 'button';
+    reply.setAttribute('aria-label', `Reply to ${m.display_name}: ${m.text.slice(0, 40)}`);
+    reply.title = 'Reply';
+    reply.addEventListener('click', () => {
+      setReply(m);
+      input.focus();
+    });
+    actions.append(reply);
     if (mayDelete(m)) {
       const del = make('button', 'chat-delete', '×');
       del.type = 'button';
@@ -90,12 +121,14 @@ export function mountChat(ctx: AppContext): void {
           ctx.showError(`Could not delete the message: ${err.message}`);
         });
       });
-      head.append(del);
+      actions.append(del);
     }
     li.append(head);
     if (m.reply_to !== null) {
       const original = client.chatHistory.find((c) => c.message_id === m.reply_to);
-      li.append(make('p', 'chat-quote', original ? `${original.display_name}: ${original.text.slice(0, 80)}` : 'a deleted message'));
+      const quote = make('p', 'chat-quote', original ? `${original.display_name}: ${original.text.slice(0, 80)}` : 'an earlier message');
+      quote.dataset['replyTo'] = m.reply_to;
+      li.append(quote);
     }
     li.append(make('p', 'chat-text', m.text));
     return li;
@@ -130,12 +163,17 @@ export function mountChat(ctx: AppContext): void {
   client.on('room-joined', () => {
     input.disabled = send.disabled = false;
     setUnread(0);
+    setReply(null);
     renderAll();
   });
   client.on('chat-message', ({ message }) => add(message));
   client.on('chat-deleted', ({ message_id }) => {
     list.querySelector(`[data-message-id="${message_id}"]`)?.remove();
     empty.hidden = list.childElementCount > 0;
+    if (replyTo?.message_id === message_id) setReply(null);
+    for (const quote of list.querySelectorAll<HTMLElement>(`.chat-quote[data-reply-to="${message_id}"]`)) {
+      quote.textContent = 'a deleted message';
+    }
   });
   // A new role may add or take away the delete buttons.
   client.on('role-changed', ({ participant_id }) => {
@@ -146,6 +184,8 @@ export function mountChat(ctx: AppContext): void {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       form.requestSubmit();
+    } else if (e.key === 'Escape' && replyTo) {
+      setReply(null);
     }
   });
   form.addEventListener('submit', (e) => {
@@ -154,9 +194,10 @@ export function mountChat(ctx: AppContext): void {
     if (!text || send.disabled) return;
     send.disabled = true;
     client
-      .sendChat(text)
+      .sendChat(text, replyTo ? { replyTo: replyTo.message_id } : {})
       .then((message) => {
         input.value = '';
+        setReply(null);
         add(message);
       })
       .catch((err: Error) => ctx.showError(`Message not sent: ${err.message}`))
