@@ -255,6 +255,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
   deliverer?.registerMetrics(metrics.registry);
+  chat.registerMetrics(metrics.registry);
   // ---- Recording ----
   const recordingStore = new RecordingStore(db);
   const recordingStorage = createStorage(config.recording);

@@ -209,6 +209,10 @@ test('REST: read pages of the latest call and of an older call; delete with the 
   assert.is(code, 'not_found');
   assert.is((await srv.api('DELETE', `/api/v1/rooms/chat-rest/chat/${sent[0].message_id}`)).status, 200);
   assert.is(again.client.unread('chat-deleted').length, 0, 'no event for a message of another call');
+  // Every message sent in this file is counted.
+  const metrics = await srv.api('GET', '/metrics');
+  const count = Number(/^switchboard_room_chat_messages_total (\d+)$/m.exec(String(metrics.body))?.[1]);
+  assert.ok(count >= CHAT_HISTORY + 5, `counted ${count}`);
   for (const c of [ann, bob, again]) await c.client.close();
 });
 

@@ -5,6 +5,7 @@
 // the rows stay after the call ends. Like every room action: under the room's
 // lock, check -> persist (acknowledged only once committed) -> memory -> tell the room.
 
+import { Counter, type Registry } from 'prom-client';
 import { CHAT_HISTORY, type ChatMessage } from '../../../signaling/protocol/protocol.js';
 import { AppError } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
@@ -30,6 +31,8 @@ export interface ChatPage {
 }
 
 export class RoomChat {
+  private sentCounter: Counter | null = null;
+
   constructor(
     private readonly rooms: RoomService,
     private readonly store: RoomChatStore,
@@ -75,10 +78,10 @@ export class RoomChat {
       assertAllowed(p.identity.role, 'chat', room.settings.type);
       const clean = text.trim();
       if (!clean) throw new AppError('invalid_payload', 'text must not be blank', 'text');
+      this.limit(room, p.identity.userId); // before any read: a flood costs the database nothing
       if (replyTo !== undefined && !(await this.find(room, replyTo))) {
         throw new AppError('not_found', `no message ${replyTo} in this call`, 'reply_to');
       }
-      this.limit(room, p.identity.userId);
       const message = await this.persist(
         this.store.add({
           room: room.name,
@@ -90,6 +93,7 @@ export class RoomChat {
           replyTo: replyTo ?? null,
         }),
       );
+      this.sentCounter?.inc();
       room.chat.push(message);
       if (room.chat.length > CHAT_HISTORY) room.chat.shift();
       room.broadcast({ type: 'chat-message', payload: { message } });
@@ -153,5 +157,14 @@ export class RoomChat {
     }
     const messages = await this.persist(this.store.list(callId, opts.limit, opts.before ?? null));
     return { call_id: callId, messages, next_before: messages.length === opts.limit ? messages[0].message_id : null };
+  }
+
+  /** A counter of the messages sent (GET /metrics). */
+  registerMetrics(registry: Registry): void {
+    this.sentCounter = new Counter({
+      name: 'switchboard_room_chat_messages_total',
+      help: 'In-call chat messages sent',
+      registers: [registry],
+    });
   }
 }
