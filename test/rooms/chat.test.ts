@@ -2,12 +2,14 @@
 // by everyone), history in `joined` for a late joiner (the call's last 100,
 // oldest first), replies, deletion by the author, refused for a speaker and
 // allowed for a moderator, the per-user rate limit, invalid payloads, the
-// REST read (pages, other calls) and delete, and a new call's empty chat.
+// REST read (pages, other calls) and delete, and a new call's empty chat
+// (after an end, or a restart).
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CHAT_HISTORY, type ChatMessage } from '../../signaling/protocol/protocol.js';
 import { CHAT_BURST } from '../../server/domain/rooms/roomChat.js';
+import { rmSync } from 'node:fs';
 import { startServer, type TestServer } from '../support/server.js';
 
 const test = suite<{ srv: TestServer }>('in-call chat', {} as { srv: TestServer });
@@ -214,6 +216,26 @@ test('REST: read pages of the latest call and of an older call; delete with the 
   const count = Number(/^switchboard_room_chat_messages_total (\d+)$/m.exec(String(metrics.body))?.[1]);
   assert.ok(count >= CHAT_HISTORY + 5, `counted ${count}`);
   for (const c of [ann, bob, again]) await c.client.close();
+});
+
+test('a restart ends the call (as every call): the room starts a new, empty chat; the old one is stored and readable over REST', async () => {
+  const first = await startServer({ env: { ROOM_EMPTY_TIMEOUT_SECONDS: '300' } });
+  const dataDir = first.dataDir;
+  const ann = await joinAs(first, 'ann', 'chat-restart', 'host');
+  const kept = (await ann.client.request('chat-send', { text: 'before the restart' })).message;
+  await first.app.close();
+  const second = await startServer({ dataDir, env: { ROOM_EMPTY_TIMEOUT_SECONDS: '300' } });
+  try {
+    const again = await joinAs(second, 'ann', 'chat-restart', 'host');
+    assert.not.equal(again.state.call.call_id, ann.state.call.call_id);
+    assert.equal(again.state.chat, []);
+    const old = await second.api('GET', `/api/v1/rooms/chat-restart/chat?call_id=${ann.state.call.call_id}`);
+    assert.equal(old.body.messages, [kept]);
+    await again.client.close();
+  } finally {
+    await second.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 test.run();
