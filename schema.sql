@@ -79,6 +79,24 @@ CREATE TABLE IF NOT EXISTS whiteboard_strokes (
 );
 CREATE INDEX IF NOT EXISTS whiteboard_strokes_room ON whiteboard_strokes (room, seq);
 
+-- ---- In-call chat: the messages of a room's call (docs/protocol.md, "In-call chat").
+-- A new call starts an empty chat; rows stay after the call ends (REST reads them).
+-- Deleted messages keep their row (deleted_at, deleted_by) and leave every read.
+CREATE TABLE IF NOT EXISTS room_chat_messages (
+  id              bigserial PRIMARY KEY,
+  room            text NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+  call_id         uuid NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+  participant_id  text NOT NULL,
+  user_id         text NOT NULL,
+  display_name    text NOT NULL DEFAULT '',
+  text            text NOT NULL,
+  reply_to        bigint,
+  sent_at         timestamptz NOT NULL DEFAULT now(),
+  deleted_at      timestamptz,
+  deleted_by      text
+);
+CREATE INDEX IF NOT EXISTS room_chat_messages_call ON room_chat_messages (call_id, id) WHERE deleted_at IS NULL;
+
 -- ---- Webhooks: the outbox. One row per event and receiver URL;
 -- delivered in id order per (url, room), claimed with a lease so several
 -- nodes sharing this database never deliver the same row at once.

@@ -30,8 +30,11 @@ import { TokenIssuer } from './edges/auth/tokens.js';
 import { noEvents, type EventSink } from './domain/events.js';
 import { createRoomsApi } from './edges/http/roomsApi.js';
 import { createCallsApi } from './edges/http/callsApi.js';
+import { createChatApi } from './edges/http/chatApi.js';
 import { RoomControl } from './domain/rooms/roomControl.js';
 import { RoomControlStore } from './storage/roomControlStore.js';
+import { RoomChat } from './domain/rooms/roomChat.js';
+import { RoomChatStore } from './storage/roomChatStore.js';
 import { WebhookDeliverer } from './edges/webhooks/deliverer.js';
 import { WebhookOutbox } from './edges/webhooks/outbox.js';
 // Recording
@@ -76,6 +79,8 @@ export interface App {
   db: Database;
   rooms: RoomService;
   control: RoomControl;
+  /** In-call chat: messages of a room's call. */
+  chat: RoomChat;
   /** Ringing users: call invites, presence. */
   calls: CallService;
   /** The webhook outbox (noEvents without WEBHOOK_URLS); recording emits recording_* here. */
@@ -222,14 +227,17 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await events.emit({ name: 'room_finished', room: c.room, data: { call_id: c.id, reason: 'server-restart' } });
     }
   }
+  const chatStore = new RoomChatStore(db);
   const rooms = new RoomService(store, directory, config.nodeId, log, {
     control: controlStore,
+    chat: chatStore,
     events,
     emptyTimeoutSeconds: config.rooms.emptyTimeoutSeconds,
     kickBanSeconds: config.rooms.kickBanSeconds,
     defaultType: config.rooms.defaultType,
   });
   const control = new RoomControl(rooms, controlStore, () => config.rooms.kickBanSeconds, log);
+  const chat = new RoomChat(rooms, chatStore, log);
   const ice = new IceServers(config.turn, log);
   // Cluster: calls ring the invitees' devices on every node.
   const clusterCalls = cluster ? new ClusterCalls(cluster, log) : null;
@@ -248,6 +256,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const media = new MediaService(rooms, sfu);
   const metrics = new Metrics({ rooms: () => rooms.roomCount, participants: () => rooms.participants });
   deliverer?.registerMetrics(metrics.registry);
+  chat.registerMetrics(metrics.registry);
   // ---- Recording ----
   const recordingStore = new RecordingStore(db);
   const recordingStorage = createStorage(config.recording);
@@ -307,6 +316,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     rooms,
     media,
     control,
+    chat,
     metrics,
     log,
     recording,
@@ -369,6 +379,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   };
   createRecordingsApi(api, recordingsApi);
   createCallsApi(api, { calls, credentials });
+  createChatApi(api, { chat, credentials });
   createLiveApi(api, { live, credentials });
   createClusterApi(api, { cluster, credentials });
   createIceServersApi(api, { ice, credentials });
@@ -418,7 +429,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await db.close();
     })());
 
-  return { config, server, url, db, rooms, control, calls, events, sfu, hub, recording, recordings, live, cluster, close };
+  return { config, server, url, db, rooms, control, chat, calls, events, sfu, hub, recording, recordings, live, cluster, close };
 }
 
 /** Cluster: listening on all interfaces, other hosts reach this node on its first external IPv4. */

@@ -4,6 +4,7 @@ import type { Metrics } from '../server/kernel/metrics.js';
 import type { MediaService } from '../server/domain/rooms/mediaService.js';
 import type { RoomService } from '../server/domain/rooms/roomService.js';
 import type { RoomControl } from '../server/domain/rooms/roomControl.js';
+import type { RoomChat } from '../server/domain/rooms/roomChat.js';
 import type { TokenVerifier } from '../server/edges/auth/auth.js';
 import type { IceServers } from '../server/edges/auth/turnCredentials.js';
 import type { RecordingService } from '../server/domain/recordings/recordingService.js';
@@ -40,6 +41,8 @@ export interface HubContext {
   media: MediaService;
   /** Room control: roles, hands, moderation, lobby, data, whiteboard. */
   control: RoomControl;
+  /** In-call chat: send, delete. */
+  chat: RoomChat;
   metrics: Metrics;
   /** Live streaming: go live, watchers, stream chat and reactions (absent in signaling-only tests). */
   live?: LiveService;

@@ -1,6 +1,6 @@
-// Handlers of the room-control requests: each hands the caller's
-// participant and the validated payload to the rooms domain's RoomControl,
-// which checks the caller's role.
+// Handlers of the room-control requests (and the in-call chat): each hands
+// the caller's participant and the validated payload to the rooms domain's
+// RoomControl (or RoomChat), which checks the caller's role.
 
 import type { HubContext } from './hubContext.js';
 import type { AckResults, ClientPayloads } from './protocol/protocol.js';
@@ -21,7 +21,9 @@ type RoomControlType =
   | 'deny'
   | 'send-data'
   | 'whiteboard-draw'
-  | 'whiteboard-clear';
+  | 'whiteboard-clear'
+  | 'chat-send'
+  | 'chat-delete';
 
 type Handler<K extends RoomControlType> = (session: Client, ctx: HubContext, payload: ClientPayloads[K]) => Promise<AckResults[K]>;
 
@@ -99,6 +101,15 @@ export const roomHandlers: { [K in RoomControlType]: Handler<K> } = {
   async 'whiteboard-clear'(s, ctx) {
     const { actor, room } = me(s);
     await ctx.control.clearWhiteboard(actor, room);
+    return EMPTY;
+  },
+  // In-call chat
+  async 'chat-send'(s, ctx, p) {
+    return { message: await ctx.chat.send(s.inRoom(), p.text, p.reply_to) };
+  },
+  async 'chat-delete'(s, ctx, p) {
+    const { actor, room } = me(s);
+    await ctx.chat.delete(actor, room, p.message_id);
     return EMPTY;
   },
 };

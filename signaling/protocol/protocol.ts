@@ -127,6 +127,19 @@ const roomControlSchemas = {
   'whiteboard-clear': object({}),
 } satisfies Record<string, Schema<unknown>>;
 
+// ---- In-call chat: requests (everyone in the room writes; authors and hosts/moderators delete) ----
+
+/** Longest in-call chat message (characters). */
+export const CHAT_MAX_CHARS = 2000;
+/** How many of the call's latest messages `joined` carries (oldest first). */
+export const CHAT_HISTORY = 100;
+const ROOM_CHAT_MESSAGE_ID = string({ min: 1, max: 18, pattern: /^[0-9]+$/, hint: 'is a message id (digits)' });
+
+const chatSchemas = {
+  'chat-send': object({ text: string({ min: 1, max: CHAT_MAX_CHARS }), reply_to: optional(ROOM_CHAT_MESSAGE_ID) }),
+  'chat-delete': object({ message_id: ROOM_CHAT_MESSAGE_ID }),
+} satisfies Record<string, Schema<unknown>>;
+
 // ---- Recording: modes and requests (start/stop by hosts and moderators) ----
 
 export const RECORDING_MODES = ['tracks', 'composite'] as const;
@@ -265,6 +278,7 @@ export const clientSchemas = {
   'get-stats': object({ transport_id: optional(ID), producer_id: optional(ID), consumer_id: optional(ID) }),
 
   ...roomControlSchemas,
+  ...chatSchemas,
   ...recordingSchemas,
   ...liveSchemas,
   ...callSchemas,
@@ -376,6 +390,20 @@ export interface WhiteboardStroke {
   stroke: Record<string, unknown>;
 }
 
+// ---- Shared state: in-call chat ----
+
+/** A message of the room's call chat (the sender's name as it was when sent). */
+export interface ChatMessage {
+  message_id: string;
+  participant_id: string;
+  user_id: string;
+  display_name: string;
+  text: string;
+  /** The message this one answers (its id), or null. */
+  reply_to: string | null;
+  sent_at: string; // ISO 8601
+}
+
 // ---- Shared state: recording ----
 
 export type RecordingModeName = (typeof RECORDING_MODES)[number];
@@ -478,6 +506,9 @@ export interface RoomState {
   settings?: RoomSettings;
   hands?: RaisedHand[];
   whiteboard?: WhiteboardStroke[];
+  // In-call chat
+  /** The call's latest messages (at most CHAT_HISTORY), oldest first. */
+  chat?: ChatMessage[];
   // Recording
   /** The recording in progress, null when the room is not being recorded. */
   recording?: RecordingState | null;
@@ -542,6 +573,9 @@ export interface AckResults {
   'send-data': Record<string, never>;
   'whiteboard-draw': { stroke_id: string };
   'whiteboard-clear': Record<string, never>;
+  // In-call chat
+  'chat-send': { message: ChatMessage };
+  'chat-delete': Record<string, never>;
   // Recording
   'start-recording': { recording: RecordingState };
   'stop-recording': { recording_id: string; status: 'ready' | 'failed' };
@@ -620,6 +654,9 @@ export interface ServerPayloads {
   data: { from: string | null; topic: string; data: unknown; to?: string };
   'whiteboard-stroke': WhiteboardStroke;
   'whiteboard-cleared': { by: string | null };
+  // In-call chat
+  'chat-message': { message: ChatMessage };
+  'chat-deleted': { message_id: string; by: string | null };
   // Recording
   'recording-started': RecordingState;
   'recording-finished': {

@@ -28,6 +28,7 @@ const TABLES = [
   'recordings',
   'live_streams',
   'live_chat_messages',
+  'room_chat_messages',
 ];
 
 /** Row counts of every table, to show that refused input wrote nothing. */
@@ -94,6 +95,8 @@ for (const kind of ['pglite', 'postgres'] as const) {
       [host.client, 'send-data', { topic: 'chat', data: LOW }, 'payload.data'],
       [host.client, 'live-chat', { text: `hello ${NUL}` }, 'payload.text'],
       [host.client, 'live-chat', { text: HIGH }, 'payload.text'],
+      [host.client, 'chat-send', { text: `hello ${NUL}` }, 'payload.text'],
+      [host.client, 'chat-send', { text: LOW }, 'payload.text'],
       [host.client, 'kick', { participant_id: host.id, reason: NUL }, 'payload.reason'],
       [host.client, 'admit', { user_id: NUL }, 'payload.user_id'],
       [host.client, 'lower-hand', { user_id: HIGH }, 'payload.user_id'],

@@ -270,6 +270,8 @@ export const EXAMPLES = {
   }),
   'whiteboard-draw': (r) => ({ stroke: { points: [r.int(100), r.int(100), r.int(100), r.int(100)], color: '#f00' } }),
   'whiteboard-clear': () => ({}),
+  'chat-send': (r, w) => ({ text: 'hello, room', ...(r.int(2) === 0 ? { reply_to: any(r, w.chatMessages, '1') } : {}) }),
+  'chat-delete': (r, w) => ({ message_id: any(r, w.chatMessages, '1') }),
   'start-recording': (r) => (r.chance(0.5) ? {} : { mode: r.pick(['tracks', 'composite']) }),
   'stop-recording': () => ({}),
   'list-recordings': (r) => (r.chance(0.5) ? {} : { limit: 1 + r.int(100) }),

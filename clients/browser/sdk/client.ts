@@ -16,6 +16,7 @@
 
 import type { Device } from 'mediasoup-client/types';
 import type {
+  ChatMessage,
   ClientPayloads,
   ClientType,
   Identity,
@@ -119,6 +120,15 @@ export class SwitchboardClient extends RoomControlRequests {
   /** This client hears nobody (see setDeafened). */
   get deafened(): boolean {
     return this.roomMirror.deafened;
+  }
+
+  /**
+   * The chat of the room's call, oldest first: the latest 100 messages when
+   * joining (again after a reconnect), then every message sent since; deleted
+   * ones are removed. Kept before `chat-message` / `chat-deleted` reach the app.
+   */
+  get chatHistory(): readonly ChatMessage[] {
+    return this.roomMirror.chat;
   }
 
   /** What this client publishes, by source. */
@@ -312,6 +322,28 @@ export class SwitchboardClient extends RoomControlRequests {
       this.emit('room-left', { reason: `kicked: ${m.payload.reason}` });
     }
     if (m.type !== 'ack' && m.type !== 'joined') this.emit(m.type, m.payload);
+  }
+
+  // ---- in-call chat ---------------------------------------------------------
+
+  /**
+   * Sends a chat message to everyone in the room (1-2000 characters; `replyTo`: the
+   * id of the message it answers). Resolves with the stored message; everyone, this
+   * client included, also gets `chat-message`. Rejects with `rate_limited` beyond
+   * 5 messages at once (then one a second).
+   */
+  async sendChat(text: string, opts: { replyTo?: string } = {}): Promise<ChatMessage> {
+    const { message } = await this.signaling.request('chat-send', {
+      text,
+      ...(opts.replyTo !== undefined ? { reply_to: opts.replyTo } : {}),
+    });
+    this.roomMirror.addChat(message);
+    return message;
+  }
+
+  /** Deletes a chat message for everyone: one's own, or (hosts and moderators) anyone's (`forbidden` otherwise). */
+  async deleteChat(messageId: string): Promise<void> {
+    await this.signaling.request('chat-delete', { message_id: messageId });
   }
 
   // ---- publishing -----------------------------------------------------------

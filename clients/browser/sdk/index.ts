@@ -42,6 +42,7 @@ export type {
   CallEndReason,
   CallMedia,
   CallParty,
+  ChatMessage,
   Identity,
   LiveReaction,
   LobbyEntry,

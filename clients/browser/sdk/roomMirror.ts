@@ -1,8 +1,8 @@
 // The client's copy of the room it is in: who is there (with role, mute,
-// hold and deafen state), what others publish, and this client's own mute intent. Kept
+// hold and deafen state), what others publish, the call's chat, and this client's own mute intent. Kept
 // from the join reply and the server's events; no requests, no media.
 
-import type { ParticipantInfo, ProducerInfo, ServerPayloads, Track } from '../../../signaling/protocol/protocol.js';
+import type { ChatMessage, ParticipantInfo, ProducerInfo, ServerPayloads, Track } from '../../../signaling/protocol/protocol.js';
 import type { EmitSdkEvent, ServerMessage } from './types.js';
 
 export class RoomMirror {
@@ -17,6 +17,8 @@ export class RoomMirror {
   readonly muted: Record<Track, boolean> = { audio: false, video: false };
   /** This client hears nobody (its own choice); like `muted`, it outlives a rejoin and is told after each join. */
   deafened = false;
+  /** The call's chat, oldest first: the history `joined` carried, then every message since (deleted ones removed). */
+  chat: ChatMessage[] = [];
 
   constructor(private readonly emit: EmitSdkEvent) {}
 
@@ -34,6 +36,17 @@ export class RoomMirror {
     for (const p of joined.room_state.producers ?? []) {
       if (p.participant_id !== this.participantId) this.producers.set(p.producer_id, p);
     }
+    this.chat = [...(joined.room_state.chat ?? [])];
+  }
+
+  /** Adds a chat message in id order (once: the sender's ack and its event carry the same one); false if known. */
+  addChat(message: ChatMessage): boolean {
+    if (this.chat.some((m) => m.message_id === message.message_id)) return false;
+    const after = (a: string, b: string) => a.length > b.length || (a.length === b.length && a > b);
+    let i = this.chat.length;
+    while (i > 0 && after(this.chat[i - 1].message_id, message.message_id)) i--;
+    this.chat.splice(i, 0, message);
+    return true;
   }
 
   /** Out of the room: forgets everyone and resets the mute state. */
@@ -41,6 +54,7 @@ export class RoomMirror {
     this.name = null;
     this.participants.clear();
     this.producers.clear();
+    this.chat = [];
     this.participantId = null;
     this.muted.audio = this.muted.video = false;
     this.deafened = false;
@@ -111,6 +125,12 @@ export class RoomMirror {
         }
         break;
       }
+      case 'chat-message':
+        this.addChat(m.payload.message);
+        break;
+      case 'chat-deleted':
+        this.chat = this.chat.filter((c) => c.message_id !== m.payload.message_id);
+        break;
       case 'producer-added':
         if (this.name) this.producers.set(m.payload.producer_id, m.payload);
         break;

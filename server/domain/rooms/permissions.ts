@@ -21,6 +21,8 @@ export const ACTIONS = [
   'send-data',
   'whiteboard-draw',
   'whiteboard-clear',
+  'chat', // in-call chat: send
+  'moderate-chat', // in-call chat: delete others' messages
   'end-call',
   'record', // recording: start and stop
 ] as const;
@@ -44,6 +46,8 @@ export const ALLOWED: Record<Action, readonly Role[]> = {
   'send-data': ['host', 'moderator', 'speaker', 'viewer'],
   'whiteboard-draw': ['host', 'moderator', 'speaker'],
   'whiteboard-clear': STAFF,
+  chat: ['host', 'moderator', 'speaker', 'viewer'],
+  'moderate-chat': STAFF,
   'end-call': ['host'],
   record: STAFF,
 };

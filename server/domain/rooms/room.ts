@@ -8,7 +8,9 @@ import {
   type RoomState,
   type ServerMessage,
   type WhiteboardStroke,
+  type ChatMessage,
 } from '../../../signaling/protocol/protocol.js';
+import type { RateLimiter } from '../../kernel/rateLimiter.js';
 import type { RecordingState } from '../../../signaling/protocol/protocol.js';
 import type { MediaRoom } from '../../../sfu/mediaRoom.js';
 import type { Participant } from './participant.js';
@@ -26,6 +28,9 @@ export class Room {
   settings: RoomSettings;
   hands: RaisedHand[] = [];
   whiteboard: WhiteboardStroke[] = [];
+  /** In-call chat: the call's latest messages (CHAT_HISTORY), oldest first, and each user's rate limit. */
+  chat: ChatMessage[] = [];
+  readonly chatLimits = new Map<string, RateLimiter>();
   readonly lobby = new Map<string, LobbyWaiter>(); // by user id
   /** Roles a host gave (by user id): they outlive a reconnect. */
   readonly roleOverrides = new Map<string, Role>();
@@ -111,6 +116,7 @@ export class Room {
       settings: this.settings,
       hands: this.handQueue(),
       whiteboard: this.whiteboard,
+      chat: this.chat,
       recording: this.recording,
       live: this.live?.info() ?? null,
     };

@@ -10,6 +10,7 @@ import type { Logger } from '../../kernel/logger.js';
 import type { CallStore } from '../../storage/callStore.js';
 import { storageFailure } from '../../storage/queryError.js';
 import type { RoomControlStore } from '../../storage/roomControlStore.js';
+import type { RoomChatStore } from '../../storage/roomChatStore.js';
 import type { EventSink } from '../events.js';
 import { DeferredWrites } from './deferredWrites.js';
 import type { Participant } from './participant.js';
@@ -19,6 +20,8 @@ import type { RoomDirectory } from './roomDirectory.js';
 /** Room control: what the rooms domain needs beyond calls and participants. */
 export interface RoomControlDeps {
   control: RoomControlStore;
+  /** In-call chat: the open call's latest messages load with the room. */
+  chat: RoomChatStore;
   events: EventSink;
   emptyTimeoutSeconds: number;
   kickBanSeconds: number;

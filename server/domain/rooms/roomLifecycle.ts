@@ -2,7 +2,7 @@
 // directory and loading its call and room control state), waits out its empty
 // timeout, and is taken down when its call ends or it moves to another node.
 
-import { encode, type LeaveReason, type ReconnectReason } from '../../../signaling/protocol/protocol.js';
+import { CHAT_HISTORY, encode, type LeaveReason, type ReconnectReason } from '../../../signaling/protocol/protocol.js';
 import { bestEffort } from '../../kernel/bestEffort.js';
 import { AppError } from '../../kernel/errors.js';
 import type { CallRecord } from '../../storage/callStore.js';
@@ -37,13 +37,15 @@ export class RoomLifecycle {
         );
       }
       const room = new Room(name, call.id, call.status, resolveSettings(row, ctx.ctl.emptyTimeoutSeconds));
-      const [hands, strokes, users] = await Promise.all([
+      const [hands, strokes, users, chat] = await Promise.all([
         ctx.ctl.control.listHands(name),
         ctx.ctl.control.listStrokes(name),
         ctx.ctl.control.listRoomUsers(name),
+        ctx.ctl.chat.list(call.id, CHAT_HISTORY),
       ]);
       room.hands = hands;
       room.whiteboard = strokes;
+      room.chat = chat;
       for (const u of users) {
         if (u.role) room.roleOverrides.set(u.user_id, u.role);
         if (u.banned_until) room.bans.set(u.user_id, u.banned_until.getTime());
