@@ -19,6 +19,7 @@ import type {
   ClientPayloads,
   ClientType,
   Identity,
+  MediaKind,
   ParticipantInfo,
   ProducerInfo,
   ServerPayloads,
@@ -28,7 +29,7 @@ import type {
 } from '../../../signaling/protocol/protocol.js';
 import type { Call, CallOptions } from './call.js';
 import { CallManager } from './callManager.js';
-import { captureMedia, type CapturedTrack } from './capture.js';
+import { captureDevice, captureMedia, type CapturedTrack, type DeviceChoice } from './capture.js';
 import { MediaSession } from './mediaSession.js';
 import { RoomControlRequests } from './roomControl.js';
 import { RoomMirror } from './roomMirror.js';
@@ -43,6 +44,7 @@ export class SwitchboardClient extends RoomControlRequests {
   private readonly media: MediaSession;
   private readonly calls: CallManager;
   private joinOptions: JoinOptions = {};
+  private readonly chosenDevices: DeviceChoice = { audio: null, video: null };
 
   constructor(opts: ClientOptions = {}) {
     super();
@@ -136,6 +138,11 @@ export class SwitchboardClient extends RoomControlRequests {
 
   get device(): Device | null {
     return this.media.device;
+  }
+
+  /** The microphone (`audio`) and camera (`video`) chosen with switchDevice; null: the browser's default. */
+  get devices(): Readonly<DeviceChoice> {
+    return { ...this.chosenDevices };
   }
 
   // ---- connection and room --------------------------------------------------
@@ -301,7 +308,7 @@ export class SwitchboardClient extends RoomControlRequests {
     const captured: CapturedTrack[] = [];
     const published: LocalTrack[] = [];
     try {
-      await captureMedia(opts, captured);
+      await captureMedia(opts, captured, this.chosenDevices);
       for (const { track, source } of captured) {
         published.push(await this.publishTrack(track, source, opts.simulcast !== undefined ? { simulcast: opts.simulcast } : {}));
       }
@@ -322,13 +329,60 @@ export class SwitchboardClient extends RoomControlRequests {
     return this.media.unpublish(source);
   }
 
-  /** Mutes the mic (audio) or camera (video): the server pauses the producer, the track is disabled. */
+  /**
+   * Mutes the mic (audio) or camera (video): the server pauses the producer, the track is disabled.
+   * Before join() it is the state to join in (others see it at once; what is published then starts paused).
+   */
   async mute(track: Track): Promise<void> {
     await this.setMuted(track, true);
   }
 
+  /**
+   * Unmutes the mic or camera. In a room (not a call) where nothing is published
+   * for it (joined without a camera, or the device was refused), it captures the
+   * chosen device and publishes it; if that fails it stays muted and rejects.
+   */
   async unmute(track: Track): Promise<void> {
+    const source: Source = track === 'audio' ? 'mic' : 'camera';
+    const capture = this.room !== null && !this.calls.active && !this.localTracks.has(source);
     await this.setMuted(track, false);
+    if (!capture) return;
+    try {
+      await this.publish(track === 'audio' ? { audio: true } : { video: true });
+    } catch (err) {
+      await this.setMuted(track, true).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * Uses this microphone (`audio`) or camera (`video`) from now on. When it is
+   * published, its track is captured from the new device and sent on the same
+   * producer (no renegotiation: the producer id, the mute state and everyone's
+   * consumers stay; `local-track-replaced` announces the new track, the old one
+   * is stopped). Either way later captures (publish, unmute) use the device.
+   * Resolves with the published track, or null when none was published.
+   */
+  async switchDevice(kind: MediaKind, deviceId: string): Promise<LocalTrack | null> {
+    const source: Source = kind === 'audio' ? 'mic' : 'camera';
+    const local = this.localTracks.get(source);
+    if (local && local.track.getSettings().deviceId === deviceId && local.track.readyState === 'live') {
+      this.chosenDevices[kind] = deviceId;
+      return local;
+    }
+    if (!local) {
+      this.chosenDevices[kind] = deviceId;
+      return null;
+    }
+    const track = await captureDevice(kind, deviceId);
+    try {
+      await this.media.replaceTrack(source, track);
+    } catch (err) {
+      track.stop();
+      throw err;
+    }
+    this.chosenDevices[kind] = deviceId;
+    return local;
   }
 
   private async setMuted(track: Track, muted: boolean): Promise<void> {
