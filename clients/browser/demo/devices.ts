@@ -36,14 +36,18 @@ export async function listDevices(): Promise<MediaDeviceInfo[]> {
 }
 
 /** A labelled <select> for one kind of device (hidden until it has devices to offer). */
-export function buildPicker(kind: DeviceKind, idPrefix: string): { field: HTMLLabelElement; select: HTMLSelectElement } {
-  const field = document.createElement('label');
+export function buildPicker(kind: DeviceKind, idPrefix: string): { field: HTMLElement; select: HTMLSelectElement } {
+  const field = document.createElement('div');
   field.className = 'device-picker';
   field.hidden = true;
   const select = document.createElement('select');
   select.id = `${idPrefix}-${kind}`;
   select.dataset['kind'] = kind;
-  field.append(LABELS[kind], select);
+  // Not wrapped in its label: the accessible name stays "Camera", not "Camera" plus the chosen option.
+  const label = document.createElement('label');
+  label.htmlFor = select.id;
+  label.textContent = LABELS[kind];
+  field.append(label, select);
   return { field, select };
 }
 
@@ -52,7 +56,7 @@ export function buildPicker(kind: DeviceKind, idPrefix: string): { field: HTMLLa
  * there. Devices without an id (the page may not use devices yet) are not
  * offered; the field hides when nothing is left to choose from.
  */
-export function fillPicker(field: HTMLLabelElement, select: HTMLSelectElement, devices: MediaDeviceInfo[], chosen: string | null): void {
+export function fillPicker(field: HTMLElement, select: HTMLSelectElement, devices: MediaDeviceInfo[], chosen: string | null): void {
   const kind = select.dataset['kind'] as DeviceKind;
   const usable = devices.filter((d) => d.kind === kind && d.deviceId !== '');
   select.replaceChildren(

@@ -117,16 +117,16 @@ function mayPublish(role: Role): boolean {
 /** True once POST /dev/token answered: the form mints its own tokens. */
 let devTokens = false;
 
-/** Asks the server whether it hands out development tokens: an empty body is 400 there, 404 elsewhere. */
+/** Asks the server whether it hands out development tokens (GET /dev/token: { enabled }). */
 async function probeDevTokens(): Promise<void> {
-  let status = 0;
+  let enabled = false;
   try {
-    const res = await fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    status = res.status;
+    const res = await fetch('/dev/token');
+    if (res.ok) enabled = ((await res.json()) as { enabled?: unknown }).enabled === true;
   } catch {
     // no server answer: keep the token field
   }
-  devTokens = status === 400;
+  devTokens = enabled;
   form.dataset['mode'] = devTokens ? 'dev' : 'token';
   el<HTMLElement>('dev-hint').hidden = !devTokens;
   el<HTMLElement>('token-help').hidden = devTokens;

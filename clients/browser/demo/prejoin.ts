@@ -81,7 +81,7 @@ export class Prejoin {
   private readonly retry = document.createElement('button');
   private readonly mutedCheck = document.createElement('input');
   private readonly noCameraCheck = document.createElement('input');
-  private readonly pickers: Record<DeviceKind, { field: HTMLLabelElement; select: HTMLSelectElement }>;
+  private readonly pickers: Record<DeviceKind, { field: HTMLElement; select: HTMLSelectElement }>;
   private readonly testSound = document.createElement('button');
 
   constructor(
@@ -298,11 +298,21 @@ export class Prejoin {
       this.problems = { mic: explain(new DOMException('', 'NotFoundError'), 'camera or microphone'), camera: null };
       return;
     }
-    const get = (audio: boolean, video: boolean) =>
+    const ask = (audio: boolean, video: boolean, saved: boolean) =>
       navigator.mediaDevices.getUserMedia({
-        audio: audio ? deviceConstraints('audio', savedDevice('audioinput')) : false,
-        video: video ? deviceConstraints('video', savedDevice('videoinput')) : false,
+        audio: audio ? deviceConstraints('audio', saved ? savedDevice('audioinput') : null, true) : false,
+        video: video ? deviceConstraints('video', saved ? savedDevice('videoinput') : null, true) : false,
       });
+    // The devices chosen last time, else (unplugged since) the browser's default ones.
+    const get = async (audio: boolean, video: boolean) => {
+      try {
+        return await ask(audio, video, true);
+      } catch (err) {
+        const name = (err as Error)?.name;
+        if (name !== 'OverconstrainedError' && name !== 'NotFoundError') throw err;
+        return ask(audio, video, false);
+      }
+    };
     try {
       this.adopt(await get(wantMic, wantCamera));
     } catch (err) {

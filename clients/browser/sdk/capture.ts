@@ -15,22 +15,38 @@ export type DeviceChoice = Record<MediaKind, string | null>;
 
 /**
  * The SDK's capture constraints for the mic (`audio`) or camera (`video`),
- * with a device: `exact` fails when that device is gone (a switch the user
- * asked for), otherwise it is only preferred (a remembered choice).
+ * with a device: `exact` fails when that device is gone, otherwise it is only
+ * preferred (Chromium may then pick another one that fits the rest better).
  */
 export function deviceConstraints(kind: MediaKind, deviceId?: string | null, exact = false): MediaTrackConstraints {
   const base = kind === 'audio' ? DEFAULT_AUDIO : DEFAULT_VIDEO;
   return deviceId ? { ...base, deviceId: exact ? { exact: deviceId } : { ideal: deviceId } } : { ...base };
 }
 
-/** `true` or constraints for one kind, over the defaults and the chosen device. */
+/** `true` or constraints for one kind, over the defaults and the chosen device (if any). */
 function constraintsFor(
   kind: MediaKind,
   wanted: boolean | MediaTrackConstraints | undefined,
-  devices: DeviceChoice,
+  device: string | null,
 ): MediaTrackConstraints | false {
   if (!wanted) return false;
-  return { ...deviceConstraints(kind, devices[kind]), ...(wanted === true ? {} : wanted) };
+  return { ...deviceConstraints(kind, device, true), ...(wanted === true ? {} : wanted) };
+}
+
+/** getUserMedia with the chosen devices, else (unplugged since) the browser's default ones. */
+async function userMedia(opts: PublishOptions, devices: DeviceChoice): Promise<MediaStream> {
+  const ask = (chosen: boolean) =>
+    navigator.mediaDevices.getUserMedia({
+      audio: constraintsFor('audio', opts.audio, chosen ? devices.audio : null),
+      video: constraintsFor('video', opts.video, chosen ? devices.video : null),
+    });
+  try {
+    return await ask(true);
+  } catch (err) {
+    const name = (err as Error)?.name;
+    if ((name !== 'OverconstrainedError' && name !== 'NotFoundError') || (!devices.audio && !devices.video)) throw err;
+    return ask(false);
+  }
 }
 
 /**
@@ -39,10 +55,7 @@ function constraintsFor(
  */
 export async function captureMedia(opts: PublishOptions, captured: CapturedTrack[], devices: DeviceChoice): Promise<void> {
   if (opts.audio || opts.video) {
-    const stream = await navigator.mediaDevices.getUserMedia({
-      audio: constraintsFor('audio', opts.audio, devices),
-      video: constraintsFor('video', opts.video, devices),
-    });
+    const stream = await userMedia(opts, devices);
     for (const track of stream.getAudioTracks()) captured.push({ track, source: 'mic' });
     for (const track of stream.getVideoTracks()) captured.push({ track, source: 'camera' });
   }
