@@ -364,6 +364,43 @@ test('no camera or microphone: the screen says so and the user joins listening o
   assert.equal(ctx.errors, []);
 });
 
+test('"Join without camera": the camera is never opened, others see it off; Start camera publishes it then', async (ctx) => {
+  const page = await newPage(ctx);
+  await openForm(ctx, page);
+  await page.getByLabel('Role').selectOption('speaker');
+  await page.getByLabel('Join without camera').check();
+  await page.getByLabel('Join muted').uncheck();
+  await page.waitForSelector('#prejoin.pj-no-video', { timeout: 5000 });
+  // The camera the page opened before the box was ticked is off now.
+  const cameras = () =>
+    page.evaluate(() => (window as unknown as DemoWindow).capturedTracks.filter((t) => t.kind === 'video').map((t) => t.readyState));
+  await eventually(async () => (await cameras()).every((state) => state === 'ended'), 5000, 'the preview camera stopped');
+  const opened = (await cameras()).length;
+  assert.match((await page.locator('.pj-placeholder').textContent()) ?? '', /without camera/);
+  await eventually(
+    () => page.evaluate(() => (window as unknown as DemoWindow).capturedTracks.some((t) => t.kind === 'audio' && t.readyState === 'live')),
+    5000,
+    'the mic preview',
+  );
+  await joinAs(page, 'Cam');
+  await eventually(async () => (await clientState(page)).mic !== null, 10_000, 'the mic published');
+  const state = await clientState(page);
+  assert.is(state.camera, null);
+  assert.equal(state.muted, { audio: false, video: true });
+  assert.equal(await cameras(), Array<string>(opened).fill('ended'), 'no camera opened since');
+  const tile = `.tile[data-participant="${state.participantId}"][data-kind="camera"]`;
+  await ctx.bob.waitForSelector(`${tile} .cam-off:not([hidden])`, { timeout: 10_000 });
+  // Start camera: captured (the camera chosen before) and published now.
+  await page.getByRole('button', { name: 'Start camera' }).click();
+  await eventually(async () => (await clientState(page)).camera?.live === true, 10_000, 'the camera published');
+  assert.is((await clientState(page)).camera?.label, 'fake_device_0', 'the camera last chosen');
+  await ctx.bob.waitForSelector(`${tile} .cam-off[hidden]`, { state: 'attached', timeout: 10_000 });
+  await eventually(async () => (await decodedFrames(ctx.bob, state.participantId!)) > 10, 15_000, 'Bob decodes the camera');
+  await page.evaluate(() => localStorage.setItem('switchboard.joinWithoutCamera', 'false')); // the next pages preview the camera again
+  await page.close();
+  assert.equal(ctx.errors, []);
+});
+
 test('permission refused: the screen explains it and the user still joins, listening; unmuting asks again', async (ctx) => {
   // A browser that refuses every camera/microphone prompt (no fake-UI auto-accept).
   const denied = await launch(ctx, [...CHROMIUM_FLAGS.filter((f) => f !== '--use-fake-ui-for-media-stream'), '--deny-permission-prompts']);

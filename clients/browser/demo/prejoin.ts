@@ -233,22 +233,14 @@ export class Prejoin {
         const stream = await navigator.mediaDevices.getUserMedia({
           [audio ? 'audio' : 'video']: deviceConstraints(audio ? 'audio' : 'video', deviceId, true),
         });
-        const track = stream.getTracks()[0] ?? null;
-        if (audio) {
-          this.mic?.stop();
-          this.mic = track;
-          this.problems.mic = null;
-        } else {
-          this.camera?.stop();
-          this.camera = track;
-          this.problems.camera = null;
-        }
+        this.problems[audio ? 'mic' : 'camera'] = null;
+        this.adopt(stream);
       } catch (err) {
         this.problems[audio ? 'mic' : 'camera'] = explain(err, audio ? 'microphone' : 'camera');
       }
       this.render();
-      if (audio) this.startMeter();
-    });
+      this.startMeter();
+    }).catch(() => {});
   }
 
   // ---- devices -------------------------------------------------------------------
@@ -352,6 +344,13 @@ export class Prejoin {
         this.camera?.stop();
         this.camera = track;
       }
+      // Unplugged, or the browser took it back: the preview takes another one (or says why not).
+      track.addEventListener('ended', () => {
+        if (this.mic === track) this.mic = null;
+        else if (this.camera === track) this.camera = null;
+        else return;
+        this.schedule();
+      });
     }
   }
 
