@@ -226,21 +226,23 @@ export class Prejoin {
     }
     const current = kind === 'videoinput' ? this.camera : this.mic;
     if (current?.getSettings().deviceId === deviceId) return;
-    this.queue = this.queue.then(async () => {
-      if (!this.active()) return;
-      const audio = kind === 'audioinput';
-      try {
-        const stream = await navigator.mediaDevices.getUserMedia({
-          [audio ? 'audio' : 'video']: deviceConstraints(audio ? 'audio' : 'video', deviceId, true),
-        });
-        this.problems[audio ? 'mic' : 'camera'] = null;
-        this.adopt(stream);
-      } catch (err) {
-        this.problems[audio ? 'mic' : 'camera'] = explain(err, audio ? 'microphone' : 'camera');
-      }
-      this.render();
-      this.startMeter();
-    }).catch(() => {});
+    this.queue = this.queue
+      .then(async () => {
+        if (!this.active()) return;
+        const audio = kind === 'audioinput';
+        try {
+          const stream = await navigator.mediaDevices.getUserMedia({
+            [audio ? 'audio' : 'video']: deviceConstraints(audio ? 'audio' : 'video', deviceId, true),
+          });
+          this.problems[audio ? 'mic' : 'camera'] = null;
+          this.adopt(stream);
+        } catch (err) {
+          this.problems[audio ? 'mic' : 'camera'] = explain(err, audio ? 'microphone' : 'camera');
+        }
+        this.render();
+        this.startMeter();
+      })
+      .catch(() => {});
   }
 
   // ---- devices -------------------------------------------------------------------
