@@ -215,7 +215,7 @@ async function join(): Promise<void> {
   mountPanels(c);
   try {
     await c.connect(server, await formToken(), { room }); // ?room=: a multi-process node routes to the room's process
-    if (mayPublish(c.identity?.role ?? 'viewer')) await prepareDevices(c, prejoin.choice());
+    await prepareDevices(c, prejoin.choice(), mayPublish(c.identity?.role ?? 'viewer'));
     await c.join(room, name ? { displayName: name } : {});
   } catch (err) {
     showError(`Could not join: ${String((err as Error).message ?? err)}`);
@@ -235,10 +235,15 @@ async function join(): Promise<void> {
   updateButtons();
 }
 
-/** Before join: the devices later captures use, and the state to join in (others see the mute badges at once). */
-async function prepareDevices(c: SwitchboardClient, choice: Omit<PrejoinMedia, 'mic' | 'camera'>): Promise<void> {
+/**
+ * Before join: the devices later captures use (a viewer promoted to speaker too;
+ * nothing is captured here), and for a role that publishes the state to join in
+ * (others see the mute badges at once).
+ */
+async function prepareDevices(c: SwitchboardClient, choice: Omit<PrejoinMedia, 'mic' | 'camera'>, publishes: boolean): Promise<void> {
   if (choice.micId) await c.switchDevice('audio', choice.micId);
   if (choice.cameraId) await c.switchDevice('video', choice.cameraId);
+  if (!publishes) return;
   if (choice.joinMuted) await c.mute('audio');
   if (choice.withoutCamera) await c.mute('video');
 }

@@ -76,6 +76,7 @@ export class Prejoin {
   private readonly placeholder = document.createElement('div');
   private readonly meter = document.createElement('meter');
   private readonly level = document.createElement('label');
+  private readonly levelText = document.createElement('span');
   private readonly message = document.createElement('div');
   private readonly messageText = document.createElement('p');
   private readonly retry = document.createElement('button');
@@ -157,7 +158,8 @@ export class Prejoin {
 
     const level = this.level;
     level.className = 'pj-level';
-    level.textContent = 'Mic';
+    this.levelText.textContent = 'Mic';
+    level.append(this.levelText);
     this.meter.id = 'prejoin-level';
     this.meter.min = 0;
     this.meter.max = 1;
@@ -395,7 +397,7 @@ export class Prejoin {
     this.message.hidden = problems.length === 0;
     this.messageText.textContent = problems.join(' ');
     this.level.hidden = !this.mic;
-    this.meter.title = this.mutedCheck.checked ? 'You join muted: others hear nothing until you unmute' : '';
+    this.levelText.textContent = this.mutedCheck.checked ? 'Mic (you join muted)' : 'Mic';
     this.pickers.videoinput.field.hidden ||= this.noCameraCheck.checked;
   }
 
