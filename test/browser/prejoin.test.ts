@@ -46,6 +46,7 @@ interface Ctx {
   ann: Page;
   bob: Page;
   annId: string;
+  speakerId: string;
 }
 
 const test = suite<Ctx>('demo: the pre-join screen and devices', {} as Ctx);
@@ -314,6 +315,18 @@ test('mid-call the Devices panel switches camera and microphone on the same prod
     timeout: 10_000,
   });
   assert.is((await clientState(ann)).mic?.enabled, true);
+  // The speaker: every remote <audio> plays there (Bob's mic now, later arrivals too: see below).
+  const speaker = panel.getByLabel('Speaker', { exact: true });
+  await speaker.selectOption({ label: 'Fake Audio Output 1' });
+  ctx.speakerId = await speaker.inputValue();
+  await eventually(
+    async () => {
+      const sinks = await ann.evaluate(() => Array.from(document.querySelectorAll<HTMLAudioElement>('#tiles audio'), (a) => a.sinkId));
+      return sinks.length > 0 && sinks.every((id) => id === ctx.speakerId);
+    },
+    5000,
+    "Bob's audio on the chosen speaker",
+  );
   await saveScreenshot(ann, 'app-devices');
   assert.equal(ctx.errors, []);
 });
@@ -359,7 +372,7 @@ test('no camera or microphone: the screen says so and the user joins listening o
   const id = (await clientState(page)).participantId!;
   assert.equal((await clientState(page)).muted, { audio: true, video: true }, 'what is missing shows as off');
   await ctx.bob.waitForSelector(`.tile[data-participant="${id}"][data-kind="camera"] .mic-off:not([hidden])`, { timeout: 10_000 });
-  assert.ok(await ctx.bob.isVisible(`.tile[data-participant="${id}"][data-kind="camera"] .cam-off`));
+  await ctx.bob.waitForSelector(`.tile[data-participant="${id}"][data-kind="camera"] .cam-off:not([hidden])`, { timeout: 10_000 });
   await page.close();
   assert.equal(ctx.errors, []);
 });
@@ -396,6 +409,16 @@ test('"Join without camera": the camera is never opened, others see it off; Star
   assert.is((await clientState(page)).camera?.label, 'fake_device_0', 'the camera last chosen');
   await ctx.bob.waitForSelector(`${tile} .cam-off[hidden]`, { state: 'attached', timeout: 10_000 });
   await eventually(async () => (await decodedFrames(ctx.bob, state.participantId!)) > 10, 15_000, 'Bob decodes the camera');
+  // Ann hears the newcomer on the speaker she chose in the Devices panel.
+  await eventually(
+    () =>
+      ctx.ann.evaluate(
+        ({ id, sink }) => document.querySelector<HTMLAudioElement>(`.tile[data-participant="${id}"] audio`)?.sinkId === sink,
+        { id: state.participantId!, sink: ctx.speakerId },
+      ),
+    10_000,
+    "the newcomer's audio on Ann's chosen speaker",
+  );
   await page.evaluate(() => localStorage.setItem('switchboard.joinWithoutCamera', 'false')); // the next pages preview the camera again
   await page.close();
   assert.equal(ctx.errors, []);
