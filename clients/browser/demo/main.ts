@@ -114,7 +114,7 @@ function mayPublish(role: Role): boolean {
 
 // ---- development tokens ------------------------------------------------------
 
-/** True once POST /dev/token answered: the form mints its own tokens. */
+/** True once GET /dev/token said so: the form mints its own tokens (POST /dev/token). */
 let devTokens = false;
 
 /** Asks the server whether it hands out development tokens (GET /dev/token: { enabled }). */
