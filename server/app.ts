@@ -383,7 +383,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   createLiveApi(api, { live, credentials });
   createClusterApi(api, { cluster, credentials });
   createIceServersApi(api, { ice, credentials });
-  if (devTokens) createDevTokenApi(api, { issuer, ttlSeconds: config.jwt.defaultTtlSeconds });
+  createDevTokenApi(api, { enabled: devTokens, issuer, ttlSeconds: config.jwt.defaultTtlSeconds });
   if (cluster) api.forwarder = clusterForwarder(cluster, log, (id) => calls.nodeOf(id)); // room (and call end) REST acts on its node
 
   // HLS at /live/ and recording file downloads (streamed), the browser demo at / and /app/, the API otherwise

@@ -1,6 +1,7 @@
 // POST /dev/token: tokens for anyone, only on a development server (its
 // generated keys, or DEV_TOKENS=1): bound to one room, with the asked role,
 // a user id made from the name; validated; rate limited; 404 otherwise.
+// GET /dev/token says on every server whether POST is there.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,6 +17,9 @@ test('with the generated dev keys: a token for that room and role, the user id f
   const srv = await startServer({ devKeys: true });
   const clients: SignalingClient[] = [];
   try {
+    const asked = await srv.api('GET', '/dev/token', undefined, null);
+    assert.is(asked.status, 200);
+    assert.equal(asked.body, { enabled: true });
     const minted = await srv.api('POST', '/dev/token', { name: 'Ann Lee', room: 'dev-room', role: 'moderator' }, null);
     assert.is(minted.status, 201);
     assert.equal(Object.keys(minted.body), ['token']);
@@ -111,6 +115,9 @@ test('with configured keys the route does not exist (404); DEV_TOKENS=1 turns it
   const body = { name: 'Ann', room: 'r1', role: 'speaker' };
   const off = await startServer();
   try {
+    const asked = await off.api('GET', '/dev/token', undefined, null);
+    assert.is(asked.status, 200);
+    assert.equal(asked.body, { enabled: false });
     const res = await off.api('POST', '/dev/token', body, null);
     assert.is(res.status, 404);
     assert.is((res.body as ErrorBody).error.code, 'not_found');
@@ -120,6 +127,7 @@ test('with configured keys the route does not exist (404); DEV_TOKENS=1 turns it
   }
   const on = await startServer({ env: { DEV_TOKENS: '1' } });
   try {
+    assert.equal((await on.api('GET', '/dev/token', undefined, null)).body, { enabled: true });
     const res = await on.api('POST', '/dev/token', body, null);
     assert.is(res.status, 201);
     const ws = await SignalingClient.connect(on.url);

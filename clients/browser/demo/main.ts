@@ -5,9 +5,13 @@
 // name, a room and a role and gets the token itself; elsewhere it keeps the
 // token field. Room links: /r/<room> prefills the room; /r/<room>#token=...
 // (or ?token=) joins at once, publishing only when the token's role may.
+// For a role that publishes the form shows a pre-join preview (prejoin.ts):
+// camera, mic level, device pickers, "Join muted", "Join without camera".
 
 import { SwitchboardClient, type Role } from '../sdk/index.js';
+import { followAudioOutput } from './devices.js';
 import { attachPhone } from './phone.js';
+import { Prejoin, type PrejoinMedia } from './prejoin.js';
 import { PANELS } from './panels/index.js';
 import { resetShell, shellSlots, type AppContext } from './shell.js';
 import { Stage } from './stage.js';
@@ -24,8 +28,6 @@ const serverInput = el<HTMLInputElement>('server-url');
 const tokenInput = el<HTMLTextAreaElement>('token');
 const roomInput = el<HTMLInputElement>('room');
 const nameInput = el<HTMLInputElement>('display-name');
-const videoCheck = el<HTMLInputElement>('opt-video');
-const audioCheck = el<HTMLInputElement>('opt-audio');
 const joinButton = el<HTMLButtonElement>('join');
 const roleSelect = el<HTMLSelectElement>('role');
 const call = el<HTMLElement>('call');
@@ -60,6 +62,32 @@ nameInput.value = params.get('name') ?? (linkToken ? '' : (localStorage.getItem(
 const savedRole = localStorage.getItem('switchboard.role');
 if (savedRole && [...roleSelect.options].some((o) => o.value === savedRole)) roleSelect.value = savedRole;
 
+// The pre-join preview, for the role the form joins with; remote sound on the chosen speaker.
+const prejoin = new Prejoin(el<HTMLElement>('prejoin'), form);
+followAudioOutput(el<HTMLElement>('tiles'));
+roleSelect.addEventListener('change', () => prejoin.setRole(formRole()));
+tokenInput.addEventListener('input', () => prejoin.setRole(formRole()));
+
+/** The role the form will join with: the role picked (development tokens), else the token's claim; null: not known yet. */
+function formRole(): Role | null {
+  const token = tokenInput.value.trim();
+  if (devTokens && !token) return roleSelect.value as Role;
+  return tokenRole(token);
+}
+
+/** The `role` claim of a JWT, read without verifying (the server checks the token; absent means speaker). */
+function tokenRole(token: string): Role | null {
+  const payload = token.split('.')[1];
+  if (!payload) return null;
+  try {
+    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { role?: unknown };
+    const role = claims.role ?? 'speaker';
+    return role === 'host' || role === 'moderator' || role === 'speaker' || role === 'viewer' ? role : null;
+  } catch {
+    return null;
+  }
+}
+
 function roomFromPath(pathname: string): string | null {
   const match = /^\/r\/([^/]+)\/?$/.exec(pathname);
   if (!match) return null;
@@ -77,19 +105,19 @@ function mayPublish(role: Role): boolean {
 
 // ---- development tokens ------------------------------------------------------
 
-/** True once POST /dev/token answered: the form mints its own tokens. */
+/** True once GET /dev/token said so: the form mints its own tokens (POST /dev/token). */
 let devTokens = false;
 
-/** Asks the server whether it hands out development tokens: an empty body is 400 there, 404 elsewhere. */
+/** Asks the server whether it hands out development tokens (GET /dev/token: { enabled }). */
 async function probeDevTokens(): Promise<void> {
-  let status = 0;
+  let enabled = false;
   try {
-    const res = await fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    status = res.status;
+    const res = await fetch('/dev/token');
+    if (res.ok) enabled = ((await res.json()) as { enabled?: unknown }).enabled === true;
   } catch {
     // no server answer: keep the token field
   }
-  devTokens = status === 400;
+  devTokens = enabled;
   form.dataset['mode'] = devTokens ? 'dev' : 'token';
   el<HTMLElement>('dev-hint').hidden = !devTokens;
   el<HTMLElement>('token-help').hidden = devTokens;
@@ -100,6 +128,7 @@ async function probeDevTokens(): Promise<void> {
   nameInput.required = devTokens;
   nameInput.placeholder = devTokens ? 'Your name' : 'from the token';
   if (devTokens) serverInput.value = params.get('server') ?? defaultServer; // the token comes from this server
+  prejoin.setRole(formRole());
 }
 
 /** A development token for the form's name, room and role. */
@@ -177,6 +206,7 @@ async function join(): Promise<void> {
   mountPanels(c);
   try {
     await c.connect(server, await formToken(), { room }); // ?room=: a multi-process node routes to the room's process
+    await prepareDevices(c, prejoin.choice(), mayPublish(c.identity?.role ?? 'viewer'));
     await c.join(room, name ? { displayName: name } : {});
   } catch (err) {
     showError(`Could not join: ${String((err as Error).message ?? err)}`);
@@ -186,18 +216,56 @@ async function join(): Promise<void> {
     joinButton.disabled = false;
     return;
   }
+  const media = await prejoin.handOver();
   form.hidden = true;
   call.hidden = false;
   roomName.textContent = `room ${room}`;
   // A viewer joins without publishing: no devices are asked for.
-  if (mayPublish(myRole()) && (videoCheck.checked || audioCheck.checked)) {
-    try {
-      await c.publish({ audio: audioCheck.checked, video: videoCheck.checked });
-    } catch (err) {
-      showError(`Could not publish: ${String((err as Error).message ?? err)}`);
-    }
-  }
+  if (mayPublish(myRole())) await publishChosen(c, media);
+  else for (const track of [media.mic, media.camera]) track?.stop();
   updateButtons();
+}
+
+/**
+ * Before join: the devices later captures use (a viewer promoted to speaker too;
+ * nothing is captured here), and for a role that publishes the state to join in
+ * (others see the mute badges at once).
+ */
+async function prepareDevices(c: SwitchboardClient, choice: Omit<PrejoinMedia, 'mic' | 'camera'>, publishes: boolean): Promise<void> {
+  if (choice.micId) await c.switchDevice('audio', choice.micId);
+  if (choice.cameraId) await c.switchDevice('video', choice.cameraId);
+  if (!publishes) return;
+  if (choice.joinMuted) await c.mute('audio');
+  if (choice.withoutCamera) await c.mute('video');
+}
+
+/**
+ * After join: publishes the preview's own tracks (the camera is not opened
+ * again). What the user has not got (refused, no device) is muted, so the
+ * others see it off and the Unmute / Start camera buttons try to capture it.
+ * Without a preview (a room link that joined at once) it captures now.
+ */
+async function publishChosen(c: SwitchboardClient, media: PrejoinMedia): Promise<void> {
+  const pending = [media.mic, media.camera];
+  try {
+    if (!media.previewed) {
+      await c.publish({ audio: true, video: !media.withoutCamera });
+      return;
+    }
+    if (media.mic) await c.publishTrack(media.mic, 'mic');
+    pending.shift();
+    if (media.camera) await c.publishTrack(media.camera, 'camera');
+    pending.shift();
+  } catch (err) {
+    for (const track of pending) track?.stop();
+    showError(`Could not publish: ${String((err as Error).message ?? err)}`);
+  }
+  for (const [track, source] of [
+    ['audio', 'mic'],
+    ['video', 'camera'],
+  ] as const) {
+    if (!c.localTracks.has(source) && !c.muted[track]) await c.mute(track).catch(() => {});
+  }
 }
 
 audioButton.addEventListener('click', () => void toggleMute('audio'));

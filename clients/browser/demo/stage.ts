@@ -285,6 +285,7 @@ export class Stage implements TileActions {
       this.attachLocal(c, local);
       this.host.updateButtons();
     });
+    on('local-track-replaced', (local) => this.attachLocal(c, local)); // another camera: the self view follows
     on('local-track-removed', (local) => {
       this.detachLocal(c, local);
       this.host.updateButtons();

@@ -21,6 +21,7 @@ import type {
   ClientType,
   Identity,
   LiveReaction,
+  MediaKind,
   ParticipantInfo,
   ProducerInfo,
   ServerPayloads,
@@ -30,7 +31,7 @@ import type {
 } from '../../../signaling/protocol/protocol.js';
 import type { Call, CallOptions } from './call.js';
 import { CallManager } from './callManager.js';
-import { captureMedia, type CapturedTrack } from './capture.js';
+import { captureDevice, captureMedia, type CapturedTrack, type DeviceChoice } from './capture.js';
 import { MediaSession } from './mediaSession.js';
 import { RoomControlRequests } from './roomControl.js';
 import { RoomMirror } from './roomMirror.js';
@@ -47,6 +48,7 @@ export class SwitchboardClient extends RoomControlRequests {
   private joinOptions: JoinOptions = {};
   /** The room a join() is waiting for (in its lobby, or the reply is on its way). */
   private joining: string | null = null;
+  private readonly chosenDevices: DeviceChoice = { audio: null, video: null };
 
   constructor(opts: ClientOptions = {}) {
     super();
@@ -154,6 +156,11 @@ export class SwitchboardClient extends RoomControlRequests {
 
   get device(): Device | null {
     return this.media.device;
+  }
+
+  /** The microphone (`audio`) and camera (`video`) chosen with switchDevice; null: the browser's default. */
+  get devices(): Readonly<DeviceChoice> {
+    return { ...this.chosenDevices };
   }
 
   // ---- connection and room --------------------------------------------------
@@ -357,7 +364,7 @@ export class SwitchboardClient extends RoomControlRequests {
     const captured: CapturedTrack[] = [];
     const published: LocalTrack[] = [];
     try {
-      await captureMedia(opts, captured);
+      await captureMedia(opts, captured, this.chosenDevices);
       for (const { track, source } of captured) {
         published.push(await this.publishTrack(track, source, opts.simulcast !== undefined ? { simulcast: opts.simulcast } : {}));
       }
@@ -378,13 +385,60 @@ export class SwitchboardClient extends RoomControlRequests {
     return this.media.unpublish(source);
   }
 
-  /** Mutes the mic (audio) or camera (video): the server pauses the producer, the track is disabled. */
+  /**
+   * Mutes the mic (audio) or camera (video): the server pauses the producer, the track is disabled.
+   * Before join() it is the state to join in (others see it at once; what is published then starts paused).
+   */
   async mute(track: Track): Promise<void> {
     await this.setMuted(track, true);
   }
 
+  /**
+   * Unmutes the mic or camera. In a room (not a call) where nothing is published
+   * for it (joined without a camera, or the device was refused), it captures the
+   * chosen device and publishes it; if that fails it stays muted and rejects.
+   */
   async unmute(track: Track): Promise<void> {
+    const source: Source = track === 'audio' ? 'mic' : 'camera';
+    const capture = this.room !== null && !this.calls.active && !this.localTracks.has(source);
     await this.setMuted(track, false);
+    if (!capture) return;
+    try {
+      await this.publish(track === 'audio' ? { audio: true } : { video: true });
+    } catch (err) {
+      await this.setMuted(track, true).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * Uses this microphone (`audio`) or camera (`video`) from now on. When it is
+   * published, its track is captured from the new device and sent on the same
+   * producer (no renegotiation: the producer id, the mute state and everyone's
+   * consumers stay; `local-track-replaced` announces the new track, the old one
+   * is stopped). Either way later captures (publish, unmute) use the device.
+   * Resolves with the published track, or null when none was published.
+   */
+  async switchDevice(kind: MediaKind, deviceId: string): Promise<LocalTrack | null> {
+    const source: Source = kind === 'audio' ? 'mic' : 'camera';
+    const local = this.localTracks.get(source);
+    if (local && local.track.getSettings().deviceId === deviceId && local.track.readyState === 'live') {
+      this.chosenDevices[kind] = deviceId;
+      return local;
+    }
+    if (!local) {
+      this.chosenDevices[kind] = deviceId;
+      return null;
+    }
+    const track = await captureDevice(kind, deviceId);
+    try {
+      await this.media.replaceTrack(source, track);
+    } catch (err) {
+      track.stop();
+      throw err;
+    }
+    this.chosenDevices[kind] = deviceId;
+    return local;
   }
 
   private async setMuted(track: Track, muted: boolean): Promise<void> {

@@ -4,6 +4,7 @@
 export { SwitchboardClient } from './client.js';
 export { CAMERA_SIMULCAST, CAMERA_SVC } from './encodings.js';
 export { REACTIONS } from './reactions.js';
+export { deviceConstraints, type DeviceChoice } from './capture.js';
 export {
   Call,
   type AcceptOptions,

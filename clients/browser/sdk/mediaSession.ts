@@ -73,12 +73,38 @@ export class MediaSession {
       if (this.localTracks.get(source) === local) this.localTracks.delete(source);
       throw err;
     }
-    // The user ended it (stopped screen sharing from the browser's bar, unplugged the camera).
-    track.addEventListener('ended', () => {
-      if (this.localTracks.get(source) === local) void this.unpublish(source);
-    });
+    this.watchEnded(local, track);
     this.emit('local-track-added', local);
     return local;
+  }
+
+  /**
+   * Sends `track` in place of the source's current one on the same producer
+   * (RTCRtpSender.replaceTrack: no renegotiation, the producer id, its paused
+   * state and every consumer stay). The previous track is stopped.
+   */
+  async replaceTrack(source: Source, track: MediaStreamTrack): Promise<LocalTrack> {
+    const local = this.localTracks.get(source);
+    if (!local) throw new Error(`not publishing the ${source}`);
+    if (track.kind !== local.kind) throw new Error(`a ${track.kind} track cannot replace the ${source}`);
+    const previous = local.track;
+    track.enabled = previous.enabled; // muted stays muted
+    const producer = local.producer;
+    // Without a producer (being published again after a reset) the new track is the one published.
+    if (producer && !producer.closed) await producer.replaceTrack({ track });
+    if (this.localTracks.get(source) !== local) throw new Error(`the ${source} was unpublished meanwhile`);
+    local.track = track;
+    previous.stop();
+    this.watchEnded(local, track);
+    this.emit('local-track-replaced', local);
+    return local;
+  }
+
+  /** The user ended it (stopped screen sharing from the browser's bar, unplugged the camera): unpublish. */
+  private watchEnded(local: LocalTrack, track: MediaStreamTrack): void {
+    track.addEventListener('ended', () => {
+      if (this.localTracks.get(local.source) === local && local.track === track) void this.unpublish(local.source);
+    });
   }
 
   async unpublish(source: Source): Promise<void> {

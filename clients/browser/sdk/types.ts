@@ -115,6 +115,8 @@ export interface SdkEvents {
   /** Published (again, after a media reset). */
   'local-track-added': LocalTrack;
   'local-track-removed': LocalTrack;
+  /** The same producer sends another device's track now (switchDevice): show `track` where the old one was. */
+  'local-track-replaced': LocalTrack;
   /** Every transport, producer and consumer was dropped and is being rebuilt. */
   'media-reset': { reason: string };
   'transport-state': { direction: 'send' | 'recv'; state: TransportConnectionState };

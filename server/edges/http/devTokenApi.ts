@@ -1,7 +1,9 @@
 // Development tokens: POST /dev/token mints a room token for whoever asks, so
 // the demo app (and a person trying the server) gets in by typing a name.
-// Only registered when the server runs on its generated development keys or
-// with DEV_TOKENS=1; otherwise the route does not exist (404 not_found).
+// POST is only registered when the server runs on its generated development
+// keys or with DEV_TOKENS=1; otherwise it does not exist (404 not_found).
+// GET answers on every server whether POST is there ({ enabled }), so a page
+// can ask without an error in the browser's console.
 // Not API-key protected (that is the point); the router's per-address write
 // limit applies to it as to every REST write.
 
@@ -33,7 +35,15 @@ export function devUserId(name: string): string {
   return `${slug || 'guest'}-${randomBytes(3).toString('hex')}`;
 }
 
-export function createDevTokenApi(router: Router, deps: { issuer: TokenIssuer | null; ttlSeconds: number }): void {
+export function createDevTokenApi(router: Router, deps: { enabled: boolean; issuer: TokenIssuer | null; ttlSeconds: number }): void {
+  router.add('GET', DEV_TOKEN_PATH, async () => ({ status: 200, body: { enabled: deps.enabled } }));
+  if (!deps.enabled) {
+    // As if the route did not exist (not 405 for a path that has a GET).
+    router.add('POST', DEV_TOKEN_PATH, async () => {
+      throw new AppError('not_found', `no route POST ${DEV_TOKEN_PATH}`);
+    });
+    return;
+  }
   router.add('POST', DEV_TOKEN_PATH, async (req) => {
     if (!deps.issuer) throw new AppError('not_configured', 'no signing key: set JWT_PRIVATE_KEY_FILE to mint development tokens');
     const body = await parseBody(req, devTokenRequest);
