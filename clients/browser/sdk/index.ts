@@ -1,7 +1,10 @@
 // Switchboard browser SDK. Bundled by clients/browser/build.mjs into
-// dist/browser/switchboard.js (ESM); see docs/sdk.md.
+// dist/browser/switchboard.js (ESM), and as a package by npm run build:sdk
+// (dist/sdk/: switchboard.js, index.d.ts, package.json); see docs/sdk.md.
 
 export { SwitchboardClient } from './client.js';
+export { SDK_VERSION } from './version.js';
+export { isLiveActive, LIVE_CHAT_MAX_CHARS, LIVE_REACTIONS, type LiveStartOptions, type LiveWatch } from './live.js';
 export { CAMERA_SIMULCAST, CAMERA_SVC } from './encodings.js';
 export {
   Call,
@@ -42,6 +45,13 @@ export type {
   CallMedia,
   CallParty,
   Identity,
+  LiveChatMessage,
+  LiveLayout,
+  LiveReaction,
+  LiveReactionCounts,
+  LiveStatus,
+  LiveStreamInfo,
+  LiveViewerCounts,
   MediaKind,
   ParticipantInfo,
   ProducerInfo,

@@ -84,6 +84,11 @@ export class Signaling extends Emitter<SignalingEvents> {
     super();
   }
 
+  /** The WebSocket URL connected to (empty before connect). */
+  get serverUrl(): string {
+    return this.url;
+  }
+
   /** Opens the socket and authenticates; resolves with the token's identity. `opts.room`: see signalingUrl. */
   async connect(url: string, token: TokenSource, opts: { room?: string } = {}): Promise<Identity> {
     if (this.state === 'connecting' || this.state === 'connected' || this.state === 'reconnecting') {

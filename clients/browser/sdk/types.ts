@@ -4,6 +4,7 @@
 import type { BuiltinHandlerName, Consumer, ConnectionState as TransportConnectionState, Producer } from 'mediasoup-client/types';
 import type { MediaKind, ParticipantInfo, RoomState, ServerPayloads, ServerType, Source } from '../../../signaling/protocol/protocol.js';
 import type { Call } from './call.js';
+import type { LiveWatch } from './live.js';
 import type { ReconnectOptions, StateChange } from './signaling.js';
 
 export interface ClientOptions {
@@ -120,6 +121,8 @@ export interface SdkEvents {
   'incoming-call': Call;
   /** A call's media moved: `p2p` (a direct connection to the other person) or `sfu` (through the server). */
   'call-media': { call: Call; mode: 'p2p' | 'sfu'; reason: string };
+  /** This connection watches a room's stream: after watchLive(), and again by itself after a reconnect (rewatched). */
+  'live-watching': LiveWatch;
 }
 
 /** Server events other than replies, passed through unchanged after the SDK has handled them. */

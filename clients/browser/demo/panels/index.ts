@@ -1,5 +1,6 @@
 // Every panel of the in-call shell, mounted in this order for each client (see shell.ts).
 
 import type { MountPanel } from '../shell.js';
+import { mountLive } from './live.js';
 
-export const PANELS: MountPanel[] = [];
+export const PANELS: MountPanel[] = [mountLive];
