@@ -1,6 +1,6 @@
 // The watch page of a live stream, /watch/<room>: plays the room's HLS stream
-// (hls.js over Media Source Extensions, or the browser's own HLS where it has
-// it), with the stream's chat, reactions and viewer count. Watching needs an
+// (hls.js over Media Source Extensions, or the browser's own HLS where there
+// is no MSE), with the stream's chat, reactions and viewer count. Watching needs an
 // authenticated connection (live-watch) but no seat in the call: a token in
 // the link (#token= or ?token=) is used as is; on a development server the
 // page asks only for a name and gets a viewer token from POST /dev/token;
@@ -179,14 +179,18 @@ function showViewers(current: number): void {
   viewersPill.textContent = `${current} watching`;
 }
 
-/** Plays a playlist: the browser's own HLS where it has it (Safari, iOS), else hls.js. */
+/**
+ * Plays a playlist: hls.js over Media Source Extensions where the browser has
+ * them, else the browser's own HLS (iPhone Safari). MSE comes first because a
+ * built-in HLS player may claim the type and still fail on the stream
+ * (Chromium 156 answers canPlayType "maybe" and then cannot parse these
+ * MPEG-TS segments: DEMUXER_ERROR_COULD_NOT_PARSE).
+ */
 function play(streamId: string, url: string): void {
   if (playingStream === streamId) return;
   stopPlayer();
   playingStream = streamId;
-  if (video.canPlayType('application/vnd.apple.mpegurl')) {
-    video.src = url;
-  } else if (Hls.isSupported()) {
+  if (Hls.isSupported()) {
     // No worker: the page's CSP allows scripts only from this server (hls.js would start one from a blob).
     const h = new Hls({ enableWorker: false, liveSyncDurationCount: 3, manifestLoadingMaxRetry: 6, levelLoadingMaxRetry: 6 });
     hls = h;
@@ -201,6 +205,8 @@ function play(streamId: string, url: string): void {
     });
     h.loadSource(url);
     h.attachMedia(video);
+  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+    video.src = url;
   } else {
     showError('This browser plays neither HLS nor Media Source Extensions.');
     return;

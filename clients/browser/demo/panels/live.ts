@@ -127,15 +127,18 @@ export function mountLive(ctx: AppContext): void {
     if (chatList.querySelector(`[data-message="${CSS.escape(m.message_id)}"]`)) return;
     const li = document.createElement('li');
     li.dataset['message'] = m.message_id;
+    const line = document.createElement('span');
+    line.className = 'msg';
     const who = document.createElement('strong');
     who.textContent = m.display_name;
-    const text = document.createElement('span');
-    text.textContent = ` ${m.text}`;
-    li.append(who, text);
+    line.append(who, ` ${m.text}`);
+    const actions = document.createElement('span');
+    actions.className = 'actions';
     const mine = m.user_id === client.identity?.user_id;
-    if (ctx.isStaff()) li.append(actionButton('Pin', `Pin ${m.display_name}'s message`, () => client.pinLiveChat(m.message_id)));
+    if (ctx.isStaff()) actions.append(actionButton('Pin', `Pin ${m.display_name}'s message`, () => client.pinLiveChat(m.message_id)));
     if (ctx.isStaff() || mine)
-      li.append(actionButton('Delete', `Delete ${m.display_name}'s message`, () => client.deleteLiveChat(m.message_id)));
+      actions.append(actionButton('Delete', `Delete ${m.display_name}'s message`, () => client.deleteLiveChat(m.message_id)));
+    li.append(line, actions);
     chatList.append(li);
     while (chatList.childElementCount > 200) chatList.firstElementChild?.remove();
     chatList.scrollTop = chatList.scrollHeight;
