@@ -4,7 +4,7 @@
 
 export { SwitchboardClient } from './client.js';
 export { SDK_VERSION } from './version.js';
-export { isLiveActive, LIVE_CHAT_MAX_CHARS, LIVE_REACTIONS, type LiveStartOptions, type LiveWatch } from './live.js';
+export { isLiveActive, LIVE_CHAT_MAX_CHARS, LIVE_REACTIONS } from './live.js';
 export { CAMERA_SIMULCAST, CAMERA_SVC } from './encodings.js';
 export {
   Call,
@@ -20,6 +20,8 @@ export type {
   ClientOptions,
   VideoCodec,
   JoinOptions,
+  LiveStartOptions,
+  LiveWatch,
   PublishOptions,
   LocalTrack,
   RemoteTrack,

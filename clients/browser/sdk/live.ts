@@ -8,16 +8,10 @@
 // class (through RoomControlRequests); it keeps only what a watch needs to
 // survive a reconnect.
 
-import type {
-  LiveChatMessage,
-  LiveLayout,
-  LiveReaction,
-  LiveReactionCounts,
-  LiveStreamInfo,
-} from '../../../signaling/protocol/protocol.js';
+import type { LiveChatMessage, LiveReaction, LiveStreamInfo } from '../../../signaling/protocol/protocol.js';
 import { Emitter } from './emitter.js';
 import type { Signaling } from './signaling.js';
-import type { SwitchboardEvents } from './types.js';
+import type { LiveStartOptions, LiveWatch, SwitchboardEvents } from './types.js';
 
 /**
  * The reactions a stream takes, in the protocol's order (a copy of the
@@ -31,29 +25,6 @@ void allReactions;
 
 /** The longest stream chat message (characters). */
 export const LIVE_CHAT_MAX_CHARS = 500;
-
-export interface LiveStartOptions {
-  /** `speaker` (default: one participant), `active-speaker` (follows who speaks) or `grid` (everyone). */
-  layout?: LiveLayout;
-  /** Whom a speaker layout shows first (must publish something); default: the first host/moderator/speaker with a camera. */
-  participantId?: string;
-}
-
-/** What `watchLive` learns about a room's stream (also the payload of the `live-watching` event). */
-export interface LiveWatch {
-  room: string;
-  /** The stream while it is preparing or live (or just ended); null when the room is not live. */
-  stream: LiveStreamInfo | null;
-  /** The HLS playlist as an absolute URL (signed for this user unless streams are public); null while not playable. */
-  playlistUrl: string | null;
-  /** The latest chat messages, oldest first. */
-  chat: LiveChatMessage[];
-  pinned: LiveChatMessage | null;
-  /** Reaction totals so far. */
-  reactions: LiveReactionCounts;
-  /** True when the SDK watched again by itself after a reconnect. */
-  rewatched: boolean;
-}
 
 /** A stream players can load: preparing (the first segment is near) or live. */
 export function isLiveActive(stream: LiveStreamInfo | null | undefined): stream is LiveStreamInfo {

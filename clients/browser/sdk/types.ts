@@ -2,9 +2,19 @@
 // receives, and the events SwitchboardClient emits.
 
 import type { BuiltinHandlerName, Consumer, ConnectionState as TransportConnectionState, Producer } from 'mediasoup-client/types';
-import type { MediaKind, ParticipantInfo, RoomState, ServerPayloads, ServerType, Source } from '../../../signaling/protocol/protocol.js';
+import type {
+  LiveChatMessage,
+  LiveLayout,
+  LiveReactionCounts,
+  LiveStreamInfo,
+  MediaKind,
+  ParticipantInfo,
+  RoomState,
+  ServerPayloads,
+  ServerType,
+  Source,
+} from '../../../signaling/protocol/protocol.js';
 import type { Call } from './call.js';
-import type { LiveWatch } from './live.js';
 import type { ReconnectOptions, StateChange } from './signaling.js';
 
 export interface ClientOptions {
@@ -92,6 +102,29 @@ export interface RemoteTrack {
   /** The simulcast layer received now (null: none or not simulcast). */
   spatialLayer: number | null;
   temporalLayer: number | null;
+}
+
+export interface LiveStartOptions {
+  /** `speaker` (default: one participant), `active-speaker` (follows who speaks) or `grid` (everyone). */
+  layout?: LiveLayout;
+  /** Whom a speaker layout shows first (must publish something); default: the first host/moderator/speaker with a camera. */
+  participantId?: string;
+}
+
+/** What `watchLive` learns about a room's stream (also the payload of the `live-watching` event). */
+export interface LiveWatch {
+  room: string;
+  /** The stream while it is preparing or live (or just ended); null when the room is not live. */
+  stream: LiveStreamInfo | null;
+  /** The HLS playlist as an absolute URL (signed for this user unless streams are public); null while not playable. */
+  playlistUrl: string | null;
+  /** The latest chat messages, oldest first. */
+  chat: LiveChatMessage[];
+  pinned: LiveChatMessage | null;
+  /** Reaction totals so far. */
+  reactions: LiveReactionCounts;
+  /** True when the SDK watched again by itself after a reconnect. */
+  rewatched: boolean;
 }
 
 /** Events the SDK adds to the server's own. */
