@@ -186,7 +186,8 @@ test('a watch page waits for the stream, plays it once the host goes live, chats
 
   // End live: the watcher is told, the host's banner goes away.
   await hostPage.getByRole('button', { name: 'End live' }).click();
-  await until(watcher, 'ended', () => (document.getElementById('offline')?.textContent ?? '').includes('The stream has ended'));
+  // What was buffered plays out first (up to 20 s), then the page says so.
+  await until(watcher, 'ended', () => (document.getElementById('offline')?.textContent ?? '').includes('The stream has ended'), 30_000);
   await until(hostPage, 'banner gone', () => document.getElementById('live-status')?.hidden === true);
   assert.ok(await hostPage.getByRole('button', { name: 'Go live' }).isVisible());
   assert.equal(ctx.errors, []);

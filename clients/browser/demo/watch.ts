@@ -166,7 +166,24 @@ function setStream(next: LiveStreamInfo | null): void {
   else if (next.status === 'preparing') offlineText(`${room} is going live…`);
   else if (next.status === 'live') {
     if (playingStream !== next.stream_id) offlineText('Loading the stream…');
-  } else offlineText(`The stream has ${next.status === 'failed' ? 'failed' : 'ended'}. ${room} may go live again: this page will play it.`);
+  } else if (playingTail()) {
+    // Ended: what is still buffered plays out to the end of the playlist first ('ended', or at most 20 s).
+    clearTimeout(tailTimer);
+    tailTimer = setTimeout(showOver, 20_000);
+  } else showOver();
+}
+
+let tailTimer: ReturnType<typeof setTimeout> | undefined;
+
+function playingTail(): boolean {
+  return playingStream !== null && !video.paused && !video.ended && video.readyState >= 2;
+}
+
+function showOver(): void {
+  clearTimeout(tailTimer);
+  if (isLiveActive(stream)) return; // a new stream began meanwhile
+  offlineText(`The stream has ${stream?.status === 'failed' ? 'failed' : 'ended'}. ${room} may go live again: this page will play it.`);
+  stopPlayer();
 }
 
 function offlineText(text: string | null): void {
@@ -243,7 +260,7 @@ video.addEventListener('volumechange', () => {
 });
 // An ended stream plays out to the end of its playlist, then says so.
 video.addEventListener('ended', () => {
-  if (!isLiveActive(stream)) setStream(stream);
+  if (stream && !isLiveActive(stream)) showOver();
 });
 
 client.on('live-stream-updated', ({ stream: s }) => {
@@ -329,6 +346,7 @@ for (const reaction of LIVE_REACTIONS) {
   b.setAttribute('aria-label', `React ${reaction}`);
   b.disabled = true;
   const emoji = document.createElement('span');
+  emoji.className = 'emoji';
   emoji.textContent = REACTION_EMOJI[reaction];
   emoji.setAttribute('aria-hidden', 'true');
   const count = document.createElement('span');
@@ -360,7 +378,10 @@ function renderTotals(): void {
 function float(reaction: LiveReaction, n: number): void {
   const bubble = document.createElement('span');
   bubble.className = 'float';
-  bubble.textContent = n > 1 ? `${REACTION_EMOJI[reaction]} +${n}` : REACTION_EMOJI[reaction];
+  const emoji = document.createElement('span');
+  emoji.className = 'emoji';
+  emoji.textContent = REACTION_EMOJI[reaction];
+  bubble.append(emoji, n > 1 ? ` +${n}` : '');
   bubble.style.left = `${10 + Math.random() * 70}%`;
   bubble.addEventListener('animationend', () => bubble.remove());
   floats.append(bubble);

@@ -27,7 +27,7 @@ void allReactions;
 export const LIVE_CHAT_MAX_CHARS = 500;
 
 /** A stream players can load: preparing (the first segment is near) or live. */
-export function isLiveActive(stream: LiveStreamInfo | null | undefined): stream is LiveStreamInfo {
+export function isLiveActive(stream: LiveStreamInfo | null | undefined): boolean {
   return stream?.status === 'preparing' || stream?.status === 'live';
 }
 
