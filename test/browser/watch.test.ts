@@ -4,8 +4,9 @@
 // room is not live; a host in the call clicks "Go live"; the watch page then
 // plays the HLS stream by itself (its picture decodes and time advances), its
 // chat message reaches the host's Live tab, the host pins it and the watcher
-// sees it pinned, a reaction shows in the counts on both pages, and the
-// host's banner counts the watcher. "End live" ends it for the watcher.
+// sees it pinned, a reaction shows in the counts on both pages, the host's
+// banner counts the watcher, a dropped connection watches again by itself,
+// and "End live" ends it for the watcher.
 // Run inside a private network namespace (npm test does): WebRTC must stay on loopback.
 
 import { suite } from 'uvu';
@@ -169,6 +170,28 @@ test('a watch page waits for the stream, plays it once the host goes live, chats
   await watcher.getByRole('button', { name: 'React heart' }).click();
   await until(watcher, 'heart count', () => document.querySelector('[data-reaction="heart"] .count')?.textContent === '1');
   await until(hostPage, 'host reactions', () => (document.querySelector('.live-reaction-totals')?.textContent ?? '').includes('❤️ 1'));
+
+  // A dropped connection: the SDK reconnects and watches again by itself; the stream chat still reaches the watcher.
+  const hub = srv.app.hub as unknown as {
+    sessions: Set<{ ws: { terminate(): void }; identity: { user_id: string } | null; participant: unknown }>;
+  };
+  let dropped = 0;
+  for (const s of hub.sessions) {
+    if (s.identity?.user_id.startsWith('wendy-') && !s.participant) {
+      s.ws.terminate();
+      dropped++;
+    }
+  }
+  assert.is(dropped, 1, "the watcher's connection");
+  await until(
+    watcher,
+    'rewatched',
+    () => (window as unknown as { switchboardWatch: { rewatches: number } }).switchboardWatch.rewatches === 1,
+  );
+  await hostPage.getByLabel('Message to the stream').fill('Still with us?');
+  await hostPage.getByRole('button', { name: 'Send', exact: true }).click();
+  await until(watcher, 'chat after reconnect', () => (document.getElementById('chat')?.textContent ?? '').includes('Still with us?'));
+  assert.ok(await watcher.isHidden('#error'), 'the reconnect notice is gone');
 
   // The watch link in the Live tab is this page's address.
   assert.is(await hostPage.getAttribute('#live-watch-link', 'href'), `${srv.url}/watch/${ROOM}`);

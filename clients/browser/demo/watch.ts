@@ -274,8 +274,11 @@ client.on('live-stream-updated', ({ stream: s }) => {
       .catch((err: Error) => showError(err.message));
   }
 });
+let rewatches = 0;
 client.on('live-watching', (w) => {
-  if (w.rewatched) applyWatch(w); // after a reconnect
+  if (!w.rewatched) return;
+  rewatches++;
+  applyWatch(w); // after a reconnect: the stream may have changed meanwhile
 });
 client.on('live-viewers', ({ stream_id, current }) => {
   if (stream_id === stream?.stream_id) showViewers(current);
@@ -398,9 +401,15 @@ client.on('live-reactions', ({ stream_id, counts, totals: t }) => {
 void start();
 
 // For tests and the console.
-(window as unknown as { switchboardWatch: { client: SwitchboardClient; readonly hls: boolean } }).switchboardWatch = {
+(
+  window as unknown as { switchboardWatch: { client: SwitchboardClient; readonly hls: boolean; readonly rewatches: number } }
+).switchboardWatch = {
   client,
   get hls() {
     return hls !== null;
+  },
+  /** How often the SDK watched again by itself after a reconnect. */
+  get rewatches() {
+    return rewatches;
   },
 };
