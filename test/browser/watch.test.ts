@@ -117,6 +117,9 @@ test('a watch page waits for the stream, plays it once the host goes live, chats
     const w = window as unknown as { switchboardDemo: { client: { localTracks: Map<string, unknown> } | null } };
     return (w.switchboardDemo.client?.localTracks.size ?? 0) >= 2;
   });
+  // The Live tab: the host picks the layout (the active speaker), then goes live from the toolbar.
+  await hostPage.getByRole('tab', { name: 'Live' }).click();
+  await hostPage.getByLabel('Stream layout').selectOption('active-speaker');
   const goLive = hostPage.getByRole('button', { name: 'Go live' });
   await goLive.click();
   await until(hostPage, 'banner', () => /Going live|LIVE/.test(document.getElementById('live-status')?.textContent ?? ''));
@@ -153,7 +156,9 @@ test('a watch page waits for the stream, plays it once the host goes live, chats
   await watcher.getByRole('textbox', { name: 'Chat message' }).fill('Hello from the audience');
   await watcher.getByRole('button', { name: 'Send' }).click();
   await until(watcher, 'own message', () => (document.getElementById('chat')?.textContent ?? '').includes('Hello from the audience'));
-  await hostPage.getByRole('tab', { name: 'Live' }).click();
+  assert.match((await hostPage.textContent('.live-state')) ?? '', /· active speaker$/);
+  assert.is(srv.app.live.current(ROOM)?.info().layout, 'active-speaker', 'the server streams the chosen layout');
+  assert.ok(await hostPage.isHidden('#live-layout'), 'no layout choice while live');
   const hostChat = hostPage.getByRole('list', { name: 'Stream chat' });
   await until(hostPage, 'host sees chat', () =>
     (document.querySelector('.live-chat')?.textContent ?? '').includes('Hello from the audience'),
@@ -226,6 +231,7 @@ test('a viewer in the call sees the banner but has no Go live button; the server
   await vic.getByRole('tab', { name: 'Live' }).click();
   await until(vic, 'link', () => (document.getElementById('live-watch-link')?.textContent ?? '').endsWith('/watch/viewers-only'));
   assert.ok(await vic.isHidden('#live-toggle'), 'a viewer is not offered Go live');
+  assert.ok(await vic.isHidden('#live-layout'), 'nor a layout');
   const refused = await vic.evaluate(async () => {
     const c = (window as unknown as { switchboardDemo: { client: { startLive(): Promise<unknown> } } }).switchboardDemo.client;
     return c.startLive().then(

@@ -9,12 +9,15 @@ import {
   LIVE_CHAT_MAX_CHARS,
   LIVE_REACTIONS,
   type LiveChatMessage,
+  type LiveLayout,
   type LiveReactionCounts,
   type LiveStreamInfo,
 } from '../../sdk/index.js';
 import type { AppContext } from '../shell.js';
 import { REACTION_EMOJI } from '../liveReactions.js';
 import './live.css';
+
+const LAYOUT_NAMES: Record<LiveLayout, string> = { speaker: 'speaker layout', 'active-speaker': 'active speaker', grid: 'grid' };
 
 export function mountLive(ctx: AppContext): void {
   const { client } = ctx;
@@ -34,6 +37,23 @@ export function mountLive(ctx: AppContext): void {
   // ---- the Live tab ----
   const state = document.createElement('p');
   state.className = 'live-state';
+  // Hosts and moderators pick what the stream shows before going live.
+  const layoutLabel = document.createElement('label');
+  layoutLabel.className = 'live-layout';
+  layoutLabel.textContent = 'Stream layout';
+  const layout = document.createElement('select');
+  layout.id = 'live-layout';
+  for (const [value, text] of [
+    ['speaker', 'Speaker: one person (a host first)'],
+    ['active-speaker', 'Active speaker: follows who talks'],
+    ['grid', 'Grid: everyone'],
+  ] as const) {
+    const option = document.createElement('option');
+    option.value = value;
+    option.textContent = text;
+    layout.append(option);
+  }
+  layoutLabel.append(layout);
   const linkRow = document.createElement('div');
   linkRow.className = 'live-link';
   const linkLabel = document.createElement('span');
@@ -75,7 +95,7 @@ export function mountLive(ctx: AppContext): void {
   send.type = 'submit';
   send.textContent = 'Send';
   chatForm.append(chatLabel, send);
-  body.append(state, linkRow, linkHint, reactions, pinBox, chatList, chatForm);
+  body.append(state, layoutLabel, linkRow, linkHint, reactions, pinBox, chatList, chatForm);
 
   // ---- rendering ----
   function render(): void {
@@ -84,13 +104,14 @@ export function mountLive(ctx: AppContext): void {
     button.textContent = active ? 'End live' : 'Go live';
     button.classList.toggle('danger', active);
     button.disabled = busy;
+    layoutLabel.hidden = !ctx.isStaff() || active;
     banner.hidden = !active;
     if (stream?.status === 'live') banner.textContent = `LIVE · ${viewers} watching`;
     else if (stream?.status === 'preparing') banner.textContent = 'Going live…';
     state.textContent = !stream
       ? 'Not live. Hosts and moderators can go live; the stream shows the speaker.'
       : stream.status === 'live'
-        ? `Live · ${viewers} watching (peak ${Math.max(viewers, stream.viewers.peak)})`
+        ? `Live · ${viewers} watching (peak ${Math.max(viewers, stream.viewers.peak)}) · ${LAYOUT_NAMES[stream.layout]}`
         : stream.status === 'preparing'
           ? 'Going live: the first segment is on its way…'
           : `The stream ${stream.status === 'failed' ? 'failed' : 'ended'}${stream.end_reason ? ` (${stream.end_reason})` : ''}.`;
@@ -164,7 +185,7 @@ export function mountLive(ctx: AppContext): void {
     render();
     ctx.showError(null);
     try {
-      setStream(isLiveActive(stream) ? await client.stopLive() : await client.startLive());
+      setStream(isLiveActive(stream) ? await client.stopLive() : await client.startLive({ layout: layout.value as LiveLayout }));
     } catch (err) {
       ctx.showError(`Live: ${(err as Error).message}`);
     } finally {
