@@ -37,6 +37,7 @@ import { WebhookOutbox } from './edges/webhooks/outbox.js';
 // Recording
 import { DownloadSigner } from './domain/recordings/downloadTokens.js';
 import { RecordingLibrary } from './domain/recordings/recordingLibrary.js';
+import { RoomRecordings } from './domain/recordings/roomRecordings.js';
 import { RecordingService } from './domain/recordings/recordingService.js';
 import { RecordingStore } from './storage/recordingStore.js';
 import { createStorage, S3Storage } from './storage/recordingFiles.js';
@@ -268,6 +269,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   recording.registerMetrics(metrics.registry);
   const recordings = new RecordingLibrary(recordingStore, recordingStorage, signer, log, nodeScope);
+  const roomRecordings = new RoomRecordings(rooms, recordings, config.recording.downloadUrlTtlSeconds);
   if (cluster && config.recording.storage === 'local') {
     log.warn(
       'cluster mode with local recording storage: each recording stays on the disk of the node that made it (downloads must reach that node); set S3_* for a cluster',
@@ -308,6 +310,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     metrics,
     log,
     recording,
+    roomRecordings,
     live,
     calls,
     ...(cluster && clusterCalls

@@ -128,6 +128,21 @@ export const handlers: { [K in ClientType]: Handler<K> } = {
     return EMPTY;
   },
 
+  deafen(session, ctx) {
+    ctx.rooms.setDeafened(session.inRoom(), true);
+    return EMPTY;
+  },
+
+  undeafen(session, ctx) {
+    ctx.rooms.setDeafened(session.inRoom(), false);
+    return EMPTY;
+  },
+
+  react(session, ctx, { reaction }) {
+    ctx.rooms.react(session.inRoom(), reaction);
+    return EMPTY;
+  },
+
   dtmf(session, ctx, payload) {
     ctx.rooms.dtmf(session.inRoom(), payload);
     return EMPTY;

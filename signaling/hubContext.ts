@@ -7,6 +7,7 @@ import type { RoomControl } from '../server/domain/rooms/roomControl.js';
 import type { TokenVerifier } from '../server/edges/auth/auth.js';
 import type { IceServers } from '../server/edges/auth/turnCredentials.js';
 import type { RecordingService } from '../server/domain/recordings/recordingService.js';
+import type { RoomRecordings } from '../server/domain/recordings/roomRecordings.js';
 import type { LiveService } from '../server/domain/live/liveService.js';
 import type { CallService } from '../server/domain/calls/callService.js';
 import type { CallDeclineReason, CallParty, ClientPayloads } from './protocol/protocol.js';
@@ -51,4 +52,6 @@ export interface HubContext {
   callRouter?: CallRouter;
   /** Recording: start/stop by hosts and moderators; absent without an SFU. */
   recording?: RecordingService;
+  /** Recording: the room's recordings with download links, for its staff (absent in signaling-only tests). */
+  roomRecordings?: RoomRecordings;
 }

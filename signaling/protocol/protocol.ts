@@ -133,6 +133,7 @@ export const RECORDING_MODES = ['tracks', 'composite'] as const;
 const recordingSchemas = {
   'start-recording': object({ mode: optional(oneOf(RECORDING_MODES)) }),
   'stop-recording': object({}),
+  'list-recordings': object({ limit: optional(integer({ min: 1, max: 100 })) }),
 } satisfies Record<string, Schema<unknown>>;
 
 // ---- Live streaming: layouts, reactions, limits and requests (go live over HLS, stream chat, reactions) ----
@@ -214,6 +215,11 @@ export const clientSchemas = {
   unmute: object({ track: oneOf(TRACKS) }),
   hold: object({}),
   unhold: object({}),
+  /** Stops hearing the room (shown to the others; what this participant publishes still plays). */
+  deafen: object({}),
+  undeafen: object({}),
+  /** A floating emoji over the sender's tile for everyone in the room; rate limited, never stored. */
+  react: object({ reaction: oneOf(LIVE_REACTIONS) }),
   dtmf: object({
     tones: DTMF_TONES,
     to: optional(ID),
@@ -309,6 +315,8 @@ export interface ParticipantInfo {
   audio_muted: boolean;
   video_muted: boolean;
   on_hold: boolean;
+  /** Hears nobody (the participant's own choice, see `deafen`); still audible to the others when publishing. */
+  deafened: boolean;
   /** From SFU scores; null until the participant sends or receives SFU media. */
   connection_quality: Quality | null;
   joined_at: string; // ISO 8601
@@ -379,6 +387,36 @@ export interface RecordingState {
   started_at: string; // ISO 8601
   /** User id of the host/moderator who started it, 'api' (REST) or 'auto' (room settings). */
   started_by: string;
+}
+
+/** A file of a recording, as the room's staff see it (`list-recordings`). */
+export interface RoomRecordingFile {
+  file_id: string;
+  name: string;
+  /** Whose media it holds (null: the composite file). */
+  user_id: string | null;
+  content_type: string;
+  size_bytes: number;
+  duration_seconds: number | null;
+  status: RecordingStatusName;
+  /** A signed link that downloads it until `urls_expire_at` (a path on this server, or an S3 URL); null while recording. */
+  download_url: string | null;
+}
+
+export type RecordingStatusName = 'recording' | 'processing' | 'ready' | 'failed';
+
+/** A recording of the room, as its staff see it (`list-recordings`). */
+export interface RoomRecording {
+  recording_id: string;
+  mode: RecordingModeName;
+  status: RecordingStatusName;
+  started_by: string | null;
+  started_at: string; // ISO 8601
+  ended_at: string | null;
+  end_reason: string | null;
+  duration_seconds: number | null;
+  size_bytes: number;
+  files: RoomRecordingFile[];
 }
 
 // ---- Shared state: live streaming ----
@@ -465,6 +503,9 @@ export interface AckResults {
   unmute: Record<string, never>;
   hold: Record<string, never>;
   unhold: Record<string, never>;
+  deafen: Record<string, never>;
+  undeafen: Record<string, never>;
+  react: Record<string, never>;
   dtmf: Record<string, never>;
   'end-call': Record<string, never>;
   ping: { t?: number; server_time: number };
@@ -504,6 +545,7 @@ export interface AckResults {
   // Recording
   'start-recording': { recording: RecordingState };
   'stop-recording': { recording_id: string; status: 'ready' | 'failed' };
+  'list-recordings': { recordings: RoomRecording[]; urls_expire_at: string };
   // Live streaming
   'live-start': { stream: LiveStreamInfo };
   'live-stop': { stream: LiveStreamInfo };
@@ -545,6 +587,10 @@ export interface ServerPayloads {
   unmute: { from: string; track: Track };
   hold: { from: string };
   unhold: { from: string };
+  deafen: { from: string };
+  undeafen: { from: string };
+  /** To everyone in the room, the sender included. */
+  reaction: { participant_id: string; reaction: LiveReaction };
   dtmf: { from: string; tones: string; duration: number; gap: number };
   'call-state-changed': CallInfo & { reason?: string };
   'producer-added': ProducerInfo;

@@ -6,23 +6,17 @@
 // token field. Room links: /r/<room> prefills the room; /r/<room>#token=...
 // (or ?token=) joins at once, publishing only when the token's role may.
 
-import { SwitchboardClient, type LocalTrack, type ParticipantInfo, type Quality, type RemoteTrack, type Role } from '../sdk/index.js';
+import { SwitchboardClient, type Role } from '../sdk/index.js';
 import { attachPhone } from './phone.js';
 import { PANELS } from './panels/index.js';
 import { resetShell, shellSlots, type AppContext } from './shell.js';
+import { Stage } from './stage.js';
 import './demo.css';
 
 function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
   if (!found) throw new Error(`#${id} missing from index.html`);
   return found as T;
-}
-
-/** The element a tile built by tileFor() always has; missing means the tile markup changed. */
-function part<T extends Element>(tile: Element, selector: string): T {
-  const found = tile.querySelector<T>(selector);
-  if (!found) throw new Error(`tile has no ${selector}`);
-  return found;
 }
 
 const form = el<HTMLFormElement>('join-form');
@@ -35,7 +29,6 @@ const audioCheck = el<HTMLInputElement>('opt-audio');
 const joinButton = el<HTMLButtonElement>('join');
 const roleSelect = el<HTMLSelectElement>('role');
 const call = el<HTMLElement>('call');
-const tiles = el<HTMLDivElement>('tiles');
 const audioButton = el<HTMLButtonElement>('toggle-audio');
 const videoButton = el<HTMLButtonElement>('toggle-video');
 const screenButton = el<HTMLButtonElement>('toggle-screen');
@@ -44,12 +37,10 @@ const connection = el<HTMLSpanElement>('connection');
 const roomName = el<HTMLSpanElement>('room-name');
 const errorBox = el<HTMLParagraphElement>('error');
 const log = el<HTMLOListElement>('log');
-// Room control: raise hand, the hand queue (moderators take hands), mute all.
-const handButton = el<HTMLButtonElement>('raise-hand');
-const muteAllButton = el<HTMLButtonElement>('mute-all');
-const handList = el<HTMLOListElement>('hands');
 
 let client: SwitchboardClient | null = null;
+/** The tiles, their layout and the stage's controls (stage.ts). */
+const stage = new Stage({ nameOf, logEvent, showError, updateButtons });
 /** Online for calls (connected, rooms entered by calls) rather than joined to the form's room. */
 let online = false;
 
@@ -166,7 +157,7 @@ async function goOnline(): Promise<void> {
     showError,
     logEvent,
     showSelf: (track) => {
-      if (c.participantId) setVideo(tileFor(c.participantId), track);
+      if (c.participantId) stage.setVideo(stage.tileFor(c.participantId), track);
     },
   });
 }
@@ -216,49 +207,10 @@ leaveButton.addEventListener('click', () => {
   if (online && client?.activeCall) void client.activeCall.hangup();
   else void leave();
 });
-handButton.addEventListener('click', () => void toggleHand());
-muteAllButton.addEventListener('click', () => void client?.muteAll().catch((err: Error) => showError(err.message)));
-
-let handRaised = false;
-
-async function toggleHand(): Promise<void> {
-  if (!client) return;
-  try {
-    if (handRaised) await client.lowerHand();
-    else await client.raiseHand();
-  } catch (err) {
-    showError(String((err as Error).message ?? err));
-  }
-}
 
 function myRole(): Role {
   const me = client?.participantId ? client.participants.get(client.participantId) : undefined;
   return me?.role ?? client?.identity?.role ?? 'viewer';
-}
-
-/** The queue, with "let speak" buttons for hosts and moderators. */
-function renderHands(hands: Array<{ user_id: string; display_name: string }>): void {
-  const staff = myRole() === 'host' || myRole() === 'moderator';
-  handRaised = hands.some((h) => h.user_id === client?.identity?.user_id);
-  handButton.textContent = handRaised ? 'Lower hand' : 'Raise hand';
-  muteAllButton.hidden = !staff;
-  handList.replaceChildren(
-    ...hands.map((h) => {
-      const li = document.createElement('li');
-      li.textContent = `✋ ${h.display_name || h.user_id} `;
-      if (staff) {
-        const take = document.createElement('button');
-        take.type = 'button';
-        take.textContent = 'Let speak';
-        take.addEventListener(
-          'click',
-          () => void client?.acknowledgeHand({ userId: h.user_id, promote: true }).catch((err: Error) => showError(err.message)),
-        );
-        li.append(take);
-      }
-      return li;
-    }),
-  );
 }
 
 async function toggleMute(track: 'audio' | 'video'): Promise<void> {
@@ -293,7 +245,7 @@ async function leave(): Promise<void> {
   client = null;
   if (c) await c.disconnect();
   online = false;
-  tiles.replaceChildren();
+  stage.clear();
   resetShell();
   call.hidden = true;
   form.hidden = false;
@@ -345,50 +297,31 @@ function wire(c: SwitchboardClient): void {
   });
   c.on('room-joined', ({ participantId, roomState, rejoined }) => {
     logEvent(`${rejoined ? 'rejoined' : 'joined'} ${roomState.room} as ${participantId}`);
+    for (const p of roomState.participants) names.set(p.participant_id, p.display_name);
     if (online) {
-      call.hidden = false; // a call's room: the same tiles
+      call.hidden = false; // a call's room: the same stage
       roomName.textContent = '';
     }
-    tiles.replaceChildren();
-    for (const p of roomState.participants) renderParticipant(p);
-    // After a rejoin the local tiles come back with local-track-added.
   });
   c.on('room-left', ({ reason }) => {
     logEvent(`left the room (${reason})`);
     if (client === c && online) {
-      tiles.replaceChildren(); // the call is over; still online for the next one
-      call.hidden = true;
+      call.hidden = true; // the call is over; still online for the next one
     } else if (client === c && reason !== 'left') {
       showError(`Removed from the room: ${reason}`);
       void leave();
     }
   });
   c.on('participant-joined', (p) => {
+    names.set(p.participant_id, p.display_name);
     logEvent(`${p.display_name} joined`);
-    renderParticipant(p);
   });
-  c.on('participant-left', ({ participant_id, reason }) => {
-    logEvent(`${nameOf(participant_id)} left (${reason})`);
-    for (const t of tiles.querySelectorAll(`[data-participant="${CSS.escape(participant_id)}"]`)) t.remove();
-  });
-  c.on('participant-updated', (p) => renderParticipant(p));
-  c.on('local-track-added', (local) => attachLocal(c, local));
-  c.on('local-track-removed', (local) => detachLocal(c, local));
-  c.on('track-added', (remote) => attachRemote(remote));
-  c.on('track-removed', (remote) => detachRemote(remote));
-  c.on('active-speaker', ({ participant_id }) => {
-    for (const t of tiles.querySelectorAll('.tile'))
-      t.classList.toggle('active-speaker', (t as HTMLElement).dataset['participant'] === participant_id);
-  });
-  c.on('audio-levels', ({ levels }) => showLevels(levels));
-  c.on('connection-quality', ({ participant_id, quality, score }) => showQuality(participant_id, quality, score));
+  c.on('participant-left', ({ participant_id, reason }) => logEvent(`${nameOf(participant_id)} left (${reason})`));
   c.on('media-reset', ({ reason }) => logEvent(`media reset (${reason}): publishing and subscribing again`));
   c.on('transport-state', ({ direction, state }) => logEvent(`${direction} transport ${state}`));
   c.on('media-error', ({ action, error }) => logEvent(`error: ${action}: ${error.message}`));
   c.on('error', ({ code, message }) => logEvent(`server error ${code}: ${message}`));
   // Room control
-  c.on('room-joined', ({ roomState }) => renderHands(roomState.hands ?? []));
-  c.on('hand-queue', ({ hands }) => renderHands(hands));
   c.on('role-changed', ({ participant_id, role }) => {
     logEvent(`${nameOf(participant_id)} is now a ${role}`);
     if (participant_id === c.participantId) updateButtons();
@@ -402,148 +335,7 @@ function wire(c: SwitchboardClient): void {
   });
   c.on('lobby-waiting', () => logEvent('waiting in the lobby for a moderator to let you in'));
   c.on('data', ({ from, topic, data }) => logEvent(`[${topic}] ${from ? nameOf(from) : 'server'}: ${JSON.stringify(data)}`));
-}
-
-/** The camera tile of a participant (screen shares get their own tile). */
-function tileFor(participantId: string, screen = false): HTMLDivElement {
-  const selector = `.tile[data-participant="${CSS.escape(participantId)}"][data-kind="${screen ? 'screen' : 'camera'}"]`;
-  let tile = tiles.querySelector<HTMLDivElement>(selector);
-  if (tile) return tile;
-  tile = document.createElement('div');
-  tile.className = 'tile no-video';
-  tile.dataset['participant'] = participantId;
-  tile.dataset['kind'] = screen ? 'screen' : 'camera';
-  const video = document.createElement('video');
-  video.autoplay = true;
-  video.playsInline = true;
-  video.muted = true; // sound plays through separate <audio> elements
-  const avatar = document.createElement('div');
-  avatar.className = 'avatar';
-  const level = document.createElement('div');
-  level.className = 'level';
-  level.append(document.createElement('div'));
-  const overlay = document.createElement('div');
-  overlay.className = 'overlay';
-  const name = document.createElement('span');
-  name.className = 'name';
-  const mic = badge('mic-off', 'mic off');
-  const cam = badge('cam-off', 'camera off');
-  const quality = document.createElement('span');
-  quality.className = 'badge quality';
-  overlay.append(name, mic, cam, quality);
-  tile.append(video, avatar, level, overlay);
-  tiles.append(tile);
-  const info = client?.participants.get(participantId);
-  if (info) renderParticipant(info);
-  return tile;
-}
-
-function badge(cls: string, text: string): HTMLSpanElement {
-  const b = document.createElement('span');
-  b.className = `badge muted ${cls}`;
-  b.textContent = text;
-  b.hidden = true;
-  return b;
-}
-
-function renderParticipant(p: ParticipantInfo): void {
-  names.set(p.participant_id, p.display_name);
-  const self = p.participant_id === client?.participantId;
-  const tile = tileFor(p.participant_id);
-  const label = `${p.display_name}${self ? ' (you)' : ''}`;
-  part(tile, '.name').textContent = label;
-  part(tile, '.avatar').textContent = p.display_name.slice(0, 1).toUpperCase();
-  part<HTMLElement>(tile, '.mic-off').hidden = !p.audio_muted;
-  part<HTMLElement>(tile, '.cam-off').hidden = !p.video_muted;
-  const screen = tiles.querySelector(`.tile[data-participant="${CSS.escape(p.participant_id)}"][data-kind="screen"] .name`);
-  if (screen) screen.textContent = `${label}: screen`;
-}
-
-function setVideo(tile: HTMLDivElement, track: MediaStreamTrack | null): void {
-  const video = part<HTMLVideoElement>(tile, 'video');
-  video.srcObject = track ? new MediaStream([track]) : null;
-  tile.classList.toggle('no-video', !track);
-  if (track) video.play().catch(() => {}); // autoplay refused: the tile shows the paused frame until a click
-}
-
-function attachLocal(c: SwitchboardClient, local: LocalTrack): void {
-  if (!c.participantId || local.kind !== 'video') return;
-  const tile = tileFor(c.participantId, local.source === 'screen');
-  tile.dataset['local'] = 'true';
-  setVideo(tile, local.track);
-  updateButtons();
-}
-
-function detachLocal(c: SwitchboardClient, local: LocalTrack): void {
-  if (!c.participantId || local.kind !== 'video') return;
-  const tile = tileFor(c.participantId, local.source === 'screen');
-  if (local.source === 'screen') tile.remove();
-  else setVideo(tile, null);
-  updateButtons();
-}
-
-function attachRemote(remote: RemoteTrack): void {
-  logEvent(`receiving ${remote.source} of ${nameOf(remote.participantId)}`);
-  const tile = tileFor(remote.participantId, remote.source === 'screen');
-  if (remote.kind === 'video') {
-    setVideo(tile, remote.track);
-    return;
-  }
-  const audio = document.createElement('audio');
-  audio.autoplay = true;
-  audio.dataset['producer'] = remote.producerId;
-  audio.srcObject = new MediaStream([remote.track]);
-  tile.append(audio);
-  audio.play().catch(() => {}); // autoplay refused: audio starts on the next user gesture
-}
-
-function detachRemote(remote: RemoteTrack): void {
-  const selector = `.tile[data-participant="${CSS.escape(remote.participantId)}"][data-kind="${remote.source === 'screen' ? 'screen' : 'camera'}"]`;
-  const tile = tiles.querySelector<HTMLDivElement>(selector);
-  if (!tile) return;
-  if (remote.kind === 'audio') {
-    tile.querySelector(`audio[data-producer="${CSS.escape(remote.producerId)}"]`)?.remove();
-  } else if (remote.source === 'screen') {
-    tile.remove();
-  } else {
-    setVideo(tile, null);
-  }
-}
-
-// Speaking: audio-levels come every 500 ms while someone speaks ([] = silence).
-const speakingTimers = new Map<string, ReturnType<typeof setTimeout>>();
-function showLevels(levels: Array<{ participant_id: string; volume: number }>): void {
-  const loud = new Map(levels.map((l) => [l.participant_id, l.volume]));
-  for (const tile of tiles.querySelectorAll<HTMLDivElement>('.tile[data-kind="camera"]')) {
-    const id = tile.dataset['participant'];
-    if (id === undefined) continue;
-    const volume = loud.get(id);
-    const bar = part<HTMLDivElement>(tile, '.level div');
-    if (volume === undefined) {
-      bar.style.width = '0';
-      tile.classList.remove('speaking');
-      continue;
-    }
-    bar.style.width = `${Math.max(0, Math.min(100, ((volume + 60) / 60) * 100))}%`; // -60..0 dBov
-    tile.classList.add('speaking');
-    clearTimeout(speakingTimers.get(id));
-    speakingTimers.set(
-      id,
-      setTimeout(() => {
-        tile.classList.remove('speaking');
-        bar.style.width = '0';
-      }, 1200),
-    );
-  }
-}
-
-function showQuality(participantId: string, quality: Quality, score: number): void {
-  const tile = tiles.querySelector(`.tile[data-participant="${CSS.escape(participantId)}"][data-kind="camera"]`);
-  const b = tile?.querySelector<HTMLElement>('.quality');
-  if (!b) return;
-  b.textContent = quality;
-  b.title = `score ${score}/10`;
-  b.className = `badge quality q-${quality}`;
+  stage.attach(c);
 }
 
 /** Display names, kept after people leave (for the log). */

@@ -400,6 +400,8 @@ export class CallManager implements CallActions {
         consumer: null,
         receiver,
         paused: false,
+        subscriptionPaused: false,
+        layered: false,
         spatialLayer: null,
         temporalLayer: null,
       };

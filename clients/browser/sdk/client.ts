@@ -19,6 +19,7 @@ import type {
   ClientPayloads,
   ClientType,
   Identity,
+  LiveReaction,
   ParticipantInfo,
   ProducerInfo,
   ServerPayloads,
@@ -43,6 +44,8 @@ export class SwitchboardClient extends RoomControlRequests {
   private readonly media: MediaSession;
   private readonly calls: CallManager;
   private joinOptions: JoinOptions = {};
+  /** The room a join() is waiting for (in its lobby, or the reply is on its way). */
+  private joining: string | null = null;
 
   constructor(opts: ClientOptions = {}) {
     super();
@@ -113,6 +116,11 @@ export class SwitchboardClient extends RoomControlRequests {
     return this.roomMirror.muted;
   }
 
+  /** This client hears nobody (see setDeafened). */
+  get deafened(): boolean {
+    return this.roomMirror.deafened;
+  }
+
   /** What this client publishes, by source. */
   get localTracks(): Map<Source, LocalTrack> {
     return this.media.localTracks;
@@ -158,8 +166,14 @@ export class SwitchboardClient extends RoomControlRequests {
   /** Joins a room; with autoSubscribe, starts receiving what is already published. */
   async join(room: string, opts: JoinOptions = {}): Promise<ServerPayloads['joined']> {
     if (this.room) throw new Error(`already in room ${this.room}`);
-    // A room with a lobby answers `join` only once a moderator admits us (`lobby-waiting` meanwhile).
-    const joined = await this.signaling.request('join', joinPayload(room, opts), opts.lobbyTimeoutMs ?? 600_000);
+    // A room with a lobby answers `join` only once a moderator admits us (`lobby-waiting` meanwhile; leave() gives up).
+    this.joining = room;
+    let joined: ServerPayloads['joined'];
+    try {
+      joined = await this.signaling.request('join', joinPayload(room, opts), opts.lobbyTimeoutMs ?? 600_000);
+    } finally {
+      this.joining = null;
+    }
     this.roomMirror.name = room;
     this.joinOptions = opts;
     this.roomMirror.applyJoined(joined);
@@ -191,9 +205,15 @@ export class SwitchboardClient extends RoomControlRequests {
     this.media.loadDevice().catch((error: Error) => this.emit('media-error', { action: 'load-device', error }));
   }
 
-  /** Leaves the room: unpublishes (local tracks stop), drops every transport. */
+  /**
+   * Leaves the room: unpublishes (local tracks stop), drops every transport.
+   * While join() waits in a room's lobby, gives up waiting (join() then rejects with `not_in_room`).
+   */
   async leave(): Promise<void> {
-    if (!this.room) return;
+    if (!this.room) {
+      if (this.joining !== null && this.signaling.state === 'connected') await this.signaling.request('leave', {}).catch(() => {});
+      return;
+    }
     this.forgetRoom();
     // Leaving anyway: a refused or lost leave ends on the server when the socket closes.
     if (this.signaling.state === 'connected') await this.signaling.request('leave', {}).catch(() => {});
@@ -214,12 +234,16 @@ export class SwitchboardClient extends RoomControlRequests {
     this.roomMirror.clear();
   }
 
-  /** Mute state lives with the participant on the server: say it after every join, before publishing. */
+  /** Mute and deafen state live with the participant on the server: say them after every join, before publishing. */
   private async sendMuteState(): Promise<void> {
     for (const track of ['audio', 'video'] as const) {
       if (!this.muted[track]) continue;
       await this.signaling.request('mute', { track });
       this.roomMirror.markSelfMuted(track, true);
+    }
+    if (this.deafened) {
+      await this.signaling.request('deafen', {});
+      this.roomMirror.markSelfDeafened(true);
     }
   }
 
@@ -341,6 +365,25 @@ export class SwitchboardClient extends RoomControlRequests {
     if (this.room && this.signaling.state === 'connected') await this.signaling.request(muted ? 'mute' : 'unmute', { track });
   }
 
+  /**
+   * Deafen: stop hearing the room. The SDK only records it and tells the
+   * server (`deafen`/`undeafen`; the others see `participant-updated` with
+   * `deafened`); the app stops playing remote audio (for instance sets
+   * `muted` on its <audio> elements). Not a mute: what this client publishes
+   * still plays for the others. Kept across reconnects, like mute.
+   */
+  async setDeafened(deafened: boolean): Promise<void> {
+    this.roomMirror.deafened = deafened;
+    const self = this.roomMirror.markSelfDeafened(deafened);
+    if (self) this.emit('participant-updated', self);
+    if (this.room && this.signaling.state === 'connected') await this.signaling.request(deafened ? 'deafen' : 'undeafen', {});
+  }
+
+  /** A reaction (heart, like, fire, clap, laugh, wow, sad, angry) to everyone in the room, this client included (`reaction`). */
+  async react(reaction: LiveReaction): Promise<void> {
+    await this.signaling.request('react', { reaction });
+  }
+
   // ---- subscribing ----------------------------------------------------------
 
   /** Receives another participant's producer; resolves with its track (also announced as `track-added`). */
@@ -348,12 +391,20 @@ export class SwitchboardClient extends RoomControlRequests {
     return this.media.subscribe(producerId);
   }
 
-  /** Pauses (or resumes) receiving a producer without dropping the consumer. */
+  /**
+   * Pauses (or resumes) receiving a producer without dropping the consumer. The
+   * choice is kept per producer: a producer paused before it is consumed (for
+   * instance right on `producer-added`) is consumed paused and never sends a
+   * frame, and it stays paused after a media reset or a rejoin.
+   */
   setSubscriptionPaused(producerId: string, paused: boolean): Promise<void> {
     return this.media.setSubscriptionPaused(producerId, paused);
   }
 
-  /** Simulcast: the layer this client prefers for a producer (0 = lowest); the SFU still adapts to bandwidth. */
+  /**
+   * Simulcast: the layer this client prefers for a producer (0 = lowest); the SFU still adapts to bandwidth.
+   * Kept per producer like setSubscriptionPaused: asked before the consume, it is applied once consumed.
+   */
   setPreferredLayers(producerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
     return this.media.setPreferredLayers(producerId, spatialLayer, temporalLayer);
   }

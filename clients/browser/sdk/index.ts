@@ -6,6 +6,7 @@ export { SwitchboardClient } from './client.js';
 export { SDK_VERSION } from './version.js';
 export { isLiveActive, LIVE_CHAT_MAX_CHARS, LIVE_REACTIONS } from './live.js';
 export { CAMERA_SIMULCAST, CAMERA_SVC } from './encodings.js';
+export { REACTIONS } from './reactions.js';
 export {
   Call,
   type AcceptOptions,
@@ -54,12 +55,19 @@ export type {
   LiveStatus,
   LiveStreamInfo,
   LiveViewerCounts,
+  LobbyEntry,
   MediaKind,
   ParticipantInfo,
   ProducerInfo,
   Quality,
+  RaisedHand,
+  RecordingState,
+  RoomRecording,
+  RoomRecordingFile,
+  RoomSettings,
   RoomState,
   Role,
   Source,
   Track,
+  WhiteboardStroke,
 } from '../../../signaling/protocol/protocol.js';

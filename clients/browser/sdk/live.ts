@@ -116,7 +116,7 @@ export abstract class LiveRequests extends Emitter<SwitchboardEvents> {
     const watch: LiveWatch = {
       room,
       stream: reply.stream,
-      playlistUrl: reply.playlist_url ? new URL(reply.playlist_url, httpBase(this.signaling.serverUrl)).toString() : null,
+      playlistUrl: reply.playlist_url ? new URL(reply.playlist_url, this.signaling.httpOrigin).toString() : null,
       chat: reply.chat,
       pinned: reply.pinned,
       reactions: reply.reactions,
@@ -136,13 +136,4 @@ export abstract class LiveRequests extends Emitter<SwitchboardEvents> {
       this.requestWatch(room, true).catch((error: Error) => this.emit('media-error', { action: 'live-watch', error }));
     });
   }
-}
-
-/** The http(s) origin of a ws(s) signaling URL, where the playlist paths live. */
-function httpBase(wsUrl: string): string {
-  const base = typeof location === 'object' ? location.href : undefined;
-  const url = new URL(wsUrl || '/', base);
-  if (url.protocol === 'ws:') url.protocol = 'http:';
-  else if (url.protocol === 'wss:') url.protocol = 'https:';
-  return url.origin;
 }

@@ -30,6 +30,10 @@ export class MediaSession {
   private readonly subscribing = new Map<string, Promise<SfuTrack>>();
   /** Producers subscribed explicitly (consumed again after a reset without autoSubscribe). */
   private readonly wanted = new Set<string>();
+  /** Producers the app paused (consumed paused; kept across resets until resumed or gone). */
+  private readonly appPaused = new Set<string>();
+  /** The simulcast layers the app prefers per producer (asked again after each consume). */
+  private readonly preferred = new Map<string, { spatialLayer: number; temporalLayer?: number }>();
 
   constructor(
     private readonly signaling: Signaling,
@@ -142,17 +146,25 @@ export class MediaSession {
     return (await this.consume(producerId)).track;
   }
 
+  /** Remembers the choice; a consumer that exists is paused or resumed now, one still coming starts that way. */
   async setSubscriptionPaused(producerId: string, paused: boolean): Promise<void> {
+    if (!this.room.producers.has(producerId) && !this.remoteTracks.has(producerId)) throw new Error(`no producer ${producerId}`);
+    if (paused) this.appPaused.add(producerId);
+    else this.appPaused.delete(producerId);
     const remote = this.remoteTracks.get(producerId);
-    if (!remote) throw new Error(`not subscribed to ${producerId}`);
+    if (!remote || remote.subscriptionPaused === paused) return;
+    remote.subscriptionPaused = paused;
     if (paused) remote.consumer.pause();
     else remote.consumer.resume();
     await this.signaling.request(paused ? 'pause-consumer' : 'resume-consumer', { consumer_id: remote.consumerId });
+    this.emit('track-updated', remote);
   }
 
   async setPreferredLayers(producerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
+    if (!this.room.producers.has(producerId) && !this.remoteTracks.has(producerId)) throw new Error(`no producer ${producerId}`);
+    this.preferred.set(producerId, { spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) });
     const remote = this.remoteTracks.get(producerId);
-    if (!remote) throw new Error(`not subscribed to ${producerId}`);
+    if (!remote) return; // asked once consumed
     await this.signaling.request('set-consumer-layers', {
       consumer_id: remote.consumerId,
       spatial_layer: spatialLayer,
@@ -220,13 +232,24 @@ export class MediaSession {
       consumer,
       receiver: consumer.rtpReceiver ?? null,
       paused: params.producerPaused,
+      subscriptionPaused: this.appPaused.has(producerId),
+      layered: params.type === 'simulcast' || params.type === 'svc',
       spatialLayer: null,
       temporalLayer: null,
     };
     this.remoteTracks.set(producerId, remote);
-    // Consumers start paused on the server, so the first keyframe is not lost.
+    // Consumers start paused on the server, so the first keyframe is not lost; one the app paused stays so.
     try {
-      await this.signaling.request('resume-consumer', { consumer_id: consumer.id });
+      const layers = this.preferred.get(producerId);
+      if (layers && remote.layered) {
+        await this.signaling.request('set-consumer-layers', {
+          consumer_id: consumer.id,
+          spatial_layer: layers.spatialLayer,
+          ...(layers.temporalLayer !== undefined ? { temporal_layer: layers.temporalLayer } : {}),
+        });
+      }
+      if (remote.subscriptionPaused) consumer.pause();
+      else await this.signaling.request('resume-consumer', { consumer_id: consumer.id });
     } catch (err) {
       if (this.remoteTracks.get(producerId) === remote) this.remoteTracks.delete(producerId);
       consumer.close();
@@ -263,6 +286,8 @@ export class MediaSession {
         break;
       case 'producer-removed': {
         this.wanted.delete(m.payload.producer_id);
+        this.appPaused.delete(m.payload.producer_id);
+        this.preferred.delete(m.payload.producer_id);
         const remote = this.remoteTracks.get(m.payload.producer_id);
         if (remote) this.removeRemote(remote);
         break;
@@ -320,6 +345,8 @@ export class MediaSession {
     }
     this.localTracks.clear();
     this.wanted.clear();
+    this.appPaused.clear();
+    this.preferred.clear();
   }
 
   /** After `sfu-reset` or a rejoin: new transports, publish again, consume again. */

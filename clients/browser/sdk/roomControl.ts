@@ -79,6 +79,19 @@ export abstract class RoomControlRequests extends LiveRequests {
     return this.signaling.request('start-recording', mode ? { mode } : {});
   }
 
+  /**
+   * Hosts and moderators: the recordings of the room this client is in, newest first, each file with an
+   * absolute `download_url` (signed, no credentials needed) valid until `urls_expire_at`.
+   */
+  async listRecordings(limit?: number): Promise<Reply<'list-recordings'>> {
+    const reply = await this.signaling.request('list-recordings', limit !== undefined ? { limit } : {});
+    const origin = this.signaling.httpOrigin; // local storage links are paths on the server
+    for (const r of reply.recordings) {
+      for (const f of r.files) if (f.download_url !== null) f.download_url = new URL(f.download_url, origin).toString();
+    }
+    return reply;
+  }
+
   /** Resolves once the files are finalized (ffmpeg flushes and probes them first). */
   stopRecording(): Promise<Reply<'stop-recording'>> {
     return this.signaling.request('stop-recording', {}, 30_000);

@@ -1,5 +1,5 @@
-// The client's copy of the room it is in: who is there (with role, mute and
-// hold state), what others publish, and this client's own mute intent. Kept
+// The client's copy of the room it is in: who is there (with role, mute,
+// hold and deafen state), what others publish, and this client's own mute intent. Kept
 // from the join reply and the server's events; no requests, no media.
 
 import type { ParticipantInfo, ProducerInfo, ServerPayloads, Track } from '../../../signaling/protocol/protocol.js';
@@ -15,6 +15,8 @@ export class RoomMirror {
   readonly producers = new Map<string, ProducerInfo>();
   /** This client's mute state; it outlives a rejoin and is told to the server after each join. */
   readonly muted: Record<Track, boolean> = { audio: false, video: false };
+  /** This client hears nobody (its own choice); like `muted`, it outlives a rejoin and is told after each join. */
+  deafened = false;
 
   constructor(private readonly emit: EmitSdkEvent) {}
 
@@ -41,6 +43,14 @@ export class RoomMirror {
     this.producers.clear();
     this.participantId = null;
     this.muted.audio = this.muted.video = false;
+    this.deafened = false;
+  }
+
+  /** Records this client's own deafen state on its participant (without an event). */
+  markSelfDeafened(deafened: boolean): ParticipantInfo | undefined {
+    const self = this.self();
+    if (self) self.deafened = deafened;
+    return self;
   }
 
   /** Records this client's own mute state on its participant (without an event). */
@@ -75,6 +85,15 @@ export class RoomMirror {
         const p = this.participants.get(m.payload.from);
         if (p) {
           p.on_hold = m.type === 'hold';
+          this.emit('participant-updated', p);
+        }
+        break;
+      }
+      case 'deafen':
+      case 'undeafen': {
+        const p = this.participants.get(m.payload.from);
+        if (p) {
+          p.deafened = m.type === 'deafen';
           this.emit('participant-updated', p);
         }
         break;

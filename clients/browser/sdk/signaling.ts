@@ -84,9 +84,11 @@ export class Signaling extends Emitter<SignalingEvents> {
     super();
   }
 
-  /** The WebSocket URL connected to (empty before connect). */
-  get serverUrl(): string {
-    return this.url;
+  /** The server's HTTP origin (`https://host:port` for `wss://host:port/ws`): links the server hands out are relative to it. */
+  get httpOrigin(): string {
+    if (!this.url) throw new Error('not connected yet');
+    const u = new URL(this.url);
+    return `${u.protocol === 'wss:' ? 'https:' : 'http:'}//${u.host}`;
   }
 
   /** Opens the socket and authenticates; resolves with the token's identity. `opts.room`: see signalingUrl. */

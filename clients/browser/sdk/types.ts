@@ -99,6 +99,10 @@ export interface RemoteTrack {
   receiver: RTCRtpReceiver | null;
   /** The publisher paused it (muted). */
   paused: boolean;
+  /** This client paused receiving it (setSubscriptionPaused): no media flows until resumed. */
+  subscriptionPaused: boolean;
+  /** It comes in layers (simulcast or SVC): setPreferredLayers applies (a single-layer consumer refuses it). */
+  layered: boolean;
   /** The simulcast layer received now (null: none or not simulcast). */
   spatialLayer: number | null;
   temporalLayer: number | null;
@@ -136,11 +140,11 @@ export interface SdkEvents {
   'room-left': { reason: string };
   'participant-joined': ParticipantInfo;
   'participant-left': { participant_id: string; reason: string };
-  /** Mute or hold state changed (also for this client's own participant). */
+  /** Mute, hold or deafen state changed (also for this client's own participant). */
   'participant-updated': ParticipantInfo;
   'track-added': RemoteTrack;
   'track-removed': RemoteTrack;
-  /** Paused/resumed by its publisher, or its simulcast layer changed. */
+  /** Paused/resumed by its publisher or by this client (setSubscriptionPaused), or its simulcast layer changed. */
   'track-updated': RemoteTrack;
   /** Published (again, after a media reset). */
   'local-track-added': LocalTrack;

@@ -58,6 +58,13 @@ export class RecordingLibrary {
    */
   async downloadLink(recordingId: string, fileId: string, ttlSeconds: number, base: string): Promise<DownloadLink> {
     const { recording, file } = await this.file(recordingId, fileId);
+    return this.linkTo(recording, file, ttlSeconds, base);
+  }
+
+  /** downloadLink for rows the caller has already read. */
+  async linkTo(recording: RecordingRow, file: RecordingFileRow, ttlSeconds: number, base: string): Promise<DownloadLink> {
+    const fileId = file.id;
+    const recordingId = recording.id;
     if (recording.status === 'recording' || file.status === 'recording' || file.status === 'processing') {
       throw new AppError('conflict', `file ${fileId} is still being recorded`);
     }

@@ -18,6 +18,7 @@ export class Participant {
   audioMuted = false;
   videoMuted = false;
   onHold = false;
+  deafened = false;
   /** Set once the participant has left, so late events for it are ignored. */
   gone = false;
 
@@ -43,6 +44,7 @@ export class Participant {
       audio_muted: this.audioMuted,
       video_muted: this.videoMuted,
       on_hold: this.onHold,
+      deafened: this.deafened,
       connection_quality: null,
       joined_at: this.joinedAt.toISOString(),
     };

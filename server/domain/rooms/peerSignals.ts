@@ -1,14 +1,16 @@
 // Signaling between participants, relayed in memory and never stored: SDP
-// offers and answers, ICE candidates, mute, hold and DTMF.
+// offers and answers, ICE candidates, mute, hold, deafen, reactions and DTMF.
 
 import {
   DTMF_DEFAULT_DURATION_MS,
   DTMF_DEFAULT_GAP_MS,
   encode,
   type ClientPayloads,
+  type LiveReaction,
   type Track,
 } from '../../../signaling/protocol/protocol.js';
 import { AppError } from '../../kernel/errors.js';
+import { RateLimiter } from '../../kernel/rateLimiter.js';
 import type { Participant } from './participant.js';
 import { isAllowed } from './permissions.js';
 import type { RoomContext } from './roomContext.js';
@@ -16,7 +18,14 @@ import { sendingMedia } from './sdpDirections.js';
 
 export type RelayType = 'offer' | 'answer' | 'ice-candidate';
 
+/** Reactions a participant may send: this many a second, in bursts of up to REACTION_BURST. */
+export const REACTION_RATE_PER_SECOND = 2;
+export const REACTION_BURST = 8;
+
 export class PeerSignals {
+  /** Each participant's reaction budget (gone with the participant). */
+  private readonly reactionLimits = new WeakMap<Participant, RateLimiter>();
+
   constructor(private readonly ctx: RoomContext) {}
 
   relay(from: Participant, type: RelayType, payload: ClientPayloads[RelayType]): void {
@@ -46,6 +55,25 @@ export class PeerSignals {
   setHold(p: Participant, onHold: boolean): void {
     p.onHold = onHold;
     this.ctx.roomOf(p).broadcast({ type: onHold ? 'hold' : 'unhold', payload: { from: p.id } }, p);
+  }
+
+  /** Deafened: the participant hears nobody (its client stops playing the room); the others are told. */
+  setDeafened(p: Participant, deafened: boolean): void {
+    p.deafened = deafened;
+    this.ctx.roomOf(p).broadcast({ type: deafened ? 'deafen' : 'undeafen', payload: { from: p.id } }, p);
+  }
+
+  /** A reaction goes to everyone in the room, the sender included; `rate_limited` beyond the budget. */
+  react(p: Participant, reaction: LiveReaction): void {
+    let bucket = this.reactionLimits.get(p);
+    if (!bucket) {
+      bucket = new RateLimiter(REACTION_RATE_PER_SECOND, REACTION_BURST);
+      this.reactionLimits.set(p, bucket);
+    }
+    if (!bucket.take()) {
+      throw new AppError('rate_limited', `too many reactions; at most ${REACTION_RATE_PER_SECOND} per second (burst ${REACTION_BURST})`);
+    }
+    this.ctx.roomOf(p).broadcast({ type: 'reaction', payload: { participant_id: p.id, reaction } });
   }
 
   dtmf(p: Participant, req: ClientPayloads['dtmf']): void {

@@ -12,7 +12,14 @@
 //   roomReads.ts      read models (settings, participants, calls, live states)
 
 import type { EventEmitter } from 'node:events';
-import type { ClientPayloads, LeaveReason, ReconnectReason, RoomSettings, Track } from '../../../signaling/protocol/protocol.js';
+import type {
+  ClientPayloads,
+  LeaveReason,
+  LiveReaction,
+  ReconnectReason,
+  RoomSettings,
+  Track,
+} from '../../../signaling/protocol/protocol.js';
 import type { KeyedMutex } from '../../kernel/keyedMutex.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { CallRecord, CallStore, ParticipantRecord } from '../../storage/callStore.js';
@@ -148,6 +155,14 @@ export class RoomService {
 
   setHold(p: Participant, onHold: boolean): void {
     this.signals.setHold(p, onHold);
+  }
+
+  setDeafened(p: Participant, deafened: boolean): void {
+    this.signals.setDeafened(p, deafened);
+  }
+
+  react(p: Participant, reaction: LiveReaction): void {
+    this.signals.react(p, reaction);
   }
 
   dtmf(p: Participant, req: ClientPayloads['dtmf']): void {

@@ -2,5 +2,9 @@
 
 import type { MountPanel } from '../shell.js';
 import { mountLive } from './live.js';
+import { mountLobby } from './lobby.js';
+import { mountPeople } from './people.js';
+import { mountRecording } from './recording.js';
+import { mountWhiteboard } from './whiteboard.js';
 
-export const PANELS: MountPanel[] = [mountLive];
+export const PANELS: MountPanel[] = [mountPeople, mountLobby, mountWhiteboard, mountRecording, mountLive];
