@@ -24,6 +24,7 @@ test.before(async (ctx) => {
   ctx.root = path.join(ctx.dir, 'browser');
   mkdirSync(path.join(ctx.root, 'sub'), { recursive: true });
   writeFileSync(path.join(ctx.root, 'index.html'), '<!doctype html><title>demo</title>');
+  writeFileSync(path.join(ctx.root, 'watch.html'), '<!doctype html><title>watch</title>');
   writeFileSync(path.join(ctx.root, 'demo.js'), 'console.log(1);');
   writeFileSync(path.join(ctx.root, 'demo.css'), 'body{}');
   writeFileSync(path.join(ctx.root, 'demo.js.map'), '{}');
@@ -101,6 +102,24 @@ test('GET /r/<room> is index.html (a room link); other /r/ paths are 404, never 
   }
   assert.is(resolveStaticPath('/srv/demo', '/r/standup'), '/srv/demo/index.html');
   assert.is(resolveStaticPath('/srv/demo', '/r/a/b'), null);
+});
+
+test('GET /watch/<room> is watch.html (a stream link); other /watch/ paths are 404, never the API', async (ctx) => {
+  for (const p of ['/watch/standup', '/watch/standup/', '/watch/team.a%40b?token=x', '/watch/r1#token=x']) {
+    const res = await get(ctx, p);
+    assert.is(res.status, 200, p);
+    assert.is(res.type, 'text/html; charset=utf-8', p);
+    assert.is(res.body, '<!doctype html><title>watch</title>', p);
+    assert.match(String(res.headers['content-security-policy']), /default-src 'self'/, p);
+  }
+  for (const p of ['/watch/', '/watch//x', '/watch/a/b', '/watch/../secret.txt', '/watch/a/../../secret.txt']) {
+    const res = await get(ctx, p);
+    assert.is(res.status, 404, p);
+    assert.not.match(res.body, /outside|api/, p);
+  }
+  assert.is((await get(ctx, '/watchers')).body.includes('"api":true'), true, '/watchers is not a watch link');
+  assert.is(resolveStaticPath('/srv/demo', '/watch/standup'), '/srv/demo/watch.html');
+  assert.is(resolveStaticPath('/srv/demo', '/watch/a/b'), null);
 });
 
 test('HEAD has the headers and no body; ETag revalidation answers 304', async (ctx) => {

@@ -1,7 +1,10 @@
 // Switchboard browser SDK. Bundled by clients/browser/build.mjs into
-// dist/browser/switchboard.js (ESM); see docs/sdk.md.
+// dist/browser/switchboard.js (ESM), and as a package by npm run build:sdk
+// (dist/sdk/: switchboard.js, index.d.ts, package.json); see docs/sdk.md.
 
 export { SwitchboardClient } from './client.js';
+export { SDK_VERSION } from './version.js';
+export { isLiveActive, LIVE_CHAT_MAX_CHARS, LIVE_REACTIONS } from './live.js';
 export { CAMERA_SIMULCAST, CAMERA_SVC } from './encodings.js';
 export { REACTIONS } from './reactions.js';
 export { deviceConstraints, type DeviceChoice } from './capture.js';
@@ -19,6 +22,8 @@ export type {
   ClientOptions,
   VideoCodec,
   JoinOptions,
+  LiveStartOptions,
+  LiveWatch,
   PublishOptions,
   LocalTrack,
   RemoteTrack,
@@ -45,7 +50,13 @@ export type {
   CallParty,
   ChatMessage,
   Identity,
+  LiveChatMessage,
+  LiveLayout,
   LiveReaction,
+  LiveReactionCounts,
+  LiveStatus,
+  LiveStreamInfo,
+  LiveViewerCounts,
   LobbyEntry,
   MediaKind,
   ParticipantInfo,

@@ -1,15 +1,13 @@
 // The room-control requests of SwitchboardClient, one method per protocol
 // request: roles, raised hands, moderation, the lobby, data messages, the
 // whiteboard and recording. The client inherits them; they keep no state.
+// Its base class, LiveRequests (live.ts), adds live streaming.
 
 import type { ClientPayloads, RaisedHand, Role, RoomSettings, Track } from '../../../signaling/protocol/protocol.js';
-import { Emitter } from './emitter.js';
-import type { Reply, Signaling } from './signaling.js';
-import type { SwitchboardEvents } from './types.js';
+import { LiveRequests } from './live.js';
+import type { Reply } from './signaling.js';
 
-export abstract class RoomControlRequests extends Emitter<SwitchboardEvents> {
-  abstract readonly signaling: Signaling;
-
+export abstract class RoomControlRequests extends LiveRequests {
   // ---- Room control: roles, hands, moderation, lobby, data, whiteboard ----
   // Each is one request; the server checks the caller's role (`forbidden` otherwise).
   // Listen for the events with on('hand-queue' | 'role-changed' | 'participant-muted' | 'data' | ...).

@@ -2,7 +2,18 @@
 // receives, and the events SwitchboardClient emits.
 
 import type { BuiltinHandlerName, Consumer, ConnectionState as TransportConnectionState, Producer } from 'mediasoup-client/types';
-import type { MediaKind, ParticipantInfo, RoomState, ServerPayloads, ServerType, Source } from '../../../signaling/protocol/protocol.js';
+import type {
+  LiveChatMessage,
+  LiveLayout,
+  LiveReactionCounts,
+  LiveStreamInfo,
+  MediaKind,
+  ParticipantInfo,
+  RoomState,
+  ServerPayloads,
+  ServerType,
+  Source,
+} from '../../../signaling/protocol/protocol.js';
 import type { Call } from './call.js';
 import type { ReconnectOptions, StateChange } from './signaling.js';
 
@@ -97,6 +108,29 @@ export interface RemoteTrack {
   temporalLayer: number | null;
 }
 
+export interface LiveStartOptions {
+  /** `speaker` (default: one participant), `active-speaker` (follows who speaks) or `grid` (everyone). */
+  layout?: LiveLayout;
+  /** Whom a speaker layout shows first (must publish something); default: the first host/moderator/speaker with a camera. */
+  participantId?: string;
+}
+
+/** What `watchLive` learns about a room's stream (also the payload of the `live-watching` event). */
+export interface LiveWatch {
+  room: string;
+  /** The stream while it is preparing or live (or just ended); null when the room is not live. */
+  stream: LiveStreamInfo | null;
+  /** The HLS playlist as an absolute URL (signed for this user unless streams are public); null while not playable. */
+  playlistUrl: string | null;
+  /** The latest chat messages, oldest first. */
+  chat: LiveChatMessage[];
+  pinned: LiveChatMessage | null;
+  /** Reaction totals so far. */
+  reactions: LiveReactionCounts;
+  /** True when the SDK watched again by itself after a reconnect. */
+  rewatched: boolean;
+}
+
 /** Events the SDK adds to the server's own. */
 export interface SdkEvents {
   'connection-state': StateChange;
@@ -126,6 +160,8 @@ export interface SdkEvents {
   'incoming-call': Call;
   /** A call's media moved: `p2p` (a direct connection to the other person) or `sfu` (through the server). */
   'call-media': { call: Call; mode: 'p2p' | 'sfu'; reason: string };
+  /** This connection watches a room's stream: after watchLive(), and again by itself after a reconnect (rewatched). */
+  'live-watching': LiveWatch;
 }
 
 /** Server events other than replies, passed through unchanged after the SDK has handled them. */

@@ -1,7 +1,8 @@
 // Serves the browser demo built by clients/browser/build.mjs (dist/browser):
 // GET / is index.html, GET /app/<file> any other file of the folder, and
 // GET /r/<room> index.html too (a room's link: the demo reads the room from
-// location, and ?token= or #token= to join at once). Nothing else is
+// location, and ?token= or #token= to join at once), and GET /watch/<room>
+// watch.html (the room's live stream: player, chat, reactions). Nothing else is
 // touched: every other request goes to the fallback (the REST API).
 // Only plain file names inside the folder are served: no dot segments, no
 // dotfiles, no symlinks out of it, no directory listings.
@@ -17,6 +18,9 @@ export const STATIC_PREFIX = '/app/';
 /** A room's link: /r/<room> is the demo with that room filled in. */
 export const ROOM_LINK_PREFIX = '/r/';
 const ROOM_LINK = /^\/r\/[^/]+\/?$/;
+/** A stream's link: /watch/<room> is the watch page of that room's live stream. */
+export const WATCH_LINK_PREFIX = '/watch/';
+const WATCH_LINK = /^\/watch\/[^/]+\/?$/;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -46,6 +50,7 @@ export function defaultStaticRoot(): string {
 export function resolveStaticPath(root: string, urlPath: string): string | null {
   let relative: string;
   if (urlPath === '/' || urlPath === '/app' || urlPath === STATIC_PREFIX || ROOM_LINK.test(urlPath)) relative = 'index.html';
+  else if (WATCH_LINK.test(urlPath)) relative = 'watch.html';
   else if (urlPath.startsWith(STATIC_PREFIX)) relative = urlPath.slice(STATIC_PREFIX.length);
   else return null;
   let decoded: string;
@@ -88,7 +93,8 @@ export function withStatic(fallback: RequestListener, opts: StaticOptions = {}):
     if ((method !== 'GET' && method !== 'HEAD') || urlPath === null) return fallback(req, res);
     const file = resolveStaticPath(root, urlPath);
     if (file === null) {
-      if (urlPath.startsWith(STATIC_PREFIX) || urlPath.startsWith(ROOM_LINK_PREFIX)) return notFound(res);
+      if (urlPath.startsWith(STATIC_PREFIX) || urlPath.startsWith(ROOM_LINK_PREFIX) || urlPath.startsWith(WATCH_LINK_PREFIX))
+        return notFound(res);
       return fallback(req, res);
     }
     void serveFile(req, res, file, rootReal).catch(() => {

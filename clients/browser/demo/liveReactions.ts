@@ -1,0 +1,14 @@
+// How the demo shows the stream's reactions (the live panel and the watch page).
+
+import type { LiveReaction } from '../sdk/index.js';
+
+export const REACTION_EMOJI: Record<LiveReaction, string> = {
+  heart: '❤️',
+  like: '👍',
+  fire: '🔥',
+  clap: '👏',
+  laugh: '😂',
+  wow: '😮',
+  sad: '😢',
+  angry: '😠',
+};
