@@ -34,7 +34,15 @@ export interface AnchorRecord {
   interleaving: string;
   note?: string;
   /** joins/s: higher is better, so a ratio below 1 is how far behind the bare hub Switchboard is; for everything else lower is better. */
-  join: Window & { joins_per_s: Pair; server_cpu_us_per_join: Pair; latency_p99_ms: Pair };
+  join: Window & {
+    joins_per_s: Pair;
+    server_cpu_us_per_join: Pair;
+    latency_p99_ms: Pair;
+    server_cpu_pct: { switchboard: number | null; bare: number | null };
+    generators_cpu_pct: { switchboard: number | null; bare: number | null };
+    /** Both cores busy in a window: that side's joins/s is bounded by the box (generators included), not by the hub alone. */
+    machine_saturated: { switchboard: boolean | null; bare: boolean | null };
+  };
   hold: Window & { rss_kib_per_connection: Pair; heap_kib_per_connection: Pair };
   relay: Array<
     Window & {
@@ -85,6 +93,9 @@ export function compareTargets(out: Measured, bare: Measured, opts: Options): An
       joins_per_s: pair(sj?.joins_per_s, bj?.joins_per_s),
       server_cpu_us_per_join: pair(sj?.server_cpu_us_per_join, bj?.server_cpu_us_per_join),
       latency_p99_ms: pair(sj?.latency_ms.total.p99, bj?.latency_ms.total.p99),
+      server_cpu_pct: { switchboard: sj?.server_cpu_pct ?? null, bare: bj?.server_cpu_pct ?? null },
+      generators_cpu_pct: { switchboard: sj?.generators_cpu_pct ?? null, bare: bj?.generators_cpu_pct ?? null },
+      machine_saturated: { switchboard: sj?.machine_saturated ?? null, bare: bj?.machine_saturated ?? null },
       ...window(sj, bj),
     },
     hold: {
@@ -143,6 +154,17 @@ export function ratioTable(scenarios: Array<{ name: string; anchor?: AnchorRecor
     }
   }
   if (rows.length === 0) return [];
+  const notes: string[] = [];
+  for (const s of scenarios) {
+    const saturated = s.anchor?.join.machine_saturated;
+    const sides = [saturated?.switchboard ? 'Switchboard' : null, saturated?.bare ? 'bare hub' : null].filter(Boolean);
+    if (sides.length) {
+      notes.push(
+        `${s.name} join: both cores were busy in the ${sides.join(' and ')} window: ` +
+          'that joins/s is a bound set by the box (generators included); server CPU per join is the comparison',
+      );
+    }
+  }
   const head = ['scenario', 'phase', 'metric', 'switchboard', 'bare', 'ratio', 'other load % (sw / bare)', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) =>
@@ -154,5 +176,6 @@ export function ratioTable(scenarios: Array<{ name: string; anchor?: AnchorRecor
     'switchboard / bare hub, same run (joins/s: higher is better; every other metric: lower is better)',
     line(head),
     ...rows.map(line),
+    ...notes,
   ];
 }

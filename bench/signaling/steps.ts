@@ -97,13 +97,17 @@ export async function joinStep(s: Stage) {
     ...(cpuJoin.db_cpu_s !== undefined && ok ? { db_cpu_us_per_join: bare ? NA : Math.round((cpuJoin.db_cpu_s / ok) * 1e6) } : {}),
     ...cpuJoin,
     generators_cpu_s: round2(joins.reduce((a, x) => a + x.cpuSeconds, 0)),
+    // Both cores busy: the joins/s is then bounded by the generators as much as by the server (compare CPU per join).
+    machine_saturated: cpuJoin.machine_busy_pct > ctx.cpus * 100 * 0.95,
     quiet_wait: quietJoin,
     contended: opts.quietThreshold > 0 && cpuJoin.other_busy_pct >= opts.quietThreshold,
   };
   log(
     `${label(s)}: JOIN ok ${ok}/${connections} in ${j.wall_s} s = ${j.joins_per_s}/s; p50 ${j.latency_ms.total.p50} ms p99 ${j.latency_ms.total.p99} ms; ` +
       `server ${j.server_cpu_us_per_join} us CPU/join (${j.server_cpu_pct}% of a core, ${j.server_cpu_sys_pct}% sys), machine ${j.machine_busy_pct}% (other ${j.other_busy_pct}%)` +
-      (j.failed ? `; failures ${JSON.stringify(j.failures)}` : ''),
+      (j.failed ? `; failures ${JSON.stringify(j.failures)}` : '') +
+      (j.machine_saturated ? ' [MACHINE SATURATED]' : '') +
+      (j.contended ? ' [CONTENDED]' : ''),
   );
   return { record: j, joins };
 }
@@ -162,7 +166,7 @@ export async function holdStep(s: Stage, base: Baseline) {
     dropped: stats.reduce((a, x) => addCounts(a, x.dropped), counts()),
   };
   log(
-    `${label(s)}: HOLD ${held} joined; RSS ${base.rss} -> ${rssHeld} KiB = ${hd.rss_kib_per_connection} KiB/connection (heap ${hd.heap_kib_per_connection} KiB/conn); idle server CPU ${hd.idle_server_cpu_pct}%`,
+    `${label(s)}: HOLD ${held} joined; RSS ${base.rss} -> ${rssHeld} KiB = ${hd.rss_kib_per_connection} KiB/connection (heap ${hd.heap_kib_per_connection} KiB/conn); idle server CPU ${hd.idle_server_cpu_pct}% (other ${hd.other_busy_pct}%)${hd.contended ? ' [CONTENDED]' : ''}`,
   );
   return hd;
 }
