@@ -23,6 +23,7 @@ interface Peer {
   user: string | null;
   id: string | null;
   room: Map<string, Peer> | null;
+  roomName: string;
   info: Record<string, unknown> | null;
 }
 
@@ -58,6 +59,7 @@ function onMessage(p: Peer, text: string): void {
     for (const mate of room.values()) reply(mate, 'peer-joined', undefined, { participant: p.info });
     room.set(p.id, p);
     p.room = room;
+    p.roomName = data['room'];
     participants++;
     const others = [...room.values()].map((x) => x.info);
     return reply(p, 'joined', msg.id, { participant_id: p.id, room_state: { room: data['room'], participants: others } });
@@ -92,7 +94,7 @@ function leave(p: Peer): void {
   p.room.delete(p.id);
   participants--;
   for (const mate of p.room.values()) reply(mate, 'peer-left', undefined, { participant_id: p.id });
-  if (p.room.size === 0) for (const [name, r] of rooms) if (r === p.room) rooms.delete(name);
+  if (p.room.size === 0) rooms.delete(p.roomName);
 }
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: 64 * 1024 });
@@ -106,7 +108,7 @@ http.on('upgrade', (req, socket, head) => {
   const url = new URL(req.url ?? '/', 'http://x');
   if (url.pathname !== '/ws') return void socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
   wss.handleUpgrade(req, socket, head, (ws) => {
-    const p: Peer = { ws, queue: null, user: null, id: null, room: null, info: null };
+    const p: Peer = { ws, queue: null, user: null, id: null, room: null, roomName: '', info: null };
     connections++;
     const token = url.searchParams.get('token');
     if (token) authenticate(p, token, null);
