@@ -21,12 +21,20 @@ function targets(s: ScenarioRecord): Array<[string, TargetRecord]> {
 }
 
 /** Bars of one number per target, a panel per scenario, value labels, hollow when contended. */
+/** Scenario panels in the order they ran. */
+const columns = (rows: Row[]) => ({
+  field: 'scenario',
+  type: 'nominal',
+  title: null,
+  sort: [...new Set(rows.map((r) => String(r['scenario'])))],
+});
+
 function bars(title: string, subtitle: string[], yTitle: string, rows: Row[], xField = 'target'): TopLevelSpec {
   return {
     $schema: SCHEMA,
     title: { text: title, subtitle, anchor: 'start' },
     data: { values: rows },
-    facet: { column: { field: 'scenario', type: 'nominal', title: null, sort: null } },
+    facet: { column: columns(rows) },
     spec: {
       width: xField === 'target' ? 160 : 220,
       height: 240,
@@ -110,7 +118,8 @@ export function signalingCharts(scenarios: ScenarioRecord[], base: string, basel
           anchor: 'start',
         },
         data: { values: relay },
-        facet: { column: { field: 'scenario', type: 'nominal', title: null, sort: null } },
+        facet: { column: columns(relay) },
+        resolve: { scale: { x: 'independent' } },
         spec: {
           width: 300,
           height: 260,
