@@ -20,7 +20,7 @@ import { startPostgres } from '../../test/support/postgres.js';
 import { startRedis } from '../../test/support/redis.js';
 import { renderCharts } from '../shared/charts.js';
 import { gitCommit } from '../shared/results.js';
-import { ratioTable } from './anchor.js';
+import { compareTargets, ratioTable } from './anchor.js';
 import { parseOptions } from './args.js';
 import { signalingCharts } from './charts.js';
 import type { Ctx } from './context.js';
@@ -38,6 +38,8 @@ let resultWritten = false;
 function writeResult(): string | null {
   if (resultWritten) return null;
   resultWritten = true;
+  // A scenario cut short (an error, Ctrl-C, --max-minutes) still gets the ratios of the phases it finished.
+  for (const s of result.scenarios ?? []) if (s.bare && !s.anchor) s.anchor = compareTargets(s, s.bare, opts);
   return writeRecord(result, opts, T0);
 }
 

@@ -205,14 +205,16 @@ export async function runScenario(
     out.bare.hold = await holdStep(bare.stage, bare.base);
     out.relay = [];
     out.bare.relay = [];
+    const relays = { switchboard: out.relay, bare: out.bare.relay };
     for (const [i, rate] of rates.entries()) {
-      // Even rates: Switchboard first; odd: the bare hub first (the anchor records which).
-      const swFirst = i % 2 === 0;
-      const a = await relayRate((swFirst ? sw : bare).stage, rate, (swFirst ? sw : bare).okPer);
-      const b = await relayRate((swFirst ? bare : sw).stage, rate, (swFirst ? bare : sw).okPer);
-      out.relay.push(swFirst ? a : b);
-      out.bare.relay.push(swFirst ? b : a);
-      if ('error' in a || 'error' in b) break;
+      // Even rates: Switchboard first; odd: the bare hub first (the anchor records which). Each entry is kept as it ends.
+      let failed = false;
+      for (const t of i % 2 === 0 ? [sw, bare] : [bare, sw]) {
+        const entry = await relayRate(t.stage, rate, t.okPer);
+        relays[t.stage.server.kind].push(entry);
+        failed ||= 'error' in entry;
+      }
+      if (failed) break;
     }
     out.after = await afterStep(sw.stage);
     out.bare.after = await afterStep(bare.stage);
