@@ -36,6 +36,11 @@ export interface AnchorRecord {
   /** joins/s: higher is better, so a ratio below 1 is how far behind the bare hub Switchboard is; for everything else lower is better. */
   join: Window & {
     joins_per_s: Pair;
+    /**
+     * 1e6 / server_cpu_us_per_join: the joins one core of server CPU would do if nothing else limited it.
+     * Unlike joins/s it does not depend on the generators (~1 ms of their CPU per join) keeping up.
+     */
+    joins_per_server_core_s: Pair;
     server_cpu_us_per_join: Pair;
     latency_p99_ms: Pair;
     server_cpu_pct: { switchboard: number | null; bare: number | null };
@@ -79,6 +84,8 @@ function window(sw: { other_busy_pct?: number; contended?: boolean } | undefined
   };
 }
 
+const perCore = (usPerJoin: number | null | undefined) => (usPerJoin ? Math.round(1e6 / usPerJoin) : null);
+
 const measured = (e: RelayEntry | undefined): RelayRecord | undefined => (e && !('error' in e) ? e : undefined);
 
 /** The ratios of a scenario that ran with --baseline bare. */
@@ -91,6 +98,7 @@ export function compareTargets(out: Measured, bare: Measured, opts: Options): An
       'hold: Switchboard, then bare; relay: each rate on both, back to back, alternating which goes first',
     join: {
       joins_per_s: pair(sj?.joins_per_s, bj?.joins_per_s),
+      joins_per_server_core_s: pair(perCore(sj?.server_cpu_us_per_join), perCore(bj?.server_cpu_us_per_join)),
       server_cpu_us_per_join: pair(sj?.server_cpu_us_per_join, bj?.server_cpu_us_per_join),
       latency_p99_ms: pair(sj?.latency_ms.total.p99, bj?.latency_ms.total.p99),
       server_cpu_pct: { switchboard: sj?.server_cpu_pct ?? null, bare: bj?.server_cpu_pct ?? null },
@@ -144,6 +152,7 @@ export function ratioTable(scenarios: Array<{ name: string; anchor?: AnchorRecor
     const a = s.anchor;
     if (!a) continue;
     row(s.name, 'join', 'joins/s', a.join.joins_per_s, a.join);
+    row(s.name, 'join', 'joins per server core-s', a.join.joins_per_server_core_s, a.join);
     row(s.name, 'join', 'server CPU us/join', a.join.server_cpu_us_per_join, a.join);
     row(s.name, 'hold', 'RSS KiB/connection', a.hold.rss_kib_per_connection, a.hold);
     row(s.name, 'hold', 'heap KiB/connection', a.hold.heap_kib_per_connection, a.hold);
@@ -161,7 +170,7 @@ export function ratioTable(scenarios: Array<{ name: string; anchor?: AnchorRecor
     if (sides.length) {
       notes.push(
         `${s.name} join: both cores were busy in the ${sides.join(' and ')} window: ` +
-          'that joins/s is a bound set by the box (generators included); server CPU per join is the comparison',
+          'that joins/s is a bound set by the box (generators included); joins per server core-s is the comparison',
       );
     }
   }
