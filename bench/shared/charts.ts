@@ -21,6 +21,7 @@ export interface ChartSpec {
 /** SVG text of one Vega-Lite spec (width/height override the spec's). */
 export async function chartSvg(chart: ChartSpec): Promise<string> {
   const spec = {
+    background: 'white',
     ...chart.spec,
     ...(chart.width ? { width: chart.width } : {}),
     ...(chart.height ? { height: chart.height } : {}),

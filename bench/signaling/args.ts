@@ -39,6 +39,8 @@ export interface Options {
   outDir: string;
   maxMinutes: number;
   keepTmp: boolean;
+  baseline: 'none' | 'bare';
+  charts: boolean;
 }
 
 export const HELP = `Usage: npm run bench:signaling -- [options]
@@ -77,6 +79,11 @@ Server:
       --url-token            send each token as ?token= on the WebSocket URL instead of an auth message
       --rss-gc on|off        force a full GC in the server (via --inspect on 127.0.0.1) before each
                              RSS reading (default on)
+Anchor:
+      --baseline none|bare   bare: every scenario also runs against a bare ws hub (bench/signaling/bareHub.ts:
+                             ws + jose RS256 + rooms in memory + relay) with the same generators, tokens and
+                             rates, phase by phase beside Switchboard, and the record carries the ratios
+                             switchboard/bare (default none)
 Shared machine (other processes' CPU = machine busy - server - generators - database):
       --quiet-threshold P    before each phase wait until other processes use < P% of one core
                              (0 = never wait; default 30); a relay rate measured while they used
@@ -88,6 +95,7 @@ Output:
       --out-dir DIR          results directory (default bench/signaling/results)
       --max-minutes M        abort (and write partial results) after M minutes (default 90)
       --keep-tmp             keep the temp dir (server log, data dir)
+      --charts on|off        PNG + SVG charts beside the record (headless Chromium; default on)
   -h, --help`;
 
 function int(name: string, raw: string | undefined, min: number, max: number): number {
@@ -159,6 +167,8 @@ export function parseOptions(argvIn: string[], repo: string): Options {
       'out-dir': { type: 'string', default: path.join(repo, 'bench/signaling/results') },
       'max-minutes': { type: 'string', default: '90' },
       'keep-tmp': { type: 'boolean', default: false },
+      baseline: { type: 'string', default: 'none' },
+      charts: { type: 'string', default: 'on' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -205,7 +215,17 @@ export function parseOptions(argvIn: string[], repo: string): Options {
     outDir: path.resolve(args['out-dir']),
     maxMinutes: num('max-minutes', args['max-minutes'], 0.1),
     keepTmp: args['keep-tmp'],
+    baseline: args.baseline === 'bare' ? 'bare' : 'none',
+    charts: args.charts !== 'off',
   };
+  if (args.baseline !== 'none' && args.baseline !== 'bare') {
+    process.stderr.write('--baseline must be none or bare\n');
+    process.exit(2);
+  }
+  if (opts.baseline === 'bare' && opts.processes > 1) {
+    process.stderr.write('--baseline bare compares one server process with one bare hub process: use --processes 1\n');
+    process.exit(2);
+  }
   if (opts.only && opts.only !== 'small' && opts.only !== 'full') {
     process.stderr.write('--only must be small or full\n');
     process.exit(2);

@@ -3,7 +3,10 @@
 // generators that each own whole rooms, and measures: connect+auth+join rate
 // and latency, server CPU per join, RSS per held connection, and offer relay
 // latency/loss/CPU over a sweep of aggregate rates. bench/README.md explains
-// every number. Results: bench/signaling/results/<timestamp>.json + latest.json.
+// every number. Results: bench/signaling/results/<timestamp>.json + latest.json,
+// and charts beside them (<timestamp>-joins.png, -relay.png, -memory.png).
+// --baseline bare runs every phase against a bare ws hub too (bareHub.ts) and
+// records the ratios switchboard/bare (anchor.ts).
 //
 // Parts: args.ts (flags), server.ts and generators.ts (processes),
 // sampling.ts (CPU, memory, quiet machine), scenario.ts and steps.ts (the
@@ -15,10 +18,13 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { startPostgres } from '../../test/support/postgres.js';
 import { startRedis } from '../../test/support/redis.js';
+import { renderCharts } from '../shared/charts.js';
 import { gitCommit } from '../shared/results.js';
+import { compareTargets, ratioTable } from './anchor.js';
 import { parseOptions } from './args.js';
+import { signalingCharts } from './charts.js';
 import type { Ctx } from './context.js';
-import { machineRecord, paramsRecord, serverRecord, summarize, writeRecord, type BenchRecord } from './report.js';
+import { machineRecord, paramsRecord, recordName, serverRecord, summarize, writeRecord, type BenchRecord } from './report.js';
 import { runScenario, type ScenarioRecord } from './scenario.js';
 import { children, REPO, SERVER_MAIN, type Keys } from './server.js';
 import { log, T0 } from './util.js';
@@ -32,6 +38,8 @@ let resultWritten = false;
 function writeResult(): string | null {
   if (resultWritten) return null;
   resultWritten = true;
+  // A scenario cut short (an error, Ctrl-C, --max-minutes) still gets the ratios of the phases it finished.
+  for (const s of result.scenarios ?? []) if (s.bare && !s.anchor) s.anchor = compareTargets(s, s.bare, opts);
   return writeRecord(result, opts, T0);
 }
 
@@ -121,9 +129,20 @@ async function main(): Promise<void> {
   }
   result.targets = summarize(result);
   await cleanup();
+  if (opts.charts) {
+    try {
+      const written = await renderCharts(signalingCharts(scenarios, path.join(opts.outDir, recordName(opts, T0)), opts.baseline));
+      result.charts = written.map((f) => path.basename(f));
+    } catch (err) {
+      result.charts_error = String((err as Error)?.message ?? err).slice(0, 500);
+      log(`charts: FAILED: ${result.charts_error}`);
+    }
+  }
   const file = writeResult();
-  log(`results: ${file}`);
+  log(`results: ${file}${result.charts?.length ? `; charts: ${result.charts.join(', ')}` : ''}`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  const table = ratioTable(scenarios);
+  if (table.length) process.stderr.write(`\n${table.join('\n')}\n`);
 }
 
 process.on('SIGINT', () => void abort('SIGINT', 130));

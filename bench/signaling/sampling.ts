@@ -66,19 +66,30 @@ function openFds(pid: number): number | null {
   }
 }
 
+/**
+ * The other target of a --baseline run (its server and generators), alive but
+ * idle while this one is measured: its CPU is the bench's own, not other load.
+ */
+export interface Twin {
+  server: Server;
+  gens: Generator[];
+}
+
 export interface CpuSample {
   server: number;
   serverSys: number;
   gens: number;
   db: number | null;
   redis: number | null;
+  /** The idle twin's server and generators (null without --baseline). */
+  twin: number | null;
   /** Multiproc: CPU seconds of each server process, by pid. */
   byProcess: Record<number, number>;
   machine: MachineCpu;
   at: number; // performance-ish wall ms
 }
 
-export function sample(server: Server | null, gens: Generator[], ctx: Ctx): CpuSample {
+export function sample(server: Server | null, gens: Generator[], ctx: Ctx, twin: Twin | null = null): CpuSample {
   const pgPid = ctx.pg?.pid() ?? null;
   // Multiproc: the primary and all its workers.
   const pids = server ? serverPids(server) : [];
@@ -96,6 +107,7 @@ export function sample(server: Server | null, gens: Generator[], ctx: Ctx): CpuS
     gens: gens.reduce((a, g) => a + g.cpuSeconds(), 0),
     db: pgPid ? treeCpuSeconds(pgPid) : null,
     redis: redisPid ? procCpuSeconds(redisPid) : null,
+    twin: twin ? (sumOf(serverPids(twin.server), procCpuSeconds) ?? 0) + twin.gens.reduce((a, g) => a + g.cpuSeconds(), 0) : null,
     byProcess: Object.fromEntries(perPid.filter(([, x]) => x).map(([p, x]) => [p, x!.user + x!.sys])),
     machine: machineCpu(),
     at: Date.now(),
@@ -107,6 +119,7 @@ export function cpuBetween(a: CpuSample, b: CpuSample, ctx: Ctx) {
   const pct = (x: number) => round1((x / wall) * 100);
   const db = a.db !== null && b.db !== null ? b.db - a.db : null;
   const redis = a.redis !== null && b.redis !== null ? b.redis - a.redis : null;
+  const twin = a.twin !== null && b.twin !== null ? b.twin - a.twin : null;
   const busy = machineBusyPct(a.machine, b.machine, ctx.cpus);
   return {
     wall_s: round2(wall),
@@ -116,6 +129,7 @@ export function cpuBetween(a: CpuSample, b: CpuSample, ctx: Ctx) {
     generators_cpu_pct: pct(b.gens - a.gens),
     ...(db !== null ? { db_cpu_s: round2(db), db_cpu_pct: pct(db) } : {}),
     ...(redis !== null ? { redis_cpu_pct: pct(redis) } : {}),
+    ...(twin !== null ? { twin_cpu_pct: pct(twin) } : {}),
     ...(Object.keys(b.byProcess).length > 1
       ? {
           server_cpu_pct_by_process: Object.fromEntries(
@@ -126,7 +140,15 @@ export function cpuBetween(a: CpuSample, b: CpuSample, ctx: Ctx) {
     machine_busy_pct: busy,
     // Everything else on the box (another engineer's build, the kernel's softirq work outside these processes).
     other_busy_pct: round1(
-      Math.max(0, busy - pct(b.server - a.server) - pct(b.gens - a.gens) - (db !== null ? pct(db) : 0) - (redis !== null ? pct(redis) : 0)),
+      Math.max(
+        0,
+        busy -
+          pct(b.server - a.server) -
+          pct(b.gens - a.gens) -
+          (db !== null ? pct(db) : 0) -
+          (redis !== null ? pct(redis) : 0) -
+          (twin !== null ? pct(twin) : 0),
+      ),
     ),
   };
 }
@@ -139,17 +161,23 @@ export function cpuBetween(a: CpuSample, b: CpuSample, ctx: Ctx) {
  * Waits until processes other than ours use less than --quiet-threshold % of one core
  * (two 2-second windows in a row), at most --quiet-max-wait. Returns the wait.
  */
-export function waitQuiet(label: string, server: Server | null, gens: Generator[], ctx: Ctx): Promise<QuietWait | null> {
+export function waitQuiet(
+  label: string,
+  server: Server | null,
+  gens: Generator[],
+  ctx: Ctx,
+  twin: Twin | null = null,
+): Promise<QuietWait | null> {
   return waitQuietBox({
     thresholdPct: ctx.opts.quietThreshold,
     maxWaitMs: ctx.opts.quietMaxWaitMs,
     label,
     log,
-    // Ours here: the server, generators, database and Redis (the bench's own CPU counts as other).
+    // Ours here: the server, generators, database, Redis and the idle twin (the bench's own CPU counts as other).
     otherPct: async () => {
-      const a = sample(server, gens, ctx);
+      const a = sample(server, gens, ctx, twin);
       await sleep(2000);
-      return cpuBetween(a, sample(server, gens, ctx), ctx).other_busy_pct;
+      return cpuBetween(a, sample(server, gens, ctx, twin), ctx).other_busy_pct;
     },
   });
 }

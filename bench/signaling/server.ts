@@ -13,6 +13,8 @@ import { log, sleep } from './util.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench/signaling
 export const REPO = path.resolve(HERE, '../../..');
 export const SERVER_MAIN = path.join(REPO, 'dist/server/main.js');
+/** The anchor of --baseline bare (bareHub.ts, compiled beside this file). */
+export const BARE_HUB_MAIN = path.join(HERE, 'bareHub.js');
 export const AUDIENCE = 'switchboard';
 
 /** Every child process still running (server, generators): killed on the way out. */
@@ -32,7 +34,11 @@ export interface Health {
   [key: string]: unknown;
 }
 
+/** What is measured: the real server, or the bare hub of --baseline bare. */
+export type TargetKind = 'switchboard' | 'bare';
+
 export interface Server {
+  kind: TargetKind;
   child: ChildProcess;
   pid: number;
   url: string;
@@ -57,7 +63,6 @@ export async function startServer(
   const dataDir = path.join(tmp, `data-${name}`);
   mkdirSync(dataDir, { recursive: true });
   const logFile = path.join(tmp, `server-${name}.log`);
-  const fd = openSync(logFile, 'a');
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     PORT: String(port),
@@ -86,29 +91,58 @@ export async function startServer(
   delete env['REDIS_URL'];
   if (databaseUrl) env['DATABASE_URL'] = databaseUrl;
   if (redisUrl) env['REDIS_URL'] = redisUrl;
+  return launch(opts, SERVER_MAIN, 'switchboard', port, env, logFile, `Basic ${Buffer.from(`APIbench:${apiSecret}`).toString('base64')}`);
+}
+
+/** The bare hub (bareHub.ts) on a free port, with the same tokens' public key and the server's node flags. */
+export async function startBareHub(opts: Options, tmp: string, name: string, keys: Keys): Promise<Server> {
+  const port = await freePort();
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    JWT_PUBLIC_KEY_FILE: keys.publicKeyFile,
+    JWT_AUDIENCE: AUDIENCE,
+  };
+  return launch(opts, BARE_HUB_MAIN, 'bare', port, env, path.join(tmp, `bare-${name}.log`), '');
+}
+
+/** Spawns `main` (with --inspect when --rss-gc is on) and waits until its /health answers. */
+async function launch(
+  opts: Options,
+  main: string,
+  kind: TargetKind,
+  port: number,
+  env: Record<string, string>,
+  logFile: string,
+  apiAuth: string,
+): Promise<Server> {
+  const fd = openSync(logFile, 'a');
   const inspectPort = opts.rssGc ? await freePort() : null;
   const flags = [...opts.serverNodeFlags, ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : [])];
-  const child = spawn(process.execPath, [...flags, SERVER_MAIN], { cwd: REPO, env, stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [...flags, main], { cwd: REPO, env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   children.add(child);
   const server: Server = {
+    kind,
     child,
     pid: child.pid!,
     url: `http://127.0.0.1:${port}`,
     logFile,
     inspectPort,
     exitCode: undefined,
-    apiAuth: `Basic ${Buffer.from(`APIbench:${apiSecret}`).toString('base64')}`,
+    apiAuth,
   };
   child.once('exit', (code, signal) => {
     server.exitCode = code ?? (signal ? -1 : null);
     children.delete(child);
   });
+  const multi = kind === 'switchboard' && opts.processes > 1;
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (server.exitCode !== undefined) throw new Error(`server exited (${server.exitCode}) during start: ${tail(logFile)}`);
-    if ((await health(server)) !== null && (opts.processes === 1 || (await processViews(server)).length === opts.processes)) return server;
-    if (Date.now() > deadline) throw new Error(`server not ready after 120 s: ${tail(logFile)}`);
+    if (server.exitCode !== undefined) throw new Error(`${kind} exited (${server.exitCode}) during start: ${tail(logFile)}`);
+    if ((await health(server)) !== null && (!multi || (await processViews(server)).length === opts.processes)) return server;
+    if (Date.now() > deadline) throw new Error(`${kind} not ready after 120 s: ${tail(logFile)}`);
     await sleep(200);
   }
 }

@@ -8,7 +8,7 @@ import type { InspectorSession } from './inspector.js';
 import type { JoinDoneEv, RelayDoneEv, StatsEv } from './ipc.js';
 import type { ServerProbe } from './probe.js';
 import { round1, round2 } from './procstat.js';
-import { cpuBetween, perProcess, sample, serverFds, serverHwm, serverRss, serverRssAnon, waitQuiet } from './sampling.js';
+import { cpuBetween, perProcess, sample, serverFds, serverHwm, serverRss, serverRssAnon, waitQuiet, type Twin } from './sampling.js';
 import { processViews, type Keeper, type Server } from './server.js';
 import { addCounts, log, merge, sleep } from './util.js';
 
@@ -21,7 +21,12 @@ export interface Stage {
   gens: Generator[];
   probe: ServerProbe;
   connections: number;
+  /** With --baseline: the other target, idle while this one is measured. */
+  twin: Twin | null;
 }
+
+/** What the bare hub cannot tell (it has no /metrics, no database): said, not invented. */
+export const NA = 'n/a' as const;
 
 /** Server memory before the joins (after a forced GC when the inspector is open). */
 export interface Baseline {
@@ -34,14 +39,18 @@ export interface Baseline {
 
 const counts = () => ({}) as Record<string, number>;
 
+/** The scenario's name in progress lines, with the target when it is the bare hub. */
+const label = (s: Stage) => (s.server.kind === 'bare' ? `${s.name} [bare]` : s.name);
+
 // ---- a. connect + auth + join
 
 export async function joinStep(s: Stage) {
-  const { name, ctx, server, keeper, gens, connections } = s;
+  const { ctx, server, keeper, gens, connections, twin } = s;
   const opts = ctx.opts;
+  const bare = server.kind === 'bare';
   const per = Math.max(1, Math.ceil(opts.concurrency / gens.length));
-  const quietJoin = await waitQuiet(`${name} join`, server, gens, ctx);
-  const c0 = sample(server, gens, ctx);
+  const quietJoin = await waitQuiet(`${label(s)} join`, server, gens, ctx, twin);
+  const c0 = sample(server, gens, ctx, twin);
   const joinDone = Promise.all(
     gens.map((x) => x.request<JoinDoneEv>({ cmd: 'join', concurrency: per, timeoutMs: opts.joinTimeoutMs }, 'join-done')),
   );
@@ -53,19 +62,20 @@ export async function joinStep(s: Stage) {
     const now = Date.now();
     const h = keeper.last;
     log(
-      `${name}: joined ${ok}/${connections}, failed ${failed}, ${Math.round(((ok - lastOk) * 1000) / (now - lastAt))}/s` +
+      `${label(s)}: joined ${ok}/${connections}, failed ${failed}, ${Math.round(((ok - lastOk) * 1000) / (now - lastAt))}/s` +
         (h ? ` (server: ${h['connections']} connections, ${h['participants']} participants)` : ''),
     );
     lastOk = ok;
     lastAt = now;
   }, 2000);
   const joins = await joinDone.finally(() => clearInterval(progress));
-  const c1 = sample(server, gens, ctx);
+  const c1 = sample(server, gens, ctx, twin);
   const ok = joins.reduce((a, j) => a + j.ok, 0);
   const wall = (Math.max(...joins.map((j) => j.endedAt)) - Math.min(...joins.map((j) => j.startedAt))) / 1000;
-  const metricsJoined = await keeper.metrics();
-  const serverJoin =
-    metricsJoined && metricsJoined['switchboard_join_duration_seconds_count']
+  const metricsJoined = bare ? null : await keeper.metrics();
+  const serverJoin = bare
+    ? NA
+    : metricsJoined && metricsJoined['switchboard_join_duration_seconds_count']
       ? round2((metricsJoined['switchboard_join_duration_seconds_sum'] / metricsJoined['switchboard_join_duration_seconds_count']) * 1000)
       : null;
   const { wall_s: _sampledWall, ...cpuJoin } = cpuBetween(c0, c1, ctx);
@@ -84,16 +94,20 @@ export async function joinStep(s: Stage) {
     },
     server_join_handler_mean_ms: serverJoin,
     server_cpu_us_per_join: ok ? Math.round(((c1.server - c0.server) / ok) * 1e6) : null,
-    ...(cpuJoin.db_cpu_s !== undefined && ok ? { db_cpu_us_per_join: Math.round((cpuJoin.db_cpu_s / ok) * 1e6) } : {}),
+    ...(cpuJoin.db_cpu_s !== undefined && ok ? { db_cpu_us_per_join: bare ? NA : Math.round((cpuJoin.db_cpu_s / ok) * 1e6) } : {}),
     ...cpuJoin,
     generators_cpu_s: round2(joins.reduce((a, x) => a + x.cpuSeconds, 0)),
+    // Both cores busy: the joins/s is then bounded by the generators as much as by the server (compare CPU per join).
+    machine_saturated: cpuJoin.machine_busy_pct > ctx.cpus * 100 * 0.95,
     quiet_wait: quietJoin,
     contended: opts.quietThreshold > 0 && cpuJoin.other_busy_pct >= opts.quietThreshold,
   };
   log(
-    `${name}: JOIN ok ${ok}/${connections} in ${j.wall_s} s = ${j.joins_per_s}/s; p50 ${j.latency_ms.total.p50} ms p99 ${j.latency_ms.total.p99} ms; ` +
+    `${label(s)}: JOIN ok ${ok}/${connections} in ${j.wall_s} s = ${j.joins_per_s}/s; p50 ${j.latency_ms.total.p50} ms p99 ${j.latency_ms.total.p99} ms; ` +
       `server ${j.server_cpu_us_per_join} us CPU/join (${j.server_cpu_pct}% of a core, ${j.server_cpu_sys_pct}% sys), machine ${j.machine_busy_pct}% (other ${j.other_busy_pct}%)` +
-      (j.failed ? `; failures ${JSON.stringify(j.failures)}` : ''),
+      (j.failed ? `; failures ${JSON.stringify(j.failures)}` : '') +
+      (j.machine_saturated ? ' [MACHINE SATURATED]' : '') +
+      (j.contended ? ' [CONTENDED]' : ''),
   );
   return { record: j, joins };
 }
@@ -103,11 +117,11 @@ export type JoinRecord = Awaited<ReturnType<typeof joinStep>>['record'];
 // ---- b. hold: RSS per connection
 
 export async function holdStep(s: Stage, base: Baseline) {
-  const { name, ctx, server, keeper, gens } = s;
+  const { ctx, server, keeper, gens, twin } = s;
   const { inspector } = base;
-  const h0 = sample(server, gens, ctx);
+  const h0 = sample(server, gens, ctx, twin);
   await sleep(ctx.opts.holdMs);
-  const h1 = sample(server, gens, ctx);
+  const h1 = sample(server, gens, ctx, twin);
   const rssHeldNoGc = serverRss(server);
   const gcHeld = inspector ? await inspector.collectGarbage() : false;
   const heapHeld = inspector ? await inspector.heapUsed() : null;
@@ -146,10 +160,13 @@ export async function holdStep(s: Stage, base: Baseline) {
     heap_kib_per_connection: heapDelta !== null && held ? round2(heapDelta / 1024 / held) : null,
     idle_server_cpu_pct: idle.server_cpu_pct,
     idle_machine_busy_pct: idle.machine_busy_pct,
+    ...(idle.twin_cpu_pct !== undefined ? { twin_cpu_pct: idle.twin_cpu_pct } : {}),
+    other_busy_pct: idle.other_busy_pct,
+    contended: ctx.opts.quietThreshold > 0 && idle.other_busy_pct >= ctx.opts.quietThreshold,
     dropped: stats.reduce((a, x) => addCounts(a, x.dropped), counts()),
   };
   log(
-    `${name}: HOLD ${held} joined; RSS ${base.rss} -> ${rssHeld} KiB = ${hd.rss_kib_per_connection} KiB/connection (heap ${hd.heap_kib_per_connection} KiB/conn); idle server CPU ${hd.idle_server_cpu_pct}%`,
+    `${label(s)}: HOLD ${held} joined; RSS ${base.rss} -> ${rssHeld} KiB = ${hd.rss_kib_per_connection} KiB/connection (heap ${hd.heap_kib_per_connection} KiB/conn); idle server CPU ${hd.idle_server_cpu_pct}% (other ${hd.other_busy_pct}%)${hd.contended ? ' [CONTENDED]' : ''}`,
   );
   return hd;
 }
@@ -160,11 +177,11 @@ export type HoldRecord = Awaited<ReturnType<typeof holdStep>>;
 
 /** One relay rate, each generator's share in proportion to the connections it got joined. */
 async function relayStep(s: Stage, rate: number, okPer: number[]) {
-  const { name, ctx, server, gens, probe } = s;
+  const { ctx, server, gens, probe, twin } = s;
   const opts = ctx.opts;
   const ok = okPer.reduce((a, x) => a + x, 0);
-  const quiet = await waitQuiet(`${name} relay ${rate}/s`, server, gens, ctx);
-  const r0 = sample(server, gens, ctx);
+  const quiet = await waitQuiet(`${label(s)} relay ${rate}/s`, server, gens, ctx, twin);
+  const r0 = sample(server, gens, ctx, twin);
   const startedAt = new Date().toISOString();
   probe.start();
   const done = Promise.all(
@@ -182,10 +199,10 @@ async function relayStep(s: Stage, rate: number, okPer: number[]) {
     ),
   );
   await sleep(opts.durationMs);
-  const r1 = sample(server, gens, ctx);
+  const r1 = sample(server, gens, ctx, twin);
   const res = await done;
   const probed = probe.stop();
-  const r2 = sample(server, gens, ctx);
+  const r2 = sample(server, gens, ctx, twin);
   const sent = res.reduce((a, x) => a + x.sent, 0);
   const received = res.reduce((a, x) => a + x.received, 0);
   const inWindow = res.reduce((a, x) => a + x.receivedInWindow, 0);
@@ -229,35 +246,39 @@ async function relayStep(s: Stage, rate: number, okPer: number[]) {
 export type RelayRecord = Awaited<ReturnType<typeof relayStep>> & { attempts: number };
 export type RelayEntry = RelayRecord | { target_rate: number; error: string };
 
-/** Each rate in turn, pushed to `into` as it ends; a contended rate is repeated (--retries), keeping the least contended. */
+/** Each rate in turn, pushed to `into` as it ends. */
 export async function relaySweep(s: Stage, rates: number[], okPer: number[], into: RelayEntry[]): Promise<void> {
-  const { name, server } = s;
-  const opts = s.ctx.opts;
   for (const rate of rates) {
-    if (server.exitCode !== undefined) {
-      into.push({ target_rate: rate, error: `server exited (${server.exitCode})` });
-      break;
-    }
-    let step = await relayStep(s, rate, okPer);
-    let attempts = 1;
-    let last = step;
-    while (last.contended && attempts <= opts.retries && server.exitCode === undefined) {
-      log(
-        `${name}: RELAY ${rate}/s was contended (other processes used ${last.other_busy_pct}% of a core, p99 ${last.latency_ms.p99} ms): repeating`,
-      );
-      last = await relayStep(s, rate, okPer);
-      attempts++;
-      if (last.other_busy_pct < step.other_busy_pct) step = last; // keep the least contended attempt
-    }
-    into.push({ ...step, attempts });
-    const l = step.latency_ms;
-    log(
-      `${name}: RELAY ${rate}/s: sent ${step.sent_per_s}/s delivered ${step.delivered_per_s}/s loss ${step.loss_pct}%; ` +
-        `p50 ${l.p50} p99 ${l.p99} p999 ${l.p999} max ${l.max} ms; probe p99 ${step.server_probe.rtt_ms.p99} max ${step.server_probe.rtt_ms.max} ms; server ${step.server_cpu_pct}% (${step.server_cpu_sys_pct}% sys, ${step.server_cpu_us_per_msg} us/msg); ` +
-        `gens ${step.generator_cpu_pct.join('/')}%; machine ${step.machine_busy_pct}% (other ${step.other_busy_pct}%)` +
-        `${step.generator_saturated ? ' [GENERATOR SATURATED]' : ''}${step.contended ? ' [CONTENDED]' : ''}`,
-    );
+    const entry = await relayRate(s, rate, okPer);
+    into.push(entry);
+    if ('error' in entry) break;
   }
+}
+
+/** One rate; a contended rate is repeated (--retries), keeping the least contended attempt. */
+export async function relayRate(s: Stage, rate: number, okPer: number[]): Promise<RelayEntry> {
+  const { server } = s;
+  const opts = s.ctx.opts;
+  if (server.exitCode !== undefined) return { target_rate: rate, error: `${server.kind} exited (${server.exitCode})` };
+  let step = await relayStep(s, rate, okPer);
+  let attempts = 1;
+  let last = step;
+  while (last.contended && attempts <= opts.retries && server.exitCode === undefined) {
+    log(
+      `${label(s)}: RELAY ${rate}/s was contended (other processes used ${last.other_busy_pct}% of a core, p99 ${last.latency_ms.p99} ms): repeating`,
+    );
+    last = await relayStep(s, rate, okPer);
+    attempts++;
+    if (last.other_busy_pct < step.other_busy_pct) step = last; // keep the least contended attempt
+  }
+  const l = step.latency_ms;
+  log(
+    `${label(s)}: RELAY ${rate}/s: sent ${step.sent_per_s}/s delivered ${step.delivered_per_s}/s loss ${step.loss_pct}%; ` +
+      `p50 ${l.p50} p99 ${l.p99} p999 ${l.p999} max ${l.max} ms; probe p99 ${step.server_probe.rtt_ms.p99} max ${step.server_probe.rtt_ms.max} ms; server ${step.server_cpu_pct}% (${step.server_cpu_sys_pct}% sys, ${step.server_cpu_us_per_msg} us/msg); ` +
+      `gens ${step.generator_cpu_pct.join('/')}%; machine ${step.machine_busy_pct}% (other ${step.other_busy_pct}%)` +
+      `${step.generator_saturated ? ' [GENERATOR SATURATED]' : ''}${step.contended ? ' [CONTENDED]' : ''}`,
+  );
+  return { ...step, attempts };
 }
 
 /** What is left after the sweep: connections still joined, drops and errors over the whole scenario. */

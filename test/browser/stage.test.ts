@@ -10,10 +10,9 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { MediaRoom } from '../../sfu/mediaRoom.js';
 import { CHROMIUM, CHROMIUM_FLAGS, prepareBrowserTests, saveScreenshot } from '../support/chromium.js';
@@ -21,7 +20,6 @@ import { eventually } from '../support/net.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 const ROOM = 'stage-room';
-const DOCS_IMG = fileURLToPath(new URL('../../../docs/img/', import.meta.url));
 
 /** What the tests read from the page: its live client. */
 interface DemoWindow {
@@ -160,9 +158,7 @@ test('three people: everyone sees and hears the others; roles on the tiles', asy
   // Every remote participant's audio arrives as an <audio> element on their tile.
   await bob.page.waitForFunction(() => document.querySelectorAll('#tiles audio').length === 2, undefined, { timeout: 10_000 });
   await bob.page.waitForTimeout(300); // let the video paint for the picture
-  const shot = await saveScreenshot(bob.page, 'stage-grid');
-  mkdirSync(DOCS_IMG, { recursive: true });
-  copyFileSync(shot, path.join(DOCS_IMG, 'app-grid.png'));
+  await saveScreenshot(bob.page, 'stage-grid'); // docs/img/app-grid.png is taken from it
 });
 
 test('pages: the tile on page 2 is paused on the server until the user turns to it', async (ctx) => {
@@ -209,7 +205,7 @@ test('layers: a small tile asks for layer 0, a featured one for layer 2 (speaker
   // Ann's page: two tiles a row on 1280 px, then the speaker layout makes one big.
   const bobOnAnn = await consumerOf(ctx, ann, bob);
   await eventually(() => bobOnAnn.preferredLayers?.spatialLayer === 1, 5000, 'layer 1 for a half-width tile');
-  await ann.page.getByLabel('Layout').selectOption('speaker');
+  await ann.page.locator('#layout').selectOption('speaker');
   await ann.page.waitForSelector('#tiles[data-layout="speaker"] .tile.featured', { timeout: 5000 });
   // The active speaker (the fake microphones all beep) or, before anyone spoke, the first other person; never Ann herself.
   const featured = await ann.page.$eval('.tile.featured', (e) => (e as HTMLElement).dataset['participant']);
@@ -234,13 +230,12 @@ test('layers: a small tile asks for layer 0, a featured one for layer 2 (speaker
   assert.ok(await ann.page.isHidden('#pager'));
   for (const p of [bob, cat]) await videoPlays(ann.page, p.id);
   await ann.page.waitForTimeout(300);
-  const shot = await saveScreenshot(ann.page, 'stage-speaker');
-  copyFileSync(shot, path.join(DOCS_IMG, 'app-speaker.png'));
+  await saveScreenshot(ann.page, 'stage-speaker'); // docs/img/app-speaker.png is taken from it
 });
 
 test('a screen share is presented big (auto layout); stopping it brings the grid back', async (ctx) => {
   const { ann, bob } = ctx;
-  await ann.page.getByLabel('Layout').selectOption('auto');
+  await ann.page.locator('#layout').selectOption('auto');
   await bob.page.getByRole('button', { name: 'Share screen' }).click();
   await ann.page.waitForSelector(`#tiles[data-layout="presenter"] ${tile(bob, 'screen')}.featured`, { timeout: 10_000 });
   await videoPlays(ann.page, bob.id, 'screen');
@@ -331,7 +326,7 @@ test('reactions: clicked on one page, the emoji floats over the sender on the ot
 test('phone width: tiles in two columns, every control reachable, nothing wider than the screen', async (ctx) => {
   const { cat } = ctx;
   await cat.page.setViewportSize({ width: 390, height: 800 });
-  await cat.page.getByLabel('Layout').selectOption('grid');
+  await cat.page.locator('#layout').selectOption('grid');
   await cat.page.waitForFunction(() => getComputedStyle(document.getElementById('tiles')!).getPropertyValue('--cols').trim() === '2');
   assert.ok(await cat.page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling');
   for (const name of ['Mute mic', 'Stop camera', 'Deafen', 'React', 'Leave']) {
