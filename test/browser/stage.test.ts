@@ -220,7 +220,7 @@ test('layers: a small tile asks for layer 0, a featured one for layer 2 (speaker
   assert.ok(bigWidth >= 640, `featured tile ${bigWidth} px wide (${widths.join(' ')})`);
   await videoPlays(ann.page, other.id);
   // The fake microphones beep: the SFU names an active speaker, and the big tile follows it (unless it is Ann).
-  await ann.page.waitForSelector('#tiles[data-active-speaker]', { state: 'attached', timeout: 15_000 });
+  await ann.page.waitForSelector('#tiles[data-active-speaker]', { state: 'attached', timeout: 30_000 });
   const follows = await ann.page.evaluate(() => {
     const tiles = document.getElementById('tiles')!;
     return tiles.dataset['activeSpeaker'] === tiles.querySelector<HTMLElement>('.tile.featured')?.dataset['participant'];
