@@ -20,6 +20,8 @@ interface Outcome {
   skipped: number;
   seconds: number;
   output: string;
+  /** The first run died by a native crash (the outcome is the second run's). */
+  crashed?: boolean;
 }
 
 function findTests(dir: string): string[] {
@@ -83,6 +85,19 @@ function sum(text: string, re: RegExp): number {
   return total;
 }
 
+/**
+ * Runs a file; a file whose process died by a signal it did not get from the
+ * runner (a native crash: SIGSEGV/SIGABRT in libwebrtc of @roamhq/wrtc, the
+ * test peers' library) runs once more, and the output says so with both runs.
+ */
+async function runFileOnce(file: string): Promise<Outcome> {
+  const first = await runFile(file);
+  if (!/\[runner\] exited with signal SIG(SEGV|ABRT|BUS|ILL)\b/.test(first.output)) return first;
+  const again = await runFile(file);
+  const note = `[runner] the first run died by a native crash (output above); ran it once more:\n`;
+  return { ...again, seconds: first.seconds + again.seconds, output: `${first.output}\n${note}${again.output}`, crashed: true };
+}
+
 async function main(): Promise<void> {
   const filters = process.argv.slice(2);
   const files = findTests(ROOT).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
@@ -90,19 +105,22 @@ async function main(): Promise<void> {
   const outcomes: Outcome[] = [];
   const worker = async () => {
     for (let file = queue.shift(); file; file = queue.shift()) {
-      const outcome = await runFile(file);
+      const outcome = await runFileOnce(file);
       outcomes.push(outcome);
       const status = outcome.failed > 0 ? 'FAIL' : 'ok  ';
       process.stdout.write(
-        `${status} ${outcome.file}  ${outcome.passed} passed, ${outcome.failed} failed (${outcome.seconds.toFixed(1)} s)\n`,
+        `${status} ${outcome.file}  ${outcome.passed} passed, ${outcome.failed} failed (${outcome.seconds.toFixed(1)} s)${outcome.crashed ? ' [second run: the first died by a native crash]' : ''}\n`,
       );
-      if (outcome.failed > 0 || process.env['TEST_VERBOSE']) process.stdout.write(outcome.output.replace(/^/gm, '    | ') + '\n');
+      if (outcome.failed > 0 || outcome.crashed || process.env['TEST_VERBOSE'])
+        process.stdout.write(outcome.output.replace(/^/gm, '    | ') + '\n');
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, CONCURRENCY) }, worker));
   const passed = outcomes.reduce((n, o) => n + o.passed, 0);
   const failed = outcomes.reduce((n, o) => n + o.failed, 0);
   const skipped = outcomes.reduce((n, o) => n + o.skipped, 0);
+  const crashed = outcomes.filter((o) => o.crashed).map((o) => o.file);
+  if (crashed.length > 0) process.stdout.write(`\n[runner] ran again after a native crash: ${crashed.join(', ')}\n`);
   process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   process.exit(failed > 0 || files.length === 0 ? 1 : 0);
 }
