@@ -114,7 +114,7 @@ test('Ann writes, Bob reads (unread count on the closed tab), Bob answers, reloa
   await saveScreenshot(bob, 'chat-unread');
   await bob.getByRole('tab', { name: /^Chat/ }).click();
   await waitForTexts(bob, ['Hello <b>Bob</b>, can you hear me?']);
-  assert.ok(await bob.isHidden('#tab-chat .chat-unread'), 'read now');
+  await bob.waitForSelector('#tab-chat .chat-unread', { state: 'hidden', timeout: 5000 }); // read now
   assert.is(await bob.locator('#panel-chat .chat-text b').count(), 0, 'text is never HTML');
   assert.is(await bob.textContent('#panel-chat .chat-message .chat-name'), 'Ann');
   assert.is(await bob.locator('#panel-chat .chat-message.mine').count(), 0);
@@ -127,7 +127,8 @@ test('Ann writes, Bob reads (unread count on the closed tab), Bob answers, reloa
   await bob.getByLabel('Message', { exact: true }).fill('Loud and clear.');
   await bob.getByRole('button', { name: 'Send' }).click();
   await waitForTexts(ann, ['Hello <b>Bob</b>, can you hear me?', 'Loud and clear.']);
-  assert.ok(await bob.isHidden('#panel-chat .chat-replying'), 'the reply is sent');
+  // Bob's page clears the reply once his ack is back, which may come after Ann's copy.
+  await bob.waitForSelector('#panel-chat .chat-replying', { state: 'hidden', timeout: 5000 });
   assert.is(await ann.textContent('#panel-chat .chat-message:nth-child(2) .chat-quote'), 'Ann: Hello <b>Bob</b>, can you hear me?');
   await ann.getByLabel('Message', { exact: true }).fill('Great. Multi-line\nnotes work too.');
   await ann.getByLabel('Message', { exact: true }).press('Enter');
