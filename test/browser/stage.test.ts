@@ -208,11 +208,20 @@ test('layers: a small tile asks for layer 0, a featured one for layer 2 (speaker
   await ann.page.locator('#layout').selectOption('speaker');
   await ann.page.waitForSelector('#tiles[data-layout="speaker"] .tile.featured', { timeout: 5000 });
   // The active speaker (the fake microphones all beep) or, before anyone spoke, the first other person; never Ann herself.
-  const featured = await ann.page.$eval('.tile.featured', (e) => (e as HTMLElement).dataset['participant']);
-  assert.ok(featured === bob.id || featured === cat.id, `someone else is featured (${featured})`);
-  const other = featured === bob.id ? bob : cat;
-  const big = await consumerOf(ctx, ann, other);
-  await eventually(() => big.preferredLayers?.spatialLayer === 2 && !big.paused, 5000, 'layer 2 for the featured tile');
+  const bobOnAnnNow = await consumerOf(ctx, ann, bob);
+  const catOnAnn = await consumerOf(ctx, ann, cat);
+  // The featured tile follows the active speaker (both fake microphones beep), so it may change hands:
+  // whoever is featured when we look has asked for layer 2.
+  const other = await eventually<Person | undefined>(
+    async () => {
+      const featured = await ann.page.$eval('.tile.featured', (e) => (e as HTMLElement).dataset['participant']);
+      assert.ok(featured === bob.id || featured === cat.id, `someone else is featured (${featured})`);
+      const big = featured === bob.id ? bobOnAnnNow : catOnAnn;
+      return big.preferredLayers?.spatialLayer === 2 && !big.paused ? (featured === bob.id ? bob : cat) : undefined;
+    },
+    10_000,
+    'layer 2 for the featured tile',
+  ).then((p) => p!);
   const widths = await ann.page.$$eval('.tile', (els) =>
     els.map((e) => `${(e as HTMLElement).dataset['participant']}:${e.className}:${e.clientWidth}`),
   );
