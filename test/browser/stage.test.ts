@@ -229,12 +229,18 @@ test('layers: a small tile asks for layer 0, a featured one for layer 2 (speaker
   assert.ok(bigWidth >= 640, `featured tile ${bigWidth} px wide (${widths.join(' ')})`);
   await videoPlays(ann.page, other.id);
   // The fake microphones beep: the SFU names an active speaker, and the big tile follows it (unless it is Ann).
+  // Ann's own beep can keep her the dominant speaker, and she is never featured on her page: she mutes meanwhile.
+  await ann.page.getByRole('button', { name: 'Mute mic' }).click();
   await ann.page.waitForSelector('#tiles[data-active-speaker]', { state: 'attached', timeout: 30_000 });
-  const follows = await ann.page.evaluate(() => {
-    const tiles = document.getElementById('tiles')!;
-    return tiles.dataset['activeSpeaker'] === tiles.querySelector<HTMLElement>('.tile.featured')?.dataset['participant'];
-  });
-  assert.ok(follows, 'the featured tile is the active speaker');
+  await ann.page.waitForFunction(
+    () => {
+      const tiles = document.getElementById('tiles')!;
+      return tiles.dataset['activeSpeaker'] === tiles.querySelector<HTMLElement>('.tile.featured')?.dataset['participant'];
+    },
+    undefined,
+    { timeout: 5000 },
+  ); // the featured tile is the active speaker
+  await ann.page.getByRole('button', { name: 'Unmute mic' }).click();
   // The strip holds the rest on one page, all playing.
   assert.ok(await ann.page.isHidden('#pager'));
   for (const p of [bob, cat]) await videoPlays(ann.page, p.id);
