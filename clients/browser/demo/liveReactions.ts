@@ -1,4 +1,4 @@
-// How the demo shows the stream's reactions (the live panel and the watch page).
+// How the demo shows reactions: the emoji of each (the call's reactions, the live panel and the watch page).
 
 import type { LiveReaction } from '../sdk/index.js';
 

@@ -2,17 +2,7 @@
 // emoji that float up over the sender's tile when anyone reacts.
 
 import { REACTIONS, type LiveReaction } from '../sdk/index.js';
-
-export const EMOJI: Record<LiveReaction, string> = {
-  heart: '❤️',
-  like: '👍',
-  fire: '🔥',
-  clap: '👏',
-  laugh: '😂',
-  wow: '😮',
-  sad: '😢',
-  angry: '😠',
-};
+import { REACTION_EMOJI } from './liveReactions.js';
 
 /** Fills the picker with one button per reaction ("React with heart"); the toggle opens and closes it. */
 export function buildPicker(toggle: HTMLButtonElement, picker: HTMLElement, send: (reaction: LiveReaction) => void): void {
@@ -26,7 +16,7 @@ export function buildPicker(toggle: HTMLButtonElement, picker: HTMLElement, send
       b.type = 'button';
       b.className = 'reaction';
       b.dataset['reaction'] = reaction;
-      b.textContent = EMOJI[reaction];
+      b.textContent = REACTION_EMOJI[reaction];
       b.setAttribute('aria-label', `React with ${reaction}`);
       b.addEventListener('click', () => send(reaction));
       return b;
@@ -48,7 +38,7 @@ export function floatReaction(layer: HTMLElement, reaction: LiveReaction): void 
   const e = document.createElement('span');
   e.className = 'reaction-float';
   e.dataset['reaction'] = reaction;
-  e.textContent = EMOJI[reaction];
+  e.textContent = REACTION_EMOJI[reaction];
   e.style.left = `${15 + Math.random() * 60}%`;
   layer.append(e);
   // animationend is the usual end; the timer covers a hidden tile (no animation runs there).
