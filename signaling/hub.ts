@@ -47,7 +47,7 @@ export class SignalingHub {
     server.on(
       'upgrade',
       guardUpgrades((req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        socket.on('error', () => {}); // errors after upgrade are handled by ws; before, ignore resets
+        socket.on('error', ignoreSocketError);
         const url = parseTarget(req.url);
         if (!url) return refuse(socket, '400 Bad Request');
         if (url.pathname !== WS_PATH || !this.accepting) return refuse(socket, '404 Not Found');
@@ -143,6 +143,13 @@ export class SignalingHub {
     this.wss.close();
   }
 }
+
+/**
+ * Errors after the upgrade are handled by ws; before it, resets are ignored. A
+ * module-level function: a closure made in the upgrade handler would keep that
+ * handler's scope (the parsed URL, the address) alive as long as the socket.
+ */
+function ignoreSocketError(): void {}
 
 /** Answers an upgrade request that gets no WebSocket, and closes its socket. */
 function refuse(socket: Duplex, status: string, extraHeaders = ''): void {

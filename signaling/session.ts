@@ -39,9 +39,9 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
   joining = false;
   alive = true;
   closed = false;
-  /** Aborted when the socket is gone (room control: ends a wait in the lobby). */
-  private readonly goneController = new AbortController();
-  readonly gone = this.goneController.signal;
+  /** Made on first use: most connections never need one, and an AbortController with its signal costs ~300 bytes each. */
+  private goneController: AbortController | null = null;
+  private socketGone = false;
   /** Set while a join is in progress (room control: `leave` ends a wait in the lobby). */
   cancelJoin: (() => void) | null = null;
   /** Cluster: set while this connection's room lives on another node. */
@@ -67,6 +67,15 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
     this.authTimer = setTimeout(() => {
       if (!this.identity) this.close(CloseCode.unauthorized, 'authentication timeout', 'auth_timeout');
     }, limits.authTimeoutMs);
+  }
+
+  /** Aborted when the socket is gone (live: stops watching). */
+  get gone(): AbortSignal {
+    if (!this.goneController) {
+      this.goneController = new AbortController();
+      if (this.socketGone) this.goneController.abort(SOCKET_GONE);
+    }
+    return this.goneController.signal;
   }
 
   /** Token given on the URL (`/ws?token=`): authenticate before the first message. */
@@ -281,7 +290,8 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
     // A join still waiting (in the lobby) ends with the socket. Not AbortSignal.any([gone, cancel]) per
     // join: on Node 20 each one stays referenced from the long-lived `gone` signal until the socket closes.
     this.cancelJoin?.();
-    this.goneController.abort(SOCKET_GONE);
+    this.socketGone = true;
+    this.goneController?.abort(SOCKET_GONE);
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
     this.backlog = null;

@@ -66,4 +66,24 @@ test('batcher groups writes of one tick and fails them together', async () => {
   );
 });
 
+test('batcher: what arrives while a flush runs goes out together when it ends', async () => {
+  const batches: number[][] = [];
+  let release: () => void = () => {};
+  const batcher = new Batcher<number>(async (items) => {
+    batches.push(items);
+    if (batches.length === 1) await new Promise<void>((r) => (release = r));
+  });
+  const first = batcher.add(1);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(batches, [[1]], 'the first item is written at once');
+  const later = [2, 3, 4].map((n) => batcher.add(n));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(batches, [[1]], 'nothing else is written while one flush runs');
+  assert.is(batcher.pending, 4);
+  release();
+  await Promise.all([first, ...later]);
+  assert.equal(batches, [[1], [2, 3, 4]]);
+  assert.is(batcher.pending, 0);
+});
+
 test.run();

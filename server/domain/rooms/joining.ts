@@ -3,10 +3,10 @@
 // staff. Under the room's lock the participant enters once its row and
 // participant_joined event are stored (nothing is acknowledged otherwise).
 
-import { randomBytes } from 'node:crypto';
 import { encode, type Identity, type Role, type RoomState } from '../../../signaling/protocol/protocol.js';
 import { bestEffort } from '../../kernel/bestEffort.js';
 import { AppError } from '../../kernel/errors.js';
+import { randomId } from '../../kernel/randomId.js';
 import { LobbyWaiter } from './lobby.js';
 import { Participant, type ParticipantSink } from './participant.js';
 import { isStaff } from './permissions.js';
@@ -40,7 +40,7 @@ export interface JoinResult {
 }
 
 function newParticipantId(): string {
-  return `PA_${randomBytes(9).toString('base64url')}`;
+  return `PA_${randomId(9)}`;
 }
 
 export class Joining {

@@ -37,11 +37,12 @@ export class RoomLifecycle {
         );
       }
       const room = new Room(name, call.id, call.status, resolveSettings(row, ctx.ctl.emptyTimeoutSeconds));
+      const stored = await ctx.ctl.control.storedState(name, call.id);
       const [hands, strokes, users, chat] = await Promise.all([
-        ctx.ctl.control.listHands(name),
-        ctx.ctl.control.listStrokes(name),
-        ctx.ctl.control.listRoomUsers(name),
-        ctx.ctl.chat.list(call.id, CHAT_HISTORY),
+        stored.hands ? ctx.ctl.control.listHands(name) : [],
+        stored.strokes ? ctx.ctl.control.listStrokes(name) : [],
+        stored.users ? ctx.ctl.control.listRoomUsers(name) : [],
+        stored.chat ? ctx.ctl.chat.list(call.id, CHAT_HISTORY) : [],
       ]);
       room.hands = hands;
       room.whiteboard = strokes;

@@ -4,32 +4,51 @@
 
 import { randomUUID } from 'node:crypto';
 import type { EventSink, RoomEvent } from '../../domain/events.js';
+import { Batcher } from '../../storage/batcher.js';
 import type { Database } from '../../storage/database.js';
 
+/** One stored event: its rows (one per receiver URL) go out in one statement with those of its neighbours. */
+interface OutboxEvent {
+  id: string;
+  room: string;
+  name: string;
+  body: string;
+}
+
+// PostgreSQL takes at most 65,535 parameters per statement; five per row.
+const MAX_ROWS_PER_STATEMENT = 10_000;
+
 export class WebhookOutbox implements EventSink {
+  // Events of many actions (a burst of joins) share one INSERT; each emit still resolves only once its rows are stored.
+  private readonly batcher: Batcher<OutboxEvent>;
+
   constructor(
     private readonly db: Database,
     private readonly urls: string[],
     /** Called after a row is stored, so the local deliverer sends it without waiting for its next poll. */
     private readonly stored: () => void = () => {},
-  ) {}
+  ) {
+    this.batcher = new Batcher((events) => this.insert(events), Math.max(1, Math.floor(MAX_ROWS_PER_STATEMENT / Math.max(1, urls.length))));
+  }
 
   async emit(event: RoomEvent): Promise<void> {
     if (this.urls.length === 0) return;
     const id = randomUUID();
     const body = JSON.stringify({ id, event: event.name, room: event.room, created_at: new Date().toISOString(), ...event.data });
-    const params: unknown[] = [];
-    const rows = this.urls.map((url, i) => {
-      params.push(url);
-      return `($1, $${i + 5}, $2, $3, $4)`;
-    });
-    await this.db.query(`INSERT INTO webhook_outbox (event_id, url, room, event, body) VALUES ${rows.join(', ')}`, [
-      id,
-      event.room,
-      event.name,
-      body,
-      ...params,
-    ]);
+    await this.batcher.add({ id, room: event.room, name: event.name, body });
     this.stored();
+  }
+
+  /** The rows of these events, in order (ids follow the VALUES order, so delivery order per room is kept). */
+  private async insert(events: OutboxEvent[]): Promise<void> {
+    const params: unknown[] = [];
+    const rows: string[] = [];
+    for (const e of events) {
+      for (const url of this.urls) {
+        const n = params.push(e.id, url, e.room, e.name, e.body);
+        rows.push(`($${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`);
+      }
+    }
+    await this.db.query(`INSERT INTO webhook_outbox (event_id, url, room, event, body) VALUES ${rows.join(', ')}`, params);
   }
 }
