@@ -62,10 +62,13 @@ function rowsPlaceholder(rows: number, columns: number, casts: string[] = []): s
   return out.join(', ');
 }
 
+// Under load, a join or leave waits up to this long for others to share its statement (Batcher).
+const LINGER_MS = 4;
+
 export class CallStore {
   // Joins and leaves are the hot writes: each is grouped with its neighbours.
-  private readonly joins = new Batcher<NewParticipant>((rows) => this.insertParticipants(rows));
-  private readonly leaves = new Batcher<Leave>((rows) => this.recordLeaves(rows));
+  private readonly joins = new Batcher<NewParticipant>((rows) => this.insertParticipants(rows), 500, 1, LINGER_MS);
+  private readonly leaves = new Batcher<Leave>((rows) => this.recordLeaves(rows), 500, 1, LINGER_MS);
   private readonly activations = new Batcher<{ id: string; at: Date }>((rows) => this.activateCalls(rows));
   private readonly ends = new Batcher<Leave>((rows) => this.endCalls(rows));
 

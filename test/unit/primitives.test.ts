@@ -86,4 +86,27 @@ test('batcher: what arrives while a flush runs goes out together when it ends', 
   assert.is(batcher.pending, 0);
 });
 
+test('batcher with a linger: a busy store waits for company, an idle one writes at once', async () => {
+  const batches: number[][] = [];
+  const batcher = new Batcher<number>(
+    async (items) => {
+      batches.push(items);
+    },
+    500,
+    1,
+    30,
+  );
+  let t0 = performance.now();
+  await batcher.add(1);
+  assert.ok(performance.now() - t0 < 25, 'idle: no linger');
+  // Right after a flush the store counts as busy: this one waits for the next.
+  t0 = performance.now();
+  const waiting = batcher.add(2);
+  await new Promise((r) => setTimeout(r, 10));
+  const joining = batcher.add(3);
+  await Promise.all([waiting, joining]);
+  assert.ok(performance.now() - t0 >= 25, 'busy: the batch lingered');
+  assert.equal(batches, [[1], [2, 3]]);
+});
+
 test.run();

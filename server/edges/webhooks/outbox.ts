@@ -17,6 +17,8 @@ interface OutboxEvent {
 
 // PostgreSQL takes at most 65,535 parameters per statement; five per row.
 const MAX_ROWS_PER_STATEMENT = 10_000;
+// Under load, an event waits up to this long for others to share its INSERT (see Batcher).
+const LINGER_MS = 4;
 
 export class WebhookOutbox implements EventSink {
   // Events of many actions (a burst of joins) share one INSERT; each emit still resolves only once its rows are stored.
@@ -28,7 +30,8 @@ export class WebhookOutbox implements EventSink {
     /** Called after a row is stored, so the local deliverer sends it without waiting for its next poll. */
     private readonly stored: () => void = () => {},
   ) {
-    this.batcher = new Batcher((events) => this.insert(events), Math.max(1, Math.floor(MAX_ROWS_PER_STATEMENT / Math.max(1, urls.length))));
+    const perStatement = Math.max(1, Math.floor(MAX_ROWS_PER_STATEMENT / Math.max(1, urls.length)));
+    this.batcher = new Batcher((events) => this.insert(events), perStatement, 1, LINGER_MS);
   }
 
   async emit(event: RoomEvent): Promise<void> {
