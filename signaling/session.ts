@@ -176,7 +176,7 @@ export class Session<S extends SessionSocket = SessionSocket> implements Client 
       }
       if (typeof type !== 'string') throw new AppError('invalid_payload', 'type must be a string', 'type');
       if (!isClientType(type)) throw new AppError('unknown_type', `unknown message type "${type.slice(0, 64)}"`, 'type');
-      this.ctx.metrics.messagesIn.inc({ type });
+      this.ctx.metrics.messageReceived(type);
       if (type !== 'auth' && !this.identity) throw new AppError('unauthenticated', 'send auth first');
 
       let parsed: unknown;

@@ -5,11 +5,17 @@ import { uncaughtErrors } from './lastResort.js';
 export class Metrics {
   readonly registry = new Registry();
   readonly connections = new Gauge({ name: 'switchboard_ws_connections', help: 'Open WebSocket connections', registers: [this.registry] });
+  /** Received messages by type since the last scrape: a plain map on the hot path (prom-client hashes the labels on every inc). */
+  private readonly receivedSinceScrape = new Map<string, number>();
   readonly messagesIn = new Counter({
     name: 'switchboard_ws_messages_received_total',
     help: 'Client messages received, by type',
     labelNames: ['type'],
     registers: [this.registry],
+    collect: () => {
+      for (const [type, n] of this.receivedSinceScrape) this.messagesIn.inc({ type }, n);
+      this.receivedSinceScrape.clear();
+    },
   });
   readonly errorsSent = new Counter({
     name: 'switchboard_ws_errors_total',
@@ -55,5 +61,10 @@ export class Metrics {
         this.set(gauges.participants());
       },
     });
+  }
+
+  /** Counts one received message of this type (in switchboard_ws_messages_received_total at the next scrape). */
+  messageReceived(type: string): void {
+    this.receivedSinceScrape.set(type, (this.receivedSinceScrape.get(type) ?? 0) + 1);
   }
 }
