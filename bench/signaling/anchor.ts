@@ -58,6 +58,9 @@ export interface AnchorRecord {
       p99_ms: Pair;
       p999_ms: Pair;
       server_cpu_us_per_msg: Pair;
+      /** From the server's --trace-gc-nvp lines (null without --gc-trace on). */
+      promoted_bytes_per_msg: Pair;
+      gc_pause_ms: Pair;
       loss_pct: { switchboard: number | null; bare: number | null };
       generator_saturated: { switchboard: boolean | null; bare: boolean | null };
       machine_saturated: { switchboard: boolean | null; bare: boolean | null };
@@ -87,6 +90,10 @@ function window(sw: { other_busy_pct?: number; contended?: boolean } | undefined
 const perCore = (usPerJoin: number | null | undefined) => (usPerJoin ? Math.round(1e6 / usPerJoin) : null);
 
 const measured = (e: RelayEntry | undefined): RelayRecord | undefined => (e && !('error' in e) ? e : undefined);
+
+/** All GC pauses of a relay step (scavenges and mark-compacts), ms. */
+const gcPause = (r: RelayRecord | undefined): number | null =>
+  r?.gc ? Math.round((r.gc.scavenge_pause_ms + r.gc.mark_compact_pause_ms) * 10) / 10 : null;
 
 /** The ratios of a scenario that ran with --baseline bare. */
 export function compareTargets(out: Measured, bare: Measured, opts: Options): AnchorRecord {
@@ -122,6 +129,8 @@ export function compareTargets(out: Measured, bare: Measured, opts: Options): An
         p99_ms: pair(s?.latency_ms.p99, b?.latency_ms.p99),
         p999_ms: pair(s?.latency_ms.p999, b?.latency_ms.p999),
         server_cpu_us_per_msg: pair(s?.server_cpu_us_per_msg, b?.server_cpu_us_per_msg),
+        promoted_bytes_per_msg: pair(s?.gc?.promoted_bytes_per_msg, b?.gc?.promoted_bytes_per_msg),
+        gc_pause_ms: pair(gcPause(s), gcPause(b)),
         loss_pct: { switchboard: s?.loss_pct ?? null, bare: b?.loss_pct ?? null },
         generator_saturated: { switchboard: s?.generator_saturated ?? null, bare: b?.generator_saturated ?? null },
         machine_saturated: { switchboard: s?.machine_saturated ?? null, bare: b?.machine_saturated ?? null },
@@ -160,6 +169,10 @@ export function ratioTable(scenarios: Array<{ name: string; anchor?: AnchorRecor
       row(s.name, `relay ${r.target_rate}/s`, 'p50 ms', r.p50_ms, r);
       row(s.name, `relay ${r.target_rate}/s`, 'p99 ms', r.p99_ms, r);
       row(s.name, `relay ${r.target_rate}/s`, 'server CPU us/msg', r.server_cpu_us_per_msg, r);
+      if (r.promoted_bytes_per_msg.switchboard !== null) {
+        row(s.name, `relay ${r.target_rate}/s`, 'promoted B/msg', r.promoted_bytes_per_msg, r);
+        row(s.name, `relay ${r.target_rate}/s`, 'GC pause ms', r.gc_pause_ms, r);
+      }
     }
   }
   if (rows.length === 0) return [];

@@ -41,6 +41,7 @@ export interface Options {
   keepTmp: boolean;
   baseline: 'none' | 'bare';
   charts: boolean;
+  gcTrace: boolean;
 }
 
 export const HELP = `Usage: npm run bench:signaling -- [options]
@@ -69,6 +70,8 @@ Server:
       --start-postgres       start a throwaway PostgreSQL 15 (initdb in a temp dir) and use it
       --postgres-conf LIST   extra postgres settings, e.g. "synchronous_commit=off,shared_buffers=256MB"
       --server-node-flags F  node flags for the server, e.g. "--max-semi-space-size=64"
+      --gc-trace on|off      run the server (and the bare hub) with --trace-gc-nvp and record each relay step's
+                             scavenges, bytes promoted per relayed message and GC pauses (default on)
       --server-env LIST      extra server env, e.g. "PING_INTERVAL_MS=30000,MAX_SEND_BUFFER_BYTES=4194304"
       --max-connections M    server MAX_CONNECTIONS (default connections + 100)
       --rate-limit R         server RATE_LIMIT_PER_SECOND per connection (default 1000; burst 2x)
@@ -169,6 +172,7 @@ export function parseOptions(argvIn: string[], repo: string): Options {
       'keep-tmp': { type: 'boolean', default: false },
       baseline: { type: 'string', default: 'none' },
       charts: { type: 'string', default: 'on' },
+      'gc-trace': { type: 'string', default: 'on' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -199,7 +203,7 @@ export function parseOptions(argvIn: string[], repo: string): Options {
     databaseUrl: args['database-url'] ?? null,
     startPostgres: args['start-postgres'],
     postgresConf: pairs(args['postgres-conf']),
-    serverNodeFlags: args['server-node-flags'].split(/\s+/).filter(Boolean),
+    serverNodeFlags: [...args['server-node-flags'].split(/\s+/).filter(Boolean), ...(args['gc-trace'] !== 'off' ? ['--trace-gc-nvp'] : [])],
     serverEnv: Object.fromEntries(pairs(args['server-env']).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     maxConnections: args['max-connections'] ? int('max-connections', args['max-connections'], 1, 10_000_000) : null,
     rateLimit: int('rate-limit', args['rate-limit'], 1, 100_000),
@@ -217,6 +221,7 @@ export function parseOptions(argvIn: string[], repo: string): Options {
     keepTmp: args['keep-tmp'],
     baseline: args.baseline === 'bare' ? 'bare' : 'none',
     charts: args.charts !== 'off',
+    gcTrace: args['gc-trace'] !== 'off',
   };
   if (args.baseline !== 'none' && args.baseline !== 'bare') {
     process.stderr.write('--baseline must be none or bare\n');

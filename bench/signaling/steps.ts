@@ -7,6 +7,7 @@ import type { Generator } from './generators.js';
 import type { InspectorSession } from './inspector.js';
 import type { JoinDoneEv, RelayDoneEv, StatsEv } from './ipc.js';
 import type { ServerProbe } from './probe.js';
+import { gcSince, logOffset } from './gcTrace.js';
 import { round1, round2 } from './procstat.js';
 import { cpuBetween, perProcess, sample, serverFds, serverHwm, serverRss, serverRssAnon, waitQuiet, type Twin } from './sampling.js';
 import { processViews, type Keeper, type Server } from './server.js';
@@ -182,6 +183,7 @@ async function relayStep(s: Stage, rate: number, okPer: number[]) {
   const ok = okPer.reduce((a, x) => a + x, 0);
   const quiet = await waitQuiet(`${label(s)} relay ${rate}/s`, server, gens, ctx, twin);
   const r0 = sample(server, gens, ctx, twin);
+  const gcFrom = logOffset(server.logFile);
   const startedAt = new Date().toISOString();
   probe.start();
   const done = Promise.all(
@@ -240,6 +242,8 @@ async function relayStep(s: Stage, rate: number, okPer: number[]) {
     contended: opts.quietThreshold > 0 && cpuSend.other_busy_pct >= opts.quietThreshold,
     quiet_wait: quiet,
     rss_kib: serverRss(server),
+    // With --gc-trace on: the server's collections during the step (drain included).
+    gc: gcSince(server.logFile, gcFrom, received),
   };
 }
 
