@@ -1,9 +1,10 @@
 // Rooms, calls and participants as rows: the only SQL the rooms domain needs.
 
 import { randomUUID } from 'node:crypto';
-import type { CallState, Role } from '../../signaling/protocol/protocol.js';
+import type { CallState, Role, RoomType } from '../../signaling/protocol/protocol.js';
 import { Batcher } from './batcher.js';
-import type { Database } from './database.js';
+import type { Database, Queryable } from './database.js';
+import type { RoomRow } from './roomControlStore.js';
 
 export interface CallRecord {
   id: string;
@@ -62,6 +63,112 @@ function rowsPlaceholder(rows: number, columns: number, casts: string[] = []): s
   return out.join(', ');
 }
 
+// A room opening on this node, in one statement (one round trip, one
+// PostgreSQL wake-up instead of six): the room's row (made if missing, revived
+// with default settings if it was deleted), its open call (opened if there is
+// none), and which kinds of room state have rows, so the opening reads only
+// those (most rooms have none).
+
+/** Which kinds of a room's state have rows (the chat counts for the room's open call). */
+export interface StoredRoomState {
+  hands: boolean;
+  strokes: boolean;
+  users: boolean;
+  chat: boolean;
+}
+
+export interface OpenedRoom {
+  room: RoomRow;
+  call: CallRecord;
+  stored: StoredRoomState;
+}
+
+const ROOM = 'name, type, max_participants, empty_timeout, lobby, recording_allowed, locked, metadata, created_at';
+const CALL = 'id, room, node_id, status, created_at, started_at, ended_at, end_reason, recording, metadata';
+
+// Data-modifying CTEs see the table as it was before the statement: `room_row`
+// takes the upserted row or, when the upsert left the row alone, the one that
+// was there; `call_row` the open call or the one just made. A racing node's
+// call insert loses on the unique index and leaves `call_row` empty: retried.
+const OPEN_ROOM_SQL = `
+WITH upserted AS (
+       INSERT INTO rooms (name, type) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET deleted_at = NULL, type = $2, max_participants = NULL, empty_timeout = NULL,
+         lobby = false, recording_allowed = true, locked = false, metadata = '{}'
+         WHERE rooms.deleted_at IS NOT NULL
+       RETURNING ${ROOM}),
+     room_row AS (
+       SELECT ${ROOM} FROM upserted
+       UNION ALL SELECT ${ROOM} FROM rooms WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM upserted)),
+     existing AS (SELECT ${CALL} FROM calls WHERE room = $1 AND status <> 'ended'),
+     created AS (
+       INSERT INTO calls (id, room, node_id, status)
+       SELECT $3, $1, $4, 'pending' WHERE NOT EXISTS (SELECT 1 FROM existing)
+       ON CONFLICT (room) WHERE status <> 'ended' DO NOTHING
+       RETURNING ${CALL}),
+     call_row AS (SELECT ${CALL} FROM existing UNION ALL SELECT ${CALL} FROM created)
+SELECT r.name, r.type, r.max_participants, r.empty_timeout, r.lobby, r.recording_allowed, r.locked, r.metadata, r.created_at,
+       c.id AS call_id, c.room AS call_room, c.node_id AS call_node_id, c.status AS call_status,
+       c.created_at AS call_created_at, c.started_at AS call_started_at, c.ended_at AS call_ended_at,
+       c.end_reason AS call_end_reason, c.recording AS call_recording, c.metadata AS call_metadata,
+       EXISTS (SELECT 1 FROM room_hands WHERE room = $1) AS has_hands,
+       EXISTS (SELECT 1 FROM whiteboard_strokes WHERE room = $1) AS has_strokes,
+       EXISTS (SELECT 1 FROM room_users WHERE room = $1) AS has_users,
+       EXISTS (SELECT 1 FROM room_chat_messages m JOIN existing e ON m.call_id = e.id WHERE m.deleted_at IS NULL) AS has_chat
+FROM room_row r LEFT JOIN call_row c ON true`;
+
+type Row = RoomRow & {
+  call_id: string | null;
+  call_room: string;
+  call_node_id: string | null;
+  call_status: CallRecord['status'];
+  call_created_at: Date;
+  call_started_at: Date | null;
+  call_ended_at: Date | null;
+  call_end_reason: string | null;
+  call_recording: boolean;
+  call_metadata: Record<string, unknown>;
+  has_hands: boolean;
+  has_strokes: boolean;
+  has_users: boolean;
+  has_chat: boolean;
+};
+
+/** The room's row, its open call (opened if none) and what state it has stored; `nodeId` runs a call it opens. */
+async function openRoomRows(db: Queryable, name: string, defaultType: RoomType, nodeId: string | null): Promise<OpenedRoom> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [r] = await db.query<Row>(OPEN_ROOM_SQL, [name, defaultType, randomUUID(), nodeId]);
+    if (!r || r.call_id === null) continue;
+    return {
+      room: {
+        name: r.name,
+        type: r.type,
+        max_participants: r.max_participants,
+        empty_timeout: r.empty_timeout,
+        lobby: r.lobby,
+        recording_allowed: r.recording_allowed,
+        locked: r.locked,
+        metadata: r.metadata,
+        created_at: r.created_at,
+      },
+      call: {
+        id: r.call_id,
+        room: r.call_room,
+        node_id: r.call_node_id,
+        status: r.call_status,
+        created_at: r.call_created_at,
+        started_at: r.call_started_at,
+        ended_at: r.call_ended_at,
+        end_reason: r.call_end_reason,
+        recording: r.call_recording,
+        metadata: r.call_metadata,
+      },
+      stored: { hands: r.has_hands, strokes: r.has_strokes, users: r.has_users, chat: r.has_chat },
+    };
+  }
+  throw new Error(`could not open a call in room ${name}`);
+}
+
 // Under load, a join or leave waits up to this long for others to share its statement (Batcher).
 const LINGER_MS = 4;
 
@@ -93,26 +200,9 @@ export class CallStore {
     return rows[0] ?? null;
   }
 
-  /** The open call of the room, opening one if there is none. */
-  async openCall(room: string, nodeId: string | null): Promise<CallRecord> {
-    // One statement on the join path: make the room row, open a call unless one
-    // is open, return the open call. (A racing node's insert loses on the unique
-    // index and this returns nothing; the retry then reads the winner's call.)
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const rows = await this.db.query<CallRecord>(
-        `WITH room_row AS (INSERT INTO rooms (name) VALUES ($1) ON CONFLICT (name) DO NOTHING),
-              existing AS (SELECT ${CALL_COLUMNS} FROM calls WHERE room = $1 AND status <> 'ended'),
-              created AS (
-                INSERT INTO calls (id, room, node_id, status)
-                SELECT $2, $1, $3, 'pending' WHERE NOT EXISTS (SELECT 1 FROM existing)
-                ON CONFLICT (room) WHERE status <> 'ended' DO NOTHING
-                RETURNING ${CALL_COLUMNS})
-         SELECT * FROM existing UNION ALL SELECT * FROM created`,
-        [room, randomUUID(), nodeId],
-      );
-      if (rows[0]) return rows[0];
-    }
-    throw new Error(`could not open a call in room ${room}`);
+  /** A room opening on this node: its row, its open call (opened if none) and which of its state is stored, in one statement. */
+  openRoom(name: string, defaultType: RoomType, nodeId: string | null): Promise<OpenedRoom> {
+    return openRoomRows(this.db, name, defaultType, nodeId);
   }
 
   markCallActive(callId: string, at: Date): Promise<void> {

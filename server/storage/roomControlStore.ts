@@ -1,7 +1,7 @@
 // Room control as rows: settings on `rooms`, per-user role overrides and kick
 // bans (`room_users`), the raise-hand queue and the whiteboard.
 
-import type { RaisedHand, Role, RoomSettings, RoomType, WhiteboardStroke } from '../../signaling/protocol/protocol.js';
+import type { RaisedHand, Role, RoomSettings, WhiteboardStroke } from '../../signaling/protocol/protocol.js';
 import type { Database, Queryable } from './database.js';
 
 /** The settings of a room as stored (null columns mean "the type's template / the node default"). */
@@ -26,44 +26,10 @@ export interface RoomUserRow {
   banned_until: Date | null;
 }
 
-/** Which kinds of a room's state have rows (a room opening reads only those: most rooms have none). */
-export interface StoredRoomState {
-  hands: boolean;
-  strokes: boolean;
-  users: boolean;
-  chat: boolean;
-}
-
 const ROOM_COLUMNS = 'name, type, max_participants, empty_timeout, lobby, recording_allowed, locked, metadata, created_at';
 
 export class RoomControlStore {
   constructor(private readonly db: Database) {}
-
-  /** The room's row (made if missing); a deleted room comes back with default settings. */
-  async loadRoom(name: string, defaultType: RoomType): Promise<RoomRow> {
-    const rows = await this.db.query<RoomRow>(
-      `INSERT INTO rooms (name, type) VALUES ($1, $2)
-       ON CONFLICT (name) DO UPDATE SET deleted_at = NULL, type = $2, max_participants = NULL, empty_timeout = NULL,
-         lobby = false, recording_allowed = true, locked = false, metadata = '{}'
-         WHERE rooms.deleted_at IS NOT NULL
-       RETURNING ${ROOM_COLUMNS}`,
-      [name, defaultType],
-    );
-    if (rows[0]) return rows[0];
-    return (await this.db.query<RoomRow>(`SELECT ${ROOM_COLUMNS} FROM rooms WHERE name = $1`, [name]))[0];
-  }
-
-  /** One round trip instead of four reads when the room has nothing stored (the chat counts for its current call). */
-  async storedState(room: string, callId: string): Promise<StoredRoomState> {
-    const rows = await this.db.query<StoredRoomState>(
-      `SELECT EXISTS (SELECT 1 FROM room_hands WHERE room = $1) AS hands,
-              EXISTS (SELECT 1 FROM whiteboard_strokes WHERE room = $1) AS strokes,
-              EXISTS (SELECT 1 FROM room_users WHERE room = $1) AS users,
-              EXISTS (SELECT 1 FROM room_chat_messages WHERE call_id = $2::uuid AND deleted_at IS NULL) AS chat`,
-      [room, callId],
-    );
-    return rows[0];
-  }
 
   async getRoom(name: string): Promise<RoomRow | null> {
     const rows = await this.db.query<RoomRow>(`SELECT ${ROOM_COLUMNS} FROM rooms WHERE name = $1 AND deleted_at IS NULL`, [name]);

@@ -26,8 +26,7 @@ export class RoomLifecycle {
       throw new AppError('unavailable', `room ${name} is served by node ${owner}`);
     }
     try {
-      const row = await ctx.ctl.control.loadRoom(name, ctx.ctl.defaultType);
-      const call = await ctx.store.openCall(name, ctx.nodeId);
+      const { room: row, call, stored } = await ctx.store.openRoom(name, ctx.ctl.defaultType, ctx.nodeId);
       // Cluster: the call another node ran moves here (rows it left open died with it).
       if (call.node_id !== null && call.node_id !== ctx.nodeId) {
         const closed = await ctx.store.takeOverCall(call.id, ctx.nodeId, new Date(), 'node-failure');
@@ -37,7 +36,6 @@ export class RoomLifecycle {
         );
       }
       const room = new Room(name, call.id, call.status, resolveSettings(row, ctx.ctl.emptyTimeoutSeconds));
-      const stored = await ctx.ctl.control.storedState(name, call.id);
       const [hands, strokes, users, chat] = await Promise.all([
         stored.hands ? ctx.ctl.control.listHands(name) : [],
         stored.strokes ? ctx.ctl.control.listStrokes(name) : [],
