@@ -88,10 +88,18 @@ export class RemoteViewers {
       throw new AppError('not_in_room', 'you left the room');
     }
     const { score, ...consumer } = params;
-    const entry: RemoteConsumerEntry = { router, producerId: req.producerId, type: params.type, paused: true, spatialLayer: null, release: () => {} };
+    const entry: RemoteConsumerEntry = {
+      router,
+      producerId: req.producerId,
+      type: params.type,
+      paused: true,
+      spatialLayer: null,
+      release: () => {},
+    };
     // Dynacast: the owner relays every request of its remote viewers, so it knows what they want exactly.
     entry.release =
-      this.state.dynacast?.want(req.producerId, { wanted: () => (entry.paused ? null : (entry.spatialLayer ?? Infinity)) }) ?? entry.release;
+      this.state.dynacast?.want(req.producerId, { wanted: () => (entry.paused ? null : (entry.spatialLayer ?? Infinity)) }) ??
+      entry.release;
     peer.remoteConsumers.set(params.id, entry);
     if (score !== undefined) this.state.setScore(peer, params.id, score);
     return consumer;
