@@ -154,6 +154,7 @@ export class MediaSession {
     local.producer = producer;
     delete local.maxSpatialLayer; // a new producer sends every layer until the server says otherwise
     producer.observer.once('close', () => this.layersAsked.delete(producer.id));
+    void this.applyLayers(producer.id); // publisher-layers may have come before produce's ack
     // Muted before publishing: the server publishes it paused, so pause here too.
     if ((local.source === 'mic' && this.room.muted.audio) || (local.source === 'camera' && this.room.muted.video)) {
       producer.pause();
