@@ -274,6 +274,7 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     for (const [id, entry] of state.producers) {
       if (entry.peer !== peer) continue;
       state.producers.delete(id);
+      state.dynacast?.removeProducer(id);
       this.emit('producerclose', entry.info);
       this.observer.emit('producerclose', entry.info);
     }
