@@ -126,6 +126,12 @@ test('the publisher stops encoding the layers its only viewer does not take, and
     10_000,
     'r1 and r2 bytesSent stop growing while r0 keeps going',
   );
+  // mediasoup scores the stopped streams 0; they do not make the publisher's connection look lost.
+  const media = ctx.srv.app.rooms.getRoom('dynacast')!.media!;
+  const publisherId = media.producerList().find((p) => p.producer_id === id)!.participant_id;
+  const scores = async () => (await media.stats(publisherId, { producerId: id })) as Array<{ rid?: string; score: number }>;
+  await eventually(async () => (await scores()).some((s) => s.rid === 'r2' && s.score === 0), 15_000, 'r2 scored 0');
+  assert.is.not(media.qualityOf(publisherId), 'lost');
 
   await setLayer(2);
   await eventually(async () => (await encodings(publisher)).every((e) => e.active), 10_000, 'all encodings active again');
