@@ -42,6 +42,12 @@ export interface RemoteConsumerEntry {
   router: RemoteRouter;
   producerId: string;
   type: string;
+  // Dynacast: what the viewer asked for through this node (it starts paused, on the top layer).
+  paused: boolean;
+  /** The preferred spatial layer asked for (null: none asked, the top). */
+  spatialLayer: number | null;
+  /** Drops the consumer's dynacast want (when it is forgotten). */
+  release: () => void;
 }
 
 /** One participant's media objects in a room, and the scores behind its connection quality. */
@@ -100,6 +106,7 @@ export class MediaPeer {
       if (router && c.router !== router) continue;
       this.remoteConsumers.delete(id);
       this.scores.delete(id);
+      c.release();
     }
     for (const [id, r] of this.remoteDataConsumers) if (!router || r === router) this.remoteDataConsumers.delete(id);
   }

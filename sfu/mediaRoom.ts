@@ -12,6 +12,7 @@ import type { DataProducerInfo, ProducerInfo, Quality, Source } from '../server/
 import type { Cascade, RoomCascade } from './cascade/cascade.js';
 import type { DataConsumerParams, TransportOptions } from './cascade/wire.js';
 import type { ConsumerOptions } from './consumerParams.js';
+import { Dynacast } from './dynacast.js';
 import { MediaPeer } from './mediaPeer.js';
 import type { MediaRoomEvents, MediaRoomObserverEvents } from './mediaRoomEvents.js';
 import { connectLocal, connectOnce, openTransport } from './peerTransports.js';
@@ -39,6 +40,8 @@ export interface MediaRoomOptions {
   log: Logger;
   /** Cluster mode: past nodeConsumerBudget, new viewers' recv sides go to other nodes. */
   cascade?: { cascade: Cascade; nodeConsumerBudget: number } | null;
+  /** Dynacast on (sfu/dynacast.ts): lower demand reaches publishers after lowerDelayMs. Off when absent. */
+  dynacast?: { lowerDelayMs: number } | null;
 }
 
 export class MediaRoom extends EventEmitter<MediaRoomEvents> {
@@ -55,7 +58,17 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
 
   constructor(private readonly opts: MediaRoomOptions) {
     super();
-    const state = new RoomState({ name: opts.name, log: opts.log, pool: opts.pool, news: this, observer: this.observer });
+    const dynacast = opts.dynacast
+      ? new Dynacast({
+          lowerDelayMs: opts.dynacast.lowerDelayMs,
+          onChange: (producerId, layer) => {
+            const entry = this.state.producers.get(producerId);
+            if (entry && !this.state.quiet) this.emit('publisherlayers', entry.peer.id, producerId, layer);
+          },
+          onScored: (producerId) => this.publishing.rescore(producerId),
+        })
+      : null;
+    const state = new RoomState({ name: opts.name, log: opts.log, pool: opts.pool, news: this, observer: this.observer, dynacast });
     this.state = state;
     this.speakers = new Speakers(this, this.observer, opts.log);
     this.routers = new RoomRouters({
@@ -183,7 +196,11 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
 
   async setConsumerPaused(peerId: string, consumerId: string, paused: boolean): Promise<void> {
     const remote = this.state.peer(peerId).remoteConsumers.get(consumerId);
-    if (remote) return void (await remote.router.consumerOp({ consumerId, op: paused ? 'pause' : 'resume' }));
+    if (remote) {
+      await remote.router.consumerOp({ consumerId, op: paused ? 'pause' : 'resume' });
+      remote.paused = paused;
+      return this.state.dynacast?.refresh(remote.producerId);
+    }
     const { consumer } = this.state.ownConsumer(peerId, consumerId);
     if (paused) await consumer.pause();
     else await consumer.resume();
@@ -191,7 +208,7 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
 
   async setConsumerLayers(peerId: string, consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
     const remote = this.state.peer(peerId).remoteConsumers.get(consumerId);
-    if (remote) return this.viewers.setConsumerLayers(remote.router, remote.type, consumerId, spatialLayer, temporalLayer);
+    if (remote) return this.viewers.setConsumerLayers(remote, consumerId, spatialLayer, temporalLayer);
     await this.subscribing.setConsumerLayers(this.state.ownConsumer(peerId, consumerId), spatialLayer, temporalLayer);
   }
 
@@ -227,7 +244,13 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     producerIds: string[],
     opts: PlainSubscriberOptions,
   ): Promise<{ transport: PlainTransport; consumers: Consumer[] }> {
-    const room = { routers: this.routers, hasProducer: (id: string) => this.state.producers.has(id), listenIp: this.opts.plainListenIp };
+    const room = {
+      routers: this.routers,
+      hasProducer: (id: string) => this.state.producers.has(id),
+      listenIp: this.opts.plainListenIp,
+      // Recorders and sinks take the top layer (unless they ask otherwise) while not paused.
+      watch: (producerId: string, consumer: Consumer) => this.state.dynacast?.watchConsumer(producerId, consumer),
+    };
     return createPlainSubscriber(room, producerIds, opts);
   }
 
@@ -251,6 +274,7 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     for (const [id, entry] of state.producers) {
       if (entry.peer !== peer) continue;
       state.producers.delete(id);
+      state.dynacast?.removeProducer(id);
       this.emit('producerclose', entry.info);
       this.observer.emit('producerclose', entry.info);
     }
@@ -273,6 +297,7 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     state.quiet = true;
     for (const peer of state.peers.values()) peer.closeAll();
     state.peers.clear();
+    state.dynacast?.close();
     this.remote?.close();
     this.routers.close();
     this.observer.emit('close');

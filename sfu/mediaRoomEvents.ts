@@ -26,6 +26,11 @@ export interface MediaRoomEvents {
   activespeaker: [peerId: string];
   /** A participant's connection quality changed (the lowest score of its producers and consumers, 0-10). */
   quality: [peerId: string, quality: Quality, score: number];
+  /**
+   * Dynacast: the publisher of a layered video producer should send spatial
+   * layers 0..maxSpatialLayer only (null: none; nobody receives it).
+   */
+  publisherlayers: [peerId: string, producerId: string, maxSpatialLayer: number | null];
   /** A participant's media is gone with its worker or remote router: it must rebuild (reason: worker-died, worker-unhealthy, or the router's). */
   reset: [peerId: string, reason: string];
 }

@@ -21,7 +21,13 @@ export interface PlainSubscriberOptions {
  * socket, one set of RTCP and congestion-control timers for all its streams.
  */
 export async function createPlainSubscriber(
-  room: { routers: RoomRouters; hasProducer: (id: string) => boolean; listenIp: string },
+  room: {
+    routers: RoomRouters;
+    hasProducer: (id: string) => boolean;
+    listenIp: string;
+    /** Dynacast: the consumer's demand counts for the producer's layers. */
+    watch?: (producerId: string, consumer: Consumer) => void;
+  },
   producerIds: string[],
   opts: PlainSubscriberOptions,
 ): Promise<{ transport: PlainTransport; consumers: Consumer[] }> {
@@ -57,7 +63,7 @@ export async function createPlainSubscriber(
   const consumers: Consumer[] = [];
   try {
     await transport.connect({ ip: opts.ip, port: opts.port, ...(opts.srtp ? { srtpParameters: opts.srtp } : {}) });
-    for (const localId of localIds) {
+    for (const [i, localId] of localIds.entries()) {
       const consumer = await transport.consume({
         producerId: localId,
         rtpCapabilities: opts.rtpCapabilities,
@@ -65,6 +71,7 @@ export async function createPlainSubscriber(
       });
       slot.addConsumer();
       consumer.observer.once('close', () => slot.removeConsumer());
+      room.watch?.(producerIds[i], consumer);
       // The transport lives for its streams: it goes with the last of them.
       consumer.on('producerclose', () => {
         if (consumers.every((c) => c.closed)) transport.close();

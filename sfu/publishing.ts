@@ -6,6 +6,7 @@ import { AppError } from '../server/kernel/errors.js';
 import { SOURCE_KIND, type DataProducerInfo, type MediaKind, type ProducerInfo, type Source } from '../server/kernel/media.js';
 import type { RoomCascade } from './cascade/cascade.js';
 import { claimRtpIds, claimStreamId, clientCall } from './clientMistakes.js';
+import { spatialLayersOf } from './dynacast.js';
 import type { MediaPeer, TransportEntry } from './mediaPeer.js';
 import type { RoomState } from './roomState.js';
 import type { Speakers } from './speakers.js';
@@ -69,10 +70,10 @@ export class Publishing {
     };
     peer.producers.set(producer.id, { producer, source: req.source });
     state.producers.set(producer.id, { peer, info });
-    producer.on('score', (scores) => {
-      state.setScore(peer, producer.id, scores.length ? Math.min(...scores.map((s) => s.score)) : 10);
-    });
+    producer.on('score', () => this.rescore(producer.id));
+    state.dynacast?.addProducer(producer.id, spatialLayersOf(producer));
     producer.observer.once('close', () => {
+      state.dynacast?.removeProducer(producer.id);
       peer.producers.delete(producer.id);
       peer.scores.delete(producer.id);
       state.producers.delete(producer.id);
@@ -84,6 +85,19 @@ export class Publishing {
     state.news.emit('newproducer', info);
     state.observer.emit('produceradd', info);
     return producer.id;
+  }
+
+  /**
+   * The producer's score for its publisher's connection quality: its worst
+   * stream, leaving out the layers dynacast told the publisher not to send.
+   */
+  rescore(producerId: string): void {
+    const entry = this.state.producers.get(producerId);
+    const producer = entry?.peer.producers.get(producerId)?.producer;
+    if (!entry || !producer || producer.closed) return;
+    const counted = this.state.dynacast?.scoredLayer(producerId);
+    const scores = producer.score.filter((s) => counted === undefined || (counted !== null && s.encodingIdx <= counted));
+    this.state.setScore(entry.peer, producerId, scores.length ? Math.min(...scores.map((s) => s.score)) : 10);
   }
 
   /** Pauses or resumes a producer of the room (nothing when it is gone or already so). */

@@ -9,7 +9,7 @@ import type { Cascade, RoomCascade } from './cascade/cascade.js';
 import type { RemoteRouter } from './cascade/remoteRouter.js';
 import { METHOD, type CascadeEvent, type DataConsumerParams, type TransportOptions } from './cascade/wire.js';
 import type { ConsumerOptions } from './consumerParams.js';
-import type { MediaPeer } from './mediaPeer.js';
+import type { MediaPeer, RemoteConsumerEntry } from './mediaPeer.js';
 import type { RoomRouters } from './roomRouters.js';
 import type { RoomState } from './roomState.js';
 import { nodeLoad, type WorkerPool } from './workerPool.js';
@@ -88,7 +88,19 @@ export class RemoteViewers {
       throw new AppError('not_in_room', 'you left the room');
     }
     const { score, ...consumer } = params;
-    peer.remoteConsumers.set(params.id, { router, producerId: req.producerId, type: params.type });
+    const entry: RemoteConsumerEntry = {
+      router,
+      producerId: req.producerId,
+      type: params.type,
+      paused: true,
+      spatialLayer: null,
+      release: () => {},
+    };
+    // Dynacast: the owner relays every request of its remote viewers, so it knows what they want exactly.
+    entry.release =
+      this.state.dynacast?.want(req.producerId, { wanted: () => (entry.paused ? null : (entry.spatialLayer ?? Infinity)) }) ??
+      entry.release;
+    peer.remoteConsumers.set(params.id, entry);
     if (score !== undefined) this.state.setScore(peer, params.id, score);
     return consumer;
   }
@@ -102,15 +114,12 @@ export class RemoteViewers {
     return dc;
   }
 
-  async setConsumerLayers(
-    router: RemoteRouter,
-    type: string,
-    consumerId: string,
-    spatialLayer: number,
-    temporalLayer?: number,
-  ): Promise<void> {
+  async setConsumerLayers(entry: RemoteConsumerEntry, consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
+    const { type } = entry;
     if (type !== 'simulcast' && type !== 'svc') throw new AppError('invalid_payload', `a ${type} consumer has no layers`, 'consumer_id');
-    await router.consumerOp({ consumerId, op: 'layers', spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) });
+    await entry.router.consumerOp({ consumerId, op: 'layers', spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) });
+    entry.spatialLayer = spatialLayer;
+    this.state.dynacast?.refresh(entry.producerId);
   }
 
   /** What an agent reports about a viewer's consumer reaches the viewer as if it were local. */
@@ -137,6 +146,7 @@ export class RemoteViewers {
       case 'consumer-producer-closed':
         peer.remoteConsumers.delete(consumerId);
         peer.scores.delete(consumerId);
+        consumer.release();
         return void state.news.emit('consumerclose', peer.id, consumerId, consumer.producerId);
       case 'consumer-paused':
         return void state.news.emit('consumerpause', peer.id, consumerId);

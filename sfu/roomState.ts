@@ -6,6 +6,7 @@ import type { EventEmitter } from 'node:events';
 import { AppError } from '../server/kernel/errors.js';
 import type { Logger } from '../server/kernel/logger.js';
 import type { DataProducerInfo, ProducerInfo } from '../server/kernel/media.js';
+import type { Dynacast } from './dynacast.js';
 import type { ConsumerEntry, MediaPeer, TransportEntry } from './mediaPeer.js';
 import type { MediaRoomEvents, MediaRoomObserverEvents } from './mediaRoomEvents.js';
 import type { RouterSlot } from './routerSlot.js';
@@ -19,6 +20,8 @@ export interface RoomStateOptions {
   news: EventEmitter<MediaRoomEvents>;
   /** Producers for recorders and live streams (never for signaling). */
   observer: EventEmitter<MediaRoomObserverEvents>;
+  /** Dynacast (null when DYNACAST is off): which layers each publisher should send. */
+  dynacast: Dynacast | null;
 }
 
 export class RoomState {
@@ -32,6 +35,7 @@ export class RoomState {
   readonly log: Logger;
   readonly news: EventEmitter<MediaRoomEvents>;
   readonly observer: EventEmitter<MediaRoomObserverEvents>;
+  readonly dynacast: Dynacast | null;
   private readonly pool: WorkerPool;
 
   constructor(opts: RoomStateOptions) {
@@ -40,6 +44,7 @@ export class RoomState {
     this.pool = opts.pool;
     this.news = opts.news;
     this.observer = opts.observer;
+    this.dynacast = opts.dynacast;
   }
 
   /** True while `peer` is still the room's participant of that id (it may have left during an await). */

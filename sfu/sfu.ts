@@ -93,6 +93,7 @@ export class Sfu {
       plainListenIp: this.config.listenIp === '0.0.0.0' ? '127.0.0.1' : this.config.listenIp,
       log: this.log,
       cascade: this.cascade ? { cascade: this.cascade.owner, nodeConsumerBudget: this.cascade.nodeConsumerBudget } : null,
+      dynacast: this.config.dynacast,
     });
     this.observer.emit('newroom', room);
     return room;

@@ -63,6 +63,7 @@ export class Subscribing {
       tell(() => state.news.emit('consumerlayerschange', peerId, consumer.id, layers?.spatialLayer ?? null, layers?.temporalLayer ?? null)),
     );
     consumer.on('score', ({ score }) => state.setScore(peer, consumer.id, score));
+    state.dynacast?.watchConsumer(req.producerId, consumer);
     return consumerParams(consumer, req.producerId);
   }
 
@@ -76,6 +77,7 @@ export class Subscribing {
       () => consumer.setPreferredLayers({ spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }),
       (err) => this.state.suspect(slot, err),
     );
+    this.state.dynacast?.refresh(entry.producerId);
   }
 
   async consumeData(peer: MediaPeer, entry: TransportEntry, dataProducerId: string): Promise<DataConsumerParams> {

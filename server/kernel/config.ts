@@ -40,6 +40,8 @@ export interface Config {
     /** Health check of each worker every this many ms (0 = off); two failures in a row replace it. */
     workerCheckIntervalMs: number;
     workerCheckTimeoutMs: number;
+    /** DYNACAST: publishers hear which simulcast/SVC layers anyone receives (sfu/dynacast.ts); null when off. */
+    dynacast: { lowerDelayMs: number } | null;
   };
   limits: {
     maxConnections: number;
@@ -295,6 +297,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (!['debug', 'warn', 'error', 'none'].includes(sfuLogLevel))
     problems.push('MEDIASOUP_LOG_LEVEL must be one of debug, warn, error, none');
   const rtcWorkers = int('RTC_WORKERS', availableParallelism(), 0, 256);
+  const dynacastFlag = (str('DYNACAST') ?? 'on').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(dynacastFlag)) problems.push('DYNACAST must be on or off');
   const rtcPort = int('RTC_PORT', 40000, 0, 65535);
   if (rtcPort > 0 && rtcPort + rtcWorkers - 1 > 65535) problems.push('RTC_PORT + RTC_WORKERS - 1 must be at most 65535');
 
@@ -328,6 +332,7 @@ export function loadConfig(env: Env = process.env): Config {
       logLevel: sfuLogLevel as Config['sfu']['logLevel'],
       workerCheckIntervalMs: int('SFU_WORKER_CHECK_INTERVAL_MS', 10_000, 0, 3_600_000),
       workerCheckTimeoutMs: int('SFU_WORKER_CHECK_TIMEOUT_MS', 5_000, 10, 600_000),
+      dynacast: ['on', 'true', '1'].includes(dynacastFlag) ? { lowerDelayMs: int('DYNACAST_LOWER_DELAY_MS', 2_500, 0, 600_000) } : null,
     },
     limits: {
       maxConnections: int('MAX_CONNECTIONS', defaultMaxConnections(), 1, 10_000_000),

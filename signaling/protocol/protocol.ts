@@ -635,6 +635,8 @@ export interface ServerPayloads {
   'consumer-paused': { consumer_id: string };
   'consumer-resumed': { consumer_id: string };
   'consumer-layers-changed': { consumer_id: string; spatial_layer: number | null; temporal_layer: number | null };
+  /** Dynacast, to the publisher only: send spatial layers 0..max_spatial_layer of this producer (null: none). */
+  'publisher-layers': { producer_id: string; max_spatial_layer: number | null };
   'data-producer-added': DataProducerInfo;
   'data-producer-removed': { data_producer_id: string; participant_id: string };
   'data-consumer-closed': { data_consumer_id: string };

@@ -63,9 +63,15 @@ async function sees(n: TestServer, ids: string[]): Promise<void> {
  * The owner (node a) opens the room before node b exists, so placement cannot
  * pick b; then node b joins the cluster. `budget`: node a's consumer budget.
  */
-async function pair(ctx: Ctx, room: string, budget: number, b: { env?: Record<string, string>; workers?: number } = {}) {
+async function pair(
+  ctx: Ctx,
+  room: string,
+  budget: number,
+  b: { env?: Record<string, string>; workers?: number } = {},
+  aEnv: Record<string, string> = {},
+) {
   run++;
-  const a = await node(ctx, 'a', { SFU_NODE_CONSUMER_BUDGET: String(budget) });
+  const a = await node(ctx, 'a', { SFU_NODE_CONSUMER_BUDGET: String(budget), ...aEnv });
   const pub = await bot(ctx, a, 'pub', room, 'host');
   assert.ok(a.app.rooms.getRoom(room), 'node a owns the room');
   const nb = await node(ctx, 'b', b.env ?? {}, b.workers ?? 1);
@@ -337,6 +343,25 @@ test('a Redis outage leaves cascaded viewers alone; their events flow again once
   const farAudio = await far.consume(audio.id);
   await pub.signaling.request('close-producer', { producer_id: audio.id });
   await far.signaling.next('consumer-closed', (p) => p.consumer_id === farAudio.consumer.id, 10_000);
+});
+
+test('dynacast: a viewer on the other node counts as what it asks for through the owner', async (ctx) => {
+  const { b, pub } = await pair(ctx, 'dyn', 0, {}, { DYNACAST_LOWER_DELAY_MS: '300' });
+  const video = await pub.publishVideo({ simulcast: true });
+  const layers = async () => (await pub.signaling.next('publisher-layers', (p) => p.producer_id === video.id, 10_000)).max_spatial_layer;
+  assert.is(await layers(), null, 'nobody receives it yet');
+  const far = await bot(ctx, b, 'v-far', 'dyn');
+  const track = await far.consume(video.id);
+  assert.is(hosted(b)[0]?.consumers, 1, 'the viewer consumes on node b');
+  assert.is(await layers(), 2);
+  await far.signaling.request('set-consumer-layers', { consumer_id: track.consumer.id, spatial_layer: 0 });
+  assert.is(await layers(), 0);
+  await far.signaling.request('pause-consumer', { consumer_id: track.consumer.id });
+  assert.is(await layers(), null);
+  await far.signaling.request('resume-consumer', { consumer_id: track.consumer.id });
+  assert.is(await layers(), 0);
+  await far.close();
+  assert.is(await layers(), null, 'the viewer left');
 });
 
 test.run();

@@ -12,6 +12,21 @@ test('defaults need no environment at all', () => {
   assert.is(config.jwt.audience, 'switchboard');
   assert.is(config.limits.maxMessageBytes, 65536);
   assert.ok(config.limits.maxConnections > 0);
+  assert.equal(config.sfu.dynacast, { lowerDelayMs: 2500 });
+});
+
+test('DYNACAST: off turns it off; anything but on/off is refused', () => {
+  assert.is(loadConfig({ DYNACAST: 'off' }).sfu.dynacast, null);
+  assert.equal(loadConfig({ DYNACAST: 'on', DYNACAST_LOWER_DELAY_MS: '0' }).sfu.dynacast, { lowerDelayMs: 0 });
+  for (const env of [{ DYNACAST: 'sometimes' }, { DYNACAST_LOWER_DELAY_MS: '-1' }]) {
+    try {
+      loadConfig(env);
+      assert.unreachable();
+    } catch (err) {
+      assert.instance(err, ConfigError);
+      assert.match((err as ConfigError).problems.join('\n'), Object.keys(env)[0]);
+    }
+  }
 });
 
 test('every problem is reported at once', () => {

@@ -34,6 +34,9 @@ export class MediaSession {
   private readonly appPaused = new Set<string>();
   /** The simulcast layers the app prefers per producer (asked again after each consume). */
   private readonly preferred = new Map<string, { spatialLayer: number; temporalLayer?: number }>();
+  /** Dynacast: the layers the server last asked each of our producers to send, and the producers being set so. */
+  private readonly layersAsked = new Map<string, number | null>();
+  private readonly layering = new Set<string>();
 
   constructor(
     private readonly signaling: Signaling,
@@ -149,6 +152,9 @@ export class MediaSession {
       throw new StaleError();
     }
     local.producer = producer;
+    delete local.maxSpatialLayer; // a new producer sends every layer until the server says otherwise
+    producer.observer.once('close', () => this.layersAsked.delete(producer.id));
+    void this.applyLayers(producer.id); // publisher-layers may have come before produce's ack
     // Muted before publishing: the server publishes it paused, so pause here too.
     if ((local.source === 'mic' && this.room.muted.audio) || (local.source === 'camera' && this.room.muted.video)) {
       producer.pause();
@@ -341,11 +347,43 @@ export class MediaSession {
         }
         break;
       }
+      case 'publisher-layers':
+        this.layersAsked.set(m.payload.producer_id, m.payload.max_spatial_layer);
+        void this.applyLayers(m.payload.producer_id);
+        break;
       case 'sfu-reset':
         if (this.room.name) this.rebuild(m.payload.reason);
         break;
       default:
         break;
+    }
+  }
+
+  /**
+   * Dynacast: makes the browser encode only the layers the server asked for
+   * (RTCRtpEncodingParameters.active through mediasoup-client), one change at
+   * a time per producer, the latest word winning. Null is layer -1 for
+   * mediasoup-client: every encoding inactive.
+   */
+  private async applyLayers(producerId: string): Promise<void> {
+    if (this.layering.has(producerId)) return; // the running loop picks up the latest word
+    const local = [...this.localTracks.values()].find((l) => l.producer?.id === producerId);
+    const producer = local?.producer;
+    if (!local || !producer || producer.kind !== 'video') return;
+    this.layering.add(producerId);
+    try {
+      for (;;) {
+        const asked = this.layersAsked.get(producerId);
+        if (asked === undefined || producer.closed || local.producer !== producer || asked === local.maxSpatialLayer) break;
+        await producer.setMaxSpatialLayer(asked ?? -1);
+        if (producer.closed || local.producer !== producer) break;
+        local.maxSpatialLayer = asked;
+        this.emit('local-track-layers', local);
+      }
+    } catch (error) {
+      if (!producer.closed) this.emit('media-error', { action: `set layers of ${local.source}`, error: error as Error });
+    } finally {
+      this.layering.delete(producerId);
     }
   }
 

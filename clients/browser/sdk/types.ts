@@ -79,6 +79,12 @@ export interface LocalTrack {
   /** Null while (re)publishing. */
   producer: Producer | null;
   simulcast: boolean;
+  /**
+   * Dynacast (`publisher-layers`): the producer encodes spatial layers
+   * 0..maxSpatialLayer only; null: none (nobody receives it); undefined: every
+   * layer (the server said nothing since this producer was made).
+   */
+  maxSpatialLayer?: number | null;
 }
 
 /** Something another participant publishes, as this client receives it (through the SFU, or peer-to-peer in a 1:1 call). */
@@ -151,6 +157,8 @@ export interface SdkEvents {
   'local-track-removed': LocalTrack;
   /** The same producer sends another device's track now (switchDevice): show `track` where the old one was. */
   'local-track-replaced': LocalTrack;
+  /** Dynacast: the local track's producer now encodes only `maxSpatialLayer` and below (null: nothing). */
+  'local-track-layers': LocalTrack;
   /** Every transport, producer and consumer was dropped and is being rebuilt. */
   'media-reset': { reason: string };
   'transport-state': { direction: 'send' | 'recv'; state: TransportConnectionState };

@@ -43,6 +43,9 @@ export function tellParticipants(media: MediaRoom, room: Room, onTrack: (event: 
       payload: { consumer_id: consumerId, spatial_layer: spatial, temporal_layer: temporal },
     }),
   );
+  media.on('publisherlayers', (peerId, producerId, maxSpatialLayer) =>
+    sendTo(peerId, { type: 'publisher-layers', payload: { producer_id: producerId, max_spatial_layer: maxSpatialLayer } }),
+  );
   media.on('dataconsumerclose', (peerId, dataConsumerId) =>
     sendTo(peerId, { type: 'data-consumer-closed', payload: { data_consumer_id: dataConsumerId } }),
   );
