@@ -265,7 +265,11 @@ function summarize(
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  if (!isolated()) return reexecIsolated('dynacast', fileURLToPath(import.meta.url));
+  if (!isolated()) {
+    reexecIsolated('dynacast', fileURLToPath(import.meta.url));
+    // The re-executed bench does the work; its exit ends this process (not the exit(0) below).
+    return new Promise<void>(() => {});
+  }
   prepareBrowserTests(); // Chromium present; the SDK bundle the server serves is fresh
   const at = new Date();
   const runs: ModeResult[] = [];
