@@ -1,7 +1,9 @@
 // The WebSocket endpoint (/ws): accepts connections, enforces the connection
 // cap and message size, and drops dead peers. Pings are spread over the
-// interval in slices: pinging 20k sockets at once stalled the event loop for
-// hundreds of milliseconds (and every client answered at the same moment).
+// interval in slices visited every PING_TICK_MS: pinging 20k sockets at once
+// stalled the event loop for hundreds of milliseconds (and every client
+// answered at the same moment), and 30 slices still pinged 333 sockets in one
+// go at 10k connections (~15 ms, the relay's p99 at 5,000 msg/s).
 
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -14,12 +16,14 @@ import { parseTarget } from '../server/edges/http/requestTarget.js';
 import { guardUpgrades } from '../server/kernel/lastResort.js';
 
 export const WS_PATH = '/ws';
-const PING_SLICES = 30;
+/** How often a slice is pinged; the interval is cut into as many slices as fit (at most MAX_PING_SLICES). */
+const PING_TICK_MS = 50;
+const MAX_PING_SLICES = 600;
 
 export class SignalingHub {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session<WebSocket>>();
-  private readonly pingSlices: Array<Set<Session<WebSocket>>> = Array.from({ length: PING_SLICES }, () => new Set());
+  private readonly pingSlices: Array<Set<Session<WebSocket>>>;
   private nextSlice = 0;
   private sliceToAssign = 0;
   private readonly pingTimer: NodeJS.Timeout;
@@ -35,7 +39,9 @@ export class SignalingHub {
       perMessageDeflate: false, // compression costs ~300 KiB per connection in zlib state
       clientTracking: false,
     });
-    this.pingTimer = setInterval(() => this.sweepSlice(), Math.max(10, Math.floor(limits.pingIntervalMs / PING_SLICES)));
+    const slices = Math.max(1, Math.min(MAX_PING_SLICES, Math.floor(limits.pingIntervalMs / PING_TICK_MS)));
+    this.pingSlices = Array.from({ length: slices }, () => new Set());
+    this.pingTimer = setInterval(() => this.sweepSlice(), Math.max(10, Math.floor(limits.pingIntervalMs / slices)));
     this.pingTimer.unref();
   }
 
@@ -83,7 +89,7 @@ export class SignalingHub {
     session.onAuthenticated = uncount;
     this.sessions.add(session);
     const slice = this.pingSlices[this.sliceToAssign];
-    this.sliceToAssign = (this.sliceToAssign + 1) % PING_SLICES;
+    this.sliceToAssign = (this.sliceToAssign + 1) % this.pingSlices.length;
     slice.add(session);
     metrics.connections.inc();
     ws.on('message', (data, isBinary) => session.onMessage(data, isBinary));
@@ -108,7 +114,7 @@ export class SignalingHub {
    */
   private sweepSlice(): void {
     const slice = this.pingSlices[this.nextSlice];
-    this.nextSlice = (this.nextSlice + 1) % PING_SLICES;
+    this.nextSlice = (this.nextSlice + 1) % this.pingSlices.length;
     for (const session of slice) {
       if (!session.alive) {
         this.ctx.metrics.disconnects.inc({ reason: 'ping_timeout' });

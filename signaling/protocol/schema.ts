@@ -33,12 +33,21 @@ function describe(value: unknown): string {
  */
 export function textProblem(value: string): string | null {
   if (value.includes('\u0000')) return 'must not contain NUL (U+0000)';
-  if (LONE_SURROGATE.test(value)) return 'must not contain unpaired UTF-16 surrogates';
+  if (!wellFormed(value)) return 'must not contain unpaired UTF-16 surrogates';
   return null;
 }
-// Without the u flag the pattern sees UTF-16 code units: a high surrogate not
+// ES2024's String.prototype.isWellFormed (Node 20, current browsers): false when a surrogate is
+// unpaired; constant time for strings V8 stores one byte per character (most SDP). Older browsers
+// running the SDK get the regex: without the u flag it sees UTF-16 code units, a high surrogate not
 // followed by a low one, or a low surrogate not preceded by a high one.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+interface WellFormedCheck {
+  isWellFormed(): boolean;
+}
+const wellFormed: (value: string) => boolean =
+  'isWellFormed' in String.prototype
+    ? (value) => (value as unknown as WellFormedCheck).isWellFormed()
+    : (value) => !LONE_SURROGATE.test(value);
 
 /** Throws a ValidationError naming `path` when `value` breaks the text rule. */
 export function checkText(value: string, path: string): void {
@@ -211,6 +220,17 @@ export type ObjectOf<S extends Shape> = { [K in RequiredKeys<S>]: Infer<S[K]> } 
  */
 export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
   const keys = Object.keys(shape);
+  // The fields' paths per parent path, made once: building "payload.sdp" for every field of every
+  // message allocated strings on the relay path. Bounded: paths inside arrays carry indices.
+  const fieldPaths = new Map<string, string[]>();
+  const pathsUnder = (path: string): string[] => {
+    let paths = fieldPaths.get(path);
+    if (!paths) {
+      paths = keys.map((key) => (path ? `${path}.${key}` : key));
+      if (fieldPaths.size < MAX_CACHED_PATHS) fieldPaths.set(path, paths);
+    }
+    return paths;
+  };
   return {
     parse(value, path) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -218,14 +238,17 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
       }
       const input = value as Record<string, unknown>;
       const out: Record<string, unknown> = {};
-      for (const key of keys) {
-        const parsed = shape[key].parse(input[key], path ? `${path}.${key}` : key);
+      const paths = pathsUnder(path);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        const parsed = shape[key].parse(input[key], paths[i]);
         if (parsed !== undefined) out[key] = parsed;
       }
       return out as ObjectOf<S>;
     },
   };
 }
+const MAX_CACHED_PATHS = 64;
 
 /** An array of at most `max` (and at least `min`) items, each validated; paths read `field[i]`. */
 export function array<T>(inner: Schema<T>, opts: { min?: number; max: number }): Schema<T[]> {

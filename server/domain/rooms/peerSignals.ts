@@ -23,12 +23,21 @@ export const REACTION_RATE_PER_SECOND = 2;
 export const REACTION_BURST = 8;
 
 /**
- * The relayed message as text: the validated payload (only the catalog's
- * fields, `to` always among them) with `from` put first. Built by hand on the
- * hottest path: no spread copy of the payload, no envelope object.
+ * The relayed message as text: the validated payload with `from`, each field
+ * named (one object of a fixed shape and one flat string from JSON.stringify;
+ * a spread copy made a dictionary-shaped object, and splicing strings made a
+ * cons string that ws then flattened into a second copy of the SDP).
  */
 function relayedText(type: RelayType, payload: ClientPayloads[RelayType], from: string): string {
-  return `{"type":"${type}","payload":{"from":${JSON.stringify(from)},${JSON.stringify(payload).slice(1)}}`;
+  if (type === 'ice-candidate') {
+    const c = payload as ClientPayloads['ice-candidate'];
+    return JSON.stringify({
+      type,
+      payload: { from, to: c.to, candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex },
+    });
+  }
+  const d = payload as ClientPayloads['offer'];
+  return JSON.stringify({ type, payload: { from, to: d.to, sdp: d.sdp } });
 }
 
 export class PeerSignals {
