@@ -41,7 +41,6 @@ export interface Options {
   keepTmp: boolean;
   baseline: 'none' | 'bare';
   charts: boolean;
-  gcTrace: boolean;
 }
 
 export const HELP = `Usage: npm run bench:signaling -- [options]
@@ -221,7 +220,6 @@ export function parseOptions(argvIn: string[], repo: string): Options {
     keepTmp: args['keep-tmp'],
     baseline: args.baseline === 'bare' ? 'bare' : 'none',
     charts: args.charts !== 'off',
-    gcTrace: args['gc-trace'] !== 'off',
   };
   if (args.baseline !== 'none' && args.baseline !== 'bare') {
     process.stderr.write('--baseline must be none or bare\n');

@@ -251,6 +251,12 @@ export function loadConfig(env: Env = process.env): Config {
     const raw = env[name]?.trim();
     return raw ? raw : null;
   };
+  /** A switch: on/true/1 or off/false/0 (any case). */
+  const onOff = (name: string, fallback: 'on' | 'off', problem = `${name} must be on or off`): boolean => {
+    const value = (str(name) ?? fallback).toLowerCase();
+    if (!['on', 'off', 'true', 'false', '1', '0'].includes(value)) problems.push(problem);
+    return ['on', 'true', '1'].includes(value);
+  };
   const url = (name: string, protocols: string[]): string | null => {
     const raw = str(name);
     if (!raw) return null;
@@ -282,8 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
   const jwksUrl = url('JWT_JWKS_URL', ['http:', 'https:']);
   if (publicKeyFile && jwksUrl) problems.push('set only one of JWT_PUBLIC_KEY_FILE and JWT_JWKS_URL');
 
-  const devTokensFlag = (str('DEV_TOKENS') ?? 'off').toLowerCase();
-  if (!['on', 'off', 'true', 'false', '1', '0'].includes(devTokensFlag)) problems.push('DEV_TOKENS must be 1 (on) or 0 (off)');
+  const devTokens = onOff('DEV_TOKENS', 'off', 'DEV_TOKENS must be 1 (on) or 0 (off)');
 
   const apiKey = str('API_KEY');
   const apiSecret = str('API_SECRET');
@@ -297,8 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!['debug', 'warn', 'error', 'none'].includes(sfuLogLevel))
     problems.push('MEDIASOUP_LOG_LEVEL must be one of debug, warn, error, none');
   const rtcWorkers = int('RTC_WORKERS', availableParallelism(), 0, 256);
-  const dynacastFlag = (str('DYNACAST') ?? 'on').toLowerCase();
-  if (!['on', 'off', 'true', 'false', '1', '0'].includes(dynacastFlag)) problems.push('DYNACAST must be on or off');
+  const dynacast = onOff('DYNACAST', 'on');
   const rtcPort = int('RTC_PORT', 40000, 0, 65535);
   if (rtcPort > 0 && rtcPort + rtcWorkers - 1 > 65535) problems.push('RTC_PORT + RTC_WORKERS - 1 must be at most 65535');
 
@@ -317,7 +321,7 @@ export function loadConfig(env: Env = process.env): Config {
       audience: str('JWT_AUDIENCE') ?? 'switchboard',
       defaultTtlSeconds: int('TOKEN_TTL_SECONDS', 6 * 3600, 60, 30 * 86400),
       maxTtlSeconds: int('TOKEN_MAX_TTL_SECONDS', 24 * 3600, 60, 365 * 86400),
-      devTokens: ['on', 'true', '1'].includes(devTokensFlag),
+      devTokens,
     },
     apiKey,
     apiSecret,
@@ -332,7 +336,7 @@ export function loadConfig(env: Env = process.env): Config {
       logLevel: sfuLogLevel as Config['sfu']['logLevel'],
       workerCheckIntervalMs: int('SFU_WORKER_CHECK_INTERVAL_MS', 10_000, 0, 3_600_000),
       workerCheckTimeoutMs: int('SFU_WORKER_CHECK_TIMEOUT_MS', 5_000, 10, 600_000),
-      dynacast: ['on', 'true', '1'].includes(dynacastFlag) ? { lowerDelayMs: int('DYNACAST_LOWER_DELAY_MS', 2_500, 0, 600_000) } : null,
+      dynacast: dynacast ? { lowerDelayMs: int('DYNACAST_LOWER_DELAY_MS', 2_500, 0, 600_000) } : null,
     },
     limits: {
       maxConnections: int('MAX_CONNECTIONS', defaultMaxConnections(), 1, 10_000_000),
@@ -463,10 +467,8 @@ export function loadConfig(env: Env = process.env): Config {
   };
 
   // ---- Cascading big rooms across nodes ----
-  const cascadeFlag = (str('SFU_CASCADE') ?? 'on').toLowerCase();
-  if (!['on', 'off', 'true', 'false', '1', '0'].includes(cascadeFlag)) problems.push('SFU_CASCADE must be on or off');
   config.cascade = {
-    enabled: ['on', 'true', '1'].includes(cascadeFlag),
+    enabled: onOff('SFU_CASCADE', 'on'),
     nodeConsumerBudget: int('SFU_NODE_CONSUMER_BUDGET', Math.max(1, rtcWorkers) * config.sfu.routerConsumerBudget, 0, 10_000_000),
     pingIntervalMs: int('SFU_CASCADE_PING_MS', 2000, 100, 600_000),
     pingMisses: int('SFU_CASCADE_PING_MISSES', 3, 1, 100),

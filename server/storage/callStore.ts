@@ -2,9 +2,10 @@
 
 import { randomUUID } from 'node:crypto';
 import type { CallState, Role, RoomType } from '../../signaling/protocol/protocol.js';
-import { Batcher } from './batcher.js';
-import type { Database, Queryable } from './database.js';
-import type { RoomRow } from './roomControlStore.js';
+import { Batcher, STORE_LINGER_MS } from './batcher.js';
+import type { Database } from './database.js';
+import { ROOM_COLUMNS, type RoomRow } from './roomControlStore.js';
+import { rowsPlaceholder } from './rowsPlaceholder.js';
 
 export interface CallRecord {
   id: string;
@@ -52,17 +53,6 @@ interface Leave {
   reason: string;
 }
 
-/** `($1, $2, ...), ($n+1, ...)` placeholders for a multi-row statement. */
-function rowsPlaceholder(rows: number, columns: number, casts: string[] = []): string {
-  const out: string[] = [];
-  for (let r = 0; r < rows; r++) {
-    const cells: string[] = [];
-    for (let c = 0; c < columns; c++) cells.push(`$${r * columns + c + 1}${casts[c] ?? ''}`);
-    out.push(`(${cells.join(', ')})`);
-  }
-  return out.join(', ');
-}
-
 // A room opening on this node, in one statement (one round trip, one
 // PostgreSQL wake-up instead of six): the room's row (made if missing, revived
 // with default settings if it was deleted), its open call (opened if there is
@@ -83,9 +73,6 @@ export interface OpenedRoom {
   stored: StoredRoomState;
 }
 
-const ROOM = 'name, type, max_participants, empty_timeout, lobby, recording_allowed, locked, metadata, created_at';
-const CALL = 'id, room, node_id, status, created_at, started_at, ended_at, end_reason, recording, metadata';
-
 // Data-modifying CTEs see the table as it was before the statement: `room_row`
 // takes the upserted row or, when the upsert left the row alone, the one that
 // was there; `call_row` the open call or the one just made. A racing node's
@@ -96,18 +83,18 @@ WITH upserted AS (
        ON CONFLICT (name) DO UPDATE SET deleted_at = NULL, type = $2, max_participants = NULL, empty_timeout = NULL,
          lobby = false, recording_allowed = true, locked = false, metadata = '{}'
          WHERE rooms.deleted_at IS NOT NULL
-       RETURNING ${ROOM}),
+       RETURNING ${ROOM_COLUMNS}),
      room_row AS (
-       SELECT ${ROOM} FROM upserted
-       UNION ALL SELECT ${ROOM} FROM rooms WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM upserted)),
-     existing AS (SELECT ${CALL} FROM calls WHERE room = $1 AND status <> 'ended'),
+       SELECT ${ROOM_COLUMNS} FROM upserted
+       UNION ALL SELECT ${ROOM_COLUMNS} FROM rooms WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM upserted)),
+     existing AS (SELECT ${CALL_COLUMNS} FROM calls WHERE room = $1 AND status <> 'ended'),
      created AS (
        INSERT INTO calls (id, room, node_id, status)
        SELECT $3, $1, $4, 'pending' WHERE NOT EXISTS (SELECT 1 FROM existing)
        ON CONFLICT (room) WHERE status <> 'ended' DO NOTHING
-       RETURNING ${CALL}),
-     call_row AS (SELECT ${CALL} FROM existing UNION ALL SELECT ${CALL} FROM created)
-SELECT r.name, r.type, r.max_participants, r.empty_timeout, r.lobby, r.recording_allowed, r.locked, r.metadata, r.created_at,
+       RETURNING ${CALL_COLUMNS}),
+     call_row AS (SELECT ${CALL_COLUMNS} FROM existing UNION ALL SELECT ${CALL_COLUMNS} FROM created)
+SELECT r.*,
        c.id AS call_id, c.room AS call_room, c.node_id AS call_node_id, c.status AS call_status,
        c.created_at AS call_created_at, c.started_at AS call_started_at, c.ended_at AS call_ended_at,
        c.end_reason AS call_end_reason, c.recording AS call_recording, c.metadata AS call_metadata,
@@ -117,7 +104,7 @@ SELECT r.name, r.type, r.max_participants, r.empty_timeout, r.lobby, r.recording
        EXISTS (SELECT 1 FROM room_chat_messages m JOIN existing e ON m.call_id = e.id WHERE m.deleted_at IS NULL) AS has_chat
 FROM room_row r LEFT JOIN call_row c ON true`;
 
-type Row = RoomRow & {
+type OpenRoomRow = RoomRow & {
   call_id: string | null;
   call_room: string;
   call_node_id: string | null;
@@ -134,48 +121,10 @@ type Row = RoomRow & {
   has_chat: boolean;
 };
 
-/** The room's row, its open call (opened if none) and what state it has stored; `nodeId` runs a call it opens. */
-async function openRoomRows(db: Queryable, name: string, defaultType: RoomType, nodeId: string | null): Promise<OpenedRoom> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const [r] = await db.query<Row>(OPEN_ROOM_SQL, [name, defaultType, randomUUID(), nodeId]);
-    if (!r || r.call_id === null) continue;
-    return {
-      room: {
-        name: r.name,
-        type: r.type,
-        max_participants: r.max_participants,
-        empty_timeout: r.empty_timeout,
-        lobby: r.lobby,
-        recording_allowed: r.recording_allowed,
-        locked: r.locked,
-        metadata: r.metadata,
-        created_at: r.created_at,
-      },
-      call: {
-        id: r.call_id,
-        room: r.call_room,
-        node_id: r.call_node_id,
-        status: r.call_status,
-        created_at: r.call_created_at,
-        started_at: r.call_started_at,
-        ended_at: r.call_ended_at,
-        end_reason: r.call_end_reason,
-        recording: r.call_recording,
-        metadata: r.call_metadata,
-      },
-      stored: { hands: r.has_hands, strokes: r.has_strokes, users: r.has_users, chat: r.has_chat },
-    };
-  }
-  throw new Error(`could not open a call in room ${name}`);
-}
-
-// Under load, a join or leave waits up to this long for others to share its statement (Batcher).
-const LINGER_MS = 4;
-
 export class CallStore {
   // Joins and leaves are the hot writes: each is grouped with its neighbours.
-  private readonly joins = new Batcher<NewParticipant>((rows) => this.insertParticipants(rows), 500, 1, LINGER_MS);
-  private readonly leaves = new Batcher<Leave>((rows) => this.recordLeaves(rows), 500, 1, LINGER_MS);
+  private readonly joins = new Batcher<NewParticipant>((rows) => this.insertParticipants(rows), { lingerMs: STORE_LINGER_MS });
+  private readonly leaves = new Batcher<Leave>((rows) => this.recordLeaves(rows), { lingerMs: STORE_LINGER_MS });
   private readonly activations = new Batcher<{ id: string; at: Date }>((rows) => this.activateCalls(rows));
   private readonly ends = new Batcher<Leave>((rows) => this.endCalls(rows));
 
@@ -201,8 +150,46 @@ export class CallStore {
   }
 
   /** A room opening on this node: its row, its open call (opened if none) and which of its state is stored, in one statement. */
-  openRoom(name: string, defaultType: RoomType, nodeId: string | null): Promise<OpenedRoom> {
-    return openRoomRows(this.db, name, defaultType, nodeId);
+  async openRoom(name: string, defaultType: RoomType, nodeId: string | null): Promise<OpenedRoom> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [r] = await this.db.query<OpenRoomRow>(OPEN_ROOM_SQL, [name, defaultType, randomUUID(), nodeId]);
+      if (!r || r.call_id === null) continue; // a racing node opened the call: read it again
+      // The row is the room's columns, then the call's (call_*), then what is stored (has_*).
+      const {
+        call_id,
+        call_room,
+        call_node_id,
+        call_status,
+        call_created_at,
+        call_started_at,
+        call_ended_at,
+        call_end_reason,
+        call_recording,
+        call_metadata,
+        has_hands,
+        has_strokes,
+        has_users,
+        has_chat,
+        ...room
+      } = r;
+      return {
+        room,
+        call: {
+          id: call_id,
+          room: call_room,
+          node_id: call_node_id,
+          status: call_status,
+          created_at: call_created_at,
+          started_at: call_started_at,
+          ended_at: call_ended_at,
+          end_reason: call_end_reason,
+          recording: call_recording,
+          metadata: call_metadata,
+        },
+        stored: { hands: has_hands, strokes: has_strokes, users: has_users, chat: has_chat },
+      };
+    }
+    throw new Error(`could not open a call in room ${name}`);
   }
 
   markCallActive(callId: string, at: Date): Promise<void> {

@@ -26,7 +26,7 @@ export interface RoomUserRow {
   banned_until: Date | null;
 }
 
-const ROOM_COLUMNS = 'name, type, max_participants, empty_timeout, lobby, recording_allowed, locked, metadata, created_at';
+export const ROOM_COLUMNS = 'name, type, max_participants, empty_timeout, lobby, recording_allowed, locked, metadata, created_at';
 
 export class RoomControlStore {
   constructor(private readonly db: Database) {}

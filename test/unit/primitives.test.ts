@@ -92,9 +92,7 @@ test('batcher with a linger: a busy store waits for company, an idle one writes 
     async (items) => {
       batches.push(items);
     },
-    500,
-    1,
-    30,
+    { lingerMs: 30 },
   );
   let t0 = performance.now();
   await batcher.add(1);

@@ -4,8 +4,9 @@
 
 import { randomUUID } from 'node:crypto';
 import type { EventSink, RoomEvent } from '../../domain/events.js';
-import { Batcher } from '../../storage/batcher.js';
+import { Batcher, STORE_LINGER_MS } from '../../storage/batcher.js';
 import type { Database } from '../../storage/database.js';
+import { rowsPlaceholder } from '../../storage/rowsPlaceholder.js';
 
 /** One stored event: its rows (one per receiver URL) go out in one statement with those of its neighbours. */
 interface OutboxEvent {
@@ -17,8 +18,6 @@ interface OutboxEvent {
 
 // PostgreSQL takes at most 65,535 parameters per statement; five per row.
 const MAX_ROWS_PER_STATEMENT = 10_000;
-// Under load, an event waits up to this long for others to share its INSERT (see Batcher).
-const LINGER_MS = 4;
 
 export class WebhookOutbox implements EventSink {
   // Events of many actions (a burst of joins) share one INSERT; each emit still resolves only once its rows are stored.
@@ -31,7 +30,7 @@ export class WebhookOutbox implements EventSink {
     private readonly stored: () => void = () => {},
   ) {
     const perStatement = Math.max(1, Math.floor(MAX_ROWS_PER_STATEMENT / Math.max(1, urls.length)));
-    this.batcher = new Batcher((events) => this.insert(events), perStatement, 1, LINGER_MS);
+    this.batcher = new Batcher((events) => this.insert(events), { maxBatch: perStatement, lingerMs: STORE_LINGER_MS });
   }
 
   async emit(event: RoomEvent): Promise<void> {
@@ -45,13 +44,10 @@ export class WebhookOutbox implements EventSink {
   /** The rows of these events, in order (ids follow the VALUES order, so delivery order per room is kept). */
   private async insert(events: OutboxEvent[]): Promise<void> {
     const params: unknown[] = [];
-    const rows: string[] = [];
-    for (const e of events) {
-      for (const url of this.urls) {
-        const n = params.push(e.id, url, e.room, e.name, e.body);
-        rows.push(`($${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`);
-      }
-    }
-    await this.db.query(`INSERT INTO webhook_outbox (event_id, url, room, event, body) VALUES ${rows.join(', ')}`, params);
+    for (const e of events) for (const url of this.urls) params.push(e.id, url, e.room, e.name, e.body);
+    await this.db.query(
+      `INSERT INTO webhook_outbox (event_id, url, room, event, body) VALUES ${rowsPlaceholder(params.length / 5, 5)}`,
+      params,
+    );
   }
 }
